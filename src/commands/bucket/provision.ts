@@ -1,0 +1,49 @@
+import {Args, Flags} from '@oclif/core'
+
+import {AuditforgeCommand} from '../../base-command.js'
+import {type ProvisionStep, parseTags, provisionEngagementBucket} from '../../lib/buckets.js'
+import {validateEngagementId} from '../../lib/layout.js'
+
+interface ProvisionOutput {
+  engagement_id: string
+  bucket: string
+  created: boolean
+}
+
+const stepText: Record<ProvisionStep, string> = {
+  create: 'Creating the bucket',
+  'public-access-block': 'Blocking public access',
+  'object-ownership': 'Enforcing bucket-owner object ownership',
+  encryption: 'Setting AES256 default encryption',
+  versioning: 'Enabling versioning',
+  tags: 'Tagging the bucket',
+}
+
+export default class BucketProvision extends AuditforgeCommand<typeof BucketProvision, ProvisionOutput> {
+  static override summary = 'Create or repair the per-engagement bucket of an engagement.'
+  static override description = `Creates <prefix><id>-<account> with Object Ownership BucketOwnerEnforced, then applies every control: all four public-access-block settings, AES256 default encryption, versioning, and the tags auditforge:engagement-id and auditforge:managed-by=auditforge plus any --tag. Idempotent: a bucket this account already owns has its controls re-applied; a bucket of that name owned by another account is an error and nothing is written to it. Prints the bucket name. Does not change the engagement record (see \`migrate\`).`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> eng-6715f196fa40',
+    '<%= config.bin %> <%= command.id %> eng-6715f196fa40 --tag cost-center=audit --tag owner=risk-team',
+  ]
+
+  static override args = {
+    'engagement-id': Args.string({required: true, description: 'Engagement id, e.g. eng-6715f196fa40.'}),
+  }
+
+  static override flags = {
+    tag: Flags.string({multiple: true, summary: 'Extra bucket tag key=value; repeatable.'}),
+  }
+
+  public async run(): Promise<ProvisionOutput> {
+    const id = validateEngagementId(this.args['engagement-id'])
+    const tags = parseTags(this.flags.tag)
+    const context = await this.aws()
+    this.spinner.start('Provisioning the bucket')
+    const result = await provisionEngagementBucket(context, id, {tags, onStep: (step) => this.spinner.update(stepText[step])})
+    this.spinner.succeed(`${result.created ? 'Created' : 'Repaired'} ${result.bucket} with every control`)
+    if (!this.jsonEnabled()) this.log(result.bucket)
+    return {engagement_id: id, bucket: result.bucket, created: result.created}
+  }
+}

@@ -1,0 +1,55 @@
+import {Args, Flags} from '@oclif/core'
+
+import {AuditforgeCommand} from '../../base-command.js'
+import {EngagementIndex} from '../../lib/engagement-index.js'
+import {type DeleteEngagementResult, deleteEngagement} from '../../lib/engagements.js'
+import {validateEngagementId} from '../../lib/layout.js'
+import {sanitize} from '../../ui/terminal.js'
+
+export default class EngagementDelete extends AuditforgeCommand<typeof EngagementDelete, DeleteEngagementResult> {
+  static override summary = 'Delete an engagement and, unless --keep-data, its data.'
+  static override description = `Destructive: asks y/N on a terminal; --yes skips the question; without a terminal and without --yes it refuses (exit 5).
+
+Without --keep-data, every version of the engagement's own keys is deleted from the shared bucket (nobody else's: matching is exact), then the record is removed, then the engagement's own bucket, if it has one, is decommissioned. Decommissioning is best-effort: the deletion stands even if it fails, and the command to retry it is printed. With --keep-data only the record is removed.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> eng-6715f196fa40',
+    '<%= config.bin %> <%= command.id %> eng-6715f196fa40 --yes --json',
+    '<%= config.bin %> <%= command.id %> eng-6715f196fa40 --keep-data --yes',
+  ]
+
+  static override args = {
+    'engagement-id': Args.string({required: true, description: 'Engagement id, e.g. eng-6715f196fa40.'}),
+  }
+
+  static override flags = {
+    yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation.'}),
+    'keep-data': Flags.boolean({summary: 'Remove only the record; keep the objects and the bucket.'}),
+  }
+
+  public async run(): Promise<DeleteEngagementResult> {
+    const id = validateEngagementId(this.args['engagement-id'])
+    const {yes, 'keep-data': keepData} = this.flags
+    const sharedBucket = this.sharedBucket
+    const context = await this.aws()
+    const record = await new EngagementIndex(context.s3, sharedBucket).get(id)
+
+    const where = record.source_bucket ? `its bucket ${record.source_bucket} and its keys in ${sharedBucket}` : `its keys in ${sharedBucket}`
+    const question = `Delete engagement ${id} (${sanitize(record.name)})${keepData ? ', keeping its data' : ` and ${where}, every version`}?`
+    await this.confirm(question, yes)
+
+    this.spinner.start(`Deleting ${id}`)
+    const result = await deleteEngagement(context, sharedBucket, id, {
+      keepData,
+      onProgress: ({deleted, phase}) => this.spinner.update(`Deleting ${id}: ${deleted} object versions from ${phase === 'shared' ? sharedBucket : record.source_bucket}`),
+    })
+    this.spinner.stop()
+    this.note(`Deleted engagement ${id}: ${result.shared_objects_deleted} object versions removed from ${sharedBucket}.`)
+    if (result.bucket === 'decommissioned') this.note(`Decommissioned ${result.source_bucket} (${result.bucket_objects_deleted} object versions).`)
+    if (result.bucket === 'kept') this.note(`Kept the bucket ${result.source_bucket}.`)
+    if (result.bucket === 'cleanup_failed') {
+      this.warning(`The engagement is deleted, but its bucket was not: ${result.cleanup_error}\n  Retry with: ${result.retry_command}`)
+    }
+    return result
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * The engagement index, `auditforge/engagements.json` in the shared bucket: how the platform
+ * finds engagements. The platform application reads the same file, so every rewrite keeps
+ * fields this tool does not know and the document's top-level shape, and every rewrite is a
+ * conditional write so that concurrent operators never lose each other's changes.
+ */
+import {isDeepStrictEqual} from 'node:util'
+
+import {GetObjectCommand, PutObjectCommand, type S3Client} from '@aws-sdk/client-s3'
+
+import {
+  AuditforgeError,
+  ExitCode,
+  attempt,
+  awsErrorCode,
+  describeAwsError,
+  httpStatus,
+  isPreconditionFailure,
+  notFound,
+} from './errors.js'
+import {indexKey, isEngagementId, validateEngagementId} from './layout.js'
+
+/** One engagement as stored in the index (snake_case; unknown fields are kept). */
+export interface EngagementRecord {
+  engagement_id: string
+  name: string
+  client_id: string
+  firm_id?: string
+  created_at: string
+  /** `""` means the shared platform bucket. */
+  source_bucket: string
+  findings_key: string
+  audit_log_key: string
+  [field: string]: unknown
+}
+
+/** How the records sit in the document, so a rewrite puts them back the same way. */
+type Shape =
+  | {kind: 'array'}
+  | {kind: 'wrapped'; document: Record<string, unknown>; nested: 'array' | 'map'}
+  | {kind: 'map'}
+
+interface IndexSnapshot {
+  records: EngagementRecord[]
+  /** undefined when the index does not exist yet. */
+  etag?: string
+  shape: Shape
+}
+
+/**
+ * A change to the index: returns the new records, or undefined when the change is already in
+ * place (for instance because this very write landed on an earlier attempt).
+ */
+export type IndexChange = (records: EngagementRecord[]) => EngagementRecord[] | undefined
+
+export interface IndexOptions {
+  /** How many conditional writes to try before giving up with exit 6. */
+  maxAttempts?: number
+  /** Waits between attempts; injectable so tests do not sleep. */
+  sleep?: (ms: number) => Promise<void>
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+function corrupt(bucket: string, reason: string): AuditforgeError {
+  return new AuditforgeError(`The engagement index s3://${bucket}/${indexKey} is not valid: ${reason}; it was left untouched`, {
+    code: 'index_corrupt',
+    exit: ExitCode.failed,
+    suggestion: 'Restore a good version of the file (the bucket is versioned) before changing engagements.',
+  })
+}
+
+function asRecord(value: unknown, bucket: string, where: string): EngagementRecord {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw corrupt(bucket, `${where} is not an object`)
+  const record = value as EngagementRecord
+  if (typeof record.engagement_id !== 'string') throw corrupt(bucket, `${where} has no engagement_id`)
+  return record
+}
+
+/** Parses the index document, recognising its shape; anything unrecognised is "corrupt". */
+export function parseIndex(text: string, bucket: string): {records: EngagementRecord[]; shape: Shape} {
+  let document: unknown
+  try {
+    document = JSON.parse(text)
+  } catch (error) {
+    throw corrupt(bucket, `it is not JSON (${(error as Error).message})`)
+  }
+  if (Array.isArray(document)) {
+    return {records: document.map((value, i) => asRecord(value, bucket, `entry ${i}`)), shape: {kind: 'array'}}
+  }
+  if (typeof document !== 'object' || document === null) throw corrupt(bucket, 'the top level is neither an object nor an array')
+  const object = document as Record<string, unknown>
+  const nested = object.engagements
+  if (Array.isArray(nested)) {
+    const records = nested.map((value, i) => asRecord(value, bucket, `engagements[${i}]`))
+    return {records, shape: {kind: 'wrapped', document: object, nested: 'array'}}
+  }
+  if (typeof nested === 'object' && nested !== null) {
+    return {records: fromMap(nested as Record<string, unknown>, bucket), shape: {kind: 'wrapped', document: object, nested: 'map'}}
+  }
+  if (nested !== undefined) throw corrupt(bucket, '"engagements" is neither a list nor an object')
+  const keys = Object.keys(object)
+  if (keys.length > 0 && keys.every((key) => isEngagementId(key))) return {records: fromMap(object, bucket), shape: {kind: 'map'}}
+  if (keys.length === 0) return {records: [], shape: {kind: 'wrapped', document: object, nested: 'array'}}
+  throw corrupt(bucket, 'it has no "engagements" list')
+}
+
+function fromMap(map: Record<string, unknown>, bucket: string): EngagementRecord[] {
+  return Object.entries(map).map(([id, value]) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw corrupt(bucket, `entry ${id} is not an object`)
+    return {engagement_id: id, ...(value as object)} as EngagementRecord
+  })
+}
+
+export function serializeIndex(records: EngagementRecord[], shape: Shape): string {
+  const asMap = () => Object.fromEntries(records.map((record) => [record.engagement_id, record]))
+  let document: unknown
+  if (shape.kind === 'array') document = records
+  else if (shape.kind === 'map') document = asMap()
+  else document = {...shape.document, engagements: shape.nested === 'array' ? records : asMap()}
+  return `${JSON.stringify(document, null, 2)}\n`
+}
+
+/** Reads and conditionally rewrites the engagement index in the shared bucket. */
+export class EngagementIndex {
+  private readonly maxAttempts: number
+  private readonly sleep: (ms: number) => Promise<void>
+
+  constructor(
+    private readonly s3: S3Client,
+    readonly bucket: string,
+    options: IndexOptions = {},
+  ) {
+    this.maxAttempts = options.maxAttempts ?? 10
+    this.sleep = options.sleep ?? defaultSleep
+  }
+
+  /** The index as stored now; a missing file is an empty index. */
+  async read(): Promise<IndexSnapshot> {
+    const context = {action: 'Reading the engagement index', bucket: this.bucket, key: indexKey}
+    try {
+      const reply = await this.s3.send(new GetObjectCommand({Bucket: this.bucket, Key: indexKey}))
+      const text = await attempt(context, async () => (reply.Body ? reply.Body.transformToString('utf8') : ''))
+      return {...parseIndex(text, this.bucket), etag: reply.ETag}
+    } catch (error) {
+      const code = awsErrorCode(error)
+      if (code === 'NoSuchKey' || (httpStatus(error) === 404 && code !== 'NoSuchBucket')) {
+        return {records: [], shape: {kind: 'wrapped', document: {}, nested: 'array'}}
+      }
+      throw describeAwsError(error, context)
+    }
+  }
+
+  async list(): Promise<EngagementRecord[]> {
+    return (await this.read()).records
+  }
+
+  /** One record; exit 3 when the index has no such engagement. */
+  async get(engagementId: string): Promise<EngagementRecord> {
+    validateEngagementId(engagementId)
+    const record = (await this.list()).find((candidate) => candidate.engagement_id === engagementId)
+    if (!record) {
+      throw notFound(`No engagement ${engagementId} in s3://${this.bucket}/${indexKey}`, 'List engagements with `auditforge engagement list`.')
+    }
+    return record
+  }
+
+  /**
+   * Applies one change with a conditional write (If-Match the ETag read, or If-None-Match: *
+   * when the file does not exist yet). When someone else wrote in between, re-reads,
+   * re-applies the change and retries with jittered backoff; after `maxAttempts`, exit 6.
+   * Returns the records as written (or as found, when the change was already in place).
+   */
+  async update(change: IndexChange): Promise<EngagementRecord[]> {
+    const context = {action: 'Writing the engagement index', bucket: this.bucket, key: indexKey}
+    for (let attemptNumber = 1; attemptNumber <= this.maxAttempts; attemptNumber++) {
+      const snapshot = await this.read()
+      const records = change(structuredClone(snapshot.records))
+      if (records === undefined) return snapshot.records
+      try {
+        await this.s3.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: indexKey,
+            Body: serializeIndex(records, snapshot.shape),
+            ContentType: 'application/json',
+            ...(snapshot.etag === undefined ? {IfNoneMatch: '*'} : {IfMatch: snapshot.etag}),
+          }),
+        )
+        return records
+      } catch (error) {
+        // A 412/409 means someone else wrote first; a 5xx or a dropped connection may hide our
+        // own write having landed. Either way the next read tells which.
+        if (!isPreconditionFailure(error) && !isUncertainOutcome(error)) throw describeAwsError(error, context)
+      }
+      await this.sleep(backoff(attemptNumber))
+    }
+    throw new AuditforgeError(
+      `The engagement index s3://${this.bucket}/${indexKey} kept changing; gave up after ${this.maxAttempts} conditional writes`,
+      {code: 'conflict', exit: ExitCode.conflict, suggestion: 'Run the command again.'},
+    )
+  }
+
+  /** Adds a record; a record already there with the same content counts as done. */
+  async add(record: EngagementRecord): Promise<void> {
+    await this.update((records) => {
+      const existing = records.find((candidate) => candidate.engagement_id === record.engagement_id)
+      if (existing && isDeepStrictEqual(existing, record)) return undefined
+      if (existing) {
+        throw new AuditforgeError(`Engagement ${record.engagement_id} already exists in the index`, {
+          code: 'conflict',
+          exit: ExitCode.conflict,
+        })
+      }
+      return [...records, record]
+    })
+  }
+
+  /** Removes a record; already gone counts as done. */
+  async remove(engagementId: string): Promise<void> {
+    await this.update((records) => {
+      const kept = records.filter((record) => record.engagement_id !== engagementId)
+      return kept.length === records.length ? undefined : kept
+    })
+  }
+
+  /** Points an engagement at a bucket (`""` = the shared bucket); exit 3 if it is gone. */
+  async setSourceBucket(engagementId: string, sourceBucket: string): Promise<EngagementRecord> {
+    const records = await this.update((current) => {
+      const record = current.find((candidate) => candidate.engagement_id === engagementId)
+      if (!record) throw notFound(`No engagement ${engagementId} in s3://${this.bucket}/${indexKey}`)
+      if (record.source_bucket === sourceBucket) return undefined
+      record.source_bucket = sourceBucket
+      return current
+    })
+    return records.find((record) => record.engagement_id === engagementId)!
+  }
+}
+
+function isUncertainOutcome(error: unknown): boolean {
+  const status = httpStatus(error)
+  if (status !== undefined) return status >= 500
+  return describeAwsError(error, {action: ''}).code === 'network'
+}
+
+/** Full jitter: a random wait up to an exponentially growing cap (50 ms .. 2 s). */
+function backoff(attemptNumber: number): number {
+  return Math.random() * Math.min(2_000, 50 * 2 ** attemptNumber)
+}

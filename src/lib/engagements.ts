@@ -1,0 +1,199 @@
+/**
+ * The engagement lifecycle: create (with its own bucket when isolated) and delete (with its
+ * data, or keeping it).
+ */
+import type {Tag} from '@aws-sdk/client-s3'
+
+import type {AwsContext} from './aws.js'
+import {type DecommissionResult, type ProvisionStep, assertDecommissionable, decommissionBucket, provisionEngagementBucket} from './buckets.js'
+import {EngagementIndex, type EngagementRecord} from './engagement-index.js'
+import {AuditforgeError, describeAwsError, invalidInput} from './errors.js'
+import {engagementKeys, engagementListPrefixes, newEngagementId, ownsKey, validateEngagementId} from './layout.js'
+import {type DeleteProgress, type VersionEntry, deleteObjectVersions, listObjectVersions} from './object-versions.js'
+import {AuditLogStore} from './stores.js'
+import {DeleteBucketCommand} from '@aws-sdk/client-s3'
+
+export interface CreateEngagementInput {
+  name: string
+  clientId?: string
+  firmId?: string
+  isolated: boolean
+  tags?: Tag[]
+}
+
+export type CreateStep = ProvisionStep | 'record' | 'audit-log' | 'rollback'
+
+export interface CreateEngagementResult {
+  record: EngagementRecord
+  /** Things that went wrong after the record was written (it stands regardless). */
+  warnings: string[]
+}
+
+const identifierPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
+
+/** Checks what an operator typed before anything is sent to AWS. */
+export function validateCreateInput(input: CreateEngagementInput): void {
+  const name = input.name.trim()
+  if (name.length === 0 || name.length > 200) throw invalidInput('--name must be 1 to 200 characters')
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) throw invalidInput('--name must not contain control characters')
+  for (const [flag, value] of [['--client-id', input.clientId], ['--firm-id', input.firmId]] as const) {
+    if (value !== undefined && !identifierPattern.test(value)) {
+      throw invalidInput(`Invalid ${flag} ${JSON.stringify(value)}: 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit`)
+    }
+  }
+}
+
+/**
+ * Creates an engagement: a new id; its bucket with every control when isolated; the record in
+ * the index; the first audit-log event (`engagement.created`, actor = the caller's ARN). If the
+ * record cannot be written, the fresh empty bucket is removed again.
+ */
+export async function createEngagement(
+  context: AwsContext,
+  sharedBucket: string,
+  input: CreateEngagementInput,
+  onStep?: (step: CreateStep) => void,
+): Promise<CreateEngagementResult> {
+  validateCreateInput(input)
+  const engagementId = newEngagementId()
+  const actor = await context.callerArn()
+
+  let sourceBucket = ''
+  let freshBucket: string | undefined
+  if (input.isolated) {
+    const provisioned = await provisionEngagementBucket(context, engagementId, {tags: input.tags, onStep})
+    sourceBucket = provisioned.bucket
+    if (provisioned.created) freshBucket = provisioned.bucket
+  }
+
+  const record: EngagementRecord = {
+    engagement_id: engagementId,
+    name: input.name.trim(),
+    client_id: input.clientId ?? '',
+    ...(input.firmId === undefined ? {} : {firm_id: input.firmId}),
+    created_at: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    source_bucket: sourceBucket,
+    findings_key: engagementKeys.findings(engagementId),
+    audit_log_key: engagementKeys.auditLogPrefix(engagementId),
+  }
+
+  onStep?.('record')
+  try {
+    await new EngagementIndex(context.s3, sharedBucket).add(record)
+  } catch (error) {
+    if (freshBucket) {
+      onStep?.('rollback')
+      await removeEmptyBucket(context, freshBucket, error)
+    }
+    throw error
+  }
+
+  const warnings: string[] = []
+  onStep?.('audit-log')
+  try {
+    await new AuditLogStore(context, sharedBucket).append(
+      {event: 'engagement.created', timestamp: record.created_at, engagement_id: engagementId, actor, source_bucket: sourceBucket},
+      sourceBucket || undefined,
+    )
+  } catch (error) {
+    warnings.push(`The engagement was created, but its first audit-log event was not written: ${describeAwsError(error, {action: 'Appending to the audit log'}).message}`)
+  }
+  return {record, warnings}
+}
+
+/** Rolls back a bucket created moments ago for a record that could not be written. */
+async function removeEmptyBucket(context: AwsContext, bucket: string, cause: unknown): Promise<void> {
+  try {
+    await context.s3.send(new DeleteBucketCommand({Bucket: bucket, ExpectedBucketOwner: await context.accountId()}))
+  } catch (error) {
+    const reason = describeAwsError(error, {action: 'Removing the new bucket', bucket}).message
+    if (cause instanceof AuditforgeError) {
+      throw new AuditforgeError(`${cause.message}; the new bucket ${bucket} could not be removed either (${reason})`, {
+        code: cause.code,
+        exit: cause.exit,
+        suggestion: `Remove it with \`aws s3 rb s3://${bucket}\`.`,
+        cause,
+      })
+    }
+  }
+}
+
+export interface DeleteEngagementResult {
+  engagement_id: string
+  source_bucket: string
+  /** Object versions and delete markers removed from the shared bucket. */
+  shared_objects_deleted: number
+  /** What happened to the engagement's own bucket, when it has one. */
+  bucket: 'none' | 'kept' | 'decommissioned' | 'cleanup_failed'
+  bucket_objects_deleted: number
+  cleanup_error?: string
+  retry_command?: string
+}
+
+export interface DeleteEngagementOptions {
+  keepData: boolean
+  onProgress?: (progress: DeleteProgress & {phase: 'shared' | 'bucket'}) => void
+}
+
+/**
+ * Deletes an engagement. Without `keepData`, its own keys (every version) are removed from the
+ * shared bucket first — nobody else's: matching is exact — so an interrupted run can simply be
+ * repeated. Then the record goes. Then its own bucket, if any, is decommissioned, best-effort:
+ * a failure there is reported with the command that retries it, and the deletion stands.
+ */
+export async function deleteEngagement(
+  context: AwsContext,
+  sharedBucket: string,
+  engagementId: string,
+  options: DeleteEngagementOptions,
+): Promise<DeleteEngagementResult> {
+  validateEngagementId(engagementId)
+  const index = new EngagementIndex(context.s3, sharedBucket)
+  const record = await index.get(engagementId)
+  const sourceBucket = record.source_bucket ?? ''
+
+  let sharedDeleted = 0
+  if (!options.keepData) {
+    const versions = ownedVersions(context, sharedBucket, engagementId)
+    const deleted = await deleteObjectVersions(context.s3, versions, {
+      bucket: sharedBucket,
+      onProgress: (progress) => options.onProgress?.({...progress, phase: 'shared'}),
+    })
+    sharedDeleted = deleted.deleted
+  }
+
+  await index.remove(engagementId)
+  const result: DeleteEngagementResult = {
+    engagement_id: engagementId,
+    source_bucket: sourceBucket,
+    shared_objects_deleted: sharedDeleted,
+    bucket: sourceBucket ? 'kept' : 'none',
+    bucket_objects_deleted: 0,
+  }
+  if (!sourceBucket || options.keepData) return result
+
+  try {
+    await assertDecommissionable(context, sourceBucket, sharedBucket, [])
+    const decommissioned: DecommissionResult = await decommissionBucket(context, sourceBucket, {
+      onProgress: (progress) => options.onProgress?.({...progress, phase: 'bucket'}),
+    })
+    return {...result, bucket: 'decommissioned', bucket_objects_deleted: decommissioned.deleted}
+  } catch (error) {
+    return {
+      ...result,
+      bucket: 'cleanup_failed',
+      cleanup_error: describeAwsError(error, {action: 'Decommissioning the bucket', bucket: sourceBucket}).message,
+      retry_command: `auditforge bucket decommission ${sourceBucket} --yes`,
+    }
+  }
+}
+
+/** Every version of the engagement's own keys in a bucket, and nothing of anyone else's. */
+export async function* ownedVersions(context: AwsContext, bucket: string, engagementId: string): AsyncGenerator<VersionEntry> {
+  for (const prefix of engagementListPrefixes(engagementId)) {
+    for await (const version of listObjectVersions(context.s3, {bucket, prefix})) {
+      if (ownsKey(engagementId, version.Key)) yield version
+    }
+  }
+}

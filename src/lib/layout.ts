@@ -1,0 +1,190 @@
+/**
+ * The storage layout: the one module that builds every S3 key and bucket name auditforge uses
+ * and decides which keys belong to which engagement. Nothing else concatenates them, so the
+ * prefix-construction mistakes that per-engagement isolation exists to remove cannot creep back.
+ */
+import {randomBytes} from 'node:crypto'
+
+import {invalidInput} from './errors.js'
+
+/** Accepted on input (DESIGN.md): new ids are `eng-` + 12 lowercase hex. */
+const engagementIdPattern = /^eng-[a-z0-9]{1,32}$/
+
+const root = 'auditforge'
+
+export const indexKey = `${root}/engagements.json`
+export const firmsKey = `${root}/firms.json`
+
+/** Returns the id unchanged when valid; otherwise a usage error (exit 2). */
+export function validateEngagementId(id: string): string {
+  if (!engagementIdPattern.test(id)) {
+    throw invalidInput(
+      `Invalid engagement id ${JSON.stringify(id)}: expected "eng-" followed by 1 to 32 lowercase letters or digits`,
+      'Engagement ids look like eng-6715f196fa40; `auditforge engagement list` shows them.',
+    )
+  }
+  return id
+}
+
+export function isEngagementId(id: string): boolean {
+  return engagementIdPattern.test(id)
+}
+
+export function newEngagementId(): string {
+  return `eng-${randomBytes(6).toString('hex')}`
+}
+
+/** The id without its `eng-` prefix, as used in bucket names. */
+export function shortId(id: string): string {
+  return validateEngagementId(id).slice('eng-'.length)
+}
+
+const engagementPrefix = (id: string): string => `${root}/engagements/${validateEngagementId(id)}/`
+
+/** Every key of one engagement, the same in the shared bucket and in its own bucket. */
+export const engagementKeys = {
+  prefix: engagementPrefix,
+  findings: (id: string): string => `${engagementPrefix(id)}findings.json`,
+  auditLogPrefix: (id: string): string => `${engagementPrefix(id)}audit_log/`,
+  auditLogShard: (id: string, shard: number): string => `${engagementPrefix(id)}audit_log/${shardName(shard)}`,
+  source: (id: string, name: string): string => `${engagementPrefix(id)}source/${relative(name)}`,
+  index: (id: string, name: string): string => `${engagementPrefix(id)}index/${relative(name)}`,
+  deliverable: (id: string, extension: string): string =>
+    `${root}/deliverables/${validateEngagementId(id)}.${deliverableExtension(extension)}`,
+  methodology: (id: string): string => `${root}/deliverables/${validateEngagementId(id)}-methodology.md`,
+  export: (id: string, at: Date, extension: 'jsonl' | 'json'): string =>
+    `${root}/exports/${validateEngagementId(id)}-${compactTimestamp(at)}.${extension}`,
+  legacyAuditLogPrefix: (id: string): string => `${root}/audit_logs/${validateEngagementId(id)}/`,
+}
+
+/**
+ * The prefixes to list to find every object of an engagement. Some are wider than the
+ * engagement (`auditforge/deliverables/eng-abc` also lists `eng-abcd.json`), so every listed
+ * key must still pass {@link ownsKey}.
+ */
+export function engagementListPrefixes(id: string): string[] {
+  validateEngagementId(id)
+  return [
+    engagementKeys.prefix(id),
+    engagementKeys.legacyAuditLogPrefix(id),
+    `${root}/deliverables/${id}`,
+    `${root}/exports/${id}-`,
+  ]
+}
+
+const exportNamePattern = /^\d{8}T\d{6}Z\.(jsonl|json)$/
+
+/**
+ * Whether a key is one of this engagement's objects. Matching is exact: `eng-abc` owns
+ * `auditforge/deliverables/eng-abc.json` and never `auditforge/deliverables/eng-abcd.json`.
+ */
+export function ownsKey(id: string, key: string): boolean {
+  validateEngagementId(id)
+  for (const prefix of [engagementKeys.prefix(id), engagementKeys.legacyAuditLogPrefix(id)]) {
+    if (key.startsWith(prefix)) return key.length > prefix.length
+  }
+  const deliverables = `${root}/deliverables/`
+  if (key.startsWith(deliverables)) {
+    const name = key.slice(deliverables.length)
+    if (name === `${id}-methodology.md`) return true
+    // Ids never contain a dot, so "<id>." can only start this engagement's own deliverable.
+    return name.startsWith(`${id}.`) && name.length > id.length + 1 && !name.includes('/')
+  }
+  const exportsPrefix = `${root}/exports/${id}-`
+  if (key.startsWith(exportsPrefix)) return exportNamePattern.test(key.slice(exportsPrefix.length))
+  return false
+}
+
+/** The audit-log shard number of a key under the engagement's audit_log/ prefix, if it is one. */
+export function shardNumberOf(id: string, key: string): number | undefined {
+  const prefix = engagementKeys.auditLogPrefix(id)
+  if (!key.startsWith(prefix)) return undefined
+  const match = /^shard-(\d{5,})\.jsonl$/.exec(key.slice(prefix.length))
+  return match ? Number(match[1]) : undefined
+}
+
+function shardName(shard: number): string {
+  if (!Number.isInteger(shard) || shard < 0 || shard > 99_999) throw invalidInput(`Invalid audit-log shard number ${shard}`)
+  return `shard-${String(shard).padStart(5, '0')}.jsonl`
+}
+
+function deliverableExtension(extension: string): string {
+  if (!/^[a-z0-9][a-z0-9.]{0,15}$/i.test(extension)) throw invalidInput(`Invalid deliverable extension ${JSON.stringify(extension)}`)
+  return extension
+}
+
+function relative(name: string): string {
+  const parts = name.split('/')
+  if (name === '' || name.startsWith('/') || parts.some((part) => part === '..' || part === '.' || part === '')) {
+    throw invalidInput(`Invalid object name ${JSON.stringify(name)}: must be a relative path without "." or ".." parts`)
+  }
+  return name
+}
+
+/** `YYYYMMDDTHHMMSSZ`, as used in export keys. */
+export function compactTimestamp(at: Date): string {
+  return at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')
+}
+
+export const defaultBucketPrefix = 'metis-af-'
+const accountIdPattern = /^\d{12}$/
+
+export function validateAccountId(accountId: string): string {
+  if (!accountIdPattern.test(accountId)) {
+    throw invalidInput(`Invalid AWS account id ${JSON.stringify(accountId)}: expected 12 digits`)
+  }
+  return accountId
+}
+
+/** `<prefix><id without "eng-">-<account id>`, e.g. `metis-af-6715f196fa40-741783034843`. */
+export function engagementBucketName(prefix: string, id: string, accountId: string): string {
+  const name = `${prefix}${shortId(id)}-${validateAccountId(accountId)}`
+  const problem = bucketNameProblem(name)
+  if (problem) {
+    throw invalidInput(`The bucket name ${name} for ${id} is not valid: ${problem}`, 'Check AUDITFORGE_BUCKET_PREFIX.')
+  }
+  return name
+}
+
+/**
+ * Parses a per-engagement bucket name: `{engagementId, accountId}` when the name has the form
+ * `<prefix><short id>-<12-digit account>`, otherwise undefined.
+ */
+export function parseEngagementBucketName(
+  prefix: string,
+  name: string,
+): {engagementId: string; accountId: string} | undefined {
+  if (!name.startsWith(prefix)) return undefined
+  const match = /^([a-z0-9]{1,32})-(\d{12})$/.exec(name.slice(prefix.length))
+  if (!match || bucketNameProblem(name)) return undefined
+  return {engagementId: `eng-${match[1]}`, accountId: match[2]}
+}
+
+/** Why a name breaks S3's general-purpose bucket naming rules, or undefined when it does not. */
+export function bucketNameProblem(name: string): string | undefined {
+  if (name.length < 3 || name.length > 63) return 'must be 3 to 63 characters long'
+  if (!/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/.test(name)) {
+    return 'must use only lowercase letters, digits, dots and hyphens, and begin and end with a letter or digit'
+  }
+  if (name.includes('..')) return 'must not contain two adjacent dots'
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) return 'must not be formatted as an IP address'
+  if (/^(xn--|sthree-|amzn-s3-demo-)/.test(name)) return 'must not start with a reserved prefix'
+  if (/(-s3alias|--ol-s3|--x-s3|--table-s3)$/.test(name)) return 'must not end with a reserved suffix'
+  return undefined
+}
+
+export function validateBucketName(name: string, what = 'bucket name'): string {
+  const problem = bucketNameProblem(name)
+  if (problem) throw invalidInput(`Invalid ${what} ${JSON.stringify(name)}: ${problem}`)
+  return name
+}
+
+/** A bucket prefix is valid when a name built from it can be: lowercase, digits, hyphens, dots. */
+export function validateBucketPrefix(prefix: string): string {
+  if (!/^[a-z0-9][a-z0-9.-]{0,16}$/.test(prefix) || prefix.includes('..')) {
+    throw invalidInput(
+      `Invalid AUDITFORGE_BUCKET_PREFIX ${JSON.stringify(prefix)}: expected up to 17 lowercase letters, digits, dots or hyphens`,
+    )
+  }
+  return prefix
+}

@@ -1,0 +1,24 @@
+import {confirm} from '@inquirer/prompts'
+
+import {AuditforgeError, ExitCode, refused} from '../lib/errors.js'
+import {canPrompt} from './terminal.js'
+
+/**
+ * The gate in front of every destructive action: `--yes` passes; a person at a terminal is
+ * asked y/N (default No) on stderr; with nobody to ask it refuses with exit 5, and so does an
+ * answer of no.
+ */
+export async function confirmDestructive(question: string, yes: boolean): Promise<void> {
+  if (yes) return
+  if (!canPrompt()) {
+    throw refused('Refusing to run a destructive command without confirmation: no terminal to ask on', 'Pass --yes to confirm.')
+  }
+  let answer = false
+  try {
+    answer = await confirm({message: question, default: false}, {output: process.stderr})
+  } catch (error) {
+    // Ctrl-C or Ctrl-D at the prompt is a "no", not a crash.
+    if (!(error instanceof Error && error.name === 'ExitPromptError')) throw error
+  }
+  if (!answer) throw new AuditforgeError('Not confirmed; nothing was changed', {code: 'not_confirmed', exit: ExitCode.refused})
+}
