@@ -1,0 +1,125 @@
+import {Flags} from '@oclif/core'
+
+import {AuditforgeCommand} from '../../base-command.js'
+import {ExitCode} from '../../lib/errors.js'
+import {validateEngagementId} from '../../lib/layout.js'
+import {
+  type EngagementOutcome,
+  type SourceStatus,
+  type VerifyOutcome,
+  alreadyMigrated,
+  executeMigration,
+  planMigration,
+  plannedOutcome,
+  verifyMigrations,
+} from '../../lib/migrate.js'
+import {renderOutcomes, renderPlan, renderVerification, sum} from '../../ui/migration.js'
+import {createProgressDisplay} from '../../ui/progress.js'
+
+interface MigrateOutput {
+  source_bucket: string
+  status: SourceStatus
+  mode: 'plan' | 'execute' | 'verify'
+  engagements: (EngagementOutcome | VerifyOutcome)[]
+  totals: {engagements: number; objects: number; bytes: number; copied: number; skipped_existing: number}
+}
+
+export default class Migrate extends AuditforgeCommand<typeof Migrate, MigrateOutput> {
+  static override summary = 'Move engagements out of the shared bucket into their own buckets (dry-run by default).'
+  static override description = `Without --execute nothing is changed: for every engagement still in the shared bucket (or the one named) it lists exactly that engagement's objects and prints the plan.
+
+With --execute (after a y/N question, or --yes; exit 5 without a terminal and without --yes) each engagement's bucket is provisioned with every control, only keys missing from it or different are server-side copied (content type, user metadata and tags preserved; objects over 5 GiB part by part), keys that appeared in the source meanwhile are copied too, and the target is verified: every key present with the same size and checksum, object count and bytes equal. Only then does the record point at the new bucket (a conditional write). A mismatch exits 4 and leaves the record untouched. The source is never deleted or modified; an interrupted run is completed by running it again, and an engagement already migrated is left alone.
+
+--verify-only compares migrated engagements with the shared bucket without copying (exit 4 on a difference). AccessDenied or NoSuchBucket on the shared bucket: a message on stderr, nothing changed, exit 0.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40',
+    '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40 --execute',
+    '<%= config.bin %> <%= command.id %> --execute --yes --concurrency 32',
+    '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40 --verify-only --json',
+  ]
+
+  static override flags = {
+    'engagement-id': Flags.string({summary: 'Only this engagement.'}),
+    execute: Flags.boolean({summary: 'Copy, verify and update the records (otherwise: plan only).', exclusive: ['verify-only']}),
+    yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation before --execute.'}),
+    'verify-only': Flags.boolean({summary: 'Compare migrated engagements with the shared bucket; copy nothing.'}),
+    concurrency: Flags.integer({summary: 'Copies in flight at once.', default: 16, min: 1, max: 256}),
+  }
+
+  public async run(): Promise<MigrateOutput> {
+    const {flags} = this
+    const engagementId = flags['engagement-id'] === undefined ? undefined : validateEngagementId(flags['engagement-id'])
+    const sharedBucket = this.sharedBucket
+    const context = await this.aws()
+
+    if (flags['verify-only']) {
+      this.spinner.start('Comparing migrated engagements with the shared bucket')
+      const outcomes = await verifyMigrations(context, sharedBucket, engagementId)
+      this.spinner.stop()
+      if (!this.jsonEnabled()) this.log(renderVerification(outcomes))
+      this.reportDifferences(outcomes)
+      return this.output(sharedBucket, 'ok', 'verify', outcomes)
+    }
+
+    this.spinner.start(`Planning: listing engagements in ${sharedBucket}`)
+    const plan = await planMigration(context, sharedBucket, {engagementId, concurrency: flags.concurrency})
+    this.spinner.stop()
+    if (plan.status !== 'ok') {
+      this.warning(`${plan.message}. No plan was made and nothing was changed.`)
+      return this.output(sharedBucket, plan.status, flags.execute ? 'execute' : 'plan', [])
+    }
+    const planned = [...plan.alreadyMigrated.map((record) => alreadyMigrated(record)), ...plan.engagements.map((engagement) => plannedOutcome(engagement))]
+    if (!this.jsonEnabled()) this.log(renderPlan(sharedBucket, planned))
+    if (!flags.execute) {
+      this.note(plan.engagements.length > 0 ? 'Dry run: nothing was changed. Run again with --execute to migrate.' : 'Nothing to migrate.')
+      return this.output(sharedBucket, 'ok', 'plan', planned)
+    }
+    if (plan.engagements.length === 0) return this.output(sharedBucket, 'ok', 'execute', planned)
+
+    await this.confirm(`Copy ${plan.engagements.length} engagement(s) into their own buckets and point their records there?`, flags.yes)
+    const progress = createProgressDisplay(!this.jsonEnabled())
+    const outcomes = await executeMigration(context, plan, {
+      concurrency: flags.concurrency,
+      onProgress: (snapshot) => progress.update({...snapshot, label: `${snapshot.engagementId} ${snapshot.phase}`}),
+    })
+    progress.done()
+    if (!this.jsonEnabled()) this.log(renderOutcomes(outcomes))
+    this.reportDifferences(outcomes)
+    for (const outcome of outcomes) if (outcome.error) this.warning(`${outcome.engagement_id}: ${outcome.error}`)
+    const failed = outcomes.some((outcome) => outcome.status === 'failed')
+    if (failed && !outcomes.some((outcome) => outcome.status === 'verification_failed')) process.exitCode = ExitCode.failed
+    return this.output(sharedBucket, 'ok', 'execute', outcomes)
+  }
+
+  /** Lists differences on stderr and sets exit 4 when any engagement failed verification. */
+  private reportDifferences(outcomes: {engagement_id: string; status: string; differences?: string[]}[]): void {
+    const failed = outcomes.filter((outcome) => outcome.status === 'verification_failed')
+    for (const outcome of failed) {
+      const shown = outcome.differences!.slice(0, 20)
+      this.warning(`${outcome.engagement_id} failed verification; its record was not changed:\n  ${shown.join('\n  ')}${outcome.differences!.length > shown.length ? `\n  … and ${outcome.differences!.length - shown.length} more` : ''}`)
+    }
+    if (failed.length > 0) {
+      process.exitCode = ExitCode.verificationFailed
+      this.note(`Error: ${failed.length} engagement(s) failed verification.`)
+    }
+  }
+
+  private output(sourceBucket: string, status: SourceStatus, mode: MigrateOutput['mode'], engagements: (EngagementOutcome | VerifyOutcome)[]): MigrateOutput {
+    const counted = engagements.filter((outcome) => outcome.status !== 'already_migrated')
+    return {
+      source_bucket: sourceBucket,
+      status,
+      mode,
+      engagements,
+      totals: {
+        engagements: counted.length,
+        objects: sum(counted, 'objects'),
+        bytes: sum(counted, 'bytes'),
+        copied: counted.reduce((total, outcome) => total + ('copied' in outcome ? outcome.copied : 0), 0),
+        skipped_existing: counted.reduce((total, outcome) => total + ('skipped_existing' in outcome ? outcome.skipped_existing : 0), 0),
+      },
+    }
+  }
+}

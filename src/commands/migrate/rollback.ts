@@ -1,0 +1,42 @@
+import {Flags} from '@oclif/core'
+
+import {AuditforgeCommand} from '../../base-command.js'
+import {EngagementIndex} from '../../lib/engagement-index.js'
+import {validateEngagementId} from '../../lib/layout.js'
+import {type RollbackResult, rollbackMigration, rollbackRisk} from '../../lib/migrate.js'
+
+export default class MigrateRollback extends AuditforgeCommand<typeof MigrateRollback, RollbackResult> {
+  static override summary = "Point a migrated engagement back at the shared bucket."
+  static override description = `Sets the engagement's source_bucket back to "" (a conditional write of the index). Touches no object: the shared bucket still holds the data migrate copied (migrate never deletes), and the engagement's own bucket is left in place (decommission it separately). Objects written to the engagement's bucket since the migration are listed first, because after the rollback the application no longer sees them.
+
+Asks y/N on a terminal; --yes skips the question; without a terminal and without --yes it refuses (exit 5).`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40',
+    '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40 --yes --json',
+  ]
+
+  static override flags = {
+    'engagement-id': Flags.string({required: true, summary: 'The engagement to roll back.'}),
+    yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation.'}),
+  }
+
+  public async run(): Promise<RollbackResult> {
+    const id = validateEngagementId(this.flags['engagement-id'])
+    const sharedBucket = this.sharedBucket
+    const context = await this.aws()
+    const record = await new EngagementIndex(context.s3, sharedBucket).get(id)
+    if (!record.source_bucket) {
+      this.note(`${id} already uses the shared bucket; nothing to roll back.`)
+      return {engagement_id: id, previous_source_bucket: '', source_bucket: '', newer_in_bucket: []}
+    }
+    const newer = await rollbackRisk(context, sharedBucket, record)
+    if (newer.length > 0) {
+      this.warning(`${newer.length} object(s) in ${record.source_bucket} are missing or different in ${sharedBucket}; after the rollback the application will not see them:\n  ${newer.slice(0, 10).join('\n  ')}`)
+    }
+    await this.confirm(`Point ${id} back at the shared bucket ${sharedBucket}? (${record.source_bucket} is left in place)`, this.flags.yes)
+    await rollbackMigration(context, sharedBucket, id)
+    this.note(`${id} now uses the shared bucket ${sharedBucket}. ${record.source_bucket} was left in place.`)
+    return {engagement_id: id, previous_source_bucket: record.source_bucket, source_bucket: '', newer_in_bucket: newer}
+  }
+}

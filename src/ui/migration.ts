@@ -1,0 +1,36 @@
+import type {EngagementOutcome, VerifyOutcome} from '../lib/migrate.js'
+import {renderTable} from './table.js'
+
+const rule = (char: string) => char.repeat(70)
+const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(2)
+
+/** The dry-run plan in seed 001's layout. */
+export function renderPlan(sourceBucket: string, outcomes: EngagementOutcome[]): string {
+  const lines = [`Source bucket: ${sourceBucket}`, rule('='), `${'Engagement'.padEnd(20)}${'Target bucket'.padEnd(36)}${'Objs'.padStart(6)}${'MB'.padStart(8)}`, rule('-')]
+  for (const outcome of outcomes) {
+    const target = outcome.status === 'already_migrated' ? `${outcome.target_bucket} (migrated)` : outcome.target_bucket
+    lines.push(`${outcome.engagement_id.padEnd(20)}${target.padEnd(36)}${String(outcome.objects).padStart(6)}${mb(outcome.bytes).padStart(8)}`)
+  }
+  const planned = outcomes.filter((outcome) => outcome.status !== 'already_migrated')
+  lines.push(rule('='), `Total: ${planned.length} engagements, ${sum(planned, 'objects')} objects, ${mb(sum(planned, 'bytes'))} MB`)
+  return lines.join('\n')
+}
+
+export function renderOutcomes(outcomes: EngagementOutcome[]): string {
+  return renderTable(
+    ['Engagement', 'Target bucket', 'Status', 'Copied', 'Skipped'],
+    outcomes.map((outcome) => [outcome.engagement_id, outcome.target_bucket, outcome.status, outcome.copied, outcome.skipped_existing]),
+  )
+}
+
+export function renderVerification(outcomes: VerifyOutcome[]): string {
+  if (outcomes.length === 0) return 'No migrated engagements to verify.'
+  return renderTable(
+    ['Engagement', 'Target bucket', 'Objs', 'MB', 'Result'],
+    outcomes.map((outcome) => [outcome.engagement_id, outcome.target_bucket, outcome.objects, mb(outcome.bytes), outcome.status === 'verified' ? 'ok' : `${outcome.differences.length} differences`]),
+  )
+}
+
+export function sum<T extends {[key in K]: number}, K extends keyof T>(items: T[], key: K): number {
+  return items.reduce((total, item) => total + item[key], 0)
+}

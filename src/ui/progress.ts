@@ -1,0 +1,75 @@
+/**
+ * Progress of a long copy on stderr: one redrawn line with objects, bytes, rate and ETA on a
+ * terminal; a plain line every few seconds without one; nothing at all under --json.
+ */
+import {canAnimate} from './terminal.js'
+
+export interface ProgressSnapshot {
+  label: string
+  objectsDone: number
+  objectsTotal: number
+  bytesDone: number
+  bytesTotal: number
+}
+
+export interface ProgressDisplay {
+  update(snapshot: ProgressSnapshot): void
+  done(): void
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`
+  const units = ['KiB', 'MiB', 'GiB', 'TiB']
+  let value = bytes / 1024
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`
+}
+
+function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?'
+  if (seconds < 60) return `${Math.ceil(seconds)}s`
+  const minutes = Math.floor(seconds / 60)
+  return minutes < 60 ? `${minutes}m${String(Math.ceil(seconds % 60)).padStart(2, '0')}s` : `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`
+}
+
+export function describeProgress(snapshot: ProgressSnapshot, elapsedSeconds: number): string {
+  const rate = elapsedSeconds > 0 ? snapshot.objectsDone / elapsedSeconds : 0
+  const byteRate = elapsedSeconds > 0 ? snapshot.bytesDone / elapsedSeconds : 0
+  const remaining = byteRate > 0 ? (snapshot.bytesTotal - snapshot.bytesDone) / byteRate : rate > 0 ? (snapshot.objectsTotal - snapshot.objectsDone) / rate : Number.NaN
+  return `${snapshot.label}: ${snapshot.objectsDone}/${snapshot.objectsTotal} objects, ${formatBytes(snapshot.bytesDone)}/${formatBytes(snapshot.bytesTotal)}, ${rate.toFixed(0)} obj/s, ${formatBytes(byteRate)}/s, ETA ${formatDuration(remaining)}`
+}
+
+export function createProgressDisplay(enabled: boolean, intervalMs = 5_000): ProgressDisplay {
+  if (!enabled) return {update() {}, done() {}}
+  const started = Date.now()
+  const elapsed = () => (Date.now() - started) / 1000
+  if (canAnimate()) {
+    let last = 0
+    let drawn = false
+    return {
+      update(snapshot) {
+        if (Date.now() - last < 100 && snapshot.objectsDone < snapshot.objectsTotal) return
+        last = Date.now()
+        const width = (process.stderr.columns || 80) - 1
+        process.stderr.write(`\r\u001b[K${describeProgress(snapshot, elapsed()).slice(0, width)}`)
+        drawn = true
+      },
+      done() {
+        if (drawn) process.stderr.write('\r\u001b[K')
+      },
+    }
+  }
+  let lastLine = 0
+  return {
+    update(snapshot) {
+      if (Date.now() - lastLine < intervalMs) return
+      lastLine = Date.now()
+      process.stderr.write(`${describeProgress(snapshot, elapsed())}\n`)
+    },
+    done() {},
+  }
+}
