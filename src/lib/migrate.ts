@@ -112,11 +112,13 @@ function sourceFailure(error: unknown): SourceStatus | undefined {
 /** Exactly the engagement's own current objects in a bucket, sorted by key. */
 export async function listOwnedObjects(s3: S3Client, bucket: string, engagementId: string, expectedOwner?: string): Promise<ObjectSummary[]> {
   const objects: ObjectSummary[] = []
-  for (const prefix of engagementListPrefixes(engagementId)) {
-    for await (const object of listObjects(s3, {bucket, prefix, expectedOwner})) {
-      if (ownsKey(engagementId, object.Key!)) objects.push({key: object.Key!, size: object.Size ?? 0, etag: object.ETag})
-    }
-  }
+  await Promise.all(
+    engagementListPrefixes(engagementId).map(async (prefix) => {
+      for await (const object of listObjects(s3, {bucket, prefix, expectedOwner})) {
+        if (ownsKey(engagementId, object.Key!)) objects.push({key: object.Key!, size: object.Size ?? 0, etag: object.ETag})
+      }
+    }),
+  )
   return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
 }
 
@@ -175,7 +177,10 @@ export interface MigrationProgress {
 }
 
 export interface ExecuteOptions {
+  /** Copies in flight at once, across all engagements of a run. */
   concurrency?: number
+  /** Engagements migrated at once (each provisions, lists and verifies on its own). */
+  engagementConcurrency?: number
   onProgress?: (progress: MigrationProgress) => void
   /** Objects larger than this are copied part by part (UploadPartCopy). Injectable for tests. */
   multipartThreshold?: number
@@ -195,6 +200,7 @@ export async function migrateEngagement(
   sharedBucket: string,
   plan: EngagementPlan,
   options: ExecuteOptions = {},
+  copyLimit: ReturnType<typeof pLimit> = pLimit(options.concurrency ?? 16),
 ): Promise<EngagementOutcome> {
   const {s3} = context
   const owner = await context.accountId()
@@ -217,7 +223,7 @@ export async function migrateEngagement(
 
   report('list')
   const target = new Map((await listOwnedObjects(s3, bucket, id, owner)).map((object) => [object.key, object]))
-  const copier = new ObjectCopier(s3, sharedBucket, bucket, owner, options)
+  const copier = new ObjectCopier(s3, sharedBucket, bucket, owner, options, copyLimit)
 
   // First the plan; then, until a fresh listing of the source matches the target, whatever
   // appeared or changed in the source since (the application may still be writing).
@@ -290,8 +296,9 @@ class ObjectCopier {
     private readonly target: string,
     private readonly owner: string,
     options: ExecuteOptions,
+    limit: ReturnType<typeof pLimit>,
   ) {
-    this.limit = pLimit(options.concurrency ?? 16)
+    this.limit = limit
     this.threshold = options.multipartThreshold ?? maxSingleCopyBytes
     this.partSize = options.partSize ?? 512 * 1024 ** 2
   }
@@ -301,19 +308,21 @@ class ObjectCopier {
    * stops what has not started yet and is rethrown once the copies under way have finished.
    */
   async copyAll(objects: readonly ObjectSummary[], onCopied: (object: ObjectSummary, landed: ObjectSummary) => void): Promise<void> {
+    let failed = false
     const results = await Promise.allSettled(
       objects.map((object) =>
         this.limit(async () => {
+          if (failed) throw new Error('skipped after an earlier failure')
           const etag = await (object.size > this.threshold ? this.copyInParts(object) : this.copy(object))
           onCopied(object, {key: object.key, size: object.size, etag})
         }).catch((error: unknown) => {
-          this.limit.clearQueue()
+          failed = true
           throw error
         }),
       ),
     )
-    const failed = results.find((result) => result.status === 'rejected')
-    if (failed) throw (failed as PromiseRejectedResult).reason
+    const rejected = results.find((result) => result.status === 'rejected')
+    if (rejected) throw (rejected as PromiseRejectedResult).reason
   }
 
   /** Returns the new object's ETag. */
@@ -438,28 +447,46 @@ export async function verifyMigratedEngagement(context: AwsContext, sharedBucket
 }
 
 /**
- * Migrates every engagement of a plan, one after another. One engagement's failure is recorded
- * in its outcome and the others still run; engagements the plan found already migrated are
- * reported as such and left alone.
+ * Migrates every engagement of a plan, a few at once, sharing one pool of copies so the
+ * server is kept busy while an engagement provisions or verifies. One engagement's failure is
+ * recorded in its outcome and the others still run; engagements the plan found already
+ * migrated are reported as such and left alone.
  */
 export async function executeMigration(
   context: AwsContext,
   plan: MigrationPlan,
   options: ExecuteOptions = {},
 ): Promise<EngagementOutcome[]> {
-  const outcomes: EngagementOutcome[] = plan.alreadyMigrated.map((record) => alreadyMigrated(record))
+  const copyLimit = pLimit(options.concurrency ?? 16)
+  const engagementLimit = pLimit(options.engagementConcurrency ?? 4)
+  // Progress across the whole run: the sum of every engagement's latest snapshot.
+  const latest = new Map<string, MigrationProgress>()
+  const onProgress = options.onProgress && ((snapshot: MigrationProgress) => {
+    latest.set(snapshot.engagementId, snapshot)
+    const all = [...latest.values()]
+    const add = (field: 'objectsDone' | 'objectsTotal' | 'bytesDone' | 'bytesTotal') => all.reduce((total, item) => total + item[field], 0)
+    options.onProgress!({...snapshot, objectsDone: add('objectsDone'), objectsTotal: add('objectsTotal'), bytesDone: add('bytesDone'), bytesTotal: add('bytesTotal')})
+  })
   for (const engagement of plan.engagements) {
-    try {
-      outcomes.push(await migrateEngagement(context, plan.sourceBucket, engagement, options))
-    } catch (error) {
-      outcomes.push({
-        ...plannedOutcome(engagement),
-        status: 'failed',
-        error: describeAwsError(error, {action: `Migrating ${engagement.engagementId}`}).message,
-      })
-    }
+    latest.set(engagement.engagementId, {engagementId: engagement.engagementId, phase: 'provision', objectsDone: 0, objectsTotal: engagement.objects.length, bytesDone: 0, bytesTotal: engagement.bytes})
   }
-  return outcomes
+
+  const migrated = await Promise.all(
+    plan.engagements.map((engagement) =>
+      engagementLimit(async (): Promise<EngagementOutcome> => {
+        try {
+          return await migrateEngagement(context, plan.sourceBucket, engagement, {...options, onProgress}, copyLimit)
+        } catch (error) {
+          return {
+            ...plannedOutcome(engagement),
+            status: 'failed',
+            error: describeAwsError(error, {action: `Migrating ${engagement.engagementId}`}).message,
+          }
+        }
+      }),
+    ),
+  )
+  return [...plan.alreadyMigrated.map((record) => alreadyMigrated(record)), ...migrated]
 }
 
 export function plannedOutcome(engagement: EngagementPlan): EngagementOutcome {

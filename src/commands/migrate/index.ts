@@ -82,7 +82,7 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
     const progress = createProgressDisplay(!this.jsonEnabled())
     const outcomes = await executeMigration(context, plan, {
       concurrency: flags.concurrency,
-      onProgress: (snapshot) => progress.update({...snapshot, label: `${snapshot.engagementId} ${snapshot.phase}`}),
+      onProgress: (snapshot) => progress.update({...snapshot, label: "Migrating"}),
     })
     progress.done()
     if (!this.jsonEnabled()) this.log(renderOutcomes(outcomes))
