@@ -87,7 +87,10 @@ export async function provisionEngagementBucket(
   const bucket = await bucketNameFor(context, engagementId)
   const {s3} = context
   options.onStep?.('create')
-  const created = await createBucketIfMissing(s3, bucket, owner, context.settings.region)
+  // Without --region/AWS_REGION the client may still have one (a profile's region); the bucket
+  // is created where the client sends the request, so that is the LocationConstraint.
+  const region = context.settings.region ?? (await s3.config.region().catch(() => undefined))
+  const created = await createBucketIfMissing(s3, bucket, owner, region)
   await applyBucketControls(s3, bucket, owner, engagementId, options)
   return {bucket, created}
 }

@@ -37,8 +37,8 @@ export interface EngagementRecord {
 /** How the records sit in the document, so a rewrite puts them back the same way. */
 type Shape =
   | {kind: 'array'}
-  | {kind: 'wrapped'; document: Record<string, unknown>; nested: 'array' | 'map'}
-  | {kind: 'map'}
+  | {kind: 'wrapped'; document: Record<string, unknown>; nested: 'array' | 'map'; idInValues?: boolean}
+  | {kind: 'map'; idInValues?: boolean}
 
 interface IndexSnapshot {
   records: EngagementRecord[]
@@ -96,13 +96,25 @@ export function parseIndex(text: string, bucket: string): {records: EngagementRe
     return {records, shape: {kind: 'wrapped', document: object, nested: 'array'}}
   }
   if (typeof nested === 'object' && nested !== null) {
-    return {records: fromMap(nested as Record<string, unknown>, bucket), shape: {kind: 'wrapped', document: object, nested: 'map'}}
+    return {
+      records: fromMap(nested as Record<string, unknown>, bucket),
+      shape: {kind: 'wrapped', document: object, nested: 'map', idInValues: idsInValues(nested)},
+    }
   }
   if (nested !== undefined) throw corrupt(bucket, '"engagements" is neither a list nor an object')
   const keys = Object.keys(object)
-  if (keys.length > 0 && keys.every((key) => isEngagementId(key))) return {records: fromMap(object, bucket), shape: {kind: 'map'}}
+  if (keys.length > 0 && keys.every((key) => isEngagementId(key))) {
+    return {records: fromMap(object, bucket), shape: {kind: 'map', idInValues: idsInValues(object)}}
+  }
   if (keys.length === 0) return {records: [], shape: {kind: 'wrapped', document: object, nested: 'array'}}
   throw corrupt(bucket, 'it has no "engagements" list')
+}
+
+/** Whether a map's entries repeat their key as engagement_id; undefined when it has no entries. */
+function idsInValues(map: object): boolean | undefined {
+  const values = Object.values(map)
+  if (values.length === 0) return undefined
+  return values.every((value) => typeof value === 'object' && value !== null && 'engagement_id' in value)
 }
 
 function fromMap(map: Record<string, unknown>, bucket: string): EngagementRecord[] {
@@ -113,11 +125,20 @@ function fromMap(map: Record<string, unknown>, bucket: string): EngagementRecord
 }
 
 export function serializeIndex(records: EngagementRecord[], shape: Shape): string {
-  const asMap = () => Object.fromEntries(records.map((record) => [record.engagement_id, record]))
+  // Entries of a map keyed by id get engagement_id inside only if the stored entries had it, so
+  // a rewrite does not add a field to every record the platform wrote.
+  const asMap = (idInValues: boolean | undefined) =>
+    Object.fromEntries(
+      records.map((record) => {
+        if (idInValues !== false) return [record.engagement_id, record]
+        const {engagement_id: id, ...entry} = record
+        return [id, entry]
+      }),
+    )
   let document: unknown
   if (shape.kind === 'array') document = records
-  else if (shape.kind === 'map') document = asMap()
-  else document = {...shape.document, engagements: shape.nested === 'array' ? records : asMap()}
+  else if (shape.kind === 'map') document = asMap(shape.idInValues)
+  else document = {...shape.document, engagements: shape.nested === 'array' ? records : asMap(shape.idInValues)}
   return `${JSON.stringify(document, null, 2)}\n`
 }
 

@@ -159,8 +159,15 @@ export function describeAwsError(error: unknown, context: OperationContext): Aud
       suggestion: 'Run the command again in a little while, or lower --concurrency.',
     })
   }
-  if (networkCodes.has(code) || /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|socket hang up/.test(detail)) {
-    return new AuditforgeError(`${target}: could not reach the S3 endpoint (${firstLine(detail)})`, {
+  // Node's system errors are named "Error" (or "AggregateError", with an empty message) and
+  // carry the errno code in `code`, which awsErrorCode never reaches.
+  const systemCode = (error as {code?: unknown} | null)?.code
+  if (
+    networkCodes.has(code) ||
+    (typeof systemCode === 'string' && networkCodes.has(systemCode)) ||
+    /ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|EPIPE|socket hang up/.test(detail)
+  ) {
+    return new AuditforgeError(`${target}: could not reach the S3 endpoint (${firstLine(detail) || String(systemCode ?? code)})`, {
       ...options,
       code: 'network',
       exit: ExitCode.failed,
