@@ -81,7 +81,7 @@ export async function bucketNameFor(context: AwsContext, engagementId: string): 
 export async function provisionEngagementBucket(
   context: AwsContext,
   engagementId: string,
-  options: {tags?: Tag[]; onStep?: (step: ProvisionStep) => void} = {},
+  options: {tags?: Tag[]; onStep?: (step: ProvisionStep) => void; removeIfIncomplete?: boolean} = {},
 ): Promise<ProvisionResult> {
   const owner = await context.accountId()
   const bucket = await bucketNameFor(context, engagementId)
@@ -91,8 +91,39 @@ export async function provisionEngagementBucket(
   // is created where the client sends the request, so that is the LocationConstraint.
   const region = context.settings.region ?? (await s3.config.region().catch(() => undefined))
   const created = await createBucketIfMissing(s3, bucket, owner, region)
-  await applyBucketControls(s3, bucket, owner, engagementId, options)
+  try {
+    await applyBucketControls(s3, bucket, owner, engagementId, options)
+  } catch (error) {
+    // A bucket without every control must not be left behind by a create that failed.
+    if (created && options.removeIfIncomplete) throw await removeNewBucket(s3, bucket, owner, error)
+    throw error
+  }
   return {bucket, created}
+}
+
+/**
+ * Removes a bucket created moments ago (still empty) after a later step failed, and returns
+ * the error to raise: the original one, saying whether the bucket is gone.
+ */
+export async function removeNewBucket(s3: S3Client, bucket: string, owner: string, cause: unknown): Promise<AuditforgeError> {
+  const failure = describeAwsError(cause, {action: 'Creating the engagement'})
+  try {
+    await s3.send(new DeleteBucketCommand({Bucket: bucket, ExpectedBucketOwner: owner}))
+    return new AuditforgeError(`${failure.message}; the new bucket ${bucket} was removed again`, {
+      code: failure.code,
+      exit: failure.exit,
+      suggestion: failure.suggestion,
+      cause,
+    })
+  } catch (error) {
+    const reason = describeAwsError(error, {action: 'Removing the new bucket', bucket}).message
+    return new AuditforgeError(`${failure.message}; the new bucket ${bucket} could not be removed either (${reason})`, {
+      code: failure.code,
+      exit: failure.exit,
+      suggestion: `Remove it with \`aws s3 rb s3://${bucket}\`.`,
+      cause,
+    })
+  }
 }
 
 async function createBucketIfMissing(s3: S3Client, bucket: string, owner: string, region: string | undefined): Promise<boolean> {

@@ -5,13 +5,19 @@
 import type {Tag} from '@aws-sdk/client-s3'
 
 import type {AwsContext} from './aws.js'
-import {type DecommissionResult, type ProvisionStep, assertDecommissionable, decommissionBucket, provisionEngagementBucket} from './buckets.js'
+import {
+  type DecommissionResult,
+  type ProvisionStep,
+  assertDecommissionable,
+  decommissionBucket,
+  provisionEngagementBucket,
+  removeNewBucket,
+} from './buckets.js'
 import {EngagementIndex, type EngagementRecord} from './engagement-index.js'
-import {AuditforgeError, describeAwsError, invalidInput} from './errors.js'
+import {describeAwsError, invalidInput} from './errors.js'
 import {engagementKeys, engagementListPrefixes, newEngagementId, ownsKey, validateEngagementId} from './layout.js'
 import {type DeleteProgress, type VersionEntry, deleteObjectVersions, listObjectVersions} from './object-versions.js'
 import {AuditLogStore} from './stores.js'
-import {DeleteBucketCommand} from '@aws-sdk/client-s3'
 
 export interface CreateEngagementInput {
   name: string
@@ -62,7 +68,7 @@ export async function createEngagement(
   let sourceBucket = ''
   let freshBucket: string | undefined
   if (input.isolated) {
-    const provisioned = await provisionEngagementBucket(context, engagementId, {tags: input.tags, onStep})
+    const provisioned = await provisionEngagementBucket(context, engagementId, {tags: input.tags, onStep, removeIfIncomplete: true})
     sourceBucket = provisioned.bucket
     if (provisioned.created) freshBucket = provisioned.bucket
   }
@@ -82,11 +88,9 @@ export async function createEngagement(
   try {
     await new EngagementIndex(context.s3, sharedBucket).add(record)
   } catch (error) {
-    if (freshBucket) {
-      onStep?.('rollback')
-      await removeEmptyBucket(context, freshBucket, error)
-    }
-    throw error
+    if (!freshBucket) throw error
+    onStep?.('rollback')
+    throw await removeNewBucket(context.s3, freshBucket, await context.accountId(), error)
   }
 
   const warnings: string[] = []
@@ -100,23 +104,6 @@ export async function createEngagement(
     warnings.push(`The engagement was created, but its first audit-log event was not written: ${describeAwsError(error, {action: 'Appending to the audit log'}).message}`)
   }
   return {record, warnings}
-}
-
-/** Rolls back a bucket created moments ago for a record that could not be written. */
-async function removeEmptyBucket(context: AwsContext, bucket: string, cause: unknown): Promise<void> {
-  try {
-    await context.s3.send(new DeleteBucketCommand({Bucket: bucket, ExpectedBucketOwner: await context.accountId()}))
-  } catch (error) {
-    const reason = describeAwsError(error, {action: 'Removing the new bucket', bucket}).message
-    if (cause instanceof AuditforgeError) {
-      throw new AuditforgeError(`${cause.message}; the new bucket ${bucket} could not be removed either (${reason})`, {
-        code: cause.code,
-        exit: cause.exit,
-        suggestion: `Remove it with \`aws s3 rb s3://${bucket}\`.`,
-        cause,
-      })
-    }
-  }
 }
 
 export interface DeleteEngagementResult {

@@ -131,6 +131,21 @@ describe('createEngagement', () => {
     expect(logPuts()).toEqual([])
   })
 
+  it('removes the fresh bucket when a control cannot be applied, and writes no record', async () => {
+    emptyIndex()
+    bucketCanBeCreated()
+    s3Mock.on(PutBucketVersioningCommand).rejects(s3Error('AccessDenied', 403))
+    s3Mock.on(DeleteBucketCommand).resolves({})
+    await expect(createEngagement(testContext(), sharedBucket, {name: 'Half', isolated: true})).rejects.toMatchObject({
+      code: 'access_denied',
+      exit: 1,
+      message: expect.stringContaining('was removed again'),
+    })
+    const created = s3Mock.commandCalls(CreateBucketCommand)[0].args[0].input.Bucket
+    expect(s3Mock).toHaveReceivedCommandExactlyOnceWith(DeleteBucketCommand, {Bucket: created, ExpectedBucketOwner: accountId})
+    expect(indexPuts()).toEqual([])
+  })
+
   it('does not remove a bucket it did not create (already ours) when the index write fails', async () => {
     emptyIndex()
     bucketCanBeCreated()
