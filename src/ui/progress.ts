@@ -2,6 +2,7 @@
  * Progress of a long copy on stderr: one redrawn line with objects, bytes, rate and ETA on a
  * terminal; a plain line every few seconds without one; nothing at all under --json.
  */
+import {formatBytes} from './format.js'
 import {canAnimate} from './terminal.js'
 
 export interface ProgressSnapshot {
@@ -15,18 +16,6 @@ export interface ProgressSnapshot {
 export interface ProgressDisplay {
   update(snapshot: ProgressSnapshot): void
   done(): void
-}
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`
-  const units = ['KiB', 'MiB', 'GiB', 'TiB']
-  let value = bytes / 1024
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`
 }
 
 function formatDuration(seconds: number): string {

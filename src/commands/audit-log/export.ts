@@ -19,7 +19,7 @@ import {
 } from '../../lib/audit-export.js'
 import {invalidInput} from '../../lib/errors.js'
 import {validateEngagementId} from '../../lib/layout.js'
-import {formatBytes} from '../../ui/progress.js'
+import {formatBytes} from '../../ui/format.js'
 
 type ExportOutput = SignedUrlResult | StreamResult
 

@@ -4,6 +4,7 @@ import {AuditforgeCommand} from '../../base-command.js'
 import {type DecommissionResult, assertDecommissionable, decommissionBucket} from '../../lib/buckets.js'
 import {EngagementIndex} from '../../lib/engagement-index.js'
 import {validateBucketName} from '../../lib/layout.js'
+import {plural} from '../../ui/format.js'
 
 export default class BucketDecommission extends AuditforgeCommand<typeof BucketDecommission, DecommissionResult> {
   static override summary = 'Empty and delete a per-engagement bucket.'
@@ -38,7 +39,7 @@ Deletes every object version and delete marker (DeleteObjects, 1000 keys a batch
       onProgress: ({deleted}) => this.spinner.update(`Emptying ${bucket}: ${deleted} object versions deleted`),
     })
     this.spinner.succeed(`Decommissioned ${bucket}`)
-    this.note(`Deleted ${result.deleted} object versions and delete markers, aborted ${result.uploadsAborted} multipart uploads, removed ${bucket}.`)
+    this.note(`Deleted ${plural(result.deleted, 'object version')} and delete markers, aborted ${plural(result.uploadsAborted, 'multipart upload')}, removed ${bucket}.`)
     return result
   }
 }

@@ -4,6 +4,7 @@ import {AuditforgeCommand} from '../../base-command.js'
 import {EngagementIndex} from '../../lib/engagement-index.js'
 import {type DeleteEngagementResult, deleteEngagement} from '../../lib/engagements.js'
 import {validateEngagementId} from '../../lib/layout.js'
+import {plural} from '../../ui/format.js'
 import {sanitize} from '../../ui/terminal.js'
 
 export default class EngagementDelete extends AuditforgeCommand<typeof EngagementDelete, DeleteEngagementResult> {
@@ -44,8 +45,8 @@ Without --keep-data, every version of the engagement's own keys is deleted from 
       onProgress: ({deleted, phase}) => this.spinner.update(`Deleting ${id}: ${deleted} object versions from ${phase === 'shared' ? sharedBucket : record.source_bucket}`),
     })
     this.spinner.stop()
-    this.note(`Deleted engagement ${id}: ${result.shared_objects_deleted} object versions removed from ${sharedBucket}.`)
-    if (result.bucket === 'decommissioned') this.note(`Decommissioned ${result.source_bucket} (${result.bucket_objects_deleted} object versions).`)
+    this.note(`Deleted engagement ${id}: ${plural(result.shared_objects_deleted, 'object version')} removed from ${sharedBucket}.`)
+    if (result.bucket === 'decommissioned') this.note(`Decommissioned ${result.source_bucket} (${plural(result.bucket_objects_deleted, 'object version')}).`)
     if (result.bucket === 'kept') this.note(`Kept the bucket ${result.source_bucket}.`)
     if (result.bucket === 'cleanup_failed') {
       this.warning(`The engagement is deleted, but its bucket was not: ${result.cleanup_error}\n  Retry with: ${result.retry_command}`)
