@@ -78,16 +78,25 @@ async function* shardBodies(s3: S3Client, source: ExportSource): AsyncGenerator<
       return reply.Body as unknown as Readable
     })
   let next = source.shards.length > 0 ? open(source.shards[0]) : undefined
-  for (const [i, shard] of source.shards.entries()) {
-    const body = await next!
-    next = i + 1 < source.shards.length ? open(source.shards[i + 1]) : undefined
-    // An unawaited rejection of the prefetch would crash the process; it is awaited next turn.
-    next?.catch(() => {})
-    try {
-      yield {shard, body}
-    } finally {
-      body.destroy()
+  try {
+    for (const [i, shard] of source.shards.entries()) {
+      const body = await next!
+      next = i + 1 < source.shards.length ? open(source.shards[i + 1]) : undefined
+      // An unawaited rejection of the prefetch would crash the process; it is awaited next turn.
+      next?.catch(() => {})
+      try {
+        yield {shard, body}
+      } finally {
+        body.destroy()
+      }
     }
+  } finally {
+    // An export that stops early (closed pipe, corrupt line) must close the prefetched response:
+    // left open, its socket fails later with no 'error' listener and crashes the process.
+    next?.then(
+      (body) => body.on('error', () => {}).destroy(),
+      () => {},
+    )
   }
 }
 
