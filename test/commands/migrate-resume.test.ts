@@ -1,0 +1,293 @@
+/**
+ * `auditforge migrate` interrupted and resumed, verified and rolled back, on moto: the built CLI
+ * as a subprocess, state checked with the SDK. The targets are versioned, so a needless re-copy
+ * shows up as a second version of a key.
+ */
+import {spawn} from 'node:child_process'
+import {randomBytes} from 'node:crypto'
+
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  ListObjectVersionsCommand,
+  type ListObjectVersionsCommandOutput,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+  paginateListObjectsV2,
+} from '@aws-sdk/client-s3'
+import pLimit from 'p-limit'
+import {beforeAll, describe, expect, it} from 'vitest'
+
+import {baseEnv, binPath, runCli, runJson} from '../helpers/cli.js'
+import {createSharedBucket, getText, motoAccountId, putText, testS3} from '../helpers/s3.js'
+
+interface Outcome {
+  engagement_id: string
+  target_bucket: string
+  objects: number
+  bytes: number
+  status: string
+  copied: number
+  skipped_existing: number
+  differences?: string[]
+}
+
+interface MigrateJson {
+  source_bucket: string
+  status: string
+  mode: string
+  engagements: Outcome[]
+  totals: {engagements: number; objects: number; bytes: number; copied: number; skipped_existing: number}
+}
+
+const indexKey = 'auditforge/engagements.json'
+let s3: S3Client
+
+beforeAll(() => {
+  s3 = testS3()
+})
+
+const newId = () => `eng-${randomBytes(6).toString('hex')}`
+const targetOf = (id: string) => `metis-af-${id.slice('eng-'.length)}-${motoAccountId}`
+const migrate = (bucket: string, ...args: string[]) => ['migrate', '--shared-bucket', bucket, ...args]
+
+function record(id: string) {
+  return {
+    engagement_id: id,
+    name: `Engagement ${id}`,
+    client_id: 'client-1',
+    created_at: '2026-01-01T00:00:00Z',
+    source_bucket: '',
+    findings_key: `auditforge/engagements/${id}/findings.json`,
+    audit_log_key: `auditforge/engagements/${id}/audit_log/`,
+  }
+}
+
+async function sourceBucketOf(bucket: string, id: string): Promise<string> {
+  const index = JSON.parse(await getText(s3, bucket, indexKey)) as {engagements: {engagement_id: string; source_bucket: string}[]}
+  return index.engagements.find((entry) => entry.engagement_id === id)!.source_bucket
+}
+
+/** A shared bucket holding one engagement with `count` small objects; returns its keys. */
+async function seedEngagement(bucket: string, id: string, count: number): Promise<string[]> {
+  await putText(s3, bucket, indexKey, JSON.stringify({engagements: [record(id)]}), 'application/json')
+  const keys = [`auditforge/engagements/${id}/findings.json`, `auditforge/deliverables/${id}.md`]
+  for (let i = keys.length; i < count; i++) keys.push(`auditforge/engagements/${id}/audit_log/shard-${String(i).padStart(5, '0')}.jsonl`)
+  const limit = pLimit(32)
+  await Promise.all(
+    keys.map((key, i) => limit(() => s3.send(new PutObjectCommand({Bucket: bucket, Key: key, Body: `{"n":${i},"key":"${key}"}\n`, ContentType: 'application/x-ndjson'})))),
+  )
+  await putText(s3, bucket, 'client-1/index/corpus.json', 'tenant corpus')
+  return keys.sort()
+}
+
+async function currentKeys(bucket: string): Promise<string[]> {
+  const keys: string[] = []
+  for await (const page of paginateListObjectsV2({client: s3}, {Bucket: bucket})) for (const object of page.Contents ?? []) keys.push(object.Key!)
+  return keys.sort()
+}
+
+/** key → number of versions (delete markers count as versions too). */
+async function versionCounts(bucket: string): Promise<Map<string, number>> {
+  const counts = new Map<string, number>()
+  let page: ListObjectVersionsCommandOutput | undefined
+  do {
+    page = await s3.send(new ListObjectVersionsCommand({Bucket: bucket, KeyMarker: page?.NextKeyMarker, VersionIdMarker: page?.NextVersionIdMarker}))
+    for (const entry of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) counts.set(entry.Key!, (counts.get(entry.Key!) ?? 0) + 1)
+  } while (page.IsTruncated)
+  return counts
+}
+
+/** Every version id, as "key@versionId", sorted; optionally without the index. */
+async function versions(bucket: string, withoutIndex = false): Promise<string[]> {
+  const all: string[] = []
+  let page: ListObjectVersionsCommandOutput | undefined
+  do {
+    page = await s3.send(new ListObjectVersionsCommand({Bucket: bucket, KeyMarker: page?.NextKeyMarker, VersionIdMarker: page?.NextVersionIdMarker}))
+    for (const entry of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) all.push(`${entry.Key}@${entry.VersionId}`)
+  } while (page.IsTruncated)
+  return all.filter((entry) => !withoutIndex || !entry.startsWith(`${indexKey}@`)).sort()
+}
+
+/**
+ * The target's keys once copies that moto was still serving for the killed process have landed:
+ * the listing no longer changes over a few polls.
+ */
+async function settled(bucket: string): Promise<string[]> {
+  let previous = await currentKeys(bucket)
+  for (let stable = 0; stable < 3; ) {
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    const now = await currentKeys(bucket)
+    stable = now.length === previous.length ? stable + 1 : 0
+    previous = now
+  }
+  return previous
+}
+
+function expectOneVersionEach(counts: Map<string, number>, keys: string[]): void {
+  expect([...counts.keys()].sort()).toEqual(keys)
+  const copiedTwice = [...counts].filter(([, count]) => count > 1)
+  expect(copiedTwice).toEqual([])
+}
+
+describe('migrate: resuming', () => {
+  it('copies only the missing keys into a target that already holds part of the engagement', async () => {
+    const bucket = await createSharedBucket(s3, 'mig-resume')
+    const id = newId()
+    const keys = await seedEngagement(bucket, id, 30)
+    const target = targetOf(id)
+    const provisioned = await runCli(['bucket', 'provision', id, '--shared-bucket', bucket])
+    expect(provisioned.code, provisioned.stderr).toBe(0)
+    expect(provisioned.stdout.trim()).toBe(target)
+    const already = keys.filter((_, i) => i % 3 === 0)
+    for (const key of already) {
+      await s3.send(new CopyObjectCommand({Bucket: target, Key: key, CopySource: `${bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}`}))
+    }
+
+    const result = await runJson<MigrateJson>(migrate(bucket, '--execute', '--yes'))
+
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.json.engagements).toEqual([
+      expect.objectContaining({engagement_id: id, status: 'migrated', objects: keys.length, skipped_existing: already.length, copied: keys.length - already.length}),
+    ])
+    expect(result.json.totals).toMatchObject({copied: keys.length - already.length, skipped_existing: already.length})
+    expectOneVersionEach(await versionCounts(target), keys)
+    expect(await sourceBucketOf(bucket, id)).toBe(target)
+  })
+
+  it('completes a run killed partway, copying no object twice', {timeout: 120_000}, async () => {
+    const bucket = await createSharedBucket(s3, 'mig-kill')
+    const id = newId()
+    const keys = await seedEngagement(bucket, id, 300)
+    const target = targetOf(id)
+
+    const child = spawn(process.execPath, [binPath, ...migrate(bucket, '--execute', '--yes', '--concurrency', '4')], {
+      env: baseEnv() as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)))
+    // Kill it once some, but not all, objects have landed in the target.
+    const deadline = Date.now() + 30_000
+    let seen = 0
+    while (Date.now() < deadline && child.exitCode === null) {
+      try {
+        seen = (await s3.send(new ListObjectsV2Command({Bucket: target}))).KeyCount ?? 0
+      } catch {
+        seen = 0 // the target does not exist yet
+      }
+      if (seen >= 20) break
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+    child.kill('SIGKILL')
+    expect(await exited, `the first run ended on its own: ${stderr}`).toBe('SIGKILL')
+    const landed = await settled(target)
+    expect(landed.length).toBeGreaterThanOrEqual(20)
+    expect(landed.length).toBeLessThan(keys.length)
+    expect(await sourceBucketOf(bucket, id)).toBe('')
+
+    const rerun = await runJson<MigrateJson>(migrate(bucket, '--execute', '--yes'))
+
+    expect(rerun.code, rerun.stderr).toBe(0)
+    const [outcome] = rerun.json.engagements
+    expect(outcome).toMatchObject({engagement_id: id, status: 'migrated', objects: keys.length, skipped_existing: landed.length, copied: keys.length - landed.length})
+    expect(await currentKeys(target)).toEqual(keys)
+    expectOneVersionEach(await versionCounts(target), keys)
+    expect(await sourceBucketOf(bucket, id)).toBe(target)
+  })
+})
+
+describe('migrate --verify-only', () => {
+  it('passes after a migration and exits 4 listing the difference once a target object is deleted', async () => {
+    const bucket = await createSharedBucket(s3, 'mig-verify')
+    const id = newId()
+    const keys = await seedEngagement(bucket, id, 12)
+    const first = await runJson<MigrateJson>(migrate(bucket, '--execute', '--yes'))
+    expect(first.code, first.stderr).toBe(0)
+    const target = targetOf(id)
+    const sharedBefore = await versions(bucket)
+    const targetBefore = await versions(target)
+
+    const ok = await runJson<MigrateJson>(migrate(bucket, '--verify-only'))
+    expect(ok.code, ok.stderr).toBe(0)
+    expect(ok.json.mode).toBe('verify')
+    expect(ok.json.engagements).toEqual([expect.objectContaining({engagement_id: id, target_bucket: target, status: 'verified', objects: keys.length, differences: []})])
+    const table = await runCli(migrate(bucket, '--verify-only', '--engagement-id', id))
+    expect(table.code).toBe(0)
+    expect(table.stdout).toContain(target)
+
+    const deleted = keys[5]
+    await s3.send(new DeleteObjectCommand({Bucket: target, Key: deleted}))
+
+    const failed = await runJson<MigrateJson>(migrate(bucket, '--verify-only'))
+    expect(failed.code).toBe(4)
+    expect(failed.json.engagements).toEqual([
+      expect.objectContaining({engagement_id: id, status: 'verification_failed', differences: [`missing in target: ${deleted}`]}),
+    ])
+    const plain = await runCli(migrate(bucket, '--verify-only', '--engagement-id', id))
+    expect(plain.code).toBe(4)
+    expect(plain.stderr).toContain(deleted)
+
+    // Verification copied nothing and changed no record.
+    expect(await versions(bucket)).toEqual(sharedBefore)
+    expect((await versions(target)).filter((entry) => !entry.startsWith(`${deleted}@`))).toEqual(targetBefore.filter((entry) => !entry.startsWith(`${deleted}@`)))
+    expect(await sourceBucketOf(bucket, id)).toBe(target)
+  })
+})
+
+describe('migrate rollback', () => {
+  it('refuses without --yes and no TTY, then points the record back at the shared bucket touching no object', async () => {
+    const bucket = await createSharedBucket(s3, 'mig-rollback')
+    const id = newId()
+    const keys = await seedEngagement(bucket, id, 10)
+    const first = await runJson<MigrateJson>(migrate(bucket, '--execute', '--yes'))
+    expect(first.code, first.stderr).toBe(0)
+    const target = targetOf(id)
+    const newer = `auditforge/engagements/${id}/audit_log/shard-90000.jsonl`
+    await putText(s3, target, newer, '{"written":"after the migration"}\n')
+    const sharedBefore = await versions(bucket)
+    const targetBefore = await versions(target)
+
+    const refused = await runCli(['migrate', 'rollback', '--engagement-id', id, '--shared-bucket', bucket])
+    expect(refused.code).toBe(5)
+    expect(await sourceBucketOf(bucket, id)).toBe(target)
+    expect(await versions(bucket)).toEqual(sharedBefore)
+
+    const rolledBack = await runJson<{engagement_id: string; previous_source_bucket: string; source_bucket: string; newer_in_bucket: string[]}>([
+      'migrate',
+      'rollback',
+      '--engagement-id',
+      id,
+      '--yes',
+      '--shared-bucket',
+      bucket,
+    ])
+
+    expect(rolledBack.code, rolledBack.stderr).toBe(0)
+    expect(rolledBack.json).toEqual({engagement_id: id, previous_source_bucket: target, source_bucket: '', newer_in_bucket: [newer]})
+    expect(await sourceBucketOf(bucket, id)).toBe('')
+    expect(await versions(target)).toEqual(targetBefore)
+    expect(await versions(bucket, true)).toEqual(sharedBefore.filter((entry) => !entry.startsWith(`${indexKey}@`)))
+
+    // Once the newer object is dealt with, migrating again finds every key in place and copies nothing.
+    await s3.send(new DeleteObjectCommand({Bucket: target, Key: newer}))
+    const targetKept = (await versions(target)).filter((entry) => !entry.startsWith(`${newer}@`))
+    const again = await runJson<MigrateJson>(migrate(bucket, '--engagement-id', id, '--execute', '--yes'))
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.json.engagements).toEqual([expect.objectContaining({status: 'migrated', copied: 0, skipped_existing: keys.length})])
+    expect((await versions(target)).filter((entry) => !entry.startsWith(`${newer}@`))).toEqual(targetKept)
+    expect(await sourceBucketOf(bucket, id)).toBe(target)
+  })
+
+  it('exits 3 for an unknown engagement and 2 for a bad id', async () => {
+    const bucket = await createSharedBucket(s3, 'mig-rollback-bad')
+    await seedEngagement(bucket, newId(), 2)
+    const unknown = await runCli(['migrate', 'rollback', '--engagement-id', newId(), '--yes', '--shared-bucket', bucket])
+    expect(unknown.code).toBe(3)
+    const bad = await runCli(['migrate', 'rollback', '--engagement-id', 'eng-NOPE', '--yes', '--shared-bucket', bucket])
+    expect(bad.code).toBe(2)
+    expect(bad.stdout).toBe('')
+  })
+})

@@ -1,0 +1,690 @@
+/**
+ * Unit tests of src/lib/migrate.ts with aws-sdk-client-mock: seed 001's cases (plan, execute,
+ * partial-already-in-target, verify-only, AccessDenied/NoSuchBucket, size-mismatch failure) and
+ * the parts of the copy that matter for exactness: CopySource encoding, owner checks, multipart
+ * copies, and which ETags can be compared.
+ *
+ * The mock behaves like a tiny S3 (an in-memory map of buckets), so every case runs the real
+ * plan → provision → copy → verify → record sequence and can assert on what was and was not sent.
+ */
+import {createHash} from 'node:crypto'
+import {Readable} from 'node:stream'
+
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetBucketTaggingCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  NoSuchBucket,
+  NotFound,
+  PutBucketEncryptionCommand,
+  PutBucketOwnershipControlsCommand,
+  PutBucketTaggingCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  PutPublicAccessBlockCommand,
+  S3Client,
+  S3ServiceException,
+  type Tag,
+  UploadPartCopyCommand,
+} from '@aws-sdk/client-s3'
+import {sdkStreamMixin} from '@smithy/core/serde'
+import {mockClient} from 'aws-sdk-client-mock'
+import {beforeEach, describe, expect, it} from 'vitest'
+
+import type {AwsContext} from '../../src/lib/aws.js'
+import {resolveSettings} from '../../src/lib/config.js'
+import type {EngagementRecord} from '../../src/lib/engagement-index.js'
+import {AuditforgeError} from '../../src/lib/errors.js'
+import {
+  compareObjects,
+  copySource,
+  executeMigration,
+  migrateEngagement,
+  planMigration,
+  rollbackMigration,
+  rollbackRisk,
+  sameObject,
+  verifyMigrations,
+} from '../../src/lib/migrate.js'
+
+const s3Mock = mockClient(S3Client)
+
+const account = '123456789012'
+const shared = 'shared'
+const indexKey = 'auditforge/engagements.json'
+const targetOf = (id: string) => `metis-af-${id.slice('eng-'.length)}-${account}`
+
+function context(): AwsContext {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
+  return {
+    s3: new S3Client({region: 'us-east-1', credentials: {accessKeyId: 'x', secretAccessKey: 'x'}}),
+    settings: resolveSettings({'shared-bucket': shared}, {}),
+    accountId: async () => account,
+    callerArn: async () => `arn:aws:iam::${account}:user/t`,
+  }
+}
+
+function record(id: string, sourceBucket = ''): EngagementRecord {
+  return {
+    engagement_id: id,
+    name: `Engagement ${id}`,
+    client_id: 'client-1',
+    created_at: '2026-01-01T00:00:00Z',
+    source_bucket: sourceBucket,
+    findings_key: `auditforge/engagements/${id}/findings.json`,
+    audit_log_key: `auditforge/engagements/${id}/audit_log/`,
+  }
+}
+
+const md5 = (body: string) => `"${createHash('md5').update(body).digest('hex')}"`
+
+interface Stored {
+  body: string
+  size: number
+  etag: string
+  contentType?: string
+  metadata?: Record<string, string>
+  tags?: Tag[]
+}
+
+function s3Error(name: string, status: number): S3ServiceException {
+  return new S3ServiceException({name, $fault: status >= 500 ? 'server' : 'client', $metadata: {httpStatusCode: status}, message: `${name} (test)`})
+}
+
+const noSuchBucket = () => new NoSuchBucket({$metadata: {httpStatusCode: 404}, message: 'The specified bucket does not exist'})
+
+/**
+ * An in-memory S3 behind the mock. Listing pages are deliberately small (3 keys) so the
+ * paginated listing is exercised on every case.
+ */
+class FakeS3 {
+  readonly buckets = new Map<string, Map<string, Stored>>()
+  pageSize = 3
+  /** Keys whose copy lands truncated by one byte (a broken copy). */
+  truncateCopies = new Set<string>()
+  /** Runs just before each CopyObject lands: lets a test change the source mid-migration. */
+  beforeCopy?: (key: string) => void
+  uploads = 0
+
+  constructor() {
+    this.install()
+  }
+
+  bucket(name: string): Map<string, Stored> {
+    let bucket = this.buckets.get(name)
+    if (!bucket) this.buckets.set(name, (bucket = new Map()))
+    return bucket
+  }
+
+  put(bucket: string, key: string, body: string, extra: Partial<Stored> = {}): void {
+    this.bucket(bucket).set(key, {body, size: Buffer.byteLength(body), etag: md5(body), ...extra})
+  }
+
+  writeIndex(records: EngagementRecord[]): void {
+    this.put(shared, indexKey, JSON.stringify({engagements: records, schema: 2}), {contentType: 'application/json'})
+  }
+
+  readIndex(): EngagementRecord[] {
+    return (JSON.parse(this.bucket(shared).get(indexKey)!.body) as {engagements: EngagementRecord[]}).engagements
+  }
+
+  keys(bucket: string): string[] {
+    return [...(this.buckets.get(bucket)?.keys() ?? [])].sort()
+  }
+
+  private existing(name: string | undefined): Map<string, Stored> {
+    const bucket = this.buckets.get(name!)
+    if (!bucket) throw noSuchBucket()
+    return bucket
+  }
+
+  private install(): void {
+    s3Mock.on(HeadBucketCommand).callsFake(async (input) => {
+      if (!this.buckets.has(input.Bucket)) throw new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})
+      return {}
+    })
+    s3Mock.on(CreateBucketCommand).callsFake(async (input) => {
+      this.bucket(input.Bucket)
+      return {Location: `/${input.Bucket}`}
+    })
+    s3Mock.on(PutPublicAccessBlockCommand).resolves({})
+    s3Mock.on(PutBucketOwnershipControlsCommand).resolves({})
+    s3Mock.on(PutBucketEncryptionCommand).resolves({})
+    s3Mock.on(PutBucketVersioningCommand).resolves({})
+    s3Mock.on(PutBucketTaggingCommand).resolves({})
+    s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404))
+    s3Mock.on(ListMultipartUploadsCommand).resolves({Uploads: []})
+    s3Mock.on(ListObjectsV2Command).callsFake(async (input) => {
+      const bucket = this.existing(input.Bucket)
+      const keys = [...bucket.keys()].filter((key) => key.startsWith(input.Prefix ?? '')).sort()
+      const start = input.ContinuationToken === undefined ? 0 : keys.indexOf(input.ContinuationToken)
+      const size = Math.min(input.MaxKeys ?? 1000, this.pageSize)
+      const page = keys.slice(start, start + size)
+      const truncated = start + size < keys.length
+      return {
+        Contents: page.map((key) => ({Key: key, Size: bucket.get(key)!.size, ETag: bucket.get(key)!.etag})),
+        KeyCount: page.length,
+        IsTruncated: truncated,
+        NextContinuationToken: truncated ? keys[start + size] : undefined,
+      }
+    })
+    s3Mock.on(GetObjectCommand).callsFake(async (input) => {
+      const object = this.existing(input.Bucket).get(input.Key)
+      if (!object) throw s3Error('NoSuchKey', 404)
+      return {Body: sdkStreamMixin(Readable.from([Buffer.from(object.body)])), ETag: object.etag, ContentLength: object.size}
+    })
+    s3Mock.on(PutObjectCommand).callsFake(async (input) => {
+      const bucket = this.existing(input.Bucket)
+      const current = bucket.get(input.Key)
+      if (input.IfNoneMatch === '*' && current) throw s3Error('PreconditionFailed', 412)
+      if (input.IfMatch !== undefined && current?.etag !== input.IfMatch) throw s3Error('PreconditionFailed', 412)
+      this.put(input.Bucket!, input.Key!, String(input.Body), {contentType: input.ContentType})
+      return {ETag: bucket.get(input.Key)!.etag}
+    })
+    s3Mock.on(CopyObjectCommand).callsFake(async (input) => {
+      const [sourceBucket, ...rest] = input.CopySource!.split('/')
+      const key = decodeURIComponent(rest.join('/'))
+      this.beforeCopy?.(key)
+      const source = this.existing(sourceBucket).get(key)
+      if (!source) throw s3Error('NoSuchKey', 404)
+      const target = this.existing(input.Bucket)
+      const body = this.truncateCopies.has(key) ? source.body.slice(0, -1) : source.body
+      target.set(input.Key!, {...source, body, size: Buffer.byteLength(body), etag: md5(body)})
+      return {CopyObjectResult: {ETag: md5(body)}}
+    })
+    s3Mock.on(HeadObjectCommand).callsFake(async (input) => {
+      const object = this.existing(input.Bucket).get(input.Key)
+      if (!object) throw new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})
+      return {ContentLength: object.size, ETag: object.etag, ContentType: object.contentType, Metadata: object.metadata}
+    })
+    s3Mock.on(GetObjectTaggingCommand).callsFake(async (input) => ({TagSet: this.existing(input.Bucket).get(input.Key)?.tags ?? []}))
+    s3Mock.on(CreateMultipartUploadCommand).callsFake(async () => ({UploadId: `upload-${++this.uploads}`}))
+    s3Mock.on(UploadPartCopyCommand).callsFake(async (input) => ({CopyPartResult: {ETag: `"part-${input.PartNumber}"`}}))
+    s3Mock.on(CompleteMultipartUploadCommand).callsFake(async (input) => {
+      // The part copies are not simulated byte by byte: the completed object has the source's
+      // bytes and, as on S3, a multipart ETag that is not an MD5 of them.
+      const source = this.bucket(shared).get(input.Key!)!
+      const parts = input.MultipartUpload!.Parts!.length
+      this.bucket(input.Bucket!).set(input.Key!, {...source, etag: `"0123456789abcdef0123456789abcdef-${parts}"`})
+      return {ETag: `"0123456789abcdef0123456789abcdef-${parts}"`}
+    })
+  }
+}
+
+/** Every call the mock saw, as [command name, input], in order. */
+function history(): [string, Record<string, unknown>][] {
+  return s3Mock.calls().map((call) => {
+    const command = call.args[0] as unknown as {constructor: {name: string}; input: Record<string, unknown>}
+    return [command.constructor.name, command.input]
+  })
+}
+
+const mutating = /^(Put|Copy|Create|Delete|Upload|Complete|Abort|Restore)/
+
+function mutations(): string[] {
+  return history()
+    .map(([name]) => name)
+    .filter((name) => mutating.test(name))
+}
+
+function indexWrites(): Record<string, unknown>[] {
+  return history()
+    .filter(([name, input]) => name === 'PutObjectCommand' && input.Key === indexKey)
+    .map(([, input]) => input)
+}
+
+function copyInputs(): Record<string, unknown>[] {
+  return s3Mock.commandCalls(CopyObjectCommand).map((call) => call.args[0].input as unknown as Record<string, unknown>)
+}
+
+/** A typical engagement's keys, with a little content each. */
+function engagementKeys(id: string): string[] {
+  return [
+    `auditforge/engagements/${id}/findings.json`,
+    `auditforge/engagements/${id}/audit_log/shard-00000.jsonl`,
+    `auditforge/engagements/${id}/audit_log/shard-00001.jsonl`,
+    `auditforge/engagements/${id}/source/contract.pdf`,
+    `auditforge/engagements/${id}/index/chunks/0001.json`,
+    `auditforge/audit_logs/${id}/legacy-0001.jsonl`,
+    `auditforge/deliverables/${id}.json`,
+    `auditforge/deliverables/${id}.md`,
+    `auditforge/deliverables/${id}.docx`,
+    `auditforge/deliverables/${id}-methodology.md`,
+    `auditforge/exports/${id}-20260101T120000Z.jsonl`,
+  ]
+}
+
+let fake: FakeS3
+
+beforeEach(() => {
+  s3Mock.reset()
+  fake = new FakeS3()
+})
+
+describe('planMigration', () => {
+  it('lists exactly each unmigrated engagement\'s own keys and mutates nothing', async () => {
+    const abc = 'eng-abc'
+    const abcd = 'eng-abcd'
+    fake.writeIndex([record(abc), record(abcd), record('eng-done', targetOf('eng-done'))])
+    for (const id of [abc, abcd, 'eng-done']) for (const key of engagementKeys(id)) fake.put(shared, key, `${key} body`)
+    // Keys that belong to nobody's migration: the tenant corpus, firm branding, the index, and
+    // near-misses that share the prefix of eng-abc.
+    fake.put(shared, 'client-1/index/corpus/doc-1.json', 'tenant')
+    fake.put(shared, 'auditforge/firms.json', '{}')
+    fake.put(shared, 'auditforge/deliverables/eng-abc-notes.txt', 'not a deliverable of eng-abc')
+    fake.put(shared, 'auditforge/exports/eng-abc-latest.jsonl', 'not an export name')
+    fake.put(shared, 'auditforge/engagements/eng-abcx/findings.json', 'an engagement not in the index')
+
+    const plan = await planMigration(context(), shared)
+
+    expect(plan.status).toBe('ok')
+    expect(plan.sourceBucket).toBe(shared)
+    expect(plan.alreadyMigrated).toEqual([])
+    const byId = new Map(plan.engagements.map((engagement) => [engagement.engagementId, engagement]))
+    expect([...byId.keys()].sort()).toEqual([abc, abcd])
+    for (const id of [abc, abcd]) {
+      const engagement = byId.get(id)!
+      expect(engagement.targetBucket).toBe(targetOf(id))
+      expect(engagement.objects.map((object) => object.key)).toEqual([...engagementKeys(id)].sort())
+      const expectedBytes = engagementKeys(id).reduce((sum, key) => sum + Buffer.byteLength(`${key} body`), 0)
+      expect(engagement.bytes).toBe(expectedBytes)
+      for (const object of engagement.objects) expect(object.etag).toBe(md5(`${object.key} body`))
+    }
+    expect(mutations()).toEqual([])
+    expect(new Set(history().map(([name]) => name))).toEqual(new Set(['GetObjectCommand', 'ListObjectsV2Command']))
+  })
+
+  it('plans only the named engagement, and reports a named migrated one as already migrated', async () => {
+    fake.writeIndex([record('eng-one'), record('eng-two'), record('eng-moved', targetOf('eng-moved'))])
+    for (const id of ['eng-one', 'eng-two', 'eng-moved']) fake.put(shared, `auditforge/engagements/${id}/findings.json`, '{}')
+
+    const one = await planMigration(context(), shared, {engagementId: 'eng-two'})
+    expect(one.engagements.map((engagement) => engagement.engagementId)).toEqual(['eng-two'])
+
+    const moved = await planMigration(context(), shared, {engagementId: 'eng-moved'})
+    expect(moved.engagements).toEqual([])
+    expect(moved.alreadyMigrated.map((entry) => entry.engagement_id)).toEqual(['eng-moved'])
+    const outcomes = await executeMigration(context(), moved)
+    expect(outcomes).toEqual([expect.objectContaining({engagement_id: 'eng-moved', status: 'already_migrated', copied: 0, target_bucket: targetOf('eng-moved')})])
+    expect(mutations()).toEqual([])
+  })
+
+  it('rejects a bad id before any call and an unknown one with exit 3', async () => {
+    fake.writeIndex([record('eng-one')])
+    await expect(planMigration(context(), shared, {engagementId: 'eng-../x'})).rejects.toMatchObject({exit: 2})
+    expect(s3Mock.calls()).toHaveLength(0)
+    await expect(planMigration(context(), shared, {engagementId: 'eng-missing'})).rejects.toMatchObject({exit: 3, code: 'not_found'})
+    expect(mutations()).toEqual([])
+  })
+
+  it.each([
+    ['AccessDenied on the index', 'access_denied', () => s3Mock.on(GetObjectCommand).rejects(s3Error('AccessDenied', 403))],
+    ['AccessDenied on the listing', 'access_denied', () => s3Mock.on(ListObjectsV2Command).rejects(s3Error('AccessDenied', 403))],
+    ['NoSuchBucket', 'no_such_bucket', () => fake.buckets.delete(shared)],
+  ] as const)('%s on the shared bucket gives status %s, no plan and no mutation', async (_name, status, breakIt) => {
+    fake.writeIndex([record('eng-one')])
+    fake.put(shared, 'auditforge/engagements/eng-one/findings.json', '{}')
+    breakIt()
+
+    const plan = await planMigration(context(), shared)
+
+    expect(plan.status).toBe(status)
+    expect(plan.engagements).toEqual([])
+    expect(plan.message).toContain(shared)
+    expect(await executeMigration(context(), plan)).toEqual([])
+    expect(mutations()).toEqual([])
+  })
+
+  it('does not swallow other failures as a "no plan"', async () => {
+    s3Mock.on(GetObjectCommand).rejects(s3Error('InternalError', 500))
+    await expect(planMigration(context(), shared)).rejects.toBeInstanceOf(AuditforgeError)
+  })
+})
+
+describe('executeMigration', () => {
+  it('provisions the target, copies every key with owner checks, verifies, then flips the record', async () => {
+    const id = 'eng-6715f196fa40'
+    fake.writeIndex([record(id), record('eng-other')])
+    const keys = engagementKeys(id)
+    for (const key of keys) fake.put(shared, key, `${key} body`)
+    fake.put(shared, 'auditforge/engagements/eng-other/findings.json', 'other')
+
+    const plan = await planMigration(context(), shared, {engagementId: id})
+    const outcomes = await executeMigration(context(), plan, {concurrency: 3})
+
+    const target = targetOf(id)
+    expect(outcomes).toEqual([
+      {engagement_id: id, target_bucket: target, objects: keys.length, bytes: plan.engagements[0].bytes, status: 'migrated', copied: keys.length, skipped_existing: 0},
+    ])
+    expect(fake.keys(target)).toEqual([...keys].sort())
+    for (const key of keys) expect(fake.bucket(target).get(key)!.body).toBe(`${key} body`)
+    for (const input of copyInputs()) {
+      expect(input.Bucket).toBe(target)
+      expect(input.ExpectedBucketOwner).toBe(account)
+      expect(input.ExpectedSourceBucketOwner).toBe(account)
+      expect(input.CopySource).toBe(copySource(shared, input.Key as string))
+    }
+    // The record flips last, once, with a conditional write, and keeps the index's other content.
+    const names = history().map(([name]) => name)
+    expect(names.lastIndexOf('CopyObjectCommand')).toBeLessThan(names.lastIndexOf('PutObjectCommand'))
+    expect(indexWrites()).toHaveLength(1)
+    expect(indexWrites()[0].IfMatch).toMatch(/^"[0-9a-f]{32}"$/)
+    const index = fake.readIndex()
+    expect(index.find((entry) => entry.engagement_id === id)!.source_bucket).toBe(target)
+    expect(index.find((entry) => entry.engagement_id === 'eng-other')!.source_bucket).toBe('')
+    expect(JSON.parse(fake.bucket(shared).get(indexKey)!.body).schema).toBe(2)
+    // The source is never modified: no call other than reads went to the shared bucket, except the index write.
+    for (const [name, input] of history()) {
+      if (input.Bucket === shared && mutating.test(name)) expect(input.Key).toBe(indexKey)
+    }
+  })
+
+  it('copies only what is missing or differs when the target already holds part of it', async () => {
+    const id = 'eng-partial'
+    fake.writeIndex([record(id)])
+    const keys = engagementKeys(id)
+    for (const key of keys) fake.put(shared, key, `${key} body`)
+    const target = targetOf(id)
+    // Already there from an interrupted run: three identical copies, and one of another size.
+    const [same1, same2, same3, stale] = keys
+    for (const key of [same1, same2, same3]) fake.put(target, key, `${key} body`)
+    fake.put(target, stale, 'stale and shorter')
+
+    const plan = await planMigration(context(), shared)
+    const [outcome] = await executeMigration(context(), plan)
+
+    expect(outcome.status).toBe('migrated')
+    expect(outcome.skipped_existing).toBe(3)
+    expect(outcome.copied).toBe(keys.length - 3)
+    const copied = copyInputs().map((input) => input.Key)
+    expect(copied).toHaveLength(keys.length - 3)
+    expect(copied).not.toContain(same1)
+    expect(copied).toContain(stale)
+    expect(new Set(copied)).toEqual(new Set(keys.filter((key) => ![same1, same2, same3].includes(key))))
+    expect(fake.bucket(target).get(stale)!.body).toBe(`${stale} body`)
+  })
+
+  it('recopies a same-size object whose MD5 ETag differs', async () => {
+    const id = 'eng-samesize'
+    fake.writeIndex([record(id)])
+    const key = `auditforge/engagements/${id}/findings.json`
+    fake.put(shared, key, 'AAAA')
+    fake.put(targetOf(id), key, 'BBBB')
+    const [outcome] = await executeMigration(context(), await planMigration(context(), shared))
+    expect(outcome).toMatchObject({status: 'migrated', copied: 1, skipped_existing: 0})
+    expect(fake.bucket(targetOf(id)).get(key)!.body).toBe('AAAA')
+  })
+
+  it('copies keys that appeared in the source after the plan before the record flips', async () => {
+    const id = 'eng-growing'
+    fake.writeIndex([record(id)])
+    for (const key of engagementKeys(id)) fake.put(shared, key, `${key} body`)
+    const plan = await planMigration(context(), shared)
+    const late = `auditforge/engagements/${id}/audit_log/shard-00002.jsonl`
+    fake.beforeCopy = () => {
+      if (!fake.bucket(shared).has(late)) fake.put(shared, late, '{"event":"late"}\n')
+    }
+
+    const [outcome] = await executeMigration(context(), plan)
+
+    expect(outcome.status).toBe('migrated')
+    expect(outcome.objects).toBe(engagementKeys(id).length + 1)
+    expect(outcome.copied).toBe(engagementKeys(id).length + 1)
+    expect(fake.bucket(targetOf(id)).get(late)?.body).toBe('{"event":"late"}\n')
+    const names = history().map(([name, input]) => `${name} ${String(input.Key)}`)
+    expect(names.indexOf(`CopyObjectCommand ${late}`)).toBeLessThan(names.indexOf(`PutObjectCommand ${indexKey}`))
+  })
+
+  it('fails verification on a size mismatch: status verification_failed, differences listed, record untouched', async () => {
+    const id = 'eng-broken'
+    fake.writeIndex([record(id)])
+    const keys = engagementKeys(id)
+    for (const key of keys) fake.put(shared, key, `${key} body`)
+    fake.truncateCopies.add(keys[3])
+    const indexBefore = fake.bucket(shared).get(indexKey)!.body
+
+    const [outcome] = await executeMigration(context(), await planMigration(context(), shared))
+
+    expect(outcome.status).toBe('verification_failed')
+    expect(outcome.differences).toEqual(expect.arrayContaining([expect.stringContaining(`size differs: ${keys[3]}`)]))
+    expect(indexWrites()).toEqual([])
+    expect(fake.bucket(shared).get(indexKey)!.body).toBe(indexBefore)
+    expect(fake.readIndex()[0].source_bucket).toBe('')
+  })
+
+  it('records one engagement\'s failure and still migrates the others', async () => {
+    fake.writeIndex([record('eng-good'), record('eng-bad')])
+    fake.put(shared, 'auditforge/engagements/eng-good/findings.json', 'good')
+    fake.put(shared, 'auditforge/engagements/eng-bad/findings.json', 'bad')
+    s3Mock.on(CopyObjectCommand, {Bucket: targetOf('eng-bad')}).rejects(s3Error('AccessDenied', 403))
+
+    const outcomes = await executeMigration(context(), await planMigration(context(), shared))
+
+    const byId = Object.fromEntries(outcomes.map((outcome) => [outcome.engagement_id, outcome]))
+    expect(byId['eng-good'].status).toBe('migrated')
+    expect(byId['eng-bad'].status).toBe('failed')
+    expect(byId['eng-bad'].error).toContain(targetOf('eng-bad'))
+    const index = fake.readIndex()
+    expect(index.find((entry) => entry.engagement_id === 'eng-good')!.source_bucket).toBe(targetOf('eng-good'))
+    expect(index.find((entry) => entry.engagement_id === 'eng-bad')!.source_bucket).toBe('')
+  })
+
+  it('copies keys that need encoding in CopySource byte for byte', async () => {
+    const id = 'eng-names'
+    fake.writeIndex([record(id)])
+    const names = ['a b.txt', 'a+b.txt', '100%.txt', 'naïve résumé 文件.txt', 'q?x=1&y#z.txt', "it's (1).txt", 'plus+and%2F.txt']
+    const keys = names.map((name) => `auditforge/engagements/${id}/source/${name}`)
+    for (const key of keys) fake.put(shared, key, `body of ${key}`)
+
+    const [outcome] = await executeMigration(context(), await planMigration(context(), shared))
+
+    expect(outcome.status).toBe('migrated')
+    expect(fake.keys(targetOf(id))).toEqual([...keys].sort())
+    for (const key of keys) expect(fake.bucket(targetOf(id)).get(key)!.body).toBe(`body of ${key}`)
+    for (const input of copyInputs()) expect(input.CopySource).not.toMatch(/[ +?#&\u0080-\uffff]|%(?![0-9A-F]{2})/)
+  })
+
+  it('copies large objects part by part with byte ranges, carrying content type, metadata and tags', async () => {
+    const id = 'eng-large'
+    fake.writeIndex([record(id)])
+    const big = `auditforge/engagements/${id}/source/scan 1.bin`
+    const small = `auditforge/engagements/${id}/findings.json`
+    fake.put(shared, big, '0123456789A', {
+      contentType: 'application/octet-stream',
+      metadata: {origin: 'scanner', 'page-count': '3'},
+      tags: [{Key: 'class', Value: 'confidential'}, {Key: 'a b', Value: 'c&d=e'}],
+    })
+    fake.put(shared, small, '{}')
+
+    const [outcome] = await executeMigration(context(), await planMigration(context(), shared), {multipartThreshold: 10, partSize: 4})
+
+    expect(outcome).toMatchObject({status: 'migrated', copied: 2})
+    const target = targetOf(id)
+    expect(copyInputs().map((input) => input.Key)).toEqual([small])
+    const create = s3Mock.commandCalls(CreateMultipartUploadCommand)
+    expect(create).toHaveLength(1)
+    expect(create[0].args[0].input).toMatchObject({
+      Bucket: target,
+      Key: big,
+      ExpectedBucketOwner: account,
+      ContentType: 'application/octet-stream',
+      Metadata: {origin: 'scanner', 'page-count': '3'},
+      Tagging: 'class=confidential&a%20b=c%26d%3De',
+    })
+    const parts = s3Mock.commandCalls(UploadPartCopyCommand).map((call) => call.args[0].input)
+    expect(parts.map((part) => [part.PartNumber, part.CopySourceRange])).toEqual([
+      [1, 'bytes=0-3'],
+      [2, 'bytes=4-7'],
+      [3, 'bytes=8-10'],
+    ])
+    for (const part of parts) {
+      expect(part).toMatchObject({Bucket: target, Key: big, UploadId: 'upload-1', ExpectedBucketOwner: account, ExpectedSourceBucketOwner: account})
+      expect(part.CopySource).toBe(copySource(shared, big))
+      expect(part.CopySourceIfMatch).toBe(md5('0123456789A'))
+    }
+    const complete = s3Mock.commandCalls(CompleteMultipartUploadCommand)
+    expect(complete).toHaveLength(1)
+    expect(complete[0].args[0].input).toMatchObject({
+      Bucket: target,
+      Key: big,
+      UploadId: 'upload-1',
+      ExpectedBucketOwner: account,
+      MultipartUpload: {Parts: [{PartNumber: 1, ETag: '"part-1"'}, {PartNumber: 2, ETag: '"part-2"'}, {PartNumber: 3, ETag: '"part-3"'}]},
+    })
+    // The multipart ETag in the target is not an MD5: verification compared sizes and passed.
+    expect(fake.bucket(target).get(big)!.etag).toMatch(/-3"$/)
+    expect(fake.readIndex()[0].source_bucket).toBe(target)
+  })
+
+  it('aborts a multipart copy whose part fails and leaves the record alone', async () => {
+    const id = 'eng-abort'
+    fake.writeIndex([record(id)])
+    fake.put(shared, `auditforge/engagements/${id}/source/big.bin`, 'x'.repeat(20))
+    s3Mock.on(UploadPartCopyCommand).rejects(s3Error('InternalError', 500))
+
+    const [outcome] = await executeMigration(context(), await planMigration(context(), shared), {multipartThreshold: 10, partSize: 8})
+
+    expect(outcome.status).toBe('failed')
+    expect(s3Mock.commandCalls(AbortMultipartUploadCommand).map((call) => call.args[0].input)).toEqual([
+      expect.objectContaining({Bucket: targetOf(id), UploadId: 'upload-1', ExpectedBucketOwner: account}),
+    ])
+    expect(s3Mock.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(0)
+    expect(indexWrites()).toEqual([])
+  })
+
+  it('reports progress up to every object and byte', async () => {
+    const id = 'eng-progress'
+    fake.writeIndex([record(id)])
+    for (const key of engagementKeys(id)) fake.put(shared, key, `${key} body`)
+    const plan = await planMigration(context(), shared)
+    const snapshots: {objectsDone: number; objectsTotal: number; bytesDone: number; bytesTotal: number; phase: string}[] = []
+    await migrateEngagement(context(), shared, plan.engagements[0], {onProgress: (snapshot) => snapshots.push(snapshot)})
+    const last = snapshots.at(-1)!
+    expect(last.phase).toBe('record')
+    expect(last.objectsDone).toBe(last.objectsTotal)
+    expect(last.objectsTotal).toBe(engagementKeys(id).length)
+    expect(last.bytesDone).toBe(plan.engagements[0].bytes)
+    expect(snapshots.filter((snapshot) => snapshot.phase === 'copy').length).toBeGreaterThanOrEqual(engagementKeys(id).length)
+  })
+})
+
+describe('verifyMigrations', () => {
+  function migrated(id: string, drop?: string) {
+    const target = targetOf(id)
+    for (const key of engagementKeys(id)) {
+      fake.put(shared, key, `${key} body`)
+      if (key !== drop) fake.put(target, key, `${key} body`)
+    }
+    return record(id, target)
+  }
+
+  it('passes when the target holds every source key, copying and writing nothing', async () => {
+    fake.writeIndex([migrated('eng-v1'), record('eng-unmigrated')])
+    fake.put(targetOf('eng-v1'), 'auditforge/engagements/eng-v1/audit_log/shard-00009.jsonl', 'written after the migration')
+
+    const outcomes = await verifyMigrations(context(), shared)
+
+    expect(outcomes).toEqual([
+      expect.objectContaining({engagement_id: 'eng-v1', target_bucket: targetOf('eng-v1'), status: 'verified', differences: [], objects: engagementKeys('eng-v1').length}),
+    ])
+    expect(mutations()).toEqual([])
+    for (const call of s3Mock.commandCalls(ListObjectsV2Command)) {
+      const input = call.args[0].input
+      if (input.Bucket !== shared) expect(input.ExpectedBucketOwner).toBe(account)
+    }
+  })
+
+  it('lists a missing or different target object as a difference', async () => {
+    const keys = engagementKeys('eng-v2')
+    fake.writeIndex([migrated('eng-v2', keys[2])])
+    fake.put(targetOf('eng-v2'), keys[4], 'changed')
+
+    const [outcome] = await verifyMigrations(context(), shared, 'eng-v2')
+
+    expect(outcome.status).toBe('verification_failed')
+    expect(outcome.differences).toContain(`missing in target: ${keys[2]}`)
+    expect(outcome.differences).toEqual(expect.arrayContaining([expect.stringContaining(`size differs: ${keys[4]}`)]))
+    expect(outcome.differences).toHaveLength(2)
+    expect(mutations()).toEqual([])
+  })
+
+  it('fails a named engagement that was never migrated, and exits 3 for an unknown one', async () => {
+    fake.writeIndex([record('eng-never')])
+    const [outcome] = await verifyMigrations(context(), shared, 'eng-never')
+    expect(outcome.status).toBe('verification_failed')
+    expect(outcome.differences).toEqual([expect.stringContaining('not migrated')])
+    await expect(verifyMigrations(context(), shared, 'eng-nobody')).rejects.toMatchObject({exit: 3})
+    expect(mutations()).toEqual([])
+  })
+})
+
+describe('rollback', () => {
+  it('sets source_bucket back to "" with one conditional index write and touches no object', async () => {
+    const id = 'eng-back'
+    const target = targetOf(id)
+    fake.writeIndex([record(id, target)])
+    for (const key of engagementKeys(id)) {
+      fake.put(shared, key, `${key} body`)
+      fake.put(target, key, `${key} body`)
+    }
+    fake.put(target, `auditforge/engagements/${id}/audit_log/shard-00005.jsonl`, 'newer')
+
+    const risk = await rollbackRisk(context(), shared, fake.readIndex()[0])
+    expect(risk).toEqual([`auditforge/engagements/${id}/audit_log/shard-00005.jsonl`])
+
+    const after = await rollbackMigration(context(), shared, id)
+
+    expect(after.source_bucket).toBe('')
+    expect(fake.readIndex()[0].source_bucket).toBe('')
+    expect(mutations()).toEqual(['PutObjectCommand'])
+    expect(indexWrites()[0].IfMatch).toBeDefined()
+  })
+})
+
+describe('sameObject, compareObjects and copySource', () => {
+  const a = {key: 'k', size: 4, etag: '"0cc175b9c0f1b6a831c399e269772661"'}
+
+  it('compares MD5 ETags but treats multipart ETags as not comparable', () => {
+    expect(sameObject(a, {...a})).toBe(true)
+    expect(sameObject(a, undefined)).toBe(false)
+    expect(sameObject(a, {...a, size: 5})).toBe(false)
+    expect(sameObject(a, {...a, etag: '"92eb5ffee6ae2fec3ad71c777531578f"'})).toBe(false)
+    expect(sameObject(a, {...a, etag: '"d41d8cd98f00b204e9800998ecf8427e-2"'})).toBe(true)
+    expect(sameObject({...a, etag: '"d41d8cd98f00b204e9800998ecf8427e-2"'}, a)).toBe(true)
+    expect(sameObject({...a, etag: '"aaaa-2"'}, {...a, etag: '"bbbb-3"'})).toBe(true)
+    expect(sameObject({...a, etag: '"aaaa-2"'}, {...a, size: 3, etag: '"aaaa-2"'})).toBe(false)
+    expect(sameObject(a, {key: 'k', size: 4})).toBe(true)
+  })
+
+  it('lists missing, resized and extra objects', () => {
+    const expected = [a, {key: 'b', size: 1}]
+    expect(compareObjects(expected, [a, {key: 'b', size: 1}], {extraIsDifference: true})).toEqual([])
+    expect(compareObjects(expected, [{...a, size: 3}, {key: 'c', size: 1}], {extraIsDifference: true})).toEqual([
+      'size differs: k (source 4 B, target 3 B)',
+      'missing in target: b',
+      'not in source: c',
+    ])
+    expect(compareObjects(expected, [a, {key: 'b', size: 1}, {key: 'c', size: 1}], {extraIsDifference: false})).toEqual([])
+  })
+
+  it('URL-encodes the key in CopySource, keeping slashes', () => {
+    expect(copySource('shared', 'auditforge/engagements/eng-1/source/a b+c%d é.txt')).toBe(
+      'shared/auditforge/engagements/eng-1/source/a%20b%2Bc%25d%20%C3%A9.txt',
+    )
+    for (const key of ['a/b c/d', 'x+y', '50%', '文件/ファイル', 'q?x=1&y#z', 'a%2Fb']) {
+      const source = copySource('bkt', key)
+      expect(source.startsWith('bkt/')).toBe(true)
+      expect(decodeURIComponent(source.slice('bkt/'.length))).toBe(key)
+      expect(source.slice('bkt/'.length).split('/')).toHaveLength(key.split('/').length)
+    }
+  })
+})
