@@ -21,7 +21,7 @@ import type {AwsContext} from './aws.js'
 import {bucketNameFor, provisionEngagementBucket} from './buckets.js'
 import {EngagementIndex, type EngagementRecord} from './engagement-index.js'
 import {AuditforgeError, attempt, describeAwsError, notFound} from './errors.js'
-import {engagementListPrefixes, ownsKey, validateEngagementId} from './layout.js'
+import {engagementListPrefixes, isEngagementId, ownsKey, validateEngagementId} from './layout.js'
 import {listObjects} from './object-versions.js'
 
 /** One object as listed: what verification compares. */
@@ -49,6 +49,8 @@ export interface MigrationPlan {
   engagements: EngagementPlan[]
   /** Named engagement that already has its own bucket: nothing to do. */
   alreadyMigrated: EngagementRecord[]
+  /** Index entries whose id auditforge cannot address safely; left alone. */
+  invalidIds: string[]
 }
 
 export interface PlanOptions {
@@ -69,10 +71,12 @@ export const maxSingleCopyBytes = 5 * 1024 ** 3
  */
 export async function planMigration(context: AwsContext, sharedBucket: string, options: PlanOptions = {}): Promise<MigrationPlan> {
   if (options.engagementId !== undefined) validateEngagementId(options.engagementId)
-  const empty = {sourceBucket: sharedBucket, engagements: [], alreadyMigrated: []}
+  const empty = {sourceBucket: sharedBucket, engagements: [], alreadyMigrated: [], invalidIds: []}
   try {
     const records = await new EngagementIndex(context.s3, sharedBucket).list()
-    let candidates = records.filter((record) => !record.source_bucket)
+    // An id outside the accepted form cannot be matched to keys exactly, so it never moves.
+    const invalidIds = records.filter((record) => !isEngagementId(record.engagement_id)).map((record) => record.engagement_id)
+    let candidates = records.filter((record) => !record.source_bucket && isEngagementId(record.engagement_id))
     const alreadyMigrated: EngagementRecord[] = []
     if (options.engagementId !== undefined) {
       const record = records.find((candidate) => candidate.engagement_id === options.engagementId)
@@ -94,7 +98,7 @@ export async function planMigration(context: AwsContext, sharedBucket: string, o
         }),
       ),
     )
-    return {...empty, status: 'ok', engagements, alreadyMigrated}
+    return {...empty, status: 'ok', engagements, alreadyMigrated, invalidIds}
   } catch (error) {
     const status = sourceFailure(error)
     if (!status) throw error

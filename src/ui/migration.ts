@@ -7,12 +7,14 @@ const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(2)
 /** The dry-run plan in seed 001's layout. */
 export function renderPlan(sourceBucket: string, outcomes: EngagementOutcome[]): string {
   const lines = [`Source bucket: ${sourceBucket}`, rule('='), `${'Engagement'.padEnd(20)}${'Target bucket'.padEnd(36)}${'Objs'.padStart(6)}${'MB'.padStart(8)}`, rule('-')]
-  for (const outcome of outcomes) {
-    const target = outcome.status === 'already_migrated' ? `${outcome.target_bucket} (migrated)` : outcome.target_bucket
-    lines.push(`${outcome.engagement_id.padEnd(20)}${target.padEnd(36)}${String(outcome.objects).padStart(6)}${mb(outcome.bytes).padStart(8)}`)
-  }
   const planned = outcomes.filter((outcome) => outcome.status !== 'already_migrated')
+  for (const outcome of planned) {
+    lines.push(`${outcome.engagement_id.padEnd(20)}${outcome.target_bucket.padEnd(36)}${String(outcome.objects).padStart(6)}${mb(outcome.bytes).padStart(8)}`)
+  }
   lines.push(rule('='), `Total: ${planned.length} engagements, ${sum(planned, 'objects')} objects, ${mb(sum(planned, 'bytes'))} MB`)
+  for (const outcome of outcomes.filter((candidate) => candidate.status === 'already_migrated')) {
+    lines.push(`Already migrated: ${outcome.engagement_id} uses ${outcome.target_bucket}`)
+  }
   return lines.join('\n')
 }
 

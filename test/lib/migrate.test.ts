@@ -318,6 +318,16 @@ describe('planMigration', () => {
     expect(mutations()).toEqual([])
   })
 
+  it('leaves index entries with ids it cannot match exactly alone, and plans the rest', async () => {
+    fake.writeIndex([record('eng-good'), {...record('eng-good'), engagement_id: 'ENG-Legacy_1'}])
+    fake.put(shared, 'auditforge/engagements/eng-good/findings.json', '{}')
+    fake.put(shared, 'auditforge/engagements/ENG-Legacy_1/findings.json', '{}')
+    const plan = await planMigration(context(), shared)
+    expect(plan.engagements.map((engagement) => engagement.engagementId)).toEqual(['eng-good'])
+    expect(plan.invalidIds).toEqual(['ENG-Legacy_1'])
+    expect(mutations()).toEqual([])
+  })
+
   it('rejects a bad id before any call and an unknown one with exit 3', async () => {
     fake.writeIndex([record('eng-one')])
     await expect(planMigration(context(), shared, {engagementId: 'eng-../x'})).rejects.toMatchObject({exit: 2})

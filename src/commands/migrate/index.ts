@@ -70,6 +70,9 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
       this.warning(`${plan.message}. No plan was made and nothing was changed.`)
       return this.output(sharedBucket, plan.status, flags.execute ? 'execute' : 'plan', [])
     }
+    if (plan.invalidIds.length > 0) {
+      this.warning(`Skipped index entries with ids auditforge does not accept: ${plan.invalidIds.slice(0, 5).map((id) => JSON.stringify(id)).join(', ')}`)
+    }
     const planned = [...plan.alreadyMigrated.map((record) => alreadyMigrated(record)), ...plan.engagements.map((engagement) => plannedOutcome(engagement))]
     if (!this.jsonEnabled()) this.log(renderPlan(sharedBucket, planned))
     if (!flags.execute) {
