@@ -46,10 +46,8 @@ export interface VersionEntry {
 /** Every object version and delete marker under a prefix, page by page. */
 export async function* listObjectVersions(s3: S3Client, options: ListOptions): AsyncGenerator<VersionEntry> {
   const context = {action: 'Listing object versions', bucket: options.bucket, key: options.prefix}
-  let keyMarker: string | undefined
-  let versionIdMarker: string | undefined
-  do {
-    const page = await attempt(context, () =>
+  const fetchPage = (keyMarker?: string, versionIdMarker?: string) =>
+    attempt(context, () =>
       s3.send(
         new ListObjectVersionsCommand({
           Bucket: options.bucket,
@@ -60,16 +58,21 @@ export async function* listObjectVersions(s3: S3Client, options: ListOptions): A
         }),
       ),
     )
+  let page = await fetchPage()
+  for (;;) {
+    // Fetch the next page before handing out this one: callers delete what they are given,
+    // and once the version the markers name is deleted, servers (moto) answer with an empty
+    // page, which silently ends the listing early and leaves the bucket non-empty.
+    const next = page.IsTruncated && page.NextKeyMarker !== undefined ? await fetchPage(page.NextKeyMarker, page.NextVersionIdMarker) : undefined
     for (const version of page.Versions ?? []) {
       yield {Key: version.Key!, VersionId: version.VersionId, isDeleteMarker: false, size: version.Size ?? 0}
     }
     for (const marker of page.DeleteMarkers ?? []) {
       yield {Key: marker.Key!, VersionId: marker.VersionId, isDeleteMarker: true, size: 0}
     }
-    if (!page.IsTruncated) return
-    keyMarker = page.NextKeyMarker
-    versionIdMarker = page.NextVersionIdMarker
-  } while (keyMarker !== undefined)
+    if (!next) return
+    page = next
+  }
 }
 
 export interface DeleteProgress {

@@ -1,0 +1,93 @@
+import {CreateBucketCommand} from '@aws-sdk/client-s3'
+import {describe, expect, it} from 'vitest'
+
+import {runCli} from '../helpers/cli.js'
+import {
+  bucketExists,
+  expectedBucketName,
+  listAllVersions,
+  makeManagedBucket,
+  putIndex,
+  putRaw,
+  randomEngagementId,
+  seedRecord,
+} from '../helpers/commands.js'
+import {createSharedBucket, motoAccountId, testS3, uniqueName} from '../helpers/s3.js'
+
+describe('bucket decommission', () => {
+  it('refuses the shared bucket, even one named like a per-engagement bucket (exit 5)', async () => {
+    const s3 = testS3()
+    // A shared bucket whose name has the per-engagement form, so only the shared-bucket rule can refuse it.
+    const shared = expectedBucketName(randomEngagementId())
+    await s3.send(new CreateBucketCommand({Bucket: shared}))
+    await putRaw(s3, shared, 'auditforge/firms.json', '{}')
+
+    const result = await runCli(['bucket', 'decommission', shared, '--yes', '--shared-bucket', shared])
+    expect(result.code).toBe(5)
+    expect(result.stderr).toMatch(/shared/i)
+    expect(await bucketExists(s3, shared)).toBe(true)
+    expect((await listAllVersions(s3, shared)).map((version) => version.key)).toEqual(['auditforge/firms.json'])
+  })
+
+  it('refuses a name not of the per-engagement form (exit 5)', async () => {
+    const s3 = testS3()
+    const shared = await createSharedBucket(s3)
+    const other = uniqueName('my-bucket')
+    await s3.send(new CreateBucketCommand({Bucket: other}))
+    await putRaw(s3, other, 'keep.txt', 'keep')
+
+    const [plain, existing] = await Promise.all([
+      runCli(['bucket', 'decommission', 'my-bucket', '--yes', '--shared-bucket', shared]),
+      runCli(['bucket', 'decommission', other, '--yes', '--shared-bucket', shared]),
+    ])
+    expect(plain.code).toBe(5)
+    expect(plain.stderr).toMatch(/per-engagement/)
+    expect(existing.code).toBe(5)
+    expect(await bucketExists(s3, other)).toBe(true)
+    expect((await listAllVersions(s3, other)).map((version) => version.key)).toEqual(['keep.txt'])
+  })
+
+  it('refuses a bucket an engagement record points at (exit 5)', async () => {
+    const s3 = testS3()
+    const shared = await createSharedBucket(s3)
+    const id = randomEngagementId()
+    const bucket = await makeManagedBucket(s3, id)
+    await putRaw(s3, bucket, `auditforge/engagements/${id}/findings.json`, '{}')
+    await putIndex(s3, shared, {engagements: [seedRecord(id, {source_bucket: bucket})]})
+
+    const result = await runCli(['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared])
+    expect(result.code).toBe(5)
+    expect(result.stderr).toContain(id)
+    expect(await bucketExists(s3, bucket)).toBe(true)
+    expect(await listAllVersions(s3, bucket)).toHaveLength(1)
+  })
+
+  it('refuses without --yes when there is no TTY (exit 5)', async () => {
+    const s3 = testS3()
+    const shared = await createSharedBucket(s3)
+    const bucket = await makeManagedBucket(s3, randomEngagementId())
+    await putRaw(s3, bucket, 'auditforge/engagements/x.json', '{}')
+
+    const result = await runCli(['bucket', 'decommission', bucket, '--shared-bucket', shared], {input: 'y\n'})
+    expect(result.code).toBe(5)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toMatch(/--yes/)
+    expect(await bucketExists(s3, bucket)).toBe(true)
+    expect(await listAllVersions(s3, bucket)).toHaveLength(1)
+  })
+
+  it('an invalid bucket name is exit 2; a missing per-engagement bucket is exit 3', async () => {
+    const s3 = testS3()
+    const shared = await createSharedBucket(s3)
+    const missing = `metis-af-${randomEngagementId().slice(4)}-${motoAccountId}`
+    const [invalid, notFound] = await Promise.all([
+      runCli(['bucket', 'decommission', 'Bad_Name', '--yes', '--shared-bucket', shared]),
+      runCli(['bucket', 'decommission', missing, '--yes', '--shared-bucket', shared]),
+    ])
+    expect(invalid.code).toBe(2)
+    expect(invalid.stdout).toBe('')
+    expect(invalid.stderr).toMatch(/Bad_Name/)
+    expect(notFound.code).toBe(3)
+    expect(notFound.stderr).toContain(missing)
+  })
+})

@@ -1,0 +1,210 @@
+import {
+  DeleteBucketEncryptionCommand,
+  DeleteBucketTaggingCommand,
+  DeletePublicAccessBlockCommand,
+  GetBucketEncryptionCommand,
+  GetBucketOwnershipControlsCommand,
+  GetBucketTaggingCommand,
+  GetBucketVersioningCommand,
+  GetPublicAccessBlockCommand,
+  PutBucketVersioningCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3'
+import {describe, expect, it} from 'vitest'
+
+import {runCli, runJson} from '../helpers/cli.js'
+import {awsS3api, bucketExists, expectedBucketName, putIndex, randomEngagementId, seedRecord} from '../helpers/commands.js'
+import {createSharedBucket, testS3} from '../helpers/s3.js'
+
+interface ControlCheck {
+  control: string
+  ok: boolean
+  expected: string
+  actual: string
+}
+interface VerifyOutput {
+  ok: boolean
+  buckets: {bucket: string; ok: boolean; controls: ControlCheck[]}[]
+}
+
+/** Every control, read back with the SDK. */
+async function readControls(s3: S3Client, bucket: string) {
+  const [versioning, encryption, publicAccess, ownership, tagging] = await Promise.all([
+    s3.send(new GetBucketVersioningCommand({Bucket: bucket})),
+    s3.send(new GetBucketEncryptionCommand({Bucket: bucket})),
+    s3.send(new GetPublicAccessBlockCommand({Bucket: bucket})),
+    s3.send(new GetBucketOwnershipControlsCommand({Bucket: bucket})),
+    s3.send(new GetBucketTaggingCommand({Bucket: bucket})),
+  ])
+  return {
+    versioning: versioning.Status,
+    encryption: encryption.ServerSideEncryptionConfiguration?.Rules?.map((rule) => rule.ApplyServerSideEncryptionByDefault?.SSEAlgorithm),
+    publicAccess: publicAccess.PublicAccessBlockConfiguration,
+    ownership: ownership.OwnershipControls?.Rules?.map((rule) => rule.ObjectOwnership),
+    tags: Object.fromEntries((tagging.TagSet ?? []).map((tag) => [tag.Key!, tag.Value!])),
+  }
+}
+
+function expectAllControls(controls: Awaited<ReturnType<typeof readControls>>, engagementId: string) {
+  expect(controls.versioning).toBe('Enabled')
+  expect(controls.encryption).toEqual(['AES256'])
+  expect(controls.publicAccess).toEqual({
+    BlockPublicAcls: true,
+    IgnorePublicAcls: true,
+    BlockPublicPolicy: true,
+    RestrictPublicBuckets: true,
+  })
+  expect(controls.ownership).toEqual(['BucketOwnerEnforced'])
+  expect(controls.tags['auditforge:engagement-id']).toBe(engagementId)
+  expect(controls.tags['auditforge:managed-by']).toBe('auditforge')
+}
+
+async function breakControls(s3: S3Client, bucket: string): Promise<void> {
+  await s3.send(new PutBucketVersioningCommand({Bucket: bucket, VersioningConfiguration: {Status: 'Suspended'}}))
+  await s3.send(new DeleteBucketEncryptionCommand({Bucket: bucket}))
+  await s3.send(new DeletePublicAccessBlockCommand({Bucket: bucket}))
+  await s3.send(new DeleteBucketTaggingCommand({Bucket: bucket}))
+}
+
+function failing(output: VerifyOutput, bucket: string): string[] {
+  const check = output.buckets.find((candidate) => candidate.bucket === bucket)
+  expect(check, `no result for ${bucket}`).toBeDefined()
+  return check!.controls.filter((control) => !control.ok).map((control) => control.control).sort()
+}
+
+describe('bucket provision', () => {
+  it('creates the bucket with every control, prints only its name, and is idempotent', async () => {
+    const s3 = testS3()
+    const id = randomEngagementId()
+    const bucket = expectedBucketName(id)
+
+    const first = await runCli(['bucket', 'provision', id, '--tag', 'cost-center=audit', '--tag', 'owner=risk team'])
+    expect(first.code, first.stderr).toBe(0)
+    expect(first.stdout).toBe(`${bucket}\n`)
+
+    const controls = await readControls(s3, bucket)
+    expectAllControls(controls, id)
+    expect(controls.tags).toEqual({
+      'auditforge:engagement-id': id,
+      'auditforge:managed-by': 'auditforge',
+      'cost-center': 'audit',
+      owner: 'risk team',
+    })
+
+    // Again, without --tag: nothing is created, the controls and the operator's tags stay.
+    const again = await runJson<{engagement_id: string; bucket: string; created: boolean}>(['bucket', 'provision', id])
+    expect(again.code, again.stderr).toBe(0)
+    expect(again.json).toEqual({engagement_id: id, bucket, created: false})
+    const after = await readControls(s3, bucket)
+    expectAllControls(after, id)
+    expect(after.tags['cost-center']).toBe('audit')
+  })
+
+  it('agrees with the aws CLI (v1) on the controls', async () => {
+    const id = randomEngagementId()
+    const bucket = expectedBucketName(id)
+    const provisioned = await runJson<{bucket: string; created: boolean}>(['bucket', 'provision', id, '--tag', 'team=audit'])
+    expect(provisioned.code, provisioned.stderr).toBe(0)
+    expect(provisioned.json.created).toBe(true)
+
+    const [versioning, encryption, publicAccess, tagging] = await Promise.all([
+      awsS3api(['get-bucket-versioning', '--bucket', bucket]),
+      awsS3api(['get-bucket-encryption', '--bucket', bucket]),
+      awsS3api(['get-public-access-block', '--bucket', bucket]),
+      awsS3api(['get-bucket-tagging', '--bucket', bucket]),
+    ])
+    expect(versioning.json.Status).toBe('Enabled')
+    expect(encryption.json.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256')
+    expect(publicAccess.json.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      IgnorePublicAcls: true,
+      BlockPublicPolicy: true,
+      RestrictPublicBuckets: true,
+    })
+    const tags = Object.fromEntries(tagging.json.TagSet.map((tag: {Key: string; Value: string}) => [tag.Key, tag.Value]))
+    expect(tags).toEqual({'auditforge:engagement-id': id, 'auditforge:managed-by': 'auditforge', team: 'audit'})
+  })
+
+  it('rejects a --tag without key=value with exit 2 and creates nothing', async () => {
+    const s3 = testS3()
+    const id = randomEngagementId()
+    for (const tag of ['novalue', 'auditforge:managed-by=someone']) {
+      const result = await runCli(['bucket', 'provision', id, '--tag', tag])
+      expect(result.code, `--tag ${tag}`).toBe(2)
+      expect(result.stdout).toBe('')
+      expect(result.stderr).toMatch(/tag/i)
+    }
+    expect(await bucketExists(s3, expectedBucketName(id))).toBe(false)
+  })
+})
+
+describe('bucket verify', () => {
+  it('passes a fresh bucket, reports drift with exit 4, and --fix repairs it', async () => {
+    const s3 = testS3()
+    const id = randomEngagementId()
+    const bucket = expectedBucketName(id)
+    expect((await runCli(['bucket', 'provision', id])).code).toBe(0)
+
+    const fresh = await runJson<VerifyOutput>(['bucket', 'verify', bucket])
+    expect(fresh.code, fresh.stderr).toBe(0)
+    expect(fresh.json.ok).toBe(true)
+    expect(failing(fresh.json, bucket)).toEqual([])
+
+    await breakControls(s3, bucket)
+
+    const drifted = await runJson<VerifyOutput>(['bucket', 'verify', bucket])
+    expect(drifted.code).toBe(4)
+    expect(drifted.json.ok).toBe(false)
+    expect(failing(drifted.json, bucket)).toEqual(['encryption', 'public-access-block', 'tags', 'versioning'])
+
+    const driftedTable = await runCli(['bucket', 'verify', bucket])
+    expect(driftedTable.code).toBe(4)
+    expect(driftedTable.stdout).toMatch(/versioning\s.*FAIL/)
+    expect(driftedTable.stdout).toMatch(/object-ownership\s.*pass/)
+    expect(driftedTable.stdout).toContain(bucket)
+    expect(driftedTable.stderr).toMatch(/drift/i)
+
+    const fixed = await runJson<VerifyOutput>(['bucket', 'verify', bucket, '--fix'])
+    expect(fixed.code, fixed.stderr).toBe(0)
+    expect(fixed.json.ok).toBe(true)
+    expectAllControls(await readControls(s3, bucket), id)
+  })
+
+  it('--all checks every bucket the index points at', async () => {
+    const s3 = testS3()
+    const shared = await createSharedBucket(s3)
+    const [good, bad] = [randomEngagementId(), randomEngagementId()]
+    const [goodBucket, badBucket] = [expectedBucketName(good), expectedBucketName(bad)]
+    const provisioned = await Promise.all([runCli(['bucket', 'provision', good]), runCli(['bucket', 'provision', bad])])
+    expect(provisioned.map((result) => result.code)).toEqual([0, 0])
+    await putIndex(s3, shared, {
+      engagements: [
+        seedRecord(good, {source_bucket: goodBucket}),
+        seedRecord(bad, {source_bucket: badBucket}),
+        seedRecord('eng-stillshared'),
+      ],
+    })
+    await s3.send(new PutBucketVersioningCommand({Bucket: badBucket, VersioningConfiguration: {Status: 'Suspended'}}))
+
+    const all = await runJson<VerifyOutput>(['bucket', 'verify', '--all', '--shared-bucket', shared])
+    expect(all.code).toBe(4)
+    expect(all.json.buckets.map((check) => check.bucket).sort()).toEqual([goodBucket, badBucket].sort())
+    expect(failing(all.json, goodBucket)).toEqual([])
+    expect(failing(all.json, badBucket)).toEqual(['versioning'])
+
+    const fixed = await runJson<VerifyOutput>(['bucket', 'verify', '--all', '--fix', '--shared-bucket', shared])
+    expect(fixed.code, fixed.stderr).toBe(0)
+    expect(fixed.json.ok).toBe(true)
+    expect((await s3.send(new GetBucketVersioningCommand({Bucket: badBucket}))).Status).toBe('Enabled')
+  })
+
+  it('without a bucket and without --all is a usage error (exit 2); a missing bucket is exit 3', async () => {
+    const missing = expectedBucketName(randomEngagementId())
+    const [usage, notFound] = await Promise.all([runCli(['bucket', 'verify']), runCli(['bucket', 'verify', missing])])
+    expect(usage.code).toBe(2)
+    expect(usage.stdout).toBe('')
+    expect(usage.stderr).toMatch(/--all/)
+    expect(notFound.code).toBe(3)
+    expect(notFound.stderr).toContain(missing)
+  })
+})
