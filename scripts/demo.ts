@@ -66,6 +66,28 @@ async function main(): Promise<void> {
     auditforge(['bucket', 'verify', '--all'], env)
     check(true, 'every control holds on the per-engagement bucket')
 
+    // Migrate the first engagement out of the shared bucket: plan, execute, verify.
+    auditforge(['migrate', '--engagement-id', id], env)
+    const migrated = JSON.parse(auditforge(['migrate', '--engagement-id', id, '--execute', '--yes', '--json'], env))
+    check(migrated.engagements[0].status === 'migrated' && migrated.engagements[0].copied === 4, `${id} migrated: 4 objects copied and verified`)
+    const record = JSON.parse(auditforge(['engagement', 'show', id, '--json'], env))
+    check(record.source_bucket === migrated.engagements[0].target_bucket, `the record now points at ${record.source_bucket}`)
+    auditforge(['migrate', '--verify-only', '--engagement-id', id], env)
+    check(true, 'the target matches the shared bucket key for key')
+
+    // Export its audit log by signed URL and download it, as a partner would.
+    // After the migration the platform writes to the engagement's own bucket.
+    const event = JSON.stringify({event: 'llm.call', timestamp: new Date().toISOString(), engagement_id: id, actor: 'demo'})
+    await s3.send(new PutObjectCommand({Bucket: record.source_bucket, Key: `auditforge/engagements/${id}/audit_log/shard-00001.jsonl`, Body: `${event}\n`}))
+    const exported = JSON.parse(auditforge(['audit-log', 'export', id, '--delivery', 'signed_url', '--expires-in', '300', '--json'], env))
+    const download = await fetch(exported.signed_url)
+    const body = await download.text()
+    check(download.ok && Buffer.byteLength(body) === exported.size_bytes, `downloaded ${exported.size_bytes} bytes from the signed URL`)
+    check(body.trim().split('\n').length === exported.event_count && exported.event_count === 2, 'the download holds both audit events')
+    const log = auditforge(['audit-log', 'export', id], env)
+    check(log.trim().split('\n').at(-1)!.includes('"audit_log.exported"'), 'the URL issued is recorded in the audit log (without the URL)')
+    check(!log.includes('X-Amz-Signature'), 'no signature in the audit log')
+
     auditforge(['engagement', 'delete', id, '--yes'], env)
     auditforge(['engagement', 'delete', isolated.engagement_id, '--yes'], env)
     const after = JSON.parse(auditforge(['engagement', 'list', '--json'], env))
