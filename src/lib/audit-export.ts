@@ -256,8 +256,9 @@ export async function exportSignedUrl(
       ContentType: contentTypes[format],
       ExpectedBucketOwner: source.expectedOwner,
     },
+    // Memory is about partSize × (queueSize + 1): 24 MiB, whatever the size of the log.
     partSize: 8 * 1024 * 1024,
-    queueSize: 4,
+    queueSize: 2,
   })
   let uploaded
   try {

@@ -79,7 +79,10 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
       this.note(plan.engagements.length > 0 ? 'Dry run: nothing was changed. Run again with --execute to migrate.' : 'Nothing to migrate.')
       return this.output(sharedBucket, 'ok', 'plan', planned)
     }
-    if (plan.engagements.length === 0) return this.output(sharedBucket, 'ok', 'execute', planned)
+    if (plan.engagements.length === 0) {
+      this.note('Nothing to migrate.')
+      return this.output(sharedBucket, 'ok', 'execute', planned)
+    }
 
     await this.confirm(`Copy ${plan.engagements.length} engagement(s) into their own buckets and point their records there?`, flags.yes)
     const progress = createProgressDisplay(!this.jsonEnabled())
