@@ -1,0 +1,112 @@
+/**
+ * Behaviour in a real terminal (a pseudo-terminal through `script`) against behaviour without
+ * one: prompts, spinners and progress, and Ctrl-C in the middle of a migration.
+ */
+import {PutObjectCommand} from '@aws-sdk/client-s3'
+import {describe, expect, it} from 'vitest'
+
+import {countByKey, listAllVersions, mapLimit, putIndex, randomEngagementId, readIndex, recordsOf, seedRecord, seedS3} from '../helpers/commands.js'
+import {runCli, runJson} from '../helpers/cli.js'
+import {runInPty} from '../helpers/pty.js'
+import {createSharedBucket, testS3} from '../helpers/s3.js'
+
+const escape = '\u001b['
+
+async function sharedWithEngagement(objects = 3): Promise<{bucket: string; id: string}> {
+  const s3 = seedS3()
+  const bucket = await createSharedBucket(s3, 'tty')
+  const id = randomEngagementId()
+  await putIndex(s3, bucket, {engagements: [seedRecord(id)]})
+  await mapLimit(
+    Array.from({length: objects}, (_, n) => n),
+    16,
+    (n) => s3.send(new PutObjectCommand({Bucket: bucket, Key: `auditforge/engagements/${id}/source/doc-${n}.txt`, Body: `document ${n} `.repeat(200)})),
+  )
+  return {bucket, id}
+}
+
+describe('in a terminal', () => {
+  it('asks before deleting; answering n changes nothing and exits 5', async () => {
+    const {bucket, id} = await sharedWithEngagement()
+    const before = await listAllVersions(testS3(), bucket)
+    const result = await runInPty(['engagement', 'delete', id, '--shared-bucket', bucket], {steps: [{waitFor: /\(y\/N\)/, send: 'n\r'}]})
+    expect(result.code).toBe(5)
+    expect(result.screen).toMatch(/Delete engagement .*every/s)
+    expect(result.screen).toContain('Not confirmed; nothing was changed')
+    expect(recordsOf((await readIndex(testS3(), bucket)).json).map((record) => record.engagement_id)).toEqual([id])
+    expect(await listAllVersions(testS3(), bucket)).toEqual(before)
+  })
+
+  it('asks before deleting; answering y deletes', async () => {
+    const {bucket, id} = await sharedWithEngagement()
+    const result = await runInPty(['engagement', 'delete', id, '--shared-bucket', bucket], {steps: [{waitFor: /\(y\/N\)/, send: 'y\r'}]})
+    expect(result.code).toBe(0)
+    expect(recordsOf((await readIndex(testS3(), bucket)).json)).toEqual([])
+    const left = await listAllVersions(testS3(), bucket, `auditforge/engagements/${id}/`)
+    expect(left).toEqual([])
+  })
+
+  it('without a terminal, the same command refuses without asking', async () => {
+    const {bucket, id} = await sharedWithEngagement()
+    const result = await runCli(['engagement', 'delete', id, '--shared-bucket', bucket])
+    expect(result.code).toBe(5)
+    expect(result.stderr).not.toContain('(y/N)')
+    expect(recordsOf((await readIndex(testS3(), bucket)).json)).toHaveLength(1)
+  })
+
+  it('draws a spinner on a terminal and nothing animated without one', async () => {
+    const engagement = randomEngagementId()
+    const bucket = await createSharedBucket(testS3(), 'tty')
+    const onTty = await runInPty(['bucket', 'provision', engagement, '--shared-bucket', bucket])
+    expect(onTty.code).toBe(0)
+    // ora hides the cursor and redraws its line; the final mark is a check.
+    expect(onTty.screen).toContain(`${escape}?25l`)
+    expect(onTty.screen).toMatch(/✔(\u001b\[\d+m)? (Created|Repaired) metis-af-/)
+
+    const piped = await runCli(['bucket', 'provision', engagement, '--shared-bucket', bucket])
+    expect(piped.code).toBe(0)
+    expect(piped.stderr).not.toContain(escape)
+    expect(piped.stdout).not.toContain(escape)
+    expect(piped.stdout.trim()).toMatch(/^metis-af-[0-9a-f]{12}-\d{12}$/)
+  })
+
+  it('shows migration progress on a terminal, plain output without one, nothing extra under --json', async () => {
+    const {bucket} = await sharedWithEngagement(150)
+    const onTty = await runInPty(['migrate', '--execute', '--yes', '--concurrency', '2', '--shared-bucket', bucket])
+    expect(onTty.code).toBe(0)
+    expect(onTty.screen).toMatch(/\r\u001b\[KMigrating: \d+\/150 objects, .* obj\/s, .*ETA/)
+
+    const other = await sharedWithEngagement(5)
+    const piped = await runCli(['migrate', '--execute', '--yes', '--shared-bucket', other.bucket])
+    expect(piped.code).toBe(0)
+    expect(piped.stderr).not.toContain(escape)
+    expect(piped.stdout).toContain('migrated')
+
+    const third = await sharedWithEngagement(5)
+    const json = await runJson<{engagements: {status: string}[]}>(['migrate', '--execute', '--yes', '--shared-bucket', third.bucket])
+    expect(json.json.engagements[0].status).toBe('migrated')
+    expect(json.stderr).toBe('')
+  })
+
+  it('Ctrl-C during migrate --execute leaves a state that a re-run completes', async () => {
+    const {bucket} = await sharedWithEngagement(400)
+    const interrupted = await runInPty(['migrate', '--execute', '--yes', '--concurrency', '2', '--shared-bucket', bucket], {
+      steps: [{waitFor: /Migrating: [1-9]\d*\//, send: '\u0003'}],
+    })
+    expect(interrupted.code).not.toBe(0)
+    expect(recordsOf((await readIndex(testS3(), bucket)).json)[0].source_bucket).toBe('')
+
+    const rerun = await runJson<{engagements: {status: string; copied: number; skipped_existing: number; target_bucket: string}[]}>([
+      'migrate', '--execute', '--yes', '--shared-bucket', bucket,
+    ])
+    expect(rerun.code).toBe(0)
+    const [outcome] = rerun.json.engagements
+    expect(outcome.status).toBe('migrated')
+    expect(outcome.skipped_existing).toBeGreaterThan(0)
+    expect(outcome.copied + outcome.skipped_existing).toBe(400)
+    const versions = countByKey(await listAllVersions(testS3(), outcome.target_bucket))
+    expect(Object.keys(versions)).toHaveLength(400)
+    expect(Math.max(...Object.values(versions))).toBe(1)
+    expect(recordsOf((await readIndex(testS3(), bucket)).json)[0].source_bucket).toBe(outcome.target_bucket)
+  })
+})
