@@ -14,6 +14,8 @@ const root = 'auditforge'
 
 export const indexKey = `${root}/engagements.json`
 export const firmsKey = `${root}/firms.json`
+/** Where `auditforge doctor` writes (and removes again) its conditional-write probe. */
+export const doctorProbeKey = (token: string): string => `${root}/doctor/probe-${token}`
 
 /** Returns the id unchanged when valid; otherwise a usage error (exit 2). */
 export function validateEngagementId(id: string): string {

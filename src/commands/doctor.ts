@@ -1,0 +1,34 @@
+import {AuditforgeCommand} from '../base-command.js'
+import {type DoctorCheck, runDoctor} from '../lib/doctor.js'
+import {ExitCode} from '../lib/errors.js'
+import {renderTable} from '../ui/table.js'
+
+interface DoctorOutput {
+  ok: boolean
+  checks: DoctorCheck[]
+}
+
+export default class Doctor extends AuditforgeCommand<typeof Doctor, DoctorOutput> {
+  static override summary = 'Check credentials, the shared bucket, the index, the endpoint and the engagement buckets.'
+  static override description = `Each check is pass, warn or fail: the caller identity; the shared bucket reachable and versioned; the engagement index readable and valid; the endpoint honouring conditional writes (a probe object under auditforge/doctor/ is written and removed again); per-engagement buckets tagged auditforge:managed-by against the records in the index, both ways; and bucket-count headroom against the account's quota (from Service Quotas where permitted, else the S3 default of 10,000). Changes nothing else. Exit 4 when any check fails.`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --shared-bucket platform-bucket',
+    '<%= config.bin %> <%= command.id %> --json | jq \'.checks[] | select(.status != "pass")\'',
+  ]
+
+  public async run(): Promise<DoctorOutput> {
+    const sharedBucket = this.sharedBucket
+    const context = await this.aws()
+    this.spinner.start('Checking')
+    const checks = await runDoctor(context, sharedBucket, (check) => this.spinner.update(`Checked ${check.check}: ${check.status}`))
+    this.spinner.stop()
+    const ok = checks.every((check) => check.status !== 'fail')
+    if (!this.jsonEnabled()) this.log(renderTable(['Check', 'Status', 'Detail'], checks.map((check) => [check.check, check.status.toUpperCase(), check.detail])))
+    if (!ok) {
+      process.exitCode = ExitCode.verificationFailed
+      this.note(`Error: ${checks.filter((check) => check.status === 'fail').length} check(s) failed.`)
+    }
+    return {ok, checks}
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * `auditforge doctor`: the checks an operator runs first on a new account, endpoint or task
+ * role. Each check is pass, warn or fail; nothing is changed except a probe object that is
+ * written to test conditional writes and removed again.
+ */
+import {randomBytes} from 'node:crypto'
+
+import {
+  GetBucketTaggingCommand,
+  GetBucketVersioningCommand,
+  HeadBucketCommand,
+  PutObjectCommand,
+  type S3Client,
+  paginateListBuckets,
+} from '@aws-sdk/client-s3'
+import pLimit from 'p-limit'
+
+import {createClientConfig, type AwsContext} from './aws.js'
+import {managedByTag} from './buckets.js'
+import {EngagementIndex} from './engagement-index.js'
+import {AuditforgeError, attempt, awsErrorCode, describeAwsError, isPreconditionFailure} from './errors.js'
+import {doctorProbeKey, parseEngagementBucketName} from './layout.js'
+import {deleteObjectVersions, listObjectVersions} from './object-versions.js'
+
+export type CheckStatus = 'pass' | 'warn' | 'fail'
+
+export interface DoctorCheck {
+  check: string
+  status: CheckStatus
+  detail: string
+}
+
+/** S3's default quota of general-purpose buckets per account. */
+export const defaultBucketQuota = 10_000
+/** Service Quotas' code for "General purpose buckets" in S3. */
+const bucketQuotaCode = 'L-DC2B2D3D'
+
+const message = (error: unknown, action: string, bucket?: string) =>
+  error instanceof AuditforgeError ? error.message : describeAwsError(error, {action, bucket}).message
+
+/** Runs every check in order, reporting each as it finishes. */
+export async function runDoctor(context: AwsContext, sharedBucket: string, onCheck?: (check: DoctorCheck) => void): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = []
+  const record = (check: DoctorCheck) => {
+    checks.push(check)
+    onCheck?.(check)
+    return check
+  }
+
+  const identity = record(await checkIdentity(context))
+  record(await checkSharedBucket(context.s3, sharedBucket))
+  const {check: indexCheck, buckets: recordBuckets} = await checkIndex(context.s3, sharedBucket)
+  record(indexCheck)
+  record(await checkConditionalWrites(context.s3, sharedBucket))
+  if (identity.status === 'fail') {
+    record({check: 'engagement buckets', status: 'fail', detail: 'skipped: the caller identity is unknown'})
+    return checks
+  }
+  const {check: bucketsCheck, total} = await checkEngagementBuckets(context, recordBuckets)
+  record(bucketsCheck)
+  if (total !== undefined) record(await checkBucketQuota(context, total))
+  return checks
+}
+
+async function checkIdentity(context: AwsContext): Promise<DoctorCheck> {
+  try {
+    const [arn, account] = await Promise.all([context.callerArn(), context.accountId()])
+    return {check: 'credentials', status: 'pass', detail: `${arn} (account ${account})`}
+  } catch (error) {
+    return {check: 'credentials', status: 'fail', detail: message(error, 'Looking up the caller identity')}
+  }
+}
+
+async function checkSharedBucket(s3: S3Client, bucket: string): Promise<DoctorCheck> {
+  const check = 'shared bucket'
+  try {
+    await attempt({action: 'Checking the shared bucket', bucket}, () => s3.send(new HeadBucketCommand({Bucket: bucket})))
+    const versioning = await attempt({action: 'Reading versioning', bucket}, () => s3.send(new GetBucketVersioningCommand({Bucket: bucket})))
+    if (versioning.Status === 'Enabled') return {check, status: 'pass', detail: `${bucket} is reachable and versioned`}
+    return {check, status: 'warn', detail: `${bucket} is reachable but versioning is ${versioning.Status ?? 'off'}: an overwritten index cannot be restored`}
+  } catch (error) {
+    return {check, status: 'fail', detail: message(error, 'Checking the shared bucket', bucket)}
+  }
+}
+
+async function checkIndex(s3: S3Client, bucket: string): Promise<{check: DoctorCheck; buckets: Map<string, string>}> {
+  const check = 'engagement index'
+  const buckets = new Map<string, string>()
+  try {
+    const snapshot = await new EngagementIndex(s3, bucket).read()
+    for (const record of snapshot.records) if (record.source_bucket) buckets.set(record.source_bucket, record.engagement_id)
+    if (snapshot.etag === undefined) return {check: {check, status: 'warn', detail: 'no index yet: it is created with the first engagement'}, buckets}
+    const isolated = buckets.size
+    return {check: {check, status: 'pass', detail: `${snapshot.records.length} engagements, ${isolated} in their own bucket`}, buckets}
+  } catch (error) {
+    return {check: {check, status: 'fail', detail: message(error, 'Reading the engagement index', bucket)}, buckets}
+  }
+}
+
+/**
+ * Writes a probe object with If-None-Match: *, then again (which must be refused with 412),
+ * then with a wrong If-Match (also 412), and removes every version of it. An endpoint that
+ * ignores the conditions would let concurrent index writes overwrite each other.
+ */
+async function checkConditionalWrites(s3: S3Client, bucket: string): Promise<DoctorCheck> {
+  const check = 'conditional writes'
+  const key = doctorProbeKey(randomBytes(6).toString('hex'))
+  const put = (condition: {IfNoneMatch?: string; IfMatch?: string}) =>
+    s3.send(new PutObjectCommand({Bucket: bucket, Key: key, Body: 'auditforge doctor probe; safe to delete\n', ...condition}))
+  const refused = async (condition: {IfNoneMatch?: string; IfMatch?: string}) => {
+    try {
+      await put(condition)
+      return false
+    } catch (error) {
+      if (isPreconditionFailure(error)) return true
+      throw error
+    }
+  }
+  try {
+    await put({IfNoneMatch: '*'})
+    const noneMatchHonoured = await refused({IfNoneMatch: '*'})
+    const matchHonoured = await refused({IfMatch: '"00000000000000000000000000000000"'})
+    if (noneMatchHonoured && matchHonoured) return {check, status: 'pass', detail: 'If-None-Match and If-Match are honoured'}
+    const ignored = [noneMatchHonoured ? undefined : 'If-None-Match', matchHonoured ? undefined : 'If-Match'].filter(Boolean).join(' and ')
+    return {check, status: 'fail', detail: `the endpoint ignores ${ignored}: concurrent index updates could overwrite each other`}
+  } catch (error) {
+    return {check, status: 'fail', detail: message(error, 'Writing the conditional-write probe', bucket)}
+  } finally {
+    await deleteObjectVersions(s3, listObjectVersions(s3, {bucket, prefix: key}), {bucket}).catch(() => {})
+  }
+}
+
+/**
+ * Per-engagement buckets in the account (named and tagged as auditforge's) against the
+ * records in the index, both ways: a bucket nobody points at is a warning (decommission it or
+ * roll an engagement forward); a record whose bucket is gone is a failure.
+ */
+async function checkEngagementBuckets(context: AwsContext, recordBuckets: Map<string, string>): Promise<{check: DoctorCheck; total?: number}> {
+  const check = 'engagement buckets'
+  try {
+    const owner = await context.accountId()
+    const names: string[] = []
+    const pages = paginateListBuckets({client: context.s3}, {})
+    for await (const page of pages) for (const bucket of page.Buckets ?? []) names.push(bucket.Name!)
+    const candidates = names.filter((name) => parseEngagementBucketName(context.settings.bucketPrefix, name)?.accountId === owner)
+    const limit = pLimit(8)
+    const managed = (
+      await Promise.all(
+        candidates.map((name) =>
+          limit(async () => {
+            try {
+              const tags = await context.s3.send(new GetBucketTaggingCommand({Bucket: name, ExpectedBucketOwner: owner}))
+              return tags.TagSet?.some((tag) => tag.Key === managedByTag.Key && tag.Value === managedByTag.Value) ? name : undefined
+            } catch (error) {
+              if (awsErrorCode(error) === 'NoSuchTagSet') return undefined
+              throw error
+            }
+          }),
+        ),
+      )
+    ).filter((name): name is string => name !== undefined)
+
+    const existing = new Set(names)
+    const missing = [...recordBuckets].filter(([bucket]) => !existing.has(bucket)).map(([bucket, id]) => `${id} → ${bucket}`)
+    const orphans = managed.filter((bucket) => !recordBuckets.has(bucket))
+    if (missing.length > 0) {
+      return {check: {check, status: 'fail', detail: `records whose bucket is gone: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`}, total: names.length}
+    }
+    if (orphans.length > 0) {
+      return {check: {check, status: 'warn', detail: `${orphans.length} managed bucket(s) no record points at: ${orphans.slice(0, 3).join(', ')}${orphans.length > 3 ? ', …' : ''}`}, total: names.length}
+    }
+    return {check: {check, status: 'pass', detail: `${managed.length} managed bucket(s), each with a record; every record's bucket exists`}, total: names.length}
+  } catch (error) {
+    return {check: {check, status: 'fail', detail: message(error, 'Listing buckets')}}
+  }
+}
+
+async function checkBucketQuota(context: AwsContext, total: number): Promise<DoctorCheck> {
+  const check = 'bucket quota'
+  let quota = defaultBucketQuota
+  let source = `the S3 default (Service Quotas not readable)`
+  try {
+    const {GetServiceQuotaCommand, ServiceQuotasClient} = await import('@aws-sdk/client-service-quotas')
+    const client = new ServiceQuotasClient(createClientConfig(context.settings))
+    try {
+      const reply = await client.send(new GetServiceQuotaCommand({ServiceCode: 's3', QuotaCode: bucketQuotaCode}))
+      if (reply.Quota?.Value) {
+        quota = reply.Quota.Value
+        source = 'Service Quotas'
+      }
+    } finally {
+      client.destroy()
+    }
+  } catch {
+    // Not permitted, or not offered by this endpoint: the default stands, and the detail says so.
+  }
+  const used = total / quota
+  const detail = `${total} of ${quota} buckets (${(used * 100).toFixed(1)}%; quota from ${source})`
+  if (total >= quota) return {check, status: 'fail', detail: `${detail}: no room for another engagement bucket`}
+  if (used >= 0.8) return {check, status: 'warn', detail: `${detail}: request a quota increase`}
+  return {check, status: 'pass', detail}
+}
