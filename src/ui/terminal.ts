@@ -19,9 +19,12 @@ export function useColor(stream: NodeJS.WriteStream): boolean {
   return Boolean(stream.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb'
 }
 
-/** Spinners and live progress only where they can be redrawn: stderr a TTY, not CI. */
+/**
+ * Spinners and live progress only where they can be redrawn: stderr a TTY, not CI. NO_COLOR
+ * also turns them off, since redrawing is escape sequences too; progress then comes as lines.
+ */
 export function canAnimate(): boolean {
-  return Boolean(process.stderr.isTTY) && !isCI() && process.env.TERM !== 'dumb'
+  return Boolean(process.stderr.isTTY) && !isCI() && process.env.TERM !== 'dumb' && !process.env.NO_COLOR
 }
 
 /**

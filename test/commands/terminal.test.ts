@@ -110,3 +110,26 @@ describe('in a terminal', () => {
     expect(recordsOf((await readIndex(testS3(), bucket)).json)[0].source_bucket).toBe(outcome.target_bucket)
   })
 })
+
+describe('what reaches the terminal', () => {
+  it('with NO_COLOR on a terminal: no escape sequences at all', async () => {
+    const bucket = await createSharedBucket(testS3(), 'tty')
+    const result = await runInPty(['bucket', 'provision', randomEngagementId(), '--shared-bucket', bucket], {env: {NO_COLOR: '1'}})
+    expect(result.code).toBe(0)
+    expect(result.screen).toMatch(/metis-af-[0-9a-f]{12}-\d{12}/)
+    expect(result.screen).not.toContain('\u001b')
+  })
+
+  it('sanitises names from the index and fits the table to an 80-column terminal', async () => {
+    const s3 = seedS3()
+    const bucket = await createSharedBucket(s3, 'tty')
+    const hostile = 'Evil \u001b]0;pwned\u0007\u001b[2J name that is rather long to overflow eighty columns of terminal'
+    await putIndex(s3, bucket, {engagements: [seedRecord(randomEngagementId(), {name: hostile, source_bucket: `metis-af-abcdefabcdef-123456789012`})]})
+    const result = await runInPty(['engagement', 'list', '--shared-bucket', bucket], {cols: 80, env: {NO_COLOR: '1'}})
+    expect(result.code).toBe(0)
+    expect(result.screen).not.toContain('\u001b]0;')
+    expect(result.screen).not.toContain('\u001b[2J')
+    expect(result.screen).toContain('Evil \\u001b]0;pwned')
+    for (const line of result.screen.split(/\r?\n/)) expect([...line].length).toBeLessThanOrEqual(80)
+  })
+})

@@ -22,14 +22,21 @@ export interface PtyResult {
 
 const quote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`
 
-export async function runInPty(args: string[], options: {steps?: PtyStep[]; env?: Record<string, string | undefined>; timeout?: number} = {}): Promise<PtyResult> {
-  const env: Record<string, string | undefined> = {...baseEnv(), TERM: 'xterm-256color', ...options.env}
+export interface PtyOptions {
+  steps?: PtyStep[]
+  env?: Record<string, string | undefined>
+  timeout?: number
+  /** The terminal's width (default 100). */
+  cols?: number
+}
+
+export async function runInPty(args: string[], options: PtyOptions = {}): Promise<PtyResult> {
   // A terminal session, not CI: the tool must see a person who can answer.
-  delete env.CI
-  delete env.NO_COLOR
+  const {CI: _ci, NO_COLOR: _noColor, ...base} = baseEnv()
+  const env: Record<string, string | undefined> = {...base, TERM: 'xterm-256color', ...options.env}
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name]
   const command = [process.execPath, binPath, ...args].map((arg) => quote(arg)).join(' ')
-  const child = spawn('script', ['-qefc', `stty cols 100 rows 40; exec ${command}`, '/dev/null'], {
+  const child = spawn('script', ['-qefc', `stty cols ${options.cols ?? 100} rows 40; exec ${command}`, '/dev/null'], {
     env: env as NodeJS.ProcessEnv,
     stdio: ['pipe', 'pipe', 'pipe'],
   })
