@@ -8,7 +8,7 @@ import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 import type {AwsContext} from './lib/aws.js'
 import {type Settings, requireSharedBucket, resolveSettings} from './lib/config.js'
 import {AuditforgeError, ExitCode, type ExitCodeValue, describeAwsError} from './lib/errors.js'
-import {confirmDestructive} from './ui/confirm.js'
+import {assertCanConfirm, confirmDestructive} from './ui/confirm.js'
 import {type Spinner, createSpinner} from './ui/spinner.js'
 import {sanitize, useColor} from './ui/terminal.js'
 
@@ -84,6 +84,11 @@ export abstract class AuditforgeCommand<T extends typeof Command, R> extends Com
       this.context = createAwsContext(settings)
     }
     return this.context
+  }
+
+  /** Exit 5 up front when a destructive command could not be confirmed anyway. */
+  protected assertCanConfirm(yes: boolean): void {
+    assertCanConfirm(yes)
   }
 
   /** The y/N gate for destructive commands (exit 5 without a TTY and without --yes). */

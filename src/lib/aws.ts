@@ -56,7 +56,8 @@ export function createAwsContext(settings: Settings): AwsContext {
 
   const lookUpCaller = (): Promise<CallerIdentity> => {
     identity ??= attempt({action: 'Looking up the caller identity (sts:GetCallerIdentity)'}, async () => {
-      const sts = new STSClient(config)
+      // Its own config, so its own connection pool: destroying it must not cut S3 requests.
+      const sts = new STSClient(createClientConfig(settings))
       try {
         const reply = await sts.send(new GetCallerIdentityCommand({}))
         return {accountId: reply.Account ?? '', arn: reply.Arn ?? 'unknown'}

@@ -245,12 +245,22 @@ export class EngagementIndex {
     })
   }
 
-  /** Points an engagement at a bucket (`""` = the shared bucket); exit 3 if it is gone. */
-  async setSourceBucket(engagementId: string, sourceBucket: string): Promise<EngagementRecord> {
+  /**
+   * Points an engagement at a bucket (`""` = the shared bucket); exit 3 if it is gone. With
+   * `expected`, the change is made only while the record still holds that value (exit 6 when
+   * someone changed it meanwhile).
+   */
+  async setSourceBucket(engagementId: string, sourceBucket: string, expected?: string): Promise<EngagementRecord> {
     const records = await this.update((current) => {
       const record = current.find((candidate) => candidate.engagement_id === engagementId)
       if (!record) throw notFound(`No engagement ${engagementId} in s3://${this.bucket}/${indexKey}`)
       if (record.source_bucket === sourceBucket) return undefined
+      if (expected !== undefined && (record.source_bucket ?? '') !== expected) {
+        throw new AuditforgeError(
+          `The record of ${engagementId} changed meanwhile (source_bucket is now ${JSON.stringify(record.source_bucket)}); it was left as it is`,
+          {code: 'conflict', exit: ExitCode.conflict, suggestion: 'Check the engagement with `auditforge engagement show` and run again.'},
+        )
+      }
       record.source_bucket = sourceBucket
       return current
     })

@@ -10,11 +10,12 @@ import {
   type ProvisionStep,
   assertDecommissionable,
   decommissionBucket,
+  parsePerEngagementBucket,
   provisionEngagementBucket,
   removeNewBucket,
 } from './buckets.js'
 import {EngagementIndex, type EngagementRecord} from './engagement-index.js'
-import {describeAwsError, invalidInput} from './errors.js'
+import {AuditforgeError, describeAwsError, invalidInput, refused} from './errors.js'
 import {engagementKeys, engagementListPrefixes, newEngagementId, ownsKey, validateEngagementId} from './layout.js'
 import {type DeleteProgress, type VersionEntry, deleteObjectVersions, listObjectVersions} from './object-versions.js'
 import {AuditLogStore} from './stores.js'
@@ -85,10 +86,21 @@ export async function createEngagement(
   }
 
   onStep?.('record')
+  const index = new EngagementIndex(context.s3, sharedBucket)
   try {
-    await new EngagementIndex(context.s3, sharedBucket).add(record)
+    await index.add(record)
   } catch (error) {
     if (!freshBucket) throw error
+    // A write whose answer was lost (network, 5xx, retries spent) may still have landed: then
+    // the bucket is the record's and stays. When the index cannot say, it stays too.
+    const uncertain = !(error instanceof AuditforgeError) || ['network', 'aws_error', 'conflict', 'throttled'].includes(error.code)
+    const landed =
+      uncertain &&
+      (await index.list().then(
+        (records) => records.some((candidate) => candidate.engagement_id === engagementId),
+        () => true,
+      ))
+    if (landed) throw error
     onStep?.('rollback')
     throw await removeNewBucket(context.s3, freshBucket, await context.accountId(), error)
   }
@@ -161,7 +173,12 @@ export async function deleteEngagement(
   if (!sourceBucket || options.keepData) return result
 
   try {
-    await assertDecommissionable(context, sourceBucket, sharedBucket, [])
+    // Only the engagement's own bucket, and only when no other record points at it.
+    if (parsePerEngagementBucket(context, sourceBucket).engagementId !== engagementId) {
+      throw refused(`${sourceBucket} is not the bucket of ${engagementId} by name; it was left in place`)
+    }
+    const pointing = (await index.list()).filter((other) => other.source_bucket === sourceBucket).map((other) => other.engagement_id)
+    await assertDecommissionable(context, sourceBucket, sharedBucket, pointing)
     const decommissioned: DecommissionResult = await decommissionBucket(context, sourceBucket, {
       onProgress: (progress) => options.onProgress?.({...progress, phase: 'bucket'}),
     })

@@ -266,7 +266,7 @@ export async function migrateEngagement(
   if (differences.length > 0) return {...outcome, status: 'verification_failed', differences}
 
   report('record')
-  await new EngagementIndex(s3, sharedBucket).setSourceBucket(id, bucket)
+  await new EngagementIndex(s3, sharedBucket).setSourceBucket(id, bucket, '')
   return {...outcome, status: 'migrated'}
 }
 

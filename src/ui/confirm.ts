@@ -10,9 +10,7 @@ import {canPrompt} from './terminal.js'
  */
 export async function confirmDestructive(question: string, yes: boolean): Promise<void> {
   if (yes) return
-  if (!canPrompt()) {
-    throw refused('Refusing to run a destructive command without confirmation: no terminal to ask on', 'Pass --yes to confirm.')
-  }
+  assertCanConfirm(yes)
   let answer = false
   try {
     answer = await confirm({message: question, default: false}, {output: process.stderr})
@@ -21,4 +19,14 @@ export async function confirmDestructive(question: string, yes: boolean): Promis
     if (!(error instanceof Error && error.name === 'ExitPromptError')) throw error
   }
   if (!answer) throw new AuditforgeError('Not confirmed; nothing was changed', {code: 'not_confirmed', exit: ExitCode.refused})
+}
+
+/**
+ * Refuses (exit 5) when confirmation is needed and nobody can give it. Destructive commands call
+ * this first, so a CI job without --yes gets exit 5 before any AWS call, whatever else is wrong.
+ */
+export function assertCanConfirm(yes: boolean): void {
+  if (!yes && !canPrompt()) {
+    throw refused('Refusing to run a destructive command without confirmation: no terminal to ask on', 'Pass --yes to confirm.')
+  }
 }

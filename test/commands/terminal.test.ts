@@ -54,6 +54,22 @@ describe('in a terminal', () => {
     expect(recordsOf((await readIndex(testS3(), bucket)).json)).toHaveLength(1)
   })
 
+  it('without a terminal and without --yes, destructive commands refuse before any AWS call', async () => {
+    // Nothing listens on port 9: any AWS call would fail with exit 1, not 5.
+    const env = {AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AUDITFORGE_BUCKET: 'some-shared-bucket'}
+    const id = randomEngagementId()
+    for (const args of [
+      ['engagement', 'delete', id],
+      ['bucket', 'decommission', `metis-af-${id.slice(4)}-123456789012`],
+      ['migrate', '--execute'],
+      ['migrate', 'rollback', '--engagement-id', id],
+    ]) {
+      const result = await runCli(args, {env})
+      expect(result.code, args.join(' ')).toBe(5)
+      expect(result.stderr).toContain('Pass --yes')
+    }
+  })
+
   it('draws a spinner on a terminal and nothing animated without one', async () => {
     const engagement = randomEngagementId()
     const bucket = await createSharedBucket(testS3(), 'tty')

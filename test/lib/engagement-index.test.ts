@@ -319,4 +319,11 @@ describe('EngagementIndex', () => {
     expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand)
     await expect(newIndex().setSourceBucket('eng-zzz', '')).rejects.toMatchObject({exit: 3})
   })
+
+  it('setSourceBucket with an expected value refuses (exit 6) when the record changed meanwhile', async () => {
+    s3Mock.on(GetObjectCommand).callsFake(() => indexReply({engagements: [record('eng-aaa', {source_bucket: 'metis-af-other-123456789012'})]}, '"1"'))
+    s3Mock.on(PutObjectCommand).resolves({})
+    await expect(newIndex().setSourceBucket('eng-aaa', 'metis-af-aaa-123456789012', '')).rejects.toMatchObject({exit: 6, code: 'conflict'})
+    expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand)
+  })
 })

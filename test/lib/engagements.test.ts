@@ -146,6 +146,31 @@ describe('createEngagement', () => {
     expect(indexPuts()).toEqual([])
   })
 
+  it('keeps the fresh bucket when the record landed although the write reported an error', async () => {
+    bucketCanBeCreated()
+    let written: string | undefined
+    s3Mock.on(GetObjectCommand, {Key: indexKey}).callsFake(() => {
+      if (written === undefined) throw s3Error('NoSuchKey', 404)
+      return {Body: streamBody(written), ETag: '"2"'}
+    })
+    s3Mock.on(PutObjectCommand).resolves({})
+    // The write lands, but every answer is lost: the last attempt reports a dropped connection
+    // and the re-read inside the retry loop fails too; only the final check sees the record.
+    let reads = 0
+    s3Mock.on(PutObjectCommand, {Key: indexKey}).callsFake((input: {Body: string}) => {
+      written = input.Body
+      throw Object.assign(new Error('socket hang up'), {code: 'ECONNRESET'})
+    })
+    s3Mock.on(GetObjectCommand, {Key: indexKey}).callsFake(() => {
+      reads++
+      if (written === undefined) throw s3Error('NoSuchKey', 404)
+      if (reads === 2) throw Object.assign(new Error('socket hang up'), {code: 'ECONNRESET'})
+      return {Body: streamBody(written), ETag: '"2"'}
+    })
+    await expect(createEngagement(testContext(), sharedBucket, {name: 'Lost answer', isolated: true})).rejects.toMatchObject({code: 'network'})
+    expect(s3Mock).not.toHaveReceivedCommand(DeleteBucketCommand)
+  })
+
   it('does not remove a bucket it did not create (already ours) when the index write fails', async () => {
     emptyIndex()
     bucketCanBeCreated()
@@ -204,8 +229,16 @@ describe('deleteEngagement', () => {
     }
   }
 
+  /** The index as S3 would serve it: what was last written to it, starting with these records. */
   function indexWith(...records: EngagementRecord[]) {
-    s3Mock.on(GetObjectCommand, {Key: indexKey}).callsFake(() => ({Body: streamBody(JSON.stringify({engagements: records})), ETag: '"1"'}))
+    let current = JSON.stringify({engagements: records})
+    let version = 1
+    s3Mock.on(GetObjectCommand, {Key: indexKey}).callsFake(() => ({Body: streamBody(current), ETag: `"${version}"`}))
+    s3Mock.on(PutObjectCommand, {Key: indexKey}).callsFake((input: {Body: string}) => {
+      current = input.Body
+      version++
+      return {}
+    })
   }
 
   /** The shared bucket as S3 would list it by prefix: eng-abc's keys next to eng-abcd's. */
@@ -286,11 +319,11 @@ describe('deleteEngagement', () => {
 
   it('decommissions the engagement bucket after removing the record', async () => {
     const own = `metis-af-abc-${accountId}`
-    indexWith(recordOf('eng-abc', own))
     s3Mock.on(ListObjectVersionsCommand).resolves({IsTruncated: false})
     s3Mock.on(ListObjectVersionsCommand, {Bucket: own}).resolves({Versions: [{Key: 'auditforge/engagements/eng-abc/findings.json', VersionId: 'v'}], IsTruncated: false})
     s3Mock.on(DeleteObjectsCommand).resolves({})
     s3Mock.on(PutObjectCommand).resolves({})
+    indexWith(recordOf('eng-abc', own))
     s3Mock.on(GetBucketTaggingCommand).resolves({TagSet: [{Key: 'auditforge:managed-by', Value: 'auditforge'}]})
     s3Mock.on(ListMultipartUploadsCommand).resolves({IsTruncated: false})
     s3Mock.on(DeleteBucketCommand).resolves({})
@@ -301,11 +334,29 @@ describe('deleteEngagement', () => {
     expect(order.indexOf('PutObjectCommand')).toBeLessThan(order.indexOf('DeleteBucketCommand'))
   })
 
-  it('a failed bucket cleanup is reported with the retry command; the deletion stands', async () => {
-    const own = `metis-af-abc-${accountId}`
-    indexWith(recordOf('eng-abc', own))
+  it('never decommissions a bucket named for another engagement, nor one another record points at', async () => {
+    const others = `metis-af-xyz-${accountId}`
     s3Mock.on(ListObjectVersionsCommand).resolves({IsTruncated: false})
     s3Mock.on(PutObjectCommand).resolves({})
+    s3Mock.on(GetBucketTaggingCommand).resolves({TagSet: [{Key: 'auditforge:managed-by', Value: 'auditforge'}]})
+    indexWith(recordOf('eng-abc', others), recordOf('eng-xyz', others))
+    const misnamed = await deleteEngagement(testContext(), sharedBucket, 'eng-abc', {keepData: false})
+    expect(misnamed).toMatchObject({bucket: 'cleanup_failed', cleanup_error: expect.stringContaining('not the bucket of eng-abc')})
+
+    const own = `metis-af-abc-${accountId}`
+    indexWith(recordOf('eng-abc', own), recordOf('eng-copy', own))
+    const shared = await deleteEngagement(testContext(), sharedBucket, 'eng-abc', {keepData: false})
+    expect(shared).toMatchObject({bucket: 'cleanup_failed', cleanup_error: expect.stringContaining('eng-copy')})
+    expect(s3Mock).not.toHaveReceivedCommand(DeleteBucketCommand)
+    expect(s3Mock).not.toHaveReceivedCommandWith(ListObjectVersionsCommand, {Bucket: others})
+    expect(s3Mock).not.toHaveReceivedCommandWith(ListObjectVersionsCommand, {Bucket: own})
+  })
+
+  it('a failed bucket cleanup is reported with the retry command; the deletion stands', async () => {
+    const own = `metis-af-abc-${accountId}`
+    s3Mock.on(ListObjectVersionsCommand).resolves({IsTruncated: false})
+    s3Mock.on(PutObjectCommand).resolves({})
+    indexWith(recordOf('eng-abc', own))
     s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('AccessDenied', 403))
     const result = await deleteEngagement(testContext(), sharedBucket, 'eng-abc', {keepData: false})
     expect(result.bucket).toBe('cleanup_failed')

@@ -27,6 +27,7 @@ Deletes every object version and delete marker (DeleteObjects, 1000 keys a batch
 
   public async run(): Promise<DecommissionResult> {
     const bucket = validateBucketName(this.args.bucket)
+    this.assertCanConfirm(this.flags.yes)
     const sharedBucket = this.sharedBucket
     const context = await this.aws()
     const records = await new EngagementIndex(context.s3, sharedBucket).list()

@@ -31,6 +31,7 @@ Without --keep-data, every version of the engagement's own keys is deleted from 
   public async run(): Promise<DeleteEngagementResult> {
     const id = validateEngagementId(this.args['engagement-id'])
     const {yes, 'keep-data': keepData} = this.flags
+    this.assertCanConfirm(yes)
     const sharedBucket = this.sharedBucket
     const context = await this.aws()
     const record = await new EngagementIndex(context.s3, sharedBucket).get(id)

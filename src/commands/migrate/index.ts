@@ -51,6 +51,7 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
   public async run(): Promise<MigrateOutput> {
     const {flags} = this
     const engagementId = flags['engagement-id'] === undefined ? undefined : validateEngagementId(flags['engagement-id'])
+    if (flags.execute) this.assertCanConfirm(flags.yes)
     const sharedBucket = this.sharedBucket
     const context = await this.aws()
 

@@ -23,6 +23,7 @@ Asks y/N on a terminal; --yes skips the question; without a terminal and without
 
   public async run(): Promise<RollbackResult> {
     const id = validateEngagementId(this.flags['engagement-id'])
+    this.assertCanConfirm(this.flags.yes)
     const sharedBucket = this.sharedBucket
     const context = await this.aws()
     const record = await new EngagementIndex(context.s3, sharedBucket).get(id)
