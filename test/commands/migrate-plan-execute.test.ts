@@ -21,26 +21,9 @@ import pLimit from 'p-limit'
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {runCli, runJson} from '../helpers/cli.js'
+import type {MigrateJson} from '../helpers/migrate.js'
 import {createSharedBucket, getText, motoAccountId, putText, testS3} from '../helpers/s3.js'
 
-interface Outcome {
-  engagement_id: string
-  target_bucket: string
-  objects: number
-  bytes: number
-  status: string
-  copied: number
-  skipped_existing: number
-  differences?: string[]
-}
-
-interface MigrateJson {
-  source_bucket: string
-  status: string
-  mode: string
-  engagements: Outcome[]
-  totals: {engagements: number; objects: number; bytes: number; copied: number; skipped_existing: number}
-}
 
 interface Seeded {
   key: string
