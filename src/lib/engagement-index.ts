@@ -15,6 +15,7 @@ import {
   awsErrorCode,
   describeAwsError,
   httpStatus,
+  isNetworkError,
   isPreconditionFailure,
   notFound,
 } from './errors.js'
@@ -271,7 +272,7 @@ export class EngagementIndex {
 function isUncertainOutcome(error: unknown): boolean {
   const status = httpStatus(error)
   if (status !== undefined) return status >= 500
-  return describeAwsError(error, {action: ''}).code === 'network'
+  return isNetworkError(error)
 }
 
 /** Full jitter: a random wait up to an exponentially growing cap (50 ms .. 2 s). */

@@ -107,6 +107,21 @@ const networkCodes = new Set([
   'RequestTimeout',
 ])
 
+/**
+ * Whether the request never got an answer: refused, reset, timed out, unresolvable. Node's
+ * system errors are named "Error" (or "AggregateError", with an empty message) and carry the
+ * errno code in `code`, which awsErrorCode never reaches.
+ */
+export function isNetworkError(error: unknown): boolean {
+  const systemCode = (error as {code?: unknown} | null)?.code
+  const detail = error instanceof Error ? error.message : String(error)
+  return (
+    networkCodes.has(awsErrorCode(error) ?? '') ||
+    (typeof systemCode === 'string' && networkCodes.has(systemCode)) ||
+    /ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|EPIPE|socket hang up/.test(detail)
+  )
+}
+
 function where(context: OperationContext): string {
   if (context.bucket && context.key) return ` s3://${context.bucket}/${context.key}`
   if (context.bucket) return ` s3://${context.bucket}`
@@ -159,14 +174,8 @@ export function describeAwsError(error: unknown, context: OperationContext): Aud
       suggestion: 'Run the command again in a little while, or lower --concurrency.',
     })
   }
-  // Node's system errors are named "Error" (or "AggregateError", with an empty message) and
-  // carry the errno code in `code`, which awsErrorCode never reaches.
-  const systemCode = (error as {code?: unknown} | null)?.code
-  if (
-    networkCodes.has(code) ||
-    (typeof systemCode === 'string' && networkCodes.has(systemCode)) ||
-    /ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|EPIPE|socket hang up/.test(detail)
-  ) {
+  if (isNetworkError(error)) {
+    const systemCode = (error as {code?: unknown} | null)?.code
     return new AuditforgeError(`${target}: could not reach the S3 endpoint (${firstLine(detail) || String(systemCode ?? code)})`, {
       ...options,
       code: 'network',
