@@ -238,9 +238,9 @@ export class EngagementIndex {
     })
   }
 
-  /** Removes a record; already gone counts as done. */
-  async remove(engagementId: string): Promise<void> {
-    await this.update((records) => {
+  /** Removes a record; already gone counts as done. Returns the records that remain. */
+  async remove(engagementId: string): Promise<EngagementRecord[]> {
+    return this.update((records) => {
       const kept = records.filter((record) => record.engagement_id !== engagementId)
       return kept.length === records.length ? undefined : kept
     })

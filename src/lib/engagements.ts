@@ -162,7 +162,7 @@ export async function deleteEngagement(
     sharedDeleted = deleted.deleted
   }
 
-  await index.remove(engagementId)
+  const remaining = await index.remove(engagementId)
   const result: DeleteEngagementResult = {
     engagement_id: engagementId,
     source_bucket: sourceBucket,
@@ -177,7 +177,7 @@ export async function deleteEngagement(
     if (parsePerEngagementBucket(context, sourceBucket).engagementId !== engagementId) {
       throw refused(`${sourceBucket} is not the bucket of ${engagementId} by name; it was left in place`)
     }
-    const pointing = (await index.list()).filter((other) => other.source_bucket === sourceBucket).map((other) => other.engagement_id)
+    const pointing = remaining.filter((other) => other.source_bucket === sourceBucket).map((other) => other.engagement_id)
     await assertDecommissionable(context, sourceBucket, sharedBucket, pointing)
     const decommissioned: DecommissionResult = await decommissionBucket(context, sourceBucket, {
       onProgress: (progress) => options.onProgress?.({...progress, phase: 'bucket'}),
