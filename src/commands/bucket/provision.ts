@@ -1,22 +1,14 @@
 import {Args, Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
-import {type ProvisionStep, parseTags, provisionEngagementBucket} from '../../lib/buckets.js'
+import {parseTags, provisionEngagementBucket} from '../../lib/buckets.js'
 import {validateEngagementId} from '../../lib/layout.js'
+import {stepText} from '../../ui/steps.js'
 
 interface ProvisionOutput {
   engagement_id: string
   bucket: string
   created: boolean
-}
-
-const stepText: Record<ProvisionStep, string> = {
-  create: 'Creating the bucket',
-  'public-access-block': 'Blocking public access',
-  'object-ownership': 'Enforcing bucket-owner object ownership',
-  encryption: 'Setting AES256 default encryption',
-  versioning: 'Enabling versioning',
-  tags: 'Tagging the bucket',
 }
 
 export default class BucketProvision extends AuditforgeCommand<typeof BucketProvision, ProvisionOutput> {

@@ -3,20 +3,9 @@ import {Flags} from '@oclif/core'
 import {AuditforgeCommand} from '../../base-command.js'
 import {parseTags} from '../../lib/buckets.js'
 import type {EngagementRecord} from '../../lib/engagement-index.js'
-import {type CreateStep, createEngagement, validateCreateInput} from '../../lib/engagements.js'
+import {createEngagement, validateCreateInput} from '../../lib/engagements.js'
 import {renderEngagement} from '../../ui/records.js'
-
-const stepText: Record<CreateStep, string> = {
-  create: 'Creating the engagement bucket',
-  'public-access-block': 'Blocking public access',
-  'object-ownership': 'Enforcing bucket-owner object ownership',
-  encryption: 'Setting AES256 default encryption',
-  versioning: 'Enabling versioning',
-  tags: 'Tagging the bucket',
-  record: 'Writing the engagement record',
-  'audit-log': 'Writing the first audit-log event',
-  rollback: 'Removing the new bucket again',
-}
+import {stepText} from '../../ui/steps.js'
 
 export default class EngagementCreate extends AuditforgeCommand<typeof EngagementCreate, EngagementRecord> {
   static override summary = 'Create an engagement, with its own hardened bucket when isolated.'
