@@ -20,7 +20,7 @@ import pLimit from 'p-limit'
 import type {AwsContext} from './aws.js'
 import {bucketNameFor, provisionEngagementBucket} from './buckets.js'
 import {EngagementIndex, type EngagementRecord} from './engagement-index.js'
-import {AuditforgeError, attempt, describeAwsError, notFound} from './errors.js'
+import {AuditforgeError, ExitCode, attempt, describeAwsError, notFound} from './errors.js'
 import {engagementListPrefixes, isEngagementId, ownsKey, validateEngagementId} from './layout.js'
 import {listObjects} from './object-versions.js'
 
@@ -562,4 +562,44 @@ export async function rollbackRisk(context: AwsContext, sharedBucket: string, re
 /** Points the engagement back at the shared bucket; touches no object. */
 export async function rollbackMigration(context: AwsContext, sharedBucket: string, engagementId: string): Promise<EngagementRecord> {
   return new EngagementIndex(context.s3, sharedBucket).setSourceBucket(engagementId, '')
+}
+
+/** The `--json` document of `auditforge migrate`, in every mode. */
+export interface MigrationReport {
+  source_bucket: string
+  status: SourceStatus
+  mode: 'plan' | 'execute' | 'verify'
+  engagements: (EngagementOutcome | VerifyOutcome)[]
+  totals: {engagements: number; objects: number; bytes: number; copied: number; skipped_existing: number}
+}
+
+/** The report with its totals; engagements already migrated are listed but not counted. */
+export function migrationReport(
+  sourceBucket: string,
+  status: SourceStatus,
+  mode: MigrationReport['mode'],
+  engagements: (EngagementOutcome | VerifyOutcome)[],
+): MigrationReport {
+  const counted = engagements.filter((outcome) => outcome.status !== 'already_migrated')
+  const add = (value: (outcome: EngagementOutcome | VerifyOutcome) => number) => counted.reduce((total, outcome) => total + value(outcome), 0)
+  return {
+    source_bucket: sourceBucket,
+    status,
+    mode,
+    engagements,
+    totals: {
+      engagements: counted.length,
+      objects: add((outcome) => outcome.objects),
+      bytes: add((outcome) => outcome.bytes),
+      copied: add((outcome) => ('copied' in outcome ? outcome.copied : 0)),
+      skipped_existing: add((outcome) => ('skipped_existing' in outcome ? outcome.skipped_existing : 0)),
+    },
+  }
+}
+
+/** 4 when any engagement failed verification, else 1 when any failed otherwise, else 0. */
+export function migrationExitCode(outcomes: readonly {status: string}[]): 0 | 1 | 4 {
+  if (outcomes.some((outcome) => outcome.status === 'verification_failed')) return ExitCode.verificationFailed
+  if (outcomes.some((outcome) => outcome.status === 'failed')) return ExitCode.failed
+  return ExitCode.ok
 }

@@ -33,6 +33,13 @@ export function renderVerification(outcomes: VerifyOutcome[]): string {
   )
 }
 
+/** One engagement's verification differences, the first 20 of them. */
+export function renderDifferences(engagementId: string, differences: string[]): string {
+  const shown = differences.slice(0, 20)
+  const more = differences.length > shown.length ? `\n  … and ${differences.length - shown.length} more` : ''
+  return `${engagementId} failed verification; its record was not changed:\n  ${shown.join('\n  ')}${more}`
+}
+
 export function sum<T extends {[key in K]: number}, K extends keyof T>(items: T[], key: K): number {
   return items.reduce((total, item) => total + item[key], 0)
 }

@@ -1,30 +1,23 @@
 import {Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
-import {ExitCode} from '../../lib/errors.js'
 import {validateEngagementId} from '../../lib/layout.js'
 import {
   type EngagementOutcome,
-  type SourceStatus,
+  type MigrationReport,
   type VerifyOutcome,
   alreadyMigrated,
   executeMigration,
+  migrationExitCode,
+  migrationReport,
   planMigration,
   plannedOutcome,
   verifyMigrations,
 } from '../../lib/migrate.js'
-import {renderOutcomes, renderPlan, renderVerification, sum} from '../../ui/migration.js'
+import {renderDifferences, renderOutcomes, renderPlan, renderVerification} from '../../ui/migration.js'
 import {createProgressDisplay} from '../../ui/progress.js'
 
-interface MigrateOutput {
-  source_bucket: string
-  status: SourceStatus
-  mode: 'plan' | 'execute' | 'verify'
-  engagements: (EngagementOutcome | VerifyOutcome)[]
-  totals: {engagements: number; objects: number; bytes: number; copied: number; skipped_existing: number}
-}
-
-export default class Migrate extends AuditforgeCommand<typeof Migrate, MigrateOutput> {
+export default class Migrate extends AuditforgeCommand<typeof Migrate, MigrationReport> {
   static override summary = 'Move engagements out of the shared bucket into their own buckets (dry-run by default).'
   static override description = `Without --execute nothing is changed: for every engagement still in the shared bucket (or the one named) it lists exactly that engagement's objects and prints the plan.
 
@@ -48,7 +41,7 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
     concurrency: Flags.integer({summary: 'Copies in flight at once.', default: 16, min: 1, max: 256}),
   }
 
-  public async run(): Promise<MigrateOutput> {
+  public async run(): Promise<MigrationReport> {
     const {flags} = this
     const engagementId = flags['engagement-id'] === undefined ? undefined : validateEngagementId(flags['engagement-id'])
     if (flags.execute) this.assertCanConfirm(flags.yes)
@@ -61,7 +54,8 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
       this.spinner.stop()
       if (!this.jsonEnabled()) this.log(renderVerification(outcomes))
       this.reportDifferences(outcomes)
-      return this.output(sharedBucket, 'ok', 'verify', outcomes)
+      process.exitCode = migrationExitCode(outcomes)
+      return migrationReport(sharedBucket, 'ok', 'verify', outcomes)
     }
 
     this.spinner.start(`Planning: listing engagements in ${sharedBucket}`)
@@ -69,7 +63,7 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
     this.spinner.stop()
     if (plan.status !== 'ok') {
       this.warning(`${plan.message}. No plan was made and nothing was changed.`)
-      return this.output(sharedBucket, plan.status, flags.execute ? 'execute' : 'plan', [])
+      return migrationReport(sharedBucket, plan.status, flags.execute ? 'execute' : 'plan', [])
     }
     if (plan.invalidIds.length > 0) {
       this.warning(`Skipped index entries with ids auditforge does not accept: ${plan.invalidIds.slice(0, 5).map((id) => JSON.stringify(id)).join(', ')}`)
@@ -78,11 +72,11 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
     if (!this.jsonEnabled()) this.log(renderPlan(sharedBucket, planned))
     if (!flags.execute) {
       this.note(plan.engagements.length > 0 ? 'Dry run: nothing was changed. Run again with --execute to migrate.' : 'Nothing to migrate.')
-      return this.output(sharedBucket, 'ok', 'plan', planned)
+      return migrationReport(sharedBucket, 'ok', 'plan', planned)
     }
     if (plan.engagements.length === 0) {
       this.note('Nothing to migrate.')
-      return this.output(sharedBucket, 'ok', 'execute', planned)
+      return migrationReport(sharedBucket, 'ok', 'execute', planned)
     }
 
     await this.confirm(`Copy ${plan.engagements.length} engagement(s) into their own buckets and point their records there?`, flags.yes)
@@ -95,38 +89,16 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
     if (!this.jsonEnabled()) this.log(renderOutcomes(outcomes))
     this.reportDifferences(outcomes)
     for (const outcome of outcomes) if (outcome.error) this.warning(`${outcome.engagement_id}: ${outcome.error}`)
-    const failed = outcomes.some((outcome) => outcome.status === 'failed')
-    if (failed && !outcomes.some((outcome) => outcome.status === 'verification_failed')) process.exitCode = ExitCode.failed
-    return this.output(sharedBucket, 'ok', 'execute', outcomes)
+    process.exitCode = migrationExitCode(outcomes)
+    return migrationReport(sharedBucket, 'ok', 'execute', outcomes)
   }
 
-  /** Lists differences on stderr and sets exit 4 when any engagement failed verification. */
-  private reportDifferences(outcomes: {engagement_id: string; status: string; differences?: string[]}[]): void {
+  /** Lists each engagement's verification differences on stderr. */
+  private reportDifferences(outcomes: (EngagementOutcome | VerifyOutcome)[]): void {
     const failed = outcomes.filter((outcome) => outcome.status === 'verification_failed')
-    for (const outcome of failed) {
-      const shown = outcome.differences!.slice(0, 20)
-      this.warning(`${outcome.engagement_id} failed verification; its record was not changed:\n  ${shown.join('\n  ')}${outcome.differences!.length > shown.length ? `\n  … and ${outcome.differences!.length - shown.length} more` : ''}`)
-    }
-    if (failed.length > 0) {
-      process.exitCode = ExitCode.verificationFailed
-      this.note(`Error: ${failed.length} engagement(s) failed verification.`)
-    }
+    for (const outcome of failed) this.warning(renderDifferences(outcome.engagement_id, outcome.differences ?? []))
+    if (failed.length > 0) this.note(`Error: ${failed.length} engagement(s) failed verification.`)
   }
 
-  private output(sourceBucket: string, status: SourceStatus, mode: MigrateOutput['mode'], engagements: (EngagementOutcome | VerifyOutcome)[]): MigrateOutput {
-    const counted = engagements.filter((outcome) => outcome.status !== 'already_migrated')
-    return {
-      source_bucket: sourceBucket,
-      status,
-      mode,
-      engagements,
-      totals: {
-        engagements: counted.length,
-        objects: sum(counted, 'objects'),
-        bytes: sum(counted, 'bytes'),
-        copied: counted.reduce((total, outcome) => total + ('copied' in outcome ? outcome.copied : 0), 0),
-        skipped_existing: counted.reduce((total, outcome) => total + ('skipped_existing' in outcome ? outcome.skipped_existing : 0), 0),
-      },
-    }
-  }
+
 }
