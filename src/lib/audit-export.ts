@@ -4,9 +4,9 @@
  * object behind a presigned URL. Nothing holds the whole log in memory.
  */
 import {randomBytes} from 'node:crypto'
-import {createWriteStream} from 'node:fs'
+import {createWriteStream, statSync} from 'node:fs'
 import {rename, rm} from 'node:fs/promises'
-import {basename, dirname, join} from 'node:path'
+import {basename, dirname, join, resolve} from 'node:path'
 import {Readable, type Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {StringDecoder} from 'node:string_decoder'
@@ -35,6 +35,15 @@ export function validateExpiresIn(value: number): number {
     throw invalidInput(`--expires-in must be a whole number of seconds from ${minExpiresIn} to ${maxExpiresIn}, not ${value}`)
   }
   return value
+}
+
+/** The file's folder must exist and the file must not be a folder: checked before any AWS call. */
+export function validateOutputPath(path: string): string {
+  const absolute = resolve(path)
+  const folder = statSync(dirname(absolute), {throwIfNoEntry: false})
+  if (!folder?.isDirectory()) throw invalidInput(`--output ${path}: the folder ${dirname(absolute)} does not exist`)
+  if (statSync(absolute, {throwIfNoEntry: false})?.isDirectory()) throw invalidInput(`--output ${path} is a folder`)
+  return absolute
 }
 
 /** Where an engagement's audit log is, and its shards in order. */

@@ -1,6 +1,3 @@
-import {statSync} from 'node:fs'
-import {dirname, resolve} from 'node:path'
-
 import {Args, Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
@@ -16,9 +13,11 @@ import {
   resolveExportSource,
   streamExport,
   validateExpiresIn,
+  validateOutputPath,
 } from '../../lib/audit-export.js'
 import {invalidInput} from '../../lib/errors.js'
 import {validateEngagementId} from '../../lib/layout.js'
+import {renderSignedUrl} from '../../ui/export.js'
 import {formatBytes} from '../../ui/format.js'
 
 type ExportOutput = SignedUrlResult | StreamResult
@@ -54,7 +53,7 @@ export default class AuditLogExport extends AuditforgeCommand<typeof AuditLogExp
     const format = flags.format as ExportFormat
     const delivery = flags.delivery as Delivery
     const expiresIn = validateExpiresIn(flags['expires-in'])
-    const output = flags.output === undefined ? undefined : checkOutputPath(flags.output)
+    const output = flags.output === undefined ? undefined : validateOutputPath(flags.output)
     if (delivery === 'signed_url' && output) throw invalidInput('--output goes with --delivery stream; a signed URL needs no file')
     if (delivery === 'stream' && !output && this.jsonEnabled()) {
       throw invalidInput('--json with --delivery stream needs --output FILE: stdout carries the audit log itself')
@@ -82,24 +81,4 @@ export default class AuditLogExport extends AuditforgeCommand<typeof AuditLogExp
     await streamExport(context.s3, source, format, process.stdout)
     return undefined
   }
-}
-
-/** The file's folder must exist and the file must not be a folder: checked before any AWS call. */
-function checkOutputPath(path: string): string {
-  const absolute = resolve(path)
-  const folder = statSync(dirname(absolute), {throwIfNoEntry: false})
-  if (!folder?.isDirectory()) throw invalidInput(`--output ${path}: the folder ${dirname(absolute)} does not exist`)
-  if (statSync(absolute, {throwIfNoEntry: false})?.isDirectory()) throw invalidInput(`--output ${path} is a folder`)
-  return absolute
-}
-
-function renderSignedUrl(result: SignedUrlResult): string {
-  if (result.empty) return `The audit log of ${result.engagement_id} is empty: nothing was uploaded and no URL was made.`
-  return [
-    `Engagement:  ${result.engagement_id}`,
-    `Signed URL:  ${result.signed_url}`,
-    `Expires:     ${result.expires_at} (${result.expires_in} s)`,
-    `Size:        ${formatBytes(result.size_bytes)}, ${result.event_count} events from ${result.shard_count} shards (${result.format})`,
-    `Object:      s3://${result.s3_bucket}/${result.s3_key}${result.version_id ? ` (version ${result.version_id})` : ''}`,
-  ].join('\n')
 }
