@@ -18,7 +18,7 @@ import pLimit from 'p-limit'
 import {createClientConfig, type AwsContext} from './aws.js'
 import {managedByTag} from './buckets.js'
 import {EngagementIndex} from './engagement-index.js'
-import {AuditforgeError, attempt, awsErrorCode, describeAwsError, isPreconditionFailure} from './errors.js'
+import {attempt, awsErrorCode, describeAwsError, isPreconditionFailure} from './errors.js'
 import {doctorProbeKey, parseEngagementBucketName} from './layout.js'
 import {deleteObjectVersions, listObjectVersions} from './object-versions.js'
 
@@ -35,8 +35,7 @@ export const defaultBucketQuota = 10_000
 /** Service Quotas' code for "General purpose buckets" in S3. */
 const bucketQuotaCode = 'L-DC2B2D3D'
 
-const message = (error: unknown, action: string, bucket?: string) =>
-  error instanceof AuditforgeError ? error.message : describeAwsError(error, {action, bucket}).message
+const message = (error: unknown, action: string, bucket?: string) => describeAwsError(error, {action, bucket}).message
 
 /** Runs every check in order, reporting each as it finishes. */
 export async function runDoctor(context: AwsContext, sharedBucket: string, onCheck?: (check: DoctorCheck) => void): Promise<DoctorCheck[]> {

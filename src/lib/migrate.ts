@@ -418,6 +418,16 @@ class ObjectCopier {
   }
 }
 
+/** A migrated engagement's own objects in the shared bucket and in its own bucket. */
+async function listBothSides(context: AwsContext, sharedBucket: string, record: EngagementRecord): Promise<{source: ObjectSummary[]; target: ObjectSummary[]}> {
+  const owner = await context.accountId()
+  const [source, target] = await Promise.all([
+    listOwnedObjects(context.s3, sharedBucket, record.engagement_id),
+    listOwnedObjects(context.s3, record.source_bucket, record.engagement_id, owner),
+  ])
+  return {source, target}
+}
+
 export interface VerifyOutcome {
   engagement_id: string
   target_bucket: string
@@ -433,12 +443,8 @@ export interface VerifyOutcome {
  * missing from the target, or of another size or checksum, is.
  */
 export async function verifyMigratedEngagement(context: AwsContext, sharedBucket: string, record: EngagementRecord): Promise<VerifyOutcome> {
-  const owner = await context.accountId()
   const id = record.engagement_id
-  const [source, target] = await Promise.all([
-    listOwnedObjects(context.s3, sharedBucket, id),
-    listOwnedObjects(context.s3, record.source_bucket, id, owner),
-  ])
+  const {source, target} = await listBothSides(context, sharedBucket, record)
   const differences = compareObjects(source, target, {extraIsDifference: false})
   return {
     engagement_id: id,
@@ -550,11 +556,7 @@ export interface RollbackResult {
  * migration) that the shared bucket lacks or holds with other content.
  */
 export async function rollbackRisk(context: AwsContext, sharedBucket: string, record: EngagementRecord): Promise<string[]> {
-  const owner = await context.accountId()
-  const [source, target] = await Promise.all([
-    listOwnedObjects(context.s3, sharedBucket, record.engagement_id),
-    listOwnedObjects(context.s3, record.source_bucket, record.engagement_id, owner),
-  ])
+  const {source, target} = await listBothSides(context, sharedBucket, record)
   const inShared = new Map(source.map((object) => [object.key, object]))
   return target.filter((object) => !sameObject(object, inShared.get(object.key))).map((object) => object.key)
 }
