@@ -144,7 +144,14 @@ export function toAuditforgeError(error: unknown): AuditforgeError {
   if (error instanceof AuditforgeError) return error
   if (error instanceof Errors.CLIError) {
     const exit = (error.oclif?.exit ?? ExitCode.invalidInput) as ExitCodeValue
-    const message = error.message.split('\n')[0].replace(/^Error: /, '')
+    // oclif puts the reason on later lines ("Parsing --concurrency\n\tExpected an integer…").
+    const message = error.message
+      .replace(/^Error: /, '')
+      .split('\n')
+      .map((line) => line.trim().replace(/\s{2,}/g, ' '))
+      .filter((line) => line !== '' && line !== 'See more help with --help' && line !== 'The following error occurred:')
+      .join(': ')
+      .replace(/::/g, ':')
     return new AuditforgeError(message, {code: 'invalid_input', exit, suggestion: 'See --help for usage.'})
   }
   return describeAwsError(error, {action: 'Running the command'})

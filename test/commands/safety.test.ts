@@ -90,4 +90,11 @@ describe('stdout carries only data', () => {
     expect(created.stdout).toContain('Quiet stdout')
     expect(created.stdout).not.toMatch(/Creating|Writing|\u001b\[/)
   })
+
+  it('a flag oclif rejects is one line that says why, with exit 2', async () => {
+    const result = await runCli(['migrate', '--concurrency', '0', '--shared-bucket', 'any-bucket'])
+    expect(result.code).toBe(2)
+    const [first] = result.stderr.split('\n')
+    expect(first).toBe('Error: Parsing --concurrency: Expected an integer greater than or equal to 1 but received: 0')
+  })
 })
