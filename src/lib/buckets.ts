@@ -4,20 +4,16 @@
  * ExpectedBucketOwner, so a bucket that changed hands is never read or written.
  */
 import {
-  AbortMultipartUploadCommand,
   CreateBucketCommand,
   type CreateBucketCommandInput,
   DeleteBucketCommand,
   GetBucketEncryptionCommand,
   GetBucketOwnershipControlsCommand,
-  GetBucketTaggingCommand,
   GetBucketVersioningCommand,
   GetPublicAccessBlockCommand,
   HeadBucketCommand,
-  ListMultipartUploadsCommand,
   PutBucketEncryptionCommand,
   PutBucketOwnershipControlsCommand,
-  PutBucketTaggingCommand,
   PutBucketVersioningCommand,
   PutPublicAccessBlockCommand,
   type S3Client,
@@ -26,11 +22,20 @@ import {
 
 import type {AwsContext} from './aws.js'
 import {AuditforgeError, ExitCode, attempt, awsErrorCode, describeAwsError, httpStatus, invalidInput, notFound, refused} from './errors.js'
+import {requireSharedBucket} from './config.js'
+import {EngagementIndex} from './engagement-index.js'
 import {engagementBucketName, parseEngagementBucketName, validateBucketName} from './layout.js'
-import {type DeleteProgress, deleteObjectVersions, listObjectVersions} from './object-versions.js'
+import {type DeleteProgress, abortMultipartUploads, deleteObjectVersions, listObjectVersions, readBucketTags, writeBucketTags} from './s3/index.js'
 
 export const managedByTag: Tag = {Key: 'auditforge:managed-by', Value: 'auditforge'}
 export const engagementIdTagKey = 'auditforge:engagement-id'
+/**
+ * Binds a bucket to the index that owns it: the name of the shared bucket whose
+ * `auditforge/engagements.json` the bucket belongs to. Two environments (staging, production)
+ * can share an account; the binding is what stops one environment's index from vouching for,
+ * and decommissioning, the other's buckets.
+ */
+export const indexTagKey = 'auditforge:index'
 const reservedTagPrefixes = ['aws:', 'auditforge:']
 
 /** Parses `--tag key=value`; S3's tag limits and auditforge's own keys are checked here. */
@@ -58,8 +63,8 @@ export function parseTags(texts: readonly string[] = []): Tag[] {
 }
 
 /** The controls auditforge applies, in the order it applies them. */
-export type BucketControl = 'public-access-block' | 'object-ownership' | 'encryption' | 'versioning' | 'tags'
-export type ProvisionStep = 'create' | BucketControl
+export type BucketControl = 'public-access-block' | 'object-ownership' | 'encryption' | 'versioning' | 'tags' | 'index-binding'
+export type ProvisionStep = 'create' | Exclude<BucketControl, 'index-binding'>
 
 export interface ProvisionResult {
   bucket: string
@@ -75,14 +80,17 @@ export async function bucketNameFor(context: AwsContext, engagementId: string): 
 /**
  * Creates the engagement's bucket (or finds it already ours) and applies every control:
  * Object Ownership BucketOwnerEnforced, all four public-access-block settings, AES256 default
- * encryption, versioning, and the auditforge tags plus the operator's. Idempotent. A bucket of
- * that name owned by someone else is a hard error and nothing is written to it.
+ * encryption, versioning, and the auditforge tags plus the operator's, among them the binding to
+ * the configured index (the shared bucket). Idempotent. A bucket of that name owned by someone
+ * else is a hard error and nothing is written to it; a bucket of ours bound to another index is
+ * refused (exit 5) before anything is written to it.
  */
 export async function provisionEngagementBucket(
   context: AwsContext,
   engagementId: string,
   options: {tags?: Tag[]; onStep?: (step: ProvisionStep) => void; removeIfIncomplete?: boolean} = {},
 ): Promise<ProvisionResult> {
+  const index = requireSharedBucket(context.settings)
   const owner = await context.accountId()
   const bucket = await bucketNameFor(context, engagementId)
   const {s3} = context
@@ -91,8 +99,9 @@ export async function provisionEngagementBucket(
   // is created where the client sends the request, so that is the LocationConstraint.
   const region = context.settings.region ?? (await s3.config.region().catch(() => undefined))
   const created = await createBucketIfMissing(s3, bucket, owner, region)
+  if (!created) assertBoundTo(bucket, (await readBucketTags(s3, bucket, owner)).get(indexTagKey), index, {unboundOk: true})
   try {
-    await applyBucketControls(s3, bucket, owner, engagementId, options)
+    await applyBucketControls(s3, bucket, owner, engagementId, {...options, index})
   } catch (error) {
     // A bucket without every control must not be left behind by a create that failed.
     if (created && options.removeIfIncomplete) throw await removeNewBucket(s3, bucket, owner, error)
@@ -172,9 +181,9 @@ export async function applyBucketControls(
   bucket: string,
   owner: string,
   engagementId: string,
-  options: {tags?: Tag[]; onStep?: (step: ProvisionStep) => void; only?: ReadonlySet<BucketControl>} = {},
+  options: {tags?: Tag[]; onStep?: (step: ProvisionStep) => void; only?: ReadonlySet<BucketControl>; index?: string} = {},
 ): Promise<void> {
-  const step = async (name: BucketControl, action: string, call: () => Promise<unknown>) => {
+  const step = async (name: ProvisionStep & BucketControl, action: string, call: () => Promise<unknown>) => {
     if (options.only && !options.only.has(name)) return
     options.onStep?.(name)
     await attempt({action, bucket}, call)
@@ -216,31 +225,42 @@ export async function applyBucketControls(
   await step('versioning', 'Enabling versioning', () =>
     s3.send(new PutBucketVersioningCommand({Bucket: bucket, ExpectedBucketOwner, VersioningConfiguration: {Status: 'Enabled'}})),
   )
-  if (options.only && !options.only.has('tags')) return
-  const existing = await readTags(s3, bucket, owner)
+  if (options.only && !options.only.has('tags') && !options.only.has('index-binding')) return
+  const existing = await readBucketTags(s3, bucket, owner)
   const wanted = new Map<string, string>()
-  for (const tag of existing) if (!tag.Key!.startsWith('auditforge:')) wanted.set(tag.Key!, tag.Value ?? '')
+  for (const [key, value] of existing) if (!key.startsWith('auditforge:')) wanted.set(key, value)
   for (const tag of options.tags ?? []) wanted.set(tag.Key!, tag.Value ?? '')
   wanted.set(engagementIdTagKey, engagementId)
   wanted.set(managedByTag.Key!, managedByTag.Value!)
-  await step('tags', 'Tagging the bucket', () =>
-    s3.send(
-      new PutBucketTaggingCommand({
-        Bucket: bucket,
-        ExpectedBucketOwner,
-        Tagging: {TagSet: [...wanted].map(([Key, Value]) => ({Key, Value}))},
-      }),
-    ),
-  )
+  // The binding is written only when asked for; otherwise the one already there is kept.
+  const binding = options.index ?? existing.get(indexTagKey)
+  if (binding !== undefined) wanted.set(indexTagKey, binding)
+  options.onStep?.('tags')
+  await writeBucketTags(s3, bucket, owner, wanted)
 }
 
-async function readTags(s3: S3Client, bucket: string, owner: string): Promise<Tag[]> {
-  try {
-    const reply = await s3.send(new GetBucketTaggingCommand({Bucket: bucket, ExpectedBucketOwner: owner}))
-    return reply.TagSet ?? []
-  } catch (error) {
-    if (awsErrorCode(error) === 'NoSuchTagSet') return []
-    throw describeAwsError(error, {action: 'Reading the bucket tags', bucket})
+/**
+ * Refuses (exit 5) a bucket bound to an index other than `index`. An unbound bucket (provisioned
+ * before buckets were bound) passes only where the caller has other proof that it belongs here.
+ */
+export function assertBoundTo(
+  bucket: string,
+  binding: string | undefined,
+  index: string,
+  options: {unboundOk: boolean; engagementId?: string},
+): void {
+  if (binding === index) return
+  if (binding !== undefined) {
+    throw refused(
+      `${bucket} is bound to the engagement index in ${binding}, not to ${index}; it belongs to another environment and was left untouched`,
+      `Run the command against that index (--shared-bucket ${binding}) if that is what you meant.`,
+    )
+  }
+  if (!options.unboundOk) {
+    throw refused(
+      `${bucket} is not bound to any engagement index (no ${indexTagKey} tag), so nothing proves it belongs to ${index}; it was left untouched`,
+      `If it belongs to this index, bind it first: \`auditforge bucket provision ${options.engagementId ?? '<engagement id>'} --shared-bucket ${index} --force\`.`,
+    )
   }
 }
 
@@ -276,6 +296,7 @@ async function readSetting<T>(bucket: string, action: string, absentCodes: strin
  */
 export async function checkBucketControls(context: AwsContext, bucket: string): Promise<BucketCheck> {
   const {engagementId} = parsePerEngagementBucket(context, bucket)
+  const index = requireSharedBucket(context.settings)
   const owner = await context.accountId()
   const {s3} = context
   const ExpectedBucketOwner = owner
@@ -302,7 +323,7 @@ export async function checkBucketControls(context: AwsContext, bucket: string): 
     readSetting(bucket, 'Reading the public access block', ['NoSuchPublicAccessBlockConfiguration'], () =>
       s3.send(new GetPublicAccessBlockCommand({Bucket: bucket, ExpectedBucketOwner})),
     ),
-    readTags(s3, bucket, owner),
+    readBucketTags(s3, bucket, owner),
   ])
 
   const ownershipValue = ownership?.OwnershipControls?.Rules?.[0]?.ObjectOwnership ?? 'not set'
@@ -310,7 +331,7 @@ export async function checkBucketControls(context: AwsContext, bucket: string): 
   const algorithm = encryption?.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm ?? 'none'
   const block = publicAccess?.PublicAccessBlockConfiguration
   const blockFlags = [block?.BlockPublicAcls, block?.IgnorePublicAcls, block?.BlockPublicPolicy, block?.RestrictPublicBuckets]
-  const tagValue = (key: string) => tags.find((tag) => tag.Key === key)?.Value
+  const tagValue = (key: string) => tags.get(key)
   const tagsOk = tagValue(engagementIdTagKey) === engagementId && tagValue(managedByTag.Key!) === managedByTag.Value
 
   const controls = [
@@ -331,6 +352,7 @@ export async function checkBucketControls(context: AwsContext, bucket: string): 
       `${engagementIdTagKey}=${engagementId}, ${managedByTag.Key}=${managedByTag.Value}`,
       tagsOk ? 'both auditforge tags' : describeTagDrift(tagValue(engagementIdTagKey), tagValue(managedByTag.Key!)),
     ),
+    check('index-binding', tagValue(indexTagKey) === index, `${indexTagKey}=${index}`, tagValue(indexTagKey) === undefined ? 'not bound' : `${indexTagKey}=${tagValue(indexTagKey)}`),
   ]
   return {bucket, engagementId, ok: controls.every((control) => control.ok), controls}
 }
@@ -343,13 +365,29 @@ function describeTagDrift(engagementTag: string | undefined, managedBy: string |
   return problems.filter(Boolean).join(', ') || `${engagementIdTagKey}=${engagementTag}, ${managedByTag.Key}=${managedBy}`
 }
 
-/** Re-applies the controls that failed a check (never downgrading KMS encryption). */
+/**
+ * Re-applies the controls that failed a check (never downgrading KMS encryption). A missing
+ * index binding is added only when a record of the configured index points at the bucket; a
+ * binding to another index is never changed (that bucket is another environment's).
+ */
 export async function repairBucketControls(context: AwsContext, bucket: string): Promise<BucketCheck> {
   const before = await checkBucketControls(context, bucket)
   if (before.ok) return before
   if (before.controls.some((control) => control.control === 'owner' && !control.ok)) return before
   const failing = new Set(before.controls.filter((control) => !control.ok).map((control) => control.control as BucketControl))
-  await applyBucketControls(context.s3, bucket, await context.accountId(), before.engagementId, {only: failing})
+  let index: string | undefined
+  if (failing.has('index-binding')) {
+    failing.delete('index-binding')
+    const binding = before.controls.find((control) => control.control === 'index-binding')!
+    const shared = requireSharedBucket(context.settings)
+    const pointedAt = (await new EngagementIndex(context.s3, shared).list()).some((record) => record.source_bucket === bucket)
+    if (binding.actual === 'not bound' && pointedAt) {
+      index = shared
+      failing.add('index-binding')
+    }
+  }
+  if (failing.size === 0) return before
+  await applyBucketControls(context.s3, bucket, await context.accountId(), before.engagementId, {only: failing, index})
   return checkBucketControls(context, bucket)
 }
 
@@ -396,7 +434,7 @@ export async function decommissionBucket(
       onProgress: (progress) => options.onProgress?.({deleted: deleted + progress.deleted}),
     })
     deleted += emptied.deleted
-    uploadsAborted += await abortMultipartUploads(s3, bucket, owner)
+    uploadsAborted += await abortMultipartUploads(s3, {bucket, expectedOwner: owner})
     try {
       await s3.send(new DeleteBucketCommand({Bucket: bucket, ExpectedBucketOwner: owner}))
       return {bucket, deleted, uploadsAborted}
@@ -407,38 +445,28 @@ export async function decommissionBucket(
   }
 }
 
-async function abortMultipartUploads(s3: S3Client, bucket: string, owner: string): Promise<number> {
-  let aborted = 0
-  let keyMarker: string | undefined
-  let uploadIdMarker: string | undefined
-  for (;;) {
-    const page = await attempt({action: 'Listing multipart uploads', bucket}, () =>
-      s3.send(
-        new ListMultipartUploadsCommand({Bucket: bucket, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker, ExpectedBucketOwner: owner}),
-      ),
-    )
-    for (const upload of page.Uploads ?? []) {
-      await attempt({action: 'Aborting a multipart upload', bucket, key: upload.Key}, () =>
-        s3.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: upload.Key!, UploadId: upload.UploadId!, ExpectedBucketOwner: owner})),
-      )
-      aborted++
-    }
-    if (!page.IsTruncated) return aborted
-    keyMarker = page.NextKeyMarker
-    uploadIdMarker = page.NextUploadIdMarker
-  }
+export interface DecommissionChecks {
+  /**
+   * Whether a bucket without an index binding may go: only where the caller has other proof
+   * that it belongs to this index (a record of this index pointed at it).
+   */
+  unboundOk?: boolean
+  /** The engagement whose bucket it must be, by its auditforge:engagement-id tag. */
+  engagementId?: string
 }
 
 /**
  * Refuses (exit 5) to decommission the shared bucket, a name not of the per-engagement form,
- * a bucket of another account, a bucket an engagement record still points at, or a bucket
- * auditforge did not tag as its own. A bucket that does not exist is exit 3.
+ * a bucket of another account, a bucket an engagement record still points at, a bucket
+ * auditforge did not tag as its own, a bucket bound to another index, and (unless the caller
+ * says otherwise) a bucket bound to no index. A bucket that does not exist is exit 3.
  */
 export async function assertDecommissionable(
   context: AwsContext,
   bucket: string,
   sharedBucket: string,
   pointingRecords: string[],
+  checks: DecommissionChecks = {},
 ): Promise<void> {
   validateBucketName(bucket)
   if (bucket === sharedBucket) throw refused(`${bucket} is the shared platform bucket; it is never decommissioned`)
@@ -451,17 +479,21 @@ export async function assertDecommissionable(
       `Delete the engagement (\`auditforge engagement delete ${pointingRecords[0]}\`) or roll it back first.`,
     )
   }
-  let tags: Tag[]
+  let tags: Map<string, string>
   try {
-    tags = await readTags(context.s3, bucket, owner)
+    tags = await readBucketTags(context.s3, bucket, owner)
   } catch (error) {
     if (error instanceof AuditforgeError && error.code === 'no_such_bucket') throw notFound(`The bucket ${bucket} does not exist`)
     throw error
   }
-  if (!tags.some((tag) => tag.Key === managedByTag.Key && tag.Value === managedByTag.Value)) {
+  if (tags.get(managedByTag.Key!) !== managedByTag.Value) {
     throw refused(
       `${bucket} is not tagged ${managedByTag.Key}=${managedByTag.Value}; auditforge only removes buckets it manages`,
       `If it is an auditforge bucket, run \`auditforge bucket verify ${bucket} --fix\` first.`,
     )
   }
+  if (checks.engagementId !== undefined && tags.get(engagementIdTagKey) !== checks.engagementId) {
+    throw refused(`${bucket} is not tagged ${engagementIdTagKey}=${checks.engagementId}; it was left untouched`)
+  }
+  assertBoundTo(bucket, tags.get(indexTagKey), sharedBucket, {unboundOk: checks.unboundOk ?? false, engagementId: parsed.engagementId})
 }

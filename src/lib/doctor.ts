@@ -6,10 +6,8 @@
 import {randomBytes} from 'node:crypto'
 
 import {
-  GetBucketTaggingCommand,
   GetBucketVersioningCommand,
   HeadBucketCommand,
-  PutObjectCommand,
   type S3Client,
   paginateListBuckets,
 } from '@aws-sdk/client-s3'
@@ -20,7 +18,7 @@ import {managedByTag} from './buckets.js'
 import {EngagementIndex} from './engagement-index.js'
 import {attempt, awsErrorCode, describeAwsError, isPreconditionFailure} from './errors.js'
 import {doctorProbeKey, parseEngagementBucketName} from './layout.js'
-import {deleteObjectVersions, listObjectVersions} from './object-versions.js'
+import {deleteObjectVersions, listObjectVersions, putIfAbsent, putIfMatch, readBucketTags} from './s3/index.js'
 
 export type CheckStatus = 'pass' | 'warn' | 'fail'
 
@@ -104,8 +102,9 @@ async function checkIndex(s3: S3Client, bucket: string): Promise<{check: DoctorC
 async function checkConditionalWrites(s3: S3Client, bucket: string): Promise<DoctorCheck> {
   const check = 'conditional writes'
   const key = doctorProbeKey(randomBytes(6).toString('hex'))
+  const body = 'auditforge doctor probe; safe to delete\n'
   const put = (condition: {IfNoneMatch?: string; IfMatch?: string}) =>
-    s3.send(new PutObjectCommand({Bucket: bucket, Key: key, Body: 'auditforge doctor probe; safe to delete\n', ...condition}))
+    condition.IfMatch === undefined ? putIfAbsent(s3, {bucket, key}, body) : putIfMatch(s3, {bucket, key}, body, condition.IfMatch)
   const refused = async (condition: {IfNoneMatch?: string; IfMatch?: string}) => {
     try {
       await put(condition)
@@ -147,13 +146,8 @@ async function checkEngagementBuckets(context: AwsContext, recordBuckets: Map<st
       await Promise.all(
         candidates.map((name) =>
           limit(async () => {
-            try {
-              const tags = await context.s3.send(new GetBucketTaggingCommand({Bucket: name, ExpectedBucketOwner: owner}))
-              return tags.TagSet?.some((tag) => tag.Key === managedByTag.Key && tag.Value === managedByTag.Value) ? name : undefined
-            } catch (error) {
-              if (awsErrorCode(error) === 'NoSuchTagSet') return undefined
-              throw error
-            }
+            const tags = await readBucketTags(context.s3, name, owner)
+            return tags.get(managedByTag.Key!) === managedByTag.Value ? name : undefined
           }),
         ),
       )

@@ -6,20 +6,11 @@
  */
 import {isDeepStrictEqual} from 'node:util'
 
-import {GetObjectCommand, PutObjectCommand, type S3Client} from '@aws-sdk/client-s3'
+import type {S3Client} from '@aws-sdk/client-s3'
 
-import {
-  AuditforgeError,
-  ExitCode,
-  attempt,
-  awsErrorCode,
-  describeAwsError,
-  httpStatus,
-  isNetworkError,
-  isPreconditionFailure,
-  notFound,
-} from './errors.js'
+import {AuditforgeError, ExitCode, notFound} from './errors.js'
 import {indexKey, isEngagementId, validateEngagementId} from './layout.js'
+import {readText, writeConditionally} from './s3/index.js'
 
 /** One engagement as stored in the index (snake_case; unknown fields are kept). */
 export interface EngagementRecord {
@@ -60,8 +51,6 @@ export interface IndexOptions {
   /** Waits between attempts; injectable so tests do not sleep. */
   sleep?: (ms: number) => Promise<void>
 }
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 function corrupt(bucket: string, reason: string): AuditforgeError {
   return new AuditforgeError(`The engagement index s3://${bucket}/${indexKey} is not valid: ${reason}; it was left untouched`, {
@@ -146,7 +135,7 @@ export function serializeIndex(records: EngagementRecord[], shape: Shape): strin
 /** Reads and conditionally rewrites the engagement index in the shared bucket. */
 export class EngagementIndex {
   private readonly maxAttempts: number
-  private readonly sleep: (ms: number) => Promise<void>
+  private readonly sleep?: (ms: number) => Promise<void>
 
   constructor(
     private readonly s3: S3Client,
@@ -154,23 +143,14 @@ export class EngagementIndex {
     options: IndexOptions = {},
   ) {
     this.maxAttempts = options.maxAttempts ?? 10
-    this.sleep = options.sleep ?? defaultSleep
+    this.sleep = options.sleep
   }
 
   /** The index as stored now; a missing file is an empty index. */
   async read(): Promise<IndexSnapshot> {
-    const context = {action: 'Reading the engagement index', bucket: this.bucket, key: indexKey}
-    try {
-      const reply = await this.s3.send(new GetObjectCommand({Bucket: this.bucket, Key: indexKey}))
-      const text = await attempt(context, async () => (reply.Body ? reply.Body.transformToString('utf8') : ''))
-      return {...parseIndex(text, this.bucket), etag: reply.ETag}
-    } catch (error) {
-      const code = awsErrorCode(error)
-      if (code === 'NoSuchKey' || (httpStatus(error) === 404 && code !== 'NoSuchBucket')) {
-        return {records: [], shape: {kind: 'wrapped', document: {}, nested: 'array'}}
-      }
-      throw describeAwsError(error, context)
-    }
+    const stored = await readText(this.s3, {bucket: this.bucket, key: indexKey}, 'Reading the engagement index')
+    if (stored === undefined) return {records: [], shape: {kind: 'wrapped', document: {}, nested: 'array'}}
+    return {...parseIndex(stored.text, this.bucket), etag: stored.etag}
   }
 
   async list(): Promise<EngagementRecord[]> {
@@ -194,33 +174,25 @@ export class EngagementIndex {
    * Returns the records as written (or as found, when the change was already in place).
    */
   async update(change: IndexChange): Promise<EngagementRecord[]> {
-    const context = {action: 'Writing the engagement index', bucket: this.bucket, key: indexKey}
-    for (let attemptNumber = 1; attemptNumber <= this.maxAttempts; attemptNumber++) {
-      const snapshot = await this.read()
-      const records = change(structuredClone(snapshot.records))
-      if (records === undefined) return snapshot.records
-      try {
-        await this.s3.send(
-          new PutObjectCommand({
-            Bucket: this.bucket,
-            Key: indexKey,
-            Body: serializeIndex(records, snapshot.shape),
-            ContentType: 'application/json',
-            ...(snapshot.etag === undefined ? {IfNoneMatch: '*'} : {IfMatch: snapshot.etag}),
-          }),
-        )
-        return records
-      } catch (error) {
-        // A 412/409 means someone else wrote first; a 5xx or a dropped connection may hide our
-        // own write having landed. Either way the next read tells which.
-        if (!isPreconditionFailure(error) && !isUncertainOutcome(error)) throw describeAwsError(error, context)
-      }
-      await this.sleep(backoff(attemptNumber))
-    }
-    throw new AuditforgeError(
-      `The engagement index s3://${this.bucket}/${indexKey} kept changing; gave up after ${this.maxAttempts} conditional writes`,
-      {code: 'conflict', exit: ExitCode.conflict, suggestion: 'Run the command again.'},
+    let written: EngagementRecord[] = []
+    await writeConditionally(
+      this.s3,
+      {
+        bucket: this.bucket,
+        action: 'Writing the engagement index',
+        subject: `The engagement index s3://${this.bucket}/${indexKey}`,
+        maxAttempts: this.maxAttempts,
+        sleep: this.sleep,
+      },
+      async () => {
+        const snapshot = await this.read()
+        const records = change(structuredClone(snapshot.records))
+        written = records ?? snapshot.records
+        if (records === undefined) return undefined
+        return {key: indexKey, body: serializeIndex(records, snapshot.shape), contentType: 'application/json', ifMatch: snapshot.etag}
+      },
     )
+    return written
   }
 
   /** Adds a record; a record already there with the same content counts as done. */
@@ -267,15 +239,4 @@ export class EngagementIndex {
     })
     return records.find((record) => record.engagement_id === engagementId)!
   }
-}
-
-function isUncertainOutcome(error: unknown): boolean {
-  const status = httpStatus(error)
-  if (status !== undefined) return status >= 500
-  return isNetworkError(error)
-}
-
-/** Full jitter: a random wait up to an exponentially growing cap (50 ms .. 2 s). */
-function backoff(attemptNumber: number): number {
-  return Math.random() * Math.min(2_000, 50 * 2 ** attemptNumber)
 }

@@ -16,8 +16,8 @@ import {
 } from './buckets.js'
 import {EngagementIndex, type EngagementRecord} from './engagement-index.js'
 import {AuditforgeError, describeAwsError, invalidInput, refused} from './errors.js'
-import {engagementKeys, engagementListPrefixes, newEngagementId, ownsKey, validateEngagementId} from './layout.js'
-import {type DeleteProgress, type VersionEntry, deleteObjectVersions, listObjectVersions} from './object-versions.js'
+import {engagementKeys, newEngagementId, validateEngagementId} from './layout.js'
+import {type DeleteProgress, deleteObjectVersions, listEngagementVersions} from './s3/index.js'
 import {AuditLogStore} from './stores.js'
 
 export interface CreateEngagementInput {
@@ -154,7 +154,7 @@ export async function deleteEngagement(
 
   let sharedDeleted = 0
   if (!options.keepData) {
-    const versions = ownedVersions(context, sharedBucket, engagementId)
+    const versions = listEngagementVersions(context.s3, sharedBucket, engagementId)
     const deleted = await deleteObjectVersions(context.s3, versions, {
       bucket: sharedBucket,
       onProgress: (progress) => options.onProgress?.({...progress, phase: 'shared'}),
@@ -189,15 +189,6 @@ export async function deleteEngagement(
       bucket: 'cleanup_failed',
       cleanup_error: describeAwsError(error, {action: 'Decommissioning the bucket', bucket: sourceBucket}).message,
       retry_command: `auditforge bucket decommission ${sourceBucket} --yes`,
-    }
-  }
-}
-
-/** Every version of the engagement's own keys in a bucket, and nothing of anyone else's. */
-export async function* ownedVersions(context: AwsContext, bucket: string, engagementId: string): AsyncGenerator<VersionEntry> {
-  for (const prefix of engagementListPrefixes(engagementId)) {
-    for await (const version of listObjectVersions(context.s3, {bucket, prefix})) {
-      if (ownsKey(engagementId, version.Key)) yield version
     }
   }
 }

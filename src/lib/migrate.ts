@@ -11,7 +11,6 @@ import {
   CreateMultipartUploadCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
-  ListMultipartUploadsCommand,
   type S3Client,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3'
@@ -21,16 +20,10 @@ import type {AwsContext} from './aws.js'
 import {bucketNameFor, provisionEngagementBucket} from './buckets.js'
 import {EngagementIndex, type EngagementRecord} from './engagement-index.js'
 import {AuditforgeError, ExitCode, attempt, describeAwsError, notFound} from './errors.js'
-import {engagementListPrefixes, isEngagementId, ownsKey, validateEngagementId} from './layout.js'
-import {listObjects} from './object-versions.js'
+import {isEngagementId, ownsKey, validateEngagementId} from './layout.js'
+import {type ObjectSummary, abortMultipartUploads, listEngagementObjects} from './s3/index.js'
 
-/** One object as listed: what verification compares. */
-export interface ObjectSummary {
-  key: string
-  size: number
-  /** Quoted ETag as S3 returns it; an MD5 only when it has no "-N" part suffix. */
-  etag?: string
-}
+export type {ObjectSummary} from './s3/index.js'
 
 export interface EngagementPlan {
   engagementId: string
@@ -114,17 +107,7 @@ function sourceFailure(error: unknown): SourceStatus | undefined {
 }
 
 /** Exactly the engagement's own current objects in a bucket, sorted by key. */
-export async function listOwnedObjects(s3: S3Client, bucket: string, engagementId: string, expectedOwner?: string): Promise<ObjectSummary[]> {
-  const objects: ObjectSummary[] = []
-  await Promise.all(
-    engagementListPrefixes(engagementId).map(async (prefix) => {
-      for await (const object of listObjects(s3, {bucket, prefix, expectedOwner})) {
-        if (ownsKey(engagementId, object.Key!)) objects.push({key: object.Key!, size: object.Size ?? 0, etag: object.ETag})
-      }
-    }),
-  )
-  return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-}
+export const listOwnedObjects = listEngagementObjects
 
 export function totalBytes(objects: readonly ObjectSummary[]): number {
   return objects.reduce((sum, object) => sum + object.size, 0)
@@ -270,17 +253,9 @@ export async function migrateEngagement(
   return {...outcome, status: 'migrated'}
 }
 
-/** Multipart copies that an interrupted run left behind in the target. */
+/** Multipart copies that an interrupted run left behind in the target (every page of them). */
 async function abortStaleUploads(s3: S3Client, bucket: string, owner: string, engagementId: string): Promise<void> {
-  const page = await attempt({action: 'Listing multipart uploads', bucket}, () =>
-    s3.send(new ListMultipartUploadsCommand({Bucket: bucket, ExpectedBucketOwner: owner})),
-  )
-  for (const upload of page.Uploads ?? []) {
-    if (!ownsKey(engagementId, upload.Key!)) continue
-    await attempt({action: 'Aborting an interrupted multipart copy', bucket, key: upload.Key}, () =>
-      s3.send(new AbortMultipartUploadCommand({Bucket: bucket, Key: upload.Key!, UploadId: upload.UploadId!, ExpectedBucketOwner: owner})),
-    )
-  }
+  await abortMultipartUploads(s3, {bucket, expectedOwner: owner, select: (key) => ownsKey(engagementId, key)})
 }
 
 /** `bucket/key` for CopySource: the key URL-encoded, slashes kept. */

@@ -3,13 +3,15 @@
  * takes an optional bucket override (the engagement's own bucket) and falls back to the shared
  * platform bucket, as the platform's FindingsStore does (seed 000).
  */
-import {GetObjectCommand, PutObjectCommand, type S3Client} from '@aws-sdk/client-s3'
+import {randomUUID} from 'node:crypto'
+
+import {PutObjectCommand} from '@aws-sdk/client-s3'
 
 import type {AwsContext} from './aws.js'
 import type {EngagementRecord} from './engagement-index.js'
-import {AuditforgeError, ExitCode, attempt, awsErrorCode, describeAwsError, isPreconditionFailure} from './errors.js'
+import {attempt} from './errors.js'
 import {engagementKeys, shardNumberOf} from './layout.js'
-import {listObjects} from './object-versions.js'
+import {listObjects, readText, writeConditionally} from './s3/index.js'
 
 /** The bucket that holds an engagement's data: its own when set, else the shared bucket. */
 export function bucketFor(engagement: Pick<EngagementRecord, 'source_bucket'>, sharedBucket: string): string {
@@ -30,13 +32,7 @@ class BucketResolver {
 
   protected async getText(bucket: string | undefined, key: string, action: string): Promise<string | undefined> {
     const target = await this.target(bucket)
-    try {
-      const reply = await this.context.s3.send(new GetObjectCommand({...target, Key: key}))
-      return await reply.Body!.transformToString('utf8')
-    } catch (error) {
-      if (awsErrorCode(error) === 'NoSuchKey') return undefined
-      throw describeAwsError(error, {action, bucket: target.Bucket, key})
-    }
+    return (await readText(this.context.s3, {bucket: target.Bucket, key, expectedOwner: target.ExpectedBucketOwner}, action))?.text
   }
 
   protected async putBody(bucket: string | undefined, key: string, body: string | Uint8Array, contentType: string, action: string) {
@@ -89,6 +85,8 @@ export interface AuditEvent {
   timestamp: string
   engagement_id: string
   actor: string
+  /** Unique per event; set by `append` when absent. */
+  event_id?: string
   [field: string]: unknown
 }
 
@@ -128,46 +126,52 @@ export class AuditLogStore extends BucketResolver {
       expectedOwner: target.ExpectedBucketOwner,
     })
     for await (const object of listing) {
-      const shard = shardNumberOf(engagementId, object.Key!)
-      if (shard !== undefined) shards.push({key: object.Key!, shard, size: object.Size ?? 0})
+      const shard = shardNumberOf(engagementId, object.Key)
+      if (shard !== undefined) shards.push({key: object.Key, shard, size: object.Size ?? 0})
     }
     return shards.sort((a, b) => a.shard - b.shard)
   }
 
-  /** Appends one event to the last shard, or starts the next shard when the last is full. */
+  /**
+   * Appends one event to the last shard, or starts the next shard when the last is full. The
+   * event carries an `event_id` (a fresh UUID unless given), which is how a retry after a lost
+   * answer recognises that its own line already landed and does not write it twice.
+   */
   async append(event: AuditEvent, bucket?: string): Promise<void> {
     const engagementId = event.engagement_id
-    const line = `${JSON.stringify(event)}\n`
+    const stamped = {...event, event_id: event.event_id ?? randomUUID()}
+    const line = `${JSON.stringify(stamped)}\n`
+    const lineBytes = Buffer.byteLength(line)
+    const marker = `"event_id":${JSON.stringify(stamped.event_id)}`
+    let attempts = 0
     const target = await this.target(bucket)
-    for (let attemptNumber = 1; attemptNumber <= this.maxAttempts; attemptNumber++) {
-      const last = (await this.listShards(engagementId, bucket)).at(-1)
-      let key = engagementKeys.auditLogShard(engagementId, 0)
-      let body = line
-      let condition: {IfMatch?: string; IfNoneMatch?: string} = {IfNoneMatch: '*'}
-      if (last && last.size + Buffer.byteLength(line) <= this.maxShardBytes) {
-        const reply = await attempt({action: 'Reading an audit-log shard', bucket: target.Bucket, key: last.key}, async () => {
-          const object = await this.context.s3.send(new GetObjectCommand({...target, Key: last.key}))
-          return {text: await object.Body!.transformToString('utf8'), etag: object.ETag}
-        })
-        const separator = reply.text === '' || reply.text.endsWith('\n') ? '' : '\n'
-        key = last.key
-        body = reply.text + separator + line
-        condition = {IfMatch: reply.etag}
-      } else if (last) {
-        key = engagementKeys.auditLogShard(engagementId, last.shard + 1)
-      }
-      try {
-        await this.context.s3.send(new PutObjectCommand({...target, Key: key, Body: body, ContentType: 'application/x-ndjson', ...condition}))
-        return
-      } catch (error) {
-        if (!isPreconditionFailure(error)) throw describeAwsError(error, {action: 'Appending to the audit log', bucket: target.Bucket, key})
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * attemptNumber))
-    }
-    throw new AuditforgeError(`Appending to the audit log of ${engagementId} in s3://${target.Bucket}: it kept changing`, {
-      code: 'conflict',
-      exit: ExitCode.conflict,
-      suggestion: 'Run the command again.',
-    })
+    await writeConditionally(
+      this.context.s3,
+      {
+        bucket: target.Bucket,
+        expectedOwner: target.ExpectedBucketOwner,
+        action: 'Appending to the audit log',
+        subject: `The audit log of ${engagementId} in s3://${target.Bucket}`,
+        maxAttempts: this.maxAttempts,
+      },
+      async () => {
+        attempts++
+        const last = (await this.listShards(engagementId, bucket)).at(-1)
+        if (last === undefined) return {key: engagementKeys.auditLogShard(engagementId, 0), body: line, contentType}
+        const next = {key: engagementKeys.auditLogShard(engagementId, last.shard + 1), body: line, contentType}
+        // A full shard is not read on the first attempt; on a retry it is, since the line may
+        // be in it already.
+        if (last.size + lineBytes > this.maxShardBytes && attempts === 1) return next
+        const location = {bucket: target.Bucket, key: last.key, expectedOwner: target.ExpectedBucketOwner}
+        const stored = await readText(this.context.s3, location, 'Reading an audit-log shard')
+        if (stored?.text.includes(marker)) return undefined
+        if (stored === undefined) return {key: last.key, body: line, contentType}
+        if (Buffer.byteLength(stored.text) + lineBytes > this.maxShardBytes) return next
+        const separator = stored.text === '' || stored.text.endsWith('\n') ? '' : '\n'
+        return {key: last.key, body: stored.text + separator + line, contentType, ifMatch: stored.etag}
+      },
+    )
   }
 }
+
+const contentType = 'application/x-ndjson'

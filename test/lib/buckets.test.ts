@@ -1,4 +1,5 @@
 import {
+  GetObjectCommand,
   AbortMultipartUploadCommand,
   BucketAlreadyExists,
   BucketAlreadyOwnedByYou,
@@ -36,7 +37,7 @@ import {
   provisionEngagementBucket,
   repairBucketControls,
 } from '../../src/lib/buckets.js'
-import {accountId, s3Error, sharedBucket, testContext} from './fixtures.js'
+import {accountId, s3Error, sharedBucket, streamBody, testContext} from './fixtures.js'
 
 const s3Mock = mockClient(S3Client)
 
@@ -97,6 +98,8 @@ function compliantBucket(overrides: {
   algorithm?: 'AES256' | 'aws:kms' | undefined
   block?: boolean[]
   tags?: {Key: string; Value: string}[]
+  /** The auditforge:index tag: the shared bucket by default, null for none. */
+  binding?: string | null
 } = {}) {
   s3Mock.on(HeadBucketCommand).resolves({})
   s3Mock.on(GetBucketOwnershipControlsCommand).resolves({
@@ -123,10 +126,14 @@ function compliantBucket(overrides: {
   s3Mock.on(GetPublicAccessBlockCommand).resolves({
     PublicAccessBlockConfiguration: {BlockPublicAcls: a, IgnorePublicAcls: b, BlockPublicPolicy: c, RestrictPublicBuckets: d},
   })
+  const binding = overrides.binding === undefined ? sharedBucket : overrides.binding
   s3Mock.on(GetBucketTaggingCommand).resolves({
-    TagSet: overrides.tags ?? [
-      {Key: 'auditforge:engagement-id', Value: engagementId},
-      {Key: 'auditforge:managed-by', Value: 'auditforge'},
+    TagSet: [
+      ...(overrides.tags ?? [
+        {Key: 'auditforge:engagement-id', Value: engagementId},
+        {Key: 'auditforge:managed-by', Value: 'auditforge'},
+      ]),
+      ...(binding === null ? [] : [{Key: 'auditforge:index', Value: binding}]),
     ],
   })
   putsSucceed()
@@ -172,10 +179,11 @@ describe('provisionEngagementBucket', () => {
       expect.arrayContaining([
         {Key: 'auditforge:engagement-id', Value: engagementId},
         {Key: 'auditforge:managed-by', Value: 'auditforge'},
+        {Key: 'auditforge:index', Value: sharedBucket},
         {Key: 'cost-centre', Value: 'audit'},
       ]),
     )
-    expect(tagSet).toHaveLength(3)
+    expect(tagSet).toHaveLength(4)
   })
 
   it('creates with Object Ownership BucketOwnerEnforced and no LocationConstraint in us-east-1', async () => {
@@ -242,9 +250,10 @@ describe('provisionEngagementBucket', () => {
         {Key: 'team', Value: 'audit'},
         {Key: 'auditforge:engagement-id', Value: engagementId},
         {Key: 'auditforge:managed-by', Value: 'auditforge'},
+        {Key: 'auditforge:index', Value: sharedBucket},
       ]),
     )
-    expect(tagSet).toHaveLength(3)
+    expect(tagSet).toHaveLength(4)
   })
 
   it('HeadBucket 403 is treated as someone else\'s bucket: no CreateBucket, no Put', async () => {
@@ -319,6 +328,7 @@ describe('checkBucketControls', () => {
       ['encryption', true],
       ['public-access-block', true],
       ['tags', true],
+      ['index-binding', true],
     ])
     for (const [name, input] of history()) expect(input.ExpectedBucketOwner, name).toBe(accountId)
     expect(calledNames().filter((name) => name.startsWith('Put'))).toEqual([])
@@ -356,6 +366,7 @@ describe('checkBucketControls', () => {
       ['object-ownership', 'not set'],
       ['public-access-block', 'not set'],
       ['tags', 'auditforge:engagement-id missing, auditforge:managed-by missing'],
+      ['index-binding', 'not bound'],
     ])
   })
 
@@ -446,6 +457,7 @@ describe('assertDecommissionable', () => {
   const managed = [
     {Key: 'auditforge:engagement-id', Value: engagementId},
     {Key: 'auditforge:managed-by', Value: 'auditforge'},
+    {Key: 'auditforge:index', Value: sharedBucket},
   ]
 
   it('allows an unreferenced, managed bucket of this account', async () => {
@@ -555,5 +567,72 @@ describe('decommissionBucket', () => {
     s3Mock.resetHistory()
     await expect(decommissionBucket(testContext(), bucket)).rejects.toMatchObject({exit: 1, message: expect.stringContaining(bucket)})
     expect(s3Mock).toHaveReceivedCommandTimes(DeleteBucketCommand, 3)
+  })
+})
+
+describe('index binding (auditforge:index)', () => {
+  const indexWith = (records: unknown[]) => {
+    s3Mock.on(GetObjectCommand).callsFake(() => ({Body: streamBody(JSON.stringify({engagements: records})), ETag: '"i"'}))
+  }
+
+  it('verify reports a bucket bound to another index, and one bound to none', async () => {
+    compliantBucket({binding: 'staging-shared'})
+    let check = await checkBucketControls(testContext(), bucket)
+    expect(check.controls.filter((c) => !c.ok).map((c) => [c.control, c.actual])).toEqual([['index-binding', 'auditforge:index=staging-shared']])
+    compliantBucket({binding: null})
+    check = await checkBucketControls(testContext(), bucket)
+    expect(check.controls.filter((c) => !c.ok).map((c) => [c.control, c.actual])).toEqual([['index-binding', 'not bound']])
+  })
+
+  it('--fix binds an unbound bucket only when a record of this index points at it', async () => {
+    compliantBucket({binding: null})
+    indexWith([{engagement_id: 'eng-other', source_bucket: ''}])
+    const unclaimed = await repairBucketControls(testContext(), bucket)
+    expect(unclaimed.ok).toBe(false)
+    expect(s3Mock).not.toHaveReceivedCommand(PutBucketTaggingCommand)
+
+    s3Mock.reset()
+    compliantBucket({binding: null})
+    indexWith([{engagement_id: engagementId, source_bucket: bucket}])
+    await repairBucketControls(testContext(), bucket)
+    const tagSet = s3Mock.commandCalls(PutBucketTaggingCommand)[0].args[0].input.Tagging?.TagSet
+    expect(tagSet).toEqual(expect.arrayContaining([{Key: 'auditforge:index', Value: sharedBucket}]))
+  })
+
+  it('--fix never rebinds a bucket bound to another index', async () => {
+    compliantBucket({binding: 'staging-shared', versioning: 'Suspended'})
+    indexWith([{engagement_id: engagementId, source_bucket: bucket}])
+    await repairBucketControls(testContext(), bucket)
+    expect(s3Mock).toHaveReceivedCommandTimes(PutBucketVersioningCommand, 1)
+    expect(s3Mock).not.toHaveReceivedCommand(PutBucketTaggingCommand)
+  })
+
+  it('provisioning refuses (exit 5) an existing bucket bound to another index and writes nothing', async () => {
+    compliantBucket({binding: 'staging-shared'})
+    await expect(provisionEngagementBucket(testContext(), engagementId)).rejects.toMatchObject({
+      exit: 5,
+      message: expect.stringContaining('staging-shared'),
+    })
+    expect(calledNames().filter((name) => name.startsWith('Put') || name === 'CreateBucketCommand')).toEqual([])
+  })
+
+  it('decommission refuses a bucket bound to another index, and an unbound one unless told it may', async () => {
+    compliantBucket({binding: 'staging-shared'})
+    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [])).rejects.toMatchObject({
+      exit: 5,
+      message: expect.stringContaining('bound to the engagement index in staging-shared'),
+    })
+    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [], {unboundOk: true})).rejects.toMatchObject({exit: 5})
+    compliantBucket({binding: null})
+    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [])).rejects.toMatchObject({
+      exit: 5,
+      message: expect.stringContaining('not bound to any engagement index'),
+    })
+    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [], {unboundOk: true})).resolves.toBeUndefined()
+  })
+
+  it('decommission for an engagement refuses a bucket tagged for another engagement', async () => {
+    compliantBucket({tags: [{Key: 'auditforge:engagement-id', Value: 'eng-other'}, {Key: 'auditforge:managed-by', Value: 'auditforge'}]})
+    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [], {engagementId})).rejects.toMatchObject({exit: 5})
   })
 })

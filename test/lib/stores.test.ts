@@ -12,8 +12,9 @@ const ownBucket = `metis-af-abc-${accountId}`
 const logPrefix = 'auditforge/engagements/eng-abc/audit_log/'
 const shardKey = (n: number) => `${logPrefix}shard-${String(n).padStart(5, '0')}.jsonl`
 
+/** Events carry their id, so the line written is predictable; `append` adds one when absent. */
 function event(extra: Record<string, unknown> = {}): AuditEvent {
-  return {event: 'test.event', timestamp: '2024-03-05T07:08:09Z', engagement_id: engagementId, actor: callerArn, ...extra}
+  return {event: 'test.event', timestamp: '2024-03-05T07:08:09Z', engagement_id: engagementId, actor: callerArn, event_id: `evt-${JSON.stringify(extra)}`, ...extra}
 }
 
 const line = (e: AuditEvent) => `${JSON.stringify(e)}\n`

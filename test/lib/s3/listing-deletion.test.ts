@@ -3,9 +3,9 @@ import {mockClient} from 'aws-sdk-client-mock'
 import 'aws-sdk-client-mock-vitest/extend'
 import {beforeEach, describe, expect, it} from 'vitest'
 
-import {AuditforgeError} from '../../src/lib/errors.js'
-import {deleteBatchSize, deleteObjectVersions, listObjectVersions, listObjects} from '../../src/lib/object-versions.js'
-import {accountId, s3Error, testContext} from './fixtures.js'
+import {AuditforgeError} from '../../../src/lib/errors.js'
+import {deleteBatchSize, deleteObjectVersions, listObjectVersions, listObjects} from '../../../src/lib/s3/index.js'
+import {accountId, s3Error, testContext} from '../fixtures.js'
 
 const s3Mock = mockClient(S3Client)
 const bucket = `metis-af-abc-${accountId}`

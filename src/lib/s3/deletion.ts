@@ -1,79 +1,12 @@
 /**
- * Listing objects and object versions page by page, and deleting versions in batches: the
- * building blocks of decommissioning a bucket and of removing one engagement's keys.
+ * Deleting object versions in batches, with per-key errors: the building block of
+ * decommissioning a bucket, removing one engagement's keys, and aborting stale uploads.
  */
-import {
-  DeleteObjectsCommand,
-  ListObjectVersionsCommand,
-  type ObjectIdentifier,
-  type S3Client,
-  type _Object,
-  paginateListObjectsV2,
-} from '@aws-sdk/client-s3'
+import {AbortMultipartUploadCommand, DeleteObjectsCommand, type ObjectIdentifier, type S3Client} from '@aws-sdk/client-s3'
 import pLimit from 'p-limit'
 
-import {AuditforgeError, ExitCode, attempt} from './errors.js'
-
-export interface ListOptions {
-  bucket: string
-  prefix?: string
-  /** Passed as ExpectedBucketOwner; set for every per-engagement bucket. */
-  expectedOwner?: string
-}
-
-/** Every current object under a prefix, one page (up to 1000 keys) at a time. */
-export async function* listObjects(s3: S3Client, options: ListOptions): AsyncGenerator<_Object> {
-  const context = {action: 'Listing objects', bucket: options.bucket, key: options.prefix}
-  const pages = paginateListObjectsV2(
-    {client: s3, pageSize: 1000},
-    {Bucket: options.bucket, Prefix: options.prefix, ExpectedBucketOwner: options.expectedOwner},
-  )
-  const iterator = pages[Symbol.asyncIterator]()
-  for (;;) {
-    const page = await attempt(context, () => iterator.next())
-    if (page.done) return
-    yield* page.value.Contents ?? []
-  }
-}
-
-export interface VersionEntry {
-  Key: string
-  VersionId?: string
-  isDeleteMarker: boolean
-  size: number
-}
-
-/** Every object version and delete marker under a prefix, page by page. */
-export async function* listObjectVersions(s3: S3Client, options: ListOptions): AsyncGenerator<VersionEntry> {
-  const context = {action: 'Listing object versions', bucket: options.bucket, key: options.prefix}
-  const fetchPage = (keyMarker?: string, versionIdMarker?: string) =>
-    attempt(context, () =>
-      s3.send(
-        new ListObjectVersionsCommand({
-          Bucket: options.bucket,
-          Prefix: options.prefix,
-          KeyMarker: keyMarker,
-          VersionIdMarker: versionIdMarker,
-          ExpectedBucketOwner: options.expectedOwner,
-        }),
-      ),
-    )
-  let page = await fetchPage()
-  for (;;) {
-    // Fetch the next page before handing out this one: callers delete what they are given,
-    // and once the version the markers name is deleted, servers (moto) answer with an empty
-    // page, which silently ends the listing early and leaves the bucket non-empty.
-    const next = page.IsTruncated && page.NextKeyMarker !== undefined ? await fetchPage(page.NextKeyMarker, page.NextVersionIdMarker) : undefined
-    for (const version of page.Versions ?? []) {
-      yield {Key: version.Key!, VersionId: version.VersionId, isDeleteMarker: false, size: version.Size ?? 0}
-    }
-    for (const marker of page.DeleteMarkers ?? []) {
-      yield {Key: marker.Key!, VersionId: marker.VersionId, isDeleteMarker: true, size: 0}
-    }
-    if (!next) return
-    page = next
-  }
-}
+import {AuditforgeError, ExitCode, attempt} from '../errors.js'
+import {type ListOptions, type VersionEntry, listMultipartUploads} from './listing.js'
 
 export interface DeleteProgress {
   deleted: number
@@ -154,4 +87,30 @@ export async function deleteObjectVersions(
     )
   }
   return {deleted}
+}
+
+/**
+ * Aborts the incomplete multipart uploads under a prefix that `select` picks (all of
+ * them by default), following every page of the listing. Returns how many were aborted.
+ */
+export async function abortMultipartUploads(
+  s3: S3Client,
+  options: ListOptions & {select?: (key: string) => boolean},
+): Promise<number> {
+  let aborted = 0
+  for await (const upload of listMultipartUploads(s3, options)) {
+    if (options.select && !options.select(upload.Key)) continue
+    await attempt({action: 'Aborting a multipart upload', bucket: options.bucket, key: upload.Key}, () =>
+      s3.send(
+        new AbortMultipartUploadCommand({
+          Bucket: options.bucket,
+          Key: upload.Key,
+          UploadId: upload.UploadId,
+          ExpectedBucketOwner: options.expectedOwner,
+        }),
+      ),
+    )
+    aborted++
+  }
+  return aborted
 }

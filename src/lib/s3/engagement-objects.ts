@@ -1,0 +1,39 @@
+/**
+ * Exactly one engagement's objects in a bucket — the computation that migrate and delete share.
+ * The layout's list prefixes are wider than the engagement (`auditforge/deliverables/eng-abc`
+ * also lists `eng-abcd.json`), so every listed key must still pass `ownsKey`.
+ */
+import type {S3Client} from '@aws-sdk/client-s3'
+
+import {engagementListPrefixes, ownsKey} from '../layout.js'
+import {type VersionEntry, listObjectVersions, listObjects} from './listing.js'
+
+/** One current object as listed. */
+export interface ObjectSummary {
+  key: string
+  size: number
+  /** Quoted ETag as S3 returns it; an MD5 only when it has no "-N" part suffix. */
+  etag?: string
+}
+
+/** Exactly the engagement's own current objects in a bucket, sorted by key. */
+export async function listEngagementObjects(s3: S3Client, bucket: string, engagementId: string, expectedOwner?: string): Promise<ObjectSummary[]> {
+  const objects: ObjectSummary[] = []
+  await Promise.all(
+    engagementListPrefixes(engagementId).map(async (prefix) => {
+      for await (const object of listObjects(s3, {bucket, prefix, expectedOwner})) {
+        if (ownsKey(engagementId, object.Key)) objects.push({key: object.Key, size: object.Size ?? 0, etag: object.ETag})
+      }
+    }),
+  )
+  return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+}
+
+/** Every version and delete marker of the engagement's own keys in a bucket, and nobody else's. */
+export async function* listEngagementVersions(s3: S3Client, bucket: string, engagementId: string, expectedOwner?: string): AsyncGenerator<VersionEntry> {
+  for (const prefix of engagementListPrefixes(engagementId)) {
+    for await (const version of listObjectVersions(s3, {bucket, prefix, expectedOwner})) {
+      if (ownsKey(engagementId, version.Key)) yield version
+    }
+  }
+}
