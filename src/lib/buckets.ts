@@ -159,6 +159,19 @@ function someoneElsesBucket(bucket: string, cause?: unknown): AuditforgeError {
   })
 }
 
+/**
+ * Whether the bucket exists and is this account's. A bucket of that name owned by someone else
+ * (or not readable) counts as not ours: false.
+ */
+export async function bucketExists(context: AwsContext, bucket: string): Promise<boolean> {
+  try {
+    return (await bucketState(context.s3, bucket, await context.accountId())) === 'ours'
+  } catch (error) {
+    if (error instanceof AuditforgeError && error.code === 'bucket_owned_elsewhere') return false
+    throw error
+  }
+}
+
 /** 'ours', 'missing', or a hard error when the name is taken by another account. */
 async function bucketState(s3: S3Client, bucket: string, owner: string): Promise<'ours' | 'missing'> {
   try {
@@ -451,7 +464,7 @@ export interface DecommissionChecks {
    * that it belongs to this index (a record of this index pointed at it).
    */
   unboundOk?: boolean
-  /** The engagement whose bucket it must be, by its auditforge:engagement-id tag. */
+  /** The engagement whose bucket it must be: a bucket tagged for another one is refused. */
   engagementId?: string
 }
 
@@ -492,7 +505,8 @@ export async function assertDecommissionable(
       `If it is an auditforge bucket, run \`auditforge bucket verify ${bucket} --fix\` first.`,
     )
   }
-  if (checks.engagementId !== undefined && tags.get(engagementIdTagKey) !== checks.engagementId) {
+  const taggedFor = tags.get(engagementIdTagKey)
+  if (checks.engagementId !== undefined && taggedFor !== undefined && taggedFor !== checks.engagementId) {
     throw refused(`${bucket} is not tagged ${engagementIdTagKey}=${checks.engagementId}; it was left untouched`)
   }
   assertBoundTo(bucket, tags.get(indexTagKey), sharedBucket, {unboundOk: checks.unboundOk ?? false, engagementId: parsed.engagementId})

@@ -9,13 +9,15 @@ import {
   type DecommissionResult,
   type ProvisionStep,
   assertDecommissionable,
+  bucketExists,
+  bucketNameFor,
   decommissionBucket,
   parsePerEngagementBucket,
   provisionEngagementBucket,
   removeNewBucket,
 } from './buckets.js'
 import {EngagementIndex, type EngagementRecord} from './engagement-index.js'
-import {AuditforgeError, describeAwsError, invalidInput, refused} from './errors.js'
+import {AuditforgeError, ExitCode, describeAwsError, invalidInput, refused} from './errors.js'
 import {engagementKeys, newEngagementId, validateEngagementId} from './layout.js'
 import {type DeleteProgress, deleteObjectVersions, listEngagementVersions} from './s3/index.js'
 import {AuditLogStore} from './stores.js'
@@ -123,8 +125,16 @@ export interface DeleteEngagementResult {
   source_bucket: string
   /** Object versions and delete markers removed from the shared bucket. */
   shared_objects_deleted: number
-  /** What happened to the engagement's own bucket, when it has one. */
-  bucket: 'none' | 'kept' | 'decommissioned' | 'cleanup_failed'
+  /**
+   * The engagement's own bucket: the record's, or else the one named after the engagement when
+   * it exists (left by a rollback or an interrupted migration); null when there is none.
+   */
+  bucket_name: string | null
+  /**
+   * What happened to it: `left_in_place` when it exists but nothing proves it is this
+   * engagement's of this index (tags, binding), `cleanup_failed` when removing it failed.
+   */
+  bucket: 'none' | 'kept' | 'decommissioned' | 'cleanup_failed' | 'left_in_place'
   bucket_objects_deleted: number
   cleanup_error?: string
   retry_command?: string
@@ -138,8 +148,11 @@ export interface DeleteEngagementOptions {
 /**
  * Deletes an engagement. Without `keepData`, its own keys (every version) are removed from the
  * shared bucket first — nobody else's: matching is exact — so an interrupted run can simply be
- * repeated. Then the record goes. Then its own bucket, if any, is decommissioned, best-effort:
- * a failure there is reported with the command that retries it, and the deletion stands.
+ * repeated. Then the record goes. Then its own bucket is decommissioned, best-effort: a failure
+ * there is reported with the command that retries it, and the deletion stands. Its own bucket is
+ * the record's `source_bucket`, or, when that is empty, the bucket named after the engagement if
+ * it exists and is provably this engagement's of this index (a rollback or an interrupted
+ * migration leaves a full copy of the data there).
  */
 export async function deleteEngagement(
   context: AwsContext,
@@ -167,19 +180,33 @@ export async function deleteEngagement(
     engagement_id: engagementId,
     source_bucket: sourceBucket,
     shared_objects_deleted: sharedDeleted,
+    bucket_name: sourceBucket || null,
     bucket: sourceBucket ? 'kept' : 'none',
     bucket_objects_deleted: 0,
   }
-  if (!sourceBucket || options.keepData) return result
+  if (options.keepData) return result
 
+  const bucket = sourceBucket || (await derivedBucketIfPresent(context, engagementId))
+  if (bucket === undefined) return result
+  result.bucket_name = bucket
+  const pointing = remaining.filter((other) => other.source_bucket === bucket).map((other) => other.engagement_id)
   try {
-    // Only the engagement's own bucket, and only when no other record points at it.
-    if (parsePerEngagementBucket(context, sourceBucket).engagementId !== engagementId) {
-      throw refused(`${sourceBucket} is not the bucket of ${engagementId} by name; it was left in place`)
+    // Only the engagement's own bucket, and only when no other record points at it. A bucket
+    // the record pointed at is this index's even if it predates binding; a bucket found by
+    // name must prove it with its binding.
+    if (parsePerEngagementBucket(context, bucket).engagementId !== engagementId) {
+      throw refused(`${bucket} is not the bucket of ${engagementId} by name; it was left in place`)
     }
-    const pointing = remaining.filter((other) => other.source_bucket === sourceBucket).map((other) => other.engagement_id)
-    await assertDecommissionable(context, sourceBucket, sharedBucket, pointing)
-    const decommissioned: DecommissionResult = await decommissionBucket(context, sourceBucket, {
+    await assertDecommissionable(context, bucket, sharedBucket, pointing, {unboundOk: bucket === sourceBucket, engagementId})
+  } catch (error) {
+    const refusal = describeAwsError(error, {action: 'Checking the bucket', bucket})
+    if (bucket === sourceBucket || refusal.exit !== ExitCode.refused) {
+      return {...result, bucket: 'cleanup_failed', cleanup_error: refusal.message, retry_command: `auditforge bucket decommission ${bucket} --yes`}
+    }
+    return {...result, bucket: 'left_in_place', cleanup_error: refusal.message}
+  }
+  try {
+    const decommissioned: DecommissionResult = await decommissionBucket(context, bucket, {
       onProgress: (progress) => options.onProgress?.({...progress, phase: 'bucket'}),
     })
     return {...result, bucket: 'decommissioned', bucket_objects_deleted: decommissioned.deleted}
@@ -187,8 +214,14 @@ export async function deleteEngagement(
     return {
       ...result,
       bucket: 'cleanup_failed',
-      cleanup_error: describeAwsError(error, {action: 'Decommissioning the bucket', bucket: sourceBucket}).message,
-      retry_command: `auditforge bucket decommission ${sourceBucket} --yes`,
+      cleanup_error: describeAwsError(error, {action: 'Decommissioning the bucket', bucket}).message,
+      retry_command: `auditforge bucket decommission ${bucket} --yes`,
     }
   }
+}
+
+/** The bucket named after the engagement, when it exists in this account. */
+async function derivedBucketIfPresent(context: AwsContext, engagementId: string): Promise<string | undefined> {
+  const bucket = await bucketNameFor(context, engagementId)
+  return (await bucketExists(context, bucket)) ? bucket : undefined
 }

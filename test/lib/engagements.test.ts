@@ -270,6 +270,8 @@ describe('deleteEngagement', () => {
     s3Mock.on(DeleteObjectsCommand).resolves({})
     s3Mock.on(PutObjectCommand).resolves({})
 
+    // No bucket named after the engagement exists either.
+    s3Mock.on(HeadBucketCommand).rejects(new NotFound({$metadata: {httpStatusCode: 404}, message: 'none'}))
     const result = await deleteEngagement(testContext(), sharedBucket, 'eng-abc', {keepData: false})
 
     const deleted = s3Mock
@@ -297,6 +299,7 @@ describe('deleteEngagement', () => {
       engagement_id: 'eng-abc',
       source_bucket: '',
       shared_objects_deleted: 10,
+      bucket_name: null,
       bucket: 'none',
       bucket_objects_deleted: 0,
     })
@@ -364,6 +367,52 @@ describe('deleteEngagement', () => {
     expect(result.retry_command).toBe(`auditforge bucket decommission ${own} --yes`)
     expect(indexPuts()).toHaveLength(1)
     expect(s3Mock).not.toHaveReceivedCommand(DeleteBucketCommand)
+  })
+
+  describe('the bucket named after a shared-bucket engagement (left by a rollback or an interrupted migration)', () => {
+    const own = `metis-af-abc-${accountId}`
+    const boundTags = (index: string | undefined) => [
+      {Key: 'auditforge:managed-by', Value: 'auditforge'},
+      {Key: 'auditforge:engagement-id', Value: 'eng-abc'},
+      ...(index === undefined ? [] : [{Key: 'auditforge:index', Value: index}]),
+    ]
+    function derivedBucketExists(tags: {Key: string; Value: string}[]) {
+      s3Mock.on(ListObjectVersionsCommand).resolves({IsTruncated: false})
+      s3Mock.on(ListObjectVersionsCommand, {Bucket: own}).resolves({Versions: [{Key: 'auditforge/engagements/eng-abc/findings.json', VersionId: 'v'}], IsTruncated: false})
+      s3Mock.on(DeleteObjectsCommand).resolves({})
+      s3Mock.on(PutObjectCommand).resolves({})
+      s3Mock.on(HeadBucketCommand, {Bucket: own}).resolves({})
+      s3Mock.on(GetBucketTaggingCommand).resolves({TagSet: tags})
+      s3Mock.on(ListMultipartUploadsCommand).resolves({IsTruncated: false})
+      s3Mock.on(DeleteBucketCommand).resolves({})
+      indexWith(recordOf('eng-abc'))
+    }
+
+    it('is decommissioned when it is bound to this index', async () => {
+      derivedBucketExists(boundTags(sharedBucket))
+      const result = await deleteEngagement(testContext(), sharedBucket, 'eng-abc', {keepData: false})
+      expect(result).toMatchObject({source_bucket: '', bucket_name: own, bucket: 'decommissioned', bucket_objects_deleted: 1})
+      expect(s3Mock).toHaveReceivedCommandWith(DeleteBucketCommand, {Bucket: own, ExpectedBucketOwner: accountId})
+    })
+
+    it.each([
+      ['bound to another index', boundTags('staging-shared'), 'staging-shared'],
+      ['bound to no index', boundTags(undefined), 'not bound'],
+    ])('is left in place when %s', async (_what, tags, reason) => {
+      derivedBucketExists(tags)
+      const result = await deleteEngagement(testContext(), sharedBucket, 'eng-abc', {keepData: false})
+      expect(result).toMatchObject({bucket_name: own, bucket: 'left_in_place', cleanup_error: expect.stringContaining(reason)})
+      expect(s3Mock).not.toHaveReceivedCommandWith(ListObjectVersionsCommand, {Bucket: own})
+      expect(s3Mock).not.toHaveReceivedCommand(DeleteBucketCommand)
+    })
+
+    it('is kept with --keep-data, without even being looked for', async () => {
+      derivedBucketExists(boundTags(sharedBucket))
+      const result = await deleteEngagement(testContext(), sharedBucket, 'eng-abc', {keepData: true})
+      expect(result).toMatchObject({bucket_name: null, bucket: 'none'})
+      expect(s3Mock).not.toHaveReceivedCommand(HeadBucketCommand)
+      expect(s3Mock).not.toHaveReceivedCommand(DeleteBucketCommand)
+    })
   })
 
   it('an unknown engagement is exit 3 and nothing is deleted', async () => {
