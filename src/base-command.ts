@@ -3,6 +3,8 @@
  * catch() that turns every failure into one line on stderr (or a JSON error on stdout under
  * `--json`) with the documented exit code.
  */
+import {format} from 'node:util'
+
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 
 import type {AwsContext} from './lib/aws.js'
@@ -10,7 +12,7 @@ import {type Settings, requireSharedBucket, resolveSettings} from './lib/config.
 import {AuditforgeError, ExitCode, type ExitCodeValue, describeAwsError} from './lib/errors.js'
 import {assertCanConfirm, confirmDestructive} from './ui/confirm.js'
 import {type Spinner, createSpinner} from './ui/spinner.js'
-import {sanitize, useColor} from './ui/terminal.js'
+import {Rendered, sanitize, useColor} from './ui/terminal.js'
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof AuditforgeCommand)['baseFlags'] & T['flags']>
 export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
@@ -97,19 +99,54 @@ export abstract class AuditforgeCommand<T extends typeof Command, R> extends Com
     await confirmDestructive(question, yes)
   }
 
-  /** A line of progress or a warning for the operator: stderr, never stdout. */
-  protected note(message: string): void {
-    if (!this.jsonEnabled()) process.stderr.write(`${message}\n`)
+  // Everything printed for a person passes sanitize() at one of the chokepoints below (log,
+  // logToStderr, note, warning, warn, the error line in catch) or in src/ui (spinner, progress,
+  // the y/N question, tables), so no command can forget it. How newlines are kept safe:
+  // - note, warning and the error line are one line each: their text is sanitised whole, `\n`
+  //   included, so a key or a server's message can never forge a line. Lists (keys,
+  //   differences) go in `details`, each item sanitised the same way and printed on its own
+  //   indented line: the only line breaks are the ones the chokepoint itself writes.
+  // - log prints blocks (plans, tables) whose line breaks are the renderer's layout: it lets `\n`
+  //   through and escapes everything else (CR above all), and the renderers sanitise each value
+  //   they put in, so no value brings a `\n` of its own. A Rendered block (a table, sanitised
+  //   cell by cell, possibly with our own colour) is printed as it is.
+  // --json output never passes sanitize(): the serializer escapes (logJson).
+
+  /** Human output on stdout (data: a table, a plan, a bucket name); nothing under --json. */
+  public override log(message: Rendered | string = '', ...args: unknown[]): void {
+    if (this.jsonEnabled()) return
+    super.log(printable(message, args))
   }
 
-  protected warning(message: string): void {
+  public override logToStderr(message: Rendered | string = '', ...args: unknown[]): void {
+    if (this.jsonEnabled()) return
+    super.logToStderr(printable(message, args))
+  }
+
+  /** A line of progress for the operator: stderr, never stdout; nothing under --json. */
+  protected note(message: string, details: string[] = []): void {
+    if (!this.jsonEnabled()) process.stderr.write(lines(message, details))
+  }
+
+  /** A warning on stderr (also under --json, where stdout is the document). */
+  protected warning(message: string, details: string[] = []): void {
     const label = useColor(process.stderr) ? '\u001b[33mWarning:\u001b[39m' : 'Warning:'
-    process.stderr.write(`${label} ${message}\n`)
+    process.stderr.write(`${label} ${lines(message, details)}`)
   }
 
-  /** JSON goes to stdout plain: no colour, exactly one document. */
+  /** oclif's own warnings (deprecations) take the same way. */
+  public override warn(input: Error | string): Error | string {
+    if (!this.jsonEnabled()) this.warning(typeof input === 'string' ? input : input.message)
+    return input
+  }
+
+  /**
+   * JSON goes to stdout plain: no colour, exactly one document. The serializer escapes C0
+   * controls; DEL, C1 controls, the line separators and bidi controls are escaped as well
+   * (`\u009b`), which is still exact JSON: it parses back to the very same strings.
+   */
   public override logJson(json: unknown): void {
-    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`)
+    process.stdout.write(`${toJsonText(json)}\n`)
   }
 
   public override toErrorJson(error: unknown): JsonError {
@@ -125,10 +162,10 @@ export abstract class AuditforgeCommand<T extends typeof Command, R> extends Com
     } else {
       const color = useColor(process.stderr)
       const label = color ? '\u001b[31mError:\u001b[39m' : 'Error:'
-      process.stderr.write(`${label} ${sanitize(failure.message)}\n`)
-      if (failure.suggestion) process.stderr.write(`  ${failure.suggestion}\n`)
+      process.stderr.write(`${label} ${lines(failure.message, failure.suggestion ? [failure.suggestion] : [])}`)
     }
-    if (/\bauditforge\b|\*/.test(process.env.DEBUG ?? '')) process.stderr.write(`${(error as Error).stack ?? error}\n`)
+    // A stack trace is lines by nature; its message may be a server's, so everything but \n is escaped.
+    if (/\bauditforge\b|\*/.test(process.env.DEBUG ?? '')) process.stderr.write(`${sanitize((error as Error).stack ?? error, {keepNewlines: true})}\n`)
     // oclif 4 drops custom exit codes under --json, so exit here with the documented one.
     this.exit(failure.exit)
   }
@@ -137,6 +174,28 @@ export abstract class AuditforgeCommand<T extends typeof Command, R> extends Com
     this.context?.s3.destroy()
     await super.finally(error)
   }
+}
+
+/** A Rendered block as it is; anything else sanitised, keeping only the layout's newlines. */
+function printable(message: Rendered | string, args: unknown[]): string {
+  if (message instanceof Rendered) return message.text
+  return sanitize(args.length > 0 ? format(message, ...args) : message, {keepNewlines: true})
+}
+
+/** A message and its details, each one line, sanitised; details indented under the message. */
+function lines(message: string, details: string[]): string {
+  return [sanitize(message), ...details.map((detail) => `  ${sanitize(detail)}`)].map((line) => `${line}\n`).join('')
+}
+
+const unsafeInJson = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * One JSON document, pretty-printed. These characters only ever occur inside strings, where
+ * `\uXXXX` is the same character to any JSON parser; escaped, they cannot act on a terminal
+ * that shows the document.
+ */
+export function toJsonText(json: unknown): string {
+  return JSON.stringify(json, null, 2).replace(unsafeInJson, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 /** Every error, ours, oclif's (parsing) or the SDK's, as one AuditforgeError. */

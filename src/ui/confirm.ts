@@ -1,19 +1,19 @@
 import {confirm} from '@inquirer/prompts'
 
 import {AuditforgeError, ExitCode, refused} from '../lib/errors.js'
-import {canPrompt} from './terminal.js'
+import {canPrompt, sanitize} from './terminal.js'
 
 /**
  * The gate in front of every destructive action: `--yes` passes; a person at a terminal is
  * asked y/N (default No) on stderr; with nobody to ask it refuses with exit 5, and so does an
- * answer of no.
+ * answer of no. The question names engagements and buckets, so it is sanitised here (one line).
  */
 export async function confirmDestructive(question: string, yes: boolean): Promise<void> {
   if (yes) return
   assertCanConfirm(yes)
   let answer = false
   try {
-    answer = await confirm({message: question, default: false}, {output: process.stderr})
+    answer = await confirm({message: sanitize(question), default: false}, {output: process.stderr})
   } catch (error) {
     // Ctrl-C or Ctrl-D at the prompt is a "no", not a crash.
     if (!(error instanceof Error && error.name === 'ExitPromptError')) throw error

@@ -1,31 +1,32 @@
 import type {EngagementOutcome, VerifyOutcome} from '../lib/migrate.js'
 import {renderTable} from './table.js'
+import {type Rendered, sanitize} from './terminal.js'
 
 const rule = (char: string) => char.repeat(70)
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(2)
 
-/** The dry-run plan in seed 001's layout. */
+/** The dry-run plan in seed 001's layout; each value sanitised, so no value can add a line. */
 export function renderPlan(sourceBucket: string, outcomes: EngagementOutcome[]): string {
-  const lines = [`Source bucket: ${sourceBucket}`, rule('='), `${'Engagement'.padEnd(20)}${'Target bucket'.padEnd(36)}${'Objs'.padStart(6)}${'MB'.padStart(8)}`, rule('-')]
+  const lines = [`Source bucket: ${sanitize(sourceBucket)}`, rule('='), `${'Engagement'.padEnd(20)}${'Target bucket'.padEnd(36)}${'Objs'.padStart(6)}${'MB'.padStart(8)}`, rule('-')]
   const planned = outcomes.filter((outcome) => outcome.status !== 'already_migrated')
   for (const outcome of planned) {
-    lines.push(`${outcome.engagement_id.padEnd(20)}${outcome.target_bucket.padEnd(36)}${String(outcome.objects).padStart(6)}${mb(outcome.bytes).padStart(8)}`)
+    lines.push(`${sanitize(outcome.engagement_id).padEnd(20)}${sanitize(outcome.target_bucket).padEnd(36)}${String(outcome.objects).padStart(6)}${mb(outcome.bytes).padStart(8)}`)
   }
   lines.push(rule('='), `Total: ${planned.length} engagements, ${sum(planned, 'objects')} objects, ${mb(sum(planned, 'bytes'))} MB`)
   for (const outcome of outcomes.filter((candidate) => candidate.status === 'already_migrated')) {
-    lines.push(`Already migrated: ${outcome.engagement_id} uses ${outcome.target_bucket}`)
+    lines.push(`Already migrated: ${sanitize(outcome.engagement_id)} uses ${sanitize(outcome.target_bucket)}`)
   }
   return lines.join('\n')
 }
 
-export function renderOutcomes(outcomes: EngagementOutcome[]): string {
+export function renderOutcomes(outcomes: EngagementOutcome[]): Rendered {
   return renderTable(
     ['Engagement', 'Target bucket', 'Status', 'Copied', 'Skipped'],
     outcomes.map((outcome) => [outcome.engagement_id, outcome.target_bucket, outcome.status, outcome.copied, outcome.skipped_existing]),
   )
 }
 
-export function renderVerification(outcomes: VerifyOutcome[]): string {
+export function renderVerification(outcomes: VerifyOutcome[]): Rendered | string {
   if (outcomes.length === 0) return 'No migrated engagements to verify.'
   return renderTable(
     ['Engagement', 'Target bucket', 'Objs', 'MB', 'Result'],
@@ -33,11 +34,14 @@ export function renderVerification(outcomes: VerifyOutcome[]): string {
   )
 }
 
-/** One engagement's verification differences, the first 20 of them. */
-export function renderDifferences(engagementId: string, differences: string[]): string {
+/**
+ * One engagement's verification differences, the first 20 of them, as a warning and its detail
+ * lines (each difference names a key from S3; the warning prints each on a line of its own).
+ */
+export function renderDifferences(engagementId: string, differences: string[]): [message: string, details: string[]] {
   const shown = differences.slice(0, 20)
-  const more = differences.length > shown.length ? `\n  … and ${differences.length - shown.length} more` : ''
-  return `${engagementId} failed verification; its record was not changed:\n  ${shown.join('\n  ')}${more}`
+  const more = differences.length > shown.length ? [`… and ${differences.length - shown.length} more`] : []
+  return [`${engagementId} failed verification; its record was not changed:`, [...shown, ...more]]
 }
 
 export function sum<T extends {[key in K]: number}, K extends keyof T>(items: T[], key: K): number {

@@ -3,7 +3,7 @@
  * terminal; a plain line every few seconds without one; nothing at all under --json.
  */
 import {formatBytes} from './format.js'
-import {canAnimate} from './terminal.js'
+import {canAnimate, sanitize} from './terminal.js'
 
 export interface ProgressSnapshot {
   label: string
@@ -25,11 +25,12 @@ function formatDuration(seconds: number): string {
   return minutes < 60 ? `${minutes}m${String(Math.ceil(seconds % 60)).padStart(2, '0')}s` : `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`
 }
 
+/** One line of progress; the label is sanitised (newlines too), so the line stays one line. */
 export function describeProgress(snapshot: ProgressSnapshot, elapsedSeconds: number): string {
   const rate = elapsedSeconds > 0 ? snapshot.objectsDone / elapsedSeconds : 0
   const byteRate = elapsedSeconds > 0 ? snapshot.bytesDone / elapsedSeconds : 0
   const remaining = byteRate > 0 ? (snapshot.bytesTotal - snapshot.bytesDone) / byteRate : rate > 0 ? (snapshot.objectsTotal - snapshot.objectsDone) / rate : Number.NaN
-  return `${snapshot.label}: ${snapshot.objectsDone}/${snapshot.objectsTotal} objects, ${formatBytes(snapshot.bytesDone)}/${formatBytes(snapshot.bytesTotal)}, ${rate.toFixed(0)} obj/s, ${formatBytes(byteRate)}/s, ETA ${formatDuration(remaining)}`
+  return `${sanitize(snapshot.label)}: ${snapshot.objectsDone}/${snapshot.objectsTotal} objects, ${formatBytes(snapshot.bytesDone)}/${formatBytes(snapshot.bytesTotal)}, ${rate.toFixed(0)} obj/s, ${formatBytes(byteRate)}/s, ETA ${formatDuration(remaining)}`
 }
 
 export function createProgressDisplay(enabled: boolean, intervalMs = 5_000): ProgressDisplay {
@@ -44,6 +45,7 @@ export function createProgressDisplay(enabled: boolean, intervalMs = 5_000): Pro
         if (Date.now() - last < 100 && snapshot.objectsDone < snapshot.objectsTotal) return
         last = Date.now()
         const width = (process.stderr.columns || 80) - 1
+        // The CR and erase-line are ours, to redraw; the text after them is sanitised.
         process.stderr.write(`\r\u001b[K${describeProgress(snapshot, elapsed()).slice(0, width)}`)
         drawn = true
       },

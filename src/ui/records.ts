@@ -1,8 +1,9 @@
 import type {EngagementRecord} from '../lib/engagement-index.js'
 import {renderTable} from './table.js'
+import type {Rendered} from './terminal.js'
 
 /** The index as a table: id, name, bucket (or "shared"), created. */
-export function renderEngagementList(records: EngagementRecord[]): string {
+export function renderEngagementList(records: EngagementRecord[]): Rendered | string {
   if (records.length === 0) return 'No engagements.'
   return renderTable(
     ['Engagement', 'Name', 'Bucket', 'Created'],
@@ -11,7 +12,7 @@ export function renderEngagementList(records: EngagementRecord[]): string {
 }
 
 /** One record, field by field, unknown fields included. */
-export function renderEngagement(record: EngagementRecord): string {
+export function renderEngagement(record: EngagementRecord): Rendered {
   return renderTable(
     ['Field', 'Value'],
     Object.entries(record).map(([field, value]) => [field, typeof value === 'string' ? value : JSON.stringify(value)]),

@@ -1,6 +1,6 @@
 import Table from 'cli-table3'
 
-import {sanitize, useColor} from './terminal.js'
+import {Rendered, sanitize, useColor} from './terminal.js'
 
 const noBorders = {
   top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
@@ -12,9 +12,10 @@ const noBorders = {
  * A borderless table for stdout. Cells are sanitised. On a terminal the widest column is cut
  * (with …) so the table fits the terminal's width (80 columns when unknown); piped output is
  * never cut. Headings are coloured only on a colour terminal (cli-table3 colours
- * unconditionally unless told not to).
+ * unconditionally unless told not to). The result is Rendered: the heading's colour must reach
+ * the terminal, and every value in it has been sanitised here.
  */
-export function renderTable(head: string[], rows: unknown[][]): string {
+export function renderTable(head: string[], rows: unknown[][]): Rendered {
   const cells = rows.map((row) => row.map((cell) => sanitize(cell)))
   const widths = head.map((title, column) => Math.max(title.length, ...cells.map((row) => row[column]?.length ?? 0)))
   const table = new Table({
@@ -24,7 +25,7 @@ export function renderTable(head: string[], rows: unknown[][]): string {
     style: {head: useColor(process.stdout) ? ['bold'] : [], border: [], 'padding-left': 0, 'padding-right': 0},
   })
   for (const row of cells) table.push(row)
-  return table.toString().split('\n').map((line) => line.trimEnd()).join('\n')
+  return new Rendered(table.toString().split('\n').map((line) => line.trimEnd()).join('\n'))
 }
 
 function fitWidths(widths: number[]): number[] | undefined {

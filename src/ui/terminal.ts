@@ -28,10 +28,46 @@ export function canAnimate(): boolean {
 }
 
 /**
- * Makes text from the index (names, client ids: anyone could have written them) safe to print:
- * control characters, including the ESC that starts terminal escape sequences, become visible
- * `\u001b`-style escapes instead of reaching the terminal.
+ * Characters that must never reach a terminal from data: C0 controls (ESC starts escape
+ * sequences, BEL ends OSC titles, CR rewrites the current line), DEL, C1 controls (U+009B is an
+ * 8-bit CSI, U+009D an 8-bit OSC), the Unicode line and paragraph separators, and the bidi
+ * embeddings, overrides and isolates that reorder what is shown (Trojan-source style: a bucket
+ * name that reads differently from what it is).
  */
-export function sanitize(text: unknown): string {
-  return String(text ?? '').replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+const unsafe = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+export interface SanitizeOptions {
+  /**
+   * Let `\n` through. Only for text whose line breaks are our own layout (a rendered plan or
+   * table) and whose values were each sanitised without this option when they were put in.
+   */
+  keepNewlines?: boolean
+}
+
+/**
+ * The one sanitiser for everything printed for a person. Text from S3 or the index (keys, bucket
+ * names, record fields, servers' error messages: anyone could have written them) becomes safe to
+ * print: every unsafe character becomes a visible `\u001b`-style escape instead of reaching the
+ * terminal. Printable text, including non-Latin scripts, is left as it is.
+ *
+ * It is not for `--json` (the serializer escapes) nor for the streamed audit-log export (the
+ * data itself, byte-exact).
+ */
+export function sanitize(text: unknown, options: SanitizeOptions = {}): string {
+  return String(text ?? '').replace(unsafe, (char) =>
+    char === '\n' && options.keepNewlines ? char : `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+}
+
+/**
+ * Output a renderer has already made safe, value by value, and that may carry our own escape
+ * sequences (a table's bold heading on a colour terminal). The output chokepoint prints it as it
+ * is; every plain string it gets is sanitised there instead.
+ */
+export class Rendered {
+  constructor(readonly text: string) {}
+
+  toString(): string {
+    return this.text
+  }
 }

@@ -78,6 +78,7 @@ export default class AuditLogExport extends AuditforgeCommand<typeof AuditLogExp
       this.spinner.succeed(`Wrote ${output}: ${formatBytes(counters.bytes)}, ${counters.events} events from ${source.shards.length} shards`)
       return {...base, output, size_bytes: counters.bytes, event_count: counters.events}
     }
+    // The stream is the audit log itself, byte-exact: never sanitised (pipe it, or use --output).
     await streamExport(context.s3, source, format, process.stdout)
     return undefined
   }

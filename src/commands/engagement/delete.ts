@@ -50,7 +50,7 @@ Without --keep-data, every version of the engagement's own keys is deleted from 
     if (result.bucket === 'decommissioned') this.note(`Decommissioned ${result.source_bucket} (${plural(result.bucket_objects_deleted, 'object version')}).`)
     if (result.bucket === 'kept') this.note(`Kept the bucket ${result.source_bucket}.`)
     if (result.bucket === 'cleanup_failed') {
-      this.warning(`The engagement is deleted, but its bucket was not: ${result.cleanup_error}\n  Retry with: ${result.retry_command}`)
+      this.warning(`The engagement is deleted, but its bucket was not: ${result.cleanup_error}`, [`Retry with: ${result.retry_command}`])
     }
     return result
   }

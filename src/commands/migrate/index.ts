@@ -96,7 +96,7 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
   /** Lists each engagement's verification differences on stderr. */
   private reportDifferences(outcomes: (EngagementOutcome | VerifyOutcome)[]): void {
     const failed = outcomes.filter((outcome) => outcome.status === 'verification_failed')
-    for (const outcome of failed) this.warning(renderDifferences(outcome.engagement_id, outcome.differences ?? []))
+    for (const outcome of failed) this.warning(...renderDifferences(outcome.engagement_id, outcome.differences ?? []))
     if (failed.length > 0) this.note(`Error: ${failed.length} engagement(s) failed verification.`)
   }
 

@@ -33,7 +33,7 @@ Asks y/N on a terminal; --yes skips the question; without a terminal and without
     }
     const newer = await rollbackRisk(context, sharedBucket, record)
     if (newer.length > 0) {
-      this.warning(`${newer.length} object(s) in ${record.source_bucket} are missing or different in ${sharedBucket}; after the rollback the application will not see them:\n  ${newer.slice(0, 10).join('\n  ')}`)
+      this.warning(`${newer.length} object(s) in ${record.source_bucket} are missing or different in ${sharedBucket}; after the rollback the application will not see them:`, newer.slice(0, 10))
     }
     await this.confirm(`Point ${id} back at the shared bucket ${sharedBucket}? (${record.source_bucket} is left in place)`, this.flags.yes)
     await rollbackMigration(context, sharedBucket, id)
