@@ -8,6 +8,7 @@ import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 import type {AwsContext} from './lib/aws.js'
 import {type Settings, requireSharedBucket, resolveSettings} from './lib/config.js'
 import {AuditforgeError, ExitCode, type ExitCodeValue, describeAwsError} from './lib/errors.js'
+import {stringifyJson} from './lib/index-document.js'
 import {assertCanConfirm, confirmDestructive} from './ui/confirm.js'
 import {type Spinner, createSpinner} from './ui/spinner.js'
 import {sanitize, useColor} from './ui/terminal.js'
@@ -107,9 +108,12 @@ export abstract class AuditforgeCommand<T extends typeof Command, R> extends Com
     process.stderr.write(`${label} ${message}\n`)
   }
 
-  /** JSON goes to stdout plain: no colour, exactly one document. */
+  /**
+   * JSON goes to stdout plain: no colour, exactly one document. Records carry the index's
+   * numbers as exact text, so they are written as those digits, not rounded through a double.
+   */
   public override logJson(json: unknown): void {
-    process.stdout.write(`${JSON.stringify(json, null, 2)}\n`)
+    process.stdout.write(`${stringifyJson(json, 2)}\n`)
   }
 
   public override toErrorJson(error: unknown): JsonError {

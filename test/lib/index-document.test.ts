@@ -3,6 +3,7 @@ import {describe, expect, it} from 'vitest'
 
 import {type EngagementRecord, cloneRecords, parseIndex, serializeIndex, stringifyJson} from '../../src/lib/index-document.js'
 import {AuditforgeError} from '../../src/lib/errors.js'
+import {renderEngagement} from '../../src/ui/records.js'
 import {sharedBucket} from './fixtures.js'
 
 /**
@@ -128,7 +129,7 @@ describe('index document: lossless round trip', () => {
     expect(written).toContain('"version": 1.0\n}')
   })
 
-  it('known fields are plain strings; unknown numbers print their digits', () => {
+  it('known fields are plain strings; unknown numbers print their digits in JSON and in tables', () => {
     const {records} = parseIndex(platformText([record('eng-aaa', {seq: '#12345678901234567891', ratio: '#1.0', deep: {n: '#-0'}})]), sharedBucket)
     const [parsed] = records
     for (const field of ['engagement_id', 'name', 'client_id', 'created_at', 'source_bucket', 'findings_key', 'audit_log_key']) {
@@ -136,6 +137,10 @@ describe('index document: lossless round trip', () => {
     }
     expect(stringifyJson(parsed)).toContain('"seq":12345678901234567891,"ratio":1.0,"deep":{"n":-0}')
     expect(stringifyJson({engagements: records}, 2)).toContain('      "seq": 12345678901234567891,\n')
+    const table = renderEngagement(parsed)
+    expect(table).toMatch(/seq\s+12345678901234567891/)
+    expect(table).toMatch(/ratio\s+1\.0/)
+    expect(table).toMatch(/deep\s+\{"n":-0\}/)
   })
 
   it('an absent source_bucket stays absent and a null firm_id is accepted', () => {
