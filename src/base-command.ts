@@ -10,6 +10,7 @@ import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 import type {AwsContext} from './lib/aws.js'
 import {type Settings, requireSharedBucket, resolveSettings} from './lib/config.js'
 import {AuditforgeError, ExitCode, type ExitCodeValue, describeAwsError} from './lib/errors.js'
+import {stringifyJson} from './lib/index-document.js'
 import {assertCanConfirm, confirmDestructive} from './ui/confirm.js'
 import {type Spinner, createSpinner} from './ui/spinner.js'
 import {Rendered, sanitize, useColor} from './ui/terminal.js'
@@ -143,7 +144,8 @@ export abstract class AuditforgeCommand<T extends typeof Command, R> extends Com
   /**
    * JSON goes to stdout plain: no colour, exactly one document. The serializer escapes C0
    * controls; DEL, C1 controls, the line separators and bidi controls are escaped as well
-   * (`\u009b`), which is still exact JSON: it parses back to the very same strings.
+   * (`\u009b`), which is still exact JSON: it parses back to the very same strings. Records
+   * carry the index's numbers as exact text, written as those digits, never rounded.
    */
   public override logJson(json: unknown): void {
     process.stdout.write(`${toJsonText(json)}\n`)
@@ -195,7 +197,7 @@ const unsafeInJson = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
  * that shows the document.
  */
 export function toJsonText(json: unknown): string {
-  return JSON.stringify(json, null, 2).replace(unsafeInJson, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return stringifyJson(json, 2).replace(unsafeInJson, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 /** Every error, ours, oclif's (parsing) or the SDK's, as one AuditforgeError. */

@@ -9,34 +9,18 @@ import {isDeepStrictEqual} from 'node:util'
 import type {S3Client} from '@aws-sdk/client-s3'
 
 import {AuditforgeError, ExitCode, notFound} from './errors.js'
-import {indexKey, isEngagementId, validateEngagementId} from './layout.js'
+import {type EngagementRecord, type IndexShape, cloneRecords, parseIndex, serializeIndex} from './index-document.js'
+import {indexKey, validateEngagementId} from './layout.js'
 import {readText, writeConditionally} from './s3/index.js'
 
-/** One engagement as stored in the index (snake_case; unknown fields are kept). */
-export interface EngagementRecord {
-  engagement_id: string
-  name: string
-  client_id: string
-  firm_id?: string
-  created_at: string
-  /** `""` means the shared platform bucket. */
-  source_bucket: string
-  findings_key: string
-  audit_log_key: string
-  [field: string]: unknown
-}
-
-/** How the records sit in the document, so a rewrite puts them back the same way. */
-type Shape =
-  | {kind: 'array'}
-  | {kind: 'wrapped'; document: Record<string, unknown>; nested: 'array' | 'map'; idInValues?: boolean}
-  | {kind: 'map'; idInValues?: boolean}
+export type {EngagementRecord} from './index-document.js'
+export {parseIndex, serializeIndex} from './index-document.js'
 
 interface IndexSnapshot {
   records: EngagementRecord[]
   /** undefined when the index does not exist yet. */
   etag?: string
-  shape: Shape
+  shape: IndexShape
 }
 
 /**
@@ -52,85 +36,6 @@ export interface IndexOptions {
   sleep?: (ms: number) => Promise<void>
 }
 
-function corrupt(bucket: string, reason: string): AuditforgeError {
-  return new AuditforgeError(`The engagement index s3://${bucket}/${indexKey} is not valid: ${reason}; it was left untouched`, {
-    code: 'index_corrupt',
-    exit: ExitCode.failed,
-    suggestion: 'Restore a good version of the file (the bucket is versioned) before changing engagements.',
-  })
-}
-
-function asRecord(value: unknown, bucket: string, where: string): EngagementRecord {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw corrupt(bucket, `${where} is not an object`)
-  const record = value as EngagementRecord
-  if (typeof record.engagement_id !== 'string') throw corrupt(bucket, `${where} has no engagement_id`)
-  return record
-}
-
-/** Parses the index document, recognising its shape; anything unrecognised is "corrupt". */
-export function parseIndex(text: string, bucket: string): {records: EngagementRecord[]; shape: Shape} {
-  let document: unknown
-  try {
-    document = JSON.parse(text)
-  } catch (error) {
-    throw corrupt(bucket, `it is not JSON (${(error as Error).message})`)
-  }
-  if (Array.isArray(document)) {
-    return {records: document.map((value, i) => asRecord(value, bucket, `entry ${i}`)), shape: {kind: 'array'}}
-  }
-  if (typeof document !== 'object' || document === null) throw corrupt(bucket, 'the top level is neither an object nor an array')
-  const object = document as Record<string, unknown>
-  const nested = object.engagements
-  if (Array.isArray(nested)) {
-    const records = nested.map((value, i) => asRecord(value, bucket, `engagements[${i}]`))
-    return {records, shape: {kind: 'wrapped', document: object, nested: 'array'}}
-  }
-  if (typeof nested === 'object' && nested !== null) {
-    return {
-      records: fromMap(nested as Record<string, unknown>, bucket),
-      shape: {kind: 'wrapped', document: object, nested: 'map', idInValues: idsInValues(nested)},
-    }
-  }
-  if (nested !== undefined) throw corrupt(bucket, '"engagements" is neither a list nor an object')
-  const keys = Object.keys(object)
-  if (keys.length > 0 && keys.every((key) => isEngagementId(key))) {
-    return {records: fromMap(object, bucket), shape: {kind: 'map', idInValues: idsInValues(object)}}
-  }
-  if (keys.length === 0) return {records: [], shape: {kind: 'wrapped', document: object, nested: 'array'}}
-  throw corrupt(bucket, 'it has no "engagements" list')
-}
-
-/** Whether a map's entries repeat their key as engagement_id; undefined when it has no entries. */
-function idsInValues(map: object): boolean | undefined {
-  const values = Object.values(map)
-  if (values.length === 0) return undefined
-  return values.every((value) => typeof value === 'object' && value !== null && 'engagement_id' in value)
-}
-
-function fromMap(map: Record<string, unknown>, bucket: string): EngagementRecord[] {
-  return Object.entries(map).map(([id, value]) => {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw corrupt(bucket, `entry ${id} is not an object`)
-    return {engagement_id: id, ...(value as object)} as EngagementRecord
-  })
-}
-
-export function serializeIndex(records: EngagementRecord[], shape: Shape): string {
-  // Entries of a map keyed by id get engagement_id inside only if the stored entries had it, so
-  // a rewrite does not add a field to every record the platform wrote.
-  const asMap = (idInValues: boolean | undefined) =>
-    Object.fromEntries(
-      records.map((record) => {
-        if (idInValues !== false) return [record.engagement_id, record]
-        const {engagement_id: id, ...entry} = record
-        return [id, entry]
-      }),
-    )
-  let document: unknown
-  if (shape.kind === 'array') document = records
-  else if (shape.kind === 'map') document = asMap(shape.idInValues)
-  else document = {...shape.document, engagements: shape.nested === 'array' ? records : asMap(shape.idInValues)}
-  return `${JSON.stringify(document, null, 2)}\n`
-}
 
 /** Reads and conditionally rewrites the engagement index in the shared bucket. */
 export class EngagementIndex {
@@ -186,7 +91,7 @@ export class EngagementIndex {
       },
       async () => {
         const snapshot = await this.read()
-        const records = change(structuredClone(snapshot.records))
+        const records = change(cloneRecords(snapshot.records))
         written = records ?? snapshot.records
         if (records === undefined) return undefined
         return {key: indexKey, body: serializeIndex(records, snapshot.shape), contentType: 'application/json', ifMatch: snapshot.etag}

@@ -1,4 +1,5 @@
 import type {EngagementRecord} from '../lib/engagement-index.js'
+import {stringifyJson} from '../lib/index-document.js'
 import {renderTable} from './table.js'
 import type {Rendered} from './terminal.js'
 
@@ -11,10 +12,10 @@ export function renderEngagementList(records: EngagementRecord[]): Rendered | st
   )
 }
 
-/** One record, field by field, unknown fields included. */
+/** One record, field by field, unknown fields included, numbers with every digit they were stored with. */
 export function renderEngagement(record: EngagementRecord): Rendered {
   return renderTable(
     ['Field', 'Value'],
-    Object.entries(record).map(([field, value]) => [field, typeof value === 'string' ? value : JSON.stringify(value)]),
+    Object.entries(record).map(([field, value]) => [field, typeof value === 'string' ? value : stringifyJson(value)]),
   )
 }
