@@ -137,7 +137,7 @@ describe('index document: lossless round trip', () => {
     }
     expect(stringifyJson(parsed)).toContain('"seq":12345678901234567891,"ratio":1.0,"deep":{"n":-0}')
     expect(stringifyJson({engagements: records}, 2)).toContain('      "seq": 12345678901234567891,\n')
-    const table = renderEngagement(parsed)
+    const table = String(renderEngagement(parsed))
     expect(table).toMatch(/seq\s+12345678901234567891/)
     expect(table).toMatch(/ratio\s+1\.0/)
     expect(table).toMatch(/deep\s+\{"n":-0\}/)
