@@ -11,7 +11,8 @@ describe('bucket decommission of a large bucket', () => {
     const s3 = testS3()
     const id = randomEngagementId()
     const bucket = expectedBucketName(id)
-    const [shared, provisioned] = await Promise.all([createSharedBucket(s3), runCli(['bucket', 'provision', id])])
+    const shared = await createSharedBucket(s3)
+    const provisioned = await runCli(['bucket', 'provision', id, '--force', '--shared-bucket', shared])
     expect(provisioned.code, provisioned.stderr).toBe(0)
 
     // 1200 keys, two versions each, then a delete marker on top of each: 3600 entries, so

@@ -3,6 +3,7 @@ import {describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
 import {
+  awsS3api,
   bucketExists,
   expectedBucketName,
   listAllVersions,
@@ -89,5 +90,51 @@ describe('bucket decommission', () => {
     expect(invalid.stderr).toMatch(/Bad_Name/)
     expect(notFound.code).toBe(3)
     expect(notFound.stderr).toContain(missing)
+  })
+
+  it('refuses a bucket bound to another index in the same account (another environment’s live bucket), exit 5, nothing deleted', async () => {
+    const s3 = testS3()
+    const [production, staging] = await Promise.all([createSharedBucket(s3, 'prod'), createSharedBucket(s3, 'staging')])
+    const id = randomEngagementId()
+    await putIndex(s3, production, {engagements: [seedRecord(id)]})
+    await putIndex(s3, staging, {engagements: []})
+    const provisioned = await runCli(['bucket', 'provision', id, '--shared-bucket', production])
+    expect(provisioned.code, provisioned.stderr).toBe(0)
+    const bucket = provisioned.stdout.trim()
+    await putRaw(s3, bucket, `auditforge/engagements/${id}/findings.json`, '{"live": true}')
+    // Production's record points at it now; staging's index knows nothing of it.
+    await putIndex(s3, production, {engagements: [seedRecord(id, {source_bucket: bucket})]})
+
+    const result = await runCli(['bucket', 'decommission', bucket, '--yes', '--shared-bucket', staging])
+    expect(result.code, result.stderr).toBe(5)
+    expect(result.stderr).toContain(`bound to the engagement index in ${production}`)
+    expect(result.stderr.trim().split('\n')[0]).toMatch(/^Error: /)
+    expect(await bucketExists(s3, bucket)).toBe(true)
+    expect((await listAllVersions(s3, bucket)).map((version) => version.key)).toEqual([`auditforge/engagements/${id}/findings.json`])
+    // The aws CLI agrees the binding is still production's.
+    const tags = await awsS3api(['get-bucket-tagging', '--bucket', bucket])
+    expect(tags.json.TagSet).toContainEqual({Key: 'auditforge:index', Value: production})
+  })
+
+  it('refuses an unbound bucket (provisioned before binding) until provision --force binds it to this index', async () => {
+    const s3 = testS3()
+    const shared = await createSharedBucket(s3)
+    const id = randomEngagementId()
+    const bucket = await makeManagedBucket(s3, id)
+    await putRaw(s3, bucket, `auditforge/engagements/${id}/findings.json`, '{}')
+
+    const refused = await runCli(['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared])
+    expect(refused.code).toBe(5)
+    expect(refused.stderr).toContain('not bound to any engagement index')
+    expect(refused.stderr).toContain(`bucket provision ${id} --shared-bucket ${shared} --force`)
+    expect(await listAllVersions(s3, bucket)).toHaveLength(1)
+
+    const withoutRecord = await runCli(['bucket', 'provision', id, '--shared-bucket', shared])
+    expect(withoutRecord.code).toBe(3)
+    const bound = await runCli(['bucket', 'provision', id, '--shared-bucket', shared, '--force'])
+    expect(bound.code, bound.stderr).toBe(0)
+    const decommissioned = await runCli(['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared])
+    expect(decommissioned.code, decommissioned.stderr).toBe(0)
+    expect(await bucketExists(s3, bucket)).toBe(false)
   })
 })

@@ -66,6 +66,13 @@ async function breakControls(s3: S3Client, bucket: string): Promise<void> {
   await s3.send(new DeleteBucketTaggingCommand({Bucket: bucket}))
 }
 
+/** A shared bucket whose index knows the engagements: provisioning binds buckets to it. */
+async function indexFor(s3: S3Client, ...ids: string[]): Promise<{shared: string; env: {AUDITFORGE_BUCKET: string}}> {
+  const shared = await createSharedBucket(s3)
+  await putIndex(s3, shared, {engagements: ids.map((id) => seedRecord(id))})
+  return {shared, env: {AUDITFORGE_BUCKET: shared}}
+}
+
 function failing(output: VerifyOutput, bucket: string): string[] {
   const check = output.buckets.find((candidate) => candidate.bucket === bucket)
   expect(check, `no result for ${bucket}`).toBeDefined()
@@ -77,8 +84,9 @@ describe('bucket provision', () => {
     const s3 = testS3()
     const id = randomEngagementId()
     const bucket = expectedBucketName(id)
+    const {shared, env} = await indexFor(s3, id)
 
-    const first = await runCli(['bucket', 'provision', id, '--tag', 'cost-center=audit', '--tag', 'owner=risk team'])
+    const first = await runCli(['bucket', 'provision', id, '--tag', 'cost-center=audit', '--tag', 'owner=risk team'], {env})
     expect(first.code, first.stderr).toBe(0)
     expect(first.stdout).toBe(`${bucket}\n`)
 
@@ -87,12 +95,13 @@ describe('bucket provision', () => {
     expect(controls.tags).toEqual({
       'auditforge:engagement-id': id,
       'auditforge:managed-by': 'auditforge',
+      'auditforge:index': shared,
       'cost-center': 'audit',
       owner: 'risk team',
     })
 
     // Again, without --tag: nothing is created, the controls and the operator's tags stay.
-    const again = await runJson<{engagement_id: string; bucket: string; created: boolean}>(['bucket', 'provision', id])
+    const again = await runJson<{engagement_id: string; bucket: string; created: boolean}>(['bucket', 'provision', id], {env})
     expect(again.code, again.stderr).toBe(0)
     expect(again.json).toEqual({engagement_id: id, bucket, created: false})
     const after = await readControls(s3, bucket)
@@ -103,7 +112,8 @@ describe('bucket provision', () => {
   it('agrees with the aws CLI (v1) on the controls', async () => {
     const id = randomEngagementId()
     const bucket = expectedBucketName(id)
-    const provisioned = await runJson<{bucket: string; created: boolean}>(['bucket', 'provision', id, '--tag', 'team=audit'])
+    const {shared, env} = await indexFor(testS3(), id)
+    const provisioned = await runJson<{bucket: string; created: boolean}>(['bucket', 'provision', id, '--tag', 'team=audit'], {env})
     expect(provisioned.code, provisioned.stderr).toBe(0)
     expect(provisioned.json.created).toBe(true)
 
@@ -122,7 +132,7 @@ describe('bucket provision', () => {
       RestrictPublicBuckets: true,
     })
     const tags = Object.fromEntries(tagging.json.TagSet.map((tag: {Key: string; Value: string}) => [tag.Key, tag.Value]))
-    expect(tags).toEqual({'auditforge:engagement-id': id, 'auditforge:managed-by': 'auditforge', team: 'audit'})
+    expect(tags).toEqual({'auditforge:engagement-id': id, 'auditforge:managed-by': 'auditforge', 'auditforge:index': shared, team: 'audit'})
   })
 
   it('rejects a --tag without key=value with exit 2 and creates nothing', async () => {
@@ -143,30 +153,34 @@ describe('bucket verify', () => {
     const s3 = testS3()
     const id = randomEngagementId()
     const bucket = expectedBucketName(id)
-    expect((await runCli(['bucket', 'provision', id])).code).toBe(0)
+    const {env} = await indexFor(s3, id)
+    expect((await runCli(['bucket', 'provision', id], {env})).code).toBe(0)
 
-    const fresh = await runJson<VerifyOutput>(['bucket', 'verify', bucket])
+    const fresh = await runJson<VerifyOutput>(['bucket', 'verify', bucket], {env})
     expect(fresh.code, fresh.stderr).toBe(0)
     expect(fresh.json.ok).toBe(true)
     expect(failing(fresh.json, bucket)).toEqual([])
 
     await breakControls(s3, bucket)
 
-    const drifted = await runJson<VerifyOutput>(['bucket', 'verify', bucket])
+    const drifted = await runJson<VerifyOutput>(['bucket', 'verify', bucket], {env})
     expect(drifted.code).toBe(4)
     expect(drifted.json.ok).toBe(false)
-    expect(failing(drifted.json, bucket)).toEqual(['encryption', 'public-access-block', 'tags', 'versioning'])
+    // Deleting the tag set also removes the binding.
+    expect(failing(drifted.json, bucket)).toEqual(['encryption', 'index-binding', 'public-access-block', 'tags', 'versioning'])
 
-    const driftedTable = await runCli(['bucket', 'verify', bucket])
+    const driftedTable = await runCli(['bucket', 'verify', bucket], {env})
     expect(driftedTable.code).toBe(4)
     expect(driftedTable.stdout).toMatch(/versioning\s.*FAIL/)
     expect(driftedTable.stdout).toMatch(/object-ownership\s.*pass/)
     expect(driftedTable.stdout).toContain(bucket)
     expect(driftedTable.stderr).toMatch(/drift/i)
 
-    const fixed = await runJson<VerifyOutput>(['bucket', 'verify', bucket, '--fix'])
-    expect(fixed.code, fixed.stderr).toBe(0)
-    expect(fixed.json.ok).toBe(true)
+    // No record points at the bucket (the engagement is still in the shared bucket), so --fix
+    // repairs everything but cannot prove the binding: exit 4 with that one row.
+    const fixed = await runJson<VerifyOutput>(['bucket', 'verify', bucket, '--fix'], {env})
+    expect(fixed.code, fixed.stderr).toBe(4)
+    expect(failing(fixed.json, bucket)).toEqual(['index-binding'])
     expectAllControls(await readControls(s3, bucket), id)
   })
 
@@ -175,8 +189,6 @@ describe('bucket verify', () => {
     const shared = await createSharedBucket(s3)
     const [good, bad] = [randomEngagementId(), randomEngagementId()]
     const [goodBucket, badBucket] = [expectedBucketName(good), expectedBucketName(bad)]
-    const provisioned = await Promise.all([runCli(['bucket', 'provision', good]), runCli(['bucket', 'provision', bad])])
-    expect(provisioned.map((result) => result.code)).toEqual([0, 0])
     await putIndex(s3, shared, {
       engagements: [
         seedRecord(good, {source_bucket: goodBucket}),
@@ -184,6 +196,9 @@ describe('bucket verify', () => {
         seedRecord('eng-stillshared'),
       ],
     })
+    const env = {AUDITFORGE_BUCKET: shared}
+    const provisioned = await Promise.all([runCli(['bucket', 'provision', good], {env}), runCli(['bucket', 'provision', bad], {env})])
+    expect(provisioned.map((result) => result.code)).toEqual([0, 0])
     await s3.send(new PutBucketVersioningCommand({Bucket: badBucket, VersioningConfiguration: {Status: 'Suspended'}}))
 
     const all = await runJson<VerifyOutput>(['bucket', 'verify', '--all', '--shared-bucket', shared])
@@ -200,7 +215,8 @@ describe('bucket verify', () => {
 
   it('without a bucket and without --all is a usage error (exit 2); a missing bucket is exit 3', async () => {
     const missing = expectedBucketName(randomEngagementId())
-    const [usage, notFound] = await Promise.all([runCli(['bucket', 'verify']), runCli(['bucket', 'verify', missing])])
+    const {env} = await indexFor(testS3())
+    const [usage, notFound] = await Promise.all([runCli(['bucket', 'verify'], {env}), runCli(['bucket', 'verify', missing], {env})])
     expect(usage.code).toBe(2)
     expect(usage.stdout).toBe('')
     expect(usage.stderr).toMatch(/--all/)

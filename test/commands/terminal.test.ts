@@ -73,13 +73,13 @@ describe('in a terminal', () => {
   it('draws a spinner on a terminal and nothing animated without one', async () => {
     const engagement = randomEngagementId()
     const bucket = await createSharedBucket(testS3(), 'tty')
-    const onTty = await runInPty(['bucket', 'provision', engagement, '--shared-bucket', bucket])
+    const onTty = await runInPty(['bucket', 'provision', engagement, '--shared-bucket', bucket, '--force'])
     expect(onTty.code).toBe(0)
     // ora hides the cursor and redraws its line; the final mark is a check.
     expect(onTty.screen).toContain(`${escape}?25l`)
     expect(onTty.screen).toMatch(/✔(\u001b\[\d+m)? (Created|Repaired) metis-af-/)
 
-    const piped = await runCli(['bucket', 'provision', engagement, '--shared-bucket', bucket])
+    const piped = await runCli(['bucket', 'provision', engagement, '--shared-bucket', bucket, '--force'])
     expect(piped.code).toBe(0)
     expect(piped.stderr).not.toContain(escape)
     expect(piped.stdout).not.toContain(escape)
@@ -130,7 +130,7 @@ describe('in a terminal', () => {
 describe('what reaches the terminal', () => {
   it('with NO_COLOR on a terminal: no escape sequences at all', async () => {
     const bucket = await createSharedBucket(testS3(), 'tty')
-    const result = await runInPty(['bucket', 'provision', randomEngagementId(), '--shared-bucket', bucket], {env: {NO_COLOR: '1'}})
+    const result = await runInPty(['bucket', 'provision', randomEngagementId(), '--shared-bucket', bucket, '--force'], {env: {NO_COLOR: '1'}})
     expect(result.code).toBe(0)
     expect(result.screen).toMatch(/metis-af-[0-9a-f]{12}-\d{12}/)
     expect(result.screen).not.toContain('\u001b')

@@ -104,10 +104,11 @@ export interface StoredVersion {
 }
 
 /**
- * A per-engagement bucket made directly with the SDK (versioned, tagged as auditforge's own),
- * for tests that need one to exist without spending a CLI run on provisioning it.
+ * A per-engagement bucket made directly with the SDK (versioned, tagged as auditforge's own,
+ * bound to `index` when given; without it, as buckets provisioned before binding were), for
+ * tests that need one to exist without spending a CLI run on provisioning it.
  */
-export async function makeManagedBucket(s3: S3Client, engagementId: string): Promise<string> {
+export async function makeManagedBucket(s3: S3Client, engagementId: string, index?: string): Promise<string> {
   const bucket = expectedBucketName(engagementId)
   await s3.send(new CreateBucketCommand({Bucket: bucket}))
   await s3.send(new PutBucketVersioningCommand({Bucket: bucket, VersioningConfiguration: {Status: 'Enabled'}}))
@@ -118,6 +119,7 @@ export async function makeManagedBucket(s3: S3Client, engagementId: string): Pro
         TagSet: [
           {Key: 'auditforge:engagement-id', Value: engagementId},
           {Key: 'auditforge:managed-by', Value: 'auditforge'},
+          ...(index === undefined ? [] : [{Key: 'auditforge:index', Value: index}]),
         ],
       },
     }),

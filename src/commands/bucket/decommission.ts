@@ -10,7 +10,7 @@ export default class BucketDecommission extends AuditforgeCommand<typeof BucketD
   static override summary = 'Empty and delete a per-engagement bucket.'
   static override description = `Destructive: asks y/N on a terminal; --yes skips the question; without a terminal and without --yes it refuses (exit 5).
 
-Deletes every object version and delete marker (DeleteObjects, 1000 keys a batch), aborts incomplete multipart uploads, then deletes the bucket. Refuses (exit 5) the shared bucket, any name not of the per-engagement form, a bucket of another account, a bucket not tagged auditforge:managed-by=auditforge, and any bucket an engagement record still points at. Safe to run again after an interruption.`
+Deletes every object version and delete marker (DeleteObjects, 1000 keys a batch), aborts incomplete multipart uploads, then deletes the bucket. Refuses (exit 5), before deleting anything: the shared bucket, any name not of the per-engagement form, a bucket of another account, a bucket not tagged auditforge:managed-by=auditforge, any bucket an engagement record still points at, a bucket bound to another engagement index (tag auditforge:index names another shared bucket: another environment's), and a bucket bound to none (provisioned before buckets were bound; bind it with \`bucket provision ID --force\` if it is this index's). Safe to run again after an interruption.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> metis-af-6715f196fa40-741783034843',

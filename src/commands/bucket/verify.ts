@@ -14,7 +14,7 @@ interface VerifyOutput {
 
 export default class BucketVerify extends AuditforgeCommand<typeof BucketVerify, VerifyOutput> {
   static override summary = 'Check (and with --fix repair) the controls on per-engagement buckets.'
-  static override description = `Checks each control: owned by this account, Object Ownership BucketOwnerEnforced, versioning Enabled, default encryption AES256 (aws:kms also passes and is never downgraded), all four public-access-block settings, and the auditforge tags. Prints a pass/fail table; exits 4 when any control has drifted. --fix re-applies the failing controls and checks again; it never touches objects.`
+  static override description = `Checks each control: owned by this account, bound to this engagement index (tag auditforge:index; --fix binds an unbound bucket only when a record of this index points at it, and never rebinds one bound elsewhere), Object Ownership BucketOwnerEnforced, versioning Enabled, default encryption AES256 (aws:kms also passes and is never downgraded), all four public-access-block settings, and the auditforge tags. Prints a pass/fail table; exits 4 when any control has drifted. --fix re-applies the failing controls and checks again; it never touches objects.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> metis-af-6715f196fa40-741783034843',

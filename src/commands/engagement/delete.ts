@@ -11,7 +11,7 @@ export default class EngagementDelete extends AuditforgeCommand<typeof Engagemen
   static override summary = 'Delete an engagement and, unless --keep-data, its data.'
   static override description = `Destructive: asks y/N on a terminal; --yes skips the question; without a terminal and without --yes it refuses (exit 5).
 
-Without --keep-data, every version of the engagement's own keys is deleted from the shared bucket (nobody else's: matching is exact), then the record is removed, then the engagement's own bucket, if it has one, is decommissioned. Decommissioning is best-effort: the deletion stands even if it fails, and the command to retry it is printed. With --keep-data only the record is removed.`
+Without --keep-data, every version of the engagement's own keys is deleted from the shared bucket (nobody else's: matching is exact), then the record is removed, then the engagement's own bucket is decommissioned: the one the record points at, or, for an engagement in the shared bucket, the bucket named after it if one exists (a rollback or an interrupted migration leaves a full copy there) and it is provably this engagement's (tagged auditforge:managed-by, its engagement id, and bound to this index by auditforge:index); otherwise it is left in place and said so. A bucket another record points at, or bound to another index, is never touched. Decommissioning is best-effort: the deletion stands even if it fails, and the command to retry it is printed. With --keep-data only the record is removed.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> eng-6715f196fa40',
@@ -43,12 +43,13 @@ Without --keep-data, every version of the engagement's own keys is deleted from 
     this.spinner.start(`Deleting ${id}`)
     const result = await deleteEngagement(context, sharedBucket, id, {
       keepData,
-      onProgress: ({deleted, phase}) => this.spinner.update(`Deleting ${id}: ${deleted} object versions from ${phase === 'shared' ? sharedBucket : record.source_bucket}`),
+      onProgress: ({deleted, phase}) => this.spinner.update(`Deleting ${id}: ${deleted} object versions from ${phase === 'shared' ? sharedBucket : 'its bucket'}`),
     })
     this.spinner.stop()
     this.note(`Deleted engagement ${id}: ${plural(result.shared_objects_deleted, 'object version')} removed from ${sharedBucket}.`)
-    if (result.bucket === 'decommissioned') this.note(`Decommissioned ${result.source_bucket} (${plural(result.bucket_objects_deleted, 'object version')}).`)
-    if (result.bucket === 'kept') this.note(`Kept the bucket ${result.source_bucket}.`)
+    if (result.bucket === 'decommissioned') this.note(`Decommissioned ${result.bucket_name} (${plural(result.bucket_objects_deleted, 'object version')}).`)
+    if (result.bucket === 'kept') this.note(`Kept the bucket ${result.bucket_name}.`)
+    if (result.bucket === 'left_in_place') this.warning(`Left ${result.bucket_name} in place: ${result.cleanup_error}`)
     if (result.bucket === 'cleanup_failed') {
       this.warning(`The engagement is deleted, but its bucket was not: ${result.cleanup_error}`, [`Retry with: ${result.retry_command}`])
     }
