@@ -234,11 +234,12 @@ export interface SignedUrlResult {
 const contentTypes: Record<ExportFormat, string> = {jsonl: 'application/x-ndjson', json: 'application/json'}
 
 /**
- * Materializes the export to `auditforge/exports/<id>-<timestamp>.<ext>` in the engagement's
- * bucket with a streaming multipart upload (memory bounded by the part size and queue), presigns
- * a GetObject pinned to the uploaded version, and records an `audit_log.exported` event (actor,
- * key, version, size, format, expiry; never the URL) in the engagement's audit log. An empty log
- * uploads nothing and returns `signed_url: null`.
+ * Materializes the export to `auditforge/exports/<id>-<timestamp>-<token>.<ext>` in the
+ * engagement's bucket (a key of its own for every request, written with If-None-Match: *) with a
+ * streaming multipart upload (memory bounded by the part size and queue), presigns a GetObject
+ * pinned to the uploaded version, and records an `audit_log.exported` event (actor, key,
+ * version, ETag, checksum when S3 stored one, size, format, expiry; never the URL) in the
+ * engagement's audit log. An empty log uploads nothing and returns `signed_url: null`.
  */
 export async function exportSignedUrl(
   context: AwsContext,
@@ -264,6 +265,8 @@ export async function exportSignedUrl(
       Body: exportPayload(context.s3, source, format, counters),
       ContentType: contentTypes[format],
       ExpectedBucketOwner: source.expectedOwner,
+      // The key is new for every request; never replace an export that is already there.
+      IfNoneMatch: '*',
     },
     // Memory is about partSize × (queueSize + 1): 24 MiB, whatever the size of the log.
     partSize: 8 * 1024 * 1024,
@@ -276,6 +279,7 @@ export async function exportSignedUrl(
     throw describeAwsError(error, {action: 'Uploading the export', bucket: source.bucket, key})
   }
   const versionId = uploaded.VersionId
+  const checksum = checksumOf(uploaded)
 
   const signedAt = now()
   const signedUrl = await attempt({action: 'Presigning the export', bucket: source.bucket, key}, () =>
@@ -298,6 +302,8 @@ export async function exportSignedUrl(
       s3_bucket: source.bucket,
       s3_key: key,
       version_id: versionId ?? null,
+      etag: uploaded.ETag ?? null,
+      checksum,
       size_bytes: counters.bytes,
       event_count: counters.events,
       format,
@@ -319,6 +325,23 @@ export async function exportSignedUrl(
     empty: false,
     ...(warning ? {warning} : {}),
   }
+}
+
+/** The checksum S3 stored with the export, when it has one: algorithm, type and value. */
+export interface StoredChecksum {
+  algorithm: string
+  type: string | null
+  value: string
+}
+
+const checksumFields = ['CRC64NVME', 'CRC32', 'CRC32C', 'SHA1', 'SHA256'] as const
+
+function checksumOf(reply: Partial<Record<`Checksum${(typeof checksumFields)[number]}` | 'ChecksumType', string>>): StoredChecksum | null {
+  for (const algorithm of checksumFields) {
+    const value = reply[`Checksum${algorithm}`]
+    if (value) return {algorithm, type: reply.ChecksumType ?? null, value}
+  }
+  return null
 }
 
 function isoSeconds(date: Date): string {

@@ -54,8 +54,12 @@ export const engagementKeys = {
   deliverable: (id: string, extension: string): string =>
     `${root}/deliverables/${validateEngagementId(id)}.${deliverableExtension(extension)}`,
   methodology: (id: string): string => `${root}/deliverables/${validateEngagementId(id)}-methodology.md`,
-  export: (id: string, at: Date, extension: 'jsonl' | 'json'): string =>
-    `${root}/exports/${validateEngagementId(id)}-${compactTimestamp(at)}.${extension}`,
+  /**
+   * `<id>-<YYYYMMDDTHHMMSS.mmmZ>-<6 hex>.<ext>`: unique per request (two exports in the same
+   * millisecond still differ by the random token) and still sorted by time.
+   */
+  export: (id: string, at: Date, extension: 'jsonl' | 'json', token: string = randomBytes(3).toString('hex')): string =>
+    `${root}/exports/${validateEngagementId(id)}-${exportTimestamp(at)}-${exportToken(token)}.${extension}`,
   legacyAuditLogPrefix: (id: string): string => `${root}/audit_logs/${validateEngagementId(id)}/`,
 }
 
@@ -74,7 +78,8 @@ export function engagementListPrefixes(id: string): string[] {
   ]
 }
 
-const exportNamePattern = /^\d{8}T\d{6}Z\.(jsonl|json)$/
+/** Export names: today's `<ts.mmm>Z-<token>` and the older whole-second form, both owned. */
+const exportNamePattern = /^\d{8}T\d{6}(\.\d{3}Z-[0-9a-f]{6}|Z)\.(jsonl|json)$/
 
 /**
  * Whether a key is one of this engagement's objects. Matching is exact: `eng-abc` owns
@@ -123,9 +128,14 @@ function relative(name: string): string {
   return name
 }
 
-/** `YYYYMMDDTHHMMSSZ`, as used in export keys. */
-export function compactTimestamp(at: Date): string {
-  return at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z')
+/** `YYYYMMDDTHHMMSS.mmmZ` (ISO 8601 basic format, milliseconds), as used in export keys. */
+export function exportTimestamp(at: Date): string {
+  return at.toISOString().replace(/[-:]/g, '')
+}
+
+function exportToken(token: string): string {
+  if (!/^[0-9a-f]{6}$/.test(token)) throw invalidInput(`Invalid export token ${JSON.stringify(token)}: expected 6 lowercase hex digits`)
+  return token
 }
 
 export const defaultBucketPrefix = 'metis-af-'

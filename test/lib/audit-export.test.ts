@@ -378,7 +378,8 @@ describe('exportSignedUrl', () => {
     mockUploads()
     const result = await exportSignedUrl(context(), shared, source, 'jsonl', 900, () => at)
 
-    const key = `auditforge/exports/${id}-20260508T132000Z.jsonl`
+    const key = result.s3_key!
+    expect(key).toMatch(new RegExp(`^auditforge/exports/${id}-20260508T132000\\.123Z-[0-9a-f]{6}\\.jsonl$`))
     expect(result).toMatchObject({
       engagement_id: id,
       format: 'jsonl',
@@ -402,6 +403,7 @@ describe('exportSignedUrl', () => {
     const upload = puts.find((input) => input.Key === key)!
     expect(upload.Bucket).toBe(shared)
     expect(upload.ContentType).toBe('application/x-ndjson')
+    expect(upload.IfNoneMatch).toBe('*')
     const custody = puts.find((input) => input.Key === shardKey(1))!
     expect(custody).toBeDefined()
     const lines = String(custody.Body).split('\n').filter(Boolean)
@@ -416,6 +418,8 @@ describe('exportSignedUrl', () => {
       s3_bucket: shared,
       s3_key: key,
       version_id: 'export-version-1',
+      etag: '"up"',
+      checksum: null,
       size_bytes: 16,
       format: 'jsonl',
       expires_at: '2026-05-08T13:35:00Z',
@@ -485,7 +489,7 @@ describe('exportSignedUrl', () => {
     mockUploads()
     const result = await exportSignedUrl(context(), shared, source, 'json', 600, () => at)
     expect(result.s3_bucket).toBe(ownBucket)
-    expect(result.s3_key).toBe(`auditforge/exports/${id}-20260508T132000Z.json`)
+    expect(result.s3_key).toMatch(new RegExp(`^auditforge/exports/${id}-20260508T132000\\.123Z-[0-9a-f]{6}\\.json$`))
     const puts = putInputs()
     expect(puts).toHaveLength(2)
     for (const input of puts) {

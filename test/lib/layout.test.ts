@@ -3,7 +3,7 @@ import {describe, expect, it} from 'vitest'
 import {AuditforgeError} from '../../src/lib/errors.js'
 import {
   bucketNameProblem,
-  compactTimestamp,
+  exportTimestamp,
   engagementBucketName,
   engagementKeys,
   engagementListPrefixes,
@@ -91,12 +91,19 @@ describe('engagement keys', () => {
     expect(engagementKeys.legacyAuditLogPrefix('eng-abc')).toBe('auditforge/audit_logs/eng-abc/')
   })
 
-  it('formats export keys as <id>-<YYYYMMDDTHHMMSSZ>.<ext>', () => {
+  it('formats export keys as <id>-<YYYYMMDDTHHMMSS.mmmZ>-<token>.<ext>, unique per request and sorted by time', () => {
     const at = new Date(Date.UTC(2024, 2, 5, 7, 8, 9, 123))
-    expect(compactTimestamp(at)).toBe('20240305T070809Z')
-    expect(engagementKeys.export('eng-abc', at, 'jsonl')).toBe('auditforge/exports/eng-abc-20240305T070809Z.jsonl')
-    expect(engagementKeys.export('eng-abc', at, 'json')).toBe('auditforge/exports/eng-abc-20240305T070809Z.json')
-    expect(engagementKeys.export('eng-abc', at, 'json')).toMatch(/^auditforge\/exports\/eng-abc-\d{8}T\d{6}Z\.json$/)
+    expect(exportTimestamp(at)).toBe('20240305T070809.123Z')
+    expect(engagementKeys.export('eng-abc', at, 'jsonl', '0a1b2c')).toBe('auditforge/exports/eng-abc-20240305T070809.123Z-0a1b2c.jsonl')
+    expect(engagementKeys.export('eng-abc', at, 'json', 'ffffff')).toBe('auditforge/exports/eng-abc-20240305T070809.123Z-ffffff.json')
+    expect(engagementKeys.export('eng-abc', at, 'json')).toMatch(/^auditforge\/exports\/eng-abc-\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}\.json$/)
+    // The same millisecond twice: two keys.
+    const keys = new Set(Array.from({length: 50}, () => engagementKeys.export('eng-abc', at, 'jsonl')))
+    expect(keys.size).toBe(50)
+    const later = engagementKeys.export('eng-abc', new Date(at.getTime() + 1), 'jsonl', '000000')
+    expect([later, engagementKeys.export('eng-abc', at, 'jsonl', 'ffffff')].sort()[1]).toBe(later)
+    for (const key of keys) expect(ownsKey('eng-abc', key)).toBe(true)
+    expect(() => engagementKeys.export('eng-abc', at, 'json', '../x')).toThrow(expect.objectContaining({exit: 2}))
   })
 
   it('refuses to build keys from bad ids, names, shards or extensions', () => {
@@ -131,6 +138,7 @@ describe('ownsKey: exact key ownership', () => {
     'auditforge/audit_logs/eng-abc/2023-01-01.jsonl',
     'auditforge/exports/eng-abc-20240305T070809Z.jsonl',
     'auditforge/exports/eng-abc-20240305T070809Z.json',
+    'auditforge/exports/eng-abc-20240305T070809.123Z-0a1b2c.jsonl',
   ])('eng-abc owns %s', (key) => {
     expect(ownsKey('eng-abc', key)).toBe(true)
   })
@@ -152,6 +160,9 @@ describe('ownsKey: exact key ownership', () => {
     'auditforge/exports/eng-abcd-20240305T070809Z.jsonl',
     'auditforge/exports/eng-abc-20240305T070809Z.csv',
     'auditforge/exports/eng-abc-notatimestamp.json',
+    'auditforge/exports/eng-abcd-20240305T070809.123Z-0a1b2c.jsonl',
+    'auditforge/exports/eng-abc-20240305T070809.123Z-0A1B2C.jsonl',
+    'auditforge/exports/eng-abc-20240305T070809.123Z.jsonl',
     'auditforge/engagements.json',
     'auditforge/firms.json',
     'client-1/index/eng-abc/findings.json',
