@@ -36,7 +36,7 @@ export abstract class AuditforgeCommand<T extends typeof Command, R> extends Com
     profile: Flags.string({helpGroup: global, summary: 'AWS profile from the shared config files. Env: AWS_PROFILE.'}),
     'endpoint-url': Flags.string({
       helpGroup: global,
-      summary: 'S3-compatible endpoint (path-style addressing). Env: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL.',
+      summary: 'S3-compatible endpoint for S3 calls only (path-style addressing; STS keeps AWS_ENDPOINT_URL_STS). Env: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL.',
     }),
     'account-id': Flags.string({
       helpGroup: global,

@@ -1,13 +1,16 @@
 /**
- * The S3 and STS clients, made in one place from the resolved settings, and the caller's
- * identity, looked up once per run.
+ * The AWS clients, made in one place from the resolved settings, and the caller's identity,
+ * looked up once per run. Every client gets its own service's endpoint and the same time
+ * bounds (see `BoundedHttpHandler`).
  */
+import type {Readable} from 'node:stream'
+
 import {S3Client} from '@aws-sdk/client-s3'
 import {GetCallerIdentityCommand, STSClient} from '@aws-sdk/client-sts'
 import {NodeHttpHandler} from '@smithy/node-http-handler'
 
-import type {Settings} from './config.js'
-import {attempt} from './errors.js'
+import type {Service, Settings, TimeBounds} from './config.js'
+import {type TimeoutPhase, attempt, markTransportFailure} from './errors.js'
 import {validateAccountId} from './layout.js'
 
 export interface CallerIdentity {
@@ -25,39 +28,147 @@ export interface AwsContext {
   callerArn(): Promise<string>
 }
 
-/** Timeouts that make a dead or black-holed endpoint fail in bounded time. */
-const connectionTimeoutMs = 5_000
-const requestTimeoutMs = 120_000
+type Handle = NodeHttpHandler['handle']
+type HandledRequest = Parameters<Handle>[0]
+type HandlerOptions = Parameters<Handle>[1]
 
-export function createClientConfig(settings: Settings) {
-  return {
-    // With a custom endpoint and no region anywhere, S3-compatible servers accept any region.
-    region: settings.region ?? (settings.endpoint ? 'us-east-1' : undefined),
-    profile: settings.profile,
-    endpoint: settings.endpoint,
-    maxAttempts: 5,
-    retryMode: 'standard',
-    requestHandler: new NodeHttpHandler({
-      connectionTimeout: connectionTimeoutMs,
-      requestTimeout: requestTimeoutMs,
+/** How long an attempt may last depends on what the operation is (`TimeBounds`). */
+type RequestKind = 'ordinary' | 'long' | 'streaming'
+
+/** S3 answers these at once and keeps the connection alive with whitespace until it is done. */
+const longOperations = new Set(['CopyObjectCommand', 'UploadPartCopyCommand', 'CompleteMultipartUploadCommand'])
+/** Their bodies are handed to the caller as a stream: only the idle timeout may cut them. */
+const streamingOperations = new Set(['GetObjectCommand'])
+
+/** Set by the S3 client's middleware, which knows the operation; read by the handler, which does not. */
+const requestKinds = new WeakMap<object, RequestKind>()
+
+/**
+ * NodeHttpHandler with every bound made to throw, and with a deadline on the whole answer of
+ * non-streaming operations:
+ * - connect: the TCP/TLS connection must be up within `connect`;
+ * - idle: no byte in either direction for `idle` fails the attempt (a half-open connection);
+ * - deadline: the response headers, and the body of anything but a streamed GetObject, must be
+ *   complete within `attempt` (`longAttempt` for copies) of the attempt's start, so a server
+ *   that drips bytes forever is cut too.
+ * Failures carry the endpoint and, for timeouts, which bound fired (see `describeAwsError`).
+ */
+export class BoundedHttpHandler {
+  readonly metadata = {handlerProtocol: 'http/1.1'}
+  private readonly inner: NodeHttpHandler
+
+  constructor(private readonly bounds: TimeBounds) {
+    this.inner = new NodeHttpHandler({
+      connectionTimeout: bounds.connect,
+      socketTimeout: bounds.idle,
+      requestTimeout: bounds.attempt,
+      // Without it a passed requestTimeout is only logged as a warning.
+      throwOnRequestTimeout: true,
       httpAgent: {keepAlive: true, maxSockets: 64},
       httpsAgent: {keepAlive: true, maxSockets: 64},
-    }),
+    })
+  }
+
+  async handle(request: HandledRequest, options: HandlerOptions = {}): ReturnType<Handle> {
+    const kind = requestKinds.get(request) ?? 'ordinary'
+    const deadline = kind === 'long' ? this.bounds.longAttempt : this.bounds.attempt
+    const endpoint = originOf(request)
+    const started = Date.now()
+    let reply: Awaited<ReturnType<Handle>>
+    try {
+      reply = await this.inner.handle(request, {...options, requestTimeout: deadline})
+    } catch (error) {
+      throw markTransportFailure(error, endpoint, this.timeoutOf(error, deadline, 'before'))
+    }
+    const body = reply.response.body as Readable | undefined
+    if (body && typeof body.once === 'function' && typeof body.destroy === 'function') {
+      body.once('error', (error) => markTransportFailure(error, endpoint, this.timeoutOf(error, deadline, 'during')))
+      if (kind !== 'streaming') boundBody(body, deadline - (Date.now() - started), deadline)
+    }
+    return reply
+  }
+
+  /** Which bound an error from the inner handler is, from smithy's own messages; undefined = not a timeout. */
+  private timeoutOf(error: unknown, deadline: number, stage: 'before' | 'during'): {phase: TimeoutPhase; ms: number} | undefined {
+    const {name, message = '', code} = (error ?? {}) as {name?: string; message?: string; code?: string}
+    if (name !== 'TimeoutError' || (code !== undefined && code !== 'ETIMEDOUT')) return undefined
+    if (/did not establish a connection/.test(message)) return {phase: 'connect', ms: this.bounds.connect}
+    if (/of inactivity/.test(message)) return {phase: stage === 'before' ? 'idle' : 'stalled', ms: this.bounds.idle}
+    return {phase: 'deadline', ms: deadline}
+  }
+
+  updateHttpClientConfig(key: never, value: never): void {
+    this.inner.updateHttpClientConfig(key, value)
+  }
+
+  httpHandlerConfigs() {
+    return this.inner.httpHandlerConfigs()
+  }
+
+  destroy(): void {
+    this.inner.destroy()
+  }
+}
+
+/** Fails a response body that is still incomplete when the attempt's deadline passes. */
+function boundBody(body: Readable, remainingMs: number, deadline: number): void {
+  if (body.readableEnded || body.destroyed) return
+  const timer = setTimeout(() => {
+    body.destroy(
+      Object.assign(new Error(`the answer did not complete within the ${deadline} ms deadline`), {name: 'TimeoutError', code: 'ETIMEDOUT'}),
+    )
+  }, Math.max(0, remainingMs))
+  // An answer nobody reads must not keep the process alive.
+  timer.unref()
+  body.once('end', () => clearTimeout(timer))
+  body.once('close', () => clearTimeout(timer))
+}
+
+function originOf(request: HandledRequest): string {
+  return `${request.protocol}//${request.hostname}${request.port ? `:${request.port}` : ''}`
+}
+
+/** The configuration every client shares, with `service`'s own endpoint. */
+export function createClientConfig(settings: Settings, service: Service = 's3') {
+  const endpoint = settings.endpoints[service]
+  return {
+    // With a custom endpoint and no region anywhere, S3-compatible servers accept any region.
+    region: settings.region ?? (endpoint ? 'us-east-1' : undefined),
+    profile: settings.profile,
+    endpoint,
+    maxAttempts: settings.maxAttempts,
+    retryMode: 'standard',
+    requestHandler: new BoundedHttpHandler(settings.timeBounds),
   } as const
+}
+
+/** The S3 client: path-style and checksums as the settings say, copies and streams timed as such. */
+export function createS3Client(settings: Settings): S3Client {
+  const s3 = new S3Client({...createClientConfig(settings, 's3'), forcePathStyle: settings.endpoints.s3 !== undefined, ...settings.checksums})
+  s3.middlewareStack.add(
+    (next, context) => async (args) => {
+      const operation = context.commandName ?? ''
+      const kind = longOperations.has(operation) ? 'long' : streamingOperations.has(operation) ? 'streaming' : undefined
+      if (kind && typeof args.request === 'object' && args.request !== null) requestKinds.set(args.request, kind)
+      return next(args)
+    },
+    // Last before the handler: this is the very request object the handler receives.
+    {step: 'deserialize', priority: 'low', name: 'auditforgeRequestKind'},
+  )
+  return s3
 }
 
 export function createAwsContext(settings: Settings): AwsContext {
   // The SDK's notice about future Node versions is addressed to developers, not operators,
   // and would land in the middle of an operator's output.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
-  const config = createClientConfig(settings)
-  const s3 = new S3Client({...config, forcePathStyle: settings.endpoint !== undefined})
+  const s3 = createS3Client(settings)
   let identity: Promise<CallerIdentity> | undefined
 
   const lookUpCaller = (): Promise<CallerIdentity> => {
     identity ??= attempt({action: 'Looking up the caller identity (sts:GetCallerIdentity)'}, async () => {
-      // Its own config, so its own connection pool: destroying it must not cut S3 requests.
-      const sts = new STSClient(createClientConfig(settings))
+      // Its own client, so its own connection pool: destroying it must not cut S3 requests.
+      const sts = new STSClient(createClientConfig(settings, 'sts'))
       try {
         const reply = await sts.send(new GetCallerIdentityCommand({}))
         return {accountId: reply.Account ?? '', arn: reply.Arn ?? 'unknown'}

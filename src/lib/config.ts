@@ -13,11 +13,63 @@ export interface Settings {
   bucketPrefix: string
   region?: string
   profile?: string
-  /** An S3-compatible endpoint; path-style addressing is used when set. */
-  endpoint?: string
+  /** Each service's own endpoint, resolved as the AWS CLI does; undefined = AWS itself. */
+  endpoints: Endpoints
   /** Known up front (flag or environment); otherwise looked up with STS once per run. */
   accountId?: string
+  /** How long any one AWS call may take; see `TimeBounds`. */
+  timeBounds: TimeBounds
+  /** SDK attempts per call (first try included): AWS_MAX_ATTEMPTS, default 5. */
+  maxAttempts: number
+  /**
+   * The SDK's checksum behaviour for S3, when auditforge chooses it: `WHEN_REQUIRED` on a custom
+   * S3 endpoint unless the operator set the SDK's own variable; undefined = the SDK decides.
+   */
+  checksums: {requestChecksumCalculation?: 'WHEN_REQUIRED'; responseChecksumValidation?: 'WHEN_REQUIRED'}
 }
+
+/**
+ * Endpoints per service. `--endpoint-url` is S3's alone (as with the AWS CLI), so an S3-only
+ * endpoint (a VPC endpoint, a gateway) never receives STS or Service Quotas calls.
+ */
+export interface Endpoints {
+  /** `--endpoint-url` > AWS_ENDPOINT_URL_S3 > AWS_ENDPOINT_URL; path-style addressing when set. */
+  s3?: string
+  /** AWS_ENDPOINT_URL_STS > AWS_ENDPOINT_URL. */
+  sts?: string
+  /** AWS_ENDPOINT_URL_S3_CONTROL > AWS_ENDPOINT_URL, for an S3 Control client. */
+  s3Control?: string
+  /** AWS_ENDPOINT_URL_SERVICE_QUOTAS > AWS_ENDPOINT_URL. */
+  serviceQuotas?: string
+}
+
+export type Service = keyof Endpoints
+
+/**
+ * The time bounds of every AWS call, in milliseconds. `connect` and `idle` are the operator's
+ * (AUDITFORGE_CONNECT_TIMEOUT, AUDITFORGE_READ_TIMEOUT); the deadlines follow from `idle` so
+ * one knob scales them all.
+ */
+export interface TimeBounds {
+  /** TCP (and TLS) connect. */
+  connect: number
+  /** No byte in either direction for this long fails the attempt: a half-open connection. */
+  idle: number
+  /**
+   * One attempt, from sending to the complete answer: 4 × idle. A streamed GetObject body is
+   * outside it (idle alone bounds that), so an export is never cut while bytes flow.
+   */
+  attempt: number
+  /**
+   * One attempt of a server-side copy or of completing a multipart upload: 30 × idle. S3
+   * answers these at once and then keeps the connection alive with whitespace until done.
+   */
+  longAttempt: number
+}
+
+export const defaultConnectTimeoutSeconds = 5
+export const defaultReadTimeoutSeconds = 30
+export const defaultMaxAttempts = 5
 
 /** The flags every command shares; all optional, all strings, as oclif parses them. */
 export interface SettingFlags {
@@ -43,12 +95,26 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 export function resolveSettings(flags: SettingFlags, env: Environment = process.env): Settings {
   const sharedBucket = nonEmpty(flags['shared-bucket']) ?? nonEmpty(env.AUDITFORGE_BUCKET)
-  const endpoint = nonEmpty(flags['endpoint-url']) ?? nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? nonEmpty(env.AWS_ENDPOINT_URL)
+  const everywhere = nonEmpty(env.AWS_ENDPOINT_URL)
+  const endpoints: Endpoints = {
+    s3: nonEmpty(flags['endpoint-url']) ?? nonEmpty(env.AWS_ENDPOINT_URL_S3) ?? everywhere,
+    sts: nonEmpty(env.AWS_ENDPOINT_URL_STS) ?? everywhere,
+    s3Control: nonEmpty(env.AWS_ENDPOINT_URL_S3_CONTROL) ?? everywhere,
+    serviceQuotas: nonEmpty(env.AWS_ENDPOINT_URL_SERVICE_QUOTAS) ?? everywhere,
+  }
   const accountId = nonEmpty(flags['account-id']) ?? nonEmpty(env.AUDITFORGE_ACCOUNT_ID)
   const region = nonEmpty(flags.region) ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION)
 
   if (sharedBucket !== undefined) validateBucketName(sharedBucket, 'shared bucket name')
-  if (endpoint !== undefined) validateEndpoint(endpoint)
+  validateEndpoint(nonEmpty(flags['endpoint-url']), '--endpoint-url')
+  validateEndpoint(nonEmpty(env.AWS_ENDPOINT_URL_S3), 'AWS_ENDPOINT_URL_S3')
+  validateEndpoint(nonEmpty(env.AWS_ENDPOINT_URL_STS), 'AWS_ENDPOINT_URL_STS')
+  validateEndpoint(nonEmpty(env.AWS_ENDPOINT_URL_S3_CONTROL), 'AWS_ENDPOINT_URL_S3_CONTROL')
+  validateEndpoint(nonEmpty(env.AWS_ENDPOINT_URL_SERVICE_QUOTAS), 'AWS_ENDPOINT_URL_SERVICE_QUOTAS')
+  validateEndpoint(everywhere, 'AWS_ENDPOINT_URL')
+  const connect = seconds(env, 'AUDITFORGE_CONNECT_TIMEOUT', defaultConnectTimeoutSeconds)
+  const idle = seconds(env, 'AUDITFORGE_READ_TIMEOUT', defaultReadTimeoutSeconds)
+  const maxAttempts = attempts(env)
   if (accountId !== undefined) validateAccountId(accountId)
   if (region !== undefined && !/^[a-z]{2}(-[a-z0-9]+)+-\d{1,2}$/.test(region)) {
     throw invalidInput(`Invalid AWS region ${JSON.stringify(region)}`, 'Regions look like us-east-1 or eu-west-2.')
@@ -60,20 +126,57 @@ export function resolveSettings(flags: SettingFlags, env: Environment = process.
     bucketPrefix: validateBucketPrefix(env.AUDITFORGE_BUCKET_PREFIX ?? defaultBucketPrefix),
     region,
     profile: nonEmpty(flags.profile),
-    endpoint,
+    endpoints,
     accountId,
+    timeBounds: {connect, idle, attempt: 4 * idle, longAttempt: 30 * idle},
+    maxAttempts,
+    checksums: endpoints.s3 === undefined ? {} : checksumsOnCustomEndpoint(env),
   }
 }
 
-function validateEndpoint(endpoint: string): void {
+/**
+ * Many S3-compatible servers reject or mis-validate the CRC checksums the SDK sends and checks
+ * by default, so on a custom endpoint both happen only when the operation requires them. The
+ * SDK's own variables, when set, are left for the SDK to read.
+ */
+function checksumsOnCustomEndpoint(env: Environment): Settings['checksums'] {
+  return {
+    ...(nonEmpty(env.AWS_REQUEST_CHECKSUM_CALCULATION) ? {} : {requestChecksumCalculation: 'WHEN_REQUIRED'}),
+    ...(nonEmpty(env.AWS_RESPONSE_CHECKSUM_VALIDATION) ? {} : {responseChecksumValidation: 'WHEN_REQUIRED'}),
+  }
+}
+
+/** A timeout in seconds (fractions allowed), more than 0 and at most an hour; as milliseconds. */
+function seconds(env: Environment, name: string, fallback: number): number {
+  const value = nonEmpty(env[name])
+  if (value === undefined) return fallback * 1000
+  const parsed = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN
+  if (!(parsed > 0 && parsed <= 3600)) {
+    throw invalidInput(`Invalid ${name} ${JSON.stringify(value)}: expected seconds, more than 0 and at most 3600`, `Unset it for the default of ${fallback} s.`)
+  }
+  return Math.round(parsed * 1000)
+}
+
+function attempts(env: Environment): number {
+  const value = nonEmpty(env.AWS_MAX_ATTEMPTS)
+  if (value === undefined) return defaultMaxAttempts
+  const parsed = /^\d+$/.test(value) ? Number(value) : Number.NaN
+  if (!(parsed >= 1 && parsed <= 20)) {
+    throw invalidInput(`Invalid AWS_MAX_ATTEMPTS ${JSON.stringify(value)}: expected a whole number from 1 to 20`, `Unset it for the default of ${defaultMaxAttempts}.`)
+  }
+  return parsed
+}
+
+function validateEndpoint(endpoint: string | undefined, source: string): void {
+  if (endpoint === undefined) return
   let url: URL
   try {
     url = new URL(endpoint)
   } catch {
-    throw invalidInput(`Invalid endpoint URL ${JSON.stringify(endpoint)}`, 'Endpoints look like http://127.0.0.1:5000.')
+    throw invalidInput(`Invalid endpoint URL ${JSON.stringify(endpoint)} (${source})`, 'Endpoints look like http://127.0.0.1:5000.')
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw invalidInput(`Invalid endpoint URL ${JSON.stringify(endpoint)}: use http:// or https://`)
+    throw invalidInput(`Invalid endpoint URL ${JSON.stringify(endpoint)} (${source}): use http:// or https://`)
   }
 }
 

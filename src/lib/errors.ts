@@ -75,15 +75,14 @@ export function httpStatus(error: unknown): number | undefined {
   return (error as AwsErrorShape).$metadata?.httpStatusCode
 }
 
+/**
+ * A conditional write lost the race: 412 PreconditionFailed, or 409 ConditionalRequestConflict
+ * (a concurrent conditional write to the same key). Other 409s (OperationAborted,
+ * InvalidBucketState, BucketNotEmpty, ...) are failures of their own, not conflicts to retry.
+ */
 export function isPreconditionFailure(error: unknown): boolean {
   const code = awsErrorCode(error)
-  const status = httpStatus(error)
-  return (
-    code === 'PreconditionFailed' ||
-    code === 'ConditionalRequestConflict' ||
-    status === 412 ||
-    (status === 409 && code !== 'BucketAlreadyExists' && code !== 'BucketAlreadyOwnedByYou' && code !== 'BucketNotEmpty')
-  )
+  return code === 'PreconditionFailed' || code === 'ConditionalRequestConflict' || httpStatus(error) === 412
 }
 
 export function isNotFound(error: unknown): boolean {
@@ -91,9 +90,60 @@ export function isNotFound(error: unknown): boolean {
   return code === 'NoSuchKey' || code === 'NotFound' || code === 'NoSuchBucket' || httpStatus(error) === 404
 }
 
+/** What the SDK names an error whose answer carried no code of its own (a HEAD's empty 403). */
+const codelessNames = new Set(['Unknown', 'UnknownError', 'Error', 'S3ServiceException', 'STSServiceException', '403'])
+
+/**
+ * Access denied, and nothing more precise: AccessDenied, AllAccessDisabled, Forbidden, or a 403
+ * without a code. A 403 with a code of its own (InvalidObjectState, SignatureDoesNotMatch, ...)
+ * says something else and is described as that.
+ */
 export function isAccessDenied(error: unknown): boolean {
   const code = awsErrorCode(error)
-  return code === 'AccessDenied' || code === 'Forbidden' || code === 'AllAccessDisabled' || httpStatus(error) === 403
+  if (code === 'AccessDenied' || code === 'AllAccessDisabled' || code === 'Forbidden') return true
+  return httpStatus(error) === 403 && (code === undefined || codelessNames.has(code))
+}
+
+/** Which of the handler's bounds fired: see BoundedHttpHandler in aws.ts. */
+export type TimeoutPhase = 'connect' | 'idle' | 'stalled' | 'deadline'
+
+/** Where a request went when it failed below HTTP, and which time bound, if any, ended it. */
+export interface TransportFailure {
+  /** The origin the request was sent to, e.g. `https://s3.eu-west-1.amazonaws.com`. */
+  endpoint: string
+  timeout?: {phase: TimeoutPhase; ms: number}
+}
+
+const transportKey = Symbol.for('auditforge.transportFailure')
+
+/** Records on an error (the same object, so the SDK's retries keep it) where it happened. */
+export function markTransportFailure(error: unknown, endpoint: string, timeout?: TransportFailure['timeout']): unknown {
+  if (typeof error === 'object' && error !== null && !(transportKey in error)) {
+    Object.defineProperty(error, transportKey, {value: {endpoint, timeout} satisfies TransportFailure, enumerable: false})
+  }
+  return error
+}
+
+export function transportFailure(error: unknown): TransportFailure | undefined {
+  if (typeof error !== 'object' || error === null) return undefined
+  return (error as {[transportKey]?: TransportFailure})[transportKey]
+}
+
+/**
+ * The endpoint answered, but not as S3 would: an HTML or JSON page from a proxy, a captive
+ * portal or the wrong service, which the SDK could not parse.
+ */
+export function isNonS3Answer(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || !('$response' in error)) return false
+  const detail = error instanceof Error ? `${error.name} ${error.message}` : ''
+  if (/Deserialization error|SyntaxError|Unexpected token|not valid JSON|Unexpected end|Invalid XML|char '<'|non-whitespace before first tag/i.test(detail)) {
+    return true
+  }
+  const headers = (error as {$response?: {headers?: Record<string, string>}}).$response?.headers ?? {}
+  const contentType = Object.entries(headers).find(([name]) => name.toLowerCase() === 'content-type')?.[1] ?? ''
+  const code = awsErrorCode(error)
+  // An error page: HTML, or an answer with no error code that is not XML either.
+  return /html/i.test(contentType) || ((code === undefined || codelessNames.has(code)) && contentType !== '' && !/xml/i.test(contentType))
 }
 
 const networkCodes = new Set([
@@ -118,7 +168,7 @@ export function isNetworkError(error: unknown): boolean {
   return (
     networkCodes.has(awsErrorCode(error) ?? '') ||
     (typeof systemCode === 'string' && networkCodes.has(systemCode)) ||
-    /ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|EPIPE|socket hang up/.test(detail)
+    /ECONNREFUSED|ECONNRESET|ENOTFOUND|ETIMEDOUT|EAI_AGAIN|EPIPE|socket hang up|^aborted$/.test(detail)
   )
 }
 
@@ -138,7 +188,25 @@ export function describeAwsError(error: unknown, context: OperationContext): Aud
   const detail = error instanceof Error ? error.message : String(error)
   const target = `${context.action}${where(context)}`
   const options = {cause: error}
+  const transport = transportFailure(error)
 
+  if (transport?.timeout) {
+    return new AuditforgeError(`${target}: ${timedOut(transport.endpoint, transport.timeout)} (timed out)`, {
+      ...options,
+      code: 'timeout',
+      exit: ExitCode.failed,
+      suggestion: 'Check the endpoint and the network. AUDITFORGE_CONNECT_TIMEOUT and AUDITFORGE_READ_TIMEOUT (seconds) set the limits.',
+    })
+  }
+  if (code === 'InvalidObjectState') {
+    const storageClass = (error as {StorageClass?: string}).StorageClass
+    return new AuditforgeError(`${target}: the object is archived (${storageClass ?? 'GLACIER or DEEP_ARCHIVE'}); restore it first`, {
+      ...options,
+      code: 'archived',
+      exit: ExitCode.failed,
+      suggestion: 'Restore the object (aws s3api restore-object) and run the command again once the restore has finished.',
+    })
+  }
   if (isAccessDenied(error)) {
     return new AuditforgeError(`${target}: access denied`, {
       ...options,
@@ -174,13 +242,43 @@ export function describeAwsError(error: unknown, context: OperationContext): Aud
       suggestion: 'Run the command again in a little while, or lower --concurrency.',
     })
   }
+  if (code === 'OperationAborted') {
+    return new AuditforgeError(`${target}: another operation on this bucket is still in progress (OperationAborted)`, {
+      ...options,
+      code: 'operation_aborted',
+      exit: ExitCode.failed,
+      suggestion: 'Run the command again in a little while.',
+    })
+  }
+  if (code === 'InvalidBucketState') {
+    return new AuditforgeError(`${target}: the bucket's state does not allow this (InvalidBucketState: ${firstLine(detail)})`, {
+      ...options,
+      code: 'invalid_bucket_state',
+      exit: ExitCode.failed,
+    })
+  }
+  if (code === 'BucketNotEmpty') {
+    return new AuditforgeError(`${target}: the bucket is not empty`, {...options, code: 'bucket_not_empty', exit: ExitCode.failed})
+  }
   if (isNetworkError(error)) {
     const systemCode = (error as {code?: unknown} | null)?.code
-    return new AuditforgeError(`${target}: could not reach the S3 endpoint (${firstLine(detail) || String(systemCode ?? code)})`, {
+    const endpoint = transport?.endpoint ?? 'the endpoint'
+    const reason = firstLine(detail) || String(systemCode ?? code)
+    const cut = systemCode === 'ECONNRESET' || systemCode === 'EPIPE' || /^aborted$|socket hang up/.test(reason)
+    return new AuditforgeError(`${target}: ${cut ? `the connection to ${endpoint} was cut` : `could not reach ${endpoint}`} (${reason})`, {
       ...options,
       code: 'network',
       exit: ExitCode.failed,
-      suggestion: 'Check --endpoint-url / AWS_ENDPOINT_URL, --region and the network.',
+      suggestion: 'Check --endpoint-url / AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL, --region and the network.',
+    })
+  }
+  if (isNonS3Answer(error)) {
+    const status = httpStatus(error)
+    return new AuditforgeError(`${target}: the endpoint's answer is not an S3 response${status ? ` (HTTP ${status})` : ''}`, {
+      ...options,
+      code: 'not_s3',
+      exit: ExitCode.failed,
+      suggestion: 'Check --endpoint-url / AWS_ENDPOINT_URL: it may point at a proxy, a web page or another service.',
     })
   }
   if (/Region is missing/i.test(detail)) {
@@ -200,6 +298,20 @@ export function describeAwsError(error: unknown, context: OperationContext): Aud
     })
   }
   return new AuditforgeError(`${target}: ${code}: ${firstLine(detail)}`, {...options, code: 'aws_error', exit: ExitCode.failed})
+}
+
+function timedOut(endpoint: string, timeout: NonNullable<TransportFailure['timeout']>): string {
+  const seconds = `${Number((timeout.ms / 1000).toFixed(3))} s`
+  switch (timeout.phase) {
+    case 'connect':
+      return `could not connect to ${endpoint} within ${seconds}`
+    case 'idle':
+      return `no answer from ${endpoint} within ${seconds}`
+    case 'stalled':
+      return `the answer from ${endpoint} stalled for ${seconds}`
+    case 'deadline':
+      return `the answer from ${endpoint} did not complete within ${seconds}`
+  }
 }
 
 function firstLine(text: string): string {

@@ -22,8 +22,11 @@ describe('resolveSettings: flag > environment > default', () => {
       bucketPrefix: 'metis-af-',
       region: undefined,
       profile: undefined,
-      endpoint: undefined,
+      endpoints: {s3: undefined, sts: undefined, s3Control: undefined, serviceQuotas: undefined},
       accountId: undefined,
+      timeBounds: {connect: 5_000, idle: 30_000, attempt: 120_000, longAttempt: 900_000},
+      maxAttempts: 5,
+      checksums: {},
     })
   })
 
@@ -42,17 +45,77 @@ describe('resolveSettings: flag > environment > default', () => {
     expect(resolveSettings({}, {AWS_REGION: 'us-gov-west-1'}).region).toBe('us-gov-west-1')
   })
 
-  it('endpoint: flag beats AWS_ENDPOINT_URL_S3 beats AWS_ENDPOINT_URL', () => {
-    expect(resolveSettings({}, {AWS_ENDPOINT_URL: 'http://127.0.0.1:5000'}).endpoint).toBe('http://127.0.0.1:5000')
+  it('S3 endpoint: flag beats AWS_ENDPOINT_URL_S3 beats AWS_ENDPOINT_URL', () => {
+    expect(resolveSettings({}, {AWS_ENDPOINT_URL: 'http://127.0.0.1:5000'}).endpoints.s3).toBe('http://127.0.0.1:5000')
     expect(
-      resolveSettings({}, {AWS_ENDPOINT_URL: 'http://127.0.0.1:5000', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:6000'}).endpoint,
+      resolveSettings({}, {AWS_ENDPOINT_URL: 'http://127.0.0.1:5000', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:6000'}).endpoints.s3,
     ).toBe('http://127.0.0.1:6000')
     expect(
       resolveSettings(
         {'endpoint-url': 'https://s3.example.test'},
         {AWS_ENDPOINT_URL: 'http://127.0.0.1:5000', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:6000'},
-      ).endpoint,
+      ).endpoints.s3,
     ).toBe('https://s3.example.test')
+  })
+
+  it('each service has its own endpoint; --endpoint-url and AWS_ENDPOINT_URL_S3 are S3 only', () => {
+    const env = {AWS_ENDPOINT_URL: 'http://127.0.0.1:5000'}
+    expect(resolveSettings({'endpoint-url': 'http://127.0.0.1:7000'}, env).endpoints).toEqual({
+      s3: 'http://127.0.0.1:7000',
+      sts: 'http://127.0.0.1:5000',
+      s3Control: 'http://127.0.0.1:5000',
+      serviceQuotas: 'http://127.0.0.1:5000',
+    })
+    expect(resolveSettings({'endpoint-url': 'http://127.0.0.1:7000'}, {}).endpoints).toEqual({s3: 'http://127.0.0.1:7000'})
+    expect(resolveSettings({}, {AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:6000'}).endpoints).toEqual({s3: 'http://127.0.0.1:6000'})
+    expect(
+      resolveSettings(
+        {},
+        {...env, AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:6001', AWS_ENDPOINT_URL_S3_CONTROL: 'http://127.0.0.1:6002', AWS_ENDPOINT_URL_SERVICE_QUOTAS: 'http://127.0.0.1:6003'},
+      ).endpoints,
+    ).toEqual({s3: 'http://127.0.0.1:5000', sts: 'http://127.0.0.1:6001', s3Control: 'http://127.0.0.1:6002', serviceQuotas: 'http://127.0.0.1:6003'})
+  })
+
+  it.each(['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_STS', 'AWS_ENDPOINT_URL_S3_CONTROL'])('rejects a malformed %s (exit 2)', (name) => {
+    const error = thrown(() => resolveSettings({}, {[name]: 'ftp://example.test'}))
+    expect(error.exit).toBe(2)
+    expect(error.message).toContain(name)
+  })
+
+  it('timeouts: AUDITFORGE_CONNECT_TIMEOUT and AUDITFORGE_READ_TIMEOUT in seconds; the deadlines follow the read timeout', () => {
+    expect(resolveSettings({}, {AUDITFORGE_CONNECT_TIMEOUT: '2', AUDITFORGE_READ_TIMEOUT: '0.5'}).timeBounds).toEqual({
+      connect: 2_000,
+      idle: 500,
+      attempt: 2_000,
+      longAttempt: 15_000,
+    })
+  })
+
+  it.each(['0', '-1', 'abc', '1e3', '3601', '2s', '.5'])('rejects AUDITFORGE_READ_TIMEOUT=%j (exit 2, one line)', (value) => {
+    const error = thrown(() => resolveSettings({}, {AUDITFORGE_READ_TIMEOUT: value}))
+    expect(error.exit).toBe(2)
+    expect(error.message).toMatch(/^Invalid AUDITFORGE_READ_TIMEOUT .*seconds/)
+    expect(error.message).not.toContain('\n')
+    expect(thrown(() => resolveSettings({}, {AUDITFORGE_CONNECT_TIMEOUT: value})).exit).toBe(2)
+  })
+
+  it('attempts: AWS_MAX_ATTEMPTS, default 5, validated', () => {
+    expect(resolveSettings({}, {AWS_MAX_ATTEMPTS: '2'}).maxAttempts).toBe(2)
+    expect(thrown(() => resolveSettings({}, {AWS_MAX_ATTEMPTS: '0'})).exit).toBe(2)
+    expect(thrown(() => resolveSettings({}, {AWS_MAX_ATTEMPTS: 'many'})).exit).toBe(2)
+  })
+
+  it('checksums: WHEN_REQUIRED on a custom S3 endpoint unless the SDK variables are set; SDK defaults on AWS', () => {
+    const custom = {AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:6000'}
+    expect(resolveSettings({}, custom).checksums).toEqual({requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED'})
+    expect(resolveSettings({}, {...custom, AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_SUPPORTED'}).checksums).toEqual({
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    })
+    expect(resolveSettings({}, {...custom, AWS_RESPONSE_CHECKSUM_VALIDATION: 'WHEN_SUPPORTED'}).checksums).toEqual({
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+    })
+    expect(resolveSettings({}, {AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:6001'}).checksums).toEqual({})
+    expect(resolveSettings({}, {}).checksums).toEqual({})
   })
 
   it('account id: flag beats AUDITFORGE_ACCOUNT_ID', () => {

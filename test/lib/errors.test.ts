@@ -10,6 +10,8 @@ import {
   isAccessDenied,
   isNotFound,
   isPreconditionFailure,
+  markTransportFailure,
+  transportFailure,
 } from '../../src/lib/errors.js'
 import {s3Error, systemError} from './fixtures.js'
 
@@ -127,7 +129,110 @@ describe('error classification', () => {
     expect(isNotFound(s3Error('NotFound', 404))).toBe(true)
     expect(isNotFound(s3Error('AccessDenied', 403))).toBe(false)
     expect(isAccessDenied(s3Error('AllAccessDisabled', 403))).toBe(true)
-    expect(isAccessDenied(new S3ServiceException({name: 'Whatever', $fault: 'client', $metadata: {httpStatusCode: 403}}))).toBe(true)
+    expect(isAccessDenied(new S3ServiceException({name: 'Unknown', $fault: 'client', $metadata: {httpStatusCode: 403}}))).toBe(true)
+    // A 403 with a code of its own says something more precise than "access denied".
+    expect(isAccessDenied(s3Error('InvalidObjectState', 403))).toBe(false)
+    expect(isAccessDenied(s3Error('SignatureDoesNotMatch', 403))).toBe(false)
+  })
+
+  it('only 412 PreconditionFailed and 409 ConditionalRequestConflict are conflicts', () => {
+    expect(isPreconditionFailure(s3Error('PreconditionFailed', 412))).toBe(true)
+    expect(isPreconditionFailure(s3Error('ConditionalRequestConflict', 409))).toBe(true)
+    expect(isPreconditionFailure(new S3ServiceException({name: 'Unknown', $fault: 'client', $metadata: {httpStatusCode: 412}}))).toBe(true)
+    for (const code of ['OperationAborted', 'InvalidBucketState', 'BucketNotEmpty', 'BucketAlreadyOwnedByYou', 'SomethingNew']) {
+      expect(isPreconditionFailure(s3Error(code, 409)), code).toBe(false)
+    }
+  })
+})
+
+describe('describeAwsError: precise classes', () => {
+  it('409 ConditionalRequestConflict → exit 6 conflict', () => {
+    const error = describeAwsError(s3Error('ConditionalRequestConflict', 409), context)
+    expect(error.exit).toBe(ExitCode.conflict)
+    expect(error.code).toBe('conflict')
+  })
+
+  it.each([
+    ['OperationAborted', 'operation_aborted', /another operation on this bucket is still in progress \(OperationAborted\)$/],
+    ['InvalidBucketState', 'invalid_bucket_state', /the bucket's state does not allow this \(InvalidBucketState: /],
+    ['BucketNotEmpty', 'bucket_not_empty', /: the bucket is not empty$/],
+    ['SomethingNew', 'aws_error', /: SomethingNew: /],
+  ])('409 %s → exit 1 with its own message', (name, code, message) => {
+    const error = describeAwsError(s3Error(name, 409, 'details here'), {action: 'Deleting the bucket', bucket: 'b-1'})
+    expect(error.exit).toBe(ExitCode.failed)
+    expect(error.code).toBe(code)
+    expect(error.message).toMatch(message)
+    expect(error.message).toMatch(/^Deleting the bucket s3:\/\/b-1: /)
+  })
+
+  it('InvalidObjectState (403) says the object is archived and names the key, not "access denied"', () => {
+    const archived = Object.assign(s3Error('InvalidObjectState', 403, 'The operation is not valid for the object\'s storage class'), {StorageClass: 'DEEP_ARCHIVE'})
+    const error = describeAwsError(archived, context)
+    expect(error.exit).toBe(ExitCode.failed)
+    expect(error.code).toBe('archived')
+    expect(error.message).toBe(`Reading findings s3://platform-shared/${context.key}: the object is archived (DEEP_ARCHIVE); restore it first`)
+    expect(error.message).not.toMatch(/access denied/)
+    expect(describeAwsError(s3Error('InvalidObjectState', 403), context).message).toContain('(GLACIER or DEEP_ARCHIVE)')
+  })
+
+  it('a 403 with another code is described by that code', () => {
+    const error = describeAwsError(s3Error('SignatureDoesNotMatch', 403, 'The request signature we calculated does not match'), context)
+    expect(error.code).toBe('aws_error')
+    expect(error.message).toContain('SignatureDoesNotMatch')
+  })
+
+  it('an answer the SDK could not parse is "not an S3 response"', () => {
+    const parse = Object.assign(new SyntaxError("Unexpected token '<', \"<html>\" is not valid JSON\n  Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object."), {
+      $response: {statusCode: 200, headers: {'content-type': 'text/html'}},
+      $metadata: {httpStatusCode: 200},
+    })
+    const error = describeAwsError(parse, context)
+    expect(error.code).toBe('not_s3')
+    expect(error.exit).toBe(ExitCode.failed)
+    expect(error.message).toBe(`Reading findings s3://platform-shared/${context.key}: the endpoint's answer is not an S3 response (HTTP 200)`)
+  })
+
+  it('an HTML error page without an S3 error code is "not an S3 response"', () => {
+    const page = Object.assign(new S3ServiceException({name: 'Unknown', $fault: 'server', $metadata: {httpStatusCode: 502}, message: 'UnknownError'}), {
+      $response: {statusCode: 502, headers: {'content-type': 'text/html; charset=utf-8'}},
+    })
+    expect(describeAwsError(page, context).message).toMatch(/the endpoint's answer is not an S3 response \(HTTP 502\)$/)
+    // S3's own XML errors are not.
+    const xml = Object.assign(s3Error('InternalError', 500, 'We encountered an internal error'), {$response: {statusCode: 500, headers: {'content-type': 'application/xml'}}})
+    expect(describeAwsError(xml, context).code).toBe('aws_error')
+  })
+})
+
+describe('describeAwsError: timeouts and the endpoint', () => {
+  const timeout = (message: string) => Object.assign(new Error(message), {name: 'TimeoutError'})
+
+  it.each([
+    ['connect', 1_000, 'could not connect to http://127.0.0.1:9 within 1 s (timed out)'],
+    ['idle', 2_000, 'no answer from http://127.0.0.1:9 within 2 s (timed out)'],
+    ['stalled', 500, 'the answer from http://127.0.0.1:9 stalled for 0.5 s (timed out)'],
+    ['deadline', 8_000, 'the answer from http://127.0.0.1:9 did not complete within 8 s (timed out)'],
+  ] as const)('a %s timeout is one line naming the action, the object and the endpoint', (phase, ms, text) => {
+    const error = describeAwsError(markTransportFailure(timeout('smithy says'), 'http://127.0.0.1:9', {phase, ms}), {
+      action: 'Reading the engagement index',
+      bucket: 'b',
+      key: 'auditforge/engagements.json',
+    })
+    expect(error.exit).toBe(ExitCode.failed)
+    expect(error.code).toBe('timeout')
+    expect(error.message).toBe(`Reading the engagement index s3://b/auditforge/engagements.json: ${text}`)
+  })
+
+  it('a network failure names the endpoint it was sent to', () => {
+    const refused = markTransportFailure(systemError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:9'), 'http://127.0.0.1:9')
+    expect(describeAwsError(refused, {action: 'Listing buckets'}).message).toBe('Listing buckets: could not reach http://127.0.0.1:9 (connect ECONNREFUSED 127.0.0.1:9)')
+    const reset = markTransportFailure(systemError('ECONNRESET', 'aborted'), 'https://s3.eu-west-1.amazonaws.com')
+    expect(describeAwsError(reset, {action: 'Listing buckets'}).message).toBe('Listing buckets: the connection to https://s3.eu-west-1.amazonaws.com was cut (aborted)')
+  })
+
+  it('the first mark wins: retries keep the endpoint and bound of the failure', () => {
+    const error = markTransportFailure(timeout('x'), 'http://a:1', {phase: 'idle', ms: 1000})
+    markTransportFailure(error, 'http://b:2')
+    expect(transportFailure(error)).toEqual({endpoint: 'http://a:1', timeout: {phase: 'idle', ms: 1000}})
   })
 })
 
