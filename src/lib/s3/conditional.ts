@@ -67,9 +67,10 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 /**
  * Runs `plan` and writes what it returns, conditionally; on a conflict or an uncertain outcome
  * runs `plan` again (it re-reads) and retries with jittered backoff. `plan` returns undefined
- * when there is nothing (left) to write. After `maxAttempts` conflicts: exit 6. When the last
- * attempt's outcome was uncertain, one more plan tells whether it landed; if that cannot be
- * told, the transport error stands (exit 1): the write may or may not be there.
+ * when there is nothing (left) to write. After `maxAttempts` conflicts: exit 6. Uncertain
+ * outcomes (5xx, timeouts, resets) are retried twice; after the third, or when attempts run out
+ * on one, a last plan tells whether the write landed; if it did not, the transport error stands
+ * (exit 1).
  */
 export async function writeConditionally(
   s3: S3Client,
@@ -79,6 +80,14 @@ export async function writeConditionally(
   const maxAttempts = options.maxAttempts ?? 10
   const sleep = options.sleep ?? defaultSleep
   let lastUncertain: unknown
+  // Each uncertain attempt already spent the SDK's own retries and time bound; a few more
+  // are worth it, ten are not (the command would take ten times its documented bound).
+  let uncertain = 0
+  const maxUncertain = 2
+  const settleUncertain = async (error: unknown): Promise<'written'> => {
+    if ((await plan()) === undefined) return 'written'
+    throw describeAwsError(error, {action: options.action, bucket: options.bucket})
+  }
   for (let attemptNumber = 1; attemptNumber <= maxAttempts; attemptNumber++) {
     const write = await plan()
     if (write === undefined) return attemptNumber === 1 ? 'in_place' : 'written'
@@ -96,15 +105,13 @@ export async function writeConditionally(
       return 'written'
     } catch (error) {
       if (isPreconditionFailure(error)) lastUncertain = undefined
-      else if (isUncertainOutcome(error)) lastUncertain = error
+      else if (isUncertainOutcome(error) && ++uncertain <= maxUncertain) lastUncertain = error
+      else if (isUncertainOutcome(error)) return settleUncertain(error)
       else throw describeAwsError(error, {action: options.action, bucket: options.bucket, key: write.key})
     }
     await sleep(backoff(attemptNumber))
   }
-  if (lastUncertain !== undefined) {
-    if ((await plan()) === undefined) return 'written'
-    throw describeAwsError(lastUncertain, {action: options.action, bucket: options.bucket})
-  }
+  if (lastUncertain !== undefined) return settleUncertain(lastUncertain)
   throw new AuditforgeError(`${options.subject} kept changing; gave up after ${maxAttempts} conditional writes`, {
     code: 'conflict',
     exit: ExitCode.conflict,

@@ -165,3 +165,28 @@ describe('deleteObjectVersions', () => {
     expect(s3Mock.commandCalls(DeleteObjectsCommand).length).toBeLessThan(10)
   })
 })
+
+describe('URL-encoded listings (EncodingType=url)', () => {
+  it('asks for encoded keys and decodes them, markers included; an answer without EncodingType is taken as it is', async () => {
+    s3Mock
+      .on(ListObjectVersionsCommand)
+      .resolvesOnce({
+        EncodingType: 'url',
+        Versions: [{Key: 'k/a+b%2Bc%0Dd%25e%01f', VersionId: 'v1', Size: 1}],
+        IsTruncated: true,
+        NextKeyMarker: 'k/a+b%2Bc%0Dd%25e%01f',
+        NextVersionIdMarker: 'v1',
+      })
+      .resolvesOnce({Versions: [{Key: 'k/plain+sign', VersionId: 'v2', Size: 1}], IsTruncated: false})
+    const listed = await collect(listObjectVersions(testContext().s3, {bucket, prefix: 'k/'}))
+    expect(listed.map((entry) => entry.Key)).toEqual(['k/a b+c\rd%e\u0001f', 'k/plain+sign'])
+    const inputs = s3Mock.commandCalls(ListObjectVersionsCommand).map((call) => call.args[0].input)
+    expect(inputs.every((input) => input.EncodingType === 'url')).toBe(true)
+    expect(inputs[1].KeyMarker).toBe('k/a b+c\rd%e\u0001f')
+
+    s3Mock.on(ListObjectsV2Command).resolves({EncodingType: 'url', Contents: [{Key: 'p/x%0Dy', Size: 1}], IsTruncated: false})
+    const objects = await collect(listObjects(testContext().s3, {bucket, prefix: 'p/'}))
+    expect(objects.map((object) => object.Key)).toEqual(['p/x\ry'])
+    expect(s3Mock.commandCalls(ListObjectsV2Command)[0].args[0].input.EncodingType).toBe('url')
+  })
+})
