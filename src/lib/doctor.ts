@@ -9,7 +9,6 @@ import {
   GetBucketVersioningCommand,
   HeadBucketCommand,
   type S3Client,
-  paginateListBuckets,
 } from '@aws-sdk/client-s3'
 import pLimit from 'p-limit'
 
@@ -18,7 +17,7 @@ import {managedByTag} from './buckets.js'
 import {EngagementIndex} from './engagement-index.js'
 import {attempt, awsErrorCode, describeAwsError, isPreconditionFailure} from './errors.js'
 import {doctorProbeKey, parseEngagementBucketName} from './layout.js'
-import {deleteObjectVersions, listObjectVersions, putIfAbsent, putIfMatch, readBucketTags} from './s3/index.js'
+import {deleteObjectVersions, listBucketNames, listObjectVersions, putIfAbsent, putIfMatch, readBucketTags} from './s3/index.js'
 
 export type CheckStatus = 'pass' | 'warn' | 'fail'
 
@@ -138,8 +137,7 @@ async function checkEngagementBuckets(context: AwsContext, recordBuckets: Map<st
   try {
     const owner = await context.accountId()
     const names: string[] = []
-    const pages = paginateListBuckets({client: context.s3}, {})
-    for await (const page of pages) for (const bucket of page.Buckets ?? []) names.push(bucket.Name!)
+    for await (const name of listBucketNames(context.s3)) names.push(name)
     const candidates = names.filter((name) => parseEngagementBucketName(context.settings.bucketPrefix, name)?.accountId === owner)
     const limit = pLimit(8)
     const managed = (

@@ -9,7 +9,6 @@ import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateMultipartUploadCommand,
-  GetObjectTaggingCommand,
   HeadObjectCommand,
   type S3Client,
   UploadPartCopyCommand,
@@ -21,7 +20,7 @@ import {bucketNameFor, provisionEngagementBucket} from './buckets.js'
 import {EngagementIndex, type EngagementRecord} from './engagement-index.js'
 import {AuditforgeError, ExitCode, attempt, describeAwsError, notFound} from './errors.js'
 import {isEngagementId, ownsKey, validateEngagementId} from './layout.js'
-import {type ObjectSummary, abortMultipartUploads, listEngagementObjects} from './s3/index.js'
+import {type ObjectSummary, abortMultipartUploads, listEngagementObjects, readObjectTags} from './s3/index.js'
 
 export type {ObjectSummary} from './s3/index.js'
 
@@ -329,11 +328,9 @@ class ObjectCopier {
       attempt({action: 'Reading object metadata', bucket: this.source, key: object.key}, () =>
         this.s3.send(new HeadObjectCommand({Bucket: this.source, Key: object.key, ExpectedBucketOwner: this.owner})),
       ),
-      attempt({action: 'Reading object tags', bucket: this.source, key: object.key}, () =>
-        this.s3.send(new GetObjectTaggingCommand({Bucket: this.source, Key: object.key, ExpectedBucketOwner: this.owner})),
-      ),
+      readObjectTags(this.s3, {bucket: this.source, key: object.key, expectedOwner: this.owner}),
     ])
-    const tags = (tagging.TagSet ?? []).map((tag) => `${encodeURIComponent(tag.Key!)}=${encodeURIComponent(tag.Value ?? '')}`).join('&')
+    const tags = [...tagging].map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`).join('&')
     const upload = await attempt(context, () =>
       this.s3.send(
         new CreateMultipartUploadCommand({

@@ -9,6 +9,7 @@ import {
   ListMultipartUploadsCommand,
   ListObjectVersionsCommand,
   type S3Client,
+  paginateListBuckets,
   paginateListObjectsV2,
 } from '@aws-sdk/client-s3'
 
@@ -124,5 +125,15 @@ export async function* listMultipartUploads(s3: S3Client, options: ListOptions):
     uploadIdMarker = page.NextUploadIdMarker
     // A truncated page without markers would list the first page again forever.
     if (keyMarker === undefined && uploadIdMarker === undefined) return
+  }
+}
+
+/** The names of every general-purpose bucket the caller's account owns, page by page. */
+export async function* listBucketNames(s3: S3Client): AsyncGenerator<string> {
+  const iterator = paginateListBuckets({client: s3}, {})[Symbol.asyncIterator]()
+  for (;;) {
+    const page = await attempt({action: 'Listing buckets'}, () => iterator.next())
+    if (page.done) return
+    for (const bucket of page.value.Buckets ?? []) if (bucket.Name) yield bucket.Name
   }
 }
