@@ -13,7 +13,7 @@ import {
 import pLimit from 'p-limit'
 
 import {createClientConfig, type AwsContext} from './aws.js'
-import {managedByTag} from './buckets.js'
+import {indexTagKey, managedByTag} from './buckets.js'
 import {EngagementIndex} from './engagement-index.js'
 import {attempt, awsErrorCode, describeAwsError, isPreconditionFailure} from './errors.js'
 import {doctorProbeKey, parseEngagementBucketName} from './layout.js'
@@ -52,7 +52,7 @@ export async function runDoctor(context: AwsContext, sharedBucket: string, onChe
     record({check: 'engagement buckets', status: 'fail', detail: 'skipped: the caller identity is unknown'})
     return checks
   }
-  const {check: bucketsCheck, total} = await checkEngagementBuckets(context, recordBuckets)
+  const {check: bucketsCheck, total} = await checkEngagementBuckets(context, sharedBucket, recordBuckets)
   record(bucketsCheck)
   if (total !== undefined) record(await checkBucketQuota(context, total))
   return checks
@@ -129,38 +129,60 @@ async function checkConditionalWrites(s3: S3Client, bucket: string): Promise<Doc
 
 /**
  * Per-engagement buckets in the account (named and tagged as auditforge's) against the
- * records in the index, both ways: a bucket nobody points at is a warning (decommission it or
- * roll an engagement forward); a record whose bucket is gone is a failure.
+ * records in the index, both ways, by their index binding: a record whose bucket is gone, or
+ * is bound to another index, is a failure; a bucket of this index (or unbound) that nobody
+ * points at, and a bucket a record points at that is not bound yet, are warnings. Buckets bound
+ * to other indexes belong to other environments in the same account and are only counted.
  */
-async function checkEngagementBuckets(context: AwsContext, recordBuckets: Map<string, string>): Promise<{check: DoctorCheck; total?: number}> {
+async function checkEngagementBuckets(
+  context: AwsContext,
+  sharedBucket: string,
+  recordBuckets: Map<string, string>,
+): Promise<{check: DoctorCheck; total?: number}> {
   const check = 'engagement buckets'
+  const some = (items: string[], count = 3) => `${items.slice(0, count).join(', ')}${items.length > count ? ', …' : ''}`
   try {
     const owner = await context.accountId()
     const names: string[] = []
     for await (const name of listBucketNames(context.s3)) names.push(name)
     const candidates = names.filter((name) => parseEngagementBucketName(context.settings.bucketPrefix, name)?.accountId === owner)
     const limit = pLimit(8)
-    const managed = (
-      await Promise.all(
-        candidates.map((name) =>
-          limit(async () => {
-            const tags = await readBucketTags(context.s3, name, owner)
-            return tags.get(managedByTag.Key!) === managedByTag.Value ? name : undefined
-          }),
-        ),
-      )
-    ).filter((name): name is string => name !== undefined)
+    const managed = new Map<string, string | undefined>()
+    await Promise.all(
+      candidates.map((name) =>
+        limit(async () => {
+          const tags = await readBucketTags(context.s3, name, owner)
+          if (tags.get(managedByTag.Key!) === managedByTag.Value) managed.set(name, tags.get(indexTagKey))
+        }),
+      ),
+    )
 
     const existing = new Set(names)
+    const total = names.length
     const missing = [...recordBuckets].filter(([bucket]) => !existing.has(bucket)).map(([bucket, id]) => `${id} → ${bucket}`)
-    const orphans = managed.filter((bucket) => !recordBuckets.has(bucket))
-    if (missing.length > 0) {
-      return {check: {check, status: 'fail', detail: `records whose bucket is gone: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`}, total: names.length}
+    const boundElsewhere = [...recordBuckets]
+      .filter(([bucket]) => managed.get(bucket) !== undefined && managed.get(bucket) !== sharedBucket)
+      .map(([bucket, id]) => `${id} → ${bucket} (bound to ${managed.get(bucket)})`)
+    const ours = [...managed].filter(([, binding]) => binding === undefined || binding === sharedBucket).map(([name]) => name)
+    const otherEnvironments = managed.size - ours.length
+    const orphans = ours.filter((bucket) => !recordBuckets.has(bucket))
+    const unbound = ours.filter((bucket) => recordBuckets.has(bucket) && managed.get(bucket) === undefined)
+    const elsewhere = otherEnvironments > 0 ? `; ${otherEnvironments} bound to other indexes (other environments)` : ''
+    if (missing.length > 0 || boundElsewhere.length > 0) {
+      const problems = [
+        missing.length > 0 ? `records whose bucket is gone: ${some(missing, 5)}` : undefined,
+        boundElsewhere.length > 0 ? `records pointing at a bucket bound to another index: ${some(boundElsewhere)}` : undefined,
+      ]
+      return {check: {check, status: 'fail', detail: problems.filter(Boolean).join('; ')}, total}
     }
-    if (orphans.length > 0) {
-      return {check: {check, status: 'warn', detail: `${orphans.length} managed bucket(s) no record points at: ${orphans.slice(0, 3).join(', ')}${orphans.length > 3 ? ', …' : ''}`}, total: names.length}
+    if (orphans.length > 0 || unbound.length > 0) {
+      const problems = [
+        orphans.length > 0 ? `${orphans.length} managed bucket(s) no record points at: ${some(orphans)}` : undefined,
+        unbound.length > 0 ? `${unbound.length} bucket(s) not yet bound to this index (run \`auditforge bucket verify --all --fix\`): ${some(unbound)}` : undefined,
+      ]
+      return {check: {check, status: 'warn', detail: `${problems.filter(Boolean).join('; ')}${elsewhere}`}, total}
     }
-    return {check: {check, status: 'pass', detail: `${managed.length} managed bucket(s), each with a record; every record's bucket exists`}, total: names.length}
+    return {check: {check, status: 'pass', detail: `${ours.length} managed bucket(s) of this index, each with a record; every record's bucket exists${elsewhere}`}, total}
   } catch (error) {
     return {check: {check, status: 'fail', detail: message(error, 'Listing buckets')}}
   }

@@ -76,6 +76,34 @@ describe('runDoctor', () => {
     expect(checks.find((check) => check.check === 'engagement buckets')!.detail).toContain('eng-bbbbbbbbbbbb')
   })
 
+  it('tells buckets of other environments (bound to another index) from orphans, and fails a record pointing at one', async () => {
+    const [mine, theirs, unboundPointed] = ['aaaaaaaaaaaa', 'cccccccccccc', 'dddddddddddd'].map((id) => `metis-af-${id}-${accountId}`)
+    healthy([mine, theirs, unboundPointed])
+    const bound = (index?: string) => ({
+      TagSet: [{Key: 'auditforge:managed-by', Value: 'auditforge'}, ...(index ? [{Key: 'auditforge:index', Value: index}] : [])],
+    })
+    s3Mock.on(GetBucketTaggingCommand, {Bucket: mine}).resolves(bound(sharedBucket))
+    s3Mock.on(GetBucketTaggingCommand, {Bucket: theirs}).resolves(bound('staging-shared'))
+    s3Mock.on(GetBucketTaggingCommand, {Bucket: unboundPointed}).resolves(bound())
+    const index = (records: unknown[]) =>
+      s3Mock.on(GetObjectCommand).callsFake(() => ({Body: streamBody(JSON.stringify({engagements: records})), ETag: '"e"'}))
+
+    index([
+      {engagement_id: 'eng-aaaaaaaaaaaa', source_bucket: mine},
+      {engagement_id: 'eng-dddddddddddd', source_bucket: unboundPointed},
+    ])
+    let found = (await runDoctor(testContext(), sharedBucket)).find((check) => check.check === 'engagement buckets')!
+    expect(found.status).toBe('warn')
+    expect(found.detail).toContain(`not yet bound to this index (run \`auditforge bucket verify --all --fix\`): ${unboundPointed}`)
+    expect(found.detail).toContain('1 bound to other indexes (other environments)')
+    expect(found.detail).not.toContain('no record points at')
+
+    index([{engagement_id: 'eng-cccccccccccc', source_bucket: theirs}])
+    found = (await runDoctor(testContext(), sharedBucket)).find((check) => check.check === 'engagement buckets')!
+    expect(found.status).toBe('fail')
+    expect(found.detail).toContain(`eng-cccccccccccc → ${theirs} (bound to staging-shared)`)
+  })
+
   it('warns on an unversioned shared bucket and fails on an unreadable one', async () => {
     healthy()
     s3Mock.on(GetBucketVersioningCommand).resolves({})
