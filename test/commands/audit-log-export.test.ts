@@ -232,7 +232,7 @@ describe.concurrent('audit-log export: the seed cases on moto', () => {
       s3_bucket: bucket,
       empty: false,
     })
-    expect(result.json.s3_key).toMatch(new RegExp(`^auditforge/exports/${id}-\\d{8}T\\d{6}Z\\.jsonl$`))
+    expect(result.json.s3_key).toMatch(new RegExp(`^auditforge/exports/${id}-\\d{8}T\\d{6}\\.\\d{3}Z-[0-9a-f]{6}\\.jsonl$`))
     const expiresAt = Date.parse(result.json.expires_at!)
     expect(expiresAt).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 600_000)
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 600_000)
@@ -395,7 +395,8 @@ describe.concurrent('audit-log export: isolated engagements and custody', () => 
     const again = await runJson<SignedUrlJson>(['audit-log', 'export', id, '--delivery', 'signed_url', '--shared-bucket', bucket])
     expect(again.json.event_count).toBe(4)
     expect(again.json.version_id).not.toBe(result.json.version_id)
-    // Even if both exports landed on the same second's key, the first URL still serves the first export.
+    // Two exports, two keys, even within the same second; the first URL still serves the first export.
+    expect(again.json.s3_key).not.toBe(result.json.s3_key)
     expect((JSON.parse((await download(result.json.signed_url!)).toString('utf8')) as {seq: number}[]).map((entry) => entry.seq)).toEqual([0, 1, 2])
   })
 })

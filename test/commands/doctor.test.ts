@@ -50,7 +50,7 @@ describe('auditforge doctor', () => {
     const result = await runCli(['doctor', '--shared-bucket', bucket])
     expect(result.code).toBe(4)
     expect(result.stdout).toMatch(/shared bucket\s+WARN/)
-    expect(result.stdout).toMatch(/engagement index\s+FAIL\s+.*not valid/)
+    expect(result.stdout).toMatch(/engagement index\s+FAIL\s+.*is corrupt/)
     expect(result.stdout).not.toContain('\u001b[')
   })
 

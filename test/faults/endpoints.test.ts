@@ -38,7 +38,7 @@ const deadEndpoint = 'http://127.0.0.1:9'
 describe('endpoints per service', () => {
   it('AWS_ENDPOINT_URL_S3 alone, with a dead STS endpoint: an S3-only command works with --account-id', async () => {
     const id = randomEngagementId()
-    const result = await runCli(['bucket', 'provision', id, '--shared-bucket', bucket, '--account-id', motoAccountId], {
+    const result = await runCli(['bucket', 'provision', id, '--shared-bucket', bucket, '--account-id', motoAccountId, '--force'], {
       env: {AWS_ENDPOINT_URL: undefined, AWS_ENDPOINT_URL_S3: s3Proxy.endpoint, AWS_ENDPOINT_URL_STS: deadEndpoint, AWS_MAX_ATTEMPTS: '1'},
     })
     expect(result.stderr).not.toMatch(/Error/)
