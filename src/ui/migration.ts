@@ -1,4 +1,4 @@
-import type {EngagementOutcome, VerifyOutcome} from '../lib/migrate.js'
+import type {EngagementOutcome, VerifyOutcome} from '../lib/migrate/index.js'
 import {renderTable} from './table.js'
 import {type Rendered, sanitize} from './terminal.js'
 

@@ -14,7 +14,7 @@ import {describe, expect, inject, it} from 'vitest'
 
 import {type AwsContext, createClientConfig} from '../../src/lib/aws.js'
 import {resolveSettings} from '../../src/lib/config.js'
-import {executeMigration, planMigration} from '../../src/lib/migrate.js'
+import {executeMigration, planMigration} from '../../src/lib/migrate/index.js'
 import {createSharedBucket, getText, motoAccountId, putText, testS3} from '../helpers/s3.js'
 
 interface HandledRequest {

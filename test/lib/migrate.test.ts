@@ -54,7 +54,7 @@ import {
   rollbackRisk,
   sameObject,
   verifyMigrations,
-} from '../../src/lib/migrate.js'
+} from '../../src/lib/migrate/index.js'
 
 const s3Mock = mockClient(S3Client)
 

@@ -13,7 +13,7 @@ import {
   planMigration,
   plannedOutcome,
   verifyMigrations,
-} from '../../lib/migrate.js'
+} from '../../lib/migrate/index.js'
 import {renderDifferences, renderOutcomes, renderPlan, renderVerification} from '../../ui/migration.js'
 import {createProgressDisplay} from '../../ui/progress.js'
 

@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {AuditforgeCommand} from '../../base-command.js'
 import {EngagementIndex} from '../../lib/engagement-index.js'
 import {validateEngagementId} from '../../lib/layout.js'
-import {type RollbackResult, rollbackMigration, rollbackRisk} from '../../lib/migrate.js'
+import {type RollbackResult, rollbackMigration, rollbackRisk} from '../../lib/migrate/index.js'
 
 export default class MigrateRollback extends AuditforgeCommand<typeof MigrateRollback, RollbackResult> {
   static override summary = "Point a migrated engagement back at the shared bucket."

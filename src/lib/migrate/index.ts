@@ -1,0 +1,11 @@
+/**
+ * Migration of engagements out of the shared platform bucket into their own buckets (seed 001),
+ * one module per stage: plan (read-only) → execute (provision, copy, verify, flip) → verify-only
+ * → rollback, and the report. Commands import from here.
+ */
+export * from './copy.js'
+export * from './execute.js'
+export * from './plan.js'
+export * from './report.js'
+export * from './rollback.js'
+export * from './verify.js'

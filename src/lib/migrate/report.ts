@@ -1,0 +1,85 @@
+/** Outcomes of a migration run, its `--json` document and its exit code. */
+import type {EngagementRecord} from '../engagement-index.js'
+import {ExitCode} from '../errors.js'
+import type {EngagementPlan, SourceStatus} from './plan.js'
+import type {VerifyOutcome} from './verify.js'
+
+export type MigrationStatus = 'planned' | 'migrated' | 'already_migrated' | 'verified' | 'verification_failed' | 'failed'
+
+export interface EngagementOutcome {
+  engagement_id: string
+  target_bucket: string
+  objects: number
+  bytes: number
+  status: MigrationStatus
+  copied: number
+  skipped_existing: number
+  differences?: string[]
+  error?: string
+}
+
+
+export function plannedOutcome(engagement: EngagementPlan): EngagementOutcome {
+  return {
+    engagement_id: engagement.engagementId,
+    target_bucket: engagement.targetBucket,
+    objects: engagement.objects.length,
+    bytes: engagement.bytes,
+    status: 'planned',
+    copied: 0,
+    skipped_existing: 0,
+  }
+}
+
+export function alreadyMigrated(record: EngagementRecord): EngagementOutcome {
+  return {
+    engagement_id: record.engagement_id,
+    target_bucket: record.source_bucket,
+    objects: 0,
+    bytes: 0,
+    status: 'already_migrated',
+    copied: 0,
+    skipped_existing: 0,
+  }
+}
+
+/** The `--json` document of `auditforge migrate`, in every mode. */
+export interface MigrationReport {
+  source_bucket: string
+  status: SourceStatus
+  mode: 'plan' | 'execute' | 'verify'
+  engagements: (EngagementOutcome | VerifyOutcome)[]
+  totals: {engagements: number; objects: number; bytes: number; copied: number; skipped_existing: number}
+}
+
+/** The report with its totals; engagements already migrated are listed but not counted. */
+export function migrationReport(
+  sourceBucket: string,
+  status: SourceStatus,
+  mode: MigrationReport['mode'],
+  engagements: (EngagementOutcome | VerifyOutcome)[],
+): MigrationReport {
+  const counted = engagements.filter((outcome) => outcome.status !== 'already_migrated')
+  const add = (value: (outcome: EngagementOutcome | VerifyOutcome) => number) => counted.reduce((total, outcome) => total + value(outcome), 0)
+  return {
+    source_bucket: sourceBucket,
+    status,
+    mode,
+    engagements,
+    totals: {
+      engagements: counted.length,
+      objects: add((outcome) => outcome.objects),
+      bytes: add((outcome) => outcome.bytes),
+      copied: add((outcome) => ('copied' in outcome ? outcome.copied : 0)),
+      skipped_existing: add((outcome) => ('skipped_existing' in outcome ? outcome.skipped_existing : 0)),
+    },
+  }
+}
+
+/** 4 when any engagement failed verification, else 1 when any failed otherwise, else 0. */
+export function migrationExitCode(outcomes: readonly {status: string}[]): 0 | 1 | 4 {
+  if (outcomes.some((outcome) => outcome.status === 'verification_failed')) return ExitCode.verificationFailed
+  if (outcomes.some((outcome) => outcome.status === 'failed')) return ExitCode.failed
+  return ExitCode.ok
+}
+
