@@ -63,6 +63,50 @@ export const engagementKeys = {
   legacyAuditLogPrefix: (id: string): string => `${root}/audit_logs/${validateEngagementId(id)}/`,
 }
 
+const migrationsPrefix = (id: string): string => `${root}/migrations/${validateEngagementId(id)}/`
+const runIdPattern = /^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}$/
+const segmentPattern = /^[a-z0-9][a-z0-9-]{0,31}$/
+
+/**
+ * Migration evidence, in the engagement's own bucket under a prefix reserved for it: never an
+ * engagement object (`ownsKey` is false for it, and migrate never lists it as data). One folder
+ * per run, named so that runs sort by time; in it, segments of evidence lines (each segment
+ * sorted by key, split into numbered chunks) and the run's summary.
+ */
+export const migrationKeys = {
+  prefix: migrationsPrefix,
+  /** A new run id: `<YYYYMMDDTHHMMSS.mmmZ>-<6 hex>`, sortable by time. */
+  newRunId: (at: Date, token: string = randomBytes(3).toString('hex')): string => `${exportTimestamp(at)}-${exportToken(token)}`,
+  run: (id: string, runId: string): string => `${migrationsPrefix(id)}${validatedRunId(runId)}/`,
+  chunk: (id: string, runId: string, segment: string, chunk: number): string =>
+    `${migrationsPrefix(id)}${validatedRunId(runId)}/${validatedSegment(segment)}/objects-${chunkNumber(chunk)}.jsonl`,
+  summary: (id: string, runId: string): string => `${migrationsPrefix(id)}${validatedRunId(runId)}/summary.json`,
+}
+
+/** Splits an evidence key back into its run, segment and chunk; undefined for anything else. */
+export function parseEvidenceKey(id: string, key: string): {runId: string; segment: string; chunk: number} | undefined {
+  const prefix = migrationsPrefix(id)
+  if (!key.startsWith(prefix)) return undefined
+  const match = /^([^/]+)\/([^/]+)\/objects-(\d{5})\.jsonl$/.exec(key.slice(prefix.length))
+  if (!match || !runIdPattern.test(match[1]) || !segmentPattern.test(match[2])) return undefined
+  return {runId: match[1], segment: match[2], chunk: Number(match[3])}
+}
+
+function validatedRunId(runId: string): string {
+  if (!runIdPattern.test(runId)) throw invalidInput(`Invalid migration run id ${JSON.stringify(runId)}`)
+  return runId
+}
+
+function validatedSegment(segment: string): string {
+  if (!segmentPattern.test(segment)) throw invalidInput(`Invalid evidence segment ${JSON.stringify(segment)}`)
+  return segment
+}
+
+function chunkNumber(chunk: number): string {
+  if (!Number.isInteger(chunk) || chunk < 1 || chunk > 99_999) throw invalidInput(`Invalid evidence chunk number ${chunk}`)
+  return String(chunk).padStart(5, '0')
+}
+
 /**
  * The prefixes to list to find every object of an engagement. Some are wider than the
  * engagement (`auditforge/deliverables/eng-abc` also lists `eng-abcd.json`), so every listed

@@ -6,7 +6,7 @@
 import type {S3Client} from '@aws-sdk/client-s3'
 
 import {engagementListPrefixes, ownsKey} from '../layout.js'
-import {type VersionEntry, listObjectVersions, listObjects} from './listing.js'
+import {type VersionEntry, compareKeys, listObjectVersions, listObjects} from './listing.js'
 
 /** One current object as listed. */
 export interface ObjectSummary {
@@ -26,7 +26,7 @@ export async function listEngagementObjects(s3: S3Client, bucket: string, engage
       }
     }),
   )
-  return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  return objects.sort((a, b) => compareKeys(a.key, b.key))
 }
 
 /** Every version and delete marker of the engagement's own keys in a bucket, and nobody else's. */

@@ -15,6 +15,17 @@ import {
 
 import {attempt} from '../errors.js'
 
+/**
+ * S3's listing order: keys compared as UTF-8 bytes. JavaScript's `<` compares UTF-16 code
+ * units, which orders some non-ASCII keys differently; merge-joins of listings must use this.
+ */
+export function compareKeys(a: string, b: string): number {
+  if (a === b) return 0
+  // eslint-disable-next-line no-control-regex
+  if (/^[\u0000-\u007f]*$/.test(a) && /^[\u0000-\u007f]*$/.test(b)) return a < b ? -1 : 1
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+}
+
 export interface ListOptions {
   bucket: string
   prefix?: string
@@ -55,6 +66,10 @@ export interface VersionEntry {
   VersionId?: string
   isDeleteMarker: boolean
   size: number
+  /** Whether this is the key's current version (or delete marker). */
+  isLatest?: boolean
+  etag?: string
+  storageClass?: string
 }
 
 /** Every object version and delete marker under a prefix, page by page, keys decoded. */
@@ -81,11 +96,21 @@ export async function* listObjectVersions(s3: S3Client, options: ListOptions): A
     const encoding = page.EncodingType
     const nextMarker = decodeListedKey(page.NextKeyMarker, encoding)
     const next = page.IsTruncated && nextMarker !== undefined ? await fetchPage(nextMarker, page.NextVersionIdMarker) : undefined
+    // Each page holds its versions, then its delete markers, each list in key order: a reader
+    // that keeps only current versions sees them in key order across pages.
     for (const version of page.Versions ?? []) {
-      yield {Key: decodeListedKey(version.Key!, encoding), VersionId: version.VersionId, isDeleteMarker: false, size: version.Size ?? 0}
+      yield {
+        Key: decodeListedKey(version.Key!, encoding),
+        VersionId: version.VersionId,
+        isDeleteMarker: false,
+        size: version.Size ?? 0,
+        isLatest: version.IsLatest,
+        etag: version.ETag,
+        storageClass: version.StorageClass,
+      }
     }
     for (const marker of page.DeleteMarkers ?? []) {
-      yield {Key: decodeListedKey(marker.Key!, encoding), VersionId: marker.VersionId, isDeleteMarker: true, size: 0}
+      yield {Key: decodeListedKey(marker.Key!, encoding), VersionId: marker.VersionId, isDeleteMarker: true, size: 0, isLatest: marker.IsLatest}
     }
     if (!next) return
     page = next
