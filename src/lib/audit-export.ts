@@ -19,6 +19,7 @@ import type {AwsContext} from './aws.js'
 import {EngagementIndex, type EngagementRecord} from './engagement-index.js'
 import {AuditforgeError, ExitCode, attempt, describeAwsError, invalidInput} from './errors.js'
 import {engagementKeys, validateEngagementId} from './layout.js'
+import {openObjectStream} from './s3/index.js'
 import {AuditLogStore, type ShardInfo, bucketFor} from './stores.js'
 
 export type ExportFormat = 'jsonl' | 'json'
@@ -82,10 +83,7 @@ export function exportPayload(s3: S3Client, source: ExportSource, format: Export
 
 async function* shardBodies(s3: S3Client, source: ExportSource): AsyncGenerator<{shard: ShardInfo; body: AsyncIterable<Buffer>}> {
   const open = (shard: ShardInfo) =>
-    attempt({action: 'Reading an audit-log shard', bucket: source.bucket, key: shard.key}, async () => {
-      const reply = await s3.send(new GetObjectCommand({Bucket: source.bucket, Key: shard.key, ExpectedBucketOwner: source.expectedOwner}))
-      return reply.Body as unknown as Readable
-    })
+    openObjectStream(s3, {bucket: source.bucket, key: shard.key, expectedOwner: source.expectedOwner}, 'Reading an audit-log shard')
   let next = source.shards.length > 0 ? open(source.shards[0]) : undefined
   try {
     for (const [i, shard] of source.shards.entries()) {

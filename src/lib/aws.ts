@@ -12,6 +12,7 @@ import {NodeHttpHandler} from '@smithy/node-http-handler'
 import type {Service, Settings, TimeBounds} from './config.js'
 import {type TimeoutPhase, attempt, markTransportFailure} from './errors.js'
 import {validateAccountId} from './layout.js'
+import {isStreamedRead} from './s3/streaming.js'
 
 export interface CallerIdentity {
   accountId: string
@@ -37,8 +38,6 @@ type RequestKind = 'ordinary' | 'long' | 'streaming'
 
 /** S3 answers these at once and keeps the connection alive with whitespace until it is done. */
 const longOperations = new Set(['CopyObjectCommand', 'UploadPartCopyCommand', 'CompleteMultipartUploadCommand'])
-/** Their bodies are handed to the caller as a stream: only the idle timeout may cut them. */
-const streamingOperations = new Set(['GetObjectCommand'])
 
 /** Set by the S3 client's middleware, which knows the operation; read by the handler, which does not. */
 const requestKinds = new WeakMap<object, RequestKind>()
@@ -145,10 +144,21 @@ export function createClientConfig(settings: Settings, service: Service = 's3') 
 /** The S3 client: path-style and checksums as the settings say, copies and streams timed as such. */
 export function createS3Client(settings: Settings): S3Client {
   const s3 = new S3Client({...createClientConfig(settings, 's3'), forcePathStyle: settings.endpoints.s3 !== undefined, ...settings.checksums})
+  // The input is only the caller's object at the first step; later steps see a copy.
+  const streamedCalls = new WeakSet<object>()
+  s3.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (isStreamedRead(args.input)) streamedCalls.add(context)
+      return next(args)
+    },
+    {step: 'initialize', priority: 'high', name: 'auditforgeStreamedRead'},
+  )
   s3.middlewareStack.add(
     (next, context) => async (args) => {
       const operation = context.commandName ?? ''
-      const kind = longOperations.has(operation) ? 'long' : streamingOperations.has(operation) ? 'streaming' : undefined
+      // Streamed reads are opened as such by the storage layer (openObjectStream); any other
+      // GetObject body, the index's for one, must arrive within the deadline.
+      const kind = longOperations.has(operation) ? 'long' : streamedCalls.has(context) ? 'streaming' : undefined
       if (kind && typeof args.request === 'object' && args.request !== null) requestKinds.set(args.request, kind)
       return next(args)
     },

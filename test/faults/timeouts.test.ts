@@ -72,6 +72,16 @@ describe('time bounds', () => {
     expect(result.firstLine).toMatch(new RegExp(`the answer from ${escaped(proxy.endpoint)} did not complete within 2 s \\(timed out\\)$`))
   })
 
+  it('a GetObject body that is not an export stream (the index) is cut at the deadline too', async () => {
+    proxy.set({mode: 'drip', match: {path: /engagements\.json$/}, drip: {bytes: 1, everyMs: 200, from: 'body'}})
+    const result = await timed(['engagement', 'list'], {AUDITFORGE_READ_TIMEOUT: '0.5', AWS_MAX_ATTEMPTS: '1'})
+    expect(result.code).toBe(1)
+    expect(result.elapsed).toBeLessThan(10_000)
+    expect(result.firstLine).toMatch(
+      new RegExp(`^Error: Reading the engagement index s3://${bucket}/auditforge/engagements\\.json: the answer from ${escaped(proxy.endpoint)} did not complete within 2 s \\(timed out\\)$`),
+    )
+  })
+
   it('a streamed export is not cut while bytes flow, even past the per-attempt deadline', async () => {
     // About 1 MB/s: the 3 MB shard takes about 3 s, well past the 2 s deadline; never 0.5 s idle.
     proxy.set({mode: 'drip', match: {path: /audit_log\/shard-/}, drip: {bytes: 32 * 1024, everyMs: 30, from: 'body'}})
