@@ -71,9 +71,14 @@ export async function expectFullyProvisioned(s3: S3Client, bucket: string, engag
   expect(tagMap).toMatchObject({'auditforge:engagement-id': engagementId, 'auditforge:managed-by': 'auditforge', 'auditforge:index': index})
 }
 
-/** `/<bucket>` or `/<bucket>/<key>` as the proxy logs paths, for `match.path`. */
-export function pathOf(bucket: string, key?: string): string {
-  return key === undefined ? `/${bucket}` : `/${bucket}/${key}`
+/** `/<bucket>/<key>` as the proxy logs paths, for `match.path`. */
+export function pathOf(bucket: string, key: string): string {
+  return `/${bucket}/${key}`
+}
+
+/** Requests to the bucket itself (`/<bucket>` or `/<bucket>/`): listings, DeleteObjects, bucket settings. */
+export function bucketPath(bucket: string): RegExp {
+  return new RegExp(`^/${bucket.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}/?$`)
 }
 
 /** A regular expression matching exactly this text. */
