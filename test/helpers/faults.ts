@@ -85,3 +85,6 @@ export function bucketPath(bucket: string): RegExp {
 export function exactly(text: string): RegExp {
   return new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`)
 }
+
+/** An object's text, read straight from moto. */
+export const getTextOf = getText
