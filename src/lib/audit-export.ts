@@ -11,13 +11,13 @@ import {Readable, type Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {StringDecoder} from 'node:string_decoder'
 
-import {GetObjectCommand, type S3Client} from '@aws-sdk/client-s3'
+import {GetObjectCommand, HeadObjectCommand, type S3Client} from '@aws-sdk/client-s3'
 import {Upload} from '@aws-sdk/lib-storage'
 import {getSignedUrl} from '@aws-sdk/s3-request-presigner'
 
 import type {AwsContext} from './aws.js'
 import {EngagementIndex, type EngagementRecord} from './engagement-index.js'
-import {AuditforgeError, ExitCode, attempt, describeAwsError, invalidInput} from './errors.js'
+import {AuditforgeError, ExitCode, attempt, describeAwsError, invalidInput, isPreconditionFailure} from './errors.js'
 import {engagementKeys, validateEngagementId} from './layout.js'
 import {openObjectStream} from './s3/index.js'
 import {AuditLogStore, type ShardInfo, bucketFor} from './stores.js'
@@ -270,11 +270,14 @@ export async function exportSignedUrl(
     partSize: 8 * 1024 * 1024,
     queueSize: 2,
   })
-  let uploaded
+  let uploaded: {VersionId?: string; ETag?: string} & Parameters<typeof checksumOf>[0]
   try {
     uploaded = await upload.done()
   } catch (error) {
-    throw describeAwsError(error, {action: 'Uploading the export', bucket: source.bucket, key})
+    // The key is this request's alone (a random token in it), so If-None-Match failing means an
+    // earlier attempt of this very upload landed and its answer was lost: not a conflict.
+    if (!isPreconditionFailure(error)) throw describeAwsError(error, {action: 'Uploading the export', bucket: source.bucket, key})
+    uploaded = await landedExport(context.s3, source, key, counters.bytes, error)
   }
   const versionId = uploaded.VersionId
   const checksum = checksumOf(uploaded)
@@ -323,6 +326,16 @@ export async function exportSignedUrl(
     empty: false,
     ...(warning ? {warning} : {}),
   }
+}
+
+/** The export an earlier attempt stored under `key`, when it holds the whole payload; else the upload's error. */
+async function landedExport(s3: S3Client, source: ExportSource, key: string, size: number, cause: unknown) {
+  const context = {action: 'Uploading the export', bucket: source.bucket, key}
+  const head = await attempt(context, () =>
+    s3.send(new HeadObjectCommand({Bucket: source.bucket, Key: key, ExpectedBucketOwner: source.expectedOwner, ChecksumMode: 'ENABLED'})),
+  )
+  if (head.ContentLength !== size) throw describeAwsError(cause, context)
+  return head
 }
 
 /** The checksum S3 stored with the export, when it has one: algorithm, type and value. */

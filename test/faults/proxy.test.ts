@@ -1,5 +1,5 @@
 /** The fault-injection proxy itself: each mode does what it says, and only to matching requests. */
-import {GetObjectCommand, ListObjectsV2Command, S3Client} from '@aws-sdk/client-s3'
+import {GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client} from '@aws-sdk/client-s3'
 import {NodeHttpHandler} from '@smithy/node-http-handler'
 import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
 
@@ -68,6 +68,15 @@ describe('fault proxy', () => {
   it('resets the connection in the middle of the body', async () => {
     proxy.set({mode: 'reset', resetAfterBytes: 5})
     await expect(read(throughProxy())).rejects.toThrow(/aborted|ECONNRESET|socket hang up|premature/i)
+  })
+
+  it('loses the answer of a request that landed (reset in the headers)', async () => {
+    const client = throughProxy()
+    proxy.set({mode: 'reset', resetIn: 'head', match: {method: 'PUT'}})
+    const written = client.send(new PutObjectCommand({Bucket: bucket, Key: 'landed.txt', Body: 'landed'}))
+    await expect(written).rejects.toThrow(/aborted|ECONNRESET|socket hang up|premature|parse/i)
+    proxy.reset()
+    await expect(client.send(new GetObjectCommand({Bucket: bucket, Key: 'landed.txt'})).then((reply) => reply.Body!.transformToString())).resolves.toBe('landed')
   })
 
   it('holds a connection without answering (half-open)', async () => {

@@ -87,17 +87,25 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
     })
     progress.done()
     if (!this.jsonEnabled()) this.log(renderOutcomes(outcomes))
-    this.reportDifferences(outcomes)
     for (const outcome of outcomes) if (outcome.error) this.warning(`${outcome.engagement_id}: ${outcome.error}`)
+    this.reportDifferences(outcomes)
     process.exitCode = migrationExitCode(outcomes)
     return migrationReport(sharedBucket, 'ok', 'execute', outcomes)
   }
 
-  /** Lists each engagement's verification differences on stderr. */
+  /**
+   * Lists each engagement's verification differences on stderr, then one `Error:` line when any
+   * engagement failed verification or failed otherwise (a non-zero exit always says why).
+   */
   private reportDifferences(outcomes: (EngagementOutcome | VerifyOutcome)[]): void {
     const failed = outcomes.filter((outcome) => outcome.status === 'verification_failed')
     for (const outcome of failed) this.warning(...renderDifferences(outcome.engagement_id, outcome.differences ?? []))
-    if (failed.length > 0) this.note(`Error: ${failed.length} engagement(s) failed verification.`)
+    const broken = outcomes.filter((outcome) => outcome.status === 'failed').length
+    const problems = [
+      ...(failed.length > 0 ? [`${failed.length} engagement(s) failed verification`] : []),
+      ...(broken > 0 ? [`${broken} engagement(s) failed to migrate; their records were not changed and running the command again finishes them`] : []),
+    ]
+    if (problems.length > 0) this.note(`Error: ${problems.join('; ')}.`)
   }
 
 
