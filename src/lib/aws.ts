@@ -7,12 +7,16 @@ import type {Readable} from 'node:stream'
 
 import {S3Client} from '@aws-sdk/client-s3'
 import {GetCallerIdentityCommand, STSClient} from '@aws-sdk/client-sts'
+import {defaultProvider} from '@aws-sdk/credential-provider-node'
 import {NodeHttpHandler} from '@smithy/node-http-handler'
 
 import type {Service, Settings, TimeBounds} from './config.js'
 import {type TimeoutPhase, attempt, markTransportFailure} from './errors.js'
 import {validateAccountId} from './layout.js'
 import {isStreamedRead} from './s3/streaming.js'
+
+/** What a client's `credentials` takes: the default chain, bounded (`createCredentials`). */
+export type AwsCredentialIdentityProvider = ReturnType<typeof defaultProvider>
 
 export interface CallerIdentity {
   accountId: string
@@ -23,6 +27,8 @@ export interface CallerIdentity {
 export interface AwsContext {
   s3: S3Client
   settings: Settings
+  /** The one credential provider every client of this run shares (its own calls bounded too). */
+  credentials?: AwsCredentialIdentityProvider
   /** The account that owns per-engagement buckets: `--account-id`, else STS. */
   accountId(): Promise<string>
   /** The caller's ARN, recorded as the actor of audit-log events. */
@@ -127,10 +133,27 @@ function originOf(request: HandledRequest): string {
   return `${request.protocol}//${request.hostname}${request.port ? `:${request.port}` : ''}`
 }
 
+/**
+ * The SDK's default credential chain (environment, SSO, web identity, profiles, process,
+ * container and instance roles), with the calls it makes itself (SSO, SSO-OIDC, STS for assumed
+ * roles, the container and instance metadata endpoints) under the same time bounds as every
+ * other call: left to itself it would build clients with no bounds.
+ */
+export function createCredentials(settings: Settings): AwsCredentialIdentityProvider {
+  return defaultProvider({
+    profile: settings.profile,
+    clientConfig: {requestHandler: new BoundedHttpHandler(settings.timeBounds), maxAttempts: settings.maxAttempts},
+    // The metadata endpoints' own options: milliseconds per attempt, and retries.
+    timeout: settings.timeBounds.attempt,
+    maxRetries: Math.max(0, settings.maxAttempts - 1),
+  })
+}
+
 /** The configuration every client shares, with `service`'s own endpoint. */
-export function createClientConfig(settings: Settings, service: Service = 's3') {
+export function createClientConfig(settings: Settings, service: Service = 's3', credentials?: AwsCredentialIdentityProvider) {
   const endpoint = settings.endpoints[service]
   return {
+    credentials,
     // With a custom endpoint and no region anywhere, S3-compatible servers accept any region.
     region: settings.region ?? (endpoint ? 'us-east-1' : undefined),
     profile: settings.profile,
@@ -142,8 +165,8 @@ export function createClientConfig(settings: Settings, service: Service = 's3') 
 }
 
 /** The S3 client: path-style and checksums as the settings say, copies and streams timed as such. */
-export function createS3Client(settings: Settings): S3Client {
-  const s3 = new S3Client({...createClientConfig(settings, 's3'), forcePathStyle: settings.endpoints.s3 !== undefined, ...settings.checksums})
+export function createS3Client(settings: Settings, credentials?: AwsCredentialIdentityProvider): S3Client {
+  const s3 = new S3Client({...createClientConfig(settings, 's3', credentials), forcePathStyle: settings.endpoints.s3 !== undefined, ...settings.checksums})
   // The input is only the caller's object at the first step; later steps see a copy.
   const streamedCalls = new WeakSet<object>()
   s3.middlewareStack.add(
@@ -172,13 +195,14 @@ export function createAwsContext(settings: Settings): AwsContext {
   // The SDK's notice about future Node versions is addressed to developers, not operators,
   // and would land in the middle of an operator's output.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
-  const s3 = createS3Client(settings)
+  const credentials = createCredentials(settings)
+  const s3 = createS3Client(settings, credentials)
   let identity: Promise<CallerIdentity> | undefined
 
   const lookUpCaller = (): Promise<CallerIdentity> => {
     identity ??= attempt({action: 'Looking up the caller identity (sts:GetCallerIdentity)'}, async () => {
       // Its own client, so its own connection pool: destroying it must not cut S3 requests.
-      const sts = new STSClient(createClientConfig(settings, 'sts'))
+      const sts = new STSClient(createClientConfig(settings, 'sts', credentials))
       try {
         const reply = await sts.send(new GetCallerIdentityCommand({}))
         return {accountId: reply.Account ?? '', arn: reply.Arn ?? 'unknown'}
@@ -192,6 +216,7 @@ export function createAwsContext(settings: Settings): AwsContext {
   return {
     s3,
     settings,
+    credentials,
     async accountId() {
       if (settings.accountId) return settings.accountId
       return validateAccountId((await lookUpCaller()).accountId)

@@ -194,7 +194,7 @@ async function checkBucketQuota(context: AwsContext, total: number): Promise<Doc
   let source = `the S3 default (Service Quotas not readable)`
   try {
     const {GetServiceQuotaCommand, ServiceQuotasClient} = await import('@aws-sdk/client-service-quotas')
-    const client = new ServiceQuotasClient(createClientConfig(context.settings, 'serviceQuotas'))
+    const client = new ServiceQuotasClient(createClientConfig(context.settings, 'serviceQuotas', context.credentials))
     try {
       const reply = await client.send(new GetServiceQuotaCommand({ServiceCode: 's3', QuotaCode: bucketQuotaCode}))
       if (reply.Quota?.Value) {

@@ -4,7 +4,11 @@
  * through AUDITFORGE_CONNECT_TIMEOUT / AUDITFORGE_READ_TIMEOUT. A streamed export whose bytes
  * keep flowing is not cut, however long it takes.
  */
+import {createHash} from 'node:crypto'
+import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {createServer} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
 
@@ -80,6 +84,37 @@ describe('time bounds', () => {
     expect(result.firstLine).toMatch(
       new RegExp(`^Error: Reading the engagement index s3://${bucket}/auditforge/engagements\\.json: the answer from ${escaped(proxy.endpoint)} did not complete within 2 s \\(timed out\\)$`),
     )
+  })
+
+  it('credentials from an SSO profile are fetched under the same bounds (a half-open SSO portal fails in bounded time)', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'sso-home-'))
+    try {
+      const startUrl = 'https://auditforge-test.awsapps.com/start'
+      await mkdir(join(home, '.aws', 'sso', 'cache'), {recursive: true})
+      await writeFile(
+        join(home, '.aws', 'config'),
+        `[profile sso-test]\nsso_start_url = ${startUrl}\nsso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = Auditor\nregion = us-east-1\n`,
+      )
+      const token = {accessToken: 'token', expiresAt: new Date(Date.now() + 3_600_000).toISOString(), region: 'us-east-1', startUrl}
+      await writeFile(join(home, '.aws', 'sso', 'cache', `${createHash('sha1').update(startUrl).digest('hex')}.json`), JSON.stringify(token))
+      proxy.set({mode: 'blackhole', match: {path: /federation\/credentials/}})
+      const result = await timed(['engagement', 'list'], {
+        HOME: home,
+        AWS_PROFILE: 'sso-test',
+        AWS_ACCESS_KEY_ID: undefined as unknown as string,
+        AWS_SECRET_ACCESS_KEY: undefined as unknown as string,
+        AWS_ENDPOINT_URL_SSO: proxy.endpoint,
+        AUDITFORGE_READ_TIMEOUT: '0.5',
+        AUDITFORGE_CONNECT_TIMEOUT: '1',
+        AWS_MAX_ATTEMPTS: '1',
+      })
+      expect(proxy.log.some((entry) => entry.fault === 'blackhole')).toBe(true)
+      expect(result.code).toBe(1)
+      expect(result.elapsed).toBeLessThan(15_000)
+      expect(result.stderr.trim().split('\n')[0]).toMatch(/^Error: /)
+    } finally {
+      await rm(home, {recursive: true, force: true})
+    }
   })
 
   it('a streamed export is not cut while bytes flow, even past the per-attempt deadline', async () => {
