@@ -25,7 +25,7 @@ import {AuditforgeError, ExitCode, attempt, awsErrorCode, describeAwsError, http
 import {requireSharedBucket} from './config.js'
 import {EngagementIndex} from './engagement-index.js'
 import {engagementBucketName, parseEngagementBucketName, validateBucketName} from './layout.js'
-import {type DeleteProgress, abortMultipartUploads, deleteObjectVersions, listObjectVersions, readBucketTags, writeBucketTags} from './s3/index.js'
+import {type DeleteProgress, abortMultipartUploads, deleteObjectVersions, isBucketEmpty, listObjectVersions, readBucketTags, writeBucketTags} from './s3/index.js'
 
 export const managedByTag: Tag = {Key: 'auditforge:managed-by', Value: 'auditforge'}
 export const engagementIdTagKey = 'auditforge:engagement-id'
@@ -83,12 +83,13 @@ export async function bucketNameFor(context: AwsContext, engagementId: string): 
  * encryption, versioning, and the auditforge tags plus the operator's, among them the binding to
  * the configured index (the shared bucket). Idempotent. A bucket of that name owned by someone
  * else is a hard error and nothing is written to it; a bucket of ours bound to another index is
- * refused (exit 5) before anything is written to it.
+ * refused (exit 5) before anything is written to it, and so is one bound to none unless
+ * `bindUnbound` (the operator's `--force`) claims it.
  */
 export async function provisionEngagementBucket(
   context: AwsContext,
   engagementId: string,
-  options: {tags?: Tag[]; onStep?: (step: ProvisionStep) => void; removeIfIncomplete?: boolean} = {},
+  options: {tags?: Tag[]; onStep?: (step: ProvisionStep) => void; removeIfIncomplete?: boolean; bindUnbound?: boolean} = {},
 ): Promise<ProvisionResult> {
   const index = requireSharedBucket(context.settings)
   const owner = await context.accountId()
@@ -99,7 +100,7 @@ export async function provisionEngagementBucket(
   // is created where the client sends the request, so that is the LocationConstraint.
   const region = context.settings.region ?? (await s3.config.region().catch(() => undefined))
   const created = await createBucketIfMissing(s3, bucket, owner, region)
-  if (!created) assertBoundTo(bucket, (await readBucketTags(s3, bucket, owner)).get(indexTagKey), index, {unboundOk: true})
+  if (!created) await assertClaimable(s3, bucket, owner, index, engagementId, options.bindUnbound ?? false)
   try {
     await applyBucketControls(s3, bucket, owner, engagementId, {...options, index})
   } catch (error) {
@@ -133,6 +134,18 @@ export async function removeNewBucket(s3: S3Client, bucket: string, owner: strin
       cause,
     })
   }
+}
+
+/**
+ * Whether provisioning may work on a bucket that already exists: one bound to this index, yes;
+ * bound to another, never; bound to none, only when the operator claims it (`--force`), or when
+ * it carries no auditforge tag at all and holds nothing (what a provision interrupted between
+ * CreateBucket and tagging leaves: a bucket from before binding always has the managed-by tag).
+ */
+async function assertClaimable(s3: S3Client, bucket: string, owner: string, index: string, engagementId: string, bindUnbound: boolean): Promise<void> {
+  const tags = await readBucketTags(s3, bucket, owner)
+  const untouched = ![...tags.keys()].some((key) => key.startsWith('auditforge:')) && (await isBucketEmpty(s3, {bucket, expectedOwner: owner}))
+  assertBoundTo(bucket, tags.get(indexTagKey), index, {unboundOk: bindUnbound || untouched, engagementId})
 }
 
 async function createBucketIfMissing(s3: S3Client, bucket: string, owner: string, region: string | undefined): Promise<boolean> {
@@ -380,8 +393,9 @@ function describeTagDrift(engagementTag: string | undefined, managedBy: string |
 
 /**
  * Re-applies the controls that failed a check (never downgrading KMS encryption). A missing
- * index binding is added only when a record of the configured index points at the bucket; a
- * binding to another index is never changed (that bucket is another environment's).
+ * index binding is added only when exactly one record of the configured index points at the
+ * bucket, that record is the engagement the bucket is named and tagged for; a binding to
+ * another index is never changed (that bucket is another environment's).
  */
 export async function repairBucketControls(context: AwsContext, bucket: string): Promise<BucketCheck> {
   const before = await checkBucketControls(context, bucket)
@@ -393,7 +407,9 @@ export async function repairBucketControls(context: AwsContext, bucket: string):
     failing.delete('index-binding')
     const binding = before.controls.find((control) => control.control === 'index-binding')!
     const shared = requireSharedBucket(context.settings)
-    const pointedAt = (await new EngagementIndex(context.s3, shared).list()).some((record) => record.source_bucket === bucket)
+    const pointing = (await new EngagementIndex(context.s3, shared).list()).filter((record) => record.source_bucket === bucket)
+    const tagsAgree = before.controls.find((control) => control.control === 'tags')?.ok === true
+    const pointedAt = pointing.length === 1 && pointing[0].engagement_id === before.engagementId && tagsAgree
     if (binding.actual === 'not bound' && pointedAt) {
       index = shared
       failing.add('index-binding')
@@ -464,7 +480,7 @@ export interface DecommissionChecks {
    * that it belongs to this index (a record of this index pointed at it).
    */
   unboundOk?: boolean
-  /** The engagement whose bucket it must be: a bucket tagged for another one is refused. */
+  /** The engagement whose bucket it must be (by name and by tag); by default, the one its name says. */
   engagementId?: string
 }
 
@@ -505,9 +521,10 @@ export async function assertDecommissionable(
       `If it is an auditforge bucket, run \`auditforge bucket verify ${bucket} --fix\` first.`,
     )
   }
-  const taggedFor = tags.get(engagementIdTagKey)
-  if (checks.engagementId !== undefined && taggedFor !== undefined && taggedFor !== checks.engagementId) {
-    throw refused(`${bucket} is not tagged ${engagementIdTagKey}=${checks.engagementId}; it was left untouched`)
+  // The bucket's name and its engagement tag must agree (and with the engagement being deleted).
+  const expected = checks.engagementId ?? parsed.engagementId
+  if (tags.get(engagementIdTagKey) !== expected || parsed.engagementId !== expected) {
+    throw refused(`${bucket} is not tagged ${engagementIdTagKey}=${expected}; nothing proves whose bucket it is, so it was left untouched`)
   }
   assertBoundTo(bucket, tags.get(indexTagKey), sharedBucket, {unboundOk: checks.unboundOk ?? false, engagementId: parsed.engagementId})
 }

@@ -17,7 +17,7 @@ import {indexTagKey, managedByTag} from './buckets.js'
 import {EngagementIndex} from './engagement-index.js'
 import {attempt, awsErrorCode, describeAwsError, isPreconditionFailure} from './errors.js'
 import {doctorProbeKey, parseEngagementBucketName} from './layout.js'
-import {deleteObjectVersions, listBucketNames, listObjectVersions, putIfAbsent, putIfMatch, readBucketTags} from './s3/index.js'
+import {type VersionEntry, deleteObjectVersions, listBucketNames, listObjectVersions, putIfAbsent, putIfMatch, readBucketTags} from './s3/index.js'
 
 export type CheckStatus = 'pass' | 'warn' | 'fail'
 
@@ -123,7 +123,8 @@ async function checkConditionalWrites(s3: S3Client, bucket: string): Promise<Doc
   } catch (error) {
     return {check, status: 'fail', detail: message(error, 'Writing the conditional-write probe', bucket)}
   } finally {
-    await deleteObjectVersions(s3, listObjectVersions(s3, {bucket, prefix: key}), {bucket}).catch(() => {})
+    // Listed by prefix, deleted by exact key: nothing else that merely starts like it.
+    await deleteObjectVersions(s3, exactly(key, listObjectVersions(s3, {bucket, prefix: key})), {bucket}).catch(() => {})
   }
 }
 
@@ -186,6 +187,10 @@ async function checkEngagementBuckets(
   } catch (error) {
     return {check: {check, status: 'fail', detail: message(error, 'Listing buckets')}}
   }
+}
+
+async function* exactly(key: string, versions: AsyncIterable<VersionEntry>): AsyncGenerator<VersionEntry> {
+  for await (const version of versions) if (version.Key === key) yield version
 }
 
 async function checkBucketQuota(context: AwsContext, total: number): Promise<DoctorCheck> {

@@ -191,13 +191,13 @@ export async function deleteEngagement(
   result.bucket_name = bucket
   const pointing = remaining.filter((other) => other.source_bucket === bucket).map((other) => other.engagement_id)
   try {
-    // Only the engagement's own bucket, and only when no other record points at it. A bucket
-    // the record pointed at is this index's even if it predates binding; a bucket found by
-    // name must prove it with its binding.
+    // Only the engagement's own bucket, only when no other record points at it, and only when
+    // its binding says it is this index's: a record alone proves nothing (another environment's
+    // index may be a copy of this one), so an unbound bucket is left for the operator to bind.
     if (parsePerEngagementBucket(context, bucket).engagementId !== engagementId) {
       throw refused(`${bucket} is not the bucket of ${engagementId} by name; it was left in place`)
     }
-    await assertDecommissionable(context, bucket, sharedBucket, pointing, {unboundOk: bucket === sourceBucket, engagementId})
+    await assertDecommissionable(context, bucket, sharedBucket, pointing, {engagementId})
   } catch (error) {
     const refusal = describeAwsError(error, {action: 'Checking the bucket', bucket})
     if (bucket === sourceBucket || refusal.exit !== ExitCode.refused) {

@@ -144,7 +144,23 @@ export class AuditLogStore extends BucketResolver {
     const lineBytes = Buffer.byteLength(line)
     const marker = `"event_id":${JSON.stringify(stamped.event_id)}`
     let attempts = 0
+    const attempted = new Set<string>()
     const target = await this.target(bucket)
+    const planAppend = async () => {
+      const last = (await this.listShards(engagementId, bucket)).at(-1)
+      if (last === undefined) return {key: engagementKeys.auditLogShard(engagementId, 0), body: line, contentType}
+      const next = {key: engagementKeys.auditLogShard(engagementId, last.shard + 1), body: line, contentType}
+      // A full shard is not read on the first attempt; on a retry it is, since the line may
+      // be in it already.
+      if (last.size + lineBytes > this.maxShardBytes && attempts === 1) return next
+      const location = {bucket: target.Bucket, key: last.key, expectedOwner: target.ExpectedBucketOwner}
+      const stored = await readText(this.context.s3, location, 'Reading an audit-log shard')
+      if (stored?.text.includes(marker)) return undefined
+      if (stored === undefined) return {key: last.key, body: line, contentType}
+      if (Buffer.byteLength(stored.text) + lineBytes > this.maxShardBytes) return next
+      const separator = stored.text === '' || stored.text.endsWith('\n') ? '' : '\n'
+      return {key: last.key, body: stored.text + separator + line, contentType, ifMatch: stored.etag}
+    }
     await writeConditionally(
       this.context.s3,
       {
@@ -156,19 +172,15 @@ export class AuditLogStore extends BucketResolver {
       },
       async () => {
         attempts++
-        const last = (await this.listShards(engagementId, bucket)).at(-1)
-        if (last === undefined) return {key: engagementKeys.auditLogShard(engagementId, 0), body: line, contentType}
-        const next = {key: engagementKeys.auditLogShard(engagementId, last.shard + 1), body: line, contentType}
-        // A full shard is not read on the first attempt; on a retry it is, since the line may
-        // be in it already.
-        if (last.size + lineBytes > this.maxShardBytes && attempts === 1) return next
-        const location = {bucket: target.Bucket, key: last.key, expectedOwner: target.ExpectedBucketOwner}
-        const stored = await readText(this.context.s3, location, 'Reading an audit-log shard')
-        if (stored?.text.includes(marker)) return undefined
-        if (stored === undefined) return {key: last.key, body: line, contentType}
-        if (Buffer.byteLength(stored.text) + lineBytes > this.maxShardBytes) return next
-        const separator = stored.text === '' || stored.text.endsWith('\n') ? '' : '\n'
-        return {key: last.key, body: stored.text + separator + line, contentType, ifMatch: stored.etag}
+        // A write whose answer was lost may have landed in a shard that is no longer the last
+        // one (another writer started the next): every shard written to before is checked.
+        for (const key of attempted) {
+          const location = {bucket: target.Bucket, key, expectedOwner: target.ExpectedBucketOwner}
+          if ((await readText(this.context.s3, location, 'Reading an audit-log shard'))?.text.includes(marker)) return undefined
+        }
+        const write = await planAppend()
+        if (write) attempted.add(write.key)
+        return write
       },
     )
   }

@@ -225,6 +225,7 @@ describe('provisionEngagementBucket', () => {
 
   it('BucketAlreadyOwnedByYou re-applies the controls and reports created=false', async () => {
     freshBucket()
+    s3Mock.on(GetBucketTaggingCommand).resolves({TagSet: [{Key: 'auditforge:index', Value: sharedBucket}]})
     s3Mock.on(CreateBucketCommand).rejects(new BucketAlreadyOwnedByYou({$metadata: {httpStatusCode: 409}, message: 'yours'}))
     const result = await provisionEngagementBucket(testContext(), engagementId)
     expect(result).toEqual({bucket, created: false})
@@ -238,6 +239,7 @@ describe('provisionEngagementBucket', () => {
       TagSet: [
         {Key: 'team', Value: 'audit'},
         {Key: 'auditforge:engagement-id', Value: 'eng-wrong'},
+        {Key: 'auditforge:index', Value: sharedBucket},
       ],
     })
     const result = await provisionEngagementBucket(testContext(), engagementId)
@@ -614,6 +616,32 @@ describe('index binding (auditforge:index)', () => {
       message: expect.stringContaining('staging-shared'),
     })
     expect(calledNames().filter((name) => name.startsWith('Put') || name === 'CreateBucketCommand')).toEqual([])
+  })
+
+  it('provisioning refuses (exit 5) an existing unbound bucket unless the operator claims it (bindUnbound), then binds it', async () => {
+    compliantBucket({binding: null})
+    await expect(provisionEngagementBucket(testContext(), engagementId)).rejects.toMatchObject({
+      exit: 5,
+      message: expect.stringContaining('not bound to any engagement index'),
+    })
+    expect(calledNames().filter((name) => name.startsWith('Put'))).toEqual([])
+    await provisionEngagementBucket(testContext(), engagementId, {bindUnbound: true})
+    const tagSet = s3Mock.commandCalls(PutBucketTaggingCommand)[0].args[0].input.Tagging?.TagSet
+    expect(tagSet).toEqual(expect.arrayContaining([{Key: 'auditforge:index', Value: sharedBucket}]))
+  })
+
+  it('an existing bucket with no auditforge tag and nothing in it (a provision cut short before tagging) is completed and bound', async () => {
+    compliantBucket({tags: [], binding: null})
+    s3Mock.on(ListObjectVersionsCommand).resolves({IsTruncated: false})
+    await provisionEngagementBucket(testContext(), engagementId)
+    const tagSet = s3Mock.commandCalls(PutBucketTaggingCommand)[0].args[0].input.Tagging?.TagSet
+    expect(tagSet).toEqual(expect.arrayContaining([{Key: 'auditforge:index', Value: sharedBucket}]))
+    // The same bucket holding anything is not claimed without --force.
+    s3Mock.reset()
+    compliantBucket({tags: [], binding: null})
+    s3Mock.on(ListObjectVersionsCommand).resolves({Versions: [{Key: 'k', VersionId: 'v'}], IsTruncated: false})
+    await expect(provisionEngagementBucket(testContext(), engagementId)).rejects.toMatchObject({exit: 5})
+    expect(s3Mock).not.toHaveReceivedCommand(PutBucketTaggingCommand)
   })
 
   it('decommission refuses a bucket bound to another index, and an unbound one unless told it may', async () => {

@@ -175,6 +175,7 @@ describe('createEngagement', () => {
     emptyIndex()
     bucketCanBeCreated()
     s3Mock.on(HeadBucketCommand).resolves({})
+    s3Mock.on(GetBucketTaggingCommand).resolves({TagSet: [{Key: 'auditforge:index', Value: sharedBucket}]})
     s3Mock.on(PutObjectCommand, {Key: indexKey}).rejects(s3Error('AccessDenied', 403))
     await expect(createEngagement(testContext(), sharedBucket, {name: 'X', isolated: true})).rejects.toMatchObject({exit: 1})
     expect(s3Mock).not.toHaveReceivedCommand(DeleteBucketCommand)
@@ -327,7 +328,13 @@ describe('deleteEngagement', () => {
     s3Mock.on(DeleteObjectsCommand).resolves({})
     s3Mock.on(PutObjectCommand).resolves({})
     indexWith(recordOf('eng-abc', own))
-    s3Mock.on(GetBucketTaggingCommand).resolves({TagSet: [{Key: 'auditforge:managed-by', Value: 'auditforge'}]})
+    s3Mock.on(GetBucketTaggingCommand).resolves({
+      TagSet: [
+        {Key: 'auditforge:managed-by', Value: 'auditforge'},
+        {Key: 'auditforge:engagement-id', Value: 'eng-abc'},
+        {Key: 'auditforge:index', Value: sharedBucket},
+      ],
+    })
     s3Mock.on(ListMultipartUploadsCommand).resolves({IsTruncated: false})
     s3Mock.on(DeleteBucketCommand).resolves({})
     const result = await deleteEngagement(testContext(), sharedBucket, 'eng-abc', {keepData: false})
@@ -353,6 +360,23 @@ describe('deleteEngagement', () => {
     expect(s3Mock).not.toHaveReceivedCommand(DeleteBucketCommand)
     expect(s3Mock).not.toHaveReceivedCommandWith(ListObjectVersionsCommand, {Bucket: others})
     expect(s3Mock).not.toHaveReceivedCommandWith(ListObjectVersionsCommand, {Bucket: own})
+  })
+
+  it('never decommissions a bucket the record points at that is bound to no index (the record may be a copy of another environment\'s)', async () => {
+    const own = `metis-af-abc-${accountId}`
+    s3Mock.on(ListObjectVersionsCommand).resolves({IsTruncated: false})
+    s3Mock.on(PutObjectCommand).resolves({})
+    indexWith(recordOf('eng-abc', own))
+    s3Mock.on(GetBucketTaggingCommand).resolves({
+      TagSet: [
+        {Key: 'auditforge:managed-by', Value: 'auditforge'},
+        {Key: 'auditforge:engagement-id', Value: 'eng-abc'},
+      ],
+    })
+    const result = await deleteEngagement(testContext(), sharedBucket, 'eng-abc', {keepData: false})
+    expect(result).toMatchObject({bucket: 'cleanup_failed', cleanup_error: expect.stringContaining('not bound to any engagement index')})
+    expect(s3Mock).not.toHaveReceivedCommandWith(ListObjectVersionsCommand, {Bucket: own})
+    expect(s3Mock).not.toHaveReceivedCommand(DeleteBucketCommand)
   })
 
   it('a failed bucket cleanup is reported with the retry command; the deletion stands', async () => {

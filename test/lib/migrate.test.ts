@@ -114,6 +114,8 @@ class FakeS3 {
   /** Runs just before each CopyObject lands: lets a test change the source mid-migration. */
   beforeCopy?: (key: string) => void
   uploads = 0
+  /** Bucket tag sets as written; an existing bucket without one reads as bound to this index. */
+  readonly tags = new Map<string, {Key?: string; Value?: string}[]>()
 
   constructor() {
     this.install()
@@ -160,8 +162,16 @@ class FakeS3 {
     s3Mock.on(PutBucketOwnershipControlsCommand).resolves({})
     s3Mock.on(PutBucketEncryptionCommand).resolves({})
     s3Mock.on(PutBucketVersioningCommand).resolves({})
-    s3Mock.on(PutBucketTaggingCommand).resolves({})
-    s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404))
+    // A bucket that already exists before provisioning is bound to this index (as an earlier,
+    // interrupted run would have left it) unless a test says otherwise.
+    s3Mock.on(PutBucketTaggingCommand).callsFake(async (input) => {
+      this.tags.set(input.Bucket!, input.Tagging?.TagSet ?? [])
+      return {}
+    })
+    s3Mock.on(GetBucketTaggingCommand).callsFake(async (input) => {
+      if (!this.buckets.has(input.Bucket)) throw s3Error('NoSuchBucket', 404)
+      return {TagSet: this.tags.get(input.Bucket!) ?? [{Key: 'auditforge:index', Value: shared}]}
+    })
     s3Mock.on(ListMultipartUploadsCommand).resolves({Uploads: []})
     s3Mock.on(ListObjectsV2Command).callsFake(async (input) => {
       const bucket = this.existing(input.Bucket)

@@ -131,8 +131,39 @@ describe('AuditLogStore.append', () => {
     expect(puts()[1]).toMatchObject({Key: shardKey(0), IfMatch: '"theirs"', Body: theirs + line(event({who: 'me'}))})
   })
 
+  it('a lost answer whose append landed in a shard that is no longer the last is not written again', async () => {
+    // Attempt 1 appends to shard 0 and lands, but the answer is lost; meanwhile another writer
+    // starts shard 1. The retry must find the event in shard 0, not append it to shard 1.
+    const stored = new Map<string, string>([[shardKey(0), line(event({n: 0}))]])
+    s3Mock.on(ListObjectsV2Command).callsFake(async () => ({
+      Contents: [...stored].map(([Key, body]) => ({Key, Size: Buffer.byteLength(body)})),
+      IsTruncated: false,
+    }))
+    s3Mock.on(GetObjectCommand).callsFake(async (input: {Key: string}) => {
+      const body = stored.get(input.Key)
+      if (body === undefined) throw new NoSuchKey({$metadata: {httpStatusCode: 404}, message: 'none'})
+      return {Body: streamBody(body), ETag: `"${Buffer.byteLength(body)}"`}
+    })
+    let calls = 0
+    s3Mock.on(PutObjectCommand).callsFake(async (input: {Key: string; Body: string}) => {
+      calls++
+      stored.set(input.Key, input.Body)
+      if (calls === 1) {
+        stored.set(shardKey(1), line(event({n: 'other writer'})))
+        throw Object.assign(new Error('socket hang up'), {code: 'ECONNRESET'})
+      }
+      return {}
+    })
+    await new AuditLogStore(testContext(), sharedBucket).append(event({n: 1}))
+    const everything = [...stored.values()].join('')
+    expect(everything.split(`"event_id":"evt-{\\"n\\":1}"`)).toHaveLength(2)
+    expect(calls).toBe(1)
+  })
+
   it('gives up with exit 6 when the log keeps changing', async () => {
     shards()
+    // Each retry looks for its own line in the shard it tried: not there.
+    s3Mock.on(GetObjectCommand).rejects(new NoSuchKey({$metadata: {httpStatusCode: 404}, message: 'none'}))
     s3Mock.on(PutObjectCommand).rejects(s3Error('PreconditionFailed', 412))
     await expect(new AuditLogStore(testContext(), sharedBucket, {maxAttempts: 3}).append(event())).rejects.toMatchObject({
       exit: 6,

@@ -14,7 +14,7 @@ interface ProvisionOutput {
 
 export default class BucketProvision extends AuditforgeCommand<typeof BucketProvision, ProvisionOutput> {
   static override summary = 'Create or repair the per-engagement bucket of an engagement.'
-  static override description = `Creates <prefix><id>-<account> with Object Ownership BucketOwnerEnforced, then applies every control: all four public-access-block settings, AES256 default encryption, versioning, and the tags auditforge:engagement-id and auditforge:managed-by=auditforge plus any --tag. Idempotent: a bucket this account already owns has its controls re-applied; a bucket of that name owned by another account is an error and nothing is written to it. The bucket is bound to the engagement index in the shared bucket (tag auditforge:index); a bucket bound to another index is refused (exit 5). The engagement must have a record in that index (exit 3 otherwise) unless --force. Prints the bucket name. Does not change the engagement record (see \`migrate\`).`
+  static override description = `Creates <prefix><id>-<account> with Object Ownership BucketOwnerEnforced, then applies every control: all four public-access-block settings, AES256 default encryption, versioning, and the tags auditforge:engagement-id and auditforge:managed-by=auditforge plus any --tag. Idempotent: a bucket this account already owns has its controls re-applied; a bucket of that name owned by another account is an error and nothing is written to it. The bucket is bound to the engagement index in the shared bucket (tag auditforge:index); a bucket bound to another index is refused (exit 5), and so is an existing bucket bound to none (provisioned before binding; it could be another environment's) unless --force claims it for this index. The engagement must have a record in that index (exit 3 otherwise) unless --force. Prints the bucket name. Does not change the engagement record (see \`migrate\`).`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> eng-6715f196fa40',
@@ -27,7 +27,9 @@ export default class BucketProvision extends AuditforgeCommand<typeof BucketProv
 
   static override flags = {
     tag: Flags.string({multiple: true, summary: 'Extra bucket tag key=value; repeatable.'}),
-    force: Flags.boolean({summary: 'Provision even when the index has no record of the engagement.'}),
+    force: Flags.boolean({
+      summary: 'Provision even when the index has no record of the engagement, and bind an existing unbound bucket to this index.',
+    }),
   }
 
   public async run(): Promise<ProvisionOutput> {
@@ -37,7 +39,11 @@ export default class BucketProvision extends AuditforgeCommand<typeof BucketProv
     const context = await this.aws()
     if (!this.flags.force) await new EngagementIndex(context.s3, sharedBucket).get(id)
     this.spinner.start('Provisioning the bucket')
-    const result = await provisionEngagementBucket(context, id, {tags, onStep: (step) => this.spinner.update(stepText[step])})
+    const result = await provisionEngagementBucket(context, id, {
+      tags,
+      bindUnbound: this.flags.force,
+      onStep: (step) => this.spinner.update(stepText[step]),
+    })
     this.spinner.succeed(`${result.created ? 'Created' : 'Repaired'} ${result.bucket} with every control`)
     if (!this.jsonEnabled()) this.log(result.bucket)
     return {engagement_id: id, bucket: result.bucket, created: result.created}

@@ -162,3 +162,11 @@ export async function* listBucketNames(s3: S3Client): AsyncGenerator<string> {
     for (const bucket of page.value.Buckets ?? []) if (bucket.Name) yield bucket.Name
   }
 }
+
+/** Whether a bucket holds no object version and no delete marker at all (one short listing). */
+export async function isBucketEmpty(s3: S3Client, options: Omit<ListOptions, 'prefix'>): Promise<boolean> {
+  const page = await attempt({action: 'Listing object versions', bucket: options.bucket}, () =>
+    s3.send(new ListObjectVersionsCommand({Bucket: options.bucket, MaxKeys: 1, ExpectedBucketOwner: options.expectedOwner})),
+  )
+  return (page.Versions ?? []).length === 0 && (page.DeleteMarkers ?? []).length === 0
+}
