@@ -212,9 +212,9 @@ function printResult(result: ScaleResult): void {
   console.log(`  execute: ${execute.outcome}, ${execute.wallS.toFixed(1)} s, CPU ${fixed(execute.cpuS, 1)} s, peak RSS ${mb(execute.peakRssMb)}, copied ${copied}${phases}`)
   const perObject = Object.entries(requests.byOperation)
     .sort(([, a], [, b]) => b - a)
-    .map(([operation, count]) => `${operation} ${copied ? (count / copied).toFixed(4) : count}`)
+    .map(([operation, count]) => `${operation} ${count}${copied ? ` (${(count / copied).toPrecision(2)})` : ''}`)
   console.log(`  synthetic server CPU during execute: ${(requests.serverCpuMs / 1000).toFixed(1)} s (${requests.requests ? (requests.serverCpuMs / requests.requests).toFixed(3) : '–'} ms/request)`)
-  console.log(`  requests${copied ? ' per migrated object' : ' (counts)'}: ${(copied ? requests.requests / copied : requests.requests).toFixed(4)} — ${perObject.join(', ')}`)
+  console.log(`  requests: ${requests.requests}${copied ? `, ${(requests.requests / copied).toFixed(4)} per migrated object` : ''} — ${perObject.join(', ')}`)
 }
 
 async function main(): Promise<void> {
