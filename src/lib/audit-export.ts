@@ -19,7 +19,7 @@ import type {AwsContext} from './aws.js'
 import {EngagementIndex, type EngagementRecord} from './engagement-index.js'
 import {AuditforgeError, ExitCode, attempt, describeAwsError, invalidInput, isPreconditionFailure} from './errors.js'
 import {engagementKeys, validateEngagementId} from './layout.js'
-import {openObjectStream} from './s3/index.js'
+import {checksumOf, openObjectStream} from './s3/index.js'
 import {AuditLogStore, type ShardInfo, bucketFor} from './stores.js'
 
 export type ExportFormat = 'jsonl' | 'json'
@@ -336,23 +336,6 @@ async function landedExport(s3: S3Client, source: ExportSource, key: string, siz
   )
   if (head.ContentLength !== size) throw describeAwsError(cause, context)
   return head
-}
-
-/** The checksum S3 stored with the export, when it has one: algorithm, type and value. */
-export interface StoredChecksum {
-  algorithm: string
-  type: string | null
-  value: string
-}
-
-const checksumFields = ['CRC64NVME', 'CRC32', 'CRC32C', 'SHA1', 'SHA256'] as const
-
-function checksumOf(reply: Partial<Record<`Checksum${(typeof checksumFields)[number]}` | 'ChecksumType', string>>): StoredChecksum | null {
-  for (const algorithm of checksumFields) {
-    const value = reply[`Checksum${algorithm}`]
-    if (value) return {algorithm, type: reply.ChecksumType ?? null, value}
-  }
-  return null
 }
 
 function isoSeconds(date: Date): string {
