@@ -17,6 +17,10 @@ export function testS3(): S3Client {
     endpoint: inject('motoEndpoint'),
     forcePathStyle: true,
     credentials: {accessKeyId: 'testing', secretAccessKey: 'testing'},
+    // As the CLI does on a custom endpoint: moto's stored CRC64NVME of a copied object does not
+    // always match its bytes, and a test witness must not fail on the server's bookkeeping.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
   })
 }
 

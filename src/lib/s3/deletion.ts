@@ -2,7 +2,7 @@
  * Deleting object versions in batches, with per-key errors: the building block of
  * decommissioning a bucket, removing one engagement's keys, and aborting stale uploads.
  */
-import {AbortMultipartUploadCommand, DeleteObjectsCommand, type ObjectIdentifier, type S3Client} from '@aws-sdk/client-s3'
+import {AbortMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand, type ObjectIdentifier, type S3Client} from '@aws-sdk/client-s3'
 import pLimit from 'p-limit'
 
 import {AuditforgeError, ExitCode, attempt} from '../errors.js'
@@ -113,4 +113,16 @@ export async function abortMultipartUploads(
     aborted++
   }
   return aborted
+}
+
+/**
+ * Deletes the current version of one key the way a client would (no version id): in a
+ * versioned bucket that leaves a delete marker, whose version id is returned, and keeps the
+ * history.
+ */
+export async function deleteCurrentObject(s3: S3Client, location: {bucket: string; key: string; expectedOwner?: string}): Promise<string | null> {
+  const reply = await attempt({action: 'Removing an object', bucket: location.bucket, key: location.key}, () =>
+    s3.send(new DeleteObjectCommand({Bucket: location.bucket, Key: location.key, ExpectedBucketOwner: location.expectedOwner})),
+  )
+  return reply.VersionId ?? null
 }

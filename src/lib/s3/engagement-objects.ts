@@ -37,3 +37,27 @@ export async function* listEngagementVersions(s3: S3Client, bucket: string, enga
     }
   }
 }
+
+/** One key's current version, as a versions listing shows it. */
+export interface CurrentVersion {
+  key: string
+  size: number
+  etag: string
+  /** "null" in a bucket that was never versioned. */
+  versionId?: string
+  storageClass?: string
+}
+
+/**
+ * The current version of each of the engagement's own keys in a bucket, in S3's key order
+ * (the list prefixes are walked in sorted order; keys whose newest entry is a delete marker are
+ * not current). A stream: nothing is held but the page in hand.
+ */
+export async function* listCurrentVersions(s3: S3Client, bucket: string, engagementId: string, expectedOwner?: string): AsyncGenerator<CurrentVersion> {
+  for (const prefix of [...engagementListPrefixes(engagementId)].sort(compareKeys)) {
+    for await (const version of listObjectVersions(s3, {bucket, prefix, expectedOwner})) {
+      if (version.isDeleteMarker || version.isLatest === false || !ownsKey(engagementId, version.Key)) continue
+      yield {key: version.Key, size: version.size, etag: version.etag ?? '', versionId: version.VersionId, storageClass: version.storageClass}
+    }
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * One pass over an engagement: the source's current versions, the target's current versions
+ * and the evidence so far, merge-joined by key in S3's order, in constant memory. In `copy`
+ * mode it brings the target to the source (copies what is not proven there, removes what left
+ * the source) and writes an evidence line for each; in `check` mode it only says what differs,
+ * which is the verification before the flip: it passes when every source key's current
+ * identity is the one the evidence says was copied, and the target still holds exactly the
+ * version that copy wrote, and the target has no other key.
+ *
+ * Nothing is accepted on size alone. A key is proven by its evidence (source identity then and
+ * now equal, target version unchanged), or, without evidence, by single-part MD5 ETags equal on
+ * both sides of objects that are not SSE-KMS encrypted.
+ */
+import type {S3Client} from '@aws-sdk/client-s3'
+
+import {AuditforgeError} from '../errors.js'
+import {type CurrentVersion, compareKeys, deleteCurrentObject, listCurrentVersions, readObjectHead} from '../s3/index.js'
+import type {CopiedObject, CopyEngine, SourceObject} from './engine.js'
+import type {EvidenceLine} from './evidence.js'
+import {Cursor, orderedMap} from './streams.js'
+
+export type DifferenceKind = 'missing' | 'changed_in_source' | 'not_the_copied_version' | 'not_in_source' | 'archived'
+
+/** One way the target does not (yet) hold what the source does. */
+export interface Difference {
+  key: string
+  kind: DifferenceKind
+  detail: string
+}
+
+export interface SyncSides {
+  s3: S3Client
+  sourceBucket: string
+  targetBucket: string
+  engagementId: string
+  owner: string
+  /** The evidence so far, merged and sorted by key. */
+  evidence: AsyncIterable<EvidenceLine>
+}
+
+export interface CopyPassOptions {
+  engine: CopyEngine
+  /** Receives every evidence line, in key order. */
+  record: (line: EvidenceLine) => Promise<void>
+  /** Whether proven keys get a line too (the first pass of a run: a complete record). */
+  recordProven: boolean
+  /** A concurrency limiter shared with the other engagements of the run. */
+  limit: <V>(task: () => Promise<V>) => Promise<V>
+  /** Copies started ahead of the oldest one not yet recorded. */
+  window?: number
+  onObject?: (event: {key: string; size: number; action: EvidenceLine['action'] | 'archived'}) => void
+}
+
+export interface PassTotals {
+  /** Keys and bytes in the source now. */
+  objects: number
+  bytes: number
+  copied: number
+  proven: number
+  removed: number
+  /** Every difference found (check mode), or left (copy mode: archived sources); at most `maxListed` listed. */
+  differences: Difference[]
+  differenceCount: number
+}
+
+const maxListed = 1000
+
+/** A merged row of the three sides for one key. */
+interface Row {
+  key: string
+  source?: CurrentVersion
+  target?: CurrentVersion
+  evidence?: EvidenceLine
+}
+
+async function* joined(sides: SyncSides): AsyncGenerator<Row> {
+  const source = new Cursor(listCurrentVersions(sides.s3, sides.sourceBucket, sides.engagementId))
+  const target = new Cursor(listCurrentVersions(sides.s3, sides.targetBucket, sides.engagementId, sides.owner))
+  const evidence = new Cursor(sides.evidence)
+  try {
+    for (;;) {
+      const [s, t] = [await source.peek(), await target.peek()]
+      const key = s && t ? (compareKeys(s.key, t.key) <= 0 ? s.key : t.key) : (s ?? t)?.key
+      if (key === undefined) return
+      // Evidence of keys on neither side is history; skip past it.
+      const e = await evidence.skipWhile((line) => compareKeys(line.key, key) < 0)
+      yield {
+        key,
+        source: s?.key === key ? await source.take() : undefined,
+        target: t?.key === key ? await target.take() : undefined,
+        evidence: e?.key === key ? await evidence.take() : undefined,
+      }
+    }
+  } finally {
+    await Promise.all([source.close(), target.close(), evidence.close()])
+  }
+}
+
+const nullVersion = (versionId: string | null | undefined) => (versionId === undefined || versionId === 'null' ? null : versionId)
+
+/** Whether the evidence line was made from exactly this source version. */
+function sameSource(line: EvidenceLine, source: CurrentVersion): boolean {
+  if (line.source_etag !== source.etag || line.size !== source.size) return false
+  const [then, now] = [nullVersion(line.source_version_id), nullVersion(source.versionId)]
+  return then === null || now === null || then === now
+}
+
+/** Whether the target still holds the version the evidence says the copy wrote. */
+function sameTarget(line: EvidenceLine, target: CurrentVersion | undefined): boolean {
+  if (!target || line.action === 'removed') return false
+  const [then, now] = [nullVersion(line.target_version_id), nullVersion(target.versionId)]
+  if (then !== null && now !== null) return then === now && (line.target_etag === null || line.target_etag === target.etag)
+  return line.target_etag !== null && line.target_etag === target.etag
+}
+
+const isMd5 = (etag: string) => /^"[0-9a-f]{32}"$/.test(etag)
+
+/**
+ * Without evidence: equal single-part MD5 ETags and sizes on both sides, neither SSE-KMS (whose
+ * ETags are not MD5s) — which takes a HeadObject of each side, for these keys only.
+ */
+async function provenByMd5(sides: SyncSides, source: CurrentVersion, target: CurrentVersion): Promise<boolean> {
+  if (!isMd5(source.etag) || source.etag !== target.etag || source.size !== target.size) return false
+  const [s, t] = await Promise.all([
+    readObjectHead(sides.s3, {bucket: sides.sourceBucket, key: source.key, versionId: nullVersion(source.versionId) ?? undefined}, 'Reading object metadata'),
+    readObjectHead(sides.s3, {bucket: sides.targetBucket, key: target.key, expectedOwner: sides.owner}, 'Reading object metadata'),
+  ])
+  const kms = (head: typeof s) => head?.serverSideEncryption?.startsWith('aws:kms') ?? true
+  return s !== undefined && t !== undefined && !kms(s) && !kms(t) && s.etag === source.etag && t.etag === target.etag
+}
+
+function line(key: string, size: number, action: EvidenceLine['action'], copied: Pick<CopiedObject, 'source' | 'target'>): EvidenceLine {
+  return {
+    key,
+    size,
+    source_etag: copied.source.etag || null,
+    source_version_id: nullVersion(copied.source.versionId),
+    target_etag: copied.target.etag,
+    target_version_id: copied.target.versionId,
+    checksum_algorithm: copied.target.checksum?.algorithm ?? null,
+    checksum_type: copied.target.checksum?.type ?? null,
+    checksum_value: copied.target.checksum?.value ?? null,
+    action,
+  }
+}
+
+function asSource(version: CurrentVersion): SourceObject {
+  return {key: version.key, size: version.size, etag: version.etag, versionId: version.versionId, storageClass: version.storageClass}
+}
+
+function newTotals(): PassTotals {
+  return {objects: 0, bytes: 0, copied: 0, proven: 0, removed: 0, differences: [], differenceCount: 0}
+}
+
+function addDifference(totals: PassTotals, difference: Difference): void {
+  totals.differenceCount++
+  if (totals.differences.length < maxListed) totals.differences.push(difference)
+}
+
+/** Verification: what differs between the source, the target and the evidence. Changes nothing. */
+export async function checkPass(sides: SyncSides): Promise<PassTotals> {
+  const totals = newTotals()
+  for await (const row of joined(sides)) {
+    const {key, source, target, evidence} = row
+    if (!source) {
+      if (target) addDifference(totals, {key, kind: 'not_in_source', detail: 'in the target, not in the source'})
+      continue
+    }
+    totals.objects++
+    totals.bytes += source.size
+    if (evidence && evidence.action !== 'removed' && sameSource(evidence, source) && sameTarget(evidence, target)) continue
+    if (!evidence && target && (await provenByMd5(sides, source, target))) continue
+    if (evidence && evidence.action !== 'removed' && !sameSource(evidence, source)) {
+      addDifference(totals, {key, kind: 'changed_in_source', detail: `the source changed after it was copied (now ${source.etag}, copied ${evidence.source_etag})`})
+    } else if (!target) {
+      addDifference(totals, {key, kind: 'missing', detail: 'not in the target'})
+    } else {
+      addDifference(totals, {key, kind: 'not_the_copied_version', detail: `the target holds ${target.versionId ?? target.etag}, not the version the copy wrote`})
+    }
+  }
+  return totals
+}
+
+type Work =
+  | {kind: 'proven'; row: Row & {source: CurrentVersion}; evidence: EvidenceLine | undefined}
+  | {kind: 'copy'; row: Row & {source: CurrentVersion}}
+  | {kind: 'remove'; row: Row & {target: CurrentVersion}}
+
+/** Brings the target to the source, recording evidence as it goes; returns what it did. */
+export async function copyPass(sides: SyncSides, options: CopyPassOptions): Promise<PassTotals> {
+  const totals = newTotals()
+  async function* work(): AsyncGenerator<Work> {
+    for await (const row of joined(sides)) {
+      const {source, target, evidence} = row
+      if (!source) {
+        if (target) yield {kind: 'remove', row: {...row, target}}
+        continue
+      }
+      totals.objects++
+      totals.bytes += source.size
+      const proven =
+        (evidence && evidence.action !== 'removed' && sameSource(evidence, source) && sameTarget(evidence, target)) ||
+        (!evidence && target !== undefined && (await provenByMd5(sides, source, target)))
+      yield proven ? {kind: 'proven', row: {...row, source}, evidence} : {kind: 'copy', row: {...row, source}}
+    }
+  }
+
+  const perform = async (item: Work): Promise<EvidenceLine | undefined> => {
+    if (item.kind === 'proven') {
+      const {source, target} = item.row
+      totals.proven++
+      options.onObject?.({key: source.key, size: source.size, action: 'proven'})
+      if (!options.recordProven) return undefined
+      // The evidence line of a proven key carries the identities it was proven by.
+      const evidence = item.evidence
+      return evidence
+        ? {...evidence, action: 'proven'}
+        : line(source.key, source.size, 'proven', {source: asSource(source), target: {etag: target!.etag, versionId: nullVersion(target!.versionId), checksum: null}})
+    }
+    if (item.kind === 'remove') {
+      const {target} = item.row
+      const marker = await deleteCurrentObject(sides.s3, {bucket: sides.targetBucket, key: target.key, expectedOwner: sides.owner})
+      totals.removed++
+      options.onObject?.({key: target.key, size: 0, action: 'removed'})
+      return line(target.key, 0, 'removed', {source: {key: target.key, size: 0, etag: ''}, target: {etag: null, versionId: marker, checksum: null}})
+    }
+    const {source, target} = item.row
+    try {
+      const copied = await options.engine.copy({source: asSource(source), targetHasKey: target !== undefined})
+      totals.copied++
+      options.onObject?.({key: source.key, size: copied.source.size, action: 'copied'})
+      return line(source.key, copied.source.size, 'copied', copied)
+    } catch (error) {
+      if (error instanceof AuditforgeError && error.code === 'archived') {
+        addDifference(totals, {key: source.key, kind: 'archived', detail: error.message})
+        options.onObject?.({key: source.key, size: source.size, action: 'archived'})
+        return undefined
+      }
+      if (error instanceof AuditforgeError && error.code === 'source_vanished') {
+        // Deleted from the source meanwhile: the target must not keep it either.
+        totals.objects--
+        totals.bytes -= source.size
+        if (!target) return undefined
+        const marker = await deleteCurrentObject(sides.s3, {bucket: sides.targetBucket, key: source.key, expectedOwner: sides.owner})
+        totals.removed++
+        return line(source.key, 0, 'removed', {source: {key: source.key, size: 0, etag: ''}, target: {etag: null, versionId: marker, checksum: null}})
+      }
+      throw error
+    }
+  }
+
+  await orderedMap(
+    work(),
+    // Only calls to S3 take a place in the shared pool; a proven key passes straight through.
+    (item) => (item.kind === 'proven' ? perform(item) : options.limit(() => perform(item))),
+    async (result) => {
+      if (result) await options.record(result)
+    },
+    {window: options.window ?? 512, limit: (task) => task()},
+  )
+  return totals
+}
