@@ -80,7 +80,8 @@ export class EngagementIndex {
    */
   async update(change: IndexChange): Promise<EngagementRecord[]> {
     let written: EngagementRecord[] = []
-    await writeConditionally(
+    let before: string | undefined
+    const result = await writeConditionally(
       this.s3,
       {
         bucket: this.bucket,
@@ -91,14 +92,22 @@ export class EngagementIndex {
       },
       async () => {
         const snapshot = await this.read()
+        before = snapshot.etag
         const records = change(cloneRecords(snapshot.records))
         written = records ?? snapshot.records
         if (records === undefined) return undefined
         return {key: indexKey, body: serializeIndex(records, snapshot.shape), contentType: 'application/json', ifMatch: snapshot.etag}
       },
     )
+    this.lastWrite = result.outcome === 'written' ? {before: before ?? null, after: result.etag ?? null} : undefined
     return written
   }
+
+  /**
+   * The index's ETag read just before this instance's last write and the one that write
+   * produced (null when the answer was lost): the evidence of a migration's flip.
+   */
+  lastWrite: {before: string | null; after: string | null} | undefined
 
   /** Adds a record; a record already there with the same content counts as done. */
   async add(record: EngagementRecord): Promise<void> {

@@ -260,3 +260,48 @@ export async function copyPass(sides: SyncSides, options: CopyPassOptions): Prom
   )
   return totals
 }
+
+export interface LatePassTotals {
+  /** Keys written to the source after their copy (or new), copied over the migrated version. */
+  copied: number
+  /** Late writes the target had already moved on from: not copied, reported. */
+  conflicts: Difference[]
+  conflictCount: number
+}
+
+/**
+ * After the flip, one more look at the source: a key written there between the last listing and
+ * the flip (changed since its copy, or new) is a late write. It is copied when the target still
+ * holds exactly the version the migration wrote (or, for a new key, nothing), and recorded with
+ * action `late_write`; otherwise the application has already written the target and the late
+ * write is a conflict for the operator, never overwritten.
+ */
+export async function latePass(sides: SyncSides, options: Omit<CopyPassOptions, 'recordProven'>): Promise<LatePassTotals> {
+  const totals: LatePassTotals = {copied: 0, conflicts: [], conflictCount: 0}
+  const conflict = (key: string, detail: string) => {
+    totals.conflictCount++
+    if (totals.conflicts.length < maxListed) totals.conflicts.push({key, kind: 'changed_in_source', detail})
+  }
+  async function* late(): AsyncGenerator<Row & {source: CurrentVersion}> {
+    for await (const row of joined(sides)) {
+      const {source, target, evidence} = row
+      if (!source || (evidence && evidence.action !== 'removed' && sameSource(evidence, source))) continue
+      const untouched = evidence && evidence.action !== 'removed' ? sameTarget(evidence, target) : target === undefined
+      if (untouched) yield {...row, source}
+      else conflict(row.key, 'written to the source after the switch, and the engagement bucket has been written since: not copied')
+    }
+  }
+  await orderedMap(
+    late(),
+    (row) =>
+      options.limit(async () => {
+        const copied = await options.engine.copy({source: asSource(row.source), targetHasKey: row.target !== undefined})
+        totals.copied++
+        options.onObject?.({key: row.key, size: copied.source.size, action: 'late_write'})
+        return line(row.key, copied.source.size, 'late_write', copied)
+      }),
+    (result) => options.record(result),
+    {window: options.window ?? 512, limit: (task) => task()},
+  )
+  return totals
+}

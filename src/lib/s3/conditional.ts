@@ -41,6 +41,13 @@ export async function readText(s3: S3Client, location: ObjectLocation, action: s
   }
 }
 
+/** Whether the write was made (its new ETag when this very call made it) or was already in place. */
+export interface WriteOutcome {
+  outcome: 'written' | 'in_place'
+  /** The ETag of the object this call wrote; unknown when the answer was lost. */
+  etag?: string
+}
+
 /** What a plan wants written on this attempt. */
 export interface PlannedWrite {
   key: string
@@ -76,7 +83,7 @@ export async function writeConditionally(
   s3: S3Client,
   options: ConditionalWriteOptions,
   plan: () => Promise<PlannedWrite | undefined>,
-): Promise<'written' | 'in_place'> {
+): Promise<WriteOutcome> {
   const maxAttempts = options.maxAttempts ?? 10
   const sleep = options.sleep ?? defaultSleep
   let lastUncertain: unknown
@@ -84,15 +91,15 @@ export async function writeConditionally(
   // are worth it, ten are not (the command would take ten times its documented bound).
   let uncertain = 0
   const maxUncertain = 2
-  const settleUncertain = async (error: unknown): Promise<'written'> => {
-    if ((await plan()) === undefined) return 'written'
+  const settleUncertain = async (error: unknown): Promise<WriteOutcome> => {
+    if ((await plan()) === undefined) return {outcome: 'written'}
     throw describeAwsError(error, {action: options.action, bucket: options.bucket})
   }
   for (let attemptNumber = 1; attemptNumber <= maxAttempts; attemptNumber++) {
     const write = await plan()
-    if (write === undefined) return attemptNumber === 1 ? 'in_place' : 'written'
+    if (write === undefined) return {outcome: attemptNumber === 1 ? 'in_place' : 'written'}
     try {
-      await s3.send(
+      const reply = await s3.send(
         new PutObjectCommand({
           Bucket: options.bucket,
           Key: write.key,
@@ -102,7 +109,7 @@ export async function writeConditionally(
           ...(write.ifMatch === undefined ? {IfNoneMatch: '*'} : {IfMatch: write.ifMatch}),
         }),
       )
-      return 'written'
+      return {outcome: 'written', etag: reply.ETag}
     } catch (error) {
       if (isPreconditionFailure(error)) lastUncertain = undefined
       else if (isUncertainOutcome(error) && ++uncertain <= maxUncertain) lastUncertain = error

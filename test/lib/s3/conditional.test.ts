@@ -54,14 +54,14 @@ describe('writeConditionally', () => {
       state.landed = true
       throw systemError('ECONNRESET', 'socket hang up')
     })
-    await expect(writeConditionally(testContext().s3, options, plan)).resolves.toBe('written')
+    await expect(writeConditionally(testContext().s3, options, plan)).resolves.toMatchObject({outcome: 'written'})
     expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 1)
   })
 
   it('a 5xx whose write did not land is retried, and succeeds', async () => {
     const {plan} = world()
     s3Mock.on(PutObjectCommand).rejectsOnce(s3Error('InternalError', 500)).resolves({})
-    await expect(writeConditionally(testContext().s3, options, plan)).resolves.toBe('written')
+    await expect(writeConditionally(testContext().s3, options, plan)).resolves.toMatchObject({outcome: 'written'})
     expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 2)
   })
 
@@ -83,7 +83,7 @@ describe('writeConditionally', () => {
   })
 
   it('nothing to write is no write at all', async () => {
-    await expect(writeConditionally(testContext().s3, options, async () => undefined)).resolves.toBe('in_place')
+    await expect(writeConditionally(testContext().s3, options, async () => undefined)).resolves.toEqual({outcome: 'in_place'})
     expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand)
   })
 })
