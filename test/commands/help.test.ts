@@ -31,6 +31,7 @@ describe('help', () => {
       'engagement:list',
       'engagement:show',
       'migrate',
+      'migrate:evidence',
       'migrate:rollback',
     ])
   })

@@ -1,0 +1,97 @@
+/**
+ * `migrate evidence`: what a migration's evidence says, read from the engagement's own bucket
+ * for an auditor. Read-only: nothing is written, nothing is repaired.
+ */
+import type {AwsContext} from '../aws.js'
+import {bucketExists, bucketNameFor} from '../buckets.js'
+import {EngagementIndex} from '../engagement-index.js'
+import {AuditforgeError, ExitCode, notFound} from '../errors.js'
+import {migrationKeys, validateEngagementId} from '../layout.js'
+import {type EvidenceLine, type EvidenceLocation, type EvidenceSummary, readEvidence, readSummaries} from './evidence.js'
+
+/** The evidence lines of the engagement's record (every run merged, newest line per key), by action. */
+export interface EvidenceObjectCounts {
+  lines: number
+  copied: number
+  proven: number
+  removed: number
+  late_write: number
+}
+
+export interface EvidenceReport {
+  engagement_id: string
+  /** The engagement's own bucket, where the evidence lives. */
+  bucket: string
+  /** Every run with a summary, oldest first. */
+  runs: string[]
+  /** The summary of the run reported on: the latest, or the one asked for. */
+  summary: EvidenceSummary
+  objects: EvidenceObjectCounts
+}
+
+/**
+ * Reads an engagement's migration evidence: the record from the index (exit 3 when missing),
+ * its bucket (`source_bucket`, or for an engagement not migrated, or rolled back, the bucket
+ * named after it when that exists), every run's summary, the latest run or `runId` (exit 3 when
+ * unknown, naming the runs), and the evidence lines counted by action as they stream by. The id
+ * and the run id are checked before any AWS call (exit 2).
+ */
+export async function loadEvidence(context: AwsContext, sharedBucket: string, engagementId: string, options: {runId?: string} = {}): Promise<EvidenceReport> {
+  const id = validateEngagementId(engagementId)
+  // Builds the run's prefix only to have the run id checked (exit 2) before any call.
+  if (options.runId !== undefined) migrationKeys.run(id, options.runId)
+  const record = await new EngagementIndex(context.s3, sharedBucket).get(id)
+  const bucket = record.source_bucket || (await bucketNameFor(context, id))
+  if (!record.source_bucket && !(await bucketExists(context, bucket))) throw noEvidence(id, bucket)
+  const location: EvidenceLocation = {bucket, expectedOwner: await context.accountId(), engagementId: id}
+
+  const summaries = await readSummaries(context.s3, location)
+  if (summaries.length === 0) throw noEvidence(id, bucket)
+  for (const summary of summaries) assertRunId(location, summary)
+  const runs = summaries.map((summary) => summary.run_id)
+  const summary = options.runId === undefined ? summaries.at(-1)! : summaries.find((candidate) => candidate.run_id === options.runId)
+  if (!summary) {
+    throw notFound(`No run ${options.runId} in the migration evidence of ${id} in ${bucket}; its runs: ${runs.join(', ')}`, 'Pass one of the runs listed to --run, or leave --run out for the latest.')
+  }
+  return {engagement_id: id, bucket, runs, summary: withNulls(summary), objects: await countEvidence(context, location)}
+}
+
+/** `s3://<bucket>/auditforge/migrations/<id>/<run id>/`: where a run's evidence lives. */
+export function evidenceRunUri(report: EvidenceReport): string {
+  return `s3://${report.bucket}/${migrationKeys.run(report.engagement_id, report.summary.run_id)}`
+}
+
+/** Counts the merged evidence lines by action; lines are counted as they stream, never held. */
+async function countEvidence(context: AwsContext, location: EvidenceLocation): Promise<EvidenceObjectCounts> {
+  const counts: EvidenceObjectCounts = {lines: 0, copied: 0, proven: 0, removed: 0, late_write: 0}
+  const actions = new Set<EvidenceLine['action']>(['copied', 'proven', 'removed', 'late_write'])
+  for await (const line of readEvidence(context.s3, location)) {
+    counts.lines++
+    if (actions.has(line.action)) counts[line.action]++
+  }
+  return counts
+}
+
+/** A summary whose run id is not one auditforge writes was not written by it: say so, do not guess. */
+function assertRunId(location: EvidenceLocation, summary: EvidenceSummary): void {
+  try {
+    migrationKeys.run(location.engagementId, String(summary.run_id))
+  } catch {
+    throw new AuditforgeError(`A migration summary of ${location.engagementId} in ${location.bucket} has an invalid run_id ${JSON.stringify(summary.run_id)}; it was not written by auditforge`, {code: 'invalid_evidence', exit: ExitCode.failed})
+  }
+}
+
+/** The summary as stored, with `null` (not a missing field) for every value it may lack. */
+function withNulls(summary: EvidenceSummary): EvidenceSummary {
+  return {
+    ...summary,
+    finished_at: summary.finished_at ?? null,
+    index_etag_before: summary.index_etag_before ?? null,
+    index_etag_after: summary.index_etag_after ?? null,
+    flipped_at: summary.flipped_at ?? null,
+  }
+}
+
+function noEvidence(id: string, bucket: string): AuditforgeError {
+  return notFound(`No migration evidence for ${id} in ${bucket}; it has not been migrated with evidence yet`, 'Migrate it with `auditforge migrate --engagement-id <id> --execute`.')
+}

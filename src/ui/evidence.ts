@@ -1,0 +1,94 @@
+/**
+ * A migration's evidence for people: a short block for the operator's terminal, and a Markdown
+ * report for an auditor. Every value comes from S3 (anyone who could write the bucket could have
+ * written it), so each is sanitised as it is put in; in Markdown it is escaped as well, so a
+ * value can neither break the table nor become a link, an image or HTML.
+ */
+import {type EvidenceReport, evidenceRunUri} from '../lib/migrate/index.js'
+import {formatBytes} from './format.js'
+import {sanitize} from './terminal.js'
+
+const absent = '—'
+const text = (value: unknown): string => (value === null || value === undefined || value === '' ? absent : sanitize(value))
+
+/** The operator's view: one fact a line. */
+export function renderEvidenceText(report: EvidenceReport): string {
+  const {summary, objects} = report
+  const {verification} = summary
+  return [
+    `Engagement:    ${text(report.engagement_id)}`,
+    `Bucket:        ${text(report.bucket)}`,
+    `Run:           ${text(summary.run_id)} (${report.runs.length} run${report.runs.length === 1 ? '' : 's'})`,
+    `Operator:      ${text(summary.operator_arn)}`,
+    `Tool version:  ${text(summary.tool_version)}`,
+    `Source:        ${text(summary.source_bucket)} → ${text(summary.target_bucket)}`,
+    `Started:       ${text(summary.started_at)}`,
+    `Finished:      ${text(summary.finished_at)}`,
+    `Objects:       ${summary.objects} (${formatBytes(summary.bytes)}): ${summary.copied} copied, ${summary.proven} proven, ${summary.removed} removed`,
+    `Verification:  ${text(verification?.result)} at ${text(verification?.checked_at)} (${verification?.differences ?? 0} differences)`,
+    `Flip:          ${summary.flipped_at ? `at ${text(summary.flipped_at)}, index ETag ${text(summary.index_etag_before)} → ${text(summary.index_etag_after)}` : 'not flipped'}`,
+    `Late writes:   ${summary.late_writes} (${summary.late_write_conflicts} conflicts)`,
+    `Evidence:      ${objects.lines} lines (all runs): ${objects.copied} copied, ${objects.proven} proven, ${objects.removed} removed, ${objects.late_write} late writes`,
+    `Location:      ${sanitize(evidenceRunUri(report))}`,
+  ].join('\n')
+}
+
+/** The auditor's report, in Markdown. */
+export function renderEvidenceMarkdown(report: EvidenceReport): string {
+  const {summary, objects} = report
+  const {verification} = summary
+  const facts: [string, string][] = [
+    ['Engagement', md(report.engagement_id)],
+    ['Bucket', md(report.bucket)],
+    ['Run', md(summary.run_id)],
+    ['Operator', md(summary.operator_arn)],
+    ['Tool version', md(summary.tool_version)],
+    ['Source bucket', md(summary.source_bucket)],
+    ['Target bucket', md(summary.target_bucket)],
+    ['Started', md(summary.started_at)],
+    ['Finished', md(summary.finished_at)],
+    ['Objects', String(summary.objects)],
+    ['Bytes', `${summary.bytes} (${formatBytes(summary.bytes)})`],
+    ['Copied / proven / removed', `${summary.copied} / ${summary.proven} / ${summary.removed}`],
+    ['Verification', `${md(verification?.result)} at ${md(verification?.checked_at)}, ${verification?.differences ?? 0} differences`],
+    ['Index ETag before flip', md(summary.index_etag_before)],
+    ['Index ETag after flip', md(summary.index_etag_after)],
+    ['Flipped at', md(summary.flipped_at)],
+    ['Late writes', `${summary.late_writes} (${summary.late_write_conflicts} conflicts)`],
+    ['Evidence lines (all runs)', `${objects.lines}: ${objects.copied} copied, ${objects.proven} proven, ${objects.removed} removed, ${objects.late_write} late writes`],
+  ]
+  return [
+    `# Migration evidence: ${md(report.engagement_id)}`,
+    '',
+    '## Facts',
+    '',
+    '| Fact | Value |',
+    '|---|---|',
+    ...facts.map(([fact, value]) => `| ${fact} | ${value} |`),
+    '',
+    '## Statement',
+    '',
+    statement(report),
+    '',
+    '## Evidence location',
+    '',
+    `\`${sanitize(evidenceRunUri(report))}\``,
+    '',
+    '## Runs',
+    '',
+    ...report.runs.map((run) => `- ${md(run)}${run === summary.run_id ? ' (this report)' : ''}`),
+  ].join('\n')
+}
+
+function statement(report: EvidenceReport): string {
+  const {summary} = report
+  const verification = summary.verification
+  const verified = verification?.result === 'passed' ? `after verification passed at ${md(verification.checked_at)}` : `although verification ${md(verification?.result ?? 'was not recorded')}`
+  if (!summary.flipped_at) return `The record was not switched by this run; verification: ${md(verification?.result)} at ${md(verification?.checked_at)}.`
+  return `The record was switched at ${md(summary.flipped_at)}, ${verified} (index ETag ${md(summary.index_etag_before)} → ${md(summary.index_etag_after)}).`
+}
+
+/** A value for Markdown: sanitised, then every character Markdown could act on escaped. */
+function md(value: unknown): string {
+  return text(value).replace(/[\\`*_{}[\]<>()#+!|~&]/g, '\\$&')
+}

@@ -1,0 +1,226 @@
+/**
+ * `migrate evidence` against moto: evidence for two runs written with the library into the
+ * engagement's own bucket, then read back by the built CLI as text, Markdown and JSON.
+ */
+import {beforeAll, describe, expect, it} from 'vitest'
+
+import {migrationKeys} from '../../src/lib/layout.js'
+import {type EvidenceLine, type EvidenceSummary, EvidenceWriter, segmentName, writeSummary} from '../../src/lib/migrate/evidence.js'
+import {runCli, runJson} from '../helpers/cli.js'
+import {expectedBucketName, makeManagedBucket, putIndex, randomEngagementId, seedRecord} from '../helpers/commands.js'
+import {createSharedBucket, motoAccountId, testS3} from '../helpers/s3.js'
+
+const hostileArn = `arn:aws:iam::${motoAccountId}:user/ops\u001b]0;x\u0007|[link](http://evil)`
+
+interface Seeded {
+  shared: string
+  id: string
+  bucket: string
+  older: EvidenceSummary
+  latest: EvidenceSummary
+}
+
+function line(id: string, name: string, action: EvidenceLine['action']): EvidenceLine {
+  return {
+    key: `auditforge/engagements/${id}/source/${name}`,
+    size: 10,
+    source_etag: '"s"',
+    source_version_id: 'sv',
+    target_etag: '"t"',
+    target_version_id: 'tv',
+    checksum_algorithm: null,
+    checksum_type: null,
+    checksum_value: null,
+    action,
+  }
+}
+
+async function writeSegment(location: {bucket: string; expectedOwner: string; engagementId: string}, runId: string, segment: string, lines: EvidenceLine[]): Promise<void> {
+  const s3 = testS3()
+  const writer = new EvidenceWriter(s3, location, runId, segment)
+  for (const entry of lines) await writer.append(entry)
+  await writer.finish()
+}
+
+/** A migrated engagement with two runs: the first failed verification, the second flipped. */
+async function seed(): Promise<Seeded> {
+  const s3 = testS3()
+  const shared = await createSharedBucket(s3)
+  const id = randomEngagementId()
+  const bucket = await makeManagedBucket(s3, id, shared)
+  await putIndex(s3, shared, {engagements: [seedRecord(id, {source_bucket: bucket})]})
+  const location = {bucket, expectedOwner: motoAccountId, engagementId: id}
+  const firstRun = migrationKeys.newRunId(new Date(Date.UTC(2026, 0, 1, 10)), '00000a')
+  const secondRun = migrationKeys.newRunId(new Date(Date.UTC(2026, 0, 2, 10)), '00000b')
+
+  await writeSegment(location, firstRun, segmentName(1, 'copy'), ['a', 'b', 'c'].map((name) => line(id, name, 'copied')))
+  await writeSegment(location, secondRun, segmentName(1, 'copy'), [line(id, 'b', 'proven'), line(id, 'c', 'removed'), line(id, 'd', 'copied')])
+  await writeSegment(location, secondRun, segmentName(2, 'late'), [line(id, 'e', 'late_write')])
+
+  const base = {engagement_id: id, tool_version: '0.1.0', source_bucket: shared, target_bucket: bucket, late_write_conflicts: 0}
+  const older: EvidenceSummary = {
+    ...base,
+    run_id: firstRun,
+    operator_arn: `arn:aws:iam::${motoAccountId}:user/first`,
+    started_at: '2026-01-01T10:00:00.000Z',
+    finished_at: '2026-01-01T10:05:00.000Z',
+    objects: 3,
+    bytes: 30,
+    copied: 3,
+    proven: 0,
+    removed: 0,
+    verification: {result: 'failed', checked_at: '2026-01-01T10:04:00.000Z', differences: 2},
+    index_etag_before: null,
+    index_etag_after: null,
+    flipped_at: null,
+    late_writes: 0,
+    segments: [segmentName(1, 'copy')],
+  }
+  const latest: EvidenceSummary = {
+    ...base,
+    run_id: secondRun,
+    operator_arn: hostileArn,
+    started_at: '2026-01-02T10:00:00.000Z',
+    finished_at: '2026-01-02T10:09:00.000Z',
+    objects: 3,
+    bytes: 3 * 1024 * 1024,
+    copied: 1,
+    proven: 1,
+    removed: 1,
+    verification: {result: 'passed', checked_at: '2026-01-02T10:07:00.000Z', differences: 0},
+    index_etag_before: '"etag-before"',
+    index_etag_after: '"etag-after"',
+    flipped_at: '2026-01-02T10:08:00.000Z',
+    late_writes: 1,
+    segments: [segmentName(1, 'copy'), segmentName(2, 'late')],
+  }
+  await writeSummary(s3, location, older)
+  await writeSummary(s3, location, latest)
+  return {shared, id, bucket, older, latest}
+}
+
+describe('migrate evidence', () => {
+  let seeded: Seeded
+  const env = () => ({AUDITFORGE_BUCKET: seeded.shared})
+
+  beforeAll(async () => {
+    seeded = await seed()
+  })
+
+  it('prints the latest run as a short block, with hostile values escaped', async () => {
+    const {id, bucket, latest} = seeded
+    const result = await runCli(['migrate', 'evidence', id], {env: env()})
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toContain(`Engagement:    ${id}`)
+    expect(result.stdout).toContain(`Bucket:        ${bucket}`)
+    expect(result.stdout).toContain(`Run:           ${latest.run_id} (2 runs)`)
+    expect(result.stdout).toContain('Objects:       3 (3.00 MiB): 1 copied, 1 proven, 1 removed')
+    expect(result.stdout).toContain('Verification:  passed at 2026-01-02T10:07:00.000Z (0 differences)')
+    expect(result.stdout).toContain('Flip:          at 2026-01-02T10:08:00.000Z, index ETag "etag-before" → "etag-after"')
+    expect(result.stdout).toContain('Late writes:   1 (0 conflicts)')
+    expect(result.stdout).toContain('Evidence:      5 lines (all runs): 2 copied, 1 proven, 1 removed, 1 late writes')
+    expect(result.stdout).toContain(`Location:      s3://${bucket}/auditforge/migrations/${id}/${latest.run_id}/`)
+    expect(result.stdout).toContain('Operator:      arn:aws:iam::123456789012:user/ops\\u001b]0;x\\u0007|[link](http://evil)')
+    expect(result.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/)
+  })
+
+  it('--run picks an older run', async () => {
+    const {id, older} = seeded
+    const result = await runCli(['migrate', 'evidence', id, '--run', older.run_id], {env: env()})
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toContain(`Run:           ${older.run_id} (2 runs)`)
+    expect(result.stdout).toContain(`Operator:      ${older.operator_arn}`)
+    expect(result.stdout).toContain('Verification:  failed at 2026-01-01T10:04:00.000Z (2 differences)')
+    expect(result.stdout).toContain('Flip:          not flipped')
+  })
+
+  it('--format md renders a Markdown report for an auditor', async () => {
+    const {id, bucket, older, latest} = seeded
+    const result = await runCli(['migrate', 'evidence', id, '--format', 'md'], {env: env()})
+    expect(result.code, result.stderr).toBe(0)
+    const lines = result.stdout.split('\n')
+    expect(lines[0]).toBe(`# Migration evidence: ${id}`)
+    for (const heading of ['## Facts', '## Statement', '## Evidence location', '## Runs']) expect(lines).toContain(heading)
+    expect(lines).toContain('| Fact | Value |')
+    expect(lines).toContain(`| Run | ${latest.run_id} |`)
+    expect(lines).toContain(`| Target bucket | ${bucket} |`)
+    expect(lines).toContain('| Index ETag before flip | "etag-before" |')
+    expect(lines).toContain('| Copied / proven / removed | 1 / 1 / 1 |')
+    // The hostile ARN is escaped: no control characters, no table break, no link.
+    expect(lines).toContain('| Operator | arn:aws:iam::123456789012:user/ops\\\\u001b\\]0;x\\\\u0007\\|\\[link\\]\\(http://evil\\) |')
+    expect(result.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/)
+    expect(result.stdout).toContain(
+      'The record was switched at 2026-01-02T10:08:00.000Z, after verification passed at 2026-01-02T10:07:00.000Z (index ETag "etag-before" → "etag-after").',
+    )
+    expect(lines).toContain(`\`s3://${bucket}/auditforge/migrations/${id}/${latest.run_id}/\``)
+    expect(lines).toContain(`- ${older.run_id}`)
+    expect(lines).toContain(`- ${latest.run_id} (this report)`)
+  })
+
+  it('--json prints the report exactly, hostile strings included', async () => {
+    const {id, bucket, older, latest} = seeded
+    const result = await runJson(['migrate', 'evidence', id], {env: env()})
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.json).toEqual({
+      engagement_id: id,
+      bucket,
+      runs: [older.run_id, latest.run_id],
+      summary: latest,
+      objects: {lines: 5, copied: 2, proven: 1, removed: 1, late_write: 1},
+    })
+    expect((result.json as {summary: EvidenceSummary}).summary.operator_arn).toBe(hostileArn)
+    expect(result.stdout).not.toContain('\u001b')
+
+    const run = await runJson<{summary: EvidenceSummary}>(['migrate', 'evidence', id, '--run', older.run_id], {env: env()})
+    expect(run.json.summary).toEqual(older)
+  })
+
+  it('an unknown --run is exit 3 naming the runs', async () => {
+    const {id, older, latest} = seeded
+    const result = await runCli(['migrate', 'evidence', id, '--run', '20990101T000000.000Z-ffffff'], {env: env()})
+    expect(result.code).toBe(3)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toContain('20990101T000000.000Z-ffffff')
+    expect(result.stderr).toContain(`${older.run_id}, ${latest.run_id}`)
+  })
+
+  it('no evidence is exit 3 with one line, whether the bucket exists or not', async () => {
+    const s3 = testS3()
+    const shared = await createSharedBucket(s3)
+    const neverMigrated = randomEngagementId()
+    const emptyBucket = randomEngagementId()
+    await makeManagedBucket(s3, emptyBucket, shared)
+    await putIndex(s3, shared, {engagements: [seedRecord(neverMigrated), seedRecord(emptyBucket, {source_bucket: expectedBucketName(emptyBucket)})]})
+    for (const id of [neverMigrated, emptyBucket]) {
+      const result = await runCli(['migrate', 'evidence', id], {env: {AUDITFORGE_BUCKET: shared}})
+      expect(result.code, result.stderr).toBe(3)
+      expect(result.stdout).toBe('')
+      const [first] = result.stderr.split('\n')
+      expect(first).toBe(`Error: No migration evidence for ${id} in ${expectedBucketName(id)}; it has not been migrated with evidence yet`)
+    }
+    const json = await runJson<{error: {code: string; exit: number}}>(['migrate', 'evidence', neverMigrated], {env: {AUDITFORGE_BUCKET: shared}})
+    expect(json.code).toBe(3)
+    expect(json.json.error).toMatchObject({code: 'not_found', exit: 3})
+  })
+
+  it('a missing engagement is exit 3', async () => {
+    const result = await runCli(['migrate', 'evidence', randomEngagementId()], {env: env()})
+    expect(result.code).toBe(3)
+    expect(result.stderr).toMatch(/^Error: No engagement eng-/)
+  })
+
+  it('a bad id or run id is exit 2 before any AWS call', async () => {
+    // Port 9 (discard) on loopback: nothing answers, so any AWS call would fail with exit 1.
+    const unreachable = {AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AUDITFORGE_BUCKET: 'some-shared-bucket'}
+    const results = await Promise.all([
+      runCli(['migrate', 'evidence', 'ENG-1'], {env: unreachable}),
+      runCli(['migrate', 'evidence', 'eng-abc', '--run', '../other'], {env: unreachable}),
+      runCli(['migrate', 'evidence', 'eng-abc', '--format', 'html'], {env: unreachable}),
+    ])
+    for (const result of results) {
+      expect(result.code, result.stderr).toBe(2)
+      expect(result.stdout).toBe('')
+      expect(result.stderr).not.toMatch(/reach|ECONNREFUSED/)
+    }
+  })
+})
