@@ -14,6 +14,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  DeleteObjectCommand,
   CreateBucketCommand,
   CreateMultipartUploadCommand,
   GetBucketTaggingCommand,
@@ -22,6 +23,7 @@ import {
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
+  ListObjectVersionsCommand,
   ListObjectsV2Command,
   NoSuchBucket,
   NotFound,
@@ -91,6 +93,8 @@ interface Stored {
   body: string
   size: number
   etag: string
+  /** Each write gets a new version id, as in a versioned bucket (only the current one is kept). */
+  versionId?: string
   contentType?: string
   metadata?: Record<string, string>
   tags?: Tag[]
@@ -127,8 +131,10 @@ class FakeS3 {
     return bucket
   }
 
+  versions = 0
+
   put(bucket: string, key: string, body: string, extra: Partial<Stored> = {}): void {
-    this.bucket(bucket).set(key, {body, size: Buffer.byteLength(body), etag: md5(body), ...extra})
+    this.bucket(bucket).set(key, {body, size: Buffer.byteLength(body), etag: md5(body), versionId: `v${++this.versions}`, ...extra})
   }
 
   writeIndex(records: EngagementRecord[]): void {
@@ -187,6 +193,24 @@ class FakeS3 {
         NextContinuationToken: truncated ? keys[start + size] : undefined,
       }
     })
+    s3Mock.on(ListObjectVersionsCommand).callsFake(async (input) => {
+      const bucket = this.existing(input.Bucket)
+      const keys = [...bucket.keys()].filter((key) => key.startsWith(input.Prefix ?? '')).sort()
+      const start = input.KeyMarker === undefined ? 0 : keys.findIndex((key) => key > input.KeyMarker!)
+      const from = start === -1 ? keys.length : start
+      const page = keys.slice(from, from + this.pageSize)
+      const truncated = from + this.pageSize < keys.length
+      return {
+        Versions: page.map((key) => ({Key: key, Size: bucket.get(key)!.size, ETag: bucket.get(key)!.etag, VersionId: bucket.get(key)!.versionId, IsLatest: true})),
+        IsTruncated: truncated,
+        NextKeyMarker: truncated ? page.at(-1) : undefined,
+        NextVersionIdMarker: truncated ? bucket.get(page.at(-1)!)!.versionId : undefined,
+      }
+    })
+    s3Mock.on(DeleteObjectCommand).callsFake(async (input) => {
+      this.existing(input.Bucket).delete(input.Key!)
+      return {DeleteMarker: true, VersionId: `v${++this.versions}`}
+    })
     s3Mock.on(GetObjectCommand).callsFake(async (input) => {
       const object = this.existing(input.Bucket).get(input.Key)
       if (!object) throw s3Error('NoSuchKey', 404)
@@ -198,23 +222,30 @@ class FakeS3 {
       if (input.IfNoneMatch === '*' && current) throw s3Error('PreconditionFailed', 412)
       if (input.IfMatch !== undefined && current?.etag !== input.IfMatch) throw s3Error('PreconditionFailed', 412)
       this.put(input.Bucket!, input.Key!, String(input.Body), {contentType: input.ContentType})
-      return {ETag: bucket.get(input.Key)!.etag}
+      return {ETag: bucket.get(input.Key)!.etag, VersionId: bucket.get(input.Key)!.versionId}
     })
     s3Mock.on(CopyObjectCommand).callsFake(async (input) => {
-      const [sourceBucket, ...rest] = input.CopySource!.split('/')
+      const [path, query] = input.CopySource!.split('?')
+      const [sourceBucket, ...rest] = path.split('/')
       const key = decodeURIComponent(rest.join('/'))
       this.beforeCopy?.(key)
       const source = this.existing(sourceBucket).get(key)
       if (!source) throw s3Error('NoSuchKey', 404)
+      // The pinned version must still be the current one (only current versions are kept here).
+      const pinned = query ? new URLSearchParams(query).get('versionId') : null
+      if (pinned !== null && pinned !== source.versionId) throw s3Error('NoSuchVersion', 404)
+      if (input.CopySourceIfMatch !== undefined && input.CopySourceIfMatch !== source.etag) throw s3Error('PreconditionFailed', 412)
       const target = this.existing(input.Bucket)
+      if (input.IfNoneMatch === '*' && target.has(input.Key!)) throw s3Error('PreconditionFailed', 412)
       const body = this.truncateCopies.has(key) ? source.body.slice(0, -1) : source.body
-      target.set(input.Key!, {...source, body, size: Buffer.byteLength(body), etag: md5(body)})
-      return {CopyObjectResult: {ETag: md5(body)}}
+      const versionId = `v${++this.versions}`
+      target.set(input.Key!, {...source, body, size: Buffer.byteLength(body), etag: md5(body), versionId})
+      return {CopyObjectResult: {ETag: md5(body)}, VersionId: versionId, CopySourceVersionId: source.versionId}
     })
     s3Mock.on(HeadObjectCommand).callsFake(async (input) => {
       const object = this.existing(input.Bucket).get(input.Key)
       if (!object) throw new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})
-      return {ContentLength: object.size, ETag: object.etag, ContentType: object.contentType, Metadata: object.metadata}
+      return {ContentLength: object.size, ETag: object.etag, ContentType: object.contentType, Metadata: object.metadata, VersionId: object.versionId}
     })
     s3Mock.on(GetObjectTaggingCommand).callsFake(async (input) => ({TagSet: this.existing(input.Bucket).get(input.Key)?.tags ?? []}))
     s3Mock.on(CreateMultipartUploadCommand).callsFake(async () => ({UploadId: `upload-${++this.uploads}`}))
@@ -224,8 +255,9 @@ class FakeS3 {
       // bytes and, as on S3, a multipart ETag that is not an MD5 of them.
       const source = this.bucket(shared).get(input.Key!)!
       const parts = input.MultipartUpload!.Parts!.length
-      this.bucket(input.Bucket!).set(input.Key!, {...source, etag: `"0123456789abcdef0123456789abcdef-${parts}"`})
-      return {ETag: `"0123456789abcdef0123456789abcdef-${parts}"`}
+      const versionId = `v${++this.versions}`
+      this.bucket(input.Bucket!).set(input.Key!, {...source, etag: `"0123456789abcdef0123456789abcdef-${parts}"`, versionId})
+      return {ETag: `"0123456789abcdef0123456789abcdef-${parts}"`, VersionId: versionId}
     })
   }
 }

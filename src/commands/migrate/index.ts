@@ -83,11 +83,20 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
     const progress = createProgressDisplay(!this.jsonEnabled())
     const outcomes = await executeMigration(context, plan, {
       concurrency: flags.concurrency,
+      toolVersion: this.config.version,
       onProgress: (snapshot) => progress.update({...snapshot, label: "Migrating"}),
     })
     progress.done()
     if (!this.jsonEnabled()) this.log(renderOutcomes(outcomes))
     for (const outcome of outcomes) if (outcome.error) this.warning(`${outcome.engagement_id}: ${outcome.error}`)
+    for (const outcome of outcomes) {
+      if (outcome.late_write_conflicts?.length) {
+        this.warning(
+          `${outcome.engagement_id}: ${outcome.late_write_conflicts.length} key(s) were written to the shared bucket after the switch, and the engagement bucket has changed since; they were not copied`,
+          outcome.late_write_conflicts.slice(0, 20),
+        )
+      }
+    }
     this.reportDifferences(outcomes)
     process.exitCode = migrationExitCode(outcomes)
     return migrationReport(sharedBucket, 'ok', 'execute', outcomes)

@@ -10,12 +10,13 @@ import type {AwsContext} from '../aws.js'
 import {provisionEngagementBucket} from '../buckets.js'
 import {EngagementIndex} from '../engagement-index.js'
 import {describeAwsError} from '../errors.js'
-import {ownsKey} from '../layout.js'
-import {abortMultipartUploads, listEngagementObjects} from '../s3/index.js'
-import {ObjectCopier} from './copy.js'
-import {type EngagementPlan, type MigrationPlan, totalBytes} from './plan.js'
+import {migrationKeys, ownsKey} from '../layout.js'
+import {abortMultipartUploads} from '../s3/index.js'
+import {LocalCopyEngine} from './copy.js'
+import {type EvidenceLine, type EvidenceSummary, EvidenceWriter, readEvidence, segmentName, writeSummary} from './evidence.js'
+import type {EngagementPlan, MigrationPlan} from './plan.js'
 import {type EngagementOutcome, alreadyMigrated, plannedOutcome} from './report.js'
-import {compareObjects, sameObject} from './verify.js'
+import {type PassTotals, type SyncSides, checkPass, copyPass, latePass} from './sync.js'
 
 export interface MigrationProgress {
   engagementId: string
@@ -35,15 +36,22 @@ export interface ExecuteOptions {
   /** Objects larger than this are copied part by part (UploadPartCopy). Injectable for tests. */
   multipartThreshold?: number
   partSize?: number
+  /** Recorded in the evidence summary (the CLI's version). */
+  toolVersion?: string
+  /** The clock; injectable for tests. */
+  now?: () => Date
 }
 
 /**
- * Migrates one planned engagement: provisions its bucket with every control, lists the target
- * once, server-side copies only the keys that are missing or differ (content type, user
- * metadata and tags preserved; large objects part by part), re-lists the source for keys that
- * appeared after the plan and copies those too, verifies the target against everything that
- * was copied, and only then points the record at the new bucket with a conditional write.
- * A verification mismatch leaves the record untouched and reports the differences.
+ * Migrates one planned engagement, as evidence: provisions its bucket with every control; runs
+ * copy passes (a merge-join of the source's current versions, the target's and the evidence so
+ * far) that copy what is not proven in the target, each copy pinned to the listed source
+ * version and conditional on the target, and record one evidence line per object in the
+ * target's reserved `auditforge/migrations/<id>/<run>/` prefix; then verifies by identity
+ * (check pass), repeating the copy pass while the source keeps moving (at most five passes);
+ * writes the run's summary (the verification result included) before the flip; flips the
+ * record with a conditional write; looks at the source once more for late writes; and
+ * completes the summary. A verification failure leaves the record untouched.
  */
 export async function migrateEngagement(
   context: AwsContext,
@@ -55,6 +63,7 @@ export async function migrateEngagement(
   const {s3} = context
   const owner = await context.accountId()
   const id = plan.engagementId
+  const now = options.now ?? (() => new Date())
   const outcome: EngagementOutcome = {
     engagement_id: id,
     target_bucket: plan.targetBucket,
@@ -71,49 +80,113 @@ export async function migrateEngagement(
   const {bucket} = await provisionEngagementBucket(context, id)
   await abortStaleUploads(s3, bucket, owner, id)
 
-  report('list')
-  const target = new Map((await listEngagementObjects(s3, bucket, id, owner)).map((object) => [object.key, object]))
-  const copier = new ObjectCopier(s3, sharedBucket, bucket, owner, options, copyLimit)
-
-  // First the plan; then, until a fresh listing of the source matches the target, whatever
-  // appeared or changed in the source since (the application may still be writing).
-  let current = plan.objects
-  for (let round = 0; round < 5; round++) {
-    const toCopy = current.filter((object) => !sameObject(object, target.get(object.key)))
-    if (round === 0) {
-      outcome.skipped_existing = current.length - toCopy.length
-      progress.objectsDone = outcome.skipped_existing
-      progress.bytesDone = plan.bytes - totalBytes(toCopy)
-    } else {
-      progress.objectsTotal += toCopy.length
-      progress.bytesTotal += totalBytes(toCopy)
-    }
-    if (round > 0 && toCopy.length === 0) break
+  const location = {bucket, expectedOwner: owner, engagementId: id}
+  const startedAt = now()
+  const runId = migrationKeys.newRunId(startedAt)
+  const engine = new LocalCopyEngine(s3, {
+    sourceBucket: sharedBucket,
+    targetBucket: bucket,
+    owner,
+    multipartThreshold: options.multipartThreshold,
+    partSize: options.partSize,
+  })
+  const sides = (): SyncSides => ({s3, sourceBucket: sharedBucket, targetBucket: bucket, engagementId: id, owner, evidence: readEvidence(s3, location)})
+  const segments: string[] = []
+  const done = {copied: 0, proven: 0, removed: 0}
+  const onObject = ({size, action}: {size: number; action: string}) => {
+    if (action === 'removed') return
+    progress.objectsDone++
+    progress.bytesDone += size
     report('copy')
-    await copier.copyAll(toCopy, (object, landed) => {
-      target.set(object.key, landed)
-      outcome.copied++
-      progress.objectsDone++
-      progress.bytesDone += object.size
-      report('copy')
-    })
-    current = await listEngagementObjects(s3, sharedBucket, id)
   }
-  const expected = current
+  /** Runs `pass` with a fresh evidence segment, written out even when the pass fails half way. */
+  const withSegment = async <T>(kind: 'copy' | 'late', pass: (record: (line: EvidenceLine) => Promise<void>) => Promise<T>): Promise<T> => {
+    const writer = new EvidenceWriter(s3, location, runId, segmentName(segments.length + 1, kind))
+    segments.push(writer.segment)
+    try {
+      return await pass((line) => writer.append(line))
+    } finally {
+      await writer.finish()
+    }
+  }
 
-  report('verify')
-  const landed = await listEngagementObjects(s3, bucket, id, owner)
-  const differences = compareObjects(expected, landed, {extraIsDifference: true})
-  outcome.objects = expected.length
-  outcome.bytes = totalBytes(expected)
-  if (landed.length !== expected.length || totalBytes(landed) !== outcome.bytes) {
-    differences.push(`target holds ${landed.length} objects, ${totalBytes(landed)} B; planned ${expected.length} objects, ${outcome.bytes} B`)
+  let check: PassTotals | undefined
+  for (let pass = 1; pass <= maxPasses; pass++) {
+    report('copy')
+    if (pass > 1) {
+      // Another pass after the source moved: count its work afresh.
+      progress.objectsTotal = progress.objectsDone + (check?.differenceCount ?? 0)
+    }
+    const totals = await withSegment('copy', (record) =>
+      copyPass(sides(), {engine, record, recordProven: pass === 1, limit: copyLimit, onObject}),
+    )
+    done.copied += totals.copied
+    if (pass === 1) done.proven = totals.proven
+    done.removed += totals.removed
+    report('verify')
+    check = await checkPass(sides())
+    // Only a moving source can make another pass worth it; an archived object stays archived.
+    if (check.differenceCount === 0 || check.differences.every((difference) => difference.kind === 'archived')) break
   }
-  if (differences.length > 0) return {...outcome, status: 'verification_failed', differences}
+  const verified = check!.differenceCount === 0
+  const summary: EvidenceSummary = {
+    engagement_id: id,
+    run_id: runId,
+    tool_version: options.toolVersion ?? 'unknown',
+    operator_arn: await context.callerArn(),
+    source_bucket: sharedBucket,
+    target_bucket: bucket,
+    started_at: iso(startedAt),
+    finished_at: null,
+    objects: check!.objects,
+    bytes: check!.bytes,
+    copied: done.copied,
+    proven: done.proven,
+    removed: done.removed,
+    verification: {result: verified ? 'passed' : 'failed', checked_at: iso(now()), differences: check!.differenceCount},
+    index_etag_before: null,
+    index_etag_after: null,
+    flipped_at: null,
+    late_writes: 0,
+    late_write_conflicts: 0,
+    segments,
+  }
+  Object.assign(outcome, {objects: check!.objects, bytes: check!.bytes, copied: done.copied, skipped_existing: done.proven, run_id: runId})
+  // The summary, verification included, is stored before the record can switch.
+  await writeSummary(s3, location, summary)
+  if (!verified) {
+    await writeSummary(s3, location, {...summary, finished_at: iso(now())})
+    const differences = check!.differences.map((difference) => `${difference.kind.replace(/_/g, ' ')}: ${difference.key} (${difference.detail})`)
+    if (check!.differenceCount > differences.length) differences.push(`… and ${check!.differenceCount - differences.length} more`)
+    return {...outcome, status: 'verification_failed', differences}
+  }
 
   report('record')
-  await new EngagementIndex(s3, sharedBucket).setSourceBucket(id, bucket, '')
-  return {...outcome, status: 'migrated'}
+  const index = new EngagementIndex(s3, sharedBucket)
+  await index.setSourceBucket(id, bucket, '')
+  summary.flipped_at = iso(now())
+  summary.index_etag_before = index.lastWrite?.before ?? null
+  summary.index_etag_after = index.lastWrite?.after ?? null
+
+  // Writes that reached the source between the last listing and the flip.
+  const late = await withSegment('late', (record) => latePass(sides(), {engine, record, limit: copyLimit, onObject}))
+  summary.late_writes = late.copied
+  summary.late_write_conflicts = late.conflictCount
+  summary.finished_at = iso(now())
+  await writeSummary(s3, location, summary)
+  return {
+    ...outcome,
+    status: 'migrated',
+    late_writes: late.copied,
+    ...(late.conflictCount > 0 ? {late_write_conflicts: late.conflicts.map((conflict) => conflict.key)} : {}),
+  }
+}
+
+/** Copy passes at most, while the source keeps changing under the copy. */
+const maxPasses = 5
+
+function iso(date: Date): string {
+  return date.toISOString()
 }
 
 /** Multipart copies that an interrupted run left behind in the target (every page of them). */

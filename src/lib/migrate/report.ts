@@ -16,6 +16,11 @@ export interface EngagementOutcome {
   skipped_existing: number
   differences?: string[]
   error?: string
+  /** The evidence run this execution wrote (`auditforge migrate evidence`). */
+  run_id?: string
+  /** Late writes copied after the flip, and the keys of those not copied (the target had moved on). */
+  late_writes?: number
+  late_write_conflicts?: string[]
 }
 
 
