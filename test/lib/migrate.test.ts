@@ -415,7 +415,17 @@ describe('executeMigration', () => {
 
     const target = targetOf(id)
     expect(outcomes).toEqual([
-      {engagement_id: id, target_bucket: target, objects: keys.length, bytes: plan.engagements[0].bytes, status: 'migrated', copied: keys.length, skipped_existing: 0},
+      {
+        engagement_id: id,
+        target_bucket: target,
+        objects: keys.length,
+        bytes: plan.engagements[0].bytes,
+        status: 'migrated',
+        copied: keys.length,
+        skipped_existing: 0,
+        run_id: expect.stringMatching(/^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}$/),
+        late_writes: 0,
+      },
     ])
     expect(fake.keys(target)).toEqual([...keys].sort())
     for (const key of keys) expect(fake.bucket(target).get(key)!.body).toBe(`${key} body`)

@@ -19,7 +19,7 @@ import type {CopiedObject, CopyEngine, SourceObject} from './engine.js'
 import type {EvidenceLine} from './evidence.js'
 import {Cursor, orderedMap} from './streams.js'
 
-export type DifferenceKind = 'missing' | 'changed_in_source' | 'not_the_copied_version' | 'not_in_source' | 'archived'
+export type DifferenceKind = 'missing' | 'changed_in_source' | 'size_differs' | 'not_the_copied_version' | 'not_in_source' | 'archived'
 
 /** One way the target does not (yet) hold what the source does. */
 export interface Difference {
@@ -105,9 +105,9 @@ function sameSource(line: EvidenceLine, source: CurrentVersion): boolean {
   return then === null || now === null || then === now
 }
 
-/** Whether the target still holds the version the evidence says the copy wrote. */
+/** Whether the target still holds the version the evidence says the copy wrote, of the size copied. */
 function sameTarget(line: EvidenceLine, target: CurrentVersion | undefined): boolean {
-  if (!target || line.action === 'removed') return false
+  if (!target || line.action === 'removed' || target.size !== line.size) return false
   const [then, now] = [nullVersion(line.target_version_id), nullVersion(target.versionId)]
   if (then !== null && now !== null) return then === now && (line.target_etag === null || line.target_etag === target.etag)
   return line.target_etag !== null && line.target_etag === target.etag
@@ -125,7 +125,8 @@ async function provenByMd5(sides: SyncSides, source: CurrentVersion, target: Cur
     readObjectHead(sides.s3, {bucket: sides.sourceBucket, key: source.key, versionId: nullVersion(source.versionId) ?? undefined}, 'Reading object metadata'),
     readObjectHead(sides.s3, {bucket: sides.targetBucket, key: target.key, expectedOwner: sides.owner}, 'Reading object metadata'),
   ])
-  const kms = (head: typeof s) => head?.serverSideEncryption?.startsWith('aws:kms') ?? true
+  // Unknown (gone meanwhile) counts as unprovable; no encryption or SSE-S3 keeps MD5 ETags.
+  const kms = (head: typeof s) => head === undefined || (head.serverSideEncryption?.startsWith('aws:kms') ?? false)
   return s !== undefined && t !== undefined && !kms(s) && !kms(t) && s.etag === source.etag && t.etag === target.etag
 }
 
@@ -174,6 +175,8 @@ export async function checkPass(sides: SyncSides): Promise<PassTotals> {
       addDifference(totals, {key, kind: 'changed_in_source', detail: `the source changed after it was copied (now ${source.etag}, copied ${evidence.source_etag})`})
     } else if (!target) {
       addDifference(totals, {key, kind: 'missing', detail: 'not in the target'})
+    } else if (target.size !== source.size) {
+      addDifference(totals, {key, kind: 'size_differs', detail: `source ${source.size} B, target ${target.size} B`})
     } else {
       addDifference(totals, {key, kind: 'not_the_copied_version', detail: `the target holds ${target.versionId ?? target.etag}, not the version the copy wrote`})
     }
