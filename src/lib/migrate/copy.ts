@@ -336,10 +336,11 @@ export class LocalCopyEngine implements CopyEngine {
         target: {etag: completed.ETag ?? null, versionId: completed.VersionId ?? null, checksum: checksumOf(completed)},
       }
     } catch (error) {
-      // Best effort: the target's lifecycle rule aborts what is left after 7 days anyway.
-      await this.s3
-        .send(new AbortMultipartUploadCommand({Bucket: targetBucket, Key: source.key, UploadId: uploadId, ExpectedBucketOwner: owner}))
-        .catch(() => {})
+      try {
+        await this.s3.send(new AbortMultipartUploadCommand({Bucket: targetBucket, Key: source.key, UploadId: uploadId, ExpectedBucketOwner: owner}))
+      } catch {
+        // Best effort: the target's lifecycle rule aborts what is left after 7 days anyway.
+      }
       throw error
     }
   }
