@@ -88,7 +88,10 @@ async function seed(bucket: string, objects: Seeded[]): Promise<void> {
 async function listing(bucket: string): Promise<Map<string, {size: number; etag: string}>> {
   const objects = new Map<string, {size: number; etag: string}>()
   for await (const page of paginateListObjectsV2({client: s3}, {Bucket: bucket})) {
-    for (const object of page.Contents ?? []) objects.set(object.Key!, {size: object.Size!, etag: object.ETag!})
+    for (const object of page.Contents ?? []) {
+      // The migration's evidence lives under its reserved prefix; it is not engagement data.
+      if (!object.Key!.startsWith('auditforge/migrations/')) objects.set(object.Key!, {size: object.Size!, etag: object.ETag!})
+    }
   }
   return objects
 }
@@ -217,7 +220,17 @@ describe('migrate --execute', () => {
     expect(result.code, result.stderr).toBe(0)
     const target = targetOf(id)
     expect(result.json.engagements).toEqual([
-      {engagement_id: id, target_bucket: target, objects: objects.length, bytes: objects.reduce((sum, o) => sum + Buffer.byteLength(o.body), 0), status: 'migrated', copied: objects.length, skipped_existing: 0},
+      {
+        engagement_id: id,
+        target_bucket: target,
+        objects: objects.length,
+        bytes: objects.reduce((sum, o) => sum + Buffer.byteLength(o.body), 0),
+        status: 'migrated',
+        copied: objects.length,
+        skipped_existing: 0,
+        run_id: expect.any(String),
+        late_writes: 0,
+      },
     ])
     const landed = await listing(target)
     expect([...landed.keys()].sort()).toEqual(objects.map((object) => object.key).sort())
@@ -288,6 +301,8 @@ describe('migrate --execute', () => {
         status: 'migrated',
         copied: objects.length,
         skipped_existing: 0,
+        run_id: expect.stringMatching(/^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}$/),
+        late_writes: 0,
       })
     }
     expect(result.json.totals).toEqual({

@@ -65,10 +65,13 @@ async function seedEngagement(bucket: string, id: string, count: number): Promis
   return keys.sort()
 }
 
+/** The migration's own evidence, under its reserved prefix: not engagement data. */
+const isEvidence = (key: string) => key.startsWith('auditforge/migrations/')
+
 async function currentKeys(bucket: string): Promise<string[]> {
   const keys: string[] = []
   for await (const page of paginateListObjectsV2({client: s3}, {Bucket: bucket})) for (const object of page.Contents ?? []) keys.push(object.Key!)
-  return keys.sort()
+  return keys.filter((key) => !isEvidence(key)).sort()
 }
 
 /** key → number of versions (delete markers count as versions too). */
@@ -77,7 +80,9 @@ async function versionCounts(bucket: string): Promise<Map<string, number>> {
   let page: ListObjectVersionsCommandOutput | undefined
   do {
     page = await s3.send(new ListObjectVersionsCommand({Bucket: bucket, KeyMarker: page?.NextKeyMarker, VersionIdMarker: page?.NextVersionIdMarker}))
-    for (const entry of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) counts.set(entry.Key!, (counts.get(entry.Key!) ?? 0) + 1)
+    for (const entry of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) {
+      if (!isEvidence(entry.Key!)) counts.set(entry.Key!, (counts.get(entry.Key!) ?? 0) + 1)
+    }
   } while (page.IsTruncated)
   return counts
 }
@@ -90,7 +95,7 @@ async function versions(bucket: string, withoutIndex = false): Promise<string[]>
     page = await s3.send(new ListObjectVersionsCommand({Bucket: bucket, KeyMarker: page?.NextKeyMarker, VersionIdMarker: page?.NextVersionIdMarker}))
     for (const entry of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) all.push(`${entry.Key}@${entry.VersionId}`)
   } while (page.IsTruncated)
-  return all.filter((entry) => !withoutIndex || !entry.startsWith(`${indexKey}@`)).sort()
+  return all.filter((entry) => !isEvidence(entry) && (!withoutIndex || !entry.startsWith(`${indexKey}@`))).sort()
 }
 
 /**

@@ -8,6 +8,9 @@ export interface Outcome {
   copied: number
   skipped_existing: number
   differences?: string[]
+  run_id?: string
+  late_writes?: number
+  late_write_conflicts?: string[]
 }
 
 export interface MigrateJson {

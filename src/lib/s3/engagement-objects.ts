@@ -43,21 +43,25 @@ export interface CurrentVersion {
   key: string
   size: number
   etag: string
-  /** "null" in a bucket that was never versioned. */
+  /** Known only where a listing of versions gave it; current-object listings do not. */
   versionId?: string
   storageClass?: string
 }
 
 /**
- * The current version of each of the engagement's own keys in a bucket, in S3's key order
- * (the list prefixes are walked in sorted order; keys whose newest entry is a delete marker are
- * not current). A stream: nothing is held but the page in hand.
+ * The current object of each of the engagement's own keys in a bucket, in S3's key order (the
+ * list prefixes are walked in sorted order). A stream: nothing is held but the page in hand.
+ *
+ * It lists current objects (ListObjectsV2), not versions: its keys are exact on every server
+ * (some S3-compatible servers, moto among them, ignore EncodingType=url on version listings and
+ * hand a CR in a key back as LF), and ETag and size are what identity needs; version ids come
+ * from the copies themselves and are recorded in the evidence.
  */
 export async function* listCurrentVersions(s3: S3Client, bucket: string, engagementId: string, expectedOwner?: string): AsyncGenerator<CurrentVersion> {
   for (const prefix of [...engagementListPrefixes(engagementId)].sort(compareKeys)) {
-    for await (const version of listObjectVersions(s3, {bucket, prefix, expectedOwner})) {
-      if (version.isDeleteMarker || version.isLatest === false || !ownsKey(engagementId, version.Key)) continue
-      yield {key: version.Key, size: version.size, etag: version.etag ?? '', versionId: version.VersionId, storageClass: version.storageClass}
+    for await (const object of listObjects(s3, {bucket, prefix, expectedOwner})) {
+      if (!ownsKey(engagementId, object.Key)) continue
+      yield {key: object.Key, size: object.Size ?? 0, etag: object.ETag ?? '', storageClass: object.StorageClass}
     }
   }
 }
