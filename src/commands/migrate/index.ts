@@ -11,6 +11,7 @@ import {
   migrationExitCode,
   migrationReport,
   planMigration,
+  reconcileMigration,
   plannedOutcome,
   verifyMigrations,
 } from '../../lib/migrate/index.js'
@@ -21,9 +22,9 @@ export default class Migrate extends AuditforgeCommand<typeof Migrate, Migration
   static override summary = 'Move engagements out of the shared bucket into their own buckets (dry-run by default).'
   static override description = `Without --execute nothing is changed: for every engagement still in the shared bucket (or the one named) it lists exactly that engagement's objects and prints the plan.
 
-With --execute (after a y/N question, or --yes; exit 5 without a terminal and without --yes) each engagement's bucket is provisioned with every control, only keys missing from it or different are server-side copied (content type, user metadata and tags preserved; objects over 5 GiB part by part), keys that appeared in the source meanwhile are copied too, and the target is verified: every key present with the same size and checksum, object count and bytes equal. Only then does the record point at the new bucket (a conditional write). A mismatch exits 4 and leaves the record untouched. The source is never deleted or modified; an interrupted run is completed by running it again, and an engagement already migrated is left alone.
+With --execute (after a y/N question, or --yes; exit 5 without a terminal and without --yes) each engagement's bucket is provisioned with every control and bound to this index; every object not already proven in it is server-side copied, pinned to the source ETag it was listed with and conditional on the target (content type, user metadata, tags and storage class kept; a CRC64NVME checksum stored; objects over 5 GiB part by part); keys that left the source are removed from it. Each copy is recorded as evidence (source and target identity, checksum) under auditforge/migrations/<id>/ in the engagement's bucket. Verification is by identity, never by size alone: every source key must still be what was copied, and the target must hold exactly the versions the copies wrote and nothing else. The run's summary, verification included, is stored before the record points at the new bucket (a conditional write); writes that reach the source between the last listing and the switch are copied after it when the target still holds the migrated version. A mismatch exits 4 and leaves the record untouched. The source is never deleted or modified; an interrupted run is completed by running it again, and an engagement already migrated is left alone.
 
---verify-only compares migrated engagements with the shared bucket without copying (exit 4 on a difference). AccessDenied or NoSuchBucket on the shared bucket: a message on stderr, nothing changed, exit 0.`
+--verify-only verifies migrated engagements against their evidence without copying: every migrated version must still be in the engagement's bucket and the shared bucket unchanged since the copy (what the application wrote since is reported, not a difference); exit 4 on a difference. --reconcile copies an engagement's late writes where its bucket still holds the migrated version. \`auditforge migrate evidence ID\` prints a run's evidence. AccessDenied or NoSuchBucket on the shared bucket: a message on stderr, nothing changed, exit 0.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -31,13 +32,19 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
     '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40 --execute',
     '<%= config.bin %> <%= command.id %> --execute --yes --concurrency 32',
     '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40 --verify-only --json',
+    '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40 --reconcile --yes',
   ]
 
   static override flags = {
     'engagement-id': Flags.string({summary: 'Only this engagement.'}),
     execute: Flags.boolean({summary: 'Copy, verify and update the records (otherwise: plan only).', exclusive: ['verify-only']}),
     yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation before --execute.'}),
-    'verify-only': Flags.boolean({summary: 'Compare migrated engagements with the shared bucket; copy nothing.'}),
+    'verify-only': Flags.boolean({summary: 'Verify migrated engagements against their evidence; copy nothing.'}),
+    reconcile: Flags.boolean({
+      summary: 'Copy late writes of a migrated engagement where its bucket still holds the migrated version.',
+      exclusive: ['execute', 'verify-only'],
+      dependsOn: ['engagement-id'],
+    }),
     concurrency: Flags.integer({summary: 'Copies in flight at once.', default: 16, min: 1, max: 256}),
   }
 
@@ -47,6 +54,20 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
     if (flags.execute) this.assertCanConfirm(flags.yes)
     const sharedBucket = this.sharedBucket
     const context = await this.aws()
+
+    if (flags.reconcile) {
+      this.assertCanConfirm(flags.yes)
+      await this.confirm(`Copy the late writes of ${engagementId} into its bucket where it still holds the migrated version?`, flags.yes)
+      this.spinner.start(`Reconciling ${engagementId}`)
+      const outcome = await reconcileMigration(context, sharedBucket, engagementId!, {concurrency: flags.concurrency, toolVersion: this.config.version})
+      this.spinner.stop()
+      this.note(`Copied ${outcome.reconciled} late write(s) of ${engagementId}.`)
+      if (outcome.conflicts.length > 0) this.warning(`${outcome.conflicts.length} late write(s) not copied: the engagement's bucket has changed since`, outcome.conflicts.slice(0, 20))
+      if (!this.jsonEnabled()) this.log(renderVerification([outcome]))
+      this.reportDifferences([outcome])
+      process.exitCode = migrationExitCode([outcome])
+      return migrationReport(sharedBucket, 'ok', 'reconcile', [outcome])
+    }
 
     if (flags['verify-only']) {
       this.spinner.start('Comparing migrated engagements with the shared bucket')

@@ -52,7 +52,7 @@ export function alreadyMigrated(record: EngagementRecord): EngagementOutcome {
 export interface MigrationReport {
   source_bucket: string
   status: SourceStatus
-  mode: 'plan' | 'execute' | 'verify'
+  mode: 'plan' | 'execute' | 'verify' | 'reconcile'
   engagements: (EngagementOutcome | VerifyOutcome)[]
   totals: {engagements: number; objects: number; bytes: number; copied: number; skipped_existing: number}
 }

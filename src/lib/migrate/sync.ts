@@ -308,3 +308,58 @@ export async function latePass(sides: SyncSides, options: Omit<CopyPassOptions, 
   )
   return totals
 }
+
+export interface AfterFlipTotals {
+  /** Objects (and bytes) the evidence says were migrated. */
+  objects: number
+  bytes: number
+  /** Source keys changed or added since their copy: for `migrate --reconcile`. */
+  lateWrites: Difference[]
+  lateWriteCount: number
+  /** Migrated versions no longer in the target's history. */
+  missing: Difference[]
+  missingCount: number
+  /** Information: keys the application has written in the target since the migration. */
+  changedSinceMigration: number
+  newInTarget: number
+}
+
+/**
+ * `--verify-only` after the flip, against the evidence rather than "source equals target
+ * today": the application writes to the engagement's bucket once the record points there, so
+ * the target is expected to move on. What must hold: every migrated version still exists in the
+ * target (the current object, or, where the application has written since, that version in its
+ * history: one HeadObject for such keys only), and the source has not changed since its copy
+ * (a change or a new key there is a late write, for `migrate --reconcile`).
+ */
+export async function afterFlipPass(sides: SyncSides): Promise<AfterFlipTotals> {
+  const totals: AfterFlipTotals = {objects: 0, bytes: 0, lateWrites: [], lateWriteCount: 0, missing: [], missingCount: 0, changedSinceMigration: 0, newInTarget: 0}
+  const late = (key: string, detail: string) => {
+    totals.lateWriteCount++
+    if (totals.lateWrites.length < maxListed) totals.lateWrites.push({key, kind: 'changed_in_source', detail})
+  }
+  for await (const {key, source, target, evidence} of joined(sides)) {
+    const migrated = evidence !== undefined && evidence.action !== 'removed'
+    if (!migrated) {
+      if (source) late(key, 'written to the shared bucket after the migration')
+      if (target && !evidence) totals.newInTarget++
+      continue
+    }
+    totals.objects++
+    totals.bytes += evidence.size
+    if (source && !sameSource(evidence, source)) late(key, `changed in the shared bucket after its copy (now ${source.etag}, copied ${evidence.source_etag})`)
+    if (target && target.etag === evidence.target_etag && target.size === evidence.size) continue
+    totals.changedSinceMigration++
+    const version = nullVersion(evidence.target_version_id)
+    const kept =
+      version !== null &&
+      (await readObjectHead(sides.s3, {bucket: sides.targetBucket, key, versionId: version, expectedOwner: sides.owner}, 'Reading a migrated version')) !== undefined
+    if (!kept) {
+      totals.missingCount++
+      if (totals.missing.length < maxListed) {
+        totals.missing.push({key, kind: 'missing', detail: `the migrated version ${version ?? '(unknown)'} is no longer in the engagement bucket`})
+      }
+    }
+  }
+  return totals
+}

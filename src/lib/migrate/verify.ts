@@ -7,7 +7,9 @@ import {EngagementIndex, type EngagementRecord} from '../engagement-index.js'
 import {notFound} from '../errors.js'
 import {validateEngagementId} from '../layout.js'
 import {type ObjectSummary, listEngagementObjects} from '../s3/index.js'
+import {readEvidence, readSummaries} from './evidence.js'
 import {totalBytes} from './plan.js'
+import {afterFlipPass} from './sync.js'
 
 /** Whether a target object holds the same content as the source, as far as listings can tell. */
 export function sameObject(source: ObjectSummary, target: ObjectSummary | undefined): boolean {
@@ -53,24 +55,60 @@ export interface VerifyOutcome {
   bytes: number
   status: 'verified' | 'verification_failed'
   differences: string[]
+  /** The evidence run verified against; null for a migration from before evidence (compared as it stands). */
+  evidence_run: string | null
+  /** Information: keys the application has written in the engagement's bucket since the migration. */
+  changed_since_migration: number
+  new_in_target: number
+  /** Keys written to the shared bucket after the migration: `migrate --reconcile` copies them. */
+  late_writes: number
 }
 
 /**
- * Compares a migrated engagement's keys in the shared bucket with its own bucket, copying
- * nothing. Objects written to the target since the migration are not differences; a source key
- * missing from the target, or of another size or checksum, is.
+ * Verifies a migrated engagement without copying: against its evidence when it has one (every
+ * migrated version still in the engagement's bucket, the shared bucket unchanged since the copy;
+ * what the application wrote since is information, not a difference); a migration from before
+ * evidence is compared as it stands (every shared-bucket key present in the engagement's bucket
+ * with the same size and, where both are MD5s, the same ETag).
  */
 export async function verifyMigratedEngagement(context: AwsContext, sharedBucket: string, record: EngagementRecord): Promise<VerifyOutcome> {
   const id = record.engagement_id
-  const {source, target} = await listBothSides(context, sharedBucket, record)
-  const differences = compareObjects(source, target, {extraIsDifference: false})
+  const owner = await context.accountId()
+  const location = {bucket: record.source_bucket, expectedOwner: owner, engagementId: id}
+  const runs = await readSummaries(context.s3, location)
+  const base = {engagement_id: id, target_bucket: record.source_bucket, changed_since_migration: 0, new_in_target: 0, late_writes: 0}
+  if (runs.length === 0) {
+    const {source, target} = await listBothSides(context, sharedBucket, record)
+    const differences = compareObjects(source, target, {extraIsDifference: false})
+    const status = differences.length > 0 ? 'verification_failed' : 'verified'
+    return {...base, objects: source.length, bytes: totalBytes(source), status, differences, evidence_run: null}
+  }
+  const totals = await afterFlipPass({
+    s3: context.s3,
+    sourceBucket: sharedBucket,
+    targetBucket: record.source_bucket,
+    engagementId: id,
+    owner,
+    evidence: readEvidence(context.s3, location),
+  })
+  const reconcile = `auditforge migrate --reconcile --engagement-id ${id}`
+  const differences = [
+    ...totals.missing.map((difference) => `migrated version missing: ${difference.key} (${difference.detail})`),
+    ...totals.lateWrites.map((difference) => `late write: ${difference.key} (${difference.detail}; \`${reconcile}\` copies it)`),
+  ]
+  const listed = totals.missing.length + totals.lateWrites.length
+  const all = totals.missingCount + totals.lateWriteCount
+  if (all > listed) differences.push(`… and ${all - listed} more`)
   return {
-    engagement_id: id,
-    target_bucket: record.source_bucket,
-    objects: source.length,
-    bytes: totalBytes(source),
-    status: differences.length > 0 ? 'verification_failed' : 'verified',
+    ...base,
+    objects: totals.objects,
+    bytes: totals.bytes,
+    status: all > 0 ? 'verification_failed' : 'verified',
     differences,
+    evidence_run: runs.at(-1)!.run_id,
+    changed_since_migration: totals.changedSinceMigration,
+    new_in_target: totals.newInTarget,
+    late_writes: totals.lateWriteCount,
   }
 }
 
@@ -85,7 +123,20 @@ export async function verifyMigrations(context: AwsContext, sharedBucket: string
     const record = records.find((candidate) => candidate.engagement_id === validateEngagementId(engagementId))
     if (!record) throw notFound(`No engagement ${engagementId} in the index of ${sharedBucket}`)
     if (!record.source_bucket) {
-      return [{engagement_id: engagementId, target_bucket: '', objects: 0, bytes: 0, status: 'verification_failed', differences: ['not migrated: source_bucket is empty']}]
+      return [
+        {
+          engagement_id: engagementId,
+          target_bucket: '',
+          objects: 0,
+          bytes: 0,
+          status: 'verification_failed',
+          differences: ['not migrated: source_bucket is empty'],
+          evidence_run: null,
+          changed_since_migration: 0,
+          new_in_target: 0,
+          late_writes: 0,
+        },
+      ]
     }
     selected = [record]
   }
