@@ -9,6 +9,7 @@ import {randomBytes} from 'node:crypto'
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
+  HeadObjectCommand,
   ListObjectVersionsCommand,
   type ListObjectVersionsCommandOutput,
   ListObjectsV2Command,
@@ -188,7 +189,7 @@ describe('migrate: resuming', () => {
 })
 
 describe('migrate --verify-only', () => {
-  it('passes after a migration and exits 4 listing the difference once a target object is deleted', async () => {
+  it('passes after a migration and exits 4 listing the difference once a migrated version is deleted from the target', async () => {
     const bucket = await createSharedBucket(s3, 'mig-verify')
     const id = newId()
     const keys = await seedEngagement(bucket, id, 12)
@@ -206,21 +207,29 @@ describe('migrate --verify-only', () => {
     expect(table.code).toBe(0)
     expect(table.stdout).toContain(target)
 
-    const deleted = keys[5]
+    // Deleting the current object is something the application may do: information, still verified.
+    const [deleted, destroyed] = [keys[5], keys[6]]
     await s3.send(new DeleteObjectCommand({Bucket: target, Key: deleted}))
+    const stillOk = await runJson<MigrateJson>(migrate(bucket, '--verify-only'))
+    expect(stillOk.code, stillOk.stderr).toBe(0)
+    expect(stillOk.json.engagements[0]).toMatchObject({status: 'verified', changed_since_migration: 1})
+    // Destroying the migrated version itself is not.
+    const head = await s3.send(new HeadObjectCommand({Bucket: target, Key: destroyed}))
+    await s3.send(new DeleteObjectCommand({Bucket: target, Key: destroyed, VersionId: head.VersionId}))
 
     const failed = await runJson<MigrateJson>(migrate(bucket, '--verify-only'))
     expect(failed.code).toBe(4)
     expect(failed.json.engagements).toEqual([
-      expect.objectContaining({engagement_id: id, status: 'verification_failed', differences: [`missing in target: ${deleted}`]}),
+      expect.objectContaining({engagement_id: id, status: 'verification_failed', differences: [expect.stringContaining(`migrated version missing: ${destroyed}`)]}),
     ])
     const plain = await runCli(migrate(bucket, '--verify-only', '--engagement-id', id))
     expect(plain.code).toBe(4)
-    expect(plain.stderr).toContain(deleted)
+    expect(plain.stderr).toContain(destroyed)
 
     // Verification copied nothing and changed no record.
     expect(await versions(bucket)).toEqual(sharedBefore)
-    expect((await versions(target)).filter((entry) => !entry.startsWith(`${deleted}@`))).toEqual(targetBefore.filter((entry) => !entry.startsWith(`${deleted}@`)))
+    const untouched = (entries: string[]) => entries.filter((entry) => !entry.startsWith(`${deleted}@`) && !entry.startsWith(`${destroyed}@`))
+    expect(untouched(await versions(target))).toEqual(untouched(targetBefore))
     expect(await sourceBucketOf(bucket, id)).toBe(target)
   })
 })

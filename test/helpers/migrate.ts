@@ -11,6 +11,8 @@ export interface Outcome {
   run_id?: string
   late_writes?: number
   late_write_conflicts?: string[]
+  changed_since_migration?: number
+  new_in_target?: number
 }
 
 export interface MigrateJson {

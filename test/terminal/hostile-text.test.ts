@@ -57,13 +57,14 @@ describe('hostile text reaches the terminal escaped', () => {
     const verify = await runCli(['migrate', '--verify-only', '--engagement-id', id, '--shared-bucket', bucket])
     expect(verify.code, verify.stderr).toBe(4)
     expectNoRawControls(verify.stdout + verify.stderr)
-    expect(verify.stderr).toContain(`failed verification; its record was not changed:\n  missing in target: ${lateShown}\n`)
+    // Added to the shared bucket after the switch: a late write.
+    expect(verify.stderr).toContain(`failed verification; its record was not changed:\n  late write: ${lateShown} (`)
 
     const verifyJson = await runJson<MigrateJson>(['migrate', '--verify-only', '--engagement-id', id, '--shared-bucket', bucket])
     expect(verifyJson.code).toBe(4)
-    expect(verifyJson.json.engagements[0].differences).toContain(`missing in target: ${late}`)
+    expect(verifyJson.json.engagements[0].differences).toEqual([expect.stringContaining(`late write: ${late} (`)])
     // JSON escapes (U+009B too, which JSON.stringify alone would leave raw): same key when parsed.
-    expect(verifyJson.stdout).toContain(`"missing in target: ${lateShown}"`)
+    expect(verifyJson.stdout).toContain(`"late write: ${lateShown} (`)
     expectNoRawControls(verifyJson.stdout)
 
     const rollback = await runCli(['migrate', 'rollback', '--engagement-id', id, '--yes', '--shared-bucket', bucket])
