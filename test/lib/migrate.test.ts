@@ -51,6 +51,7 @@ import {
   copySource,
   executeMigration,
   migrateEngagement,
+  migrationExitCode,
   planMigration,
   rollbackMigration,
   rollbackRisk,
@@ -115,6 +116,10 @@ class FakeS3 {
   pageSize = 3
   /** Keys whose copy lands truncated by one byte (a broken copy). */
   truncateCopies = new Set<string>()
+  /** SSE-KMS: every write gets an ETag that is not an MD5 of the bytes (a random one). */
+  kms = false
+  /** Keys in GLACIER: a copy fails with InvalidObjectState. */
+  archived = new Set<string>()
   /** Runs just before each CopyObject lands: lets a test change the source mid-migration. */
   beforeCopy?: (key: string) => void
   uploads = 0
@@ -156,7 +161,7 @@ class FakeS3 {
     return bucket
   }
 
-  private install(): void {
+  install(): void {
     s3Mock.on(HeadBucketCommand).callsFake(async (input) => {
       if (!this.buckets.has(input.Bucket)) throw new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})
       return {}
@@ -238,15 +243,24 @@ class FakeS3 {
       if (input.CopySourceIfMatch !== undefined && input.CopySourceIfMatch !== source.etag) throw s3Error('PreconditionFailed', 412)
       const target = this.existing(input.Bucket)
       if (input.IfNoneMatch === '*' && target.has(input.Key!)) throw s3Error('PreconditionFailed', 412)
+      if (this.archived.has(key)) throw s3Error('InvalidObjectState', 403)
       const body = this.truncateCopies.has(key) ? source.body.slice(0, -1) : source.body
       const versionId = `v${++this.versions}`
-      target.set(input.Key!, {...source, body, size: Buffer.byteLength(body), etag: md5(body), versionId})
-      return {CopyObjectResult: {ETag: md5(body)}, VersionId: versionId, CopySourceVersionId: source.versionId}
+      const etag = this.kms ? `"${createHash('md5').update(`${versionId} kms`).digest('hex')}"` : md5(body)
+      target.set(input.Key!, {...source, body, size: Buffer.byteLength(body), etag, versionId})
+      return {CopyObjectResult: {ETag: etag}, VersionId: versionId, CopySourceVersionId: source.versionId}
     })
     s3Mock.on(HeadObjectCommand).callsFake(async (input) => {
       const object = this.existing(input.Bucket).get(input.Key)
       if (!object) throw new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})
-      return {ContentLength: object.size, ETag: object.etag, ContentType: object.contentType, Metadata: object.metadata, VersionId: object.versionId}
+      return {
+        ContentLength: object.size,
+        ETag: object.etag,
+        ContentType: object.contentType,
+        Metadata: object.metadata,
+        VersionId: object.versionId,
+        ServerSideEncryption: this.kms ? 'aws:kms' : undefined,
+      }
     })
     s3Mock.on(GetObjectTaggingCommand).callsFake(async (input) => ({TagSet: this.existing(input.Bucket).get(input.Key)?.tags ?? []}))
     s3Mock.on(CreateMultipartUploadCommand).callsFake(async () => ({UploadId: `upload-${++this.uploads}`}))
@@ -524,6 +538,54 @@ describe('executeMigration', () => {
     expect(indexWrites()).toEqual([])
     expect(fake.bucket(shared).get(indexKey)!.body).toBe(indexBefore)
     expect(fake.readIndex()[0].source_bucket).toBe('')
+  })
+
+  it('SSE-KMS objects (ETags that are not MD5s) migrate in one pass, and a re-run after a failed flip copies nothing', async () => {
+    const id = 'eng-kms'
+    fake.kms = true
+    fake.writeIndex([record(id)])
+    const keys = engagementKeys(id)
+    for (const key of keys) fake.put(shared, key, `${key} body`, {etag: `"${createHash('md5').update(`${key} kms source`).digest('hex')}"`})
+    // The first run's flip fails: the copies and their evidence stay.
+    s3Mock.on(PutObjectCommand, {Key: indexKey}).rejectsOnce(s3Error('AccessDenied', 403))
+    const [first] = await executeMigration(context(), await planMigration(context(), shared))
+    expect(first).toMatchObject({status: 'failed', copied: 0})
+    expect(copyInputs()).toHaveLength(keys.length)
+    fake.install()
+    const [second] = await executeMigration(context(), await planMigration(context(), shared))
+    expect(second).toMatchObject({status: 'migrated', copied: 0, skipped_existing: keys.length})
+    expect(copyInputs()).toHaveLength(keys.length)
+    expect(fake.readIndex()[0].source_bucket).toBe(targetOf(id))
+  })
+
+  it('an archived source object is reported by key with the restore hint, exit 4, record untouched', async () => {
+    const id = 'eng-archived'
+    fake.writeIndex([record(id)])
+    const keys = engagementKeys(id)
+    for (const key of keys) fake.put(shared, key, `${key} body`)
+    fake.archived.add(keys[2])
+    const [outcome] = await executeMigration(context(), await planMigration(context(), shared))
+    expect(outcome.status).toBe('verification_failed')
+    expect(outcome.differences).toEqual([expect.stringMatching(new RegExp(`^archived: ${keys[2].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} .*restore`))])
+    expect(migrationExitCode([outcome])).toBe(4)
+    expect(indexWrites()).toEqual([])
+  })
+
+  it('a key deleted from the source after it was copied is removed from the target before the flip, and the engagement migrates', async () => {
+    const id = 'eng-vanish'
+    fake.writeIndex([record(id)])
+    const keys = engagementKeys(id)
+    for (const key of keys) fake.put(shared, key, `${key} body`)
+    const gone = [...keys].sort()[0] // copied first, deleted from the source afterwards
+    let copies = 0
+    fake.beforeCopy = () => {
+      // After the fourth copy the application deletes an object already copied.
+      if (++copies === 4) fake.bucket(shared).delete(gone)
+    }
+    const [outcome] = await executeMigration(context(), await planMigration(context(), shared))
+    expect(outcome).toMatchObject({status: 'migrated', objects: keys.length - 1})
+    expect(fake.keys(targetOf(id))).toEqual(keys.filter((key) => key !== gone).sort())
+    expect(s3Mock.commandCalls(DeleteObjectCommand).map((call) => [call.args[0].input.Bucket, call.args[0].input.Key])).toEqual([[targetOf(id), gone]])
   })
 
   it('records one engagement\'s failure and still migrates the others', async () => {

@@ -16,7 +16,7 @@ import {LocalCopyEngine} from './copy.js'
 import {type EvidenceLine, type EvidenceSummary, EvidenceWriter, readEvidence, segmentName, writeSummary} from './evidence.js'
 import type {EngagementPlan, MigrationPlan} from './plan.js'
 import {type EngagementOutcome, alreadyMigrated, plannedOutcome} from './report.js'
-import {type PassTotals, type SyncSides, checkPass, copyPass, latePass} from './sync.js'
+import {type Difference, type PassTotals, type SyncSides, checkPass, copyPass, latePass} from './sync.js'
 
 export interface MigrationProgress {
   engagementId: string
@@ -111,6 +111,8 @@ export async function migrateEngagement(
   }
 
   let check: PassTotals | undefined
+  // Sources the copy found archived: their "missing" in the check is said as what it is.
+  const archived = new Map<string, Difference>()
   for (let pass = 1; pass <= maxPasses; pass++) {
     report('copy')
     if (pass > 1) {
@@ -123,8 +125,10 @@ export async function migrateEngagement(
     done.copied += totals.copied
     if (pass === 1) done.proven = totals.proven
     done.removed += totals.removed
+    for (const difference of totals.differences) if (difference.kind === 'archived') archived.set(difference.key, difference)
     report('verify')
     check = await checkPass(sides())
+    check.differences = check.differences.map((difference) => archived.get(difference.key) ?? difference)
     // Only a moving source can make another pass worth it; an archived object stays archived.
     if (check.differenceCount === 0 || check.differences.every((difference) => difference.kind === 'archived')) break
   }
