@@ -73,7 +73,11 @@ async function main(): Promise<void> {
     const record = JSON.parse(auditforge(['engagement', 'show', id, '--json'], env))
     check(record.source_bucket === migrated.engagements[0].target_bucket, `the record now points at ${record.source_bucket}`)
     auditforge(['migrate', '--verify-only', '--engagement-id', id], env)
-    check(true, 'the target matches the shared bucket key for key')
+    check(true, 'every migrated version is in the engagement bucket, and the shared bucket is unchanged since the copy')
+    // The evidence an auditor asks for: what was copied, verified before the switch, and when.
+    auditforge(['migrate', 'evidence', id], env)
+    const evidence = JSON.parse(auditforge(['migrate', 'evidence', id, '--json'], env))
+    check(evidence.summary.verification.result === 'passed' && evidence.objects.copied === 4, 'the evidence records 4 copies, verified before the record switched')
 
     // Export its audit log by signed URL and download it, as a partner would.
     // After the migration the platform writes to the engagement's own bucket.
@@ -87,6 +91,9 @@ async function main(): Promise<void> {
     const log = auditforge(['audit-log', 'export', id], env)
     check(log.trim().split('\n').at(-1)!.includes('"audit_log.exported"'), 'the URL issued is recorded in the audit log (without the URL)')
     check(!log.includes('X-Amz-Signature'), 'no signature in the audit log')
+    // The application wrote a shard and an export since the migration: still verified.
+    auditforge(['migrate', '--verify-only', '--engagement-id', id], env)
+    check(true, 'the application\'s own writes since the migration are reported, not differences')
 
     auditforge(['engagement', 'delete', id, '--yes'], env)
     auditforge(['engagement', 'delete', isolated.engagement_id, '--yes'], env)

@@ -14,7 +14,7 @@
 import type {S3Client} from '@aws-sdk/client-s3'
 
 import {AuditforgeError} from '../errors.js'
-import {type CurrentVersion, compareKeys, deleteCurrentObject, listCurrentVersions, readObjectHead} from '../s3/index.js'
+import {type CurrentVersion, compareKeys, deleteCurrentObject, headObject, listCurrentVersions} from '../s3/index.js'
 import type {CopiedObject, CopyEngine, SourceObject} from './engine.js'
 import type {EvidenceLine} from './evidence.js'
 import {Cursor, orderedMap} from './streams.js'
@@ -122,12 +122,12 @@ const isMd5 = (etag: string) => /^"[0-9a-f]{32}"$/.test(etag)
 async function provenByMd5(sides: SyncSides, source: CurrentVersion, target: CurrentVersion): Promise<boolean> {
   if (!isMd5(source.etag) || source.etag !== target.etag || source.size !== target.size) return false
   const [s, t] = await Promise.all([
-    readObjectHead(sides.s3, {bucket: sides.sourceBucket, key: source.key, versionId: nullVersion(source.versionId) ?? undefined}, 'Reading object metadata'),
-    readObjectHead(sides.s3, {bucket: sides.targetBucket, key: target.key, expectedOwner: sides.owner}, 'Reading object metadata'),
+    headObject(sides.s3, {bucket: sides.sourceBucket, key: source.key, versionId: source.versionId}),
+    headObject(sides.s3, {bucket: sides.targetBucket, key: target.key, expectedOwner: sides.owner}),
   ])
   // Unknown (gone meanwhile) counts as unprovable; no encryption or SSE-S3 keeps MD5 ETags.
-  const kms = (head: typeof s) => head === undefined || (head.serverSideEncryption?.startsWith('aws:kms') ?? false)
-  return s !== undefined && t !== undefined && !kms(s) && !kms(t) && s.etag === source.etag && t.etag === target.etag
+  const kms = (head: typeof s) => head === undefined || (head.ServerSideEncryption?.startsWith('aws:kms') ?? false)
+  return s !== undefined && t !== undefined && !kms(s) && !kms(t) && s.ETag === source.etag && t.ETag === target.etag
 }
 
 function line(key: string, size: number, action: EvidenceLine['action'], copied: Pick<CopiedObject, 'source' | 'target'>): EvidenceLine {
@@ -351,9 +351,7 @@ export async function afterFlipPass(sides: SyncSides): Promise<AfterFlipTotals> 
     if (target && target.etag === evidence.target_etag && target.size === evidence.size) continue
     totals.changedSinceMigration++
     const version = nullVersion(evidence.target_version_id)
-    const kept =
-      version !== null &&
-      (await readObjectHead(sides.s3, {bucket: sides.targetBucket, key, versionId: version, expectedOwner: sides.owner}, 'Reading a migrated version')) !== undefined
+    const kept = version !== null && (await headObject(sides.s3, {bucket: sides.targetBucket, key, versionId: version, expectedOwner: sides.owner})) !== undefined
     if (!kept) {
       totals.missingCount++
       if (totals.missing.length < maxListed) {

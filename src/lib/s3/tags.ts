@@ -1,7 +1,5 @@
-/** Bucket and object tags: read as a map (no tag set is an empty map), bucket tags written whole. */
-import {GetBucketTaggingCommand, GetObjectTaggingCommand, PutBucketTaggingCommand, type S3Client} from '@aws-sdk/client-s3'
-
-import type {ObjectLocation} from './conditional.js'
+/** Bucket tags: read as a map (no tag set is an empty map), written whole. */
+import {GetBucketTaggingCommand, PutBucketTaggingCommand, type S3Client} from '@aws-sdk/client-s3'
 
 import {attempt, awsErrorCode, describeAwsError} from '../errors.js'
 
@@ -29,10 +27,3 @@ export async function writeBucketTags(s3: S3Client, bucket: string, expectedOwne
   )
 }
 
-/** An object's tags (of its current version). */
-export async function readObjectTags(s3: S3Client, location: ObjectLocation): Promise<Map<string, string>> {
-  const reply = await attempt({action: 'Reading object tags', bucket: location.bucket, key: location.key}, () =>
-    s3.send(new GetObjectTaggingCommand({Bucket: location.bucket, Key: location.key, ExpectedBucketOwner: location.expectedOwner})),
-  )
-  return new Map((reply.TagSet ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? '']))
-}
