@@ -3,7 +3,8 @@ import {Args, Flags} from '@oclif/core'
 import {AuditforgeCommand} from '../../base-command.js'
 import {parseTags, provisionEngagementBucket} from '../../lib/buckets.js'
 import {EngagementIndex} from '../../lib/engagement-index.js'
-import {validateEngagementId} from '../../lib/layout.js'
+import {notFound} from '../../lib/errors.js'
+import {indexKey, validateEngagementId} from '../../lib/layout.js'
 import {stepText} from '../../ui/steps.js'
 
 interface ProvisionOutput {
@@ -37,7 +38,15 @@ export default class BucketProvision extends AuditforgeCommand<typeof BucketProv
     const tags = parseTags(this.flags.tag)
     const sharedBucket = this.sharedBucket
     const context = await this.aws()
-    if (!this.flags.force) await new EngagementIndex(context.s3, sharedBucket).get(id)
+    if (!this.flags.force) {
+      const known = (await new EngagementIndex(context.s3, sharedBucket).list()).some((record) => record.engagement_id === id)
+      if (!known) {
+        throw notFound(
+          `No engagement ${id} in s3://${sharedBucket}/${indexKey}: its bucket would belong to no record of this index`,
+          'Check the id with `auditforge engagement list`; pass --force to provision (and bind) it anyway.',
+        )
+      }
+    }
     this.spinner.start('Provisioning the bucket')
     const result = await provisionEngagementBucket(context, id, {
       tags,
