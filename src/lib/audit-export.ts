@@ -11,7 +11,7 @@ import {Readable, type Writable} from 'node:stream'
 import {pipeline} from 'node:stream/promises'
 import {StringDecoder} from 'node:string_decoder'
 
-import {GetObjectCommand, HeadObjectCommand, type S3Client} from '@aws-sdk/client-s3'
+import {GetObjectCommand, type S3Client} from '@aws-sdk/client-s3'
 import {Upload} from '@aws-sdk/lib-storage'
 import {getSignedUrl} from '@aws-sdk/s3-request-presigner'
 
@@ -19,7 +19,7 @@ import type {AwsContext} from './aws.js'
 import {EngagementIndex, type EngagementRecord} from './engagement-index.js'
 import {AuditforgeError, ExitCode, attempt, describeAwsError, invalidInput, isPreconditionFailure} from './errors.js'
 import {engagementKeys, validateEngagementId} from './layout.js'
-import {checksumOf, openObjectStream} from './s3/index.js'
+import {checksumOf, headObject, openObjectStream} from './s3/index.js'
 import {AuditLogStore, type ShardInfo, bucketFor} from './stores.js'
 
 export type ExportFormat = 'jsonl' | 'json'
@@ -331,10 +331,8 @@ export async function exportSignedUrl(
 /** The export an earlier attempt stored under `key`, when it holds the whole payload; else the upload's error. */
 async function landedExport(s3: S3Client, source: ExportSource, key: string, size: number, cause: unknown) {
   const context = {action: 'Uploading the export', bucket: source.bucket, key}
-  const head = await attempt(context, () =>
-    s3.send(new HeadObjectCommand({Bucket: source.bucket, Key: key, ExpectedBucketOwner: source.expectedOwner, ChecksumMode: 'ENABLED'})),
-  )
-  if (head.ContentLength !== size) throw describeAwsError(cause, context)
+  const head = await headObject(s3, {bucket: source.bucket, key, expectedOwner: source.expectedOwner}, {checksums: true})
+  if (head?.ContentLength !== size) throw describeAwsError(cause, context)
   return head
 }
 

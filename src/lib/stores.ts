@@ -5,13 +5,10 @@
  */
 import {randomUUID} from 'node:crypto'
 
-import {PutObjectCommand} from '@aws-sdk/client-s3'
-
 import type {AwsContext} from './aws.js'
 import type {EngagementRecord} from './engagement-index.js'
-import {attempt} from './errors.js'
 import {engagementKeys, shardNumberOf} from './layout.js'
-import {listObjects, readText, writeConditionally} from './s3/index.js'
+import {listObjects, putObject, readText, writeConditionally} from './s3/index.js'
 
 /** The bucket that holds an engagement's data: its own when set, else the shared bucket. */
 export function bucketFor(engagement: Pick<EngagementRecord, 'source_bucket'>, sharedBucket: string): string {
@@ -37,9 +34,7 @@ class BucketResolver {
 
   protected async putBody(bucket: string | undefined, key: string, body: string | Uint8Array, contentType: string, action: string) {
     const target = await this.target(bucket)
-    await attempt({action, bucket: target.Bucket, key}, () =>
-      this.context.s3.send(new PutObjectCommand({...target, Key: key, Body: body, ContentType: contentType})),
-    )
+    await putObject(this.context.s3, {bucket: target.Bucket, key, expectedOwner: target.ExpectedBucketOwner}, body, {contentType, action})
   }
 }
 

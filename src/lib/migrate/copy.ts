@@ -9,7 +9,6 @@ import {
   CopyObjectCommand,
   type CompletedPart,
   CreateMultipartUploadCommand,
-  HeadObjectCommand,
   type S3Client,
   type StorageClass,
   UploadPartCopyCommand,

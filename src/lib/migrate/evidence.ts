@@ -10,11 +10,10 @@
  * the newest line stands: the record that re-runs, the pre-flip verification and
  * `--verify-only` all read.
  */
-import {PutObjectCommand, type S3Client} from '@aws-sdk/client-s3'
+import type {S3Client} from '@aws-sdk/client-s3'
 
-import {attempt} from '../errors.js'
 import {migrationKeys, parseEvidenceKey} from '../layout.js'
-import {compareKeys, listObjects, readText} from '../s3/index.js'
+import {compareKeys, listObjects, putObject, readText} from '../s3/index.js'
 import {Cursor} from './streams.js'
 
 /** One object's line in the evidence. */
@@ -83,18 +82,12 @@ export class EvidenceWriter {
     const body = `${this.lines.join('\n')}\n`
     this.written += this.lines.length
     this.lines = []
-    await attempt({action: 'Writing migration evidence', bucket: this.location.bucket, key}, () =>
-      this.s3.send(
-        new PutObjectCommand({
-          Bucket: this.location.bucket,
-          Key: key,
-          Body: body,
-          ContentType: 'application/x-ndjson',
-          ExpectedBucketOwner: this.location.expectedOwner,
-          IfNoneMatch: '*',
-        }),
-      ),
-    )
+    // A chunk is written once: a run never replaces evidence already stored.
+    await putObject(this.s3, {bucket: this.location.bucket, key, expectedOwner: this.location.expectedOwner}, body, {
+      contentType: 'application/x-ndjson',
+      action: 'Writing migration evidence',
+      ifAbsent: true,
+    })
   }
 }
 
@@ -177,17 +170,10 @@ export interface EvidenceSummary {
 /** Writes (or rewrites: the bucket is versioned, so every state stays provable) a run's summary. */
 export async function writeSummary(s3: S3Client, location: EvidenceLocation, summary: EvidenceSummary): Promise<void> {
   const key = migrationKeys.summary(location.engagementId, summary.run_id)
-  await attempt({action: 'Writing the migration summary', bucket: location.bucket, key}, () =>
-    s3.send(
-      new PutObjectCommand({
-        Bucket: location.bucket,
-        Key: key,
-        Body: `${JSON.stringify(summary, null, 2)}\n`,
-        ContentType: 'application/json',
-        ExpectedBucketOwner: location.expectedOwner,
-      }),
-    ),
-  )
+  await putObject(s3, {bucket: location.bucket, key, expectedOwner: location.expectedOwner}, `${JSON.stringify(summary, null, 2)}\n`, {
+    contentType: 'application/json',
+    action: 'Writing the migration summary',
+  })
 }
 
 /** The summaries of every run, oldest first. */

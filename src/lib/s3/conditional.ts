@@ -11,7 +11,7 @@
  */
 import {GetObjectCommand, PutObjectCommand, type S3Client} from '@aws-sdk/client-s3'
 
-import {AuditforgeError, ExitCode, awsErrorCode, describeAwsError, httpStatus, isNetworkError, isPreconditionFailure} from '../errors.js'
+import {AuditforgeError, ExitCode, attempt, awsErrorCode, describeAwsError, httpStatus, isNetworkError, isPreconditionFailure} from '../errors.js'
 
 export interface ObjectLocation {
   bucket: string
@@ -124,6 +124,31 @@ export async function writeConditionally(
     exit: ExitCode.conflict,
     suggestion: 'Another operator is changing the same object; run the command again.',
   })
+}
+
+/**
+ * Writes a small object whole; with `ifAbsent`, only when the key does not exist yet (a 412
+ * otherwise). Returns its new ETag and version id.
+ */
+export async function putObject(
+  s3: S3Client,
+  location: ObjectLocation,
+  body: string | Uint8Array,
+  options: {contentType: string; action: string; ifAbsent?: boolean},
+): Promise<{etag: string | null; versionId: string | null}> {
+  const reply = await attempt({action: options.action, bucket: location.bucket, key: location.key}, () =>
+    s3.send(
+      new PutObjectCommand({
+        Bucket: location.bucket,
+        Key: location.key,
+        Body: body,
+        ContentType: options.contentType,
+        ExpectedBucketOwner: location.expectedOwner,
+        ...(options.ifAbsent ? {IfNoneMatch: '*'} : {}),
+      }),
+    ),
+  )
+  return {etag: reply.ETag ?? null, versionId: reply.VersionId ?? null}
 }
 
 /** A single conditional PutObject, no retry: for probes that test the conditions themselves. */

@@ -27,7 +27,11 @@ export function pinnableVersion(versionId: string | undefined): string | undefin
  * body, so a missing key and a missing version look alike). With `ifMatch`, an object whose
  * ETag differs fails with 412 (described as a conflict) instead of being read.
  */
-export async function headObject(s3: S3Client, location: VersionLocation, options: {ifMatch?: string} = {}): Promise<HeadObjectCommandOutput | undefined> {
+export async function headObject(
+  s3: S3Client,
+  location: VersionLocation,
+  options: {ifMatch?: string; checksums?: boolean} = {},
+): Promise<HeadObjectCommandOutput | undefined> {
   try {
     return await s3.send(
       new HeadObjectCommand({
@@ -36,6 +40,7 @@ export async function headObject(s3: S3Client, location: VersionLocation, option
         VersionId: pinnableVersion(location.versionId),
         IfMatch: options.ifMatch,
         ExpectedBucketOwner: location.expectedOwner,
+        ...(options.checksums ? {ChecksumMode: 'ENABLED' as const} : {}),
       }),
     )
   } catch (error) {
