@@ -5,7 +5,7 @@
  * value can neither break the table nor become a link, an image or HTML.
  */
 import {type EvidenceReport, evidenceRunUri} from '../lib/migrate/index.js'
-import {formatBytes} from './format.js'
+import {formatBytes, plural} from './format.js'
 import {sanitize} from './terminal.js'
 
 const absent = '—'
@@ -28,7 +28,7 @@ export function renderEvidenceText(report: EvidenceReport): string {
     `Verification:  ${text(verification?.result)} at ${text(verification?.checked_at)} (${verification?.differences ?? 0} differences)`,
     `Flip:          ${summary.flipped_at ? `at ${text(summary.flipped_at)}, index ETag ${text(summary.index_etag_before)} → ${text(summary.index_etag_after)}` : 'not flipped'}`,
     `Late writes:   ${summary.late_writes} (${summary.late_write_conflicts} conflicts)`,
-    `Evidence:      ${objects.lines} lines (all runs): ${objects.copied} copied, ${objects.proven} proven, ${objects.removed} removed, ${objects.late_write} late writes`,
+    `Evidence:      ${plural(objects.lines, 'line')} (all runs): ${objects.copied} copied, ${objects.proven} proven, ${objects.removed} removed, ${plural(objects.late_write, 'late write')}`,
     `Location:      ${sanitize(evidenceRunUri(report))}`,
   ].join('\n')
 }

@@ -118,7 +118,7 @@ describe('migrate evidence', () => {
     expect(result.stdout).toContain('Verification:  passed at 2026-01-02T10:07:00.000Z (0 differences)')
     expect(result.stdout).toContain('Flip:          at 2026-01-02T10:08:00.000Z, index ETag "etag-before" → "etag-after"')
     expect(result.stdout).toContain('Late writes:   1 (0 conflicts)')
-    expect(result.stdout).toContain('Evidence:      5 lines (all runs): 2 copied, 1 proven, 1 removed, 1 late writes')
+    expect(result.stdout).toContain('Evidence:      5 lines (all runs): 2 copied, 1 proven, 1 removed, 1 late write')
     expect(result.stdout).toContain(`Location:      s3://${bucket}/auditforge/migrations/${id}/${latest.run_id}/`)
     expect(result.stdout).toContain('Operator:      arn:aws:iam::123456789012:user/ops\\u001b]0;x\\u0007|[link](http://evil)')
     expect(result.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/)
