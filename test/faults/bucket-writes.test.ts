@@ -5,31 +5,19 @@
  * fails in bounded time with one `Error:` line (exit 1), and a plain re-run straight to moto
  * completes exactly. State is read with the SDK straight from moto.
  */
-import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {type FaultProxy, type FaultSettings, startFaultProxy} from '../fixtures/fault-proxy.js'
-import {type CliResult, runCli} from '../helpers/cli.js'
+import {runCli} from '../helpers/cli.js'
 import {bucketExists, expectedBucketName, listAllVersions, makeManagedBucket, putIndex, putRaw, randomEngagementId, seedRecord} from '../helpers/commands.js'
-import {bucketPath, expectFullyProvisioned, expectOneErrorLine} from '../helpers/faults.js'
+import {bounded, bucketPath, expectFullyProvisioned, expectOneErrorLine, useFaultProxy} from '../helpers/faults.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
 
 const s3 = testS3()
-let proxy: FaultProxy
+const proxied = useFaultProxy()
+const {faulted} = proxied
 
-beforeAll(async () => {
-  proxy = await startFaultProxy(inject('motoEndpoint'))
-})
-afterAll(() => proxy.close())
-beforeEach(() => proxy.reset())
 
-const bounded = {AUDITFORGE_READ_TIMEOUT: '1', AWS_MAX_ATTEMPTS: '2'}
 
-function throughProxy(args: string[], faults: FaultSettings, env: Record<string, string> = {}): Promise<CliResult> {
-  proxy.set(faults)
-  return runCli(args, {env: {AWS_ENDPOINT_URL: proxy.endpoint, ...env}, timeout: 40_000})
-}
-
-const faulted = () => proxy.log.filter((entry) => entry.fault !== undefined)
 
 /** A shared bucket whose index has a record of a fresh engagement (not yet provisioned). */
 async function recorded(stem: string): Promise<{shared: string; id: string; bucket: string}> {
@@ -45,7 +33,7 @@ describe('bucket provision under faults', () => {
     ['500s at a seeded rate on the writes to the bucket', {mode: 'internal-error', rate: 0.5, seed: 2} as const],
   ])('%s is absorbed: every control and the binding', async (_, faults) => {
     const {shared, id, bucket} = await recorded('fp-retry')
-    const result = await throughProxy(['bucket', 'provision', id, '--shared-bucket', shared], {...faults, match: {method: 'PUT', path: bucketPath(bucket)}})
+    const result = await proxied.run(['bucket', 'provision', id, '--shared-bucket', shared], {...faults, match: {method: 'PUT', path: bucketPath(bucket)}})
     expect(result.code, result.stderr).toBe(0)
     expect(result.stdout.trim()).toBe(bucket)
     expect(faulted().length).toBeGreaterThanOrEqual(1)
@@ -57,7 +45,7 @@ describe('bucket provision under faults', () => {
     ['the tagging write', (request: {method: string; query: string}) => request.method === 'PUT' && new URLSearchParams(request.query).has('tagging')],
   ])('the answer to %s is lost after it landed: provisioned exactly', async (_, which) => {
     const {shared, id, bucket} = await recorded('fp-lost')
-    const result = await throughProxy(['bucket', 'provision', id, '--shared-bucket', shared], {
+    const result = await proxied.run(['bucket', 'provision', id, '--shared-bucket', shared], {
       mode: 'reset',
       resetIn: 'head',
       limit: 1,
@@ -72,7 +60,7 @@ describe('bucket provision under faults', () => {
   it('a half-open tagging write fails with one line in bounded time; a re-run binds and completes', async () => {
     const {shared, id, bucket} = await recorded('fp-hole')
     const started = Date.now()
-    const result = await throughProxy(['bucket', 'provision', id, '--shared-bucket', shared], {mode: 'blackhole', match: {method: 'PUT', path: bucketPath(bucket), query: 'tagging'}}, bounded)
+    const result = await proxied.run(['bucket', 'provision', id, '--shared-bucket', shared], {mode: 'blackhole', match: {method: 'PUT', path: bucketPath(bucket), query: 'tagging'}}, bounded)
     expect(Date.now() - started).toBeLessThan(15_000)
     expect(expectOneErrorLine(result)).toMatch(new RegExp(`^Error: .*s3://${bucket}.*: no answer from .* within 1 s \\(timed out\\)$`))
 
@@ -106,7 +94,7 @@ describe('bucket decommission under faults', () => {
     ['500s at a seeded rate on the deletes', {mode: 'internal-error', rate: 0.5, seed: 9} as const],
   ])('%s is absorbed: the bucket is gone', async (_, faults) => {
     const {shared, bucket} = await filledBucket('fx-retry')
-    const result = await throughProxy(['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared], {
+    const result = await proxied.run(['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared], {
       ...faults,
       match: (request) => bucketPath(bucket).test(request.path) && (request.method === 'DELETE' || (request.method === 'POST' && new URLSearchParams(request.query).has('delete'))),
     })
@@ -118,7 +106,7 @@ describe('bucket decommission under faults', () => {
   it('the answers to DeleteObjects and DeleteBucket are lost after they landed: done, exit 0', async () => {
     const {shared, bucket} = await filledBucket('fx-lost')
     let lost = {objects: false, bucket: false}
-    proxy.set({
+    proxied.proxy.set({
       mode: 'reset',
       resetIn: 'head',
       match: (request) => {
@@ -128,7 +116,7 @@ describe('bucket decommission under faults', () => {
         return false
       },
     })
-    const result = await runCli(['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared], {env: {AWS_ENDPOINT_URL: proxy.endpoint}})
+    const result = await runCli(['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared], {env: {AWS_ENDPOINT_URL: proxied.proxy.endpoint}})
     expect(faulted().map((entry) => entry.method)).toEqual(['POST', 'DELETE'])
     expect(result.code, result.stderr).toBe(0)
     expect(result.stderr).not.toMatch(/^(Error|Warning):/m)
@@ -141,7 +129,7 @@ describe('bucket decommission under faults', () => {
   ])('a half-open %s fails with one line in bounded time; a re-run removes the bucket', async (name, match) => {
     const {shared, bucket} = await filledBucket('fx-hole')
     const started = Date.now()
-    const result = await throughProxy(['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared], {mode: 'blackhole', match: match(bucket)}, bounded)
+    const result = await proxied.run(['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared], {mode: 'blackhole', match: match(bucket)}, bounded)
     expect(Date.now() - started).toBeLessThan(15_000)
     expect(expectOneErrorLine(result)).toMatch(new RegExp(`^Error: .*s3://${bucket}: no answer from .* within 1 s \\(timed out\\)$`))
     expect(await bucketExists(s3, bucket), name).toBe(true)

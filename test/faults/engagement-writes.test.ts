@@ -6,10 +6,9 @@
  * leave a state a plain re-run (straight to moto) completes exactly. State is read with the SDK
  * straight from moto.
  */
-import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {type FaultProxy, type FaultSettings, startFaultProxy} from '../fixtures/fault-proxy.js'
-import {type CliResult, runCli, runJson} from '../helpers/cli.js'
+import {runCli, runJson} from '../helpers/cli.js'
 import {
   auditShardKey,
   bucketExists,
@@ -23,27 +22,15 @@ import {
   recordsOf,
   seedRecord,
 } from '../helpers/commands.js'
-import {auditEvents, bucketPath, exactly, expectFullyProvisioned, expectOneErrorLine, pathOf} from '../helpers/faults.js'
+import {auditEvents, bounded, bucketPath, exactly, expectFullyProvisioned, expectOneErrorLine, pathOf, useFaultProxy} from '../helpers/faults.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
 
 const s3 = testS3()
-let proxy: FaultProxy
+const proxied = useFaultProxy()
+const {faulted} = proxied
 
-beforeAll(async () => {
-  proxy = await startFaultProxy(inject('motoEndpoint'))
-})
-afterAll(() => proxy.close())
-beforeEach(() => proxy.reset())
 
-/** Short bounds, so a half-open write fails in a few seconds. */
-const bounded = {AUDITFORGE_READ_TIMEOUT: '1', AWS_MAX_ATTEMPTS: '2'}
 
-function throughProxy(args: string[], faults: FaultSettings, env: Record<string, string> = {}): Promise<CliResult> {
-  proxy.set(faults)
-  return runCli(args, {env: {AWS_ENDPOINT_URL: proxy.endpoint, ...env}, timeout: 40_000})
-}
-
-const faulted = () => proxy.log.filter((entry) => entry.fault !== undefined)
 
 interface Created {
   engagement_id: string
@@ -70,7 +57,7 @@ async function expectCreatedOnce(bucket: string, created: Created, others: strin
 describe('engagement create under faults', () => {
   it('--isolated: SlowDown on every 2nd write is absorbed; one record, one event, every control and the binding', async () => {
     const {bucket, other} = await sharedWithIndex('fc-slow')
-    const result = await throughProxy(['engagement', 'create', '--name', 'Throttled', '--isolated', '--shared-bucket', bucket, '--json'], {
+    const result = await proxied.run(['engagement', 'create', '--name', 'Throttled', '--isolated', '--shared-bucket', bucket, '--json'], {
       mode: 'slowdown',
       every: 2,
       match: {method: 'PUT'},
@@ -86,7 +73,7 @@ describe('engagement create under faults', () => {
 
   it('500s at a seeded rate on every write are absorbed', async () => {
     const {bucket, other} = await sharedWithIndex('fc-500')
-    const result = await throughProxy(['engagement', 'create', '--name', 'Flaky', '--shared-bucket', bucket, '--json'], {
+    const result = await proxied.run(['engagement', 'create', '--name', 'Flaky', '--shared-bucket', bucket, '--json'], {
       mode: 'internal-error',
       rate: 0.5,
       seed: 3,
@@ -102,7 +89,7 @@ describe('engagement create under faults', () => {
     ['the audit-log write', /\/audit_log\/shard-\d{5}\.jsonl$/],
   ])('--isolated: the answer to %s is lost after it landed: no duplicate, no false conflict', async (_, path) => {
     const {bucket, other} = await sharedWithIndex('fc-lost')
-    const result = await throughProxy(['engagement', 'create', '--name', 'Lost answer', '--isolated', '--shared-bucket', bucket, '--json'], {
+    const result = await proxied.run(['engagement', 'create', '--name', 'Lost answer', '--isolated', '--shared-bucket', bucket, '--json'], {
       mode: 'reset',
       resetIn: 'head',
       limit: 1,
@@ -118,7 +105,7 @@ describe('engagement create under faults', () => {
 
   it('the first index write of a new index (If-None-Match) loses its answer: one record', async () => {
     const bucket = await createSharedBucket(s3, 'fc-new-index')
-    const result = await throughProxy(['engagement', 'create', '--name', 'First', '--shared-bucket', bucket, '--json'], {
+    const result = await proxied.run(['engagement', 'create', '--name', 'First', '--shared-bucket', bucket, '--json'], {
       mode: 'reset',
       resetIn: 'head',
       limit: 1,
@@ -133,7 +120,7 @@ describe('engagement create under faults', () => {
   it('--isolated: a half-open index write fails in bounded time with one line, removes the new bucket; a re-run completes', async () => {
     const {bucket, other} = await sharedWithIndex('fc-hole')
     const started = Date.now()
-    const result = await throughProxy(
+    const result = await proxied.run(
       ['engagement', 'create', '--name', 'Half-open', '--isolated', '--shared-bucket', bucket],
       {mode: 'blackhole', match: {method: 'PUT', path: /engagements\.json$/}},
       bounded,
@@ -153,7 +140,7 @@ describe('engagement create under faults', () => {
 
   it('--isolated: a half-open tagging write fails with one line and leaves no bucket behind', async () => {
     const {bucket, other} = await sharedWithIndex('fc-hole-tags')
-    const result = await throughProxy(
+    const result = await proxied.run(
       ['engagement', 'create', '--name', 'Half-open tags', '--isolated', '--shared-bucket', bucket],
       {mode: 'blackhole', match: {method: 'PUT', query: 'tagging'}},
       bounded,
@@ -206,7 +193,7 @@ async function expectDeleted(setup: {bucket: string; id: string; other: string; 
 describe('engagement delete under faults', () => {
   it('own bucket: SlowDown on every 2nd DeleteObjects / DeleteBucket / index write is absorbed', async () => {
     const setup = await isolatedEngagement('fd-slow')
-    const result = await throughProxy(['engagement', 'delete', setup.id, '--yes', '--shared-bucket', setup.bucket, '--json'], {
+    const result = await proxied.run(['engagement', 'delete', setup.id, '--yes', '--shared-bucket', setup.bucket, '--json'], {
       mode: 'slowdown',
       every: 2,
       match: (request) => (request.method === 'POST' && /(^|&)delete(=|&|$)/.test(request.query)) || request.method === 'DELETE' || request.method === 'PUT',
@@ -220,16 +207,16 @@ describe('engagement delete under faults', () => {
   it('shared bucket: the answers of DeleteObjects and of the index write are lost after they landed', async () => {
     const setup = await sharedEngagement('fd-lost')
     // The first DeleteObjects and the first index write land, and their answers are lost.
-    proxy.set({
+    proxied.proxy.set({
       mode: 'reset',
       resetIn: 'head',
       every: 1,
       match: (request) =>
-        (request.method === 'POST' && new URLSearchParams(request.query).has('delete') && !proxy.log.some((seen) => seen.fault && seen.method === 'POST')) ||
-        (request.method === 'PUT' && request.path.endsWith('/auditforge/engagements.json') && !proxy.log.some((seen) => seen.fault && seen.method === 'PUT')),
+        (request.method === 'POST' && new URLSearchParams(request.query).has('delete') && !proxied.proxy.log.some((seen) => seen.fault && seen.method === 'POST')) ||
+        (request.method === 'PUT' && request.path.endsWith('/auditforge/engagements.json') && !proxied.proxy.log.some((seen) => seen.fault && seen.method === 'PUT')),
     })
     const result = await runCli(['engagement', 'delete', setup.id, '--yes', '--shared-bucket', setup.bucket, '--json'], {
-      env: {AWS_ENDPOINT_URL: proxy.endpoint},
+      env: {AWS_ENDPOINT_URL: proxied.proxy.endpoint},
     })
     expect(faulted().map((entry) => entry.method)).toEqual(['POST', 'PUT'])
     expect(result.code, result.stderr).toBe(0)
@@ -240,7 +227,7 @@ describe('engagement delete under faults', () => {
   it('shared bucket: a half-open index write fails with one line after the keys went; a re-run completes', async () => {
     const setup = await sharedEngagement('fd-hole')
     const started = Date.now()
-    const result = await throughProxy(
+    const result = await proxied.run(
       ['engagement', 'delete', setup.id, '--yes', '--shared-bucket', setup.bucket],
       {mode: 'blackhole', match: {method: 'PUT', path: exactly(pathOf(setup.bucket, 'auditforge/engagements.json'))}},
       bounded,
@@ -256,7 +243,7 @@ describe('engagement delete under faults', () => {
 
   it('own bucket: a half-open DeleteObjects in it fails the cleanup only; the printed retry completes it', async () => {
     const setup = await isolatedEngagement('fd-hole-own')
-    const result = await throughProxy(
+    const result = await proxied.run(
       ['engagement', 'delete', setup.id, '--yes', '--shared-bucket', setup.bucket],
       {mode: 'blackhole', match: {method: 'POST', path: bucketPath(setup.own), query: 'delete'}},
       bounded,
@@ -274,7 +261,7 @@ describe('engagement delete under faults', () => {
 
   it('own bucket: a half-open DeleteObjects in the shared bucket fails with one line, nothing of the record lost; a re-run completes', async () => {
     const setup = await isolatedEngagement('fd-hole-shared')
-    const result = await throughProxy(
+    const result = await proxied.run(
       ['engagement', 'delete', setup.id, '--yes', '--shared-bucket', setup.bucket],
       {mode: 'blackhole', match: {method: 'POST', path: bucketPath(setup.bucket), query: 'delete'}},
       bounded,

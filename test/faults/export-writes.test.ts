@@ -7,12 +7,11 @@
  * Every export is checked with the SDK straight from moto and by downloading its URL.
  */
 import {HeadObjectCommand, ListMultipartUploadsCommand, ListObjectVersionsCommand, PutObjectCommand} from '@aws-sdk/client-s3'
-import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {type FaultProxy, type FaultSettings, startFaultProxy} from '../fixtures/fault-proxy.js'
-import {type CliResult, runCli, runJson} from '../helpers/cli.js'
+import {runJson} from '../helpers/cli.js'
 import {auditShardKey, putIndex, randomEngagementId, seedRecord} from '../helpers/commands.js'
-import {auditEvents, expectOneErrorLine} from '../helpers/faults.js'
+import {auditEvents, bounded, expectOneErrorLine, useFaultProxy} from '../helpers/faults.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
 
 interface SignedUrlJson {
@@ -25,26 +24,15 @@ interface SignedUrlJson {
 }
 
 const s3 = testS3()
-let proxy: FaultProxy
+const proxied = useFaultProxy()
+const {faulted} = proxied
 
-beforeAll(async () => {
-  proxy = await startFaultProxy(inject('motoEndpoint'))
-})
-afterAll(() => proxy.close())
-beforeEach(() => proxy.reset())
-
-const bounded = {AUDITFORGE_READ_TIMEOUT: '1', AWS_MAX_ATTEMPTS: '2'}
 const exportsPrefix = 'auditforge/exports/'
-const faulted = () => proxy.log.filter((entry) => entry.fault !== undefined)
 
 function exportArgs(id: string, bucket: string): string[] {
   return ['audit-log', 'export', id, '--delivery', 'signed_url', '--shared-bucket', bucket]
 }
 
-function throughProxy(args: string[], faults: FaultSettings, env: Record<string, string> = {}): Promise<CliResult> {
-  proxy.set(faults)
-  return runCli(args, {env: {AWS_ENDPOINT_URL: proxy.endpoint, ...env}, timeout: 40_000})
-}
 
 /** A shared-bucket engagement whose audit log holds `lines` events (a line of `pad` bytes each). */
 async function withLog(stem: string, lines = 3, pad = 40): Promise<{bucket: string; id: string; log: string}> {
@@ -97,7 +85,7 @@ async function expectExports(bucket: string, id: string, exports: SignedUrlJson[
 describe('audit-log export --delivery signed_url under faults', () => {
   it('SlowDown on every 2nd write (the export and the custody event) is absorbed', async () => {
     const {bucket, id, log} = await withLog('fe-slow')
-    const result = await throughProxy([...exportArgs(id, bucket), '--json'], {mode: 'slowdown', every: 2, match: {method: 'PUT'}})
+    const result = await proxied.run([...exportArgs(id, bucket), '--json'], {mode: 'slowdown', every: 2, match: {method: 'PUT'}})
     expect(result.code, result.stderr + result.stdout).toBe(0)
     expect(faulted().length).toBeGreaterThanOrEqual(1)
     await expectExports(bucket, id, [JSON.parse(result.stdout) as SignedUrlJson], log)
@@ -105,9 +93,9 @@ describe('audit-log export --delivery signed_url under faults', () => {
 
   it('a multipart export (over one 8 MiB part): 500s at a seeded rate on its parts and completion are absorbed', async () => {
     const {bucket, id, log} = await withLog('fe-parts', 9_000, 1_000)
-    const result = await throughProxy([...exportArgs(id, bucket), '--json'], {mode: 'internal-error', rate: 0.5, seed: 2, match: {query: 'uploadId'}})
+    const result = await proxied.run([...exportArgs(id, bucket), '--json'], {mode: 'internal-error', rate: 0.5, seed: 2, match: {query: 'uploadId'}})
     expect(result.code, result.stderr + result.stdout).toBe(0)
-    expect(proxy.log.some((entry) => new URLSearchParams(entry.query).has('uploads'))).toBe(true)
+    expect(proxied.proxy.log.some((entry) => new URLSearchParams(entry.query).has('uploads'))).toBe(true)
     expect(faulted().length).toBeGreaterThanOrEqual(1)
     const exported = JSON.parse(result.stdout) as SignedUrlJson
     expect(exported.size_bytes).toBe(Buffer.byteLength(log))
@@ -116,7 +104,7 @@ describe('audit-log export --delivery signed_url under faults', () => {
 
   it('the answer to the export upload is lost after it landed: one export, one custody event, no false conflict', async () => {
     const {bucket, id, log} = await withLog('fe-lost')
-    const result = await throughProxy([...exportArgs(id, bucket), '--json'], {
+    const result = await proxied.run([...exportArgs(id, bucket), '--json'], {
       mode: 'reset',
       resetIn: 'head',
       limit: 1,
@@ -129,7 +117,7 @@ describe('audit-log export --delivery signed_url under faults', () => {
 
   it('the answer to the multipart completion is lost after it landed: one export, no false conflict', async () => {
     const {bucket, id, log} = await withLog('fe-lost-complete', 9_000, 1_000)
-    const result = await throughProxy([...exportArgs(id, bucket), '--json'], {
+    const result = await proxied.run([...exportArgs(id, bucket), '--json'], {
       mode: 'reset',
       resetIn: 'head',
       limit: 1,
@@ -142,7 +130,7 @@ describe('audit-log export --delivery signed_url under faults', () => {
 
   it('the answer to the custody append is lost after it landed: one custody event', async () => {
     const {bucket, id, log} = await withLog('fe-lost-custody')
-    const result = await throughProxy([...exportArgs(id, bucket), '--json'], {
+    const result = await proxied.run([...exportArgs(id, bucket), '--json'], {
       mode: 'reset',
       resetIn: 'head',
       limit: 1,
@@ -156,7 +144,7 @@ describe('audit-log export --delivery signed_url under faults', () => {
   it('a half-open export upload fails with one line in bounded time, leaves no export; a re-run completes', async () => {
     const {bucket, id, log} = await withLog('fe-hole')
     const started = Date.now()
-    const result = await throughProxy(exportArgs(id, bucket), {mode: 'blackhole', match: {method: 'PUT', path: /\/auditforge\/exports\//}}, bounded)
+    const result = await proxied.run(exportArgs(id, bucket), {mode: 'blackhole', match: {method: 'PUT', path: /\/auditforge\/exports\//}}, bounded)
     expect(Date.now() - started).toBeLessThan(15_000)
     expect(expectOneErrorLine(result)).toMatch(/^Error: Uploading the export s3:\/\/.*\/auditforge\/exports\/.*: no answer from .* within 1 s \(timed out\)$/)
     expect(await exportVersions(bucket)).toEqual([])

@@ -9,10 +9,9 @@
  * State is read with the SDK (and the aws CLI) straight from moto.
  */
 import {CopyObjectCommand, HeadObjectCommand, ListObjectsV2Command} from '@aws-sdk/client-s3'
-import {afterAll, beforeAll, beforeEach, describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {type FaultProxy, type FaultSettings, startFaultProxy} from '../fixtures/fault-proxy.js'
-import {type CliResult, runCli, runJson} from '../helpers/cli.js'
+import {runCli, runJson} from '../helpers/cli.js'
 import {
   awsS3api,
   bucketExists,
@@ -28,26 +27,15 @@ import {
   seedRecord,
   seedS3,
 } from '../helpers/commands.js'
-import {expectFullyProvisioned, expectOneErrorLine, getTextOf, keysUnder} from '../helpers/faults.js'
+import {bounded, expectFullyProvisioned, expectOneErrorLine, getTextOf, keysUnder, useFaultProxy} from '../helpers/faults.js'
 import type {MigrateJson} from '../helpers/migrate.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
 
 const s3 = testS3()
-let proxy: FaultProxy
+const proxied = useFaultProxy()
+const {faulted} = proxied
 
-beforeAll(async () => {
-  proxy = await startFaultProxy(inject('motoEndpoint'))
-})
-afterAll(() => proxy.close())
-beforeEach(() => proxy.reset())
 
-const bounded = {AUDITFORGE_READ_TIMEOUT: '1', AWS_MAX_ATTEMPTS: '2'}
-const faulted = () => proxy.log.filter((entry) => entry.fault !== undefined)
-
-function throughProxy(args: string[], faults: FaultSettings, env: Record<string, string> = {}): Promise<CliResult> {
-  proxy.set(faults)
-  return runCli(args, {env: {AWS_ENDPOINT_URL: proxy.endpoint, ...env}, timeout: 40_000})
-}
 
 function migrateArgs(id: string, bucket: string): string[] {
   return ['migrate', '--execute', '--yes', '--engagement-id', id, '--concurrency', '4', '--shared-bucket', bucket]
@@ -86,7 +74,7 @@ describe('migrate --execute under faults', () => {
   ])('%s is absorbed: one version per key, the record flipped once', async (_, faults) => {
     const setup = await unmigrated('fm-retry')
     const before = await indexVersions(setup.bucket)
-    const result = await throughProxy(migrateArgs(setup.id, setup.bucket), {...faults, match: copies(setup.target)})
+    const result = await proxied.run(migrateArgs(setup.id, setup.bucket), {...faults, match: copies(setup.target)})
     expect(result.code, result.stderr).toBe(0)
     expect(faulted().length).toBeGreaterThanOrEqual(1)
     await expectMigratedOnce(setup, before)
@@ -95,7 +83,7 @@ describe('migrate --execute under faults', () => {
   it('the answer to the record flip is lost after it landed: flipped once, no false conflict', async () => {
     const setup = await unmigrated('fm-lost-flip')
     const before = await indexVersions(setup.bucket)
-    const result = await throughProxy(migrateArgs(setup.id, setup.bucket), {mode: 'reset', resetIn: 'head', limit: 1, match: {method: 'PUT', path: /\/auditforge\/engagements\.json$/}})
+    const result = await proxied.run(migrateArgs(setup.id, setup.bucket), {mode: 'reset', resetIn: 'head', limit: 1, match: {method: 'PUT', path: /\/auditforge\/engagements\.json$/}})
     expect(faulted()).toHaveLength(1)
     expect(result.code, result.stderr).toBe(0)
     expect(result.stderr).not.toMatch(/^(Error|Warning):/m)
@@ -104,7 +92,7 @@ describe('migrate --execute under faults', () => {
 
   it('the answers to copies are lost after they landed: migrated, every key verified', async () => {
     const setup = await unmigrated('fm-lost-copy')
-    const result = await throughProxy(migrateArgs(setup.id, setup.bucket), {mode: 'reset', resetIn: 'head', every: 3, limit: 2, match: copies(setup.target)})
+    const result = await proxied.run(migrateArgs(setup.id, setup.bucket), {mode: 'reset', resetIn: 'head', every: 3, limit: 2, match: copies(setup.target)})
     expect(faulted()).toHaveLength(2)
     expect(result.code, result.stderr).toBe(0)
     expect(await keysUnder(s3, setup.target, `auditforge/engagements/${setup.id}/source/`)).toEqual([...setup.keys].sort())
@@ -118,7 +106,7 @@ describe('migrate --execute under faults', () => {
     const before = await indexVersions(setup.bucket)
     const stuck = setup.keys[5]
     const started = Date.now()
-    const result = await throughProxy(migrateArgs(setup.id, setup.bucket), {mode: 'blackhole', match: {method: 'PUT', path: `/${setup.target}/${stuck}`}}, bounded)
+    const result = await proxied.run(migrateArgs(setup.id, setup.bucket), {mode: 'blackhole', match: {method: 'PUT', path: `/${setup.target}/${stuck}`}}, bounded)
     expect(Date.now() - started).toBeLessThan(20_000)
     // stdout carries the plan and outcome tables (data); stderr the warning and the one error line.
     expect(expectOneErrorLine({...result, stdout: ''})).toBe('Error: 1 engagement(s) failed to migrate; their records were not changed and running the command again finishes them.')

@@ -12,9 +12,11 @@ import {
   ListObjectsV2Command,
   type S3Client,
 } from '@aws-sdk/client-s3'
-import {expect} from 'vitest'
+import {afterAll, beforeAll, beforeEach, expect, inject} from 'vitest'
 
-import type {CliResult} from './cli.js'
+import {type FaultProxy, type FaultSettings, startFaultProxy} from '../fixtures/fault-proxy.js'
+
+import {type CliResult, runCli} from './cli.js'
 import {getText} from './s3.js'
 
 /** The lines of stderr that start with `Error:`. */
@@ -88,3 +90,31 @@ export function exactly(text: string): RegExp {
 
 /** An object's text, read straight from moto. */
 export const getTextOf = getText
+
+/** Short time bounds, so a half-open write fails in a few seconds. */
+export const bounded = {AUDITFORGE_READ_TIMEOUT: '1', AWS_MAX_ATTEMPTS: '2'}
+
+/**
+ * One fault proxy in front of moto for a test file: started before its tests, reset before
+ * each, closed after. `run` runs the CLI through it with the faults given.
+ */
+export function useFaultProxy() {
+  const holder: {proxy?: FaultProxy} = {}
+  beforeAll(async () => {
+    holder.proxy = await startFaultProxy(inject('motoEndpoint'))
+  })
+  afterAll(() => holder.proxy?.close())
+  beforeEach(() => holder.proxy!.reset())
+  return {
+    get proxy(): FaultProxy {
+      return holder.proxy!
+    },
+    /** Runs the CLI through the proxy, which applies `faults`. */
+    run(args: string[], faults: FaultSettings, env: Record<string, string> = {}): Promise<CliResult> {
+      holder.proxy!.set(faults)
+      return runCli(args, {env: {AWS_ENDPOINT_URL: holder.proxy!.endpoint, ...env}, timeout: 40_000})
+    },
+    /** The requests the proxy faulted since the last reset. */
+    faulted: () => holder.proxy!.log.filter((entry) => entry.fault !== undefined),
+  }
+}
