@@ -67,13 +67,13 @@ export async function migrateEngagement(
   const outcome: EngagementOutcome = {
     engagement_id: id,
     target_bucket: plan.targetBucket,
-    objects: plan.objects.length,
+    objects: plan.objects,
     bytes: plan.bytes,
     status: 'failed',
     copied: 0,
     skipped_existing: 0,
   }
-  const progress = {engagementId: id, objectsDone: 0, objectsTotal: plan.objects.length, bytesDone: 0, bytesTotal: plan.bytes}
+  const progress = {engagementId: id, objectsDone: 0, objectsTotal: plan.objects, bytesDone: 0, bytesTotal: plan.bytes}
   const report = (phase: MigrationProgress['phase']) => options.onProgress?.({...progress, phase})
 
   report('provision')
@@ -220,7 +220,7 @@ export async function executeMigration(
     options.onProgress!({...snapshot, objectsDone: add('objectsDone'), objectsTotal: add('objectsTotal'), bytesDone: add('bytesDone'), bytesTotal: add('bytesTotal')})
   })
   for (const engagement of plan.engagements) {
-    latest.set(engagement.engagementId, {engagementId: engagement.engagementId, phase: 'provision', objectsDone: 0, objectsTotal: engagement.objects.length, bytesDone: 0, bytesTotal: engagement.bytes})
+    latest.set(engagement.engagementId, {engagementId: engagement.engagementId, phase: 'provision', objectsDone: 0, objectsTotal: engagement.objects, bytesDone: 0, bytesTotal: engagement.bytes})
   }
 
   const migrated = await Promise.all(

@@ -10,14 +10,18 @@ import {bucketNameFor} from '../buckets.js'
 import {EngagementIndex, type EngagementRecord} from '../engagement-index.js'
 import {AuditforgeError, notFound} from '../errors.js'
 import {isEngagementId, validateEngagementId} from '../layout.js'
-import {type ObjectSummary, listEngagementObjects} from '../s3/index.js'
+import {type ObjectSummary, listCurrentVersions} from '../s3/index.js'
 
 export type {ObjectSummary} from '../s3/index.js'
 
+/**
+ * One engagement's plan: how many of its own objects the shared bucket holds and their bytes.
+ * Counted while the listing streams by, never held: the copy passes list again as they go.
+ */
 export interface EngagementPlan {
   engagementId: string
   targetBucket: string
-  objects: ObjectSummary[]
+  objects: number
   bytes: number
 }
 
@@ -68,13 +72,12 @@ export async function planMigration(context: AwsContext, sharedBucket: string, o
     const engagements = await Promise.all(
       candidates.map((record) =>
         limit(async (): Promise<EngagementPlan> => {
-          const objects = await listEngagementObjects(context.s3, sharedBucket, record.engagement_id)
-          return {
-            engagementId: record.engagement_id,
-            targetBucket: await bucketNameFor(context, record.engagement_id),
-            objects,
-            bytes: totalBytes(objects),
+          let [objects, bytes] = [0, 0]
+          for await (const object of listCurrentVersions(context.s3, sharedBucket, record.engagement_id)) {
+            objects++
+            bytes += object.size
           }
+          return {engagementId: record.engagement_id, targetBucket: await bucketNameFor(context, record.engagement_id), objects, bytes}
         }),
       ),
     )

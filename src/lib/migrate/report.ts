@@ -28,7 +28,7 @@ export function plannedOutcome(engagement: EngagementPlan): EngagementOutcome {
   return {
     engagement_id: engagement.engagementId,
     target_bucket: engagement.targetBucket,
-    objects: engagement.objects.length,
+    objects: engagement.objects,
     bytes: engagement.bytes,
     status: 'planned',
     copied: 0,
