@@ -16,17 +16,11 @@ export interface ObjectSummary {
   etag?: string
 }
 
-/** Exactly the engagement's own current objects in a bucket, sorted by key. */
+/** Exactly the engagement's own current objects in a bucket, sorted by key, collected (small engagements only). */
 export async function listEngagementObjects(s3: S3Client, bucket: string, engagementId: string, expectedOwner?: string): Promise<ObjectSummary[]> {
   const objects: ObjectSummary[] = []
-  await Promise.all(
-    engagementListPrefixes(engagementId).map(async (prefix) => {
-      for await (const object of listObjects(s3, {bucket, prefix, expectedOwner})) {
-        if (ownsKey(engagementId, object.Key)) objects.push({key: object.Key, size: object.Size ?? 0, etag: object.ETag})
-      }
-    }),
-  )
-  return objects.sort((a, b) => compareKeys(a.key, b.key))
+  for await (const object of listCurrentVersions(s3, bucket, engagementId, expectedOwner)) objects.push({key: object.key, size: object.size, etag: object.etag || undefined})
+  return objects
 }
 
 /** Every version and delete marker of the engagement's own keys in a bucket, and nobody else's. */
