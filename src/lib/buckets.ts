@@ -185,6 +185,20 @@ export async function bucketExists(context: AwsContext, bucket: string): Promise
   }
 }
 
+/**
+ * The engagement's own bucket: the one its record points at, or else the bucket named after it
+ * when that exists in this account (left by a rollback or an interrupted migration); undefined
+ * when there is none. Whether it may be touched is for the caller to prove.
+ */
+export async function engagementBucketOf(
+  context: AwsContext,
+  record: {engagement_id: string; source_bucket?: string},
+): Promise<string | undefined> {
+  if (record.source_bucket) return record.source_bucket
+  const bucket = await bucketNameFor(context, record.engagement_id)
+  return (await bucketExists(context, bucket)) ? bucket : undefined
+}
+
 /** 'ours', 'missing', or a hard error when the name is taken by another account. */
 async function bucketState(s3: S3Client, bucket: string, owner: string): Promise<'ours' | 'missing'> {
   try {

@@ -9,8 +9,7 @@ import {
   type DecommissionResult,
   type ProvisionStep,
   assertDecommissionable,
-  bucketExists,
-  bucketNameFor,
+  engagementBucketOf,
   decommissionBucket,
   parsePerEngagementBucket,
   provisionEngagementBucket,
@@ -186,7 +185,7 @@ export async function deleteEngagement(
   }
   if (options.keepData) return result
 
-  const bucket = sourceBucket || (await derivedBucketIfPresent(context, engagementId))
+  const bucket = await engagementBucketOf(context, record)
   if (bucket === undefined) return result
   result.bucket_name = bucket
   const pointing = remaining.filter((other) => other.source_bucket === bucket).map((other) => other.engagement_id)
@@ -218,10 +217,4 @@ export async function deleteEngagement(
       retry_command: `auditforge bucket decommission ${bucket} --yes`,
     }
   }
-}
-
-/** The bucket named after the engagement, when it exists in this account. */
-async function derivedBucketIfPresent(context: AwsContext, engagementId: string): Promise<string | undefined> {
-  const bucket = await bucketNameFor(context, engagementId)
-  return (await bucketExists(context, bucket)) ? bucket : undefined
 }

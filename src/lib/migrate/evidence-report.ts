@@ -3,7 +3,7 @@
  * for an auditor. Read-only: nothing is written, nothing is repaired.
  */
 import type {AwsContext} from '../aws.js'
-import {bucketExists, bucketNameFor} from '../buckets.js'
+import {bucketNameFor, engagementBucketOf} from '../buckets.js'
 import {EngagementIndex} from '../engagement-index.js'
 import {AuditforgeError, ExitCode, notFound} from '../errors.js'
 import {migrationKeys, validateEngagementId} from '../layout.js'
@@ -41,8 +41,8 @@ export async function loadEvidence(context: AwsContext, sharedBucket: string, en
   // Builds the run's prefix only to have the run id checked (exit 2) before any call.
   if (options.runId !== undefined) migrationKeys.run(id, options.runId)
   const record = await new EngagementIndex(context.s3, sharedBucket).get(id)
-  const bucket = record.source_bucket || (await bucketNameFor(context, id))
-  if (!record.source_bucket && !(await bucketExists(context, bucket))) throw noEvidence(id, bucket)
+  const bucket = await engagementBucketOf(context, record)
+  if (bucket === undefined) throw noEvidence(id, await bucketNameFor(context, id))
   const location: EvidenceLocation = {bucket, expectedOwner: await context.accountId(), engagementId: id}
 
   const summaries = await readSummaries(context.s3, location)
