@@ -62,13 +62,11 @@ export class EngagementIndex {
     return (await this.read()).records
   }
 
-  /** One record; exit 3 when the index has no such engagement. */
-  async get(engagementId: string): Promise<EngagementRecord> {
+  /** One record; exit 3 (with `suggestion`) when the index has no such engagement. */
+  async get(engagementId: string, suggestion = 'List engagements with `auditforge engagement list`.'): Promise<EngagementRecord> {
     validateEngagementId(engagementId)
     const record = (await this.list()).find((candidate) => candidate.engagement_id === engagementId)
-    if (!record) {
-      throw notFound(`No engagement ${engagementId} in s3://${this.bucket}/${indexKey}`, 'List engagements with `auditforge engagement list`.')
-    }
+    if (!record) throw notFound(`No engagement ${engagementId} in s3://${this.bucket}/${indexKey}`, suggestion)
     return record
   }
 

@@ -3,8 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {AuditforgeCommand} from '../../base-command.js'
 import {parseTags, provisionEngagementBucket} from '../../lib/buckets.js'
 import {EngagementIndex} from '../../lib/engagement-index.js'
-import {notFound} from '../../lib/errors.js'
-import {indexKey, validateEngagementId} from '../../lib/layout.js'
+import {validateEngagementId} from '../../lib/layout.js'
 import {stepText} from '../../ui/steps.js'
 
 interface ProvisionOutput {
@@ -39,13 +38,11 @@ export default class BucketProvision extends AuditforgeCommand<typeof BucketProv
     const sharedBucket = this.sharedBucket
     const context = await this.aws()
     if (!this.flags.force) {
-      const known = (await new EngagementIndex(context.s3, sharedBucket).list()).some((record) => record.engagement_id === id)
-      if (!known) {
-        throw notFound(
-          `No engagement ${id} in s3://${sharedBucket}/${indexKey}: its bucket would belong to no record of this index`,
-          'Check the id with `auditforge engagement list`; pass --force to provision (and bind) it anyway.',
-        )
-      }
+      // A bucket for an id this index does not know would belong to no record of it.
+      await new EngagementIndex(context.s3, sharedBucket).get(
+        id,
+        'Check the id with `auditforge engagement list`; pass --force to provision (and bind) its bucket anyway.',
+      )
     }
     this.spinner.start('Provisioning the bucket')
     const result = await provisionEngagementBucket(context, id, {

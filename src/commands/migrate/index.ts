@@ -63,20 +63,14 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
       this.spinner.stop()
       this.note(`Copied ${outcome.reconciled} late write(s) of ${engagementId}.`)
       if (outcome.conflicts.length > 0) this.warning(`${outcome.conflicts.length} late write(s) not copied: the engagement's bucket has changed since`, outcome.conflicts.slice(0, 20))
-      if (!this.jsonEnabled()) this.log(renderVerification([outcome]))
-      this.reportDifferences([outcome])
-      process.exitCode = migrationExitCode([outcome])
-      return migrationReport(sharedBucket, 'ok', 'reconcile', [outcome])
+      return this.verified(sharedBucket, 'reconcile', [outcome])
     }
 
     if (flags['verify-only']) {
       this.spinner.start('Comparing migrated engagements with the shared bucket')
       const outcomes = await verifyMigrations(context, sharedBucket, engagementId)
       this.spinner.stop()
-      if (!this.jsonEnabled()) this.log(renderVerification(outcomes))
-      this.reportDifferences(outcomes)
-      process.exitCode = migrationExitCode(outcomes)
-      return migrationReport(sharedBucket, 'ok', 'verify', outcomes)
+      return this.verified(sharedBucket, 'verify', outcomes)
     }
 
     this.spinner.start(`Planning: listing engagements in ${sharedBucket}`)
@@ -121,6 +115,14 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
     this.reportDifferences(outcomes)
     process.exitCode = migrationExitCode(outcomes)
     return migrationReport(sharedBucket, 'ok', 'execute', outcomes)
+  }
+
+  /** Renders verification outcomes (the table, then the differences) and sets the exit code. */
+  private verified(sharedBucket: string, mode: 'verify' | 'reconcile', outcomes: VerifyOutcome[]): MigrationReport {
+    if (!this.jsonEnabled()) this.log(renderVerification(outcomes))
+    this.reportDifferences(outcomes)
+    process.exitCode = migrationExitCode(outcomes)
+    return migrationReport(sharedBucket, 'ok', mode, outcomes)
   }
 
   /**
