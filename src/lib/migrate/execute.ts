@@ -15,6 +15,7 @@ import {abortMultipartUploads} from '../s3/index.js'
 import {LocalCopyEngine} from './copy.js'
 import {type EvidenceLine, type EvidenceSummary, EvidenceWriter, readEvidence, segmentName, writeSummary} from './evidence.js'
 import type {EngagementPlan, MigrationPlan} from './plan.js'
+import {emptyStream} from './streams.js'
 import {type EngagementOutcome, alreadyMigrated, plannedOutcome} from './report.js'
 import {type Difference, type PassTotals, type SyncSides, checkPass, copyPass, latePass} from './sync.js'
 
@@ -77,7 +78,7 @@ export async function migrateEngagement(
   const report = (phase: MigrationProgress['phase']) => options.onProgress?.({...progress, phase})
 
   report('provision')
-  const {bucket} = await provisionEngagementBucket(context, id)
+  const {bucket, created} = await provisionEngagementBucket(context, id)
   await abortStaleUploads(s3, bucket, owner, id)
 
   const location = {bucket, expectedOwner: owner, engagementId: id}
@@ -91,6 +92,8 @@ export async function migrateEngagement(
     partSize: options.partSize,
   })
   const sides = (): SyncSides => ({s3, sourceBucket: sharedBucket, targetBucket: bucket, engagementId: id, owner, evidence: readEvidence(s3, location)})
+  // A bucket this run created holds neither objects nor evidence: the first pass lists neither.
+  const freshSides = (): SyncSides => ({...sides(), evidence: emptyStream<EvidenceLine>(), targetKnownEmpty: true})
   const segments: string[] = []
   const done = {copied: 0, proven: 0, removed: 0}
   const onObject = ({size, action}: {size: number; action: string}) => {
@@ -120,7 +123,7 @@ export async function migrateEngagement(
       progress.objectsTotal = progress.objectsDone + (check?.differenceCount ?? 0)
     }
     const totals = await withSegment('copy', (record) =>
-      copyPass(sides(), {engine, record, recordProven: pass === 1, limit: copyLimit, onObject}),
+      copyPass(pass === 1 && created ? freshSides() : sides(), {engine, record, recordProven: pass === 1, limit: copyLimit, onObject}),
     )
     done.copied += totals.copied
     if (pass === 1) done.proven = totals.proven

@@ -6,6 +6,9 @@
  */
 
 /** A cursor over an async iterable that can look at its next item without taking it. */
+/** A stream of nothing. */
+export async function* emptyStream<T>(): AsyncGenerator<T> {}
+
 export class Cursor<T> {
   private readonly iterator: AsyncIterator<T>
   private buffered: IteratorResult<T> | undefined

@@ -17,7 +17,7 @@ import {AuditforgeError} from '../errors.js'
 import {type CurrentVersion, compareKeys, deleteCurrentObject, headObject, listCurrentVersions} from '../s3/index.js'
 import type {CopiedObject, CopyEngine, SourceObject} from './engine.js'
 import type {EvidenceLine} from './evidence.js'
-import {Cursor, orderedMap} from './streams.js'
+import {Cursor, emptyStream, orderedMap} from './streams.js'
 
 export type DifferenceKind = 'missing' | 'changed_in_source' | 'size_differs' | 'not_the_copied_version' | 'not_in_source' | 'archived'
 
@@ -36,6 +36,11 @@ export interface SyncSides {
   owner: string
   /** The evidence so far, merged and sorted by key. */
   evidence: AsyncIterable<EvidenceLine>
+  /**
+   * The target bucket was created moments ago by this run, so it holds nothing: its listing is
+   * skipped (a copy into it is still conditional on the key being absent).
+   */
+  targetKnownEmpty?: boolean
 }
 
 export interface CopyPassOptions {
@@ -73,9 +78,12 @@ interface Row {
   evidence?: EvidenceLine
 }
 
-async function* joined(sides: SyncSides): AsyncGenerator<Row> {
+/** The three sides merged by key; `listTarget: false` leaves the target out (each row's `target` undefined). */
+async function* joined(sides: SyncSides, {listTarget = true} = {}): AsyncGenerator<Row> {
   const source = new Cursor(listCurrentVersions(sides.s3, sides.sourceBucket, sides.engagementId))
-  const target = new Cursor(listCurrentVersions(sides.s3, sides.targetBucket, sides.engagementId, sides.owner))
+  const target = new Cursor(
+    listTarget && !sides.targetKnownEmpty ? listCurrentVersions(sides.s3, sides.targetBucket, sides.engagementId, sides.owner) : emptyStream<CurrentVersion>(),
+  )
   const evidence = new Cursor(sides.evidence)
   try {
     for (;;) {
@@ -285,12 +293,14 @@ export async function latePass(sides: SyncSides, options: Omit<CopyPassOptions, 
     totals.conflictCount++
     if (totals.conflicts.length < maxListed) totals.conflicts.push({key, kind: 'changed_in_source', detail})
   }
+  // The target is not listed: a late write is rare, and only its key's current version matters.
   async function* late(): AsyncGenerator<Row & {source: CurrentVersion}> {
-    for await (const row of joined(sides)) {
-      const {source, target, evidence} = row
+    for await (const row of joined(sides, {listTarget: false})) {
+      const {source, evidence} = row
       if (!source || (evidence && evidence.action !== 'removed' && sameSource(evidence, source))) continue
+      const target = await currentTarget(sides, row.key)
       const untouched = evidence && evidence.action !== 'removed' ? sameTarget(evidence, target) : target === undefined
-      if (untouched) yield {...row, source}
+      if (untouched) yield {...row, source, target}
       else conflict(row.key, 'written to the source after the switch, and the engagement bucket has been written since: not copied')
     }
   }
@@ -307,6 +317,13 @@ export async function latePass(sides: SyncSides, options: Omit<CopyPassOptions, 
     {window: options.window ?? 512, limit: (task) => task()},
   )
   return totals
+}
+
+/** A key's current version in the target, from a HeadObject; undefined when it has none. */
+async function currentTarget(sides: SyncSides, key: string): Promise<CurrentVersion | undefined> {
+  const head = await headObject(sides.s3, {bucket: sides.targetBucket, key, expectedOwner: sides.owner})
+  if (!head) return undefined
+  return {key, size: head.ContentLength ?? 0, etag: head.ETag ?? '', versionId: head.VersionId, storageClass: head.StorageClass}
 }
 
 export interface AfterFlipTotals {
