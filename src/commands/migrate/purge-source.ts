@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
 import {validateEngagementId} from '../../lib/layout.js'
-import {type PurgeProgress, type PurgeReport, defaultMinAge, inspectPurge, parseDuration, purgeReport, purgeSource, refusalError} from '../../lib/migrate/index.js'
+import {type PurgeInspection, type PurgeProgress, type PurgeReport, defaultMinAge, inspectPurge, parseDuration, purgeReport, purgeSource, refusalError} from '../../lib/migrate/index.js'
 import {plural} from '../../ui/format.js'
 import {describePurgeOutcome, renderPurgeInspection} from '../../ui/purge.js'
 
@@ -70,7 +70,7 @@ Exit codes: 0 done, or nothing left to purge, or a dry run that would go ahead; 
   }
 
   /** The dry run says whether --execute would go ahead, and exits with the code it would refuse with. */
-  private dryRun(inspection: Parameters<typeof purgeReport>[0]): PurgeReport {
+  private dryRun(inspection: PurgeInspection): PurgeReport {
     const {refusal} = inspection
     if (refusal) {
       this.showDifferences(inspection)
@@ -82,7 +82,7 @@ Exit codes: 0 done, or nothing left to purge, or a dry run that would go ahead; 
     return purgeReport(inspection, 'dry_run')
   }
 
-  private showDifferences(inspection: Parameters<typeof purgeReport>[0]): void {
+  private showDifferences(inspection: PurgeInspection): void {
     const {differences} = inspection.verification
     if (differences.length > 0) this.warning(`${inspection.engagement_id} differs from its migration evidence:`, differences)
   }
