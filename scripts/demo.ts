@@ -95,6 +95,13 @@ async function main(): Promise<void> {
     auditforge(['migrate', '--verify-only', '--engagement-id', id], env)
     check(true, 'the application\'s own writes since the migration are reported, not differences')
 
+    // After the soak the shared bucket's copy goes: refused at the default 30 days, done at 0 here.
+    auditforge(['migrate', 'purge-source', '--engagement-id', id], env, 5)
+    const purged = JSON.parse(auditforge(['migrate', 'purge-source', '--engagement-id', id, '--min-age', '0', '--execute', '--yes', '--json'], env))
+    check(purged.status === 'purged' && purged.purge.removed.versions === 4 && purged.purge.left.versions === 0, `every version of ${id} is gone from ${sharedBucket}, recorded in its own bucket`)
+    auditforge(['migrate', 'rollback', '--engagement-id', id, '--yes'], env, 5)
+    check(true, 'rollback is refused: the shared bucket no longer holds the data')
+
     auditforge(['engagement', 'delete', id, '--yes'], env)
     auditforge(['engagement', 'delete', isolated.engagement_id, '--yes'], env)
     const after = JSON.parse(auditforge(['engagement', 'list', '--json'], env))

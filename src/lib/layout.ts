@@ -81,6 +81,33 @@ export const migrationKeys = {
   chunk: (id: string, runId: string, segment: string, chunk: number): string =>
     `${migrationsPrefix(id)}${validatedRunId(runId)}/${validatedSegment(segment)}/objects-${chunkNumber(chunk)}.jsonl`,
   summary: (id: string, runId: string): string => `${migrationsPrefix(id)}${validatedRunId(runId)}/summary.json`,
+  /**
+   * `migrate purge-source` records, one folder per purge run under `purges/` (never a migration
+   * run: run ids start with a date). Each holds the versions it set out to remove, in chunks per
+   * phase (`noncurrent` versions go first, `current` ones last), and its record `purge.json`
+   * (not `summary.json`: migration summaries are found by that name).
+   */
+  purges: (id: string): string => `${migrationsPrefix(id)}purges/`,
+  purge: (id: string, purgeId: string): string => `${migrationsPrefix(id)}purges/${validatedRunId(purgeId)}/`,
+  purgeRecord: (id: string, purgeId: string): string => `${migrationsPrefix(id)}purges/${validatedRunId(purgeId)}/purge.json`,
+  purgeChunk: (id: string, purgeId: string, phase: PurgePhase, chunk: number): string =>
+    `${migrationsPrefix(id)}purges/${validatedRunId(purgeId)}/${purgePhase(phase)}-${chunkNumber(chunk)}.jsonl`,
+}
+
+/** The two phases of a purge: history first, then the current versions and delete markers. */
+export type PurgePhase = 'noncurrent' | 'current'
+
+function purgePhase(phase: string): PurgePhase {
+  if (phase !== 'noncurrent' && phase !== 'current') throw invalidInput(`Invalid purge phase ${JSON.stringify(phase)}`)
+  return phase
+}
+
+/** The purge id of a purge record's key (`…/purges/<id>/purge.json`); undefined for any other key. */
+export function parsePurgeRecordKey(id: string, key: string): string | undefined {
+  const prefix = `${migrationsPrefix(id)}purges/`
+  if (!key.startsWith(prefix)) return undefined
+  const match = /^([^/]+)\/purge\.json$/.exec(key.slice(prefix.length))
+  return match && runIdPattern.test(match[1]) ? match[1] : undefined
 }
 
 /** Splits an evidence key back into its run, segment and chunk; undefined for anything else. */

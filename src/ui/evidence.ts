@@ -30,6 +30,7 @@ export function renderEvidenceText(report: EvidenceReport): string {
     `Late writes:   ${summary.late_writes} (${summary.late_write_conflicts} conflicts)`,
     `Evidence:      ${plural(objects.lines, 'line')} (all runs): ${objects.copied} copied, ${objects.proven} proven, ${objects.removed} removed, ${plural(objects.late_write, 'late write')}`,
     `Location:      ${sanitize(evidenceRunUri(report))}`,
+    `Source purge:  ${purgeText(report, text)}`,
   ].join('\n')
 }
 
@@ -56,6 +57,7 @@ export function renderEvidenceMarkdown(report: EvidenceReport): string {
     ['Flipped at', md(summary.flipped_at)],
     ['Late writes', `${summary.late_writes} (${summary.late_write_conflicts} conflicts)`],
     ['Evidence lines (all runs)', `${objects.lines}: ${objects.copied} copied, ${objects.proven} proven, ${objects.removed} removed, ${objects.late_write} late writes`],
+    ['Source purge', purgeText(report, md)],
   ]
   return [
     `# Migration evidence: ${md(report.engagement_id)}`,
@@ -91,4 +93,15 @@ function statement(report: EvidenceReport): string {
 /** A value for Markdown: sanitised, then every character Markdown could act on escaped. */
 function md(value: unknown): string {
   return text(value).replace(/[\\`*_{}[\]<>()#+!|~&]/g, '\\$&')
+}
+
+/** The shared bucket's copy: still there, purged (when, how much), or a purge left unfinished. */
+function purgeText(report: EvidenceReport, value: (value: unknown) => string): string {
+  const purge = report.source_purge
+  if (!purge) return 'not purged (the shared bucket still holds the copy)'
+  const amount = `${plural(purge.versions, 'version')} and ${plural(purge.delete_markers, 'delete marker')}${purge.bytes === null ? '' : ` (${formatBytes(purge.bytes)})`}`
+  const from = `from ${value(purge.shared_bucket)}`
+  if (purge.status !== 'completed') return `unfinished: purge ${value(purge.purge_id)} started at ${value(purge.started_at)} to remove ${amount} ${from}; run purge-source again to finish it`
+  const left = purge.left_versions ? `, ${plural(purge.left_versions, 'version')} left (written during the purge)` : ''
+  return `purged at ${value(purge.completed_at)}: ${amount} removed ${from} (purge ${value(purge.purge_id)})${left}`
 }

@@ -32,6 +32,7 @@ describe('help', () => {
       'engagement:show',
       'migrate',
       'migrate:evidence',
+      'migrate:purge-source',
       'migrate:rollback',
     ])
   })
@@ -45,7 +46,7 @@ describe('help', () => {
   })
 
   it('destructive commands state their safety rule in the description', () => {
-    for (const id of ['engagement:delete', 'bucket:decommission', 'migrate', 'migrate:rollback']) {
+    for (const id of ['engagement:delete', 'bucket:decommission', 'migrate', 'migrate:rollback', 'migrate:purge-source']) {
       expect(manifest.commands[id].description, id).toMatch(/--yes/)
       expect(manifest.commands[id].description, id).toMatch(/exit 5/)
     }

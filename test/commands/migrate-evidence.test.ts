@@ -167,6 +167,7 @@ describe('migrate evidence', () => {
       runs: [older.run_id, latest.run_id],
       summary: latest,
       objects: {lines: 5, copied: 2, proven: 1, removed: 1, late_write: 1},
+      source_purge: null,
     })
     expect((result.json as {summary: EvidenceSummary}).summary.operator_arn).toBe(hostileArn)
     expect(result.stdout).not.toContain('\u001b')

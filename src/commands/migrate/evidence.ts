@@ -7,7 +7,7 @@ import {renderEvidenceMarkdown, renderEvidenceText} from '../../ui/evidence.js'
 
 export default class MigrateEvidence extends AuditforgeCommand<typeof MigrateEvidence, EvidenceReport> {
   static override summary = "Show the evidence of an engagement's migration, for the operator or an auditor."
-  static override description = `Reads the migration evidence that migrate --execute wrote to auditforge/migrations/<id>/ in the engagement's own bucket (its source_bucket, or the bucket named after it when the engagement was never migrated or was rolled back) and reports one run: the latest, or the one given with --run. The run's summary (operator, start and end, objects, bytes, the verification result, the flip with the index ETags before and after, late writes) and the evidence lines of the record, every run merged with the newest line per key, counted by action.
+  static override description = `Reads the migration evidence that migrate --execute wrote to auditforge/migrations/<id>/ in the engagement's own bucket (its source_bucket, or the bucket named after it when the engagement was never migrated or was rolled back) and reports one run: the latest, or the one given with --run. The run's summary (operator, start and end, objects, bytes, the verification result, the flip with the index ETags before and after, late writes) and the evidence lines of the record, every run merged with the newest line per key, counted by action; and whether \`migrate purge-source\` has removed the shared bucket's copy (when, how many versions and bytes).
 
 --format text (default) prints a short block; --format md a Markdown report for an auditor; --json the report as one JSON document. Read-only. Exit 3 when the engagement, its evidence or the run does not exist.`
 

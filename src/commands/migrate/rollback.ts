@@ -3,11 +3,13 @@ import {Flags} from '@oclif/core'
 import {AuditforgeCommand} from '../../base-command.js'
 import {EngagementIndex} from '../../lib/engagement-index.js'
 import {validateEngagementId} from '../../lib/layout.js'
-import {type RollbackResult, rollbackMigration, rollbackRisk} from '../../lib/migrate/index.js'
+import {type RollbackResult, assertRollbackPossible, rollbackMigration, rollbackRisk} from '../../lib/migrate/index.js'
 
 export default class MigrateRollback extends AuditforgeCommand<typeof MigrateRollback, RollbackResult> {
   static override summary = "Point a migrated engagement back at the shared bucket."
-  static override description = `Sets the engagement's source_bucket back to "" (a conditional write of the index). Touches no object: the shared bucket still holds the data migrate copied (migrate never deletes), and the engagement's own bucket is left in place (decommission it separately). Objects written to the engagement's bucket since the migration are listed first, because after the rollback the application no longer sees them.
+  static override description = `Sets the engagement's source_bucket back to "" (a conditional write of the index). Touches no object: the shared bucket still holds the data migrate copied (migrate never deletes), and the engagement's own bucket is left in place (decommission it separately). Objects written to the engagement's bucket since the migration are listed first, because after the rollback the application no longer sees them (judged against the migration's evidence: anything not the version the migration wrote; without evidence, anything that is not a single-part object with the same MD5 ETag in the shared bucket).
+
+Refused (exit 5) once \`auditforge migrate purge-source\` has removed the engagement's data from the shared bucket, even partly: the shared bucket no longer holds it.
 
 Asks y/N on a terminal; --yes skips the question; without a terminal and without --yes it refuses (exit 5).`
 
@@ -31,9 +33,10 @@ Asks y/N on a terminal; --yes skips the question; without a terminal and without
       this.note(`${id} already uses the shared bucket; nothing to roll back.`)
       return {engagement_id: id, previous_source_bucket: '', source_bucket: '', newer_in_bucket: []}
     }
+    await assertRollbackPossible(context, sharedBucket, record)
     const newer = await rollbackRisk(context, sharedBucket, record)
     if (newer.length > 0) {
-      this.warning(`${newer.length} object(s) in ${record.source_bucket} are missing or different in ${sharedBucket}; after the rollback the application will not see them:`, newer.slice(0, 10))
+      this.warning(`${newer.length >= 1000 ? 'At least 1000' : newer.length} object(s) in ${record.source_bucket} are missing or different in ${sharedBucket}; after the rollback the application will not see them:`, newer.slice(0, 10))
     }
     await this.confirm(`Point ${id} back at the shared bucket ${sharedBucket}? (${record.source_bucket} is left in place)`, this.flags.yes)
     await rollbackMigration(context, sharedBucket, id)

@@ -8,6 +8,7 @@ import {EngagementIndex} from '../engagement-index.js'
 import {AuditforgeError, ExitCode, notFound} from '../errors.js'
 import {migrationKeys, validateEngagementId} from '../layout.js'
 import {type EvidenceLine, type EvidenceLocation, type EvidenceSummary, readEvidence, readSummaries} from './evidence.js'
+import {readPurgeRecords} from './purge.js'
 
 /** The evidence lines of the engagement's record (every run merged, newest line per key), by action. */
 export interface EvidenceObjectCounts {
@@ -27,6 +28,8 @@ export interface EvidenceReport {
   /** The summary of the run reported on: the latest, or the one asked for. */
   summary: EvidenceSummary
   objects: EvidenceObjectCounts
+  /** The latest `migrate purge-source` of the shared bucket's copy; null when there was none. */
+  source_purge: SourcePurgeReport | null
 }
 
 /**
@@ -53,7 +56,7 @@ export async function loadEvidence(context: AwsContext, sharedBucket: string, en
   if (!summary) {
     throw notFound(`No run ${options.runId} in the migration evidence of ${id} in ${bucket}; its runs: ${runs.join(', ')}`, 'Pass one of the runs listed to --run, or leave --run out for the latest.')
   }
-  return {engagement_id: id, bucket, runs, summary: withNulls(summary), objects: await countEvidence(context, location)}
+  return {engagement_id: id, bucket, runs, summary: withNulls(summary), objects: await countEvidence(context, location), source_purge: await sourcePurgeOf(context, location)}
 }
 
 /** `s3://<bucket>/auditforge/migrations/<id>/<run id>/`: where a run's evidence lives. */
@@ -94,4 +97,42 @@ function withNulls(summary: EvidenceSummary): EvidenceSummary {
 
 function noEvidence(id: string, bucket: string): AuditforgeError {
   return notFound(`No migration evidence for ${id} in ${bucket}; it has not been migrated with evidence yet`, 'Migrate it with `auditforge migrate --engagement-id <id> --execute`.')
+}
+
+/** The latest purge of the shared bucket's copy, as `migrate evidence` reports it. */
+export interface SourcePurgeReport {
+  purge_id: string
+  /** `completed`; `listed` or `incomplete` for a purge that was interrupted (run it again). */
+  status: 'listed' | 'incomplete' | 'completed'
+  shared_bucket: string
+  started_at: string
+  completed_at: string | null
+  /** What this purge removed (by version id), and what was left in the shared bucket after it. */
+  versions: number
+  delete_markers: number
+  bytes: number | null
+  left_versions: number | null
+  /** Earlier, interrupted purges this one finished. */
+  resumes: string[]
+  /** The purge record in the engagement's bucket. */
+  key: string
+}
+
+/** The latest purge that got past its listing (an `aborted` one deleted nothing), or null. */
+async function sourcePurgeOf(context: AwsContext, location: EvidenceLocation): Promise<SourcePurgeReport | null> {
+  const purge = (await readPurgeRecords(context.s3, location)).filter((candidate) => candidate.status !== 'aborted').at(-1)
+  if (!purge || purge.status === 'aborted') return null
+  return {
+    purge_id: purge.purge_id,
+    status: purge.status,
+    shared_bucket: purge.shared_bucket,
+    started_at: purge.started_at,
+    completed_at: purge.completed_at ?? null,
+    versions: purge.removed?.versions ?? purge.intent?.versions ?? 0,
+    delete_markers: purge.removed?.delete_markers ?? purge.intent?.delete_markers ?? 0,
+    bytes: purge.removed ? purge.removed.bytes : (purge.intent?.bytes ?? null),
+    left_versions: purge.left?.versions ?? null,
+    resumes: purge.resumes ?? [],
+    key: migrationKeys.purgeRecord(location.engagementId, purge.purge_id),
+  }
 }
