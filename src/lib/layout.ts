@@ -81,6 +81,12 @@ export const migrationKeys = {
   chunk: (id: string, runId: string, segment: string, chunk: number): string =>
     `${migrationsPrefix(id)}${validatedRunId(runId)}/${validatedSegment(segment)}/objects-${chunkNumber(chunk)}.jsonl`,
   summary: (id: string, runId: string): string => `${migrationsPrefix(id)}${validatedRunId(runId)}/summary.json`,
+  /**
+   * Records of `migrate --verify-only` runs with deep checks, one object each, named like runs
+   * (`<YYYYMMDDTHHMMSS.mmmZ>-<6 hex>`) so they sort by time; beside the runs, never one of them.
+   */
+  verificationsPrefix: (id: string): string => `${migrationsPrefix(id)}verifications/`,
+  verification: (id: string, verificationId: string): string => `${migrationsPrefix(id)}verifications/${validatedRunId(verificationId)}.json`,
 }
 
 /** Splits an evidence key back into its run, segment and chunk; undefined for anything else. */
