@@ -92,6 +92,12 @@ export const migrationKeys = {
   purgeRecord: (id: string, purgeId: string): string => `${migrationsPrefix(id)}purges/${validatedRunId(purgeId)}/purge.json`,
   purgeChunk: (id: string, purgeId: string, phase: PurgePhase, chunk: number): string =>
     `${migrationsPrefix(id)}purges/${validatedRunId(purgeId)}/${purgePhase(phase)}-${chunkNumber(chunk)}.jsonl`,
+  /**
+   * Records of `migrate --verify-only` runs with deep checks, one object each, named like runs
+   * (`<YYYYMMDDTHHMMSS.mmmZ>-<6 hex>`) so they sort by time; beside the runs, never one of them.
+   */
+  verificationsPrefix: (id: string): string => `${migrationsPrefix(id)}verifications/`,
+  verification: (id: string, verificationId: string): string => `${migrationsPrefix(id)}verifications/${validatedRunId(verificationId)}.json`,
 }
 
 /** The two phases of a purge: history first, then the current versions and delete markers. */

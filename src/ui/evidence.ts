@@ -4,8 +4,9 @@
  * written it), so each is sanitised as it is put in; in Markdown it is escaped as well, so a
  * value can neither break the table nor become a link, an image or HTML.
  */
-import {type EvidenceReport, evidenceRunUri} from '../lib/migrate/index.js'
+import {type DeepChecks, type EvidenceReport, type SampledObject, evidenceRunUri} from '../lib/migrate/index.js'
 import {formatBytes, plural} from './format.js'
+import {describeChecksumCheck, describeContentSample} from './migration.js'
 import {sanitize} from './terminal.js'
 
 const absent = '—'
@@ -28,10 +29,34 @@ export function renderEvidenceText(report: EvidenceReport): string {
     `Verification:  ${text(verification?.result)} at ${text(verification?.checked_at)} (${verification?.differences ?? 0} differences)`,
     `Flip:          ${summary.flipped_at ? `at ${text(summary.flipped_at)}, index ETag ${text(summary.index_etag_before)} → ${text(summary.index_etag_after)}` : 'not flipped'}`,
     `Late writes:   ${summary.late_writes} (${summary.late_write_conflicts} conflicts)`,
+    ...continued('Deep checks:   ', deepCheckLines(summary.deep_checks).map(text), 'none asked for'),
+    ...continued('Last verified: ', verificationLines(report).map(text), 'no verification record'),
     `Evidence:      ${plural(objects.lines, 'line')} (all runs): ${objects.copied} copied, ${objects.proven} proven, ${objects.removed} removed, ${plural(objects.late_write, 'late write')}`,
     `Location:      ${sanitize(evidenceRunUri(report))}`,
     `Source purge:  ${purgeText(report, text)}`,
   ].join('\n')
+}
+
+/** A labelled fact over several lines: the label on the first, the rest indented under it. */
+function continued(label: string, lines: string[], none: string): string[] {
+  if (lines.length === 0) return [`${label}${none}`]
+  return lines.map((line, index) => `${index === 0 ? label : ' '.repeat(label.length)}${line}`)
+}
+
+/** One line per deep check that ran (values straight from S3: the caller sanitises). */
+function deepCheckLines(checks: DeepChecks | null | undefined): string[] {
+  return [
+    ...(checks?.checksums ? [describeChecksumCheck(checks.checksums)] : []),
+    ...(checks?.content_sample ? [describeContentSample(checks.content_sample)] : []),
+  ]
+}
+
+/** The newest verification record: its verdict, then its deep checks. */
+function verificationLines(report: EvidenceReport): string[] {
+  const record = report.verification_record
+  if (!record) return []
+  const against = record.evidence_run ? `against run ${record.evidence_run}` : 'without evidence'
+  return [`${record.result} at ${record.checked_at} by ${record.operator_arn}, ${against} (${record.differences} differences)`, ...deepCheckLines(record.deep_checks)]
 }
 
 /** The auditor's report, in Markdown. */
@@ -58,6 +83,12 @@ export function renderEvidenceMarkdown(report: EvidenceReport): string {
     ['Late writes', `${summary.late_writes} (${summary.late_write_conflicts} conflicts)`],
     ['Evidence lines (all runs)', `${objects.lines}: ${objects.copied} copied, ${objects.proven} proven, ${objects.removed} removed, ${objects.late_write} late writes`],
     ['Source purge', purgeText(report, md)],
+    ['Deep checks of this run', deepCheckLines(summary.deep_checks).map(md).join('<br>') || 'none asked for'],
+    ['Latest verification', verificationLines(report).map(md).join('<br>') || 'no verification record'],
+  ]
+  const samples = [
+    ...sampleRows('this run', summary.deep_checks?.content_sample?.objects),
+    ...sampleRows(`verification ${report.verification_record?.verification_id ?? ''}`, report.verification_record?.deep_checks?.content_sample?.objects),
   ]
   return [
     `# Migration evidence: ${md(report.engagement_id)}`,
@@ -72,6 +103,9 @@ export function renderEvidenceMarkdown(report: EvidenceReport): string {
     '',
     statement(report),
     '',
+    ...(samples.length > 0
+      ? ['## Content sample', '', 'Objects downloaded from both sides, pinned to the versions in the evidence, and their SHA-256.', '', '| Check | Key | Size | Source SHA-256 | Target SHA-256 | Result |', '|---|---|---|---|---|---|', ...samples, '']
+      : []),
     '## Evidence location',
     '',
     `\`${sanitize(evidenceRunUri(report))}\``,
@@ -80,6 +114,11 @@ export function renderEvidenceMarkdown(report: EvidenceReport): string {
     '',
     ...report.runs.map((run) => `- ${md(run)}${run === summary.run_id ? ' (this report)' : ''}`),
   ].join('\n')
+}
+
+/** Table rows of sampled objects, every value escaped. */
+function sampleRows(check: string, objects: SampledObject[] | undefined): string[] {
+  return (objects ?? []).map((object) => `| ${md(check)} | ${md(object.key)} | ${md(object.size)} | ${md(object.source_sha256)} | ${md(object.target_sha256)} | ${md(object.outcome)} |`)
 }
 
 function statement(report: EvidenceReport): string {

@@ -1,4 +1,5 @@
-import type {EngagementOutcome, VerifyOutcome} from '../lib/migrate/index.js'
+import type {ChecksumCheck, ContentSampleCheck, DeepChecks, EngagementOutcome, NotComparableReason, VerifyOutcome} from '../lib/migrate/index.js'
+import {plural} from './format.js'
 import {renderTable} from './table.js'
 import {type Rendered, sanitize} from './terminal.js'
 
@@ -42,6 +43,51 @@ export function renderDifferences(engagementId: string, differences: string[]): 
   const shown = differences.slice(0, 20)
   const more = differences.length > shown.length ? [`… and ${differences.length - shown.length} more`] : []
   return [`${engagementId} failed verification; its record was not changed:`, [...shown, ...more]]
+}
+
+/** Why objects were not comparable by checksum, as short labels for a count. */
+const reasonLabels: Record<NotComparableReason, string> = {
+  no_source_checksum: 'no source checksum',
+  no_target_checksum: 'no target checksum',
+  different_algorithms: 'different algorithms',
+  composite: 'composite checksum',
+  source_version_gone: 'source version gone',
+  source_changed: 'source changed',
+}
+
+/** `--checksums` in one line: what was compared, what differed, and what could not be compared and why. */
+export function describeChecksumCheck(check: ChecksumCheck): string {
+  const reasons = Object.entries(check.not_comparable_reasons ?? {}).map(([reason, count]) => `${reasonLabels[reason as NotComparableReason] ?? reason}: ${count}`)
+  return [
+    `checksums ${check.result}: ${plural(check.objects, 'object')}, ${check.compared} compared (${check.equal} equal, ${check.mismatches} differ)`,
+    ...(check.target_missing > 0 ? [`${check.target_missing} target versions missing`] : []),
+    `${check.not_comparable} not comparable${reasons.length > 0 ? ` (${reasons.join('; ')})` : ''}`,
+  ].join(', ')
+}
+
+/** `--content-sample` in one line. */
+export function describeContentSample(check: ContentSampleCheck): string {
+  return [
+    `content sample ${check.result}: ${check.sampled} of ${plural(check.population, 'object')} (${check.requested} asked), SHA-256 equal on ${check.equal}, ${check.mismatches} differ`,
+    ...(check.not_compared > 0 ? [`${check.not_compared} not compared (source version gone)`] : []),
+  ].join(', ')
+}
+
+/**
+ * The deep checks of one engagement as notes for the operator: one line per check, and, when
+ * objects could not be compared by checksum, what does prove their bytes.
+ */
+export function renderDeepChecks(engagementId: string, checks: DeepChecks | null | undefined): string[] {
+  if (!checks) return []
+  const lines: string[] = []
+  if (checks.checksums) lines.push(`${engagementId}: ${describeChecksumCheck(checks.checksums)}`)
+  if (checks.content_sample) lines.push(`${engagementId}: ${describeContentSample(checks.content_sample)}`)
+  if (checks.checksums && checks.checksums.not_comparable > 0) {
+    lines.push(
+      `${engagementId}: objects not comparable by checksum rest on identity verification; only their bytes prove their content: --content-sample N compares N objects drawn at random (N at least the object count compares all)`,
+    )
+  }
+  return lines
 }
 
 export function sum<T extends {[key in K]: number}, K extends keyof T>(items: T[], key: K): number {

@@ -2,6 +2,7 @@
  * `migrate evidence` against moto: evidence for two runs written with the library into the
  * engagement's own bucket, then read back by the built CLI as text, Markdown and JSON.
  */
+import {DeleteObjectCommand, PutObjectCommand} from '@aws-sdk/client-s3'
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {migrationKeys} from '../../src/lib/layout.js'
@@ -161,19 +162,70 @@ describe('migrate evidence', () => {
     const {id, bucket, older, latest} = seeded
     const result = await runJson(['migrate', 'evidence', id], {env: env()})
     expect(result.code, result.stderr).toBe(0)
+    // Summaries written before deep checks existed read back with `deep_checks: null`.
     expect(result.json).toEqual({
       engagement_id: id,
       bucket,
       runs: [older.run_id, latest.run_id],
-      summary: latest,
+      summary: {...latest, deep_checks: null},
       objects: {lines: 5, copied: 2, proven: 1, removed: 1, late_write: 1},
+      verification_record: null,
       source_purge: null,
     })
     expect((result.json as {summary: EvidenceSummary}).summary.operator_arn).toBe(hostileArn)
     expect(result.stdout).not.toContain('\u001b')
 
     const run = await runJson<{summary: EvidenceSummary}>(['migrate', 'evidence', id, '--run', older.run_id], {env: env()})
-    expect(run.json.summary).toEqual(older)
+    expect(run.json.summary).toEqual({...older, deep_checks: null})
+  })
+
+  it('shows the latest verification record and its deep checks, hostile values escaped', async () => {
+    const s3 = testS3()
+    const {id, bucket, shared} = seeded
+    const hostileKey = `auditforge/engagements/${id}/source/x\u001b[2J|[a](http://evil)`
+    const sampled = {key: hostileKey, size: 10, source_version_id: 'sv', target_version_id: 'tv', source_sha256: 'a'.repeat(64), target_sha256: 'a'.repeat(64), outcome: 'equal'}
+    const record = (verificationId: string, result: string) => ({
+      engagement_id: id,
+      verification_id: verificationId,
+      tool_version: '0.1.0',
+      operator_arn: hostileArn,
+      source_bucket: shared,
+      target_bucket: bucket,
+      checked_at: '2026-01-03T10:00:00.000Z',
+      evidence_run: seeded.latest.run_id,
+      result,
+      differences: 0,
+      unproven: 0,
+      late_writes: 0,
+      changed_since_migration: 0,
+      new_in_target: 0,
+      deep_checks: {
+        checksums: null,
+        content_sample: {result: 'passed', checked_at: '2026-01-03T10:00:00.000Z', requested: 1, population: 3, sampled: 1, equal: 1, mismatches: 0, not_compared: 0, objects: [sampled]},
+      },
+    })
+    const older = record('20260103T090000.000Z-00000c', 'failed')
+    const newest = record('20260103T100000.000Z-00000d', 'passed')
+    for (const entry of [newest, older]) {
+      await s3.send(new PutObjectCommand({Bucket: bucket, Key: migrationKeys.verification(id, entry.verification_id), Body: JSON.stringify(entry)}))
+    }
+    try {
+      const json = await runJson<{verification_record: unknown}>(['migrate', 'evidence', id], {env: env()})
+      expect(json.code, json.stderr).toBe(0)
+      expect(json.json.verification_record).toEqual(newest)
+
+      const text = await runCli(['migrate', 'evidence', id], {env: env()})
+      expect(text.stdout).toContain(`Last verified: passed at 2026-01-03T10:00:00.000Z by arn:aws:iam::123456789012:user/ops\\u001b]0;x\\u0007|[link](http://evil), against run ${seeded.latest.run_id} (0 differences)`)
+      expect(text.stdout).toContain('               content sample passed: 1 of 3 objects (1 asked), SHA-256 equal on 1, 0 differ')
+      expect(text.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/)
+
+      const markdown = await runCli(['migrate', 'evidence', id, '--format', 'md'], {env: env()})
+      expect(markdown.stdout).toContain('## Content sample')
+      expect(markdown.stdout).toContain(`| verification 20260103T100000.000Z-00000d | auditforge/engagements/${id}/source/x\\\\u001b\\[2J\\|\\[a\\]\\(http://evil\\) | 10 | ${'a'.repeat(64)} | ${'a'.repeat(64)} | equal |`)
+      expect(markdown.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/)
+    } finally {
+      for (const entry of [newest, older]) await s3.send(new DeleteObjectCommand({Bucket: bucket, Key: migrationKeys.verification(id, entry.verification_id)}))
+    }
   })
 
   it('an unknown --run is exit 3 naming the runs', async () => {

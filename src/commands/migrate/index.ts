@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
+import {invalidInput} from '../../lib/errors.js'
 import {validateEngagementId} from '../../lib/layout.js'
 import {
   type EngagementOutcome,
@@ -8,14 +9,16 @@ import {
   type VerifyOutcome,
   alreadyMigrated,
   executeMigration,
+  maxContentSample,
   migrationExitCode,
   migrationReport,
   planMigration,
   reconcileMigration,
   plannedOutcome,
   verifyMigrations,
+  wantsDeepChecks,
 } from '../../lib/migrate/index.js'
-import {renderDifferences, renderOutcomes, renderPlan, renderVerification} from '../../ui/migration.js'
+import {renderDeepChecks, renderDifferences, renderOutcomes, renderPlan, renderVerification} from '../../ui/migration.js'
 import {createProgressDisplay} from '../../ui/progress.js'
 
 export default class Migrate extends AuditforgeCommand<typeof Migrate, MigrationReport> {
@@ -24,7 +27,11 @@ export default class Migrate extends AuditforgeCommand<typeof Migrate, Migration
 
 With --execute (after a y/N question, or --yes; exit 5 without a terminal and without --yes) each engagement's bucket is provisioned with every control and bound to this index; every object not already proven in it is server-side copied, pinned to the source ETag it was listed with and conditional on the target (content type, user metadata, tags and storage class kept; a CRC64NVME checksum stored; objects over 5 GiB part by part); keys that left the source are removed from it. Each copy is recorded as evidence (source and target identity, checksum) under auditforge/migrations/<id>/ in the engagement's bucket. Verification is by identity, never by size alone: every source key must still be what was copied, and the target must hold exactly the versions the copies wrote and nothing else. The run's summary, verification included, is stored before the record points at the new bucket (a conditional write); writes that reach the source between the last listing and the switch are copied after it when the target still holds the migrated version. A mismatch exits 4 and leaves the record untouched. The source is never deleted or modified; an interrupted run is completed by running it again, and an engagement already migrated is left alone.
 
---verify-only verifies migrated engagements against their evidence without copying: every migrated version must still be in the engagement's bucket and the shared bucket unchanged since the copy (what the application wrote since is reported, not a difference); exit 4 on a difference. --reconcile copies an engagement's late writes where its bucket still holds the migrated version. \`auditforge migrate evidence ID\` prints a run's evidence. AccessDenied or NoSuchBucket on the shared bucket: a message on stderr, nothing changed, exit 0.`
+--verify-only verifies migrated engagements against their evidence without copying: every migrated version must still be in the engagement's bucket and the shared bucket unchanged since the copy (what the application wrote since is reported, not a difference); exit 4 on a difference. An engagement migrated before evidence existed is compared as both buckets stand, and an object there is proven only by equal single-part MD5 ETags of objects that are not SSE-KMS, by --checksums or by --content-sample: any other object (multipart, SSE-KMS) is reported as unproven, exit 4, never accepted on its size.
+
+Deep checks, with --execute or --verify-only: --checksums compares the full-object checksums S3 stored with both sides of every migrated object (HeadObject pinned to the versions in the evidence); equal checksums are equal bytes, a difference exits 4. Objects whose sides cannot be compared (no stored checksum, different algorithms, a composite checksum) are counted and listed with the reason and do not fail the check. --content-sample N (1 to ${maxContentSample}) downloads N objects drawn uniformly at random from both sides, pinned to the same versions, and compares the SHA-256 of their bytes; a difference exits 4. On --execute they run once identity verification has passed and before the switch, so a failure leaves the record untouched; their results are in the run's summary. On --verify-only they are stored as a verification record under auditforge/migrations/<id>/verifications/. \`auditforge migrate evidence ID\` shows both.
+
+--reconcile copies an engagement's late writes where its bucket still holds the migrated version. \`auditforge migrate evidence ID\` prints a run's evidence. AccessDenied or NoSuchBucket on the shared bucket: a message on stderr, nothing changed, exit 0.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -33,6 +40,8 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
     '<%= config.bin %> <%= command.id %> --execute --yes --concurrency 32',
     '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40 --verify-only --json',
     '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40 --reconcile --yes',
+    '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40 --execute --checksums --content-sample 50',
+    '<%= config.bin %> <%= command.id %> --verify-only --checksums --content-sample 20 --json',
   ]
 
   static override flags = {
@@ -46,11 +55,24 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
       dependsOn: ['engagement-id'],
     }),
     concurrency: Flags.integer({summary: 'Copies in flight at once.', default: 16, min: 1, max: 256}),
+    checksums: Flags.boolean({
+      summary: 'With --execute or --verify-only: compare the stored full-object checksums of both sides of every migrated object.',
+    }),
+    'content-sample': Flags.integer({
+      summary: 'With --execute or --verify-only: compare the SHA-256 of N objects drawn at random, downloaded from both sides.',
+      helpValue: 'N',
+      min: 1,
+      max: maxContentSample,
+    }),
   }
 
   public async run(): Promise<MigrationReport> {
     const {flags} = this
     const engagementId = flags['engagement-id'] === undefined ? undefined : validateEngagementId(flags['engagement-id'])
+    const deepChecks = {checksums: flags.checksums, contentSample: flags['content-sample']}
+    if (wantsDeepChecks(deepChecks) && (flags.reconcile || (!flags.execute && !flags['verify-only']))) {
+      throw invalidInput('--checksums and --content-sample check a migration: use them with --execute or --verify-only')
+    }
     if (flags.execute) this.assertCanConfirm(flags.yes)
     const sharedBucket = this.sharedBucket
     const context = await this.aws()
@@ -68,7 +90,7 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
 
     if (flags['verify-only']) {
       this.spinner.start('Comparing migrated engagements with the shared bucket')
-      const outcomes = await verifyMigrations(context, sharedBucket, engagementId)
+      const outcomes = await verifyMigrations(context, sharedBucket, engagementId, {...deepChecks, concurrency: flags.concurrency, toolVersion: this.config.version})
       this.spinner.stop()
       return this.verified(sharedBucket, 'verify', outcomes)
     }
@@ -99,6 +121,7 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
     const outcomes = await executeMigration(context, plan, {
       concurrency: flags.concurrency,
       toolVersion: this.config.version,
+      ...deepChecks,
       onProgress: (snapshot) => progress.update({...snapshot, label: "Migrating"}),
     })
     progress.done()
@@ -126,12 +149,15 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
   }
 
   /**
-   * Lists each engagement's verification differences on stderr, then one `Error:` line when any
-   * engagement failed verification or failed otherwise (a non-zero exit always says why).
+   * Notes each engagement's deep checks and what to run next, lists its verification differences
+   * on stderr, then one `Error:` line when any engagement failed verification or failed otherwise
+   * (a non-zero exit always says why).
    */
   private reportDifferences(outcomes: (EngagementOutcome | VerifyOutcome)[]): void {
+    for (const outcome of outcomes) for (const line of renderDeepChecks(outcome.engagement_id, outcome.deep_checks)) this.note(line)
     const failed = outcomes.filter((outcome) => outcome.status === 'verification_failed')
     for (const outcome of failed) this.warning(...renderDifferences(outcome.engagement_id, outcome.differences ?? []))
+    for (const outcome of outcomes) if ('suggestion' in outcome && outcome.suggestion) this.note(`${outcome.engagement_id}: ${outcome.suggestion}`)
     const broken = outcomes.filter((outcome) => outcome.status === 'failed').length
     const problems = [
       ...(failed.length > 0 ? [`${failed.length} engagement(s) failed verification`] : []),

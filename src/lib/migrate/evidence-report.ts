@@ -7,7 +7,7 @@ import {bucketNameFor, engagementBucketOf} from '../buckets.js'
 import {EngagementIndex} from '../engagement-index.js'
 import {AuditforgeError, ExitCode, notFound} from '../errors.js'
 import {migrationKeys, validateEngagementId} from '../layout.js'
-import {type EvidenceLine, type EvidenceLocation, type EvidenceSummary, readEvidence, readSummaries} from './evidence.js'
+import {type EvidenceLine, type EvidenceLocation, type EvidenceSummary, type VerificationRecord, readEvidence, readLatestVerificationRecord, readSummaries} from './evidence.js'
 import {readPurgeRecords} from './purge.js'
 
 /** The evidence lines of the engagement's record (every run merged, newest line per key), by action. */
@@ -30,14 +30,16 @@ export interface EvidenceReport {
   objects: EvidenceObjectCounts
   /** The latest `migrate purge-source` of the shared bucket's copy; null when there was none. */
   source_purge: SourcePurgeReport | null
+  /** The newest `--verify-only` record with deep checks, whichever run it verified; null when there is none. */
+  verification_record: VerificationRecord | null
 }
 
 /**
  * Reads an engagement's migration evidence: the record from the index (exit 3 when missing),
  * its bucket (`source_bucket`, or for an engagement not migrated, or rolled back, the bucket
  * named after it when that exists), every run's summary, the latest run or `runId` (exit 3 when
- * unknown, naming the runs), and the evidence lines counted by action as they stream by. The id
- * and the run id are checked before any AWS call (exit 2).
+ * unknown, naming the runs), the evidence lines counted by action as they stream by, and the
+ * newest verification record. The id and the run id are checked before any AWS call (exit 2).
  */
 export async function loadEvidence(context: AwsContext, sharedBucket: string, engagementId: string, options: {runId?: string} = {}): Promise<EvidenceReport> {
   const id = validateEngagementId(engagementId)
@@ -56,7 +58,15 @@ export async function loadEvidence(context: AwsContext, sharedBucket: string, en
   if (!summary) {
     throw notFound(`No run ${options.runId} in the migration evidence of ${id} in ${bucket}; its runs: ${runs.join(', ')}`, 'Pass one of the runs listed to --run, or leave --run out for the latest.')
   }
-  return {engagement_id: id, bucket, runs, summary: withNulls(summary), objects: await countEvidence(context, location), source_purge: await sourcePurgeOf(context, location)}
+  return {
+    engagement_id: id,
+    bucket,
+    runs,
+    summary: withNulls(summary),
+    objects: await countEvidence(context, location),
+    verification_record: await readLatestVerificationRecord(context.s3, location),
+    source_purge: await sourcePurgeOf(context, location),
+  }
 }
 
 /** `s3://<bucket>/auditforge/migrations/<id>/<run id>/`: where a run's evidence lives. */
@@ -92,6 +102,8 @@ function withNulls(summary: EvidenceSummary): EvidenceSummary {
     index_etag_before: summary.index_etag_before ?? null,
     index_etag_after: summary.index_etag_after ?? null,
     flipped_at: summary.flipped_at ?? null,
+    // Summaries written before deep checks existed have no such field: none were run.
+    deep_checks: summary.deep_checks ?? null,
   }
 }
 

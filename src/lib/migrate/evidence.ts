@@ -14,6 +14,7 @@ import type {S3Client} from '@aws-sdk/client-s3'
 
 import {migrationKeys, parseEvidenceKey} from '../layout.js'
 import {compareKeys, listObjects, putObject, readText} from '../s3/index.js'
+import type {DeepChecks} from './deep-check.js'
 import {Cursor} from './streams.js'
 
 /** One object's line in the evidence. */
@@ -165,6 +166,11 @@ export interface EvidenceSummary {
   late_writes: number
   late_write_conflicts: number
   segments: string[]
+  /**
+   * `--checksums` and `--content-sample`, run after identity verification passed and before the
+   * flip; null when neither was asked for. Absent from summaries written before deep checks.
+   */
+  deep_checks?: DeepChecks | null
 }
 
 /** Writes (or rewrites: the bucket is versioned, so every state stays provable) a run's summary. */
@@ -187,4 +193,53 @@ export async function readSummaries(s3: S3Client, location: EvidenceLocation): P
     if (stored) summaries.push(JSON.parse(stored.text) as EvidenceSummary)
   }
   return summaries
+}
+
+/**
+ * A `migrate --verify-only` run with deep checks, stored as its own object next to the runs
+ * (`auditforge/migrations/<id>/verifications/<verification id>.json`): what was verified, when,
+ * by whom, against which evidence run, and what the deep checks found.
+ */
+export interface VerificationRecord {
+  engagement_id: string
+  verification_id: string
+  tool_version: string
+  operator_arn: string
+  source_bucket: string
+  target_bucket: string
+  checked_at: string
+  /** The evidence run verified against; null for a migration from before evidence. */
+  evidence_run: string | null
+  result: 'passed' | 'failed'
+  /** Differences found, deep-check failures and unproven objects included. */
+  differences: number
+  /** Without evidence: objects neither MD5 ETags, checksums nor bytes could prove. */
+  unproven: number
+  late_writes: number
+  changed_since_migration: number
+  new_in_target: number
+  deep_checks: DeepChecks
+}
+
+/** Stores a verification record; written once (a conditional put), never replaced. */
+export async function writeVerificationRecord(s3: S3Client, location: EvidenceLocation, record: VerificationRecord): Promise<string> {
+  const key = migrationKeys.verification(location.engagementId, record.verification_id)
+  await putObject(s3, {bucket: location.bucket, key, expectedOwner: location.expectedOwner}, `${JSON.stringify(record, null, 2)}\n`, {
+    contentType: 'application/json',
+    action: 'Writing the migration verification record',
+    ifAbsent: true,
+  })
+  return key
+}
+
+/** The newest verification record (the names sort by time), or null when there is none. */
+export async function readLatestVerificationRecord(s3: S3Client, location: EvidenceLocation): Promise<VerificationRecord | null> {
+  const prefix = migrationKeys.verificationsPrefix(location.engagementId)
+  let latest: string | undefined
+  for await (const object of listObjects(s3, {bucket: location.bucket, prefix, expectedOwner: location.expectedOwner})) {
+    if (object.Key.endsWith('.json') && (latest === undefined || object.Key > latest)) latest = object.Key
+  }
+  if (latest === undefined) return null
+  const stored = await readText(s3, {bucket: location.bucket, key: latest, expectedOwner: location.expectedOwner}, 'Reading the migration verification record')
+  return stored ? (JSON.parse(stored.text) as VerificationRecord) : null
 }

@@ -13,6 +13,7 @@ import {describeAwsError} from '../errors.js'
 import {migrationKeys, ownsKey} from '../layout.js'
 import {abortMultipartUploads} from '../s3/index.js'
 import {LocalCopyEngine} from './copy.js'
+import {type DeepChecks, checksumDifferences, deepCheckFailures, evidencePairs, runDeepChecks, sampleDifferences, validateContentSample, wantsDeepChecks} from './deep-check.js'
 import {type EvidenceLine, type EvidenceSummary, EvidenceWriter, readEvidence, segmentName, writeSummary} from './evidence.js'
 import type {EngagementPlan, MigrationPlan} from './plan.js'
 import {emptyStream} from './streams.js'
@@ -41,6 +42,12 @@ export interface ExecuteOptions {
   toolVersion?: string
   /** The clock; injectable for tests. */
   now?: () => Date
+  /** After identity verification passed, compare the stored full-object checksums of every object. */
+  checksums?: boolean
+  /** After identity verification passed, compare the bytes (SHA-256) of this many objects drawn at random. */
+  contentSample?: number
+  /** A uniform integer in [0, maxExclusive) for the sample; injectable for tests. */
+  randomInt?: (maxExclusive: number) => number
 }
 
 /**
@@ -61,6 +68,7 @@ export async function migrateEngagement(
   options: ExecuteOptions = {},
   copyLimit: ReturnType<typeof pLimit> = pLimit(options.concurrency ?? 16),
 ): Promise<EngagementOutcome> {
+  if (options.contentSample !== undefined) validateContentSample(options.contentSample)
   const {s3} = context
   const owner = await context.accountId()
   const id = plan.engagementId
@@ -135,7 +143,16 @@ export async function migrateEngagement(
     // Only a moving source can make another pass worth it; an archived object stays archived.
     if (check.differenceCount === 0 || check.differences.every((difference) => difference.kind === 'archived')) break
   }
-  const verified = check!.differenceCount === 0
+  // The deep checks, when asked for, prove what the versions that identity verification found
+  // hold; they run only once identity holds, and their failures keep the record where it is.
+  let deepChecks: DeepChecks | null = null
+  if (check!.differenceCount === 0 && wantsDeepChecks(options)) {
+    report('verify')
+    const pairs = evidencePairs(readEvidence(s3, location))
+    deepChecks = await runDeepChecks({s3, sourceBucket: sharedBucket, targetBucket: bucket, owner}, pairs, {...options, limit: copyLimit, now})
+  }
+  const deepFailures = deepCheckFailures(deepChecks)
+  const verified = check!.differenceCount === 0 && deepFailures === 0
   const summary: EvidenceSummary = {
     engagement_id: id,
     run_id: runId,
@@ -150,13 +167,14 @@ export async function migrateEngagement(
     copied: done.copied,
     proven: done.proven,
     removed: done.removed,
-    verification: {result: verified ? 'passed' : 'failed', checked_at: iso(now()), differences: check!.differenceCount},
+    verification: {result: verified ? 'passed' : 'failed', checked_at: iso(now()), differences: check!.differenceCount + deepFailures},
     index_etag_before: null,
     index_etag_after: null,
     flipped_at: null,
     late_writes: 0,
     late_write_conflicts: 0,
     segments,
+    deep_checks: deepChecks,
   }
   Object.assign(outcome, {objects: check!.objects, bytes: check!.bytes, copied: done.copied, skipped_existing: done.proven, run_id: runId})
   // The summary, verification included, is stored before the record can switch.
@@ -165,7 +183,8 @@ export async function migrateEngagement(
     await writeSummary(s3, location, {...summary, finished_at: iso(now())})
     const differences = check!.differences.map((difference) => `${difference.kind.replace(/_/g, ' ')}: ${difference.key} (${difference.detail})`)
     if (check!.differenceCount > differences.length) differences.push(`… and ${check!.differenceCount - differences.length} more`)
-    return {...outcome, status: 'verification_failed', differences}
+    differences.push(...checksumDifferences(deepChecks?.checksums), ...sampleDifferences(deepChecks?.content_sample))
+    return {...outcome, status: 'verification_failed', differences, ...(deepChecks ? {deep_checks: deepChecks} : {})}
   }
 
   report('record')
@@ -184,6 +203,7 @@ export async function migrateEngagement(
   return {
     ...outcome,
     status: 'migrated',
+    ...(deepChecks ? {deep_checks: deepChecks} : {}),
     late_writes: late.copied,
     ...(late.conflictCount > 0 ? {late_write_conflicts: late.conflicts.map((conflict) => conflict.key)} : {}),
   }
@@ -212,6 +232,7 @@ export async function executeMigration(
   plan: MigrationPlan,
   options: ExecuteOptions = {},
 ): Promise<EngagementOutcome[]> {
+  if (options.contentSample !== undefined) validateContentSample(options.contentSample)
   const copyLimit = pLimit(options.concurrency ?? 16)
   const engagementLimit = pLimit(options.engagementConcurrency ?? 4)
   // Progress across the whole run: the sum of every engagement's latest snapshot.

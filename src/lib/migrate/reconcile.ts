@@ -72,6 +72,8 @@ export async function reconcileMigration(
     late_writes: late.copied,
     late_write_conflicts: late.conflictCount,
     segments: [writer.segment],
+    // This run ran no deep checks; the earlier run's must not read as its own.
+    deep_checks: null,
   })
   return {...verified, reconciled: late.copied, conflicts: late.conflicts.map((conflict) => conflict.key)}
 }

@@ -1,6 +1,7 @@
 /** Outcomes of a migration run, its `--json` document and its exit code. */
 import type {EngagementRecord} from '../engagement-index.js'
 import {ExitCode} from '../errors.js'
+import type {DeepChecks} from './deep-check.js'
 import type {EngagementPlan, SourceStatus} from './plan.js'
 import type {VerifyOutcome} from './verify.js'
 
@@ -21,6 +22,8 @@ export interface EngagementOutcome {
   /** Late writes copied after the flip, and the keys of those not copied (the target had moved on). */
   late_writes?: number
   late_write_conflicts?: string[]
+  /** `--checksums` / `--content-sample`, when asked for and identity verification passed. */
+  deep_checks?: DeepChecks
 }
 
 

@@ -6,6 +6,7 @@ import {type CurrentVersion, compareKeys, listCurrentVersions} from '../s3/index
 import {type EvidenceLine, readEvidence, readSummaries} from './evidence.js'
 import {sourcePurge} from './purge.js'
 import {Cursor} from './streams.js'
+import {isMd5} from './sync.js'
 
 export interface RollbackResult {
   engagement_id: string
@@ -56,11 +57,10 @@ function isMigratedVersion(line: EvidenceLine, target: CurrentVersion): boolean 
   return line.action !== 'removed' && line.target_etag !== null && line.target_etag === target.etag && line.size === target.size
 }
 
-const isMd5 = (etag: string | undefined): etag is string => etag !== undefined && /^"[0-9a-f]{32}"$/.test(etag)
 
 /** Exact single-part MD5 ETag and size equality; a multipart ETag ("…-N") never proves content. */
 function sameSinglePart(shared: CurrentVersion | undefined, target: CurrentVersion): boolean {
-  return shared !== undefined && isMd5(shared.etag) && shared.etag === target.etag && shared.size === target.size
+  return shared !== undefined && shared.etag !== undefined && isMd5(shared.etag) && shared.etag === target.etag && shared.size === target.size
 }
 
 async function* empty(): AsyncGenerator<EvidenceLine> {}

@@ -71,15 +71,18 @@ export interface PassTotals {
 const maxListed = 1000
 
 /** A merged row of the three sides for one key. */
-interface Row {
+export interface Row {
   key: string
   source?: CurrentVersion
   target?: CurrentVersion
   evidence?: EvidenceLine
 }
 
-/** The three sides merged by key; `listTarget: false` leaves the target out (each row's `target` undefined). */
-async function* joined(sides: SyncSides, {listTarget = true} = {}): AsyncGenerator<Row> {
+/**
+ * The three sides merge-joined by key, in S3's order, one row per key on any side;
+ * `listTarget: false` leaves the target out (each row's `target` undefined).
+ */
+export async function* joined(sides: SyncSides, {listTarget = true} = {}): AsyncGenerator<Row> {
   const source = new Cursor(listCurrentVersions(sides.s3, sides.sourceBucket, sides.engagementId))
   const target = new Cursor(
     listTarget && !sides.targetKnownEmpty ? listCurrentVersions(sides.s3, sides.targetBucket, sides.engagementId, sides.owner) : emptyStream<CurrentVersion>(),
@@ -121,7 +124,22 @@ function sameTarget(line: EvidenceLine, target: CurrentVersion | undefined): boo
   return line.target_etag !== null && line.target_etag === target.etag
 }
 
-const isMd5 = (etag: string) => /^"[0-9a-f]{32}"$/.test(etag)
+/** Whether an ETag is a single-part MD5 (a multipart ETag ends in `-<parts>`). */
+export const isMd5 = (etag: string) => /^"[0-9a-f]{32}"$/.test(etag)
+
+/** What md5Proves needs of a HeadObject answer. */
+type HeadFacts = {ETag?: string; ServerSideEncryption?: string} | undefined
+
+/**
+ * The MD5 rule, given both listings and a HeadObject of each side: equal single-part MD5 ETags
+ * and sizes, neither side SSE-KMS (whose ETags are not MD5s). A side that is gone (undefined)
+ * proves nothing; no encryption and SSE-S3 keep MD5 ETags.
+ */
+export function md5Proves(source: CurrentVersion, target: CurrentVersion, sourceHead: HeadFacts, targetHead: HeadFacts): boolean {
+  if (!isMd5(source.etag) || source.etag !== target.etag || source.size !== target.size) return false
+  const kms = (head: HeadFacts) => head === undefined || (head.ServerSideEncryption?.startsWith('aws:kms') ?? false)
+  return !kms(sourceHead) && !kms(targetHead) && sourceHead!.ETag === source.etag && targetHead!.ETag === target.etag
+}
 
 /**
  * Without evidence: equal single-part MD5 ETags and sizes on both sides, neither SSE-KMS (whose
@@ -133,9 +151,7 @@ async function provenByMd5(sides: SyncSides, source: CurrentVersion, target: Cur
     headObject(sides.s3, {bucket: sides.sourceBucket, key: source.key, versionId: source.versionId}),
     headObject(sides.s3, {bucket: sides.targetBucket, key: target.key, expectedOwner: sides.owner}),
   ])
-  // Unknown (gone meanwhile) counts as unprovable; no encryption or SSE-S3 keeps MD5 ETags.
-  const kms = (head: typeof s) => head === undefined || (head.ServerSideEncryption?.startsWith('aws:kms') ?? false)
-  return s !== undefined && t !== undefined && !kms(s) && !kms(t) && s.ETag === source.etag && t.ETag === target.etag
+  return md5Proves(source, target, s, t)
 }
 
 function line(key: string, size: number, action: EvidenceLine['action'], copied: Pick<CopiedObject, 'source' | 'target'>): EvidenceLine {

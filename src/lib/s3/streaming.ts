@@ -8,8 +8,9 @@ import type {Readable} from 'node:stream'
 
 import {GetObjectCommand, type GetObjectCommandInput, type S3Client} from '@aws-sdk/client-s3'
 
-import {attempt} from '../errors.js'
+import {attempt, awsErrorCode, describeAwsError, httpStatus, isPreconditionFailure} from '../errors.js'
 import type {ObjectLocation} from './conditional.js'
+import {type VersionLocation, pinnableVersion} from './object-version.js'
 
 const streamedInputs = new WeakSet<object>()
 
@@ -26,4 +27,35 @@ export async function openObjectStream(s3: S3Client, location: ObjectLocation, a
     const reply = await s3.send(new GetObjectCommand(input))
     return reply.Body as unknown as Readable
   })
+}
+
+/**
+ * One object version's body as a stream, pinned to its version id (or, for an object without a
+ * real version id, to the ETag it must still have: a changed object is not read), or undefined
+ * when that version is not there. Timed as a stream like {@link openObjectStream}; the caller
+ * reads it to the end or destroys it.
+ */
+export async function openObjectVersionStream(
+  s3: S3Client,
+  location: VersionLocation,
+  options: {action: string; ifMatch?: string},
+): Promise<{body: Readable; etag: string | undefined} | undefined> {
+  const versionId = pinnableVersion(location.versionId)
+  const input: GetObjectCommandInput = {
+    Bucket: location.bucket,
+    Key: location.key,
+    VersionId: versionId,
+    IfMatch: versionId === undefined ? options.ifMatch : undefined,
+    ExpectedBucketOwner: location.expectedOwner,
+  }
+  streamedInputs.add(input)
+  try {
+    const reply = await s3.send(new GetObjectCommand(input))
+    return {body: reply.Body as unknown as Readable, etag: reply.ETag}
+  } catch (error) {
+    const code = awsErrorCode(error)
+    // A version that is gone, or an unversioned object that changed (412): not the bytes asked for.
+    if (code === 'NoSuchKey' || code === 'NoSuchVersion' || isPreconditionFailure(error) || (httpStatus(error) === 404 && code !== 'NoSuchBucket')) return undefined
+    throw describeAwsError(error, {action: options.action, bucket: location.bucket, key: location.key})
+  }
 }
