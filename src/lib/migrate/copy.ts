@@ -14,7 +14,7 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3'
 
-import {AuditforgeError, ExitCode, attempt, awsErrorCode, describeAwsError, httpStatus, isPreconditionFailure} from '../errors.js'
+import {AuditforgeError, ExitCode, awsErrorCode, describeAwsError, httpStatus, isPreconditionFailure} from '../errors.js'
 import {checksumOf, headObject, pinnableVersion, readObjectVersionTags} from '../s3/index.js'
 import type {CopiedObject, CopyEngine, CopyRequest, SourceObject} from './engine.js'
 
