@@ -1,0 +1,92 @@
+/**
+ * Adversarial review of the late pass (sync.ts latePass, used after the flip by migrate --execute
+ * and by migrate --reconcile), with aws-sdk-client-mock because moto ignores both If-Match and
+ * If-None-Match on CopyObject. Expected to FAIL against the code under review.
+ *
+ * After the flip the application writes to the engagement's bucket. latePass decides "the target
+ * still holds the migrated version (or nothing)" from one HeadObject, then copies with
+ * LocalCopyEngine. The copy is not conditional on that decision:
+ *  - for a key the target holds, CopyObject carries no If-Match on the migrated target ETag, so an
+ *    application write that lands between the HEAD and the copy is overwritten;
+ *  - for a key the target lacked, If-None-Match: * is sent, but the 412 that an application write
+ *    produces is taken by LocalCopyEngine.copy as "retry without the condition" (copy.ts:121-128,
+ *    whose comment assumes "before the record flips, nothing but migrate writes to the
+ *    engagement's bucket" — false after the flip), so the application's object is overwritten.
+ * The issue asks for the opposite: "copied if the target still holds the version the migration
+ * wrote (conditional), otherwise reported as a conflict".
+ */
+import {CopyObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client} from '@aws-sdk/client-s3'
+import {mockClient} from 'aws-sdk-client-mock'
+import {beforeEach, describe, expect, it} from 'vitest'
+
+import {LocalCopyEngine} from '../../../src/lib/migrate/copy.js'
+import type {EvidenceLine} from '../../../src/lib/migrate/evidence.js'
+import {latePass} from '../../../src/lib/migrate/sync.js'
+import {accountId, s3Error, testContext} from '../fixtures.js'
+
+const s3Mock = mockClient(S3Client)
+const shared = 'platform-shared'
+const target = 'metis-af-0a1b2c3d4e5f-123456789012'
+const id = 'eng-0a1b2c3d4e5f'
+const key = `auditforge/engagements/${id}/audit_log/shard-00003.jsonl`
+
+async function* lines(...items: EvidenceLine[]): AsyncGenerator<EvidenceLine> {
+  yield* items
+}
+
+function listSource(etag: string, size: number) {
+  s3Mock.on(ListObjectsV2Command).resolves({Contents: [], IsTruncated: false})
+  s3Mock.on(ListObjectsV2Command, {Bucket: shared, Prefix: `auditforge/engagements/${id}/`}).resolves({Contents: [{Key: key, Size: size, ETag: etag}], IsTruncated: false})
+}
+
+async function runLatePass(evidence: AsyncIterable<EvidenceLine>) {
+  const {s3} = testContext()
+  const engine = new LocalCopyEngine(s3, {sourceBucket: shared, targetBucket: target, owner: accountId})
+  const recorded: EvidenceLine[] = []
+  const totals = await latePass(
+    {s3, sourceBucket: shared, targetBucket: target, engagementId: id, owner: accountId, evidence},
+    {engine, record: async (line) => void recorded.push(line), limit: (task) => task()},
+  )
+  return {totals, recorded, copies: s3Mock.commandCalls(CopyObjectCommand).map((call) => call.args[0].input)}
+}
+
+beforeEach(() => {
+  s3Mock.reset()
+})
+
+describe('review: the late pass after the flip never overwrites what the application wrote', () => {
+  it('a migrated key: the copy over the migrated target version is conditional on that version (If-Match)', async () => {
+    const migrated: EvidenceLine = {
+      key,
+      size: 10,
+      source_etag: '"src-v1"',
+      source_version_id: 'sv1',
+      target_etag: '"tgt-v1"',
+      target_version_id: 'tv1',
+      checksum_algorithm: null,
+      checksum_type: null,
+      checksum_value: null,
+      action: 'copied',
+    }
+    listSource('"src-v2"', 10) // a late write in the shared bucket
+    s3Mock.on(HeadObjectCommand, {Bucket: target}).resolves({VersionId: 'tv1', ETag: '"tgt-v1"', ContentLength: 10})
+    s3Mock.on(CopyObjectCommand).resolves({VersionId: 'tv2', CopyObjectResult: {ETag: '"src-v2"'}})
+
+    const {copies} = await runLatePass(lines(migrated))
+    expect(copies).toHaveLength(1)
+    // Without it, an application write landing between the HeadObject and this copy is replaced.
+    expect(copies[0].IfMatch, 'CopyObject must be conditional on the migrated target ETag').toBe('"tgt-v1"')
+  })
+
+  it('a new key: when the application creates it in the target before the copy lands (412), it is a conflict, not copied over', async () => {
+    listSource('"late"', 4)
+    // The HeadObject of the late pass: nothing there yet. The engine's re-read after the 412: the application's object.
+    s3Mock.on(HeadObjectCommand, {Bucket: target}).rejectsOnce(s3Error('NotFound', 404)).resolves({VersionId: 'app-1', ETag: '"written-by-the-app"', ContentLength: 99})
+    s3Mock.on(HeadObjectCommand, {Bucket: shared}).resolves({VersionId: 'sv9', ETag: '"late"', ContentLength: 4})
+    s3Mock.on(CopyObjectCommand).rejectsOnce(s3Error('PreconditionFailed', 412)).resolves({VersionId: 'tv-late', CopyObjectResult: {ETag: '"late"'}})
+
+    const {totals, copies} = await runLatePass(lines())
+    expect(copies.map((input) => input.IfNoneMatch)).toEqual(['*']) // actual: ['*', undefined]: the retry overwrites the app's object
+    expect(totals).toMatchObject({copied: 0, conflictCount: 1})
+  })
+})
