@@ -87,6 +87,16 @@ export interface LocalCopyEngineOptions {
   partsInFlight?: number
 }
 
+/** The condition a copy puts on the target: If-Match an ETag, If-None-Match `*`, or none. */
+interface TargetCondition {
+  ifMatch?: string
+  ifNoneMatch?: '*'
+}
+
+function guardOf(replaces: string | null): TargetCondition {
+  return replaces === null ? {ifNoneMatch: '*'} : {ifMatch: replaces}
+}
+
 /** The source is not (or no longer) as the request named it; read it again and retry. */
 class SourceNotAsRequested extends Error {}
 
@@ -112,25 +122,30 @@ export class LocalCopyEngine implements CopyEngine {
 
   /** Copies one object; see CopyEngine for the errors. */
   async copy(request: CopyRequest): Promise<CopiedObject> {
-    let {source, targetHasKey} = request
+    let {source} = request
+    const {replaces} = request
+    // Without `replaces`, the target condition follows what the target held when listed.
+    let target: TargetCondition = replaces === undefined ? (request.targetHasKey ? {} : {ifNoneMatch: '*'}) : guardOf(replaces)
     for (let tried = 1; ; tried++) {
       try {
-        return source.size > this.threshold ? await this.copyInParts(source, targetHasKey) : await this.copyWhole(source, targetHasKey)
+        return source.size > this.threshold ? await this.copyInParts(source, target) : await this.copyWhole(source, target)
       } catch (error) {
         if (!mustReread(error)) throw this.describe(error, source)
         // The source changed since it was listed, or the target gained (or lost) the key: the
-        // copy is redone against what both hold now. A target that gained the key is copied
-        // over: before the record flips, nothing but migrate writes to the engagement's bucket.
-        const [current, targetNow] = await Promise.all([this.readSource(source.key), this.targetHolds(source.key)])
+        // copy is redone against what both hold now. Before the record flips nothing but migrate
+        // writes to the engagement's bucket, so a target that gained the key is copied over;
+        // after it (`replaces`), the target is the application's and a change there is final.
+        const [current, targetEtag] = await Promise.all([this.readSource(source.key), this.targetEtag(source.key)])
+        if (replaces !== undefined && targetEtag !== (replaces ?? undefined)) throw this.targetChanged(source.key, error)
         if (!current) throw this.vanished(source.key, error)
         if (tried >= copyAttempts) throw this.conflict(source.key, error)
         source = current
-        targetHasKey = targetNow
+        if (replaces === undefined) target = targetEtag === undefined ? {ifNoneMatch: '*'} : {}
       }
     }
   }
 
-  private async copyWhole(source: SourceObject, targetHasKey: boolean): Promise<CopiedObject> {
+  private async copyWhole(source: SourceObject, target: TargetCondition): Promise<CopiedObject> {
     const {sourceBucket, targetBucket, owner} = this.options
     const version = pinnableVersion(source.versionId)
     // MetadataDirective and TaggingDirective default to COPY: content type, user metadata and
@@ -141,7 +156,8 @@ export class LocalCopyEngine implements CopyEngine {
         Key: source.key,
         CopySource: copySource(sourceBucket, source.key, version),
         CopySourceIfMatch: source.etag,
-        IfNoneMatch: targetHasKey ? undefined : '*',
+        IfMatch: target.ifMatch,
+        IfNoneMatch: target.ifNoneMatch,
         ChecksumAlgorithm: 'CRC64NVME',
         StorageClass: storageClassToKeep(source.storageClass),
         ExpectedBucketOwner: owner,
@@ -158,7 +174,7 @@ export class LocalCopyEngine implements CopyEngine {
     }
   }
 
-  private async copyInParts(source: SourceObject, targetHasKey: boolean): Promise<CopiedObject> {
+  private async copyInParts(source: SourceObject, target: TargetCondition): Promise<CopiedObject> {
     const {sourceBucket, targetBucket, owner} = this.options
     const version = pinnableVersion(source.versionId)
     const location = {bucket: sourceBucket, key: source.key, expectedOwner: owner, versionId: version}
@@ -195,7 +211,8 @@ export class LocalCopyEngine implements CopyEngine {
           Key: source.key,
           UploadId: uploadId,
           MultipartUpload: {Parts: parts},
-          IfNoneMatch: targetHasKey ? undefined : '*',
+          IfMatch: target.ifMatch,
+          IfNoneMatch: target.ifNoneMatch,
           ExpectedBucketOwner: owner,
         }),
       )
@@ -261,9 +278,18 @@ export class LocalCopyEngine implements CopyEngine {
     return {key, size: head.ContentLength ?? 0, etag: head.ETag ?? '', versionId: head.VersionId, storageClass: head.StorageClass ?? 'STANDARD'}
   }
 
-  private async targetHolds(key: string): Promise<boolean> {
+  /** The ETag of the target's current object; undefined when it has none. */
+  private async targetEtag(key: string): Promise<string | undefined> {
     const {targetBucket, owner} = this.options
-    return (await headObject(this.s3, {bucket: targetBucket, key, expectedOwner: owner})) !== undefined
+    return (await headObject(this.s3, {bucket: targetBucket, key, expectedOwner: owner}))?.ETag
+  }
+
+  private targetChanged(key: string, cause: unknown): AuditforgeError {
+    return new AuditforgeError(`Copying ${this.where(key)}: the engagement's bucket was written meanwhile; not copied over it`, {
+      code: 'target_changed',
+      exit: ExitCode.conflict,
+      cause,
+    })
   }
 
   private where(key: string): string {

@@ -25,6 +25,13 @@ export interface CopyRequest {
    * (If-None-Match: *), so a copy never replaces what someone else wrote meanwhile.
    */
   targetHasKey: boolean
+  /**
+   * Once the record points at the target the application writes there too, and a copy may
+   * replace only what the migration wrote: the ETag of that object (If-Match), or null for a key
+   * the target must not have (If-None-Match: *). A failed target condition then fails the copy
+   * with code `target_changed`; it is never retried over what the application wrote.
+   */
+  replaces?: string | null
 }
 
 /** What the target holds after a copy: the version the copy wrote. */
@@ -44,7 +51,8 @@ export interface CopiedObject {
  * Copies one object. Fails with an AuditforgeError: code `source_vanished` when the key left
  * the source (deleted mid-run), `archived` when the source is in GLACIER or DEEP_ARCHIVE and
  * not restored (the message names the key and says to restore it first), anything else as the
- * storage layer describes it.
+ * storage layer describes it; `target_changed` when `replaces` was given and the target no longer
+ * holds it.
  */
 export interface CopyEngine {
   copy(request: CopyRequest): Promise<CopiedObject>

@@ -24,10 +24,11 @@ import type {S3Client} from '@aws-sdk/client-s3'
 import type {AwsContext} from '../aws.js'
 import {EngagementIndex, type EngagementRecord} from '../engagement-index.js'
 import {AuditforgeError, ExitCode, describeAwsError, invalidInput} from '../errors.js'
-import {type PurgePhase, migrationKeys, parsePurgeRecordKey, validateEngagementId} from '../layout.js'
-import {type VersionEntry, deleteObjectVersions, listEngagementVersions, listObjects, putObject, readText} from '../s3/index.js'
+import {type PurgePhase, engagementKeys, migrationKeys, parsePurgeRecordKey, validateEngagementId} from '../layout.js'
+import {type VersionEntry, compareKeys, deleteObjectVersions, listEngagementVersions, listObjects, putObject, readText, readVersioning} from '../s3/index.js'
 import {AuditLogStore} from '../stores.js'
-import {type EvidenceLocation, type EvidenceSummary, readEvidence, readSummaries} from './evidence.js'
+import {type EvidenceLine, type EvidenceLocation, type EvidenceSummary, readEvidence, readSummaries} from './evidence.js'
+import {Cursor} from './streams.js'
 import {afterFlipPass} from './sync.js'
 
 /** The default `--min-age`: thirty days of soak before the shared copy may go. */
@@ -60,6 +61,12 @@ export interface PurgeVersionLine {
 export interface PurgeRemoval {
   /** Keys with any version (each has exactly one current version or delete marker). */
   keys: number
+  /**
+   * Non-current versions written after the switch (by S3's clock): a stale writer's data that
+   * is no longer current, so no verification of current objects sees it, and that never
+   * reached the engagement's bucket. Any of them stops the purge.
+   */
+  written_after_switch: number
   /** Object versions, current and non-current; delete markers are counted apart. */
   versions: number
   delete_markers: number
@@ -85,7 +92,7 @@ export interface PurgeVerification {
 
 /** Why the purge will not (or would not) go ahead. */
 export interface PurgeRefusal {
-  code: 'not_migrated' | 'no_evidence' | 'evidence_mismatch' | 'too_young' | 'verification_failed' | 'record_changed'
+  code: 'not_migrated' | 'unversioned_source' | 'no_evidence' | 'evidence_mismatch' | 'too_young' | 'verification_failed' | 'written_after_switch' | 'record_changed'
   message: string
   exit: 4 | 5
   suggestion: string | null
@@ -241,14 +248,31 @@ export async function inspectPurge(context: AwsContext, sharedBucket: string, en
       suggestion: `Migrate it first: auditforge migrate --engagement-id ${id} --execute`,
     })
   }
+  // Deleting by version id removes exactly what was verified only where an overwrite makes a
+  // new version; without versioning it would replace the "null" version this purge deletes.
+  const versioning = await readVersioning(context.s3, sharedBucket)
+  if (versioning !== 'Enabled') {
+    return refuse({
+      code: 'unversioned_source',
+      message: `The shared bucket ${sharedBucket} has versioning ${versioning === 'Off' ? 'off' : 'suspended'}: a write during the purge could be deleted unverified`,
+      exit: ExitCode.refused,
+      suggestion: `Enable versioning on ${sharedBucket} (auditforge doctor says so too), then run purge-source again.`,
+    })
+  }
   const location: EvidenceLocation = {bucket, expectedOwner: await context.accountId(), engagementId: id}
-  const flip = latestFlip(await readSummaries(context.s3, location))
+  const summaries = await readSummaries(context.s3, location)
+  const flip = latestFlip(summaries)
   if (!flip) {
+    // A run stopped between the switch and its last summary, or a migration from before
+    // evidence existed: neither says when the record switched.
+    const interrupted = summaries.some((summary) => summary.verification?.result === 'passed' && summary.target_bucket === bucket)
     return refuse({
       code: 'no_evidence',
-      message: `${id} has no migration evidence in ${bucket} of a run that switched its record; without it nothing proves the copy`,
+      message: `${id} has no migration evidence in ${bucket} of a run that switched its record; without it nothing proves the copy or its age`,
       exit: ExitCode.refused,
-      suggestion: `Verify and record the migration first: auditforge migrate --engagement-id ${id} --verify-only`,
+      suggestion: interrupted
+        ? `Its last run stopped after verifying; finish it (late writes, then the switch time is recorded): auditforge migrate --reconcile --engagement-id ${id} --yes`
+        : `Migrated before evidence existed: roll back and migrate again to record evidence (auditforge migrate rollback --engagement-id ${id}, then migrate --engagement-id ${id} --execute); what is already in its bucket is proven, not copied again.`,
     })
   }
   inspection.evidence_run = flip.run_id
@@ -263,12 +287,16 @@ export async function inspectPurge(context: AwsContext, sharedBucket: string, en
   }
 
   const purges = await readPurgeRecords(context.s3, location)
-  inspection.unfinished_purges = purges.filter((purge) => purge.status === 'listed' || purge.status === 'incomplete').map((purge) => purge.purge_id)
+  // An interrupted purge is unfinished until a later purge that resumed it completed.
+  const finished = new Set(purges.filter((purge) => purge.status === 'completed').flatMap((purge) => [purge.purge_id, ...purge.resumes]))
+  inspection.unfinished_purges = purges
+    .filter((purge) => (purge.status === 'listed' || purge.status === 'incomplete') && !finished.has(purge.purge_id))
+    .map((purge) => purge.purge_id)
   const completed = purges.filter((purge) => purge.status === 'completed').at(-1)
   inspection.last_purge = completed ? {purge_id: completed.purge_id, completed_at: completed.completed_at} : null
 
   options.onProgress?.({phase: 'list', done: 0, total: 0})
-  inspection.removal = await countVersions(listEngagementVersions(context.s3, sharedBucket, id), (done) => options.onProgress?.({phase: 'list', done, total: 0}))
+  inspection.removal = await countVersions(classifiedVersions(context.s3, sharedBucket, location, flip.flipped_at), (done) => options.onProgress?.({phase: 'list', done, total: 0}))
   if (inspection.removal.versions + inspection.removal.delete_markers === 0 && inspection.unfinished_purges.length === 0) {
     return {...inspection, status: 'nothing_to_purge'}
   }
@@ -285,6 +313,7 @@ export async function inspectPurge(context: AwsContext, sharedBucket: string, en
         suggestion: 'Let the engagement soak in its own bucket, or pass a shorter --min-age.',
       }
   if (tooYoung && options.stopAtFirstRefusal) return refuse(tooYoung)
+  if (inspection.removal.written_after_switch > 0) return refuse(writtenAfterSwitch(id, sharedBucket, inspection.removal.written_after_switch))
 
   options.onProgress?.({phase: 'verify', done: 0, total: 0})
   inspection.verification = await verifyAgainstEvidence(context, sharedBucket, location, now)
@@ -322,7 +351,7 @@ export async function purgeSource(
 
   // The intent: every version, into one chunk series per phase.
   const writers = {noncurrent: new PurgeChunkWriter(s3, location, purgeId, 'noncurrent'), current: new PurgeChunkWriter(s3, location, purgeId, 'current')}
-  const intent = await countVersions(listEngagementVersions(s3, sharedBucket, id), (done) => progress('list', done), async (version) => {
+  const intent = await countVersions(classifiedVersions(s3, sharedBucket, location, inspection.flipped_at!), (done) => progress('list', done), async (version) => {
     // A server that does not say which version is current: treated as current, deleted last.
     await writers[version.isLatest === false ? 'noncurrent' : 'current'].append(versionLine(version))
   })
@@ -358,6 +387,8 @@ export async function purgeSource(
   const stopped: PurgeRefusal | undefined =
     record.verification.result !== 'passed'
       ? verificationRefusal(id, record.verification)
+      : intent.written_after_switch > 0
+        ? writtenAfterSwitch(id, sharedBucket, intent.written_after_switch)
       : current.source_bucket === bucket
         ? undefined
         : {
@@ -524,10 +555,64 @@ function verificationRefusal(id: string, verification: PurgeVerification): Purge
   }
 }
 
+function writtenAfterSwitch(id: string, sharedBucket: string, count: number): PurgeRefusal {
+  return {
+    code: 'written_after_switch',
+    message: `${count} version(s) of ${id}'s keys were written to the shared bucket after the switch and are no longer current: they never reached the engagement's bucket; nothing was deleted`,
+    exit: ExitCode.verificationFailed,
+    suggestion: `Find them (newer than the switch) with: aws s3api list-object-versions --bucket ${sharedBucket} --prefix ${engagementKeys.prefix(id)} (and its other prefixes) — and copy what the engagement needs into its bucket before purging.`,
+  }
+}
+
+/**
+ * The engagement's versions in the shared bucket, each marked `afterSwitch` when it is an object
+ * version that is no longer current and was written after its key's migrated version: data a
+ * stale writer put there after the copy, that no verification of current objects sees and that
+ * never reached the engagement's bucket. Within a key S3 lists versions newest first, so those
+ * are the non-current versions listed before the version the evidence says was copied. A key
+ * whose evidence has no source version (copied from an unversioned source) or no line (deleted
+ * before the migration) falls back on the version's LastModified against the switch (whole
+ * seconds in listings: a version of the switch's own second counts as after it). Streams: the
+ * listing and the evidence are merged by key.
+ */
+async function* classifiedVersions(s3: S3Client, sharedBucket: string, location: EvidenceLocation, flippedAt: string): AsyncGenerator<VersionEntry & {afterSwitch: boolean}> {
+  const switchSecond = Math.floor(Date.parse(flippedAt) / 1000) * 1000
+  const evidence = new Cursor(readEvidence(s3, location))
+  let key: string | undefined
+  let line: EvidenceLine | undefined
+  let reachedCopied = false
+  try {
+    for await (const version of listEngagementVersions(s3, sharedBucket, location.engagementId)) {
+      if (version.Key !== key) {
+        key = version.Key
+        const next = await evidence.skipWhile((candidate) => compareKeys(candidate.key, version.Key) < 0)
+        line = next?.key === key && next.action !== 'removed' ? next : undefined
+        reachedCopied = false
+      }
+      const copiedVersion = line?.source_version_id ?? null
+      if (copiedVersion !== null && version.VersionId === copiedVersion) reachedCopied = true
+      const stale = !version.isDeleteMarker && version.isLatest === false
+      const afterSwitch =
+        stale &&
+        (copiedVersion !== null
+          ? !reachedCopied
+          : version.lastModified !== undefined && version.lastModified.getTime() >= switchSecond)
+      yield {...version, afterSwitch}
+    }
+  } finally {
+    await evidence.close()
+  }
+}
+
 /** Counts versions as the listing streams by, keeping only the first few keys; `each` sees every one. */
-async function countVersions(versions: AsyncIterable<VersionEntry>, onCount?: (done: number) => void, each?: (version: VersionEntry) => Promise<void>): Promise<PurgeRemoval> {
-  const removal: PurgeRemoval = {keys: 0, versions: 0, delete_markers: 0, bytes: 0, first_keys: []}
+async function countVersions(
+  versions: AsyncIterable<VersionEntry & {afterSwitch?: boolean}>,
+  onCount?: (done: number) => void,
+  each?: (version: VersionEntry) => Promise<void>,
+): Promise<PurgeRemoval> {
+  const removal: PurgeRemoval = {keys: 0, versions: 0, delete_markers: 0, bytes: 0, written_after_switch: 0, first_keys: []}
   for await (const version of versions) {
+    if (version.afterSwitch) removal.written_after_switch++
     if (version.isDeleteMarker) removal.delete_markers++
     else removal.versions++
     removal.bytes += version.size

@@ -68,7 +68,10 @@ export async function reconcileMigration(
     verification: {result: verified.status === 'verified' ? 'passed' : 'failed', checked_at: now().toISOString(), differences: verified.differences.length},
     index_etag_before: null,
     index_etag_after: null,
-    flipped_at: null,
+    // A run stopped between the switch and its last summary never said when it switched: the
+    // time the record is found switched stands for it — never earlier than the real switch, so
+    // purge-source's --min-age counts from it conservatively.
+    flipped_at: previous.some((summary) => summary.flipped_at) ? null : now().toISOString(),
     late_writes: late.copied,
     late_write_conflicts: late.conflictCount,
     segments: [writer.segment],

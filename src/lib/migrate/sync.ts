@@ -47,7 +47,7 @@ export interface CopyPassOptions {
   engine: CopyEngine
   /** Receives every evidence line, in key order. */
   record: (line: EvidenceLine) => Promise<void>
-  /** Whether proven keys get a line too (the first pass of a run: a complete record). */
+  /** Whether keys proven by their evidence get their line again (the first pass of a run: a complete record). */
   recordProven: boolean
   /** A concurrency limiter shared with the other engagements of the run. */
   limit: <V>(task: () => Promise<V>) => Promise<V>
@@ -141,17 +141,25 @@ export function md5Proves(source: CurrentVersion, target: CurrentVersion, source
   return !kms(sourceHead) && !kms(targetHead) && sourceHead!.ETag === source.etag && targetHead!.ETag === target.etag
 }
 
+/** The versions an MD5 proof was made on, for the evidence line that records it. */
+interface Md5Proof {
+  sourceVersionId: string | null
+  targetVersionId: string | null
+}
+
 /**
  * Without evidence: equal single-part MD5 ETags and sizes on both sides, neither SSE-KMS (whose
- * ETags are not MD5s) — which takes a HeadObject of each side, for these keys only.
+ * ETags are not MD5s) — which takes a HeadObject of each side, for these keys only. The proof
+ * names the versions it was made on, so the evidence can later find that target version.
  */
-async function provenByMd5(sides: SyncSides, source: CurrentVersion, target: CurrentVersion): Promise<boolean> {
-  if (!isMd5(source.etag) || source.etag !== target.etag || source.size !== target.size) return false
+async function provenByMd5(sides: SyncSides, source: CurrentVersion, target: CurrentVersion): Promise<Md5Proof | undefined> {
+  if (!isMd5(source.etag) || source.etag !== target.etag || source.size !== target.size) return undefined
   const [s, t] = await Promise.all([
     headObject(sides.s3, {bucket: sides.sourceBucket, key: source.key, versionId: source.versionId}),
     headObject(sides.s3, {bucket: sides.targetBucket, key: target.key, expectedOwner: sides.owner}),
   ])
-  return md5Proves(source, target, s, t)
+  if (!md5Proves(source, target, s, t)) return undefined
+  return {sourceVersionId: nullVersion(s?.VersionId), targetVersionId: nullVersion(t?.VersionId)}
 }
 
 function line(key: string, size: number, action: EvidenceLine['action'], copied: Pick<CopiedObject, 'source' | 'target'>): EvidenceLine {
@@ -194,7 +202,7 @@ export async function checkPass(sides: SyncSides): Promise<PassTotals> {
     totals.objects++
     totals.bytes += source.size
     if (evidence && evidence.action !== 'removed' && sameSource(evidence, source) && sameTarget(evidence, target)) continue
-    if (!evidence && target && (await provenByMd5(sides, source, target))) continue
+    if (!evidence && target && (await provenByMd5(sides, source, target)) !== undefined) continue
     if (evidence && evidence.action !== 'removed' && !sameSource(evidence, source)) {
       addDifference(totals, {key, kind: 'changed_in_source', detail: `the source changed after it was copied (now ${source.etag}, copied ${evidence.source_etag})`})
     } else if (!target) {
@@ -209,7 +217,7 @@ export async function checkPass(sides: SyncSides): Promise<PassTotals> {
 }
 
 type Work =
-  | {kind: 'proven'; row: Row & {source: CurrentVersion}; evidence: EvidenceLine | undefined}
+  | {kind: 'proven'; row: Row & {source: CurrentVersion}; evidence: EvidenceLine | undefined; md5?: Md5Proof}
   | {kind: 'copy'; row: Row & {source: CurrentVersion}}
   | {kind: 'remove'; row: Row & {target: CurrentVersion}}
 
@@ -225,10 +233,12 @@ export async function copyPass(sides: SyncSides, options: CopyPassOptions): Prom
       }
       totals.objects++
       totals.bytes += source.size
-      const proven =
-        (evidence && evidence.action !== 'removed' && sameSource(evidence, source) && sameTarget(evidence, target)) ||
-        (!evidence && target !== undefined && (await provenByMd5(sides, source, target)))
-      yield proven ? {kind: 'proven', row: {...row, source}, evidence} : {kind: 'copy', row: {...row, source}}
+      if (evidence && evidence.action !== 'removed' && sameSource(evidence, source) && sameTarget(evidence, target)) {
+        yield {kind: 'proven', row: {...row, source}, evidence}
+        continue
+      }
+      const md5 = !evidence && target !== undefined ? await provenByMd5(sides, source, target) : undefined
+      yield md5 ? {kind: 'proven', row: {...row, source}, evidence, md5} : {kind: 'copy', row: {...row, source}}
     }
   }
 
@@ -237,12 +247,16 @@ export async function copyPass(sides: SyncSides, options: CopyPassOptions): Prom
       const {source, target} = item.row
       totals.proven++
       options.onObject?.({key: source.key, size: source.size, action: 'proven'})
-      if (!options.recordProven) return undefined
-      // The evidence line of a proven key carries the identities it was proven by.
+      // A key proven by its MD5 has no line yet: it gets one in any pass, or it would look like
+      // a late write once the record points at the target.
       const evidence = item.evidence
-      return evidence
-        ? {...evidence, action: 'proven'}
-        : line(source.key, source.size, 'proven', {source: asSource(source), target: {etag: target!.etag, versionId: nullVersion(target!.versionId), checksum: null}})
+      if (evidence) return options.recordProven ? {...evidence, action: 'proven'} : undefined
+      // The evidence line of a proven key carries the identities it was proven by.
+      const proof = item.md5!
+      return line(source.key, source.size, 'proven', {
+        source: {...asSource(source), versionId: proof.sourceVersionId ?? undefined},
+        target: {etag: target!.etag, versionId: proof.targetVersionId, checksum: null},
+      })
     }
     if (item.kind === 'remove') {
       const {target} = item.row
@@ -309,27 +323,42 @@ export async function latePass(sides: SyncSides, options: Omit<CopyPassOptions, 
     totals.conflictCount++
     if (totals.conflicts.length < maxListed) totals.conflicts.push({key, kind: 'changed_in_source', detail})
   }
-  // The target is not listed: a late write is rare, and only its key's current version matters.
+  // The target is not listed: a late write is rare, and only its key's current version matters
+  // (a HeadObject, in the pool with the copies).
   async function* late(): AsyncGenerator<Row & {source: CurrentVersion}> {
     for await (const row of joined(sides, {listTarget: false})) {
       const {source, evidence} = row
-      if (!source || (evidence && evidence.action !== 'removed' && sameSource(evidence, source))) continue
-      const target = await currentTarget(sides, row.key)
-      const untouched = evidence && evidence.action !== 'removed' ? sameTarget(evidence, target) : target === undefined
-      if (untouched) yield {...row, source, target}
-      else conflict(row.key, 'written to the source after the switch, and the engagement bucket has been written since: not copied')
+      if (source && !(evidence && evidence.action !== 'removed' && sameSource(evidence, source))) yield {...row, source}
+    }
+  }
+  const notCopied = 'written to the source after the switch, and the engagement bucket has been written since: not copied'
+  const copyLate = async (row: Row & {source: CurrentVersion}): Promise<EvidenceLine | undefined> => {
+    const {evidence} = row
+    const target = await currentTarget(sides, row.key)
+    const migrated = evidence !== undefined && evidence.action !== 'removed'
+    if (migrated ? !sameTarget(evidence, target) : target !== undefined) {
+      conflict(row.key, notCopied)
+      return undefined
+    }
+    try {
+      // Only over exactly the version the migration wrote, or onto nothing: the application
+      // may write the key between this look and the copy.
+      const copied = await options.engine.copy({source: asSource(row.source), targetHasKey: target !== undefined, replaces: target?.etag ?? null})
+      totals.copied++
+      options.onObject?.({key: row.key, size: copied.source.size, action: 'late_write'})
+      return line(row.key, copied.source.size, 'late_write', copied)
+    } catch (error) {
+      if (!(error instanceof AuditforgeError && error.code === 'target_changed')) throw error
+      conflict(row.key, notCopied)
+      return undefined
     }
   }
   await orderedMap(
     late(),
-    (row) =>
-      options.limit(async () => {
-        const copied = await options.engine.copy({source: asSource(row.source), targetHasKey: row.target !== undefined})
-        totals.copied++
-        options.onObject?.({key: row.key, size: copied.source.size, action: 'late_write'})
-        return line(row.key, copied.source.size, 'late_write', copied)
-      }),
-    (result) => options.record(result),
+    (row) => options.limit(() => copyLate(row)),
+    async (result) => {
+      if (result) await options.record(result)
+    },
     {window: options.window ?? 512, limit: (task) => task()},
   )
   return totals

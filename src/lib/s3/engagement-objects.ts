@@ -23,9 +23,12 @@ export async function listEngagementObjects(s3: S3Client, bucket: string, engage
   return objects
 }
 
-/** Every version and delete marker of the engagement's own keys in a bucket, and nobody else's. */
+/**
+ * Every version and delete marker of the engagement's own keys in a bucket, and nobody else's,
+ * in key order (the list prefixes are walked in sorted order).
+ */
 export async function* listEngagementVersions(s3: S3Client, bucket: string, engagementId: string, expectedOwner?: string): AsyncGenerator<VersionEntry> {
-  for (const prefix of engagementListPrefixes(engagementId)) {
+  for (const prefix of [...engagementListPrefixes(engagementId)].sort(compareKeys)) {
     for await (const version of listObjectVersions(s3, {bucket, prefix, expectedOwner})) {
       if (ownsKey(engagementId, version.Key)) yield version
     }

@@ -70,6 +70,8 @@ export interface VersionEntry {
   isLatest?: boolean
   etag?: string
   storageClass?: string
+  /** When the version (or delete marker) was written, by the server's clock. */
+  lastModified?: Date
 }
 
 /** Every object version and delete marker under a prefix, page by page, keys decoded. */
@@ -107,6 +109,7 @@ export async function* listObjectVersions(s3: S3Client, options: ListOptions): A
         isLatest: version.IsLatest,
         etag: version.ETag,
         storageClass: version.StorageClass,
+        lastModified: version.LastModified,
       }
     }
     for (const marker of page.DeleteMarkers ?? []) {

@@ -1,19 +1,8 @@
 /**
- * Adversarial review of the late pass (sync.ts latePass, used after the flip by migrate --execute
- * and by migrate --reconcile), with aws-sdk-client-mock because moto ignores both If-Match and
- * If-None-Match on CopyObject. Expected to FAIL against the code under review.
- *
- * After the flip the application writes to the engagement's bucket. latePass decides "the target
- * still holds the migrated version (or nothing)" from one HeadObject, then copies with
- * LocalCopyEngine. The copy is not conditional on that decision:
- *  - for a key the target holds, CopyObject carries no If-Match on the migrated target ETag, so an
- *    application write that lands between the HEAD and the copy is overwritten;
- *  - for a key the target lacked, If-None-Match: * is sent, but the 412 that an application write
- *    produces is taken by LocalCopyEngine.copy as "retry without the condition" (copy.ts:121-128,
- *    whose comment assumes "before the record flips, nothing but migrate writes to the
- *    engagement's bucket" — false after the flip), so the application's object is overwritten.
- * The issue asks for the opposite: "copied if the target still holds the version the migration
- * wrote (conditional), otherwise reported as a conflict".
+ * The late pass after the switch (sync.ts latePass, used by migrate --execute and --reconcile)
+ * never overwrites what the application wrote: its copy is conditional on the migrated target
+ * version (If-Match) or on the key being absent (If-None-Match), and a failed target condition
+ * is a conflict, not a retry. aws-sdk-client-mock: moto ignores both conditions on CopyObject.
  */
 import {CopyObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client} from '@aws-sdk/client-s3'
 import {mockClient} from 'aws-sdk-client-mock'
@@ -54,7 +43,7 @@ beforeEach(() => {
   s3Mock.reset()
 })
 
-describe('review: the late pass after the flip never overwrites what the application wrote', () => {
+describe('the late pass after the switch never overwrites what the application wrote', () => {
   it('a migrated key: the copy over the migrated target version is conditional on that version (If-Match)', async () => {
     const migrated: EvidenceLine = {
       key,
@@ -72,8 +61,9 @@ describe('review: the late pass after the flip never overwrites what the applica
     s3Mock.on(HeadObjectCommand, {Bucket: target}).resolves({VersionId: 'tv1', ETag: '"tgt-v1"', ContentLength: 10})
     s3Mock.on(CopyObjectCommand).resolves({VersionId: 'tv2', CopyObjectResult: {ETag: '"src-v2"'}})
 
-    const {copies} = await runLatePass(lines(migrated))
+    const {copies, recorded} = await runLatePass(lines(migrated))
     expect(copies).toHaveLength(1)
+    expect(recorded).toMatchObject([{key, action: 'late_write', target_version_id: 'tv2'}])
     // Without it, an application write landing between the HeadObject and this copy is replaced.
     expect(copies[0].IfMatch, 'CopyObject must be conditional on the migrated target ETag').toBe('"tgt-v1"')
   })
@@ -86,7 +76,49 @@ describe('review: the late pass after the flip never overwrites what the applica
     s3Mock.on(CopyObjectCommand).rejectsOnce(s3Error('PreconditionFailed', 412)).resolves({VersionId: 'tv-late', CopyObjectResult: {ETag: '"late"'}})
 
     const {totals, copies} = await runLatePass(lines())
-    expect(copies.map((input) => input.IfNoneMatch)).toEqual(['*']) // actual: ['*', undefined]: the retry overwrites the app's object
+    expect(copies.map((input) => input.IfNoneMatch)).toEqual(['*'])
     expect(totals).toMatchObject({copied: 0, conflictCount: 1})
+  })
+})
+
+describe('a late-pass copy whose target condition fails', () => {
+  it('a migrated key the application rewrote between the look and the copy (412 on If-Match): a conflict, one copy only', async () => {
+    const migrated: EvidenceLine = {
+      key,
+      size: 10,
+      source_etag: '"src-v1"',
+      source_version_id: 'sv1',
+      target_etag: '"tgt-v1"',
+      target_version_id: 'tv1',
+      checksum_algorithm: null,
+      checksum_type: null,
+      checksum_value: null,
+      action: 'copied',
+    }
+    listSource('"src-v2"', 10)
+    s3Mock.on(HeadObjectCommand, {Bucket: target}).resolvesOnce({VersionId: 'tv1', ETag: '"tgt-v1"', ContentLength: 10}).resolves({VersionId: 'app-2', ETag: '"app"', ContentLength: 12})
+    s3Mock.on(HeadObjectCommand, {Bucket: shared}).resolves({VersionId: 'sv2', ETag: '"src-v2"', ContentLength: 10})
+    s3Mock.on(CopyObjectCommand).rejects(s3Error('PreconditionFailed', 412))
+
+    const {totals, copies, recorded} = await runLatePass(lines(migrated))
+    expect(copies).toHaveLength(1)
+    expect(copies[0].IfMatch).toBe('"tgt-v1"')
+    expect(totals).toMatchObject({copied: 0, conflictCount: 1})
+    expect(recorded).toEqual([])
+  })
+
+  it('a 412 from a source that changed again, the target untouched: retried against the new source, still on the same target condition', async () => {
+    listSource('"late-1"', 4)
+    s3Mock.on(HeadObjectCommand, {Bucket: target}).rejects(s3Error('NotFound', 404))
+    s3Mock.on(HeadObjectCommand, {Bucket: shared}).resolves({VersionId: 'sv3', ETag: '"late-2"', ContentLength: 5})
+    s3Mock.on(CopyObjectCommand).rejectsOnce(s3Error('PreconditionFailed', 412)).resolves({VersionId: 'tv-late', CopyObjectResult: {ETag: '"late-2"'}})
+
+    const {totals, copies, recorded} = await runLatePass(lines())
+    expect(copies.map((input) => [input.CopySourceIfMatch, input.IfNoneMatch])).toEqual([
+      ['"late-1"', '*'],
+      ['"late-2"', '*'],
+    ])
+    expect(totals).toMatchObject({copied: 1, conflictCount: 0})
+    expect(recorded).toMatchObject([{key, action: 'late_write', source_etag: '"late-2"', size: 5}])
   })
 })

@@ -1,12 +1,8 @@
 /**
- * Review: two "Done when" items of issue 9 that no existing test exercises in a way that could
- * fail. These are coverage tests, written against moto through the library (executeMigration).
- *  - the late pass of `migrate --execute` itself (a write between the last listing and the flip):
- *    every existing execute test asserts `late_writes: 0`; only --reconcile is exercised. The late
- *    pass was just changed to HEAD candidate keys instead of listing the target.
- *  - "a stale same-size multipart object in a pre-filled target is re-copied and the flip waits":
- *    sync.test.ts 'never accepts ... a stale multipart-ETag copy' puts single-part objects (MD5
- *    ETags) on both sides, so no multipart ETag is ever involved.
+ * migrate --execute on moto, through the library, at two moments of issue 9: a write that lands
+ * between the last listing and the switch (the late pass of --execute copies and records it),
+ * and a same-size multipart object (a multipart ETag, not an MD5) left stale in a pre-filled
+ * target (copied again before the switch).
  */
 import {CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, PutBucketTaggingCommand, PutBucketVersioningCommand, PutObjectCommand, UploadPartCommand, type S3Client} from '@aws-sdk/client-s3'
 import {describe, expect, inject, it} from 'vitest'
@@ -31,7 +27,7 @@ async function putMultipart(s3: S3Client, bucket: string, name: string, body: st
   await s3.send(new CompleteMultipartUploadCommand({Bucket: bucket, Key: name, UploadId, MultipartUpload: {Parts: [{ETag, PartNumber: 1}]}}))
 }
 
-describe('review coverage: migrate --execute', () => {
+describe('migrate --execute: sources that move, targets pre-filled', () => {
   it('copies writes that land between the last listing and the flip (late pass of --execute), and records them', async () => {
     const s3 = testS3()
     const shared = await createSharedBucket(s3, 'review-late')

