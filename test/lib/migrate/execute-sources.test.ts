@@ -5,18 +5,14 @@
  * target (copied again before the switch).
  */
 import {CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, PutBucketTaggingCommand, PutBucketVersioningCommand, PutObjectCommand, UploadPartCommand, type S3Client} from '@aws-sdk/client-s3'
-import {describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import type {AwsContext} from '../../../src/lib/aws.js'
-import {resolveSettings} from '../../../src/lib/config.js'
 import {EngagementIndex} from '../../../src/lib/engagement-index.js'
 import {executeMigration, planMigration} from '../../../src/lib/migrate/index.js'
 import {expectedBucketName, putIndex, randomEngagementId, seedRecord} from '../../helpers/commands.js'
-import {createSharedBucket, motoAccountId, testS3} from '../../helpers/s3.js'
+import {motoContext} from '../../helpers/library.js'
+import {createSharedBucket, testS3} from '../../helpers/s3.js'
 
-function motoContext(sharedBucket: string, s3: S3Client = testS3()): AwsContext {
-  return {s3, settings: resolveSettings({'shared-bucket': sharedBucket}, {AWS_ENDPOINT_URL: inject('motoEndpoint')}), accountId: async () => motoAccountId, callerArn: async () => `arn:aws:iam::${motoAccountId}:user/review`}
-}
 const key = (id: string, name: string) => `auditforge/engagements/${id}/${name}`
 const put = (s3: S3Client, bucket: string, name: string, body: string) => s3.send(new PutObjectCommand({Bucket: bucket, Key: name, Body: body}))
 const read = async (s3: S3Client, bucket: string, name: string) => (await s3.send(new GetObjectCommand({Bucket: bucket, Key: name}))).Body!.transformToString()

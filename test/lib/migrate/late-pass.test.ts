@@ -39,24 +39,26 @@ async function runLatePass(evidence: AsyncIterable<EvidenceLine>) {
   return {totals, recorded, copies: s3Mock.commandCalls(CopyObjectCommand).map((call) => call.args[0].input)}
 }
 
+/** The evidence of the key: copied from source version sv1, written as target version tv1. */
+const migrated: EvidenceLine = {
+  key,
+  size: 10,
+  source_etag: '"src-v1"',
+  source_version_id: 'sv1',
+  target_etag: '"tgt-v1"',
+  target_version_id: 'tv1',
+  checksum_algorithm: null,
+  checksum_type: null,
+  checksum_value: null,
+  action: 'copied',
+}
+
 beforeEach(() => {
   s3Mock.reset()
 })
 
 describe('the late pass after the switch never overwrites what the application wrote', () => {
   it('a migrated key: the copy over the migrated target version is conditional on that version (If-Match)', async () => {
-    const migrated: EvidenceLine = {
-      key,
-      size: 10,
-      source_etag: '"src-v1"',
-      source_version_id: 'sv1',
-      target_etag: '"tgt-v1"',
-      target_version_id: 'tv1',
-      checksum_algorithm: null,
-      checksum_type: null,
-      checksum_value: null,
-      action: 'copied',
-    }
     listSource('"src-v2"', 10) // a late write in the shared bucket
     s3Mock.on(HeadObjectCommand, {Bucket: target}).resolves({VersionId: 'tv1', ETag: '"tgt-v1"', ContentLength: 10})
     s3Mock.on(CopyObjectCommand).resolves({VersionId: 'tv2', CopyObjectResult: {ETag: '"src-v2"'}})
@@ -83,18 +85,6 @@ describe('the late pass after the switch never overwrites what the application w
 
 describe('a late-pass copy whose target condition fails', () => {
   it('a migrated key the application rewrote between the look and the copy (412 on If-Match): a conflict, one copy only', async () => {
-    const migrated: EvidenceLine = {
-      key,
-      size: 10,
-      source_etag: '"src-v1"',
-      source_version_id: 'sv1',
-      target_etag: '"tgt-v1"',
-      target_version_id: 'tv1',
-      checksum_algorithm: null,
-      checksum_type: null,
-      checksum_value: null,
-      action: 'copied',
-    }
     listSource('"src-v2"', 10)
     s3Mock.on(HeadObjectCommand, {Bucket: target}).resolvesOnce({VersionId: 'tv1', ETag: '"tgt-v1"', ContentLength: 10}).resolves({VersionId: 'app-2', ETag: '"app"', ContentLength: 12})
     s3Mock.on(HeadObjectCommand, {Bucket: shared}).resolves({VersionId: 'sv2', ETag: '"src-v2"', ContentLength: 10})

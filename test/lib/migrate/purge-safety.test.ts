@@ -14,35 +14,15 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3'
-import {describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import type {AwsContext} from '../../../src/lib/aws.js'
-import {resolveSettings} from '../../../src/lib/config.js'
 import {executeMigration, inspectPurge, planMigration, purgeSource, reconcileMigration, verifyMigrations} from '../../../src/lib/migrate/index.js'
 import {EngagementIndex} from '../../../src/lib/engagement-index.js'
 import {expectedBucketName, putIndex, randomEngagementId, seedRecord} from '../../helpers/commands.js'
-import {createSharedBucket, motoAccountId, testS3, uniqueName} from '../../helpers/s3.js'
+import {beforeCall, motoContext} from '../../helpers/library.js'
+import {createSharedBucket, testS3, uniqueName} from '../../helpers/s3.js'
 
-function motoContext(sharedBucket: string, s3: S3Client = testS3()): AwsContext {
-  return {
-    s3,
-    settings: resolveSettings({'shared-bucket': sharedBucket}, {AWS_ENDPOINT_URL: inject('motoEndpoint')}),
-    accountId: async () => motoAccountId,
-    callerArn: async () => `arn:aws:iam::${motoAccountId}:user/review`,
-  }
-}
 
-/** Runs `hook` once, before the n-th call of the named command on this client goes out. */
-function before(s3: S3Client, commandName: string, n: number, hook: () => Promise<void>): void {
-  let calls = 0
-  s3.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (context.commandName === commandName && ++calls === n) await hook()
-      return next(args)
-    },
-    {step: 'initialize', name: `review-before-${commandName}-${n}-${Math.random()}`},
-  )
-}
 
 const key = (id: string, name: string) => `auditforge/engagements/${id}/${name}`
 const put = (s3: S3Client, bucket: string, name: string, body: string) => s3.send(new PutObjectCommand({Bucket: bucket, Key: name, Body: body}))
@@ -93,7 +73,7 @@ describe('purge-source deletes only what was migrated', () => {
     await migrate(s3, shared, id)
 
     const failing = testS3()
-    before(failing, 'DeleteObjectsCommand', 2, async () => {
+    beforeCall(failing, 'DeleteObjectsCommand', 2, async () => {
       throw Object.assign(new Error('connection reset by the review'), {code: 'ECONNRESET'})
     })
     const broken = motoContext(shared, failing)

@@ -16,14 +16,13 @@ import {
   type S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3'
-import {describe, expect, inject, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import type {AwsContext} from '../../../src/lib/aws.js'
-import {resolveSettings} from '../../../src/lib/config.js'
 import {AuditforgeError} from '../../../src/lib/errors.js'
 import {executeMigration, inspectPurge, parseDuration, planMigration, purgeSource, rollbackMigration, rollbackRisk} from '../../../src/lib/migrate/index.js'
 import {expectedBucketName, makeManagedBucket, putIndex, randomEngagementId, seedRecord} from '../../helpers/commands.js'
-import {createSharedBucket, motoAccountId, testS3} from '../../helpers/s3.js'
+import {beforeCall, motoContext} from '../../helpers/library.js'
+import {createSharedBucket, testS3} from '../../helpers/s3.js'
 
 describe('parseDuration', () => {
   it('reads days, hours, minutes, seconds and a bare 0', () => {
@@ -48,26 +47,7 @@ describe('parseDuration', () => {
   })
 })
 
-function motoContext(sharedBucket: string, s3: S3Client = testS3()): AwsContext {
-  return {
-    s3,
-    settings: resolveSettings({'shared-bucket': sharedBucket}, {AWS_ENDPOINT_URL: inject('motoEndpoint')}),
-    accountId: async () => motoAccountId,
-    callerArn: async () => `arn:aws:iam::${motoAccountId}:user/purge-test`,
-  }
-}
 
-/** Runs `hook` once, before the n-th call of the named command on this client goes out. */
-function before(s3: S3Client, commandName: string, n: number, hook: () => Promise<void>): void {
-  let calls = 0
-  s3.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (context.commandName === commandName && ++calls === n) await hook()
-      return next(args)
-    },
-    {step: 'initialize', name: `before-${commandName}-${n}-${Math.random()}`},
-  )
-}
 
 const key = (id: string, name: string) => `auditforge/engagements/${id}/${name}`
 const put = (s3: S3Client, bucket: string, name: string, body: string) => s3.send(new PutObjectCommand({Bucket: bucket, Key: name, Body: body}))
@@ -103,7 +83,7 @@ describe('purgeSource on moto', () => {
     const {s3, shared, id, target} = await migrated()
     const failing = testS3()
     // The first DeleteObjects (history) goes through; the second (current versions) fails.
-    before(failing, 'DeleteObjectsCommand', 2, async () => {
+    beforeCall(failing, 'DeleteObjectsCommand', 2, async () => {
       throw Object.assign(new Error('connection reset by the test'), {code: 'ECONNRESET'})
     })
     const context = motoContext(shared, failing)
@@ -136,7 +116,7 @@ describe('purgeSource on moto', () => {
   it('leaves and reports a version written to the shared bucket while it deletes', async () => {
     const {s3, shared, id, target} = await migrated()
     const racing = testS3()
-    before(racing, 'DeleteObjectsCommand', 1, async () => {
+    beforeCall(racing, 'DeleteObjectsCommand', 1, async () => {
       await put(s3, shared, key(id, 'source/a.pdf'), 'a v3, written during the purge')
     })
     const context = motoContext(shared, racing)
@@ -154,7 +134,7 @@ describe('purgeSource on moto', () => {
     const context = motoContext(shared, racing)
     const inspection = await inspectPurge(context, shared, id, options)
     // The purge's first write is its intent, after the listing and before the verification.
-    before(racing, 'PutObjectCommand', 1, async () => {
+    beforeCall(racing, 'PutObjectCommand', 1, async () => {
       await put(s3, shared, key(id, 'source/c.pdf'), 'late')
     })
     await expect(purgeSource(context, inspection, options)).rejects.toMatchObject({exit: 4, code: 'verification_failed'})
