@@ -277,9 +277,13 @@ export async function waitForJob(context: JobContext, state: JobState, onJob: (j
       case 'Complete':
         return job
       case 'Suspended':
-        throw jobStopped(context, state, job, `is suspended${job.SuspendedCause ? ` (${job.SuspendedCause})` : ''}`, [
-          `Resume it once its cause is dealt with (aws s3control update-job-status --account-id ${context.accountId} --job-id ${jobId} --requested-job-status Ready), then run the migration again: it re-attaches to this job.`,
-        ])
+        throw jobStopped(
+          context,
+          state,
+          job,
+          `is suspended${job.SuspendedCause ? ` (${job.SuspendedCause})` : ''}; once its cause is dealt with, resume it (aws s3control update-job-status --account-id ${context.accountId} --job-id ${jobId} --requested-job-status Ready) and run the migration again, which re-attaches to it`,
+          [],
+        )
       case 'Failed':
       case 'Cancelled':
         throw jobStopped(context, state, job, job.Status === 'Failed' ? 'failed' : 'was cancelled', [
@@ -298,7 +302,7 @@ function jobStopped(context: JobContext, state: JobState, job: JobDescriptor, wh
   return new AuditforgeError(message, {
     code: job.Status === 'Suspended' ? 'batch_job_suspended' : job.Status === 'Cancelled' ? 'batch_job_cancelled' : 'batch_job_failed',
     exit: ExitCode.failed,
-    suggestion: suggestion.join(' '),
+    ...(suggestion.length > 0 ? {suggestion: suggestion.join(' ')} : {}),
   })
 }
 
