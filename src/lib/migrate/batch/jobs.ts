@@ -287,7 +287,7 @@ export async function waitForJob(context: JobContext, state: JobState, onJob: (j
       case 'Failed':
       case 'Cancelled':
         throw jobStopped(context, state, job, job.Status === 'Failed' ? 'failed' : 'was cancelled', [
-          'Nothing was switched. Run the migration again to start a new job (what this one copied is proven, not copied again).',
+          'Nothing was switched. Run the migration again to start a new job; it copies what this one did not (or cannot be proven to have) copied.',
         ])
       default:
         await context.sleep(context.pollIntervals[Math.min(poll, context.pollIntervals.length - 1)])
