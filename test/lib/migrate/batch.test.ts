@@ -4,13 +4,14 @@
  * aws-sdk-client-mock, what CreateJob carries and the S3 Control errors the loopback job service
  * cannot produce (AccessDenied on CreateJob, a role Batch Operations cannot use, TooManyRequests).
  */
-import {PutObjectCommand, S3Client} from '@aws-sdk/client-s3'
-import {CreateJobCommand, DescribeJobCommand, S3ControlClient, S3ControlServiceException} from '@aws-sdk/client-s3-control'
+import {GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client} from '@aws-sdk/client-s3'
+import {CreateJobCommand, DescribeJobCommand, ListJobsCommand, S3ControlClient, S3ControlServiceException} from '@aws-sdk/client-s3-control'
 import {mockClient} from 'aws-sdk-client-mock'
 import {beforeEach, describe, expect, it} from 'vitest'
 
 import {AuditforgeError, ExitCode} from '../../../src/lib/errors.js'
-import {type JobContext, type JobState, startJob, waitForJob} from '../../../src/lib/migrate/batch/jobs.js'
+import {type JobContext, type JobState, findPendingJob, startJob, waitForJob} from '../../../src/lib/migrate/batch/jobs.js'
+import {streamBody} from '../fixtures.js'
 import {
   batchRolePolicies,
   csvRows,
@@ -186,6 +187,9 @@ describe('CreateJob', () => {
     expect(error.message).toBe('Creating the S3 Batch Operations job: access denied (Access Denied)')
     expect(error.suggestion).toContain(`iam:PassRole on the role ${role}`)
     expect(error.suggestion).toContain('auditforge migrate batch-role')
+    // No job was made: the state says so, and the next run starts afresh (with the role it is given then).
+    const states = s3Mock.commandCalls(PutObjectCommand).map((put) => (JSON.parse(String(put.args[0].input.Body)) as JobState).state)
+    expect(states).toEqual(['creating', 'abandoned'])
   })
 
   it('a role Batch Operations cannot use: names the role and what it must trust, exit 1', async () => {
@@ -201,6 +205,34 @@ describe('CreateJob', () => {
     const error = await failure(startJob(jobContext(), request))
     expect(error).toMatchObject({code: 'throttled', exit: ExitCode.failed})
     expect(error.suggestion).toContain('never created twice')
+    // The answer may have been lost after the job was made: the state stays, to ask again with the same token.
+    const states = s3Mock.commandCalls(PutObjectCommand).map((put) => (JSON.parse(String(put.args[0].input.Body)) as JobState).state)
+    expect(states).toEqual(['creating'])
+  })
+})
+
+describe('findPendingJob', () => {
+  it('asks again, with the same token, for a job whose CreateJob answer an interrupted run never got', async () => {
+    const creating: Partial<JobState> = {engagement_id: id, run_id: runId, client_request_token: jobToken(id, runId), job_id: null, state: 'creating', role_arn: role, target_bucket: 't', manifest: {bucket: 'platform-shared', key: manifest.key, etag: '"e"', version_id: null}, report: {bucket: 'platform-shared', prefix: 'p'}, tasks: 3, bytes: 3}
+    s3Mock.on(ListObjectsV2Command).resolves({Contents: [{Key: `auditforge/batch-operations/${id}/${runId}/job.json`}, {Key: `auditforge/batch-operations/${id}/${runId}/manifest.csv`}]})
+    s3Mock.on(GetObjectCommand).callsFake(() => ({Body: streamBody(JSON.stringify(creating)), ETag: '"s"'}))
+    controlMock.on(CreateJobCommand).resolves({JobId: 'job-7'})
+
+    const pending = await findPendingJob(jobContext(), id)
+
+    expect(pending).toMatchObject({job_id: 'job-7', state: 'created', run_id: runId})
+    expect(controlMock.commandCalls(CreateJobCommand).map((call) => call.args[0].input.ClientRequestToken)).toEqual([jobToken(id, runId)])
+    expect(controlMock.commandCalls(ListJobsCommand)).toHaveLength(0)
+  })
+
+  it('finds nothing when every earlier job was recorded, after looking at the active jobs', async () => {
+    s3Mock.on(ListObjectsV2Command).resolves({Contents: [{Key: `auditforge/batch-operations/${id}/${runId}/job.json`}]})
+    s3Mock.on(GetObjectCommand).callsFake(() => ({Body: streamBody(JSON.stringify({state: 'consumed', job_id: 'job-1'})), ETag: '"s"'}))
+    controlMock.on(ListJobsCommand).resolves({Jobs: [{JobId: 'other', Description: 'auditforge migrate eng-ffffffffffff run x', Status: 'Active'}]})
+
+    expect(await findPendingJob(jobContext(), id)).toBeUndefined()
+    expect(controlMock.commandCalls(ListJobsCommand)[0].args[0].input).toMatchObject({AccountId: '123456789012', JobStatuses: expect.arrayContaining(['Active', 'Suspended', 'Preparing'])})
+    expect(controlMock.commandCalls(CreateJobCommand)).toHaveLength(0)
   })
 })
 

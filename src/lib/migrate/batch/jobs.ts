@@ -16,7 +16,7 @@ import {
   type S3ControlClient,
 } from '@aws-sdk/client-s3-control'
 
-import {AuditforgeError, ExitCode, awsErrorCode, describeAwsError} from '../../errors.js'
+import {AuditforgeError, ExitCode, awsErrorCode, describeAwsError, httpStatus} from '../../errors.js'
 import {batchKeys, parseBatchManifestKey, parseBatchStateKey} from '../../layout.js'
 import {listObjects, putObject, readText} from '../../s3/index.js'
 import type {BulkJobProgress} from '../engine.js'
@@ -158,7 +158,11 @@ async function createJob(context: JobContext, state: JobState): Promise<JobState
     )
     jobId = reply.JobId
   } catch (error) {
-    throw describeJobError(error, 'Creating the S3 Batch Operations job', state.role_arn)
+    const described = describeJobError(error, 'Creating the S3 Batch Operations job', state.role_arn)
+    // Refused outright (access denied, a bad role): no job exists, so the next run starts afresh
+    // with the settings it is given then. A lost or throttled answer keeps the state, to ask again.
+    if (refusedOutright(error)) await writeState(context, {...state, state: 'abandoned'})
+    throw described
   }
   if (!jobId) throw new AuditforgeError('Creating the S3 Batch Operations job: S3 Control answered without a job id', {code: 'batch_job', exit: ExitCode.failed})
   const created: JobState = {...state, job_id: jobId, state: 'created'}
@@ -304,6 +308,13 @@ function jobStopped(context: JobContext, state: JobState, job: JobDescriptor, wh
     exit: ExitCode.failed,
     ...(suggestion.length > 0 ? {suggestion: suggestion.join(' ')} : {}),
   })
+}
+
+/** A 4xx answer that is not throttling nor a token conflict: the request was refused and made nothing. */
+function refusedOutright(error: unknown): boolean {
+  const status = httpStatus(error)
+  const code = awsErrorCode(error)
+  return status !== undefined && status >= 400 && status < 500 && status !== 429 && !/TooManyRequests|Throttl|SlowDown|Idempotency/.test(code ?? '')
 }
 
 /** Throttling, a server error or the network: worth another DescribeJob after a wait. */
