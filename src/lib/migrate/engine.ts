@@ -1,6 +1,7 @@
 /**
  * The copy-engine interface: what plan, verification and evidence need from whatever performs
- * the copies (the local engine in copy.ts; S3 Batch Operations later). A request names the
+ * the copies (the local engine in copy.ts, object by object; S3 Batch Operations in batch/, a
+ * whole pass at once, through BulkCopyEngine below). A request names the
  * source object exactly as listed; the result names the source identity the copy was pinned to
  * and the target identity it produced, which is what the evidence records and verification
  * later requires to still hold.
