@@ -129,9 +129,10 @@ export async function migrateEngagement(
     }
   }
 
-  // A bulk engine's progress: the tasks it has done, on top of what this run did itself.
+  // The first pass goes to the bulk engine when it takes this engagement (`--engine batch`, or `auto` over its threshold).
   const bulk = options.bulk?.appliesTo(plan) ? options.bulk : undefined
   let bulkOutcome: BulkOutcome | undefined
+  // Its job's progress: the tasks it has done, on top of what this run did itself.
   const onJob = (job: BulkJobProgress) => {
     const done = job.succeeded + job.failed
     const bytes = job.tasks > 0 ? Math.round((job.bytes * done) / job.tasks) : 0
