@@ -6,6 +6,7 @@
 import type {Readable} from 'node:stream'
 
 import {S3Client} from '@aws-sdk/client-s3'
+import {S3ControlClient} from '@aws-sdk/client-s3-control'
 import {GetCallerIdentityCommand, STSClient} from '@aws-sdk/client-sts'
 import {defaultProvider} from '@aws-sdk/credential-provider-node'
 import {NodeHttpHandler} from '@smithy/node-http-handler'
@@ -189,6 +190,24 @@ export function createS3Client(settings: Settings, credentials?: AwsCredentialId
     {step: 'deserialize', priority: 'low', name: 'auditforgeRequestKind'},
   )
   return s3
+}
+
+/**
+ * The S3 Control client (S3 Batch Operations jobs). On AWS its endpoint rules put the account id
+ * in front of the host (`<account>.s3-control.<region>.amazonaws.com`); a custom endpoint
+ * (AWS_ENDPOINT_URL_S3_CONTROL) is used exactly as given instead, signed as S3 Control is.
+ */
+export function createS3ControlClient(settings: Settings, credentials?: AwsCredentialIdentityProvider): S3ControlClient {
+  const config = createClientConfig(settings, 's3Control', credentials)
+  const endpoint = settings.endpoints.s3Control
+  if (endpoint === undefined) return new S3ControlClient(config)
+  const url = new URL(endpoint)
+  const region = config.region ?? 'us-east-1'
+  return new S3ControlClient({
+    ...config,
+    disableHostPrefix: true,
+    endpointProvider: () => ({url, properties: {authSchemes: [{name: 'sigv4', signingName: 's3', signingRegion: region, disableDoubleEncoding: true, properties: {}}]}}),
+  })
 }
 
 export function createAwsContext(settings: Settings): AwsContext {

@@ -100,6 +100,41 @@ export const migrationKeys = {
   verification: (id: string, verificationId: string): string => `${migrationsPrefix(id)}verifications/${validatedRunId(verificationId)}.json`,
 }
 
+const batchPrefix = (id: string): string => `${root}/batch-operations/${validateEngagementId(id)}/`
+
+/**
+ * S3 Batch Operations working files, in the shared bucket under a prefix reserved for them (never
+ * an engagement object: `ownsKey` is false for it, so migrate, delete and purge never touch it).
+ * One folder per migration run that created a job, named by that run's id (so folders sort by
+ * time): the manifest the job copies from, the sidecar (the source identity of each manifest line,
+ * in the same key order), the job's state, and the prefix its completion report is written under.
+ */
+export const batchKeys = {
+  prefix: batchPrefix,
+  run: (id: string, runId: string): string => `${batchPrefix(id)}${validatedRunId(runId)}/`,
+  manifest: (id: string, runId: string): string => `${batchPrefix(id)}${validatedRunId(runId)}/manifest.csv`,
+  sidecar: (id: string, runId: string): string => `${batchPrefix(id)}${validatedRunId(runId)}/sources.jsonl`,
+  state: (id: string, runId: string): string => `${batchPrefix(id)}${validatedRunId(runId)}/job.json`,
+  /** S3 writes the report under `<this>/job-<job id>/` (manifest.json, results/*.csv). */
+  reportPrefix: (id: string, runId: string): string => `${batchPrefix(id)}${validatedRunId(runId)}/report`,
+}
+
+/** The run id of a batch job state key (`…/batch-operations/<id>/<run>/job.json`); undefined for any other key. */
+export function parseBatchStateKey(id: string, key: string): string | undefined {
+  const prefix = batchPrefix(id)
+  if (!key.startsWith(prefix)) return undefined
+  const match = /^([^/]+)\/job\.json$/.exec(key.slice(prefix.length))
+  return match && runIdPattern.test(match[1]) ? match[1] : undefined
+}
+
+/** The run id of a batch manifest key (`…/batch-operations/<id>/<run>/manifest.csv`); undefined for any other key. */
+export function parseBatchManifestKey(id: string, key: string): string | undefined {
+  const prefix = batchPrefix(id)
+  if (!key.startsWith(prefix)) return undefined
+  const match = /^([^/]+)\/manifest\.csv$/.exec(key.slice(prefix.length))
+  return match && runIdPattern.test(match[1]) ? match[1] : undefined
+}
+
 /** The two phases of a purge: history first, then the current versions and delete markers. */
 export type PurgePhase = 'noncurrent' | 'current'
 

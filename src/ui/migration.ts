@@ -1,4 +1,4 @@
-import type {ChecksumCheck, ContentSampleCheck, DeepChecks, EngagementOutcome, NotComparableReason, VerifyOutcome} from '../lib/migrate/index.js'
+import type {BulkOutcome, ChecksumCheck, ContentSampleCheck, DeepChecks, EngagementOutcome, NotComparableReason, VerifyOutcome} from '../lib/migrate/index.js'
 import {plural} from './format.js'
 import {renderTable} from './table.js'
 import {type Rendered, sanitize} from './terminal.js'
@@ -92,4 +92,12 @@ export function renderDeepChecks(engagementId: string, checks: DeepChecks | null
 
 export function sum<T extends {[key in K]: number}, K extends keyof T>(items: T[], key: K): number {
   return items.reduce((total, item) => total + item[key], 0)
+}
+
+/** What the Batch Operations engine did for one engagement, in one line. */
+export function renderBatch(engagementId: string, batch: BulkOutcome): string {
+  const local = `${plural(batch.copied_locally, 'object')} copied by the local engine`
+  if (batch.job_id === null) return `${engagementId}: no S3 Batch Operations job was needed; ${local}`
+  const retried = batch.retried_locally > 0 ? `, ${batch.retried_locally} retried by the local engine` : ''
+  return `${engagementId}: S3 Batch Operations job ${batch.job_id}${batch.reattached ? ' (re-attached)' : ''}: ${batch.succeeded} of ${plural(batch.tasks, 'task')} succeeded, ${batch.failed} failed${retried}; ${local}`
 }

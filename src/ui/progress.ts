@@ -11,6 +11,10 @@ export interface ProgressSnapshot {
   objectsTotal: number
   bytesDone: number
   bytesTotal: number
+  /** Objects that failed so far (a Batch Operations job's failed tasks); shown when more than 0. */
+  failed?: number
+  /** An estimate of the time left from whoever does the work (a Batch Operations job); else from the rate. */
+  remainingSeconds?: number
 }
 
 export interface ProgressDisplay {
@@ -29,8 +33,11 @@ function formatDuration(seconds: number): string {
 export function describeProgress(snapshot: ProgressSnapshot, elapsedSeconds: number): string {
   const rate = elapsedSeconds > 0 ? snapshot.objectsDone / elapsedSeconds : 0
   const byteRate = elapsedSeconds > 0 ? snapshot.bytesDone / elapsedSeconds : 0
-  const remaining = byteRate > 0 ? (snapshot.bytesTotal - snapshot.bytesDone) / byteRate : rate > 0 ? (snapshot.objectsTotal - snapshot.objectsDone) / rate : Number.NaN
-  return `${sanitize(snapshot.label)}: ${snapshot.objectsDone}/${snapshot.objectsTotal} objects, ${formatBytes(snapshot.bytesDone)}/${formatBytes(snapshot.bytesTotal)}, ${rate.toFixed(0)} obj/s, ${formatBytes(byteRate)}/s, ETA ${formatDuration(remaining)}`
+  const remaining =
+    snapshot.remainingSeconds ??
+    (byteRate > 0 ? (snapshot.bytesTotal - snapshot.bytesDone) / byteRate : rate > 0 ? (snapshot.objectsTotal - snapshot.objectsDone) / rate : Number.NaN)
+  const failed = snapshot.failed ? ` (${snapshot.failed} failed)` : ''
+  return `${sanitize(snapshot.label)}: ${snapshot.objectsDone}/${snapshot.objectsTotal} objects${failed}, ${formatBytes(snapshot.bytesDone)}/${formatBytes(snapshot.bytesTotal)}, ${rate.toFixed(0)} obj/s, ${formatBytes(byteRate)}/s, ETA ${formatDuration(remaining)}`
 }
 
 export function createProgressDisplay(enabled: boolean, intervalMs = 5_000): ProgressDisplay {

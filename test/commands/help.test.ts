@@ -31,6 +31,7 @@ describe('help', () => {
       'engagement:list',
       'engagement:show',
       'migrate',
+      'migrate:batch-role',
       'migrate:evidence',
       'migrate:purge-source',
       'migrate:rollback',

@@ -22,7 +22,7 @@ export interface CliOptions {
   timeout?: number
 }
 
-/** The environment every CLI run gets: fake credentials, moto's endpoint, no TTY, CI. */
+/** The environment every CLI run gets: fake credentials, moto's endpoint (and the Batch Operations job service's for S3 Control), no TTY, CI. */
 export function baseEnv(): Record<string, string> {
   const keep = ['PATH', 'HOME', 'LANG', 'TMPDIR', 'SYSTEMROOT']
   const env: Record<string, string> = {}
@@ -33,6 +33,7 @@ export function baseEnv(): Record<string, string> {
     AWS_SECRET_ACCESS_KEY: 'testing',
     AWS_REGION: 'us-east-1',
     AWS_ENDPOINT_URL: inject('motoEndpoint'),
+    AWS_ENDPOINT_URL_S3_CONTROL: inject('batchEndpoint'),
     CI: 'true',
     NO_COLOR: '1',
   }

@@ -8,17 +8,21 @@ import {
   type MigrationReport,
   type VerifyOutcome,
   alreadyMigrated,
+  autoThreshold,
+  createBatchEngine,
+  engineChoices,
   executeMigration,
   maxContentSample,
   migrationExitCode,
   migrationReport,
   planMigration,
   reconcileMigration,
+  resolveEngine,
   plannedOutcome,
   verifyMigrations,
   wantsDeepChecks,
 } from '../../lib/migrate/index.js'
-import {renderDeepChecks, renderDifferences, renderOutcomes, renderPlan, renderVerification} from '../../ui/migration.js'
+import {renderBatch, renderDeepChecks, renderDifferences, renderOutcomes, renderPlan, renderVerification} from '../../ui/migration.js'
 import {createProgressDisplay} from '../../ui/progress.js'
 
 export default class Migrate extends AuditforgeCommand<typeof Migrate, MigrationReport> {
@@ -31,6 +35,8 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
 
 Deep checks, with --execute or --verify-only: --checksums compares the full-object checksums S3 stored with both sides of every migrated object (HeadObject pinned to the versions in the evidence); equal checksums are equal bytes, a difference exits 4. Objects whose sides cannot be compared (no stored checksum, different algorithms, a composite checksum) are counted and listed with the reason and do not fail the check. --content-sample N (1 to ${maxContentSample}) downloads N objects drawn uniformly at random from both sides, pinned to the same versions, and compares the SHA-256 of their bytes; a difference exits 4. On --execute they run once identity verification has passed and before the switch, so a failure leaves the record untouched; their results are in the run's summary. On --verify-only they are stored as a verification record under auditforge/migrations/<id>/verifications/. \`auditforge migrate evidence ID\` shows both.
 
+Engines, with --execute: --engine local (default) copies in this process. --engine batch hands each engagement's copy to one S3 Batch Operations job (S3PutObjectCopy from a manifest written under auditforge/batch-operations/<id>/ in the shared bucket, pinned to the listed source versions, CRC64NVME, metadata and tags copied, a completion report of every task to --report-bucket or the shared bucket), run as the role given with --role-arn or AUDITFORGE_BATCH_ROLE_ARN (\`auditforge migrate batch-role\` prints its policies); objects over 5 GB, objects that are not STANDARD and objects without a version id stay with the local engine in the same run, failed tasks are retried once by it, and the report becomes the same evidence, verification and switch as the local engine's. A run interrupted while a job runs finds that job again and never creates a second one. A job that is suspended, failed or cancelled is an error naming the job (exit 1); the record is untouched. --engine auto uses Batch Operations for engagements of a million objects or 10 TiB or more (AUDITFORGE_BATCH_AUTO_OBJECTS changes the count) when a role is configured, and the local engine otherwise.
+
 --reconcile copies an engagement's late writes where its bucket still holds the migrated version. \`auditforge migrate evidence ID\` prints a run's evidence. AccessDenied or NoSuchBucket on the shared bucket: a message on stderr, nothing changed, exit 0.`
 
   static override examples = [
@@ -42,6 +48,7 @@ Deep checks, with --execute or --verify-only: --checksums compares the full-obje
     '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40 --reconcile --yes',
     '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40 --execute --checksums --content-sample 50',
     '<%= config.bin %> <%= command.id %> --verify-only --checksums --content-sample 20 --json',
+    '<%= config.bin %> <%= command.id %> --execute --yes --engine batch --role-arn arn:aws:iam::741783034843:role/auditforge-batch',
   ]
 
   static override flags = {
@@ -64,6 +71,12 @@ Deep checks, with --execute or --verify-only: --checksums compares the full-obje
       min: 1,
       max: maxContentSample,
     }),
+    engine: Flags.string({
+      summary: 'With --execute: copy in this process (local), with an S3 Batch Operations job (batch), or batch for large engagements (auto). Default local.',
+      options: [...engineChoices],
+    }),
+    'role-arn': Flags.string({summary: 'The IAM role S3 Batch Operations copies as (--engine batch/auto). Env: AUDITFORGE_BATCH_ROLE_ARN.'}),
+    'report-bucket': Flags.string({summary: 'Bucket for the Batch Operations completion reports (default: the shared bucket).'}),
   }
 
   public async run(): Promise<MigrationReport> {
@@ -73,6 +86,7 @@ Deep checks, with --execute or --verify-only: --checksums compares the full-obje
     if (wantsDeepChecks(deepChecks) && (flags.reconcile || (!flags.execute && !flags['verify-only']))) {
       throw invalidInput('--checksums and --content-sample check a migration: use them with --execute or --verify-only')
     }
+    const engine = resolveEngine({engine: flags.engine, 'role-arn': flags['role-arn'], 'report-bucket': flags['report-bucket'], execute: flags.execute})
     if (flags.execute) this.assertCanConfirm(flags.yes)
     const sharedBucket = this.sharedBucket
     const context = await this.aws()
@@ -118,14 +132,26 @@ Deep checks, with --execute or --verify-only: --checksums compares the full-obje
 
     await this.confirm(`Copy ${plan.engagements.length} engagement(s) into their own buckets and point their records there?`, flags.yes)
     const progress = createProgressDisplay(!this.jsonEnabled())
+    if (engine.note) this.note(engine.note)
+    const bulk = engine.roleArn
+      ? createBatchEngine(context, sharedBucket, {
+          choice: engine.engine === 'auto' ? 'auto' : 'batch',
+          roleArn: engine.roleArn,
+          reportBucket: engine.reportBucket,
+          ...(engine.autoObjects === undefined ? {} : {autoThreshold: {...autoThreshold, objects: engine.autoObjects}}),
+        })
+      : undefined
     const outcomes = await executeMigration(context, plan, {
       concurrency: flags.concurrency,
       toolVersion: this.config.version,
       ...deepChecks,
-      onProgress: (snapshot) => progress.update({...snapshot, label: "Migrating"}),
+      bulk,
+      onProgress: ({job, ...snapshot}) =>
+        progress.update({...snapshot, label: job ? `Migrating (S3 Batch Operations job ${job.jobId}: ${job.status})` : 'Migrating', failed: job?.failed, remainingSeconds: job?.remainingSeconds}),
     })
     progress.done()
     if (!this.jsonEnabled()) this.log(renderOutcomes(outcomes))
+    for (const outcome of outcomes) if (outcome.batch) this.note(renderBatch(outcome.engagement_id, outcome.batch))
     for (const outcome of outcomes) if (outcome.error) this.warning(`${outcome.engagement_id}: ${outcome.error}`)
     for (const outcome of outcomes) {
       if (outcome.late_write_conflicts?.length) {

@@ -1,11 +1,14 @@
 /**
  * The copy-engine interface: what plan, verification and evidence need from whatever performs
- * the copies (the local engine in copy.ts; S3 Batch Operations later). A request names the
+ * the copies (the local engine in copy.ts, object by object; S3 Batch Operations in batch/, a
+ * whole pass at once, through BulkCopyEngine below). A request names the
  * source object exactly as listed; the result names the source identity the copy was pinned to
  * and the target identity it produced, which is what the evidence records and verification
  * later requires to still hold.
  */
 import type {StoredChecksum} from '../s3/index.js'
+import type {EvidenceLine} from './evidence.js'
+import type {PassTotals, SyncSides} from './sync.js'
 
 /** A source object as listed: what a copy is pinned to. */
 export interface SourceObject {
@@ -56,4 +59,70 @@ export interface CopiedObject {
  */
 export interface CopyEngine {
   copy(request: CopyRequest): Promise<CopiedObject>
+}
+
+/**
+ * Where a copy pass hands the objects a bulk engine copies (S3 Batch Operations writes them into
+ * its manifest). `take` is offered every object the pass would copy, in key order, and answers
+ * whether it took it; what it leaves, the pass copies itself.
+ */
+export interface BulkSink {
+  take(request: CopyRequest): Promise<boolean>
+}
+
+/** A bulk job's progress as its service reports it (DescribeJob). */
+export interface BulkJobProgress {
+  jobId: string
+  status: string
+  /** Tasks in the job, and how many have succeeded and failed so far. */
+  tasks: number
+  succeeded: number
+  failed: number
+  /** Bytes of the objects in the job (from the listing). */
+  bytes: number
+  /** The job's own estimate: its time active so far, scaled to the tasks left; undefined before it has one. */
+  remainingSeconds?: number
+}
+
+/** What a bulk engine did in a run, for the run's outcome. */
+export interface BulkOutcome {
+  engine: 'batch'
+  /** The Batch Operations job this run created or re-attached to; null when nothing needed it. */
+  job_id: string | null
+  /** Whether the job was one an earlier, interrupted run had created. */
+  reattached: boolean
+  tasks: number
+  succeeded: number
+  failed: number
+  /** Failed tasks copied by the local engine instead. */
+  retried_locally: number
+  /** Objects the job could not take (over 5 GB, archived, or not pinnable), copied by the local engine. */
+  copied_locally: number
+}
+
+/** What the first pass of an engagement gets when a bulk engine runs it (see execute.ts). */
+export interface BulkPassContext {
+  /** The sides of the pass: the source, the target and the evidence so far. */
+  sides: SyncSides
+  /** The local engine, for what the bulk engine cannot copy and for failed tasks. */
+  engine: CopyEngine
+  limit: <V>(task: () => Promise<V>) => Promise<V>
+  onObject: (event: {key: string; size: number; action: EvidenceLine['action'] | 'archived'}) => void
+  onJob: (job: BulkJobProgress) => void
+  /** The migration run: names the job and its working files. */
+  runId: string
+  /** Runs `pass` with a fresh evidence segment of the run (each segment in key order). */
+  withSegment: <T>(pass: (record: (line: EvidenceLine) => Promise<void>) => Promise<T>) => Promise<T>
+}
+
+/**
+ * A second kind of copy engine: it copies a whole pass at once (S3 Batch Operations) rather than
+ * one object at a time. It runs the first copy pass of an engagement and returns what a copy
+ * pass returns, having written the same evidence lines; later passes (what moved meanwhile) and
+ * verification are the local engine's and the check pass's, exactly as without it.
+ */
+export interface BulkCopyEngine {
+  /** Whether this engagement's first pass goes to the bulk engine (the `auto` choice). */
+  appliesTo(plan: {objects: number; bytes: number}): boolean
+  firstPass(context: BulkPassContext): Promise<PassTotals & {bulk: BulkOutcome}>
 }

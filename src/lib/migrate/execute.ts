@@ -13,6 +13,7 @@ import {describeAwsError} from '../errors.js'
 import {migrationKeys, ownsKey} from '../layout.js'
 import {abortMultipartUploads} from '../s3/index.js'
 import {LocalCopyEngine} from './copy.js'
+import type {BulkCopyEngine, BulkJobProgress, BulkOutcome} from './engine.js'
 import {type DeepChecks, checksumDifferences, deepCheckFailures, evidencePairs, runDeepChecks, sampleDifferences, validateContentSample, wantsDeepChecks} from './deep-check.js'
 import {type EvidenceLine, type EvidenceSummary, EvidenceWriter, readEvidence, segmentName, writeSummary} from './evidence.js'
 import type {EngagementPlan, MigrationPlan} from './plan.js'
@@ -27,6 +28,8 @@ export interface MigrationProgress {
   objectsTotal: number
   bytesDone: number
   bytesTotal: number
+  /** While a Batch Operations job copies: its id, status and task counts. */
+  job?: BulkJobProgress
 }
 
 export interface ExecuteOptions {
@@ -48,6 +51,11 @@ export interface ExecuteOptions {
   contentSample?: number
   /** A uniform integer in [0, maxExclusive) for the sample; injectable for tests. */
   randomInt?: (maxExclusive: number) => number
+  /**
+   * Runs the first copy pass of the engagements it applies to in bulk (S3 Batch Operations,
+   * batch/); the local engine copies the rest, and verification, evidence and flip are the same.
+   */
+  bulk?: BulkCopyEngine
 }
 
 /**
@@ -121,6 +129,15 @@ export async function migrateEngagement(
     }
   }
 
+  // The first pass goes to the bulk engine when it takes this engagement (`--engine batch`, or `auto` over its threshold).
+  const bulk = options.bulk?.appliesTo(plan) ? options.bulk : undefined
+  let bulkOutcome: BulkOutcome | undefined
+  // Its job's progress: the tasks it has done, on top of what this run did itself.
+  const onJob = (job: BulkJobProgress) => {
+    const done = job.succeeded + job.failed
+    const bytes = job.tasks > 0 ? Math.round((job.bytes * done) / job.tasks) : 0
+    options.onProgress?.({...progress, objectsDone: progress.objectsDone + done, bytesDone: progress.bytesDone + bytes, phase: 'copy', job})
+  }
   let check: PassTotals | undefined
   // Sources the copy found archived: their "missing" in the check is said as what it is.
   const archived = new Map<string, Difference>()
@@ -130,9 +147,12 @@ export async function migrateEngagement(
       // Another pass after the source moved: count its work afresh.
       progress.objectsTotal = progress.objectsDone + (check?.differenceCount ?? 0)
     }
-    const totals = await withSegment('copy', (record) =>
-      copyPass(pass === 1 && created ? freshSides() : sides(), {engine, record, recordProven: pass === 1, limit: copyLimit, onObject}),
-    )
+    const firstSides = pass === 1 && created ? freshSides() : sides()
+    const totals =
+      pass === 1 && bulk
+        ? await bulk.firstPass({sides: firstSides, engine, limit: copyLimit, onObject, onJob, runId, withSegment: (run) => withSegment('copy', run)})
+        : await withSegment('copy', (record) => copyPass(firstSides, {engine, record, recordProven: pass === 1, limit: copyLimit, onObject}))
+    if ('bulk' in totals) bulkOutcome = totals.bulk as BulkOutcome
     done.copied += totals.copied
     if (pass === 1) done.proven = totals.proven
     done.removed += totals.removed
@@ -176,7 +196,7 @@ export async function migrateEngagement(
     segments,
     deep_checks: deepChecks,
   }
-  Object.assign(outcome, {objects: check!.objects, bytes: check!.bytes, copied: done.copied, skipped_existing: done.proven, run_id: runId})
+  Object.assign(outcome, {objects: check!.objects, bytes: check!.bytes, copied: done.copied, skipped_existing: done.proven, run_id: runId}, bulkOutcome ? {batch: bulkOutcome} : {})
   // The summary, verification included, is stored before the record can switch.
   await writeSummary(s3, location, summary)
   if (!verified) {

@@ -2,6 +2,7 @@
 import type {EngagementRecord} from '../engagement-index.js'
 import {ExitCode} from '../errors.js'
 import type {DeepChecks} from './deep-check.js'
+import type {BulkOutcome} from './engine.js'
 import type {EngagementPlan, SourceStatus} from './plan.js'
 import type {VerifyOutcome} from './verify.js'
 
@@ -24,6 +25,8 @@ export interface EngagementOutcome {
   late_write_conflicts?: string[]
   /** `--checksums` / `--content-sample`, when asked for and identity verification passed. */
   deep_checks?: DeepChecks
+  /** `--engine batch` (or `auto` choosing it): the Batch Operations job and what the local engine copied beside it. */
+  batch?: BulkOutcome
 }
 
 

@@ -15,7 +15,7 @@ import type {S3Client} from '@aws-sdk/client-s3'
 
 import {AuditforgeError} from '../errors.js'
 import {type CurrentVersion, compareKeys, deleteCurrentObject, headObject, listCurrentVersions} from '../s3/index.js'
-import type {CopiedObject, CopyEngine, SourceObject} from './engine.js'
+import type {BulkSink, CopiedObject, CopyEngine, SourceObject} from './engine.js'
 import type {EvidenceLine} from './evidence.js'
 import {Cursor, emptyStream, orderedMap} from './streams.js'
 
@@ -54,6 +54,12 @@ export interface CopyPassOptions {
   /** Copies started ahead of the oldest one not yet recorded. */
   window?: number
   onObject?: (event: {key: string; size: number; action: EvidenceLine['action'] | 'archived'}) => void
+  /**
+   * Copies in bulk (S3 Batch Operations): every object not proven is offered to the sink, in key
+   * order; one it takes is not copied here and gets no evidence line in this pass (the bulk
+   * engine writes those once its copies are done).
+   */
+  bulk?: BulkSink
 }
 
 export interface PassTotals {
@@ -238,7 +244,12 @@ export async function copyPass(sides: SyncSides, options: CopyPassOptions): Prom
         continue
       }
       const md5 = !evidence && target !== undefined ? await provenByMd5(sides, source, target) : undefined
-      yield md5 ? {kind: 'proven', row: {...row, source}, evidence, md5} : {kind: 'copy', row: {...row, source}}
+      if (md5) {
+        yield {kind: 'proven', row: {...row, source}, evidence, md5}
+        continue
+      }
+      if (options.bulk && (await options.bulk.take({source: asSource(source), targetHasKey: target !== undefined}))) continue
+      yield {kind: 'copy', row: {...row, source}}
     }
   }
 

@@ -62,3 +62,19 @@ export async function* listCurrentVersions(s3: S3Client, bucket: string, engagem
     }
   }
 }
+
+/**
+ * The current version of each of the engagement's own keys, with its version id, in S3's key
+ * order: the latest version of every key from a listing of versions (keys whose latest entry is a
+ * delete marker are left out). Where the bucket is not versioned the version id is "null". A
+ * stream, like {@link listCurrentVersions}; its keys come from a version listing, which some
+ * servers return less exactly (see there), so callers match them against a current listing.
+ */
+export async function* listLatestVersions(s3: S3Client, bucket: string, engagementId: string, expectedOwner?: string): AsyncGenerator<CurrentVersion> {
+  for (const prefix of [...engagementListPrefixes(engagementId)].sort(compareKeys)) {
+    for await (const version of listObjectVersions(s3, {bucket, prefix, expectedOwner})) {
+      if (version.isDeleteMarker || !version.isLatest || !ownsKey(engagementId, version.Key)) continue
+      yield {key: version.Key, size: version.size, etag: version.etag ?? '', versionId: version.VersionId, storageClass: version.storageClass}
+    }
+  }
+}

@@ -1,0 +1,44 @@
+import {Flags} from '@oclif/core'
+
+import {AuditforgeCommand} from '../../base-command.js'
+import {validateBucketName, validateEngagementId} from '../../lib/layout.js'
+import {type BatchRolePolicies, batchRolePolicies} from '../../lib/migrate/batch/policy.js'
+
+export default class MigrateBatchRole extends AuditforgeCommand<typeof MigrateBatchRole, BatchRolePolicies> {
+  static override summary = 'Print the IAM policies of the role S3 Batch Operations copies as (migrate --engine batch).'
+  static override description = `Prints three JSON policy documents for whoever owns IAM: the role's trust policy (batchoperations.s3.amazonaws.com may assume it, for jobs of this account only), the role's least-privilege permission policy (read the engagements' keys and the Batch Operations manifests in the shared bucket, write the engagement buckets and the completion reports), and the policy the operator running migrate needs (s3:CreateJob, s3:DescribeJob, s3:ListJobs, s3:PutJobTagging, and iam:PassRole on the role). Pass the role's ARN to migrate with --role-arn or AUDITFORGE_BATCH_ROLE_ARN.
+
+--engagement-id narrows the documents to one engagement; --report-bucket names where the job's completion reports go (default: the shared bucket). Nothing is changed; the only AWS call is sts:GetCallerIdentity, and only when the account is not given (--account-id, AUDITFORGE_ACCOUNT_ID).`
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> --account-id 741783034843',
+    '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40 --report-bucket platform-batch-reports --json',
+  ]
+
+  static override flags = {
+    'engagement-id': Flags.string({summary: 'Only this engagement.'}),
+    'report-bucket': Flags.string({summary: 'Bucket of the completion reports (default: the shared bucket).'}),
+    'role-arn': Flags.string({summary: 'The role, for the caller policy (iam:PassRole). Env: AUDITFORGE_BATCH_ROLE_ARN.'}),
+  }
+
+  public async run(): Promise<BatchRolePolicies> {
+    const {flags} = this
+    const engagementId = flags['engagement-id'] === undefined ? undefined : validateEngagementId(flags['engagement-id'])
+    const reportBucket = flags['report-bucket'] === undefined ? undefined : validateBucketName(flags['report-bucket'], '--report-bucket')
+    const sharedBucket = this.sharedBucket
+    const accountId = this.settings.accountId ?? (await (await this.aws()).accountId())
+    const roleArn = flags['role-arn'] ?? (process.env.AUDITFORGE_BATCH_ROLE_ARN?.trim() || undefined)
+    const policies = batchRolePolicies({sharedBucket, accountId, bucketPrefix: this.settings.bucketPrefix, reportBucket, engagementId, roleArn})
+    if (!this.jsonEnabled()) {
+      const block = (title: string, document: unknown) => `${title}\n${JSON.stringify(document, null, 2)}`
+      this.log(
+        [
+          block('Trust policy of the role:', policies.trust_policy),
+          block('Permission policy of the role:', policies.permission_policy),
+          block('Policy of the operator running migrate --engine batch:', policies.caller_policy),
+        ].join('\n\n'),
+      )
+    }
+    return policies
+  }
+}
