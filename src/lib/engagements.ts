@@ -31,6 +31,13 @@ export interface CreateEngagementInput {
 
 export type CreateStep = ProvisionStep | 'record' | 'audit-log' | 'rollback'
 
+/** What the steps of creating an engagement do, in words (provisioning's come with its steps). */
+const createStepText = {
+  record: 'Writing the engagement record',
+  'audit-log': 'Writing the first audit-log event',
+  rollback: 'Removing the new bucket again',
+} as const
+
 export interface CreateEngagementResult {
   record: EngagementRecord
   /** Things that went wrong after the record was written (it stands regardless). */
@@ -61,7 +68,7 @@ export async function createEngagement(
   context: AwsContext,
   sharedBucket: string,
   input: CreateEngagementInput,
-  onStep?: (step: CreateStep) => void,
+  onStep?: (step: CreateStep, text: string) => void,
 ): Promise<CreateEngagementResult> {
   validateCreateInput(input)
   const engagementId = newEngagementId()
@@ -86,7 +93,7 @@ export async function createEngagement(
     audit_log_key: engagementKeys.auditLogPrefix(engagementId),
   }
 
-  onStep?.('record')
+  onStep?.('record', createStepText.record)
   const index = new EngagementIndex(context.s3, sharedBucket)
   try {
     await index.add(record)
@@ -102,12 +109,12 @@ export async function createEngagement(
         () => true,
       ))
     if (landed) throw error
-    onStep?.('rollback')
+    onStep?.('rollback', createStepText.rollback)
     throw await removeNewBucket(context.s3, freshBucket, await context.accountId(), error)
   }
 
   const warnings: string[] = []
-  onStep?.('audit-log')
+  onStep?.('audit-log', createStepText['audit-log'])
   try {
     await new AuditLogStore(context, sharedBucket).append(
       {event: 'engagement.created', timestamp: record.created_at, engagement_id: engagementId, actor, source_bucket: sourceBucket},

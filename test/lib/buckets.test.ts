@@ -325,10 +325,10 @@ describe('checkBucketControls', () => {
     expect(check.engagementId).toBe(engagementId)
     expect(check.controls.map((control) => [control.control, control.ok])).toEqual([
       ['owner', true],
-      ['object-ownership', true],
-      ['versioning', true],
-      ['encryption', true],
       ['public-access-block', true],
+      ['object-ownership', true],
+      ['encryption', true],
+      ['versioning', true],
       ['tags', true],
       ['index-binding', true],
     ])
@@ -365,8 +365,8 @@ describe('checkBucketControls', () => {
     s3Mock.on(GetBucketOwnershipControlsCommand).rejects(s3Error('OwnershipControlsNotFoundError', 404))
     const check = await checkBucketControls(testContext(), bucket)
     expect(check.controls.filter((c) => !c.ok).map((c) => [c.control, c.actual])).toEqual([
-      ['object-ownership', 'not set'],
       ['public-access-block', 'not set'],
+      ['object-ownership', 'not set'],
       ['tags', 'auditforge:engagement-id missing, auditforge:managed-by missing'],
       ['index-binding', 'not bound'],
     ])

@@ -4,7 +4,6 @@ import {AuditforgeCommand} from '../../base-command.js'
 import {parseTags, provisionEngagementBucket} from '../../lib/buckets.js'
 import {EngagementIndex} from '../../lib/engagement-index.js'
 import {validateEngagementId} from '../../lib/layout.js'
-import {stepText} from '../../ui/steps.js'
 
 interface ProvisionOutput {
   engagement_id: string
@@ -48,7 +47,7 @@ export default class BucketProvision extends AuditforgeCommand<typeof BucketProv
     const result = await provisionEngagementBucket(context, id, {
       tags,
       bindUnbound: this.flags.force,
-      onStep: (step) => this.spinner.update(stepText[step]),
+      onStep: (_step, text) => this.spinner.update(text),
     })
     this.spinner.succeed(`${result.created ? 'Created' : 'Repaired'} ${result.bucket} with every control`)
     if (!this.jsonEnabled()) this.log(result.bucket)

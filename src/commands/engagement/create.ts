@@ -5,7 +5,6 @@ import {parseTags} from '../../lib/buckets.js'
 import type {EngagementRecord} from '../../lib/engagement-index.js'
 import {createEngagement, validateCreateInput} from '../../lib/engagements.js'
 import {renderEngagement} from '../../ui/records.js'
-import {stepText} from '../../ui/steps.js'
 
 export default class EngagementCreate extends AuditforgeCommand<typeof EngagementCreate, EngagementRecord> {
   static override summary = 'Create an engagement, with its own hardened bucket when isolated.'
@@ -37,8 +36,8 @@ export default class EngagementCreate extends AuditforgeCommand<typeof Engagemen
     const sharedBucket = this.sharedBucket
 
     this.spinner.start('Creating the engagement')
-    const {record, warnings} = await createEngagement(await this.aws(), sharedBucket, {...input, isolated}, (step) =>
-      this.spinner.update(stepText[step]),
+    const {record, warnings} = await createEngagement(await this.aws(), sharedBucket, {...input, isolated}, (_step, text) =>
+      this.spinner.update(text),
     )
     this.spinner.succeed(`Created ${record.engagement_id}${record.source_bucket ? ` in its own bucket ${record.source_bucket}` : ' in the shared bucket'}`)
     for (const warning of warnings) this.warning(warning)

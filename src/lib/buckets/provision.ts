@@ -1,0 +1,162 @@
+/**
+ * Provisioning a per-engagement bucket: create it (or find it already ours), prove it may be
+ * worked on, and apply every control of the table.
+ */
+import {CreateBucketCommand, type CreateBucketCommandInput, DeleteBucketCommand, HeadBucketCommand, type S3Client, type Tag} from '@aws-sdk/client-s3'
+
+import type {AwsContext} from '../aws.js'
+import {requireSharedBucket} from '../config.js'
+import {AuditforgeError, ExitCode, awsErrorCode, describeAwsError, httpStatus} from '../errors.js'
+import {isBucketEmpty, readBucketTags} from '../s3/index.js'
+import {type ControlId, applyControls, controlTarget} from './controls.js'
+import {bucketNameFor} from './names.js'
+import {assertBoundTo, indexTagKey} from './tags.js'
+
+/** The steps of provisioning, as reported to `onStep`: creating the bucket, then each control. */
+export type ProvisionStep = 'create' | ControlId
+
+export interface ProvisionResult {
+  bucket: string
+  /** false when the bucket already existed (owned by this account) and was repaired. */
+  created: boolean
+}
+
+export interface ProvisionOptions {
+  tags?: Tag[]
+  /** Each step as it starts, with what it does in words. */
+  onStep?: (step: ProvisionStep, text: string) => void
+  /** Remove a bucket this call created when a later step fails (engagement create). */
+  removeIfIncomplete?: boolean
+  /** Claim an existing bucket bound to no index for this one (the operator's `--force`). */
+  bindUnbound?: boolean
+}
+
+/**
+ * Creates the engagement's bucket (or finds it already ours) and applies every control of the
+ * table, among them the binding to the configured index (the shared bucket). Idempotent. A
+ * bucket of that name owned by someone else is a hard error and nothing is written to it; a
+ * bucket of ours bound to another index is refused (exit 5) before anything is written to it,
+ * and so is one bound to none unless `bindUnbound` (the operator's `--force`) claims it.
+ */
+export async function provisionEngagementBucket(context: AwsContext, engagementId: string, options: ProvisionOptions = {}): Promise<ProvisionResult> {
+  const index = requireSharedBucket(context.settings)
+  const owner = await context.accountId()
+  const bucket = await bucketNameFor(context, engagementId)
+  const {s3} = context
+  options.onStep?.('create', 'Creating the bucket')
+  // Without --region/AWS_REGION the client may still have one (a profile's region); the bucket
+  // is created where the client sends the request, so that is the LocationConstraint.
+  const region = context.settings.region ?? (await s3.config.region().catch(() => undefined))
+  const created = await createBucketIfMissing(s3, bucket, owner, region)
+  if (!created) await assertClaimable(s3, bucket, owner, index, engagementId, options.bindUnbound ?? false)
+  try {
+    const target = controlTarget({s3, bucket, owner, engagementId, tags: options.tags ?? [], bind: index, index})
+    await applyControls(target, {onStep: options.onStep})
+  } catch (error) {
+    // A bucket without every control must not be left behind by a create that failed.
+    if (created && options.removeIfIncomplete) throw await removeNewBucket(s3, bucket, owner, error)
+    throw error
+  }
+  return {bucket, created}
+}
+
+/**
+ * Removes a bucket created moments ago (still empty) after a later step failed, and returns
+ * the error to raise: the original one, saying whether the bucket is gone.
+ */
+export async function removeNewBucket(s3: S3Client, bucket: string, owner: string, cause: unknown): Promise<AuditforgeError> {
+  const failure = describeAwsError(cause, {action: 'Creating the engagement'})
+  try {
+    await s3.send(new DeleteBucketCommand({Bucket: bucket, ExpectedBucketOwner: owner}))
+    return new AuditforgeError(`${failure.message}; the new bucket ${bucket} was removed again`, {
+      code: failure.code,
+      exit: failure.exit,
+      suggestion: failure.suggestion,
+      cause,
+    })
+  } catch (error) {
+    const reason = describeAwsError(error, {action: 'Removing the new bucket', bucket}).message
+    return new AuditforgeError(`${failure.message}; the new bucket ${bucket} could not be removed either (${reason})`, {
+      code: failure.code,
+      exit: failure.exit,
+      suggestion: `Remove it with \`aws s3 rb s3://${bucket}\`.`,
+      cause,
+    })
+  }
+}
+
+/**
+ * Whether provisioning may work on a bucket that already exists: one bound to this index, yes;
+ * bound to another, never; bound to none, only when the operator claims it (`--force`), or when
+ * it carries no auditforge tag at all and holds nothing (what a provision interrupted between
+ * CreateBucket and tagging leaves: a bucket from before binding always has the managed-by tag).
+ */
+async function assertClaimable(s3: S3Client, bucket: string, owner: string, index: string, engagementId: string, bindUnbound: boolean): Promise<void> {
+  const tags = await readBucketTags(s3, bucket, owner)
+  const untouched = ![...tags.keys()].some((key) => key.startsWith('auditforge:')) && (await isBucketEmpty(s3, {bucket, expectedOwner: owner}))
+  assertBoundTo(bucket, tags.get(indexTagKey), index, {unboundOk: bindUnbound || untouched, engagementId})
+}
+
+async function createBucketIfMissing(s3: S3Client, bucket: string, owner: string, region: string | undefined): Promise<boolean> {
+  if ((await bucketState(s3, bucket, owner)) === 'ours') return false
+  const input: CreateBucketCommandInput = {Bucket: bucket, ObjectOwnership: 'BucketOwnerEnforced'}
+  if (region && region !== 'us-east-1') input.CreateBucketConfiguration = {LocationConstraint: region as never}
+  try {
+    await s3.send(new CreateBucketCommand(input))
+    return true
+  } catch (error) {
+    const code = awsErrorCode(error)
+    if (code === 'BucketAlreadyOwnedByYou') return false
+    if (code === 'BucketAlreadyExists') throw someoneElsesBucket(bucket, error)
+    throw describeAwsError(error, {action: 'Creating the bucket', bucket})
+  }
+}
+
+function someoneElsesBucket(bucket: string, cause?: unknown): AuditforgeError {
+  return new AuditforgeError(`The bucket ${bucket} already exists and belongs to another account; nothing was written to it`, {
+    code: 'bucket_owned_elsewhere',
+    exit: ExitCode.failed,
+    suggestion: 'Check --account-id / AUDITFORGE_ACCOUNT_ID and AUDITFORGE_BUCKET_PREFIX.',
+    cause,
+  })
+}
+
+/**
+ * Whether the bucket exists and is this account's. A bucket of that name owned by someone else
+ * (or not readable) counts as not ours: false.
+ */
+export async function bucketExists(context: AwsContext, bucket: string): Promise<boolean> {
+  try {
+    return (await bucketState(context.s3, bucket, await context.accountId())) === 'ours'
+  } catch (error) {
+    if (error instanceof AuditforgeError && error.code === 'bucket_owned_elsewhere') return false
+    throw error
+  }
+}
+
+/**
+ * The engagement's own bucket: the one its record points at, or else the bucket named after it
+ * when that exists in this account (left by a rollback or an interrupted migration); undefined
+ * when there is none. Whether it may be touched is for the caller to prove.
+ */
+export async function engagementBucketOf(
+  context: AwsContext,
+  record: {engagement_id: string; source_bucket?: string},
+): Promise<string | undefined> {
+  if (record.source_bucket) return record.source_bucket
+  const bucket = await bucketNameFor(context, record.engagement_id)
+  return (await bucketExists(context, bucket)) ? bucket : undefined
+}
+
+/** 'ours', 'missing', or a hard error when the name is taken by another account. */
+async function bucketState(s3: S3Client, bucket: string, owner: string): Promise<'ours' | 'missing'> {
+  try {
+    await s3.send(new HeadBucketCommand({Bucket: bucket, ExpectedBucketOwner: owner}))
+    return 'ours'
+  } catch (error) {
+    const status = httpStatus(error)
+    if (status === 404 || awsErrorCode(error) === 'NotFound' || awsErrorCode(error) === 'NoSuchBucket') return 'missing'
+    if (status === 403) throw someoneElsesBucket(bucket, error)
+    throw describeAwsError(error, {action: 'Checking the bucket', bucket})
+  }
+}

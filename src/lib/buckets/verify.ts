@@ -1,0 +1,77 @@
+/**
+ * `bucket verify`: every control of the table read back and judged, and `--fix`: the failing
+ * ones applied again, then judged anew.
+ */
+import {HeadBucketCommand} from '@aws-sdk/client-s3'
+
+import type {AwsContext} from '../aws.js'
+import {requireSharedBucket} from '../config.js'
+import {EngagementIndex} from '../engagement-index.js'
+import {describeAwsError, httpStatus, notFound} from '../errors.js'
+import {type ControlCheck, type ControlId, applyControls, controlTarget, evaluateControls} from './controls.js'
+import {parsePerEngagementBucket} from './names.js'
+
+export type {ControlCheck} from './controls.js'
+
+export interface BucketCheck {
+  bucket: string
+  engagementId: string
+  ok: boolean
+  controls: ControlCheck[]
+}
+
+/**
+ * Checks every control on a per-engagement bucket and reports each as pass/fail with what was
+ * expected and what was found, after a first row saying whether the bucket is this account's.
+ * A bucket that does not exist is exit 3; a name not of the per-engagement form, exit 5.
+ */
+export async function checkBucketControls(context: AwsContext, bucket: string): Promise<BucketCheck> {
+  const {engagementId} = parsePerEngagementBucket(context, bucket)
+  const index = requireSharedBucket(context.settings)
+  const owner = await context.accountId()
+  const ownerRow = (ok: boolean, actual: string): ControlCheck => ({control: 'owner', ok, expected: `account ${owner}`, actual})
+
+  try {
+    await context.s3.send(new HeadBucketCommand({Bucket: bucket, ExpectedBucketOwner: owner}))
+  } catch (error) {
+    const status = httpStatus(error)
+    if (status === 404) throw notFound(`The bucket ${bucket} does not exist`)
+    if (status !== 403) throw describeAwsError(error, {action: 'Checking the bucket', bucket})
+    return {bucket, engagementId, ok: false, controls: [ownerRow(false, 'another account, or access denied')]}
+  }
+
+  const target = controlTarget({s3: context.s3, bucket, owner, engagementId, tags: [], index})
+  const controls = [ownerRow(true, `account ${owner}`), ...(await evaluateControls(target))]
+  return {bucket, engagementId, ok: controls.every((control) => control.ok), controls}
+}
+
+/**
+ * Re-applies the controls that failed a check (never downgrading KMS encryption). A missing
+ * index binding is added only when exactly one record of the configured index points at the
+ * bucket, that record is the engagement the bucket is named and tagged for; a binding to
+ * another index is never changed (that bucket is another environment's).
+ */
+export async function repairBucketControls(context: AwsContext, bucket: string): Promise<BucketCheck> {
+  const before = await checkBucketControls(context, bucket)
+  if (before.ok) return before
+  if (before.controls.some((control) => control.control === 'owner' && !control.ok)) return before
+  const failing = new Set(before.controls.filter((control) => !control.ok).map((control) => control.control as ControlId))
+  const shared = requireSharedBucket(context.settings)
+  let bind: string | undefined
+  if (failing.has('index-binding')) {
+    failing.delete('index-binding')
+    const binding = before.controls.find((control) => control.control === 'index-binding')!
+    const pointing = (await new EngagementIndex(context.s3, shared).list()).filter((record) => record.source_bucket === bucket)
+    const tagsAgree = before.controls.find((control) => control.control === 'tags')?.ok === true
+    const pointedAt = pointing.length === 1 && pointing[0].engagement_id === before.engagementId && tagsAgree
+    if (binding.actual === 'not bound' && pointedAt) {
+      bind = shared
+      failing.add('index-binding')
+    }
+  }
+  if (failing.size === 0) return before
+  const owner = await context.accountId()
+  const target = controlTarget({s3: context.s3, bucket, owner, engagementId: before.engagementId, tags: [], bind, index: shared})
+  await applyControls(target, {only: failing})
+  return checkBucketControls(context, bucket)
+}
