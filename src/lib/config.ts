@@ -26,7 +26,24 @@ export interface Settings {
    * S3 endpoint unless the operator set the SDK's own variable; undefined = the SDK decides.
    */
   checksums: {requestChecksumCalculation?: 'WHEN_REQUIRED'; responseChecksumValidation?: 'WHEN_REQUIRED'}
+  /** What the bucket controls should be on a per-engagement bucket (provision, verify, migrate). */
+  controls: ControlSettings
 }
+
+/** The operator's choices for the bucket controls, flag > environment > default. */
+export interface ControlSettings {
+  /** `--kms-key-id` / AUDITFORGE_KMS_KEY_ID: SSE-KMS with this key and a bucket key; otherwise AES256 at least. */
+  kmsKeyId?: string
+  /**
+   * `--archive-findings-after-days` / AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS: findings.json moves
+   * to DEEP_ARCHIVE this many days after it was written; 0 = never.
+   */
+  archiveFindingsAfterDays: number
+  /** `--noncurrent-days` / AUDITFORGE_NONCURRENT_DAYS: old versions expire after this many days; off by default (versions are evidence). */
+  noncurrentDays?: number
+}
+
+export const defaultArchiveFindingsAfterDays = 90
 
 /**
  * Endpoints per service. `--endpoint-url` is S3's alone (as with the AWS CLI), so an S3-only
@@ -79,6 +96,9 @@ export interface SettingFlags {
   profile?: string
   'endpoint-url'?: string
   'account-id'?: string
+  'kms-key-id'?: string
+  'archive-findings-after-days'?: number
+  'noncurrent-days'?: number
 }
 
 type Environment = Record<string, string | undefined>
@@ -131,7 +151,35 @@ export function resolveSettings(flags: SettingFlags, env: Environment = process.
     timeBounds: {connect, idle, attempt: 4 * idle, longAttempt: 30 * idle},
     maxAttempts,
     checksums: endpoints.s3 === undefined ? {} : checksumsOnCustomEndpoint(env),
+    controls: resolveControlSettings(flags, env),
   }
+}
+
+const kmsKeyPattern =
+  /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[A-Za-z0-9/_+=.@-]{1,250}|alias\/[A-Za-z0-9/_-]{1,250}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/
+
+function resolveControlSettings(flags: SettingFlags, env: Environment): ControlSettings {
+  const kmsKeyId = nonEmpty(flags['kms-key-id']) ?? nonEmpty(env.AUDITFORGE_KMS_KEY_ID)
+  if (kmsKeyId !== undefined && !kmsKeyPattern.test(kmsKeyId)) {
+    throw invalidInput(
+      `Invalid KMS key ${JSON.stringify(kmsKeyId)} (--kms-key-id / AUDITFORGE_KMS_KEY_ID)`,
+      'Give a key id, a key ARN, an alias (alias/name) or an alias ARN.',
+    )
+  }
+  const archive = days(flags['archive-findings-after-days'], env, 'AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS', '--archive-findings-after-days', 0)
+  const noncurrentDays = days(flags['noncurrent-days'], env, 'AUDITFORGE_NONCURRENT_DAYS', '--noncurrent-days', 1)
+  return {kmsKeyId, archiveFindingsAfterDays: archive ?? defaultArchiveFindingsAfterDays, noncurrentDays}
+}
+
+/** A whole number of days from the flag, else the environment; at least `min`, at most 100 years. */
+function days(flag: number | undefined, env: Environment, name: string, flagName: string, min: number): number | undefined {
+  const text = flag === undefined ? nonEmpty(env[name]) : String(flag)
+  if (text === undefined) return undefined
+  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN
+  if (!(value >= min && value <= 36_500)) {
+    throw invalidInput(`Invalid ${flag === undefined ? name : flagName} ${JSON.stringify(text)}: expected a whole number of days from ${min} to 36500`)
+  }
+  return value
 }
 
 /**

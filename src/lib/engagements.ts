@@ -76,10 +76,12 @@ export async function createEngagement(
 
   let sourceBucket = ''
   let freshBucket: string | undefined
+  const warnings: string[] = []
   if (input.isolated) {
     const provisioned = await provisionEngagementBucket(context, engagementId, {tags: input.tags, onStep, removeIfIncomplete: true})
     sourceBucket = provisioned.bucket
     if (provisioned.created) freshBucket = provisioned.bucket
+    for (const skipped of provisioned.skipped) warnings.push(`${skipped.control} was not applied to ${sourceBucket}: ${skipped.reason}`)
   }
 
   const record: EngagementRecord = {
@@ -113,7 +115,6 @@ export async function createEngagement(
     throw await removeNewBucket(context.s3, freshBucket, await context.accountId(), error)
   }
 
-  const warnings: string[] = []
   onStep?.('audit-log', createStepText['audit-log'])
   try {
     await new AuditLogStore(context, sharedBucket).append(

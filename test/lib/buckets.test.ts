@@ -7,7 +7,9 @@ import {
   DeleteBucketCommand,
   DeleteObjectsCommand,
   GetBucketEncryptionCommand,
+  GetBucketLifecycleConfigurationCommand,
   GetBucketOwnershipControlsCommand,
+  GetBucketPolicyCommand,
   GetBucketTaggingCommand,
   GetBucketVersioningCommand,
   GetPublicAccessBlockCommand,
@@ -17,7 +19,9 @@ import {
   NoSuchBucket,
   NotFound,
   PutBucketEncryptionCommand,
+  PutBucketLifecycleConfigurationCommand,
   PutBucketOwnershipControlsCommand,
+  PutBucketPolicyCommand,
   PutBucketTaggingCommand,
   PutBucketVersioningCommand,
   PutPublicAccessBlockCommand,
@@ -48,8 +52,32 @@ const putCommandNames = [
   'PutBucketOwnershipControlsCommand',
   'PutBucketEncryptionCommand',
   'PutBucketVersioningCommand',
+  'PutBucketPolicyCommand',
+  'PutBucketLifecycleConfigurationCommand',
   'PutBucketTaggingCommand',
 ]
+
+/** The TLS-only statement as auditforge writes it for `bucket`. */
+const tlsStatement = {
+  Sid: 'AuditforgeDenyInsecureTransport',
+  Effect: 'Deny',
+  Principal: '*',
+  Action: 's3:*',
+  Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`],
+  Condition: {Bool: {'aws:SecureTransport': 'false'}},
+}
+
+/** The lifecycle rules auditforge writes by default for `engagementId`. */
+const defaultRules = [
+  {ID: 'auditforge-abort-incomplete-multipart-uploads', Status: 'Enabled', Filter: {Prefix: ''}, AbortIncompleteMultipartUpload: {DaysAfterInitiation: 7}},
+  {ID: 'auditforge-expired-delete-markers', Status: 'Enabled', Filter: {Prefix: ''}, Expiration: {ExpiredObjectDeleteMarker: true}},
+  {
+    ID: 'auditforge-archive-findings',
+    Status: 'Enabled',
+    Filter: {And: {Prefix: `auditforge/engagements/${engagementId}/findings.json`, ObjectSizeGreaterThan: 0}},
+    Transitions: [{Days: 90, StorageClass: 'DEEP_ARCHIVE'}],
+  },
+] as const
 
 function putsSucceed() {
   s3Mock.on(PutPublicAccessBlockCommand).resolves({})
@@ -57,6 +85,8 @@ function putsSucceed() {
   s3Mock.on(PutBucketEncryptionCommand).resolves({})
   s3Mock.on(PutBucketVersioningCommand).resolves({})
   s3Mock.on(PutBucketTaggingCommand).resolves({})
+  s3Mock.on(PutBucketPolicyCommand).resolves({})
+  s3Mock.on(PutBucketLifecycleConfigurationCommand).resolves({})
 }
 
 /** How many times each bucket-control Put was sent. */
@@ -100,8 +130,16 @@ function compliantBucket(overrides: {
   tags?: {Key: string; Value: string}[]
   /** The auditforge:index tag: the shared bucket by default, null for none. */
   binding?: string | null
+  /** The bucket policy's statements: the TLS-only one by default, null for no policy. */
+  statements?: object[] | null
+  /** The lifecycle rules: auditforge's defaults by default, null for no configuration. */
+  rules?: object[] | null
 } = {}) {
   s3Mock.on(HeadBucketCommand).resolves({})
+  if (overrides.statements === null) s3Mock.on(GetBucketPolicyCommand).rejects(s3Error('NoSuchBucketPolicy', 404))
+  else s3Mock.on(GetBucketPolicyCommand).resolves({Policy: JSON.stringify({Version: '2012-10-17', Statement: overrides.statements ?? [tlsStatement]})})
+  if (overrides.rules === null) s3Mock.on(GetBucketLifecycleConfigurationCommand).rejects(s3Error('NoSuchLifecycleConfiguration', 404))
+  else s3Mock.on(GetBucketLifecycleConfigurationCommand).resolves({Rules: (overrides.rules ?? defaultRules) as never})
   s3Mock.on(GetBucketOwnershipControlsCommand).resolves({
     OwnershipControls: {Rules: [{ObjectOwnership: (overrides.ownership ?? 'BucketOwnerEnforced') as 'BucketOwnerEnforced'}]},
   })
@@ -152,8 +190,8 @@ describe('provisionEngagementBucket', () => {
       onStep: (step) => steps.push(step),
     })
 
-    expect(result).toEqual({bucket, created: true})
-    expect(steps).toEqual(['create', 'public-access-block', 'object-ownership', 'encryption', 'versioning', 'tags'])
+    expect(result).toEqual({bucket, created: true, skipped: []})
+    expect(steps).toEqual(['create', 'public-access-block', 'object-ownership', 'encryption', 'versioning', 'tls-only', 'lifecycle', 'tags'])
     const calls = history()
     expect(calls.length).toBeGreaterThanOrEqual(8)
     for (const [name, input] of calls) {
@@ -228,7 +266,7 @@ describe('provisionEngagementBucket', () => {
     s3Mock.on(GetBucketTaggingCommand).resolves({TagSet: [{Key: 'auditforge:index', Value: sharedBucket}]})
     s3Mock.on(CreateBucketCommand).rejects(new BucketAlreadyOwnedByYou({$metadata: {httpStatusCode: 409}, message: 'yours'}))
     const result = await provisionEngagementBucket(testContext(), engagementId)
-    expect(result).toEqual({bucket, created: false})
+    expect(result).toEqual({bucket, created: false, skipped: []})
     expect(putCounts()).toEqual(eachPutOnce)
   })
 
@@ -329,6 +367,8 @@ describe('checkBucketControls', () => {
       ['object-ownership', true],
       ['encryption', true],
       ['versioning', true],
+      ['tls-only', true],
+      ['lifecycle', true],
       ['tags', true],
       ['index-binding', true],
     ])
@@ -376,7 +416,7 @@ describe('checkBucketControls', () => {
     compliantBucket({algorithm: 'aws:kms'})
     const check = await checkBucketControls(testContext(), bucket)
     expect(check.ok).toBe(true)
-    expect(check.controls.find((c) => c.control === 'encryption')?.actual).toBe('aws:kms')
+    expect(check.controls.find((c) => c.control === 'encryption')?.actual).toBe('aws:kms (arn:aws:kms:us-east-1:123456789012:key/k)')
   })
 
   it('a bucket of another account (HeadBucket 403) fails the owner control without reading anything else', async () => {

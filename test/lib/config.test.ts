@@ -27,6 +27,7 @@ describe('resolveSettings: flag > environment > default', () => {
       timeBounds: {connect: 5_000, idle: 30_000, attempt: 120_000, longAttempt: 900_000},
       maxAttempts: 5,
       checksums: {},
+      controls: {kmsKeyId: undefined, archiveFindingsAfterDays: 90, noncurrentDays: undefined},
     })
   })
 
@@ -156,6 +157,25 @@ describe('per-engagement isolation flag', () => {
   })
 })
 
+describe('bucket control settings: flag > environment > default', () => {
+  const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'
+
+  it('KMS key: flag beats AUDITFORGE_KMS_KEY_ID; ids, ARNs and aliases are accepted', () => {
+    expect(resolveSettings({}, {AUDITFORGE_KMS_KEY_ID: keyArn}).controls.kmsKeyId).toBe(keyArn)
+    expect(resolveSettings({'kms-key-id': 'alias/audit'}, {AUDITFORGE_KMS_KEY_ID: keyArn}).controls.kmsKeyId).toBe('alias/audit')
+    for (const key of ['1234abcd-12ab-34cd-56ef-1234567890ab', 'mrk-1234567890abcdef1234567890abcdef', 'arn:aws:kms:eu-west-1:123456789012:alias/audit']) {
+      expect(resolveSettings({'kms-key-id': key}, {}).controls.kmsKeyId).toBe(key)
+    }
+  })
+
+  it('lifecycle days: flag beats environment beats the defaults (90, never)', () => {
+    expect(resolveSettings({}, {}).controls).toMatchObject({archiveFindingsAfterDays: 90, noncurrentDays: undefined})
+    const env = {AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS: '0', AUDITFORGE_NONCURRENT_DAYS: '365'}
+    expect(resolveSettings({}, env).controls).toMatchObject({archiveFindingsAfterDays: 0, noncurrentDays: 365})
+    expect(resolveSettings({'archive-findings-after-days': 30, 'noncurrent-days': 7}, env).controls).toMatchObject({archiveFindingsAfterDays: 30, noncurrentDays: 7})
+  })
+})
+
 describe('invalid configuration is a usage error (exit 2)', () => {
   it.each([
     [{'endpoint-url': 'not a url'}, {}, /endpoint/i],
@@ -169,6 +189,12 @@ describe('invalid configuration is a usage error (exit 2)', () => {
     [{'shared-bucket': 'Bad_Bucket'}, {}, /shared bucket/i],
     [{}, {AUDITFORGE_BUCKET: 'x'}, /shared bucket/i],
     [{}, {AUDITFORGE_BUCKET_PREFIX: 'UPPER-'}, /AUDITFORGE_BUCKET_PREFIX/],
+    [{'kms-key-id': 'not a key'}, {}, /KMS key/],
+    [{}, {AUDITFORGE_KMS_KEY_ID: 'arn:aws:s3:::bucket'}, /KMS key/],
+    [{}, {AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS: '-1'}, /AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS/],
+    [{}, {AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS: '9.5'}, /AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS/],
+    [{}, {AUDITFORGE_NONCURRENT_DAYS: '0'}, /AUDITFORGE_NONCURRENT_DAYS/],
+    [{'noncurrent-days': 40_000}, {}, /--noncurrent-days/],
   ] as const)('%j with env %j', (flags, env, message) => {
     const error = thrown(() => resolveSettings(flags, env))
     expect(error.exit).toBe(2)

@@ -21,8 +21,12 @@ import {
   type Tag,
 } from '@aws-sdk/client-s3'
 
+import type {AwsContext} from '../aws.js'
+import {type ControlSettings, requireSharedBucket} from '../config.js'
 import {attempt, awsErrorCode, describeAwsError} from '../errors.js'
 import {readBucketTags, writeBucketTags} from '../s3/index.js'
+import {lifecycleDrift, readLifecycle, wantedRules, writeLifecycle} from './lifecycle.js'
+import {type PolicyStatement, auditforgeSidPrefix, bucketResources, ownStatement, partitionOf, readPolicy, sameStatement, writePolicy} from './policy.js'
 import {engagementIdTagKey, indexTagKey, managedByTag} from './tags.js'
 
 /** The scanners an auditor runs, and the ids under which each reports a finding. */
@@ -54,6 +58,12 @@ export interface ControlTarget {
   readonly bind?: string
   /** The configured index (the shared bucket): what the binding must say. */
   readonly index: string
+  /** The operator's choices (`--kms-key-id`, lifecycle days, ...). */
+  readonly controls: ControlSettings
+  /** The S3 endpoint is plain `http://` (a local server): no request can be TLS. */
+  readonly plainHttp: boolean
+  /** The ARN partition the bucket lives in (`aws`, `aws-cn`, `aws-us-gov`). */
+  readonly partition: string
   /** Reads shared by several controls (the tag set), made once per target. */
   readonly once: <T>(key: string, read: () => Promise<T>) => Promise<T>
 }
@@ -71,6 +81,10 @@ export interface BucketControl<T = unknown> {
   /** One line, for the README's table and `--help`. */
   description: string
   standards: Standards
+  /** When it applies, in words, for the README's table ("always", "with --kms-key-id", ...). */
+  appliesWhen: string
+  /** Why it does not apply to this bucket here (undefined: it applies); shown as "skipped". */
+  skip?(target: ControlTarget): string | undefined
   /** What is being done while it is applied: the progress step and the action in errors. */
   step: string
   /**
@@ -129,6 +143,7 @@ function describeTagDrift(engagementTag: string | undefined, managedBy: string |
 
 const publicAccessBlock = control({
   id: 'public-access-block',
+  appliesWhen: 'always',
   description: 'All four S3 Block Public Access settings on the bucket.',
   standards: {fsbp: ['S3.8'], cis: ['2.1.4'], prowler: ['s3_bucket_level_public_access_block']},
   step: 'Blocking public access',
@@ -153,6 +168,7 @@ const publicAccessBlock = control({
 
 const objectOwnership = control({
   id: 'object-ownership',
+  appliesWhen: 'always',
   description: 'Object Ownership BucketOwnerEnforced: ACLs are off and the bucket owner owns every object.',
   standards: {fsbp: ['S3.12'], prowler: ['s3_bucket_acl_prohibited']},
   step: 'Enforcing bucket-owner object ownership',
@@ -171,29 +187,72 @@ const objectOwnership = control({
     ),
 })
 
+/** What default encryption the operator wants: SSE-KMS with their key, or at least AES256. */
+interface EncryptionSetting {
+  algorithm?: string
+  keyId?: string
+  bucketKey?: boolean
+}
+
+const kmsAlgorithms = ['aws:kms', 'aws:kms:dsse']
+
+/** Whether two ways of naming a KMS key name the same key (an ARN and its bare key id, say). */
+function sameKey(found: string | undefined, wanted: string): boolean {
+  if (found === undefined) return false
+  return found === wanted || found.endsWith(`/${wanted}`) || wanted.endsWith(`/${found}`)
+}
+
+const readEncryption = (target: ControlTarget): Promise<EncryptionSetting> =>
+  target.once('encryption', async () => {
+    const reply = await readSetting(target.bucket, 'Reading default encryption', ['ServerSideEncryptionConfigurationNotFoundError'], () =>
+      target.s3.send(new GetBucketEncryptionCommand({Bucket: target.bucket, ExpectedBucketOwner: target.owner})),
+    )
+    const rule = reply?.ServerSideEncryptionConfiguration?.Rules?.[0]
+    return {algorithm: rule?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm, keyId: rule?.ApplyServerSideEncryptionByDefault?.KMSMasterKeyID, bucketKey: rule?.BucketKeyEnabled}
+  })
+
 const encryption = control({
   id: 'encryption',
-  description: 'Default encryption: AES256 (SSE-S3), or SSE-KMS, which is stronger and kept.',
+  description: 'Default encryption AES256 (SSE-S3), or SSE-KMS with --kms-key-id and an S3 Bucket Key; an SSE-KMS bucket is never downgraded.',
   standards: {prowler: ['s3_bucket_default_encryption']},
+  appliesWhen: 'always',
   step: 'Setting default encryption',
-  read: (target) =>
-    readSetting(target.bucket, 'Reading default encryption', ['ServerSideEncryptionConfigurationNotFoundError'], () =>
-      target.s3.send(new GetBucketEncryptionCommand({Bucket: target.bucket, ExpectedBucketOwner: target.owner})),
-    ).then((reply) => reply?.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm),
-  // KMS is stronger than the AES256 minimum; a repair must never downgrade it.
-  evaluate: (algorithm) => ({ok: ['AES256', 'aws:kms', 'aws:kms:dsse'].includes(algorithm ?? ''), expected: 'AES256', actual: algorithm ?? 'none'}),
-  apply: (target) =>
-    target.s3.send(
+  read: readEncryption,
+  evaluate({algorithm, keyId, bucketKey}, target) {
+    const wantedKey = target.controls.kmsKeyId
+    const actual = algorithm === undefined ? 'none' : keyId ? `${algorithm} (${keyId}${bucketKey ? ', bucket key' : ''})` : algorithm
+    if (wantedKey !== undefined) {
+      const ok = kmsAlgorithms.includes(algorithm ?? '') && sameKey(keyId, wantedKey) && bucketKey === true
+      return {ok, expected: `aws:kms (${wantedKey}, bucket key)`, actual}
+    }
+    // KMS is stronger than the AES256 minimum; it passes and is never replaced.
+    return {ok: ['AES256', ...kmsAlgorithms].includes(algorithm ?? ''), expected: 'AES256 or aws:kms', actual}
+  },
+  async apply(target) {
+    const wantedKey = target.controls.kmsKeyId
+    const current = await readEncryption(target)
+    if (wantedKey === undefined && kmsAlgorithms.includes(current.algorithm ?? '')) return
+    // DSSE-KMS is SSE-KMS with a second layer: asked for a key, it keeps its layers.
+    const algorithm = wantedKey === undefined ? 'AES256' : current.algorithm === 'aws:kms:dsse' ? 'aws:kms:dsse' : 'aws:kms'
+    await target.s3.send(
       new PutBucketEncryptionCommand({
         Bucket: target.bucket,
         ExpectedBucketOwner: target.owner,
-        ServerSideEncryptionConfiguration: {Rules: [{ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'AES256'}}]},
+        ServerSideEncryptionConfiguration: {
+          Rules: [
+            wantedKey === undefined
+              ? {ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'AES256'}}
+              : {ApplyServerSideEncryptionByDefault: {SSEAlgorithm: algorithm as 'aws:kms', KMSMasterKeyID: wantedKey}, BucketKeyEnabled: true},
+          ],
+        },
       }),
-    ),
+    )
+  },
 })
 
 const versioning = control({
   id: 'versioning',
+  appliesWhen: 'always',
   description: 'Versioning Enabled: every overwrite and delete keeps the earlier version as evidence.',
   standards: {fsbp: ['S3.14'], prowler: ['s3_bucket_object_versioning']},
   step: 'Enabling versioning',
@@ -206,8 +265,74 @@ const versioning = control({
     target.s3.send(new PutBucketVersioningCommand({Bucket: target.bucket, ExpectedBucketOwner: target.owner, VersioningConfiguration: {Status: 'Enabled'}})),
 })
 
+/** The Sid of auditforge's TLS-only statement. */
+export const tlsOnlySid = `${auditforgeSidPrefix}DenyInsecureTransport`
+
+function tlsOnlyStatement(target: ControlTarget): PolicyStatement {
+  return {
+    Sid: tlsOnlySid,
+    Effect: 'Deny',
+    Principal: '*',
+    Action: 's3:*',
+    Resource: bucketResources(target),
+    Condition: {Bool: {'aws:SecureTransport': 'false'}},
+  }
+}
+
+/** auditforge's statements for the policy controls that apply here, by Sid. */
+function wantedStatements(target: ControlTarget): Map<string, PolicyStatement | undefined> {
+  const wanted = new Map<string, PolicyStatement | undefined>()
+  if (!tlsOnly.skip!(target)) wanted.set(tlsOnlySid, tlsOnlyStatement(target))
+  return wanted
+}
+
+const tlsOnly = control({
+  id: 'tls-only',
+  description: 'Bucket policy denying every request (s3:*) to the bucket and its objects that does not use TLS (aws:SecureTransport false).',
+  standards: {fsbp: ['S3.5'], cis: ['2.1.1'], prowler: ['s3_bucket_secure_transport_policy']},
+  appliesWhen: 'not on a plain-http:// endpoint (no request there could pass it)',
+  skip: (target) => (target.plainHttp ? 'plain-http endpoint: every request would be denied' : undefined),
+  step: 'Denying requests without TLS in the bucket policy',
+  // auditforge's own statement, or else any statement of the operator's that says the same.
+  read: (target) =>
+    readPolicy(target).then((policy) => ownStatement(policy, tlsOnlySid) ?? policy?.Statement.find((statement) => sameStatement(statement, tlsOnlyStatement(target)))),
+  evaluate(found, target) {
+    const ok = sameStatement(found, tlsOnlyStatement(target))
+    const actual = found === undefined ? 'no such statement' : ok ? `statement ${found.Sid ?? '(no Sid)'}` : `statement ${found.Sid} changed`
+    return {ok, expected: `Deny s3:* without aws:SecureTransport (${tlsOnlySid})`, actual}
+  },
+  apply: (target) => writePolicy(target, wantedStatements(target)),
+})
+
+const lifecycle = control({
+  id: 'lifecycle',
+  description:
+    'Lifecycle rules, merged with any others: abort incomplete multipart uploads after 7 days; remove expired delete markers; findings.json to DEEP_ARCHIVE after --archive-findings-after-days (90; 0 = off); old versions expired after --noncurrent-days (off).',
+  standards: {fsbp: ['S3.13', 'S3.10'], prowler: ['s3_bucket_lifecycle_enabled']},
+  appliesWhen: 'always',
+  step: 'Setting the lifecycle rules',
+  read: readLifecycle,
+  evaluate(state, target) {
+    const wanted = wantedRules(target)
+    const drift = lifecycleDrift(state, wanted)
+    const problems = [
+      drift.missing.length > 0 ? `missing ${drift.missing.join(', ')}` : undefined,
+      drift.changed.length > 0 ? `changed ${drift.changed.join(', ')}` : undefined,
+      drift.unwanted.length > 0 ? `not configured but present ${drift.unwanted.join(', ')}` : undefined,
+    ].filter(Boolean)
+    const others = state.rules.length - (wanted.length - drift.missing.length) - drift.unwanted.length
+    return {
+      ok: problems.length === 0,
+      expected: wanted.map((rule) => rule.ID).join(', '),
+      actual: problems.length > 0 ? problems.join('; ') : `${wanted.length} auditforge rules${others > 0 ? ` and ${others} other(s)` : ''}`,
+    }
+  },
+  apply: writeLifecycle,
+})
+
 const tags = control({
   id: 'tags',
+  appliesWhen: 'always',
   description: `The tags ${engagementIdTagKey}=<id> and ${managedByTag.Key}=${managedByTag.Value}, plus the operator's --tag; other tags are kept.`,
   standards: {},
   step: 'Tagging the bucket',
@@ -227,6 +352,7 @@ const tags = control({
 
 const indexBinding = control({
   id: 'index-binding',
+  appliesWhen: 'always',
   description: `The tag ${indexTagKey}=<shared bucket> binds the bucket to the engagement index that owns it.`,
   standards: {},
   step: 'Binding the bucket to the engagement index',
@@ -243,11 +369,33 @@ const indexBinding = control({
  * Every control, in the order they are applied (and reported). Public access is blocked first:
  * the bucket is never public, even for a moment between steps.
  */
-export const bucketControls = [publicAccessBlock, objectOwnership, encryption, versioning, tags, indexBinding] as const
+export const bucketControls = [publicAccessBlock, objectOwnership, encryption, versioning, tlsOnly, lifecycle, tags, indexBinding] as const
 
-export type ControlId = 'public-access-block' | 'object-ownership' | 'encryption' | 'versioning' | 'tags' | 'index-binding'
+export type ControlId = 'public-access-block' | 'object-ownership' | 'encryption' | 'versioning' | 'tls-only' | 'lifecycle' | 'tags' | 'index-binding'
 
-/** A fresh target: its shared reads start empty, so a check after a repair reads anew. */
+/**
+ * The target for a bucket of this run: its client, the owner, the configured index and the
+ * operator's control settings. Fresh each time: its shared reads start empty, so a check after a
+ * repair reads anew.
+ */
+export async function controlTargetFor(
+  context: AwsContext,
+  fields: {bucket: string; engagementId: string; tags?: readonly Tag[]; bind?: string},
+): Promise<ControlTarget> {
+  const region = context.settings.region ?? (await context.s3.config.region().catch(() => undefined))
+  return controlTarget({
+    s3: context.s3,
+    owner: await context.accountId(),
+    index: requireSharedBucket(context.settings),
+    controls: context.settings.controls,
+    plainHttp: context.settings.endpoints.s3?.toLowerCase().startsWith('http:') ?? false,
+    partition: partitionOf(region),
+    tags: [],
+    ...fields,
+  })
+}
+
+/** A fresh target from its fields. */
 export function controlTarget(fields: Omit<ControlTarget, 'once'>): ControlTarget {
   const reads = new Map<string, Promise<unknown>>()
   return {
@@ -259,30 +407,57 @@ export function controlTarget(fields: Omit<ControlTarget, 'once'>): ControlTarge
   }
 }
 
+/** A control that does not apply here, and why. */
+export interface SkippedControl {
+  control: ControlId
+  reason: string
+}
+
 /**
- * Applies the controls (all, or those in `only`) in table order, reporting each step. A control
- * written with another one that is applied too is not written twice.
+ * Applies the controls (all, or those in `only`) in table order, reporting each step, and
+ * returns those skipped because they do not apply here. A control written with another one
+ * that is applied too is not written twice.
  */
 export async function applyControls(
   target: ControlTarget,
   options: {only?: ReadonlySet<ControlId>; onStep?: (step: ControlId, text: string) => void} = {},
-): Promise<void> {
-  const applying = bucketControls.filter((entry) => !options.only || options.only.has(entry.id))
+): Promise<SkippedControl[]> {
+  const skipped: SkippedControl[] = []
+  const applying = bucketControls.filter((entry) => {
+    if (options.only && !options.only.has(entry.id)) return false
+    const reason = entry.skip?.(target)
+    if (reason !== undefined) skipped.push({control: entry.id, reason})
+    return reason === undefined
+  })
   const ids = new Set(applying.map((entry) => entry.id))
   for (const entry of applying) {
     if (entry.writtenWith && ids.has(entry.writtenWith)) continue
     options.onStep?.(entry.id, entry.step)
     await attempt({action: entry.step, bucket: target.bucket}, () => entry.apply(target))
   }
+  return skipped
 }
 
-/** One row of a check: a control, whether it passes, and what was expected and found. */
+export type ControlStatus = 'pass' | 'fail' | 'skipped'
+
+/**
+ * One row of a check: a control, its status, and what was expected and found. `ok` is false
+ * only for a failing control: a skipped one has not drifted, and has not passed either.
+ */
 export interface ControlCheck extends Verdict {
   control: 'owner' | ControlId
+  status: ControlStatus
+  standards: Standards
 }
 
-/** Reads every control back (concurrently; shared reads once) and judges each, in table order. */
+/** Reads every control that applies back (concurrently; shared reads once) and judges each, in table order. */
 export async function evaluateControls(target: ControlTarget): Promise<ControlCheck[]> {
-  const values = await Promise.all(bucketControls.map((entry) => entry.read(target)))
-  return bucketControls.map((entry, i) => ({control: entry.id, ...entry.evaluate(values[i], target)}))
+  const skips = bucketControls.map((entry) => entry.skip?.(target))
+  const values = await Promise.all(bucketControls.map((entry, i) => (skips[i] === undefined ? entry.read(target) : undefined)))
+  return bucketControls.map((entry, i) => {
+    const row = {control: entry.id, standards: entry.standards}
+    if (skips[i] !== undefined) return {...row, status: 'skipped', ok: true, expected: 'not checked here', actual: `skipped: ${skips[i]}`}
+    const verdict = entry.evaluate(values[i], target)
+    return {...row, status: verdict.ok ? 'pass' : 'fail', ...verdict}
+  })
 }

@@ -5,6 +5,7 @@
  */
 export * from './controls.js'
 export * from './decommission.js'
+export * from './inventory.js'
 export * from './names.js'
 export * from './provision.js'
 export * from './tags.js'

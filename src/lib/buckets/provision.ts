@@ -8,7 +8,7 @@ import type {AwsContext} from '../aws.js'
 import {requireSharedBucket} from '../config.js'
 import {AuditforgeError, ExitCode, awsErrorCode, describeAwsError, httpStatus} from '../errors.js'
 import {isBucketEmpty, readBucketTags} from '../s3/index.js'
-import {type ControlId, applyControls, controlTarget} from './controls.js'
+import {type ControlId, type SkippedControl, applyControls, controlTargetFor} from './controls.js'
 import {bucketNameFor} from './names.js'
 import {assertBoundTo, indexTagKey} from './tags.js'
 
@@ -19,6 +19,8 @@ export interface ProvisionResult {
   bucket: string
   /** false when the bucket already existed (owned by this account) and was repaired. */
   created: boolean
+  /** Controls that do not apply here (TLS-only on a plain-http endpoint), for a warning. */
+  skipped: SkippedControl[]
 }
 
 export interface ProvisionOptions {
@@ -50,14 +52,14 @@ export async function provisionEngagementBucket(context: AwsContext, engagementI
   const created = await createBucketIfMissing(s3, bucket, owner, region)
   if (!created) await assertClaimable(s3, bucket, owner, index, engagementId, options.bindUnbound ?? false)
   try {
-    const target = controlTarget({s3, bucket, owner, engagementId, tags: options.tags ?? [], bind: index, index})
-    await applyControls(target, {onStep: options.onStep})
+    const target = await controlTargetFor(context, {bucket, engagementId, tags: options.tags ?? [], bind: index})
+    const skipped = await applyControls(target, {onStep: options.onStep})
+    return {bucket, created, skipped}
   } catch (error) {
     // A bucket without every control must not be left behind by a create that failed.
     if (created && options.removeIfIncomplete) throw await removeNewBucket(s3, bucket, owner, error)
     throw error
   }
-  return {bucket, created}
 }
 
 /**

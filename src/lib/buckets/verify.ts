@@ -8,7 +8,8 @@ import type {AwsContext} from '../aws.js'
 import {requireSharedBucket} from '../config.js'
 import {EngagementIndex} from '../engagement-index.js'
 import {describeAwsError, httpStatus, notFound} from '../errors.js'
-import {type ControlCheck, type ControlId, applyControls, controlTarget, evaluateControls} from './controls.js'
+import {type ControlCheck, type ControlId, applyControls, controlTargetFor, evaluateControls} from './controls.js'
+import {listManagedBuckets} from './inventory.js'
 import {parsePerEngagementBucket} from './names.js'
 
 export type {ControlCheck} from './controls.js'
@@ -27,9 +28,16 @@ export interface BucketCheck {
  */
 export async function checkBucketControls(context: AwsContext, bucket: string): Promise<BucketCheck> {
   const {engagementId} = parsePerEngagementBucket(context, bucket)
-  const index = requireSharedBucket(context.settings)
+  requireSharedBucket(context.settings)
   const owner = await context.accountId()
-  const ownerRow = (ok: boolean, actual: string): ControlCheck => ({control: 'owner', ok, expected: `account ${owner}`, actual})
+  const ownerRow = (ok: boolean, actual: string): ControlCheck => ({
+    control: 'owner',
+    status: ok ? 'pass' : 'fail',
+    standards: {},
+    ok,
+    expected: `account ${owner}`,
+    actual,
+  })
 
   try {
     await context.s3.send(new HeadBucketCommand({Bucket: bucket, ExpectedBucketOwner: owner}))
@@ -40,7 +48,7 @@ export async function checkBucketControls(context: AwsContext, bucket: string): 
     return {bucket, engagementId, ok: false, controls: [ownerRow(false, 'another account, or access denied')]}
   }
 
-  const target = controlTarget({s3: context.s3, bucket, owner, engagementId, tags: [], index})
+  const target = await controlTargetFor(context, {bucket, engagementId})
   const controls = [ownerRow(true, `account ${owner}`), ...(await evaluateControls(target))]
   return {bucket, engagementId, ok: controls.every((control) => control.ok), controls}
 }
@@ -70,8 +78,20 @@ export async function repairBucketControls(context: AwsContext, bucket: string):
     }
   }
   if (failing.size === 0) return before
-  const owner = await context.accountId()
-  const target = controlTarget({s3: context.s3, bucket, owner, engagementId: before.engagementId, tags: [], bind, index: shared})
-  await applyControls(target, {only: failing})
+  await applyControls(await controlTargetFor(context, {bucket, engagementId: before.engagementId, bind}), {only: failing})
   return checkBucketControls(context, bucket)
+}
+
+/**
+ * The buckets `bucket verify --all` covers: every bucket a record of the index points at, and
+ * every managed per-engagement bucket in the account bound to this index. A bucket bound to
+ * another index is another environment's; one bound to none could be, and `--fix` must not
+ * write this environment's settings to it (doctor reports those).
+ */
+export async function bucketsToVerify(context: AwsContext, sharedBucket: string): Promise<string[]> {
+  const records = await new EngagementIndex(context.s3, sharedBucket).list()
+  const buckets = new Set(records.map((record) => record.source_bucket).filter((bucket): bucket is string => Boolean(bucket)))
+  const {managed} = await listManagedBuckets(context)
+  for (const [bucket, binding] of managed) if (binding === sharedBucket) buckets.add(bucket)
+  return [...buckets].sort()
 }

@@ -1,0 +1,29 @@
+/**
+ * The flags that choose what the bucket controls should be. Shared by every command that
+ * provisions a per-engagement bucket (`engagement create --isolated`, `bucket provision`,
+ * `migrate --execute`) and by `bucket verify`, which checks and repairs against the same
+ * choices. Each has an environment variable (CI, the ECS task definition); the base command
+ * resolves them flag > environment > default into `settings.controls` (src/lib/config.ts).
+ */
+import {Flags} from '@oclif/core'
+
+const helpGroup = 'BUCKET CONTROLS'
+
+export const bucketControlFlags = {
+  'kms-key-id': Flags.string({
+    helpGroup,
+    summary: 'Default encryption SSE-KMS with this key and an S3 Bucket Key (default: AES256; an SSE-KMS bucket always stays SSE-KMS). Env: AUDITFORGE_KMS_KEY_ID.',
+  }),
+  'archive-findings-after-days': Flags.integer({
+    helpGroup,
+    min: 0,
+    max: 36_500,
+    summary: 'Lifecycle: move findings.json to DEEP_ARCHIVE this many days after it was written; 0 disables (default 90). Env: AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS.',
+  }),
+  'noncurrent-days': Flags.integer({
+    helpGroup,
+    min: 1,
+    max: 36_500,
+    summary: 'Lifecycle: expire object versions this many days after they stop being current (default: never; versions are evidence). Env: AUDITFORGE_NONCURRENT_DAYS.',
+  }),
+}
