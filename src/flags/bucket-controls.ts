@@ -20,6 +20,11 @@ export const bucketControlFlags = {
     max: 36_500,
     summary: 'Lifecycle: move findings.json to DEEP_ARCHIVE this many days after it was written; 0 disables (default 90). Env: AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS.',
   }),
+  'allow-principal': Flags.string({
+    helpGroup,
+    multiple: true,
+    summary: 'Least privilege: the bucket policy denies every principal not matching one of these ARNs (aws:PrincipalArn, ArnNotLike; wildcards allowed); repeatable. Must include the caller. Env: AUDITFORGE_ALLOWED_PRINCIPALS (comma-separated).',
+  }),
   'noncurrent-days': Flags.integer({
     helpGroup,
     min: 1,

@@ -2,6 +2,7 @@
  * Configuration, resolved flag > environment > default exactly as DESIGN.md's table says.
  * Everything here is validated before any AWS call, so bad input is exit 2 with nothing sent.
  */
+import {validatePrincipal} from './buckets/principals.js'
 import {invalidInput} from './errors.js'
 import {defaultBucketPrefix, validateAccountId, validateBucketName, validateBucketPrefix} from './layout.js'
 
@@ -41,6 +42,11 @@ export interface ControlSettings {
   archiveFindingsAfterDays: number
   /** `--noncurrent-days` / AUDITFORGE_NONCURRENT_DAYS: old versions expire after this many days; off by default (versions are evidence). */
   noncurrentDays?: number
+  /**
+   * `--allow-principal` / AUDITFORGE_ALLOWED_PRINCIPALS: when any, the bucket policy denies every
+   * principal not matching one of these ARNs (least privilege); none = no such statement.
+   */
+  allowedPrincipals: string[]
 }
 
 export const defaultArchiveFindingsAfterDays = 90
@@ -99,6 +105,7 @@ export interface SettingFlags {
   'kms-key-id'?: string
   'archive-findings-after-days'?: number
   'noncurrent-days'?: number
+  'allow-principal'?: string[]
 }
 
 type Environment = Record<string, string | undefined>
@@ -168,7 +175,9 @@ function resolveControlSettings(flags: SettingFlags, env: Environment): ControlS
   }
   const archive = days(flags['archive-findings-after-days'], env, 'AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS', '--archive-findings-after-days', 0)
   const noncurrentDays = days(flags['noncurrent-days'], env, 'AUDITFORGE_NONCURRENT_DAYS', '--noncurrent-days', 1)
-  return {kmsKeyId, archiveFindingsAfterDays: archive ?? defaultArchiveFindingsAfterDays, noncurrentDays}
+  const principals = flags['allow-principal']?.length ? flags['allow-principal'] : (nonEmpty(env.AUDITFORGE_ALLOWED_PRINCIPALS)?.split(/[\s,]+/) ?? [])
+  const allowedPrincipals = [...new Set(principals.map((arn) => validatePrincipal(arn.trim())))]
+  return {kmsKeyId, archiveFindingsAfterDays: archive ?? defaultArchiveFindingsAfterDays, noncurrentDays, allowedPrincipals}
 }
 
 /** A whole number of days from the flag, else the environment; at least `min`, at most 100 years. */

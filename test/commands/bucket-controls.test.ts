@@ -152,6 +152,54 @@ describe('tls-only on a plain-http endpoint', () => {
   })
 })
 
+describe('least-privilege', () => {
+  const caller = 'arn:aws:sts::123456789012:user/moto'
+  const task = 'arn:aws:iam::123456789012:role/platform-task'
+
+  it('is applied and read back, drifted with the aws CLI (exit 4), and --fix restores it keeping a statement of others', async () => {
+    const {bucket, env} = await provisioned(['--allow-principal', caller, '--allow-principal', task])
+    const policy = async () => JSON.parse((await awsS3api(['get-bucket-policy', '--bucket', bucket])).json.Policy)
+    const ours = {
+      Sid: 'AuditforgeDenyOtherPrincipals',
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 's3:*',
+      Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`],
+      Condition: {ArnNotLike: {'aws:PrincipalArn': [caller, task]}},
+    }
+    expect((await policy()).Statement).toEqual([ours])
+
+    const allowed = {...env, AUDITFORGE_ALLOWED_PRINCIPALS: `${caller},${task}`}
+    const verified = await runJson<VerifyOutput>(['bucket', 'verify', bucket], {env: allowed})
+    expect(verified.code, verified.stderr).toBe(0)
+    expect(rowOf(verified.json, 'least-privilege')).toMatchObject({status: 'pass', actual: `only ${caller}, ${task}`})
+    // Without the setting the control is not checked, and says why.
+    expect(rowOf((await runJson<VerifyOutput>(['bucket', 'verify', bucket], {env})).json, 'least-privilege')).toMatchObject({status: 'skipped'})
+
+    const theirs = {Sid: 'AuditReadOnly', Effect: 'Allow', Principal: {AWS: 'arn:aws:iam::123456789012:role/auditor'}, Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*`}
+    const replaced = await awsS3api(['put-bucket-policy', '--bucket', bucket, '--policy', JSON.stringify({Version: '2012-10-17', Statement: [theirs]})])
+    expect(replaced.code, replaced.stderr).toBe(0)
+    const drifted = await runJson<VerifyOutput>(['bucket', 'verify', bucket], {env: allowed})
+    expect(drifted.code).toBe(4)
+    expect(rowOf(drifted.json, 'least-privilege')).toMatchObject({status: 'fail', actual: 'no such statement'})
+    const fixed = await runJson<VerifyOutput>(['bucket', 'verify', bucket, '--fix'], {env: allowed})
+    expect(fixed.code, fixed.stderr).toBe(0)
+    expect((await policy()).Statement).toEqual([theirs, ours])
+  })
+
+  it('refuses (exit 2) a list that would lock out the caller: no bucket is created', async () => {
+    const s3 = testS3()
+    const shared = await createSharedBucket(s3)
+    const id = randomEngagementId()
+    await putIndex(s3, shared, {engagements: [seedRecord(id)]})
+    const result = await runCli(['bucket', 'provision', id, '--allow-principal', task, '--shared-bucket', shared])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain(`would lock you out: the caller ${caller} is not among ${task}`)
+    expect(result.stdout).toBe('')
+    expect((await awsS3api(['head-bucket', '--bucket', expectedBucketName(id)])).code).not.toBe(0)
+  })
+})
+
 describe('bucket verify --standard and --all', () => {
   it('labels each row with the standard ids, in the table and in --json', async () => {
     const {bucket, env} = await provisioned()
@@ -236,5 +284,22 @@ describe('tls-only on an https endpoint', () => {
     const fixed = await runJson<VerifyOutput>(['bucket', 'verify', bucket, '--fix'], {env})
     expect(fixed.code, fixed.stderr).toBe(0)
     expect((await policy()).Statement).toEqual([theirs, tls])
+  })
+
+  it('with --allow-principal, writes the TLS-only and least-privilege statements into one document', async () => {
+    const shared = await createSharedBucket(https.s3)
+    const id = randomEngagementId()
+    await putIndex(https.s3, shared, {engagements: [seedRecord(id)]})
+    const caller = 'arn:aws:sts::123456789012:user/moto'
+    const env = {...https.env, AUDITFORGE_BUCKET: shared, AUDITFORGE_ALLOWED_PRINCIPALS: caller}
+    const provision = await runJson<{bucket: string}>(['bucket', 'provision', id], {env})
+    expect(provision.code, provision.stderr).toBe(0)
+    const bucket = provision.json.bucket
+    const statements = JSON.parse((await https.aws(['get-bucket-policy', '--bucket', bucket])).json.Policy).Statement
+    expect(statements.map((statement: {Sid: string}) => statement.Sid)).toEqual(['AuditforgeDenyInsecureTransport', 'AuditforgeDenyOtherPrincipals'])
+    expect(statements[1].Condition).toEqual({ArnNotLike: {'aws:PrincipalArn': [caller]}})
+    const verified = await runJson<VerifyOutput>(['bucket', 'verify', bucket], {env})
+    expect(verified.code, verified.stderr).toBe(0)
+    expect(verified.json.buckets[0].controls.filter((row) => row.status !== 'pass')).toEqual([])
   })
 })

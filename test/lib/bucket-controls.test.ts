@@ -308,3 +308,73 @@ describe('creating a bucket', () => {
     ])
   })
 })
+
+describe('least-privilege', () => {
+  const task = 'arn:aws:iam::123456789012:role/platform-task'
+  const caller = 'arn:aws:iam::123456789012:user/test'
+  const lpStatement = (principals: string[]) => ({
+    Sid: 'AuditforgeDenyOtherPrincipals',
+    Effect: 'Deny',
+    Principal: '*',
+    Action: 's3:*',
+    Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`],
+    Condition: {ArnNotLike: {'aws:PrincipalArn': principals}},
+  })
+
+  it('is merged with the TLS-only statement into one policy document, in one write, keeping statements of others', async () => {
+    compliantBucket({statements: [foreignStatement]})
+    await provisionEngagementBucket(testContext({'allow-principal': [task, caller]}), engagementId)
+    expect(s3Mock).toHaveReceivedCommandTimes(PutBucketPolicyCommand, 1)
+    expect(sentPolicy()).toEqual({Version: '2012-10-17', Statement: [foreignStatement, tlsStatement, lpStatement([task, caller])]})
+  })
+
+  it('refuses (exit 2) a list that would lock out the caller, before anything is created or written', async () => {
+    s3Mock.on(HeadBucketCommand).rejects(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'}))
+    await expect(provisionEngagementBucket(testContext({'allow-principal': [task]}), engagementId)).rejects.toMatchObject({
+      exit: 2,
+      message: expect.stringContaining(`the caller ${caller} is not among ${task}`),
+    })
+    expect(s3Mock).not.toHaveReceivedAnyCommand()
+
+    // AUDITFORGE_ALLOWED_PRINCIPALS (comma-separated) is checked the same way, and --fix refuses too.
+    compliantBucket({statements: [tlsStatement]})
+    await expect(repairBucketControls(testContext({}, {AUDITFORGE_ALLOWED_PRINCIPALS: task}), bucket)).rejects.toMatchObject({exit: 2})
+    expect(s3Mock).not.toHaveReceivedCommand(PutBucketPolicyCommand)
+  })
+
+  it('on a plain-http endpoint writes its own statement alone, leaving a TLS-only statement that is there', async () => {
+    compliantBucket({statements: [tlsStatement, foreignStatement]})
+    const result = await provisionEngagementBucket(testContext({'allow-principal': ['arn:aws:iam::123456789012:user/*']}, plainHttp), engagementId)
+    expect(result.skipped.map((skip) => skip.control)).toEqual(['tls-only'])
+    expect(sentPolicy().Statement).toEqual([tlsStatement, foreignStatement, lpStatement(['arn:aws:iam::123456789012:user/*'])])
+  })
+
+  it('verify: skipped when not configured; passes the same list in any order; reports a changed list; --fix rewrites it', async () => {
+    compliantBucket({statements: [tlsStatement, lpStatement([caller, task])]})
+    expect(await row('least-privilege')).toMatchObject({status: 'skipped', ok: true, actual: 'skipped: not configured (--allow-principal)'})
+    const context = testContext({'allow-principal': [task, caller]})
+    expect(await row('least-privilege', context)).toMatchObject({status: 'pass', actual: `only ${caller}, ${task}`})
+
+    compliantBucket({statements: [tlsStatement, lpStatement([caller, 'arn:aws:iam::999999999999:root'])]})
+    expect(await row('least-privilege', context)).toMatchObject({status: 'fail', actual: `statement changed: allows ${caller}, arn:aws:iam::999999999999:root`})
+    await repairBucketControls(context, bucket)
+    expect(sentPolicy().Statement).toEqual([tlsStatement, lpStatement([task, caller])])
+  })
+})
+
+describe('principals', () => {
+  it('a role session is matched as its role, with or without a path in the allowed ARN', async () => {
+    const {principalArnOf, principalMatches} = await import('../../src/lib/buckets.js')
+    const session = 'arn:aws:sts::123456789012:assumed-role/platform-task/ecs-1234'
+    expect(principalArnOf(session)).toBe('arn:aws:iam::123456789012:role/platform-task')
+    expect(principalArnOf('arn:aws:iam::123456789012:user/alice')).toBe('arn:aws:iam::123456789012:user/alice')
+    const role = principalArnOf(session)
+    expect(principalMatches('arn:aws:iam::123456789012:role/platform-task', role)).toBe(true)
+    expect(principalMatches('arn:aws:iam::123456789012:role/service/platform-task', role)).toBe(true)
+    expect(principalMatches('arn:aws:iam::123456789012:role/platform-*', role)).toBe(true)
+    expect(principalMatches('arn:aws:iam::*:role/platform-task', role)).toBe(true)
+    expect(principalMatches('arn:aws:iam::123456789012:role/platform-tasks', role)).toBe(false)
+    expect(principalMatches('arn:aws:iam::999999999999:role/platform-task', role)).toBe(false)
+    expect(principalMatches('arn:aws:iam::123456789012:user/platform-task', role)).toBe(false)
+  })
+})

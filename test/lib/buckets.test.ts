@@ -368,6 +368,7 @@ describe('checkBucketControls', () => {
       ['encryption', true],
       ['versioning', true],
       ['tls-only', true],
+      ['least-privilege', true],
       ['lifecycle', true],
       ['tags', true],
       ['index-binding', true],

@@ -27,7 +27,7 @@ describe('resolveSettings: flag > environment > default', () => {
       timeBounds: {connect: 5_000, idle: 30_000, attempt: 120_000, longAttempt: 900_000},
       maxAttempts: 5,
       checksums: {},
-      controls: {kmsKeyId: undefined, archiveFindingsAfterDays: 90, noncurrentDays: undefined},
+      controls: {kmsKeyId: undefined, archiveFindingsAfterDays: 90, noncurrentDays: undefined, allowedPrincipals: []},
     })
   })
 
@@ -208,5 +208,17 @@ describe('invalid configuration is a usage error (exit 2)', () => {
     expect(error.suggestion).toContain('--shared-bucket')
     expect(error.suggestion).toContain('AUDITFORGE_BUCKET')
     expect(requireSharedBucket(resolveSettings({}, {AUDITFORGE_BUCKET: 'platform-shared'}))).toBe('platform-shared')
+  })
+})
+
+describe('allowed principals', () => {
+  it('flag beats AUDITFORGE_ALLOWED_PRINCIPALS (comma- or space-separated); duplicates dropped; a non-ARN is exit 2', () => {
+    const a = 'arn:aws:iam::123456789012:role/a'
+    const b = 'arn:aws:iam::123456789012:user/b'
+    expect(resolveSettings({}, {AUDITFORGE_ALLOWED_PRINCIPALS: `${a}, ${b} ${a}`}).controls.allowedPrincipals).toEqual([a, b])
+    expect(resolveSettings({'allow-principal': [b]}, {AUDITFORGE_ALLOWED_PRINCIPALS: a}).controls.allowedPrincipals).toEqual([b])
+    const error = thrown(() => resolveSettings({'allow-principal': ['platform-task']}, {}))
+    expect(error.exit).toBe(2)
+    expect(error.message).toContain('--allow-principal')
   })
 })

@@ -83,8 +83,10 @@ export interface BucketControl<T = unknown> {
   standards: Standards
   /** When it applies, in words, for the README's table ("always", "with --kms-key-id", ...). */
   appliesWhen: string
-  /** Why it does not apply to this bucket here (undefined: it applies); shown as "skipped". */
+  /** Why it does not apply on this endpoint (undefined: it applies); shown as "skipped", and warned about. */
   skip?(target: ControlTarget): string | undefined
+  /** For an opt-in control: how to turn it on when the operator has not (undefined: it is on). */
+  notConfigured?(target: ControlTarget): string | undefined
   /** What is being done while it is applied: the progress step and the action in errors. */
   step: string
   /**
@@ -279,10 +281,33 @@ function tlsOnlyStatement(target: ControlTarget): PolicyStatement {
   }
 }
 
-/** auditforge's statements for the policy controls that apply here, by Sid. */
+/** The Sid of auditforge's least-privilege statement. */
+export const leastPrivilegeSid = `${auditforgeSidPrefix}DenyOtherPrincipals`
+
+/**
+ * Deny for every principal not allowed. A condition on aws:PrincipalArn rather than
+ * NotPrincipal: with NotPrincipal a role's session would have to be named to be let through, and
+ * AWS advises against it.
+ */
+function leastPrivilegeStatement(target: ControlTarget): PolicyStatement {
+  return {
+    Sid: leastPrivilegeSid,
+    Effect: 'Deny',
+    Principal: '*',
+    Action: 's3:*',
+    Resource: bucketResources(target),
+    Condition: {ArnNotLike: {'aws:PrincipalArn': target.controls.allowedPrincipals}},
+  }
+}
+
+/**
+ * auditforge's statements for the policy controls that apply here, by Sid: both go into one
+ * document in one write, whichever of them is being applied.
+ */
 function wantedStatements(target: ControlTarget): Map<string, PolicyStatement | undefined> {
   const wanted = new Map<string, PolicyStatement | undefined>()
   if (!tlsOnly.skip!(target)) wanted.set(tlsOnlySid, tlsOnlyStatement(target))
+  if (!leastPrivilege.notConfigured!(target)) wanted.set(leastPrivilegeSid, leastPrivilegeStatement(target))
   return wanted
 }
 
@@ -300,6 +325,26 @@ const tlsOnly = control({
     const ok = sameStatement(found, tlsOnlyStatement(target))
     const actual = found === undefined ? 'no such statement' : ok ? `statement ${found.Sid ?? '(no Sid)'}` : `statement ${found.Sid} changed`
     return {ok, expected: `Deny s3:* without aws:SecureTransport (${tlsOnlySid})`, actual}
+  },
+  apply: (target) => writePolicy(target, wantedStatements(target)),
+})
+
+const leastPrivilege = control({
+  id: 'least-privilege',
+  description:
+    'Bucket policy denying every principal not listed with --allow-principal (aws:PrincipalArn with ArnNotLike), in one document with the TLS-only statement; a list that leaves out the caller is refused.',
+  standards: {},
+  appliesWhen: 'with --allow-principal',
+  notConfigured: (target) => (target.controls.allowedPrincipals.length === 0 ? '--allow-principal' : undefined),
+  writtenWith: 'tls-only',
+  step: 'Denying every principal not allowed in the bucket policy',
+  read: (target) => readPolicy(target).then((policy) => ownStatement(policy, leastPrivilegeSid)),
+  evaluate(found, target) {
+    const wanted = leastPrivilegeStatement(target)
+    const ok = sameStatement(found, wanted)
+    const allowed = (statement: PolicyStatement) => [statement.Condition?.ArnNotLike?.['aws:PrincipalArn'] ?? []].flat().join(', ') || 'nobody'
+    const actual = found === undefined ? 'no such statement' : ok ? `only ${allowed(found)}` : `statement changed: allows ${allowed(found)}`
+    return {ok, expected: `only ${allowed(wanted)}`, actual}
   },
   apply: (target) => writePolicy(target, wantedStatements(target)),
 })
@@ -369,9 +414,18 @@ const indexBinding = control({
  * Every control, in the order they are applied (and reported). Public access is blocked first:
  * the bucket is never public, even for a moment between steps.
  */
-export const bucketControls = [publicAccessBlock, objectOwnership, encryption, versioning, tlsOnly, lifecycle, tags, indexBinding] as const
+export const bucketControls = [publicAccessBlock, objectOwnership, encryption, versioning, tlsOnly, leastPrivilege, lifecycle, tags, indexBinding] as const
 
-export type ControlId = 'public-access-block' | 'object-ownership' | 'encryption' | 'versioning' | 'tls-only' | 'lifecycle' | 'tags' | 'index-binding'
+export type ControlId =
+  | 'public-access-block'
+  | 'object-ownership'
+  | 'encryption'
+  | 'versioning'
+  | 'tls-only'
+  | 'least-privilege'
+  | 'lifecycle'
+  | 'tags'
+  | 'index-binding'
 
 /**
  * The target for a bucket of this run: its client, the owner, the configured index and the
@@ -425,6 +479,7 @@ export async function applyControls(
   const skipped: SkippedControl[] = []
   const applying = bucketControls.filter((entry) => {
     if (options.only && !options.only.has(entry.id)) return false
+    if (entry.notConfigured?.(target) !== undefined) return false
     const reason = entry.skip?.(target)
     if (reason !== undefined) skipped.push({control: entry.id, reason})
     return reason === undefined
@@ -450,9 +505,15 @@ export interface ControlCheck extends Verdict {
   standards: Standards
 }
 
+/** Why a control is not checked here: an opt-in control that is off, or one that does not apply on this endpoint. */
+function skipReason(entry: BucketControl, target: ControlTarget): string | undefined {
+  const off = entry.notConfigured?.(target)
+  return off === undefined ? entry.skip?.(target) : `not configured (${off})`
+}
+
 /** Reads every control that applies back (concurrently; shared reads once) and judges each, in table order. */
 export async function evaluateControls(target: ControlTarget): Promise<ControlCheck[]> {
-  const skips = bucketControls.map((entry) => entry.skip?.(target))
+  const skips = bucketControls.map((entry) => skipReason(entry, target))
   const values = await Promise.all(bucketControls.map((entry, i) => (skips[i] === undefined ? entry.read(target) : undefined)))
   return bucketControls.map((entry, i) => {
     const row = {control: entry.id, standards: entry.standards}

@@ -10,6 +10,7 @@ import {AuditforgeError, ExitCode, awsErrorCode, describeAwsError, httpStatus} f
 import {isBucketEmpty, readBucketTags} from '../s3/index.js'
 import {type ControlId, type SkippedControl, applyControls, controlTargetFor} from './controls.js'
 import {bucketNameFor} from './names.js'
+import {assertAllowsCaller} from './principals.js'
 import {assertBoundTo, indexTagKey} from './tags.js'
 
 /** The steps of provisioning, as reported to `onStep`: creating the bucket, then each control. */
@@ -44,6 +45,7 @@ export async function provisionEngagementBucket(context: AwsContext, engagementI
   const index = requireSharedBucket(context.settings)
   const owner = await context.accountId()
   const bucket = await bucketNameFor(context, engagementId)
+  await assertAllowsCaller(context)
   const {s3} = context
   options.onStep?.('create', 'Creating the bucket')
   // Without --region/AWS_REGION the client may still have one (a profile's region); the bucket

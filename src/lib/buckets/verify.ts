@@ -11,6 +11,7 @@ import {describeAwsError, httpStatus, notFound} from '../errors.js'
 import {type ControlCheck, type ControlId, applyControls, controlTargetFor, evaluateControls} from './controls.js'
 import {listManagedBuckets} from './inventory.js'
 import {parsePerEngagementBucket} from './names.js'
+import {assertAllowsCaller} from './principals.js'
 
 export type {ControlCheck} from './controls.js'
 
@@ -78,6 +79,8 @@ export async function repairBucketControls(context: AwsContext, bucket: string):
     }
   }
   if (failing.size === 0) return before
+  // Writing the policy with a list that leaves out the caller would lock them out of the bucket.
+  if (failing.has('tls-only') || failing.has('least-privilege')) await assertAllowsCaller(context)
   await applyControls(await controlTargetFor(context, {bucket, engagementId: before.engagementId, bind}), {only: failing})
   return checkBucketControls(context, bucket)
 }
