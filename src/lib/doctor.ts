@@ -13,7 +13,7 @@ import {
 import pLimit from 'p-limit'
 
 import {createClientConfig, type AwsContext} from './aws.js'
-import {checkBucketControls, listManagedBuckets} from './buckets.js'
+import {checkBucketControls, listManagedBuckets, readTombstones} from './buckets.js'
 import {EngagementIndex} from './engagement-index.js'
 import {attempt, awsErrorCode, describeAwsError, isPreconditionFailure} from './errors.js'
 import {doctorProbeKey} from './layout.js'
@@ -131,8 +131,8 @@ async function checkConditionalWrites(s3: S3Client, bucket: string): Promise<Doc
 
 /**
  * Per-engagement buckets in the account (named and tagged as auditforge's) against the
- * records in the index, both ways, by their index binding: a record whose bucket is gone, or
- * is bound to another index, is a failure; a bucket of this index (or unbound) that nobody
+ * records in the index, both ways, by their index binding: a record whose bucket is gone, was
+ * decommissioned (a tombstone names it), or is bound to another index, is a failure; a bucket of this index (or unbound) that nobody
  * points at, and a bucket a record points at that is not bound yet, are warnings. Buckets bound
  * to other indexes belong to other environments in the same account and are only counted.
  */
@@ -144,8 +144,12 @@ async function checkEngagementBuckets(
   const check = 'engagement buckets'
   const some = (items: string[], count = 3) => `${items.slice(0, count).join(', ')}${items.length > count ? ', …' : ''}`
   try {
-    const {total, names: existing, managed} = await listManagedBuckets(context)
-    const missing = [...recordBuckets].filter(([bucket]) => !existing.has(bucket)).map(([bucket, id]) => `${id} → ${bucket}`)
+    const [{total, names: existing, managed}, tombstones] = await Promise.all([listManagedBuckets(context), readTombstones(context.s3, sharedBucket)])
+    const tombstoned = new Map(tombstones.map((tombstone) => [tombstone.bucket, tombstone]))
+    const decommissioned = [...recordBuckets]
+      .filter(([bucket]) => tombstoned.has(bucket))
+      .map(([bucket, id]) => `${id} → ${bucket} (decommissioned ${tombstoned.get(bucket)!.decommissioned_at})`)
+    const missing = [...recordBuckets].filter(([bucket]) => !existing.has(bucket) && !tombstoned.has(bucket)).map(([bucket, id]) => `${id} → ${bucket}`)
     const boundElsewhere = [...recordBuckets]
       .filter(([bucket]) => managed.get(bucket) !== undefined && managed.get(bucket) !== sharedBucket)
       .map(([bucket, id]) => `${id} → ${bucket} (bound to ${managed.get(bucket)})`)
@@ -156,8 +160,9 @@ async function checkEngagementBuckets(
     const elsewhere = otherEnvironments > 0 ? `; ${otherEnvironments} bound to other indexes (other environments)` : ''
     // The buckets whose controls are this index's to keep: those bound to it.
     const ofThisIndex = [...managed].filter(([, binding]) => binding === sharedBucket).map(([name]) => name).sort()
-    if (missing.length > 0 || boundElsewhere.length > 0) {
+    if (missing.length > 0 || boundElsewhere.length > 0 || decommissioned.length > 0) {
       const problems = [
+        decommissioned.length > 0 ? `records pointing at a decommissioned (tombstoned) bucket: ${some(decommissioned)}` : undefined,
         missing.length > 0 ? `records whose bucket is gone: ${some(missing, 5)}` : undefined,
         boundElsewhere.length > 0 ? `records pointing at a bucket bound to another index: ${some(boundElsewhere)}` : undefined,
       ]

@@ -6,11 +6,12 @@ import type {Tag} from '@aws-sdk/client-s3'
 
 import type {AwsContext} from './aws.js'
 import {
+  type DecommissionPreflight,
   type DecommissionResult,
   type ProvisionStep,
   assertDecommissionable,
   engagementBucketOf,
-  decommissionBucket,
+  retireBucket,
   parsePerEngagementBucket,
   provisionEngagementBucket,
   removeNewBucket,
@@ -159,7 +160,8 @@ export interface DeleteEngagementOptions {
  * there is reported with the command that retries it, and the deletion stands. Its own bucket is
  * the record's `source_bucket`, or, when that is empty, the bucket named after the engagement if
  * it exists and is provably this engagement's of this index (a rollback or an interrupted
- * migration leaves a full copy of the data there).
+ * migration leaves a full copy of the data there). The bucket goes only when its preflight
+ * clears it (no Object Lock, legal hold, retention or MFA delete), and its name is tombstoned.
  */
 export async function deleteEngagement(
   context: AwsContext,
@@ -197,6 +199,7 @@ export async function deleteEngagement(
   if (bucket === undefined) return result
   result.bucket_name = bucket
   const pointing = remaining.filter((other) => other.source_bucket === bucket).map((other) => other.engagement_id)
+  let preflight: DecommissionPreflight
   try {
     // Only the engagement's own bucket, only when no other record points at it, and only when
     // its binding says it is this index's: a record alone proves nothing (another environment's
@@ -204,7 +207,7 @@ export async function deleteEngagement(
     if (parsePerEngagementBucket(context, bucket).engagementId !== engagementId) {
       throw refused(`${bucket} is not the bucket of ${engagementId} by name; it was left in place`)
     }
-    await assertDecommissionable(context, bucket, sharedBucket, pointing, {engagementId})
+    preflight = await assertDecommissionable(context, bucket, sharedBucket, pointing, {engagementId})
   } catch (error) {
     const refusal = describeAwsError(error, {action: 'Checking the bucket', bucket})
     if (bucket === sourceBucket || refusal.exit !== ExitCode.refused) {
@@ -213,7 +216,7 @@ export async function deleteEngagement(
     return {...result, bucket: 'left_in_place', cleanup_error: refusal.message}
   }
   try {
-    const decommissioned: DecommissionResult = await decommissionBucket(context, bucket, {
+    const decommissioned: DecommissionResult = await retireBucket(context, preflight, sharedBucket, {
       onProgress: (progress) => options.onProgress?.({...progress, phase: 'bucket'}),
     })
     return {...result, bucket: 'decommissioned', bucket_objects_deleted: decommissioned.deleted}

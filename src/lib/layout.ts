@@ -14,6 +14,8 @@ const root = 'auditforge'
 
 export const indexKey = `${root}/engagements.json`
 export const firmsKey = `${root}/firms.json`
+/** Next to the index: the per-engagement bucket names auditforge has decommissioned (tombstones). */
+export const tombstonesKey = `${root}/decommissioned-buckets.json`
 /** Where `auditforge doctor` writes (and removes again) its conditional-write probe. */
 export const doctorProbeKey = (token: string): string => `${root}/doctor/probe-${token}`
 

@@ -18,3 +18,8 @@ export function renderBucketCheck(check: BucketCheck, standard?: StandardName): 
   ])
   return renderTable(head, rows)
 }
+
+/** The decommission preflight: a row per check, ok or BLOCKS, with what was found. */
+export function renderPreflight(checks: {check: string; ok: boolean; detail: string}[]): Rendered {
+  return renderTable(['  Check', 'Result', 'Found'], checks.map((check) => [`  ${check.check}`, check.ok ? 'ok' : 'BLOCKS', check.detail]))
+}

@@ -7,6 +7,7 @@
 import {
   CreateBucketCommand,
   DeleteBucketPolicyCommand,
+  GetObjectCommand,
   GetBucketEncryptionCommand,
   GetBucketLifecycleConfigurationCommand,
   GetBucketOwnershipControlsCommand,
@@ -63,6 +64,7 @@ const foreignRule = {ID: 'platform-expire-tmp', Status: 'Enabled', Filter: {Pref
 
 /** A bucket with every control in place (AES256, the TLS statement, the default rules); override to drift. */
 function compliantBucket(overrides: {encryption?: object | null; statements?: object[] | null; rules?: object[] | null} = {}) {
+  noTombstones()
   s3Mock.on(HeadBucketCommand).resolves({})
   s3Mock.on(GetPublicAccessBlockCommand).resolves({
     PublicAccessBlockConfiguration: {BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true},
@@ -86,6 +88,11 @@ function compliantBucket(overrides: {encryption?: object | null; statements?: ob
       {Key: 'auditforge:index', Value: sharedBucket},
     ],
   })
+}
+
+/** No bucket has been decommissioned yet: the tombstones object next to the index does not exist. */
+function noTombstones() {
+  s3Mock.on(GetObjectCommand, {Key: 'auditforge/decommissioned-buckets.json'}).rejects(s3Error('NoSuchKey', 404))
 }
 
 const sentPolicy = () => JSON.parse(s3Mock.commandCalls(PutBucketPolicyCommand)[0].args[0].input.Policy!)
@@ -290,6 +297,7 @@ describe('lifecycle', () => {
 
 describe('creating a bucket', () => {
   it('applies the new controls after versioning and before the tags', async () => {
+    noTombstones()
     s3Mock.on(HeadBucketCommand).rejects(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'}))
     s3Mock.on(CreateBucketCommand).resolves({})
     s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404))

@@ -109,12 +109,25 @@ function history(): [string, Record<string, unknown>][] {
   })
 }
 
+/** The calls to the per-engagement bucket (provisioning also reads the shared bucket's tombstones). */
+function bucketHistory(): [string, Record<string, unknown>][] {
+  return history().filter(([, input]) => input.Bucket === bucket)
+}
+
 function calledNames(): string[] {
-  return history().map(([name]) => name)
+  return bucketHistory().map(([name]) => name)
+}
+
+const tombstonesKey = 'auditforge/decommissioned-buckets.json'
+
+/** No bucket has been decommissioned yet: the tombstones object does not exist. */
+function noTombstones() {
+  s3Mock.on(GetObjectCommand, {Bucket: sharedBucket, Key: tombstonesKey}).rejects(s3Error('NoSuchKey', 404))
 }
 
 /** A bucket that does not exist yet; creating it and setting controls succeeds. */
 function freshBucket() {
+  noTombstones()
   s3Mock.on(HeadBucketCommand).rejects(notFound())
   s3Mock.on(CreateBucketCommand).resolves({Location: `/${bucket}`})
   s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404, 'The TagSet does not exist'))
@@ -135,6 +148,7 @@ function compliantBucket(overrides: {
   /** The lifecycle rules: auditforge's defaults by default, null for no configuration. */
   rules?: object[] | null
 } = {}) {
+  noTombstones()
   s3Mock.on(HeadBucketCommand).resolves({})
   if (overrides.statements === null) s3Mock.on(GetBucketPolicyCommand).rejects(s3Error('NoSuchBucketPolicy', 404))
   else s3Mock.on(GetBucketPolicyCommand).resolves({Policy: JSON.stringify({Version: '2012-10-17', Statement: overrides.statements ?? [tlsStatement]})})
@@ -192,7 +206,9 @@ describe('provisionEngagementBucket', () => {
 
     expect(result).toEqual({bucket, created: true, skipped: []})
     expect(steps).toEqual(['create', 'public-access-block', 'object-ownership', 'encryption', 'versioning', 'tls-only', 'lifecycle', 'tags'])
-    const calls = history()
+    // Besides the per-engagement bucket, only the tombstones next to the index are read.
+    expect(history().filter(([, input]) => input.Bucket !== bucket)).toEqual([['GetObjectCommand', {Bucket: sharedBucket, Key: tombstonesKey}]])
+    const calls = bucketHistory()
     expect(calls.length).toBeGreaterThanOrEqual(8)
     for (const [name, input] of calls) {
       expect(input.Bucket, name).toBe(bucket)
@@ -505,7 +521,7 @@ describe('assertDecommissionable', () => {
 
   it('allows an unreferenced, managed bucket of this account', async () => {
     s3Mock.on(GetBucketTaggingCommand).resolves({TagSet: managed})
-    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [])).resolves.toBeUndefined()
+    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [])).resolves.toMatchObject({bucket, engagementId, ok: true})
     expect(s3Mock).toHaveReceivedCommandWith(GetBucketTaggingCommand, {Bucket: bucket, ExpectedBucketOwner: accountId})
   })
 
@@ -697,7 +713,7 @@ describe('index binding (auditforge:index)', () => {
       exit: 5,
       message: expect.stringContaining('not bound to any engagement index'),
     })
-    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [], {unboundOk: true})).resolves.toBeUndefined()
+    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [], {unboundOk: true})).resolves.toMatchObject({ok: true})
   })
 
   it('decommission for an engagement refuses a bucket tagged for another engagement', async () => {

@@ -6,12 +6,13 @@ import {CreateBucketCommand, type CreateBucketCommandInput, DeleteBucketCommand,
 
 import type {AwsContext} from '../aws.js'
 import {requireSharedBucket} from '../config.js'
-import {AuditforgeError, ExitCode, awsErrorCode, describeAwsError, httpStatus} from '../errors.js'
+import {AuditforgeError, ExitCode, awsErrorCode, describeAwsError, httpStatus, refused} from '../errors.js'
 import {isBucketEmpty, readBucketTags} from '../s3/index.js'
 import {type ControlId, type SkippedControl, applyControls, controlTargetFor} from './controls.js'
 import {bucketNameFor} from './names.js'
 import {assertAllowsCaller} from './principals.js'
 import {assertBoundTo, indexTagKey} from './tags.js'
+import {readTombstones, removeTombstone} from './tombstones.js'
 
 /** The steps of provisioning, as reported to `onStep`: creating the bucket, then each control. */
 export type ProvisionStep = 'create' | ControlId
@@ -32,6 +33,8 @@ export interface ProvisionOptions {
   removeIfIncomplete?: boolean
   /** Claim an existing bucket bound to no index for this one (the operator's `--force`). */
   bindUnbound?: boolean
+  /** Provision a name auditforge decommissioned before (the operator's `--reuse-name`); its tombstone goes. */
+  reuseName?: boolean
 }
 
 /**
@@ -39,7 +42,9 @@ export interface ProvisionOptions {
  * table, among them the binding to the configured index (the shared bucket). Idempotent. A
  * bucket of that name owned by someone else is a hard error and nothing is written to it; a
  * bucket of ours bound to another index is refused (exit 5) before anything is written to it,
- * and so is one bound to none unless `bindUnbound` (the operator's `--force`) claims it.
+ * and so is one bound to none unless `bindUnbound` (the operator's `--force`) claims it, and a
+ * name auditforge decommissioned (a tombstone) unless `reuseName`. An allowed-principals list
+ * that leaves out the caller is refused (exit 2) before anything is created.
  */
 export async function provisionEngagementBucket(context: AwsContext, engagementId: string, options: ProvisionOptions = {}): Promise<ProvisionResult> {
   const index = requireSharedBucket(context.settings)
@@ -47,6 +52,13 @@ export async function provisionEngagementBucket(context: AwsContext, engagementI
   const bucket = await bucketNameFor(context, engagementId)
   await assertAllowsCaller(context)
   const {s3} = context
+  const tombstone = (await readTombstones(s3, index)).find((entry) => entry.bucket === bucket)
+  if (tombstone && !options.reuseName) {
+    throw refused(
+      `${bucket} was decommissioned (${tombstone.decommissioned_at}, by ${tombstone.decommissioned_by}, engagement ${tombstone.engagement_id}); its name is not provisioned again`,
+      'A decommissioned name may still be in use by someone, or written to by the application; pass --reuse-name if you mean to take it back.',
+    )
+  }
   options.onStep?.('create', 'Creating the bucket')
   // Without --region/AWS_REGION the client may still have one (a profile's region); the bucket
   // is created where the client sends the request, so that is the LocationConstraint.
@@ -56,6 +68,8 @@ export async function provisionEngagementBucket(context: AwsContext, engagementI
   try {
     const target = await controlTargetFor(context, {bucket, engagementId, tags: options.tags ?? [], bind: index})
     const skipped = await applyControls(target, {onStep: options.onStep})
+    // The name is in use again, with every control: its tombstone no longer says anything true.
+    if (tombstone) await removeTombstone(s3, index, bucket)
     return {bucket, created, skipped}
   } catch (error) {
     // A bucket without every control must not be left behind by a create that failed.
