@@ -7,6 +7,8 @@
  */
 import {Flags} from '@oclif/core'
 
+import {bucketNamespaces} from '../lib/layout.js'
+
 const helpGroup = 'BUCKET CONTROLS'
 
 export const bucketControlFlags = {
@@ -31,4 +33,17 @@ export const bucketControlFlags = {
     max: 36_500,
     summary: 'Lifecycle: expire object versions this many days after they stop being current (default: never; versions are evidence). Env: AUDITFORGE_NONCURRENT_DAYS.',
   }),
+}
+
+/**
+ * Everything a command that creates per-engagement buckets takes: the controls, and the
+ * namespace new names live in (a bucket of either form is recognised whatever it says).
+ */
+export const bucketProvisionFlags = {
+  namespace: Flags.option({
+    helpGroup,
+    options: bucketNamespaces,
+    summary: 'Where new bucket names live: global (<prefix><id>-<account>) or account-regional (<prefix><id>-<account>-<region>-an, which no other account can create). Env: AUDITFORGE_BUCKET_NAMESPACE.',
+  })(),
+  ...bucketControlFlags,
 }

@@ -4,7 +4,7 @@
  */
 import {validatePrincipal} from './buckets/principals.js'
 import {invalidInput} from './errors.js'
-import {defaultBucketPrefix, validateAccountId, validateBucketName, validateBucketPrefix} from './layout.js'
+import {type BucketNamespace, bucketNamespaces, defaultBucketPrefix, validateAccountId, validateBucketName, validateBucketPrefix} from './layout.js'
 
 export interface Settings {
   /** The shared platform bucket; undefined when neither flag nor environment names one. */
@@ -12,6 +12,8 @@ export interface Settings {
   /** Whether `engagement create` provisions a per-engagement bucket. */
   isolated: boolean
   bucketPrefix: string
+  /** Where new per-engagement bucket names live (`--namespace`, AUDITFORGE_BUCKET_NAMESPACE); both forms are recognised always. */
+  namespace: BucketNamespace
   region?: string
   profile?: string
   /** Each service's own endpoint, resolved as the AWS CLI does; undefined = AWS itself. */
@@ -102,6 +104,7 @@ export interface SettingFlags {
   profile?: string
   'endpoint-url'?: string
   'account-id'?: string
+  namespace?: string
   'kms-key-id'?: string
   'archive-findings-after-days'?: number
   'noncurrent-days'?: number
@@ -151,6 +154,7 @@ export function resolveSettings(flags: SettingFlags, env: Environment = process.
     sharedBucket,
     isolated: flags.isolated ?? isEnabled(env.AUDITFORGE_PROVISION_PER_ENGAGEMENT_BUCKET),
     bucketPrefix: validateBucketPrefix(env.AUDITFORGE_BUCKET_PREFIX ?? defaultBucketPrefix),
+    namespace: resolveNamespace(flags, env),
     region,
     profile: nonEmpty(flags.profile),
     endpoints,
@@ -160,6 +164,14 @@ export function resolveSettings(flags: SettingFlags, env: Environment = process.
     checksums: endpoints.s3 === undefined ? {} : checksumsOnCustomEndpoint(env),
     controls: resolveControlSettings(flags, env),
   }
+}
+
+function resolveNamespace(flags: SettingFlags, env: Environment): BucketNamespace {
+  const value = nonEmpty(flags.namespace) ?? nonEmpty(env.AUDITFORGE_BUCKET_NAMESPACE) ?? 'global'
+  if (!(bucketNamespaces as readonly string[]).includes(value)) {
+    throw invalidInput(`Invalid bucket namespace ${JSON.stringify(value)} (--namespace / AUDITFORGE_BUCKET_NAMESPACE): expected ${bucketNamespaces.join(' or ')}`)
+  }
+  return value as BucketNamespace
 }
 
 const kmsKeyPattern =

@@ -298,7 +298,7 @@ describe('lifecycle', () => {
 describe('creating a bucket', () => {
   it('applies the new controls after versioning and before the tags', async () => {
     noTombstones()
-    s3Mock.on(HeadBucketCommand).rejects(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'}))
+    s3Mock.on(HeadBucketCommand).rejectsOnce(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})).resolves({})
     s3Mock.on(CreateBucketCommand).resolves({})
     s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404))
     s3Mock.on(GetBucketPolicyCommand).rejects(s3Error('NoSuchBucketPolicy', 404))

@@ -167,7 +167,7 @@ describe('tombstones', () => {
 
   it('provisioning refuses (exit 5) a tombstoned name before creating anything; --reuse-name provisions it and removes the tombstone', async () => {
     storedTombstones([tombstone])
-    s3Mock.on(HeadBucketCommand).rejects(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'}))
+    s3Mock.on(HeadBucketCommand).rejectsOnce(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})).resolves({})
     s3Mock.on(CreateBucketCommand).resolves({})
     s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404))
     await expect(provisionEngagementBucket(testContext(), engagementId)).rejects.toMatchObject({

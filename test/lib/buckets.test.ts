@@ -128,7 +128,8 @@ function noTombstones() {
 /** A bucket that does not exist yet; creating it and setting controls succeeds. */
 function freshBucket() {
   noTombstones()
-  s3Mock.on(HeadBucketCommand).rejects(notFound())
+  // Not there until CreateBucket; then HeadBucket proves it is this account's.
+  s3Mock.on(HeadBucketCommand).rejectsOnce(notFound()).resolves({})
   s3Mock.on(CreateBucketCommand).resolves({Location: `/${bucket}`})
   s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404, 'The TagSet does not exist'))
   putsSucceed()
@@ -216,7 +217,8 @@ describe('provisionEngagementBucket', () => {
       if (name !== 'CreateBucketCommand') expect(input.ExpectedBucketOwner, name).toBe(accountId)
     }
     // Public access is blocked before anything else is configured.
-    expect(calledNames().slice(0, 3)).toEqual(['HeadBucketCommand', 'CreateBucketCommand', 'PutPublicAccessBlockCommand'])
+    // CreateBucket cannot carry ExpectedBucketOwner: HeadBucket proves ownership right after it.
+    expect(calledNames().slice(0, 4)).toEqual(['HeadBucketCommand', 'CreateBucketCommand', 'HeadBucketCommand', 'PutPublicAccessBlockCommand'])
 
     expect(s3Mock).toHaveReceivedCommandWith(PutPublicAccessBlockCommand, {
       PublicAccessBlockConfiguration: {BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true},
@@ -310,6 +312,14 @@ describe('provisionEngagementBucket', () => {
       ]),
     )
     expect(tagSet).toHaveLength(4)
+  })
+
+  it('a bucket that is not this account\'s right after CreateBucket (HeadBucket 403) is never written to', async () => {
+    freshBucket()
+    s3Mock.on(HeadBucketCommand).rejectsOnce(notFound()).rejects(s3Error('Forbidden', 403))
+    await expect(provisionEngagementBucket(testContext(), engagementId)).rejects.toMatchObject({code: 'bucket_owned_elsewhere', exit: 1})
+    expect(calledNames()).toEqual(['HeadBucketCommand', 'CreateBucketCommand', 'HeadBucketCommand'])
+    expect(s3Mock.commandCalls(CreateBucketCommand)[0].args[0].input).not.toHaveProperty('ExpectedBucketOwner')
   })
 
   it('HeadBucket 403 is treated as someone else\'s bucket: no CreateBucket, no Put', async () => {

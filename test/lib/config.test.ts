@@ -20,6 +20,7 @@ describe('resolveSettings: flag > environment > default', () => {
       sharedBucket: undefined,
       isolated: false,
       bucketPrefix: 'metis-af-',
+      namespace: 'global',
       region: undefined,
       profile: undefined,
       endpoints: {s3: undefined, sts: undefined, s3Control: undefined, serviceQuotas: undefined},
@@ -208,6 +209,17 @@ describe('invalid configuration is a usage error (exit 2)', () => {
     expect(error.suggestion).toContain('--shared-bucket')
     expect(error.suggestion).toContain('AUDITFORGE_BUCKET')
     expect(requireSharedBucket(resolveSettings({}, {AUDITFORGE_BUCKET: 'platform-shared'}))).toBe('platform-shared')
+  })
+})
+
+describe('bucket namespace', () => {
+  it('flag beats AUDITFORGE_BUCKET_NAMESPACE beats global; anything else is exit 2', () => {
+    expect(resolveSettings({}, {}).namespace).toBe('global')
+    expect(resolveSettings({}, {AUDITFORGE_BUCKET_NAMESPACE: 'account-regional'}).namespace).toBe('account-regional')
+    expect(resolveSettings({namespace: 'global'}, {AUDITFORGE_BUCKET_NAMESPACE: 'account-regional'}).namespace).toBe('global')
+    const error = thrown(() => resolveSettings({}, {AUDITFORGE_BUCKET_NAMESPACE: 'regional'}))
+    expect(error.exit).toBe(2)
+    expect(error.message).toContain('AUDITFORGE_BUCKET_NAMESPACE')
   })
 })
 

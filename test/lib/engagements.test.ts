@@ -48,7 +48,7 @@ function emptyIndex() {
 }
 
 function bucketCanBeCreated() {
-  s3Mock.on(HeadBucketCommand).rejects(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'}))
+  s3Mock.on(HeadBucketCommand).rejectsOnce(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})).resolves({})
   s3Mock.on(CreateBucketCommand).resolves({})
   s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404))
   s3Mock.on(PutPublicAccessBlockCommand).resolves({})

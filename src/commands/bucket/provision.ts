@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
-import {bucketControlFlags} from '../../flags/bucket-controls.js'
+import {bucketProvisionFlags} from '../../flags/bucket-controls.js'
 import {parseTags, provisionEngagementBucket} from '../../lib/buckets.js'
 import {EngagementIndex} from '../../lib/engagement-index.js'
 import {validateEngagementId} from '../../lib/layout.js'
@@ -16,7 +16,7 @@ interface ProvisionOutput {
 
 export default class BucketProvision extends AuditforgeCommand<typeof BucketProvision, ProvisionOutput> {
   static override summary = 'Create or repair the per-engagement bucket of an engagement.'
-  static override description = `Creates <prefix><id>-<account> with Object Ownership BucketOwnerEnforced, then applies every control of the controls table (README, "Bucket controls"): all four public-access-block settings, default encryption (AES256, or SSE-KMS with --kms-key-id and a bucket key; an SSE-KMS bucket is never downgraded), versioning, the TLS-only bucket policy (skipped with a warning on a plain-http endpoint) and, with --allow-principal, the least-privilege statement in the same policy (a list that leaves out the caller is refused, exit 2), the lifecycle rules (merged with any others), and the tags auditforge:engagement-id and auditforge:managed-by=auditforge plus any --tag. Idempotent: a bucket this account already owns has its controls re-applied; a bucket of that name owned by another account is an error and nothing is written to it. The bucket is bound to the engagement index in the shared bucket (tag auditforge:index); a bucket bound to another index is refused (exit 5), and so is an existing bucket bound to none (provisioned before binding; it could be another environment's) unless --force claims it for this index. The engagement must have a record in that index (exit 3 otherwise) unless --force. A name auditforge decommissioned before (a tombstone next to the index) is refused (exit 5) unless --reuse-name. Prints the bucket name. Does not change the engagement record (see \`migrate\`).`
+  static override description = `Creates <prefix><id>-<account> (with --namespace account-regional: <prefix><id>-<account>-<region>-an, which no other account can create) with Object Ownership BucketOwnerEnforced, then proves with HeadBucket that it is this account's, then applies every control of the controls table (README, "Bucket controls"): all four public-access-block settings, default encryption (AES256, or SSE-KMS with --kms-key-id and a bucket key; an SSE-KMS bucket is never downgraded), versioning, the TLS-only bucket policy (skipped with a warning on a plain-http endpoint) and, with --allow-principal, the least-privilege statement in the same policy (a list that leaves out the caller is refused, exit 2), the lifecycle rules (merged with any others), and the tags auditforge:engagement-id and auditforge:managed-by=auditforge plus any --tag. Idempotent: a bucket this account already owns has its controls re-applied; a bucket of that name owned by another account is an error and nothing is written to it. The bucket is bound to the engagement index in the shared bucket (tag auditforge:index); a bucket bound to another index is refused (exit 5), and so is an existing bucket bound to none (provisioned before binding; it could be another environment's) unless --force claims it for this index. The engagement must have a record in that index (exit 3 otherwise) unless --force. A name auditforge decommissioned before (a tombstone next to the index) is refused (exit 5) unless --reuse-name. Prints the bucket name. Does not change the engagement record (see \`migrate\`).`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> eng-6715f196fa40',
@@ -33,7 +33,7 @@ export default class BucketProvision extends AuditforgeCommand<typeof BucketProv
       summary: 'Provision even when the index has no record of the engagement, and bind an existing unbound bucket to this index.',
     }),
     'reuse-name': Flags.boolean({summary: 'Provision the bucket even though auditforge decommissioned that name before (removes its tombstone).'}),
-    ...bucketControlFlags,
+    ...bucketProvisionFlags,
   }
 
   public async run(): Promise<ProvisionOutput> {

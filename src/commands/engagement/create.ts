@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
-import {bucketControlFlags} from '../../flags/bucket-controls.js'
+import {bucketProvisionFlags} from '../../flags/bucket-controls.js'
 import {parseTags} from '../../lib/buckets.js'
 import type {EngagementRecord} from '../../lib/engagement-index.js'
 import {createEngagement, validateCreateInput} from '../../lib/engagements.js'
@@ -26,7 +26,7 @@ export default class EngagementCreate extends AuditforgeCommand<typeof Engagemen
       summary: 'Provision a per-engagement bucket. Env: AUDITFORGE_PROVISION_PER_ENGAGEMENT_BUCKET.',
     }),
     tag: Flags.string({multiple: true, summary: 'Extra bucket tag key=value (isolated only); repeatable.'}),
-    ...bucketControlFlags,
+    ...bucketProvisionFlags,
   }
 
   public async run(): Promise<EngagementRecord> {

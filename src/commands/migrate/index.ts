@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
-import {bucketControlFlags} from '../../flags/bucket-controls.js'
+import {bucketProvisionFlags} from '../../flags/bucket-controls.js'
 import {validateEngagementId} from '../../lib/layout.js'
 import {
   type EngagementOutcome,
@@ -47,7 +47,7 @@ With --execute (after a y/N question, or --yes; exit 5 without a terminal and wi
       dependsOn: ['engagement-id'],
     }),
     concurrency: Flags.integer({summary: 'Copies in flight at once.', default: 16, min: 1, max: 256}),
-    ...bucketControlFlags,
+    ...bucketProvisionFlags,
   }
 
   public async run(): Promise<MigrationReport> {

@@ -25,6 +25,7 @@ import type {AwsContext} from '../aws.js'
 import {type ControlSettings, requireSharedBucket} from '../config.js'
 import {attempt, awsErrorCode, describeAwsError} from '../errors.js'
 import {readBucketTags, writeBucketTags} from '../s3/index.js'
+import {regionOf} from './names.js'
 import {lifecycleDrift, readLifecycle, wantedRules, writeLifecycle} from './lifecycle.js'
 import {type PolicyStatement, auditforgeSidPrefix, bucketResources, ownStatement, partitionOf, readPolicy, sameStatement, writePolicy} from './policy.js'
 import {engagementIdTagKey, indexTagKey, managedByTag} from './tags.js'
@@ -436,7 +437,7 @@ export async function controlTargetFor(
   context: AwsContext,
   fields: {bucket: string; engagementId: string; tags?: readonly Tag[]; bind?: string},
 ): Promise<ControlTarget> {
-  const region = context.settings.region ?? (await context.s3.config.region().catch(() => undefined))
+  const region = await regionOf(context)
   return controlTarget({
     s3: context.s3,
     owner: await context.accountId(),

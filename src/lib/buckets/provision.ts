@@ -9,7 +9,8 @@ import {requireSharedBucket} from '../config.js'
 import {AuditforgeError, ExitCode, awsErrorCode, describeAwsError, httpStatus, refused} from '../errors.js'
 import {isBucketEmpty, readBucketTags} from '../s3/index.js'
 import {type ControlId, type SkippedControl, applyControls, controlTargetFor} from './controls.js'
-import {bucketNameFor} from './names.js'
+import type {BucketNamespace} from '../layout.js'
+import {bucketNameFor, bucketNamesFor, namespaceOf, parsePerEngagementBucket, regionOf} from './names.js'
 import {assertAllowsCaller} from './principals.js'
 import {assertBoundTo, indexTagKey} from './tags.js'
 import {readTombstones, removeTombstone} from './tombstones.js'
@@ -62,8 +63,8 @@ export async function provisionEngagementBucket(context: AwsContext, engagementI
   options.onStep?.('create', 'Creating the bucket')
   // Without --region/AWS_REGION the client may still have one (a profile's region); the bucket
   // is created where the client sends the request, so that is the LocationConstraint.
-  const region = context.settings.region ?? (await s3.config.region().catch(() => undefined))
-  const created = await createBucketIfMissing(s3, bucket, owner, region)
+  const region = await regionOf(context)
+  const created = await createBucketIfMissing(s3, bucket, owner, region, namespaceOf(parsePerEngagementBucket(context, bucket)))
   if (!created) await assertClaimable(s3, bucket, owner, index, engagementId, options.bindUnbound ?? false)
   try {
     const target = await controlTargetFor(context, {bucket, engagementId, tags: options.tags ?? [], bind: index})
@@ -115,19 +116,28 @@ async function assertClaimable(s3: S3Client, bucket: string, owner: string, inde
   assertBoundTo(bucket, tags.get(indexTagKey), index, {unboundOk: bindUnbound || untouched, engagementId})
 }
 
-async function createBucketIfMissing(s3: S3Client, bucket: string, owner: string, region: string | undefined): Promise<boolean> {
+/**
+ * Creates the bucket unless it is already ours; true when this call created it. CreateBucket
+ * cannot carry ExpectedBucketOwner (S3 rejects it), so ownership is proved with HeadBucket right
+ * after: a bucket that turns out not to be ours is never written to.
+ */
+async function createBucketIfMissing(s3: S3Client, bucket: string, owner: string, region: string | undefined, namespace: BucketNamespace): Promise<boolean> {
   if ((await bucketState(s3, bucket, owner)) === 'ours') return false
   const input: CreateBucketCommandInput = {Bucket: bucket, ObjectOwnership: 'BucketOwnerEnforced'}
   if (region && region !== 'us-east-1') input.CreateBucketConfiguration = {LocationConstraint: region as never}
+  // The x-amz-bucket-namespace header: a name no other account can ever create.
+  if (namespace === 'account-regional') input.BucketNamespace = 'account-regional'
+  let created = true
   try {
     await s3.send(new CreateBucketCommand(input))
-    return true
   } catch (error) {
     const code = awsErrorCode(error)
-    if (code === 'BucketAlreadyOwnedByYou') return false
     if (code === 'BucketAlreadyExists') throw someoneElsesBucket(bucket, error)
-    throw describeAwsError(error, {action: 'Creating the bucket', bucket})
+    if (code !== 'BucketAlreadyOwnedByYou') throw describeAwsError(error, {action: 'Creating the bucket', bucket})
+    created = false
   }
+  if ((await bucketState(s3, bucket, owner)) !== 'ours') throw someoneElsesBucket(bucket)
+  return created
 }
 
 function someoneElsesBucket(bucket: string, cause?: unknown): AuditforgeError {
@@ -154,16 +164,17 @@ export async function bucketExists(context: AwsContext, bucket: string): Promise
 
 /**
  * The engagement's own bucket: the one its record points at, or else the bucket named after it
- * when that exists in this account (left by a rollback or an interrupted migration); undefined
- * when there is none. Whether it may be touched is for the caller to prove.
+ * (in either namespace) when that exists in this account (left by a rollback or an interrupted
+ * migration); undefined when there is none. Whether it may be touched is for the caller to prove.
  */
 export async function engagementBucketOf(
   context: AwsContext,
   record: {engagement_id: string; source_bucket?: string},
 ): Promise<string | undefined> {
   if (record.source_bucket) return record.source_bucket
-  const bucket = await bucketNameFor(context, record.engagement_id)
-  return (await bucketExists(context, bucket)) ? bucket : undefined
+  // In either namespace: the setting may have changed since the bucket was made.
+  for (const bucket of await bucketNamesFor(context, record.engagement_id)) if (await bucketExists(context, bucket)) return bucket
+  return undefined
 }
 
 /** 'ours', 'missing', or a hard error when the name is taken by another account. */
