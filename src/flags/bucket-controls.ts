@@ -27,6 +27,14 @@ export const bucketControlFlags = {
     multiple: true,
     summary: 'Least privilege: the bucket policy denies every principal not matching one of these ARNs (aws:PrincipalArn, ArnNotLike; wildcards allowed); repeatable. Must include the caller. Env: AUDITFORGE_ALLOWED_PRINCIPALS (comma-separated).',
   }),
+  'access-log-bucket': Flags.string({
+    helpGroup,
+    summary: 'Server access logging into this bucket, under auditforge/access-logs/<engagement id>/ (it must let logging.s3.amazonaws.com write). Env: AUDITFORGE_ACCESS_LOG_BUCKET.',
+  }),
+  'cloudtrail-trail': Flags.string({
+    helpGroup,
+    summary: "Add an advanced event selector for the bucket's object-level (data) events to this existing trail (name or ARN). Env: AUDITFORGE_CLOUDTRAIL_TRAIL.",
+  }),
   'noncurrent-days': Flags.integer({
     helpGroup,
     min: 1,

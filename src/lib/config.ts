@@ -49,6 +49,16 @@ export interface ControlSettings {
    * principal not matching one of these ARNs (least privilege); none = no such statement.
    */
   allowedPrincipals: string[]
+  /**
+   * `--access-log-bucket` / AUDITFORGE_ACCESS_LOG_BUCKET: server access logs go there, under a
+   * prefix of the engagement's own; none = no logging control.
+   */
+  accessLogBucket?: string
+  /**
+   * `--cloudtrail-trail` / AUDITFORGE_CLOUDTRAIL_TRAIL: an existing trail (name or ARN) that gets
+   * an advanced event selector for the bucket's object-level events; none = no such control.
+   */
+  cloudtrailTrail?: string
 }
 
 export const defaultArchiveFindingsAfterDays = 90
@@ -66,6 +76,8 @@ export interface Endpoints {
   s3Control?: string
   /** AWS_ENDPOINT_URL_SERVICE_QUOTAS > AWS_ENDPOINT_URL. */
   serviceQuotas?: string
+  /** AWS_ENDPOINT_URL_CLOUDTRAIL > AWS_ENDPOINT_URL, for the CloudTrail data-events control. */
+  cloudtrail?: string
 }
 
 export type Service = keyof Endpoints
@@ -109,6 +121,8 @@ export interface SettingFlags {
   'archive-findings-after-days'?: number
   'noncurrent-days'?: number
   'allow-principal'?: string[]
+  'access-log-bucket'?: string
+  'cloudtrail-trail'?: string
 }
 
 type Environment = Record<string, string | undefined>
@@ -131,6 +145,7 @@ export function resolveSettings(flags: SettingFlags, env: Environment = process.
     sts: nonEmpty(env.AWS_ENDPOINT_URL_STS) ?? everywhere,
     s3Control: nonEmpty(env.AWS_ENDPOINT_URL_S3_CONTROL) ?? everywhere,
     serviceQuotas: nonEmpty(env.AWS_ENDPOINT_URL_SERVICE_QUOTAS) ?? everywhere,
+    cloudtrail: nonEmpty(env.AWS_ENDPOINT_URL_CLOUDTRAIL) ?? everywhere,
   }
   const accountId = nonEmpty(flags['account-id']) ?? nonEmpty(env.AUDITFORGE_ACCOUNT_ID)
   const region = nonEmpty(flags.region) ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION)
@@ -141,6 +156,7 @@ export function resolveSettings(flags: SettingFlags, env: Environment = process.
   validateEndpoint(nonEmpty(env.AWS_ENDPOINT_URL_STS), 'AWS_ENDPOINT_URL_STS')
   validateEndpoint(nonEmpty(env.AWS_ENDPOINT_URL_S3_CONTROL), 'AWS_ENDPOINT_URL_S3_CONTROL')
   validateEndpoint(nonEmpty(env.AWS_ENDPOINT_URL_SERVICE_QUOTAS), 'AWS_ENDPOINT_URL_SERVICE_QUOTAS')
+  validateEndpoint(nonEmpty(env.AWS_ENDPOINT_URL_CLOUDTRAIL), 'AWS_ENDPOINT_URL_CLOUDTRAIL')
   validateEndpoint(everywhere, 'AWS_ENDPOINT_URL')
   const connect = seconds(env, 'AUDITFORGE_CONNECT_TIMEOUT', defaultConnectTimeoutSeconds)
   const idle = seconds(env, 'AUDITFORGE_READ_TIMEOUT', defaultReadTimeoutSeconds)
@@ -189,8 +205,20 @@ function resolveControlSettings(flags: SettingFlags, env: Environment): ControlS
   const noncurrentDays = days(flags['noncurrent-days'], env, 'AUDITFORGE_NONCURRENT_DAYS', '--noncurrent-days', 1)
   const principals = flags['allow-principal']?.length ? flags['allow-principal'] : (nonEmpty(env.AUDITFORGE_ALLOWED_PRINCIPALS)?.split(/[\s,]+/) ?? [])
   const allowedPrincipals = [...new Set(principals.map((arn) => validatePrincipal(arn.trim())))]
-  return {kmsKeyId, archiveFindingsAfterDays: archive ?? defaultArchiveFindingsAfterDays, noncurrentDays, allowedPrincipals}
+  const accessLogBucket = nonEmpty(flags['access-log-bucket']) ?? nonEmpty(env.AUDITFORGE_ACCESS_LOG_BUCKET)
+  if (accessLogBucket !== undefined) validateBucketName(accessLogBucket, 'access log bucket (--access-log-bucket / AUDITFORGE_ACCESS_LOG_BUCKET)')
+  const cloudtrailTrail = nonEmpty(flags['cloudtrail-trail']) ?? nonEmpty(env.AUDITFORGE_CLOUDTRAIL_TRAIL)
+  if (cloudtrailTrail !== undefined && !trailPattern.test(cloudtrailTrail)) {
+    throw invalidInput(
+      `Invalid trail ${JSON.stringify(cloudtrailTrail)} (--cloudtrail-trail / AUDITFORGE_CLOUDTRAIL_TRAIL)`,
+      'Give the trail name (3 to 128 letters, digits, ".", "_" or "-") or its ARN.',
+    )
+  }
+  return {kmsKeyId, archiveFindingsAfterDays: archive ?? defaultArchiveFindingsAfterDays, noncurrentDays, allowedPrincipals, accessLogBucket, cloudtrailTrail}
 }
+
+/** A trail's name (3 to 128 characters, starting and ending with a letter or digit) or ARN. */
+const trailPattern = /^([A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]|arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:trail\/[A-Za-z0-9._-]{3,128})$/
 
 /** A whole number of days from the flag, else the environment; at least `min`, at most 100 years. */
 function days(flag: number | undefined, env: Environment, name: string, flagName: string, min: number): number | undefined {

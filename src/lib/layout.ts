@@ -16,6 +16,8 @@ export const indexKey = `${root}/engagements.json`
 export const firmsKey = `${root}/firms.json`
 /** Next to the index: the per-engagement bucket names auditforge has decommissioned (tombstones). */
 export const tombstonesKey = `${root}/decommissioned-buckets.json`
+/** Where an engagement bucket's server access logs go in the access-log bucket: a prefix of its own. */
+export const accessLogPrefix = (id: string): string => `${root}/access-logs/${validateEngagementId(id)}/`
 /** Where `auditforge doctor` writes (and removes again) its conditional-write probe. */
 export const doctorProbeKey = (token: string): string => `${root}/doctor/probe-${token}`
 

@@ -396,6 +396,8 @@ describe('checkBucketControls', () => {
       ['tls-only', true],
       ['least-privilege', true],
       ['lifecycle', true],
+      ['access-logging', true],
+      ['cloudtrail-data-events', true],
       ['tags', true],
       ['index-binding', true],
     ])

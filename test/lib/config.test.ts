@@ -67,18 +67,31 @@ describe('resolveSettings: flag > environment > default', () => {
       sts: 'http://127.0.0.1:5000',
       s3Control: 'http://127.0.0.1:5000',
       serviceQuotas: 'http://127.0.0.1:5000',
+      cloudtrail: 'http://127.0.0.1:5000',
     })
     expect(resolveSettings({'endpoint-url': 'http://127.0.0.1:7000'}, {}).endpoints).toEqual({s3: 'http://127.0.0.1:7000'})
     expect(resolveSettings({}, {AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:6000'}).endpoints).toEqual({s3: 'http://127.0.0.1:6000'})
     expect(
       resolveSettings(
         {},
-        {...env, AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:6001', AWS_ENDPOINT_URL_S3_CONTROL: 'http://127.0.0.1:6002', AWS_ENDPOINT_URL_SERVICE_QUOTAS: 'http://127.0.0.1:6003'},
+        {
+          ...env,
+          AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:6001',
+          AWS_ENDPOINT_URL_S3_CONTROL: 'http://127.0.0.1:6002',
+          AWS_ENDPOINT_URL_SERVICE_QUOTAS: 'http://127.0.0.1:6003',
+          AWS_ENDPOINT_URL_CLOUDTRAIL: 'http://127.0.0.1:6004',
+        },
       ).endpoints,
-    ).toEqual({s3: 'http://127.0.0.1:5000', sts: 'http://127.0.0.1:6001', s3Control: 'http://127.0.0.1:6002', serviceQuotas: 'http://127.0.0.1:6003'})
+    ).toEqual({
+      s3: 'http://127.0.0.1:5000',
+      sts: 'http://127.0.0.1:6001',
+      s3Control: 'http://127.0.0.1:6002',
+      serviceQuotas: 'http://127.0.0.1:6003',
+      cloudtrail: 'http://127.0.0.1:6004',
+    })
   })
 
-  it.each(['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_STS', 'AWS_ENDPOINT_URL_S3_CONTROL'])('rejects a malformed %s (exit 2)', (name) => {
+  it.each(['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_STS', 'AWS_ENDPOINT_URL_S3_CONTROL', 'AWS_ENDPOINT_URL_CLOUDTRAIL'])('rejects a malformed %s (exit 2)', (name) => {
     const error = thrown(() => resolveSettings({}, {[name]: 'ftp://example.test'}))
     expect(error.exit).toBe(2)
     expect(error.message).toContain(name)
@@ -196,6 +209,9 @@ describe('invalid configuration is a usage error (exit 2)', () => {
     [{}, {AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS: '9.5'}, /AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS/],
     [{}, {AUDITFORGE_NONCURRENT_DAYS: '0'}, /AUDITFORGE_NONCURRENT_DAYS/],
     [{'noncurrent-days': 40_000}, {}, /--noncurrent-days/],
+    [{'access-log-bucket': 'Logs_Bucket'}, {}, /access log bucket/],
+    [{}, {AUDITFORGE_CLOUDTRAIL_TRAIL: 'a b'}, /AUDITFORGE_CLOUDTRAIL_TRAIL/],
+    [{'cloudtrail-trail': 'x'}, {}, /--cloudtrail-trail/],
   ] as const)('%j with env %j', (flags, env, message) => {
     const error = thrown(() => resolveSettings(flags, env))
     expect(error.exit).toBe(2)

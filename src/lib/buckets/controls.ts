@@ -10,10 +10,12 @@
  */
 import {
   GetBucketEncryptionCommand,
+  GetBucketLoggingCommand,
   GetBucketOwnershipControlsCommand,
   GetBucketVersioningCommand,
   GetPublicAccessBlockCommand,
   PutBucketEncryptionCommand,
+  PutBucketLoggingCommand,
   PutBucketOwnershipControlsCommand,
   PutBucketVersioningCommand,
   PutPublicAccessBlockCommand,
@@ -21,14 +23,18 @@ import {
   type Tag,
 } from '@aws-sdk/client-s3'
 
-import type {AwsContext} from '../aws.js'
+import type {CloudTrailClient} from '@aws-sdk/client-cloudtrail'
+
+import {type AwsContext, createCloudTrailClient} from '../aws.js'
 import {type ControlSettings, requireSharedBucket} from '../config.js'
 import {attempt, awsErrorCode, describeAwsError} from '../errors.js'
+import {accessLogPrefix} from '../layout.js'
 import {readBucketTags, writeBucketTags} from '../s3/index.js'
 import {regionOf} from './names.js'
 import {lifecycleDrift, readLifecycle, wantedRules, writeLifecycle} from './lifecycle.js'
 import {type PolicyStatement, auditforgeSidPrefix, bucketResources, ownStatement, partitionOf, readPolicy, sameStatement, writePolicy} from './policy.js'
 import {engagementIdTagKey, indexTagKey, managedByTag} from './tags.js'
+import {coversBucket, readTrailSelectors, selectorName, writeTrailSelectors} from './trail.js'
 
 /** The scanners an auditor runs, and the ids under which each reports a finding. */
 export interface Standards {
@@ -65,6 +71,8 @@ export interface ControlTarget {
   readonly plainHttp: boolean
   /** The ARN partition the bucket lives in (`aws`, `aws-cn`, `aws-us-gov`). */
   readonly partition: string
+  /** A CloudTrail client of this run, made on demand (only with a trail configured); the caller destroys it. */
+  readonly cloudTrail: () => Promise<CloudTrailClient>
   /** Reads shared by several controls (the tag set), made once per target. */
   readonly once: <T>(key: string, read: () => Promise<T>) => Promise<T>
 }
@@ -376,6 +384,52 @@ const lifecycle = control({
   apply: writeLifecycle,
 })
 
+const accessLogging = control({
+  id: 'access-logging',
+  description: 'Server access logging into --access-log-bucket, under auditforge/access-logs/<engagement id>/.',
+  standards: {fsbp: ['S3.9'], prowler: ['s3_bucket_server_access_logging_enabled']},
+  appliesWhen: 'with --access-log-bucket',
+  notConfigured: (target) => (target.controls.accessLogBucket === undefined ? '--access-log-bucket' : undefined),
+  step: 'Turning on server access logging',
+  read: (target) =>
+    readSetting(target.bucket, 'Reading server access logging', [], () =>
+      target.s3.send(new GetBucketLoggingCommand({Bucket: target.bucket, ExpectedBucketOwner: target.owner})),
+    ).then((reply) => reply?.LoggingEnabled),
+  evaluate(logging, target) {
+    const expected = `s3://${target.controls.accessLogBucket}/${accessLogPrefix(target.engagementId)}`
+    const actual = logging?.TargetBucket ? `s3://${logging.TargetBucket}/${logging.TargetPrefix ?? ''}` : 'off'
+    return {ok: actual === expected, expected, actual}
+  },
+  apply: (target) =>
+    target.s3.send(
+      new PutBucketLoggingCommand({
+        Bucket: target.bucket,
+        ExpectedBucketOwner: target.owner,
+        BucketLoggingStatus: {LoggingEnabled: {TargetBucket: target.controls.accessLogBucket, TargetPrefix: accessLogPrefix(target.engagementId)}},
+      }),
+    ),
+})
+
+const cloudTrailDataEvents = control({
+  id: 'cloudtrail-data-events',
+  description: "An advanced event selector on the trail --cloudtrail-trail for every object-level event (reads and writes) of the bucket; the trail's other selectors are kept.",
+  standards: {fsbp: ['S3.22', 'S3.23'], cis: ['3.8', '3.9'], prowler: ['cloudtrail_s3_dataevents_write_enabled', 'cloudtrail_s3_dataevents_read_enabled']},
+  appliesWhen: 'with --cloudtrail-trail',
+  notConfigured: (target) => (target.controls.cloudtrailTrail === undefined ? '--cloudtrail-trail' : undefined),
+  step: 'Adding the bucket\'s data events to the CloudTrail trail',
+  read: readTrailSelectors,
+  evaluate(selectors, target) {
+    const ok = coversBucket(selectors, target)
+    const own = selectors.advanced.some((selector) => selector.Name === selectorName(target.bucket))
+    return {
+      ok,
+      expected: `data events of s3://${target.bucket} on ${target.controls.cloudtrailTrail}`,
+      actual: ok ? (own ? `selector "${selectorName(target.bucket)}"` : 'covered by another selector') : `not logged by ${target.controls.cloudtrailTrail}`,
+    }
+  },
+  apply: writeTrailSelectors,
+})
+
 const tags = control({
   id: 'tags',
   appliesWhen: 'always',
@@ -415,7 +469,19 @@ const indexBinding = control({
  * Every control, in the order they are applied (and reported). Public access is blocked first:
  * the bucket is never public, even for a moment between steps.
  */
-export const bucketControls = [publicAccessBlock, objectOwnership, encryption, versioning, tlsOnly, leastPrivilege, lifecycle, tags, indexBinding] as const
+export const bucketControls = [
+  publicAccessBlock,
+  objectOwnership,
+  encryption,
+  versioning,
+  tlsOnly,
+  leastPrivilege,
+  lifecycle,
+  accessLogging,
+  cloudTrailDataEvents,
+  tags,
+  indexBinding,
+] as const
 
 export type ControlId =
   | 'public-access-block'
@@ -425,6 +491,8 @@ export type ControlId =
   | 'tls-only'
   | 'least-privilege'
   | 'lifecycle'
+  | 'access-logging'
+  | 'cloudtrail-data-events'
   | 'tags'
   | 'index-binding'
 
@@ -445,6 +513,7 @@ export async function controlTargetFor(
     controls: context.settings.controls,
     plainHttp: context.settings.endpoints.s3?.toLowerCase().startsWith('http:') ?? false,
     partition: partitionOf(region),
+    cloudTrail: () => createCloudTrailClient(context.settings, context.credentials),
     tags: [],
     ...fields,
   })
