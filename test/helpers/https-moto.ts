@@ -36,6 +36,7 @@ export async function startHttpsMoto(): Promise<HttpsMoto> {
     '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert,
   ], {stdio: 'ignore'})
   const moto = await startMoto({tls: {cert, key}})
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
   const s3 = new S3Client({
     region: 'us-east-1',
     endpoint: moto.endpoint,

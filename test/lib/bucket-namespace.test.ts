@@ -24,6 +24,7 @@ interface Captured {
 /** An S3 client whose requests are recorded and answered by `answer` (a status per request). */
 function capturingClient(answer: (request: Captured) => {status: number; body?: string}): {s3: S3Client; requests: Captured[]} {
   const requests: Captured[] = []
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
   const s3 = new S3Client({
     region: 'eu-west-1',
     endpoint: 'https://s3.eu-west-1.example.test',
