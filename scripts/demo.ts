@@ -75,6 +75,12 @@ async function main(): Promise<void> {
     await auditforge(['engagement', 'list'], env)
     await auditforge(['bucket', 'verify', '--all'], env)
     check(true, 'every control holds on the per-engagement bucket')
+    // What an auditor compares with Security Hub: the rows labelled with FSBP control ids.
+    const fsbp = JSON.parse(await auditforge(['bucket', 'verify', isolated.source_bucket, '--standard', 'fsbp', '--json'], env))
+    await auditforge(['bucket', 'verify', isolated.source_bucket, '--standard', 'fsbp'], env)
+    const rows = fsbp.buckets[0].controls as {control: string; status: string; standard_ids: string[]}[]
+    check(rows.some((row) => row.control === 'lifecycle' && row.standard_ids.includes('S3.13') && row.status === 'pass'), 'lifecycle passes as FSBP S3.13')
+    check(rows.find((row) => row.control === 'tls-only')?.status === 'skipped', 'TLS-only (FSBP S3.5) shows as skipped on this plain-http server, never as passed')
 
     // Migrate the first engagement out of the shared bucket: plan, execute, verify.
     await auditforge(['migrate', '--engagement-id', id], env)

@@ -10,7 +10,7 @@ interface DoctorOutput {
 
 export default class Doctor extends AuditforgeCommand<typeof Doctor, DoctorOutput> {
   static override summary = 'Check credentials, the shared bucket, the index, the endpoint and the engagement buckets.'
-  static override description = `Each check is pass, warn or fail: the caller identity; the shared bucket reachable and versioned; the engagement index readable and valid; the endpoint honouring conditional writes (a probe object under auditforge/doctor/ is written and removed again); per-engagement buckets tagged auditforge:managed-by against the records in the index, both ways; and bucket-count headroom against the account's quota (from Service Quotas where permitted, else the S3 default of 10,000). Changes nothing else. Exit 4 when any check fails.`
+  static override description = `Each check is pass, warn or fail: the caller identity; the shared bucket reachable and versioned; the engagement index readable and valid; the endpoint honouring conditional writes (a probe object under auditforge/doctor/ is written and removed again); per-engagement buckets tagged auditforge:managed-by against the records in the index, both ways (a record pointing at a bucket that is gone or was decommissioned, by its tombstone, fails); every control of the controls table on the buckets bound to this index (as \`bucket verify\` checks them, with the same BUCKET CONTROLS environment variables); and bucket-count headroom against the account's quota (from Service Quotas where permitted, else the S3 default of 10,000). Changes nothing else. Exit 4 when any check fails.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --shared-bucket platform-bucket',

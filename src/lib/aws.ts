@@ -5,6 +5,7 @@
  */
 import type {Readable} from 'node:stream'
 
+import type {CloudTrailClient} from '@aws-sdk/client-cloudtrail'
 import {S3Client} from '@aws-sdk/client-s3'
 import {S3ControlClient} from '@aws-sdk/client-s3-control'
 import {GetCallerIdentityCommand, STSClient} from '@aws-sdk/client-sts'
@@ -163,6 +164,15 @@ export function createClientConfig(settings: Settings, service: Service = 's3', 
     retryMode: 'standard',
     requestHandler: new BoundedHttpHandler(settings.timeBounds),
   } as const
+}
+
+/**
+ * A CloudTrail client (for the data-events control), loaded only when a trail is configured;
+ * the caller destroys it when done.
+ */
+export async function createCloudTrailClient(settings: Settings, credentials?: AwsCredentialIdentityProvider): Promise<CloudTrailClient> {
+  const {CloudTrailClient} = await import('@aws-sdk/client-cloudtrail')
+  return new CloudTrailClient(createClientConfig(settings, 'cloudtrail', credentials))
 }
 
 /** The S3 client: path-style and checksums as the settings say, copies and streams timed as such. */

@@ -2,8 +2,9 @@
  * Configuration, resolved flag > environment > default exactly as DESIGN.md's table says.
  * Everything here is validated before any AWS call, so bad input is exit 2 with nothing sent.
  */
+import {validatePrincipal} from './buckets/principals.js'
 import {invalidInput} from './errors.js'
-import {defaultBucketPrefix, validateAccountId, validateBucketName, validateBucketPrefix} from './layout.js'
+import {type BucketNamespace, bucketNamespaces, defaultBucketPrefix, validateAccountId, validateBucketName, validateBucketPrefix} from './layout.js'
 
 export interface Settings {
   /** The shared platform bucket; undefined when neither flag nor environment names one. */
@@ -11,6 +12,8 @@ export interface Settings {
   /** Whether `engagement create` provisions a per-engagement bucket. */
   isolated: boolean
   bucketPrefix: string
+  /** Where new per-engagement bucket names live (`--namespace`, AUDITFORGE_BUCKET_NAMESPACE); both forms are recognised always. */
+  namespace: BucketNamespace
   region?: string
   profile?: string
   /** Each service's own endpoint, resolved as the AWS CLI does; undefined = AWS itself. */
@@ -26,7 +29,39 @@ export interface Settings {
    * S3 endpoint unless the operator set the SDK's own variable; undefined = the SDK decides.
    */
   checksums: {requestChecksumCalculation?: 'WHEN_REQUIRED'; responseChecksumValidation?: 'WHEN_REQUIRED'}
+  /** What the bucket controls should be on a per-engagement bucket (provision, verify, migrate). */
+  controls: ControlSettings
 }
+
+/** The operator's choices for the bucket controls, flag > environment > default. */
+export interface ControlSettings {
+  /** `--kms-key-id` / AUDITFORGE_KMS_KEY_ID: SSE-KMS with this key and a bucket key; otherwise AES256 at least. */
+  kmsKeyId?: string
+  /**
+   * `--archive-findings-after-days` / AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS: findings.json moves
+   * to DEEP_ARCHIVE this many days after it was written; 0 = never.
+   */
+  archiveFindingsAfterDays: number
+  /** `--noncurrent-days` / AUDITFORGE_NONCURRENT_DAYS: old versions expire after this many days; off by default (versions are evidence). */
+  noncurrentDays?: number
+  /**
+   * `--allow-principal` / AUDITFORGE_ALLOWED_PRINCIPALS: when any, the bucket policy denies every
+   * principal not matching one of these ARNs (least privilege); none = no such statement.
+   */
+  allowedPrincipals: string[]
+  /**
+   * `--access-log-bucket` / AUDITFORGE_ACCESS_LOG_BUCKET: server access logs go there, under a
+   * prefix of the engagement's own; none = no logging control.
+   */
+  accessLogBucket?: string
+  /**
+   * `--cloudtrail-trail` / AUDITFORGE_CLOUDTRAIL_TRAIL: an existing trail (name or ARN) that gets
+   * an advanced event selector for the bucket's object-level events; none = no such control.
+   */
+  cloudtrailTrail?: string
+}
+
+export const defaultArchiveFindingsAfterDays = 90
 
 /**
  * Endpoints per service. `--endpoint-url` is S3's alone (as with the AWS CLI), so an S3-only
@@ -41,6 +76,8 @@ export interface Endpoints {
   s3Control?: string
   /** AWS_ENDPOINT_URL_SERVICE_QUOTAS > AWS_ENDPOINT_URL. */
   serviceQuotas?: string
+  /** AWS_ENDPOINT_URL_CLOUDTRAIL > AWS_ENDPOINT_URL, for the CloudTrail data-events control. */
+  cloudtrail?: string
 }
 
 export type Service = keyof Endpoints
@@ -79,6 +116,13 @@ export interface SettingFlags {
   profile?: string
   'endpoint-url'?: string
   'account-id'?: string
+  namespace?: string
+  'kms-key-id'?: string
+  'archive-findings-after-days'?: number
+  'noncurrent-days'?: number
+  'allow-principal'?: string[]
+  'access-log-bucket'?: string
+  'cloudtrail-trail'?: string
 }
 
 type Environment = Record<string, string | undefined>
@@ -101,6 +145,7 @@ export function resolveSettings(flags: SettingFlags, env: Environment = process.
     sts: nonEmpty(env.AWS_ENDPOINT_URL_STS) ?? everywhere,
     s3Control: nonEmpty(env.AWS_ENDPOINT_URL_S3_CONTROL) ?? everywhere,
     serviceQuotas: nonEmpty(env.AWS_ENDPOINT_URL_SERVICE_QUOTAS) ?? everywhere,
+    cloudtrail: nonEmpty(env.AWS_ENDPOINT_URL_CLOUDTRAIL) ?? everywhere,
   }
   const accountId = nonEmpty(flags['account-id']) ?? nonEmpty(env.AUDITFORGE_ACCOUNT_ID)
   const region = nonEmpty(flags.region) ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION)
@@ -111,6 +156,7 @@ export function resolveSettings(flags: SettingFlags, env: Environment = process.
   validateEndpoint(nonEmpty(env.AWS_ENDPOINT_URL_STS), 'AWS_ENDPOINT_URL_STS')
   validateEndpoint(nonEmpty(env.AWS_ENDPOINT_URL_S3_CONTROL), 'AWS_ENDPOINT_URL_S3_CONTROL')
   validateEndpoint(nonEmpty(env.AWS_ENDPOINT_URL_SERVICE_QUOTAS), 'AWS_ENDPOINT_URL_SERVICE_QUOTAS')
+  validateEndpoint(nonEmpty(env.AWS_ENDPOINT_URL_CLOUDTRAIL), 'AWS_ENDPOINT_URL_CLOUDTRAIL')
   validateEndpoint(everywhere, 'AWS_ENDPOINT_URL')
   const connect = seconds(env, 'AUDITFORGE_CONNECT_TIMEOUT', defaultConnectTimeoutSeconds)
   const idle = seconds(env, 'AUDITFORGE_READ_TIMEOUT', defaultReadTimeoutSeconds)
@@ -124,6 +170,7 @@ export function resolveSettings(flags: SettingFlags, env: Environment = process.
     sharedBucket,
     isolated: flags.isolated ?? isEnabled(env.AUDITFORGE_PROVISION_PER_ENGAGEMENT_BUCKET),
     bucketPrefix: validateBucketPrefix(env.AUDITFORGE_BUCKET_PREFIX ?? defaultBucketPrefix),
+    namespace: resolveNamespace(flags, env),
     region,
     profile: nonEmpty(flags.profile),
     endpoints,
@@ -131,7 +178,57 @@ export function resolveSettings(flags: SettingFlags, env: Environment = process.
     timeBounds: {connect, idle, attempt: 4 * idle, longAttempt: 30 * idle},
     maxAttempts,
     checksums: endpoints.s3 === undefined ? {} : checksumsOnCustomEndpoint(env),
+    controls: resolveControlSettings(flags, env),
   }
+}
+
+function resolveNamespace(flags: SettingFlags, env: Environment): BucketNamespace {
+  const value = nonEmpty(flags.namespace) ?? nonEmpty(env.AUDITFORGE_BUCKET_NAMESPACE) ?? 'global'
+  if (!(bucketNamespaces as readonly string[]).includes(value)) {
+    throw invalidInput(`Invalid bucket namespace ${JSON.stringify(value)} (--namespace / AUDITFORGE_BUCKET_NAMESPACE): expected ${bucketNamespaces.join(' or ')}`)
+  }
+  return value as BucketNamespace
+}
+
+const kmsKeyPattern =
+  /^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[A-Za-z0-9/_+=.@-]{1,250}|alias\/[A-Za-z0-9/_-]{1,250}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/
+
+function resolveControlSettings(flags: SettingFlags, env: Environment): ControlSettings {
+  const kmsKeyId = nonEmpty(flags['kms-key-id']) ?? nonEmpty(env.AUDITFORGE_KMS_KEY_ID)
+  if (kmsKeyId !== undefined && !kmsKeyPattern.test(kmsKeyId)) {
+    throw invalidInput(
+      `Invalid KMS key ${JSON.stringify(kmsKeyId)} (--kms-key-id / AUDITFORGE_KMS_KEY_ID)`,
+      'Give a key id, a key ARN, an alias (alias/name) or an alias ARN.',
+    )
+  }
+  const archive = days(flags['archive-findings-after-days'], env, 'AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS', '--archive-findings-after-days', 0)
+  const noncurrentDays = days(flags['noncurrent-days'], env, 'AUDITFORGE_NONCURRENT_DAYS', '--noncurrent-days', 1)
+  const principals = flags['allow-principal']?.length ? flags['allow-principal'] : (nonEmpty(env.AUDITFORGE_ALLOWED_PRINCIPALS)?.split(/[\s,]+/) ?? [])
+  const allowedPrincipals = [...new Set(principals.map((arn) => validatePrincipal(arn.trim())))]
+  const accessLogBucket = nonEmpty(flags['access-log-bucket']) ?? nonEmpty(env.AUDITFORGE_ACCESS_LOG_BUCKET)
+  if (accessLogBucket !== undefined) validateBucketName(accessLogBucket, 'access log bucket (--access-log-bucket / AUDITFORGE_ACCESS_LOG_BUCKET)')
+  const cloudtrailTrail = nonEmpty(flags['cloudtrail-trail']) ?? nonEmpty(env.AUDITFORGE_CLOUDTRAIL_TRAIL)
+  if (cloudtrailTrail !== undefined && !trailPattern.test(cloudtrailTrail)) {
+    throw invalidInput(
+      `Invalid trail ${JSON.stringify(cloudtrailTrail)} (--cloudtrail-trail / AUDITFORGE_CLOUDTRAIL_TRAIL)`,
+      'Give the trail name (3 to 128 letters, digits, ".", "_" or "-") or its ARN.',
+    )
+  }
+  return {kmsKeyId, archiveFindingsAfterDays: archive ?? defaultArchiveFindingsAfterDays, noncurrentDays, allowedPrincipals, accessLogBucket, cloudtrailTrail}
+}
+
+/** A trail's name (3 to 128 characters, starting and ending with a letter or digit) or ARN. */
+const trailPattern = /^([A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]|arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:trail\/[A-Za-z0-9._-]{3,128})$/
+
+/** A whole number of days from the flag, else the environment; at least `min`, at most 100 years. */
+function days(flag: number | undefined, env: Environment, name: string, flagName: string, min: number): number | undefined {
+  const text = flag === undefined ? nonEmpty(env[name]) : String(flag)
+  if (text === undefined) return undefined
+  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN
+  if (!(value >= min && value <= 36_500)) {
+    throw invalidInput(`Invalid ${flag === undefined ? name : flagName} ${JSON.stringify(text)}: expected a whole number of days from ${min} to 36500`)
+  }
+  return value
 }
 
 /**

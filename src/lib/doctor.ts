@@ -13,11 +13,11 @@ import {
 import pLimit from 'p-limit'
 
 import {createClientConfig, type AwsContext} from './aws.js'
-import {indexTagKey, managedByTag} from './buckets.js'
+import {checkBucketControls, listManagedBuckets, readTombstones} from './buckets.js'
 import {EngagementIndex} from './engagement-index.js'
 import {attempt, awsErrorCode, describeAwsError, isPreconditionFailure} from './errors.js'
-import {doctorProbeKey, parseEngagementBucketName} from './layout.js'
-import {type VersionEntry, deleteObjectVersions, listBucketNames, listObjectVersions, putIfAbsent, putIfMatch, readBucketTags} from './s3/index.js'
+import {doctorProbeKey} from './layout.js'
+import {type VersionEntry, deleteObjectVersions, listObjectVersions, putIfAbsent, putIfMatch} from './s3/index.js'
 
 export type CheckStatus = 'pass' | 'warn' | 'fail'
 
@@ -52,8 +52,9 @@ export async function runDoctor(context: AwsContext, sharedBucket: string, onChe
     record({check: 'engagement buckets', status: 'fail', detail: 'skipped: the caller identity is unknown'})
     return checks
   }
-  const {check: bucketsCheck, total} = await checkEngagementBuckets(context, sharedBucket, recordBuckets)
+  const {check: bucketsCheck, total, ofThisIndex} = await checkEngagementBuckets(context, sharedBucket, recordBuckets)
   record(bucketsCheck)
+  if (ofThisIndex !== undefined) record(await checkBucketControlsOf(context, ofThisIndex))
   if (total !== undefined) record(await checkBucketQuota(context, total))
   return checks
 }
@@ -130,8 +131,8 @@ async function checkConditionalWrites(s3: S3Client, bucket: string): Promise<Doc
 
 /**
  * Per-engagement buckets in the account (named and tagged as auditforge's) against the
- * records in the index, both ways, by their index binding: a record whose bucket is gone, or
- * is bound to another index, is a failure; a bucket of this index (or unbound) that nobody
+ * records in the index, both ways, by their index binding: a record whose bucket is gone, was
+ * decommissioned (a tombstone names it), or is bound to another index, is a failure; a bucket of this index (or unbound) that nobody
  * points at, and a bucket a record points at that is not bound yet, are warnings. Buckets bound
  * to other indexes belong to other environments in the same account and are only counted.
  */
@@ -139,28 +140,16 @@ async function checkEngagementBuckets(
   context: AwsContext,
   sharedBucket: string,
   recordBuckets: Map<string, string>,
-): Promise<{check: DoctorCheck; total?: number}> {
+): Promise<{check: DoctorCheck; total?: number; ofThisIndex?: string[]}> {
   const check = 'engagement buckets'
   const some = (items: string[], count = 3) => `${items.slice(0, count).join(', ')}${items.length > count ? ', …' : ''}`
   try {
-    const owner = await context.accountId()
-    const names: string[] = []
-    for await (const name of listBucketNames(context.s3)) names.push(name)
-    const candidates = names.filter((name) => parseEngagementBucketName(context.settings.bucketPrefix, name)?.accountId === owner)
-    const limit = pLimit(8)
-    const managed = new Map<string, string | undefined>()
-    await Promise.all(
-      candidates.map((name) =>
-        limit(async () => {
-          const tags = await readBucketTags(context.s3, name, owner)
-          if (tags.get(managedByTag.Key!) === managedByTag.Value) managed.set(name, tags.get(indexTagKey))
-        }),
-      ),
-    )
-
-    const existing = new Set(names)
-    const total = names.length
-    const missing = [...recordBuckets].filter(([bucket]) => !existing.has(bucket)).map(([bucket, id]) => `${id} → ${bucket}`)
+    const [{total, names: existing, managed}, tombstones] = await Promise.all([listManagedBuckets(context), readTombstones(context.s3, sharedBucket)])
+    const tombstoned = new Map(tombstones.map((tombstone) => [tombstone.bucket, tombstone]))
+    const decommissioned = [...recordBuckets]
+      .filter(([bucket]) => tombstoned.has(bucket))
+      .map(([bucket, id]) => `${id} → ${bucket} (decommissioned ${tombstoned.get(bucket)!.decommissioned_at})`)
+    const missing = [...recordBuckets].filter(([bucket]) => !existing.has(bucket) && !tombstoned.has(bucket)).map(([bucket, id]) => `${id} → ${bucket}`)
     const boundElsewhere = [...recordBuckets]
       .filter(([bucket]) => managed.get(bucket) !== undefined && managed.get(bucket) !== sharedBucket)
       .map(([bucket, id]) => `${id} → ${bucket} (bound to ${managed.get(bucket)})`)
@@ -169,23 +158,51 @@ async function checkEngagementBuckets(
     const orphans = ours.filter((bucket) => !recordBuckets.has(bucket))
     const unbound = ours.filter((bucket) => recordBuckets.has(bucket) && managed.get(bucket) === undefined)
     const elsewhere = otherEnvironments > 0 ? `; ${otherEnvironments} bound to other indexes (other environments)` : ''
-    if (missing.length > 0 || boundElsewhere.length > 0) {
+    // The buckets whose controls are this index's to keep: those bound to it.
+    const ofThisIndex = [...managed].filter(([, binding]) => binding === sharedBucket).map(([name]) => name).sort()
+    if (missing.length > 0 || boundElsewhere.length > 0 || decommissioned.length > 0) {
       const problems = [
+        decommissioned.length > 0 ? `records pointing at a decommissioned (tombstoned) bucket: ${some(decommissioned)}` : undefined,
         missing.length > 0 ? `records whose bucket is gone: ${some(missing, 5)}` : undefined,
         boundElsewhere.length > 0 ? `records pointing at a bucket bound to another index: ${some(boundElsewhere)}` : undefined,
       ]
-      return {check: {check, status: 'fail', detail: problems.filter(Boolean).join('; ')}, total}
+      return {check: {check, status: 'fail', detail: problems.filter(Boolean).join('; ')}, total, ofThisIndex}
     }
     if (orphans.length > 0 || unbound.length > 0) {
       const problems = [
         orphans.length > 0 ? `${orphans.length} managed bucket(s) no record points at: ${some(orphans)}` : undefined,
         unbound.length > 0 ? `${unbound.length} bucket(s) not yet bound to this index (run \`auditforge bucket verify --all --fix\`): ${some(unbound)}` : undefined,
       ]
-      return {check: {check, status: 'warn', detail: `${problems.filter(Boolean).join('; ')}${elsewhere}`}, total}
+      return {check: {check, status: 'warn', detail: `${problems.filter(Boolean).join('; ')}${elsewhere}`}, total, ofThisIndex}
     }
-    return {check: {check, status: 'pass', detail: `${ours.length} managed bucket(s) of this index, each with a record; every record's bucket exists${elsewhere}`}, total}
+    return {check: {check, status: 'pass', detail: `${ours.length} managed bucket(s) of this index, each with a record; every record's bucket exists${elsewhere}`}, total, ofThisIndex}
   } catch (error) {
     return {check: {check, status: 'fail', detail: message(error, 'Listing buckets')}}
+  }
+}
+
+/**
+ * Every control of the controls table on the buckets of this index (four at a time): a drifted
+ * control is a failure, named with its bucket, as `bucket verify` would report it.
+ */
+async function checkBucketControlsOf(context: AwsContext, buckets: string[]): Promise<DoctorCheck> {
+  const check = 'bucket controls'
+  if (buckets.length === 0) return {check, status: 'pass', detail: 'no per-engagement buckets of this index to check'}
+  const limit = pLimit(4)
+  try {
+    const results = await Promise.all(buckets.map((bucket) => limit(() => checkBucketControls(context, bucket))))
+    const drifted = results.filter((result) => !result.ok)
+    const skipped = new Set(results.flatMap((result) => result.controls.filter((control) => control.status === 'skipped').map((control) => control.control)))
+    const skippedNote = skipped.size > 0 ? `; skipped here: ${[...skipped].join(', ')}` : ''
+    if (drifted.length === 0) return {check, status: 'pass', detail: `every control holds on ${buckets.length} bucket(s)${skippedNote}`}
+    const named = drifted.slice(0, 3).map((result) => `${result.bucket} (${result.controls.filter((control) => !control.ok).map((control) => control.control).join(', ')})`)
+    return {
+      check,
+      status: 'fail',
+      detail: `${drifted.length} of ${buckets.length} bucket(s) drifted: ${named.join('; ')}${drifted.length > 3 ? '; …' : ''} (run \`auditforge bucket verify --all --fix\`)`,
+    }
+  } catch (error) {
+    return {check, status: 'fail', detail: message(error, 'Checking the bucket controls')}
   }
 }
 

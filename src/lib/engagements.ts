@@ -6,11 +6,12 @@ import type {Tag} from '@aws-sdk/client-s3'
 
 import type {AwsContext} from './aws.js'
 import {
+  type DecommissionPreflight,
   type DecommissionResult,
   type ProvisionStep,
   assertDecommissionable,
   engagementBucketOf,
-  decommissionBucket,
+  retireBucket,
   parsePerEngagementBucket,
   provisionEngagementBucket,
   removeNewBucket,
@@ -30,6 +31,13 @@ export interface CreateEngagementInput {
 }
 
 export type CreateStep = ProvisionStep | 'record' | 'audit-log' | 'rollback'
+
+/** What the steps of creating an engagement do, in words (provisioning's come with its steps). */
+const createStepText = {
+  record: 'Writing the engagement record',
+  'audit-log': 'Writing the first audit-log event',
+  rollback: 'Removing the new bucket again',
+} as const
 
 export interface CreateEngagementResult {
   record: EngagementRecord
@@ -61,7 +69,7 @@ export async function createEngagement(
   context: AwsContext,
   sharedBucket: string,
   input: CreateEngagementInput,
-  onStep?: (step: CreateStep) => void,
+  onStep?: (step: CreateStep, text: string) => void,
 ): Promise<CreateEngagementResult> {
   validateCreateInput(input)
   const engagementId = newEngagementId()
@@ -69,10 +77,12 @@ export async function createEngagement(
 
   let sourceBucket = ''
   let freshBucket: string | undefined
+  const warnings: string[] = []
   if (input.isolated) {
     const provisioned = await provisionEngagementBucket(context, engagementId, {tags: input.tags, onStep, removeIfIncomplete: true})
     sourceBucket = provisioned.bucket
     if (provisioned.created) freshBucket = provisioned.bucket
+    for (const skipped of provisioned.skipped) warnings.push(`${skipped.control} was not applied to ${sourceBucket}: ${skipped.reason}`)
   }
 
   const record: EngagementRecord = {
@@ -86,7 +96,7 @@ export async function createEngagement(
     audit_log_key: engagementKeys.auditLogPrefix(engagementId),
   }
 
-  onStep?.('record')
+  onStep?.('record', createStepText.record)
   const index = new EngagementIndex(context.s3, sharedBucket)
   try {
     await index.add(record)
@@ -102,12 +112,11 @@ export async function createEngagement(
         () => true,
       ))
     if (landed) throw error
-    onStep?.('rollback')
+    onStep?.('rollback', createStepText.rollback)
     throw await removeNewBucket(context.s3, freshBucket, await context.accountId(), error)
   }
 
-  const warnings: string[] = []
-  onStep?.('audit-log')
+  onStep?.('audit-log', createStepText['audit-log'])
   try {
     await new AuditLogStore(context, sharedBucket).append(
       {event: 'engagement.created', timestamp: record.created_at, engagement_id: engagementId, actor, source_bucket: sourceBucket},
@@ -151,7 +160,8 @@ export interface DeleteEngagementOptions {
  * there is reported with the command that retries it, and the deletion stands. Its own bucket is
  * the record's `source_bucket`, or, when that is empty, the bucket named after the engagement if
  * it exists and is provably this engagement's of this index (a rollback or an interrupted
- * migration leaves a full copy of the data there).
+ * migration leaves a full copy of the data there). The bucket goes only when its preflight
+ * clears it (no Object Lock, legal hold, retention or MFA delete), and its name is tombstoned.
  */
 export async function deleteEngagement(
   context: AwsContext,
@@ -189,6 +199,7 @@ export async function deleteEngagement(
   if (bucket === undefined) return result
   result.bucket_name = bucket
   const pointing = remaining.filter((other) => other.source_bucket === bucket).map((other) => other.engagement_id)
+  let preflight: DecommissionPreflight
   try {
     // Only the engagement's own bucket, only when no other record points at it, and only when
     // its binding says it is this index's: a record alone proves nothing (another environment's
@@ -196,7 +207,7 @@ export async function deleteEngagement(
     if (parsePerEngagementBucket(context, bucket).engagementId !== engagementId) {
       throw refused(`${bucket} is not the bucket of ${engagementId} by name; it was left in place`)
     }
-    await assertDecommissionable(context, bucket, sharedBucket, pointing, {engagementId})
+    preflight = await assertDecommissionable(context, bucket, sharedBucket, pointing, {engagementId})
   } catch (error) {
     const refusal = describeAwsError(error, {action: 'Checking the bucket', bucket})
     if (bucket === sourceBucket || refusal.exit !== ExitCode.refused) {
@@ -205,7 +216,7 @@ export async function deleteEngagement(
     return {...result, bucket: 'left_in_place', cleanup_error: refusal.message}
   }
   try {
-    const decommissioned: DecommissionResult = await decommissionBucket(context, bucket, {
+    const decommissioned: DecommissionResult = await retireBucket(context, preflight, sharedBucket, {
       onProgress: (progress) => options.onProgress?.({...progress, phase: 'bucket'}),
     })
     return {...result, bucket: 'decommissioned', bucket_objects_deleted: decommissioned.deleted}

@@ -14,6 +14,10 @@ const root = 'auditforge'
 
 export const indexKey = `${root}/engagements.json`
 export const firmsKey = `${root}/firms.json`
+/** Next to the index: the per-engagement bucket names auditforge has decommissioned (tombstones). */
+export const tombstonesKey = `${root}/decommissioned-buckets.json`
+/** Where an engagement bucket's server access logs go in the access-log bucket: a prefix of its own. */
+export const accessLogPrefix = (id: string): string => `${root}/access-logs/${validateEngagementId(id)}/`
 /** Where `auditforge doctor` writes (and removes again) its conditional-write probe. */
 export const doctorProbeKey = (token: string): string => `${root}/doctor/probe-${token}`
 
@@ -260,9 +264,35 @@ export function validateAccountId(accountId: string): string {
   return accountId
 }
 
-/** `<prefix><id without "eng-">-<account id>`, e.g. `metis-af-6715f196fa40-741783034843`. */
-export function engagementBucketName(prefix: string, id: string, accountId: string): string {
-  const name = `${prefix}${shortId(id)}-${validateAccountId(accountId)}`
+/**
+ * Where a per-engagement bucket's name lives: S3's global namespace, where anyone can create any
+ * free name, or the account-regional namespace (`<name>-<account>-<region>-an`, created with
+ * the `x-amz-bucket-namespace: account-regional` header), where only this account can.
+ */
+export type BucketNamespace = 'global' | 'account-regional'
+
+export const bucketNamespaces: readonly BucketNamespace[] = ['global', 'account-regional']
+
+const regionPattern = /^[a-z]{2}(-[a-z0-9]+)+-\d{1,2}$/
+
+/**
+ * `<prefix><id without "eng-">-<account id>`, e.g. `metis-af-6715f196fa40-741783034843`; in the
+ * account-regional namespace `<prefix><id without "eng-">-<account id>-<region>-an`, e.g.
+ * `metis-af-6715f196fa40-741783034843-eu-west-1-an`.
+ */
+export function engagementBucketName(
+  prefix: string,
+  id: string,
+  accountId: string,
+  namespace: {namespace: BucketNamespace; region?: string} = {namespace: 'global'},
+): string {
+  let name = `${prefix}${shortId(id)}-${validateAccountId(accountId)}`
+  if (namespace.namespace === 'account-regional') {
+    if (!namespace.region || !regionPattern.test(namespace.region)) {
+      throw invalidInput(`An account-regional bucket name needs the region it is created in (got ${JSON.stringify(namespace.region ?? '')})`, 'Set --region or AWS_REGION.')
+    }
+    name = `${name}-${namespace.region}-an`
+  }
   const problem = bucketNameProblem(name)
   if (problem) {
     throw invalidInput(`The bucket name ${name} for ${id} is not valid: ${problem}`, 'Check AUDITFORGE_BUCKET_PREFIX.')
@@ -270,18 +300,23 @@ export function engagementBucketName(prefix: string, id: string, accountId: stri
   return name
 }
 
+/** A per-engagement bucket name taken apart; `region` only in the account-regional form. */
+export interface ParsedBucketName {
+  engagementId: string
+  accountId: string
+  /** Set for the account-regional form (`...-<account>-<region>-an`): the region in its name. */
+  region?: string
+}
+
 /**
- * Parses a per-engagement bucket name: `{engagementId, accountId}` when the name has the form
- * `<prefix><short id>-<12-digit account>`, otherwise undefined.
+ * Parses a per-engagement bucket name of either form, `<prefix><short id>-<12-digit account>`
+ * or `<prefix><short id>-<12-digit account>-<region>-an`; undefined for any other name.
  */
-export function parseEngagementBucketName(
-  prefix: string,
-  name: string,
-): {engagementId: string; accountId: string} | undefined {
+export function parseEngagementBucketName(prefix: string, name: string): ParsedBucketName | undefined {
   if (!name.startsWith(prefix)) return undefined
-  const match = /^([a-z0-9]{1,32})-(\d{12})$/.exec(name.slice(prefix.length))
+  const match = /^([a-z0-9]{1,32})-(\d{12})(?:-([a-z]{2}(?:-[a-z0-9]+)+-\d{1,2})-an)?$/.exec(name.slice(prefix.length))
   if (!match || bucketNameProblem(name)) return undefined
-  return {engagementId: `eng-${match[1]}`, accountId: match[2]}
+  return {engagementId: `eng-${match[1]}`, accountId: match[2], ...(match[3] ? {region: match[3]} : {})}
 }
 
 /** Why a name breaks S3's general-purpose bucket naming rules, or undefined when it does not. */

@@ -42,7 +42,7 @@ describe('bucket decommission of a large bucket', () => {
     )
     const elapsed = Date.now() - started
     expect(result.code, result.stdout).toBe(0)
-    expect(result.json).toEqual({bucket, deleted: 3 * keyCount, uploadsAborted: 1})
+    expect(result.json).toEqual({bucket, deleted: 3 * keyCount, uploadsAborted: 1, dry_run: false, preflight: expect.arrayContaining([{check: 'object-lock', ok: true, detail: 'not enabled'}])})
     expect(elapsed).toBeLessThan(20_000)
     expect(await bucketExists(s3, bucket)).toBe(false)
     // A second witness: the aws CLI cannot find it either.

@@ -202,8 +202,16 @@ export async function mapLimit<T>(items: T[], concurrency: number, fn: (item: T)
 
 const execFileAsync = promisify(execFile)
 
-/** `aws --endpoint-url <moto> s3api ...` (AWS CLI v1); the parsed JSON reply, or the failure. */
-export async function awsS3api(args: string[]): Promise<{code: number; json?: any; stderr: string}> {
+/**
+ * `aws --endpoint-url <moto> s3api ...` (AWS CLI v1); the parsed JSON reply, or the failure.
+ * `endpoint` and `caBundle` point it at another server (the https moto of the TLS tests).
+ */
+export async function awsS3api(args: string[], options: {endpoint?: string; caBundle?: string} = {}): Promise<{code: number; json?: any; stderr: string}> {
+  return awsCli(['s3api', ...args], options)
+}
+
+/** `aws --endpoint-url <moto> <service> ...` (AWS CLI v1) for any service moto serves; as {@link awsS3api}. */
+export async function awsCli(args: string[], options: {endpoint?: string; caBundle?: string} = {}): Promise<{code: number; json?: any; stderr: string}> {
   const env = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
@@ -213,7 +221,8 @@ export async function awsS3api(args: string[]): Promise<{code: number; json?: an
     AWS_PAGER: '',
   }
   try {
-    const {stdout, stderr} = await execFileAsync('aws', ['--endpoint-url', inject('motoEndpoint'), '--output', 'json', 's3api', ...args], {env})
+    const server = ['--endpoint-url', options.endpoint ?? inject('motoEndpoint'), ...(options.caBundle ? ['--ca-bundle', options.caBundle] : [])]
+    const {stdout, stderr} = await execFileAsync('aws', [...server, '--output', 'json', ...args], {env})
     return {code: 0, json: stdout.trim() ? JSON.parse(stdout) : undefined, stderr}
   } catch (error) {
     const failure = error as {code?: number | string; stderr?: string}

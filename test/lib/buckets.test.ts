@@ -7,7 +7,9 @@ import {
   DeleteBucketCommand,
   DeleteObjectsCommand,
   GetBucketEncryptionCommand,
+  GetBucketLifecycleConfigurationCommand,
   GetBucketOwnershipControlsCommand,
+  GetBucketPolicyCommand,
   GetBucketTaggingCommand,
   GetBucketVersioningCommand,
   GetPublicAccessBlockCommand,
@@ -17,7 +19,9 @@ import {
   NoSuchBucket,
   NotFound,
   PutBucketEncryptionCommand,
+  PutBucketLifecycleConfigurationCommand,
   PutBucketOwnershipControlsCommand,
+  PutBucketPolicyCommand,
   PutBucketTaggingCommand,
   PutBucketVersioningCommand,
   PutPublicAccessBlockCommand,
@@ -48,8 +52,32 @@ const putCommandNames = [
   'PutBucketOwnershipControlsCommand',
   'PutBucketEncryptionCommand',
   'PutBucketVersioningCommand',
+  'PutBucketPolicyCommand',
+  'PutBucketLifecycleConfigurationCommand',
   'PutBucketTaggingCommand',
 ]
+
+/** The TLS-only statement as auditforge writes it for `bucket`. */
+const tlsStatement = {
+  Sid: 'AuditforgeDenyInsecureTransport',
+  Effect: 'Deny',
+  Principal: '*',
+  Action: 's3:*',
+  Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`],
+  Condition: {Bool: {'aws:SecureTransport': 'false'}},
+}
+
+/** The lifecycle rules auditforge writes by default for `engagementId`. */
+const defaultRules = [
+  {ID: 'auditforge-abort-incomplete-multipart-uploads', Status: 'Enabled', Filter: {Prefix: ''}, AbortIncompleteMultipartUpload: {DaysAfterInitiation: 7}},
+  {ID: 'auditforge-expired-delete-markers', Status: 'Enabled', Filter: {Prefix: ''}, Expiration: {ExpiredObjectDeleteMarker: true}},
+  {
+    ID: 'auditforge-archive-findings',
+    Status: 'Enabled',
+    Filter: {And: {Prefix: `auditforge/engagements/${engagementId}/findings.json`, ObjectSizeGreaterThan: 0}},
+    Transitions: [{Days: 90, StorageClass: 'DEEP_ARCHIVE'}],
+  },
+] as const
 
 function putsSucceed() {
   s3Mock.on(PutPublicAccessBlockCommand).resolves({})
@@ -57,6 +85,8 @@ function putsSucceed() {
   s3Mock.on(PutBucketEncryptionCommand).resolves({})
   s3Mock.on(PutBucketVersioningCommand).resolves({})
   s3Mock.on(PutBucketTaggingCommand).resolves({})
+  s3Mock.on(PutBucketPolicyCommand).resolves({})
+  s3Mock.on(PutBucketLifecycleConfigurationCommand).resolves({})
 }
 
 /** How many times each bucket-control Put was sent. */
@@ -79,13 +109,27 @@ function history(): [string, Record<string, unknown>][] {
   })
 }
 
+/** The calls to the per-engagement bucket (provisioning also reads the shared bucket's tombstones). */
+function bucketHistory(): [string, Record<string, unknown>][] {
+  return history().filter(([, input]) => input.Bucket === bucket)
+}
+
 function calledNames(): string[] {
-  return history().map(([name]) => name)
+  return bucketHistory().map(([name]) => name)
+}
+
+const tombstonesKey = 'auditforge/decommissioned-buckets.json'
+
+/** No bucket has been decommissioned yet: the tombstones object does not exist. */
+function noTombstones() {
+  s3Mock.on(GetObjectCommand, {Bucket: sharedBucket, Key: tombstonesKey}).rejects(s3Error('NoSuchKey', 404))
 }
 
 /** A bucket that does not exist yet; creating it and setting controls succeeds. */
 function freshBucket() {
-  s3Mock.on(HeadBucketCommand).rejects(notFound())
+  noTombstones()
+  // Not there until CreateBucket; then HeadBucket proves it is this account's.
+  s3Mock.on(HeadBucketCommand).rejectsOnce(notFound()).resolves({})
   s3Mock.on(CreateBucketCommand).resolves({Location: `/${bucket}`})
   s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404, 'The TagSet does not exist'))
   putsSucceed()
@@ -100,8 +144,17 @@ function compliantBucket(overrides: {
   tags?: {Key: string; Value: string}[]
   /** The auditforge:index tag: the shared bucket by default, null for none. */
   binding?: string | null
+  /** The bucket policy's statements: the TLS-only one by default, null for no policy. */
+  statements?: object[] | null
+  /** The lifecycle rules: auditforge's defaults by default, null for no configuration. */
+  rules?: object[] | null
 } = {}) {
+  noTombstones()
   s3Mock.on(HeadBucketCommand).resolves({})
+  if (overrides.statements === null) s3Mock.on(GetBucketPolicyCommand).rejects(s3Error('NoSuchBucketPolicy', 404))
+  else s3Mock.on(GetBucketPolicyCommand).resolves({Policy: JSON.stringify({Version: '2012-10-17', Statement: overrides.statements ?? [tlsStatement]})})
+  if (overrides.rules === null) s3Mock.on(GetBucketLifecycleConfigurationCommand).rejects(s3Error('NoSuchLifecycleConfiguration', 404))
+  else s3Mock.on(GetBucketLifecycleConfigurationCommand).resolves({Rules: (overrides.rules ?? defaultRules) as never})
   s3Mock.on(GetBucketOwnershipControlsCommand).resolves({
     OwnershipControls: {Rules: [{ObjectOwnership: (overrides.ownership ?? 'BucketOwnerEnforced') as 'BucketOwnerEnforced'}]},
   })
@@ -152,9 +205,11 @@ describe('provisionEngagementBucket', () => {
       onStep: (step) => steps.push(step),
     })
 
-    expect(result).toEqual({bucket, created: true})
-    expect(steps).toEqual(['create', 'public-access-block', 'object-ownership', 'encryption', 'versioning', 'tags'])
-    const calls = history()
+    expect(result).toEqual({bucket, created: true, skipped: []})
+    expect(steps).toEqual(['create', 'public-access-block', 'object-ownership', 'encryption', 'versioning', 'tls-only', 'lifecycle', 'tags'])
+    // Besides the per-engagement bucket, only the tombstones next to the index are read.
+    expect(history().filter(([, input]) => input.Bucket !== bucket)).toEqual([['GetObjectCommand', {Bucket: sharedBucket, Key: tombstonesKey}]])
+    const calls = bucketHistory()
     expect(calls.length).toBeGreaterThanOrEqual(8)
     for (const [name, input] of calls) {
       expect(input.Bucket, name).toBe(bucket)
@@ -162,7 +217,8 @@ describe('provisionEngagementBucket', () => {
       if (name !== 'CreateBucketCommand') expect(input.ExpectedBucketOwner, name).toBe(accountId)
     }
     // Public access is blocked before anything else is configured.
-    expect(calledNames().slice(0, 3)).toEqual(['HeadBucketCommand', 'CreateBucketCommand', 'PutPublicAccessBlockCommand'])
+    // CreateBucket cannot carry ExpectedBucketOwner: HeadBucket proves ownership right after it.
+    expect(calledNames().slice(0, 4)).toEqual(['HeadBucketCommand', 'CreateBucketCommand', 'HeadBucketCommand', 'PutPublicAccessBlockCommand'])
 
     expect(s3Mock).toHaveReceivedCommandWith(PutPublicAccessBlockCommand, {
       PublicAccessBlockConfiguration: {BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true},
@@ -228,7 +284,7 @@ describe('provisionEngagementBucket', () => {
     s3Mock.on(GetBucketTaggingCommand).resolves({TagSet: [{Key: 'auditforge:index', Value: sharedBucket}]})
     s3Mock.on(CreateBucketCommand).rejects(new BucketAlreadyOwnedByYou({$metadata: {httpStatusCode: 409}, message: 'yours'}))
     const result = await provisionEngagementBucket(testContext(), engagementId)
-    expect(result).toEqual({bucket, created: false})
+    expect(result).toEqual({bucket, created: false, skipped: []})
     expect(putCounts()).toEqual(eachPutOnce)
   })
 
@@ -256,6 +312,14 @@ describe('provisionEngagementBucket', () => {
       ]),
     )
     expect(tagSet).toHaveLength(4)
+  })
+
+  it('a bucket that is not this account\'s right after CreateBucket (HeadBucket 403) is never written to', async () => {
+    freshBucket()
+    s3Mock.on(HeadBucketCommand).rejectsOnce(notFound()).rejects(s3Error('Forbidden', 403))
+    await expect(provisionEngagementBucket(testContext(), engagementId)).rejects.toMatchObject({code: 'bucket_owned_elsewhere', exit: 1})
+    expect(calledNames()).toEqual(['HeadBucketCommand', 'CreateBucketCommand', 'HeadBucketCommand'])
+    expect(s3Mock.commandCalls(CreateBucketCommand)[0].args[0].input).not.toHaveProperty('ExpectedBucketOwner')
   })
 
   it('HeadBucket 403 is treated as someone else\'s bucket: no CreateBucket, no Put', async () => {
@@ -325,10 +389,15 @@ describe('checkBucketControls', () => {
     expect(check.engagementId).toBe(engagementId)
     expect(check.controls.map((control) => [control.control, control.ok])).toEqual([
       ['owner', true],
-      ['object-ownership', true],
-      ['versioning', true],
-      ['encryption', true],
       ['public-access-block', true],
+      ['object-ownership', true],
+      ['encryption', true],
+      ['versioning', true],
+      ['tls-only', true],
+      ['least-privilege', true],
+      ['lifecycle', true],
+      ['access-logging', true],
+      ['cloudtrail-data-events', true],
       ['tags', true],
       ['index-binding', true],
     ])
@@ -365,8 +434,8 @@ describe('checkBucketControls', () => {
     s3Mock.on(GetBucketOwnershipControlsCommand).rejects(s3Error('OwnershipControlsNotFoundError', 404))
     const check = await checkBucketControls(testContext(), bucket)
     expect(check.controls.filter((c) => !c.ok).map((c) => [c.control, c.actual])).toEqual([
-      ['object-ownership', 'not set'],
       ['public-access-block', 'not set'],
+      ['object-ownership', 'not set'],
       ['tags', 'auditforge:engagement-id missing, auditforge:managed-by missing'],
       ['index-binding', 'not bound'],
     ])
@@ -376,7 +445,7 @@ describe('checkBucketControls', () => {
     compliantBucket({algorithm: 'aws:kms'})
     const check = await checkBucketControls(testContext(), bucket)
     expect(check.ok).toBe(true)
-    expect(check.controls.find((c) => c.control === 'encryption')?.actual).toBe('aws:kms')
+    expect(check.controls.find((c) => c.control === 'encryption')?.actual).toBe('aws:kms (arn:aws:kms:us-east-1:123456789012:key/k)')
   })
 
   it('a bucket of another account (HeadBucket 403) fails the owner control without reading anything else', async () => {
@@ -464,7 +533,7 @@ describe('assertDecommissionable', () => {
 
   it('allows an unreferenced, managed bucket of this account', async () => {
     s3Mock.on(GetBucketTaggingCommand).resolves({TagSet: managed})
-    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [])).resolves.toBeUndefined()
+    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [])).resolves.toMatchObject({bucket, engagementId, ok: true})
     expect(s3Mock).toHaveReceivedCommandWith(GetBucketTaggingCommand, {Bucket: bucket, ExpectedBucketOwner: accountId})
   })
 
@@ -656,7 +725,7 @@ describe('index binding (auditforge:index)', () => {
       exit: 5,
       message: expect.stringContaining('not bound to any engagement index'),
     })
-    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [], {unboundOk: true})).resolves.toBeUndefined()
+    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [], {unboundOk: true})).resolves.toMatchObject({ok: true})
   })
 
   it('decommission for an engagement refuses a bucket tagged for another engagement', async () => {

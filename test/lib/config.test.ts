@@ -20,6 +20,7 @@ describe('resolveSettings: flag > environment > default', () => {
       sharedBucket: undefined,
       isolated: false,
       bucketPrefix: 'metis-af-',
+      namespace: 'global',
       region: undefined,
       profile: undefined,
       endpoints: {s3: undefined, sts: undefined, s3Control: undefined, serviceQuotas: undefined},
@@ -27,6 +28,7 @@ describe('resolveSettings: flag > environment > default', () => {
       timeBounds: {connect: 5_000, idle: 30_000, attempt: 120_000, longAttempt: 900_000},
       maxAttempts: 5,
       checksums: {},
+      controls: {kmsKeyId: undefined, archiveFindingsAfterDays: 90, noncurrentDays: undefined, allowedPrincipals: []},
     })
   })
 
@@ -65,18 +67,31 @@ describe('resolveSettings: flag > environment > default', () => {
       sts: 'http://127.0.0.1:5000',
       s3Control: 'http://127.0.0.1:5000',
       serviceQuotas: 'http://127.0.0.1:5000',
+      cloudtrail: 'http://127.0.0.1:5000',
     })
     expect(resolveSettings({'endpoint-url': 'http://127.0.0.1:7000'}, {}).endpoints).toEqual({s3: 'http://127.0.0.1:7000'})
     expect(resolveSettings({}, {AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:6000'}).endpoints).toEqual({s3: 'http://127.0.0.1:6000'})
     expect(
       resolveSettings(
         {},
-        {...env, AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:6001', AWS_ENDPOINT_URL_S3_CONTROL: 'http://127.0.0.1:6002', AWS_ENDPOINT_URL_SERVICE_QUOTAS: 'http://127.0.0.1:6003'},
+        {
+          ...env,
+          AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:6001',
+          AWS_ENDPOINT_URL_S3_CONTROL: 'http://127.0.0.1:6002',
+          AWS_ENDPOINT_URL_SERVICE_QUOTAS: 'http://127.0.0.1:6003',
+          AWS_ENDPOINT_URL_CLOUDTRAIL: 'http://127.0.0.1:6004',
+        },
       ).endpoints,
-    ).toEqual({s3: 'http://127.0.0.1:5000', sts: 'http://127.0.0.1:6001', s3Control: 'http://127.0.0.1:6002', serviceQuotas: 'http://127.0.0.1:6003'})
+    ).toEqual({
+      s3: 'http://127.0.0.1:5000',
+      sts: 'http://127.0.0.1:6001',
+      s3Control: 'http://127.0.0.1:6002',
+      serviceQuotas: 'http://127.0.0.1:6003',
+      cloudtrail: 'http://127.0.0.1:6004',
+    })
   })
 
-  it.each(['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_STS', 'AWS_ENDPOINT_URL_S3_CONTROL'])('rejects a malformed %s (exit 2)', (name) => {
+  it.each(['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_STS', 'AWS_ENDPOINT_URL_S3_CONTROL', 'AWS_ENDPOINT_URL_CLOUDTRAIL'])('rejects a malformed %s (exit 2)', (name) => {
     const error = thrown(() => resolveSettings({}, {[name]: 'ftp://example.test'}))
     expect(error.exit).toBe(2)
     expect(error.message).toContain(name)
@@ -156,6 +171,25 @@ describe('per-engagement isolation flag', () => {
   })
 })
 
+describe('bucket control settings: flag > environment > default', () => {
+  const keyArn = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'
+
+  it('KMS key: flag beats AUDITFORGE_KMS_KEY_ID; ids, ARNs and aliases are accepted', () => {
+    expect(resolveSettings({}, {AUDITFORGE_KMS_KEY_ID: keyArn}).controls.kmsKeyId).toBe(keyArn)
+    expect(resolveSettings({'kms-key-id': 'alias/audit'}, {AUDITFORGE_KMS_KEY_ID: keyArn}).controls.kmsKeyId).toBe('alias/audit')
+    for (const key of ['1234abcd-12ab-34cd-56ef-1234567890ab', 'mrk-1234567890abcdef1234567890abcdef', 'arn:aws:kms:eu-west-1:123456789012:alias/audit']) {
+      expect(resolveSettings({'kms-key-id': key}, {}).controls.kmsKeyId).toBe(key)
+    }
+  })
+
+  it('lifecycle days: flag beats environment beats the defaults (90, never)', () => {
+    expect(resolveSettings({}, {}).controls).toMatchObject({archiveFindingsAfterDays: 90, noncurrentDays: undefined})
+    const env = {AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS: '0', AUDITFORGE_NONCURRENT_DAYS: '365'}
+    expect(resolveSettings({}, env).controls).toMatchObject({archiveFindingsAfterDays: 0, noncurrentDays: 365})
+    expect(resolveSettings({'archive-findings-after-days': 30, 'noncurrent-days': 7}, env).controls).toMatchObject({archiveFindingsAfterDays: 30, noncurrentDays: 7})
+  })
+})
+
 describe('invalid configuration is a usage error (exit 2)', () => {
   it.each([
     [{'endpoint-url': 'not a url'}, {}, /endpoint/i],
@@ -169,6 +203,15 @@ describe('invalid configuration is a usage error (exit 2)', () => {
     [{'shared-bucket': 'Bad_Bucket'}, {}, /shared bucket/i],
     [{}, {AUDITFORGE_BUCKET: 'x'}, /shared bucket/i],
     [{}, {AUDITFORGE_BUCKET_PREFIX: 'UPPER-'}, /AUDITFORGE_BUCKET_PREFIX/],
+    [{'kms-key-id': 'not a key'}, {}, /KMS key/],
+    [{}, {AUDITFORGE_KMS_KEY_ID: 'arn:aws:s3:::bucket'}, /KMS key/],
+    [{}, {AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS: '-1'}, /AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS/],
+    [{}, {AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS: '9.5'}, /AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS/],
+    [{}, {AUDITFORGE_NONCURRENT_DAYS: '0'}, /AUDITFORGE_NONCURRENT_DAYS/],
+    [{'noncurrent-days': 40_000}, {}, /--noncurrent-days/],
+    [{'access-log-bucket': 'Logs_Bucket'}, {}, /access log bucket/],
+    [{}, {AUDITFORGE_CLOUDTRAIL_TRAIL: 'a b'}, /AUDITFORGE_CLOUDTRAIL_TRAIL/],
+    [{'cloudtrail-trail': 'x'}, {}, /--cloudtrail-trail/],
   ] as const)('%j with env %j', (flags, env, message) => {
     const error = thrown(() => resolveSettings(flags, env))
     expect(error.exit).toBe(2)
@@ -182,5 +225,28 @@ describe('invalid configuration is a usage error (exit 2)', () => {
     expect(error.suggestion).toContain('--shared-bucket')
     expect(error.suggestion).toContain('AUDITFORGE_BUCKET')
     expect(requireSharedBucket(resolveSettings({}, {AUDITFORGE_BUCKET: 'platform-shared'}))).toBe('platform-shared')
+  })
+})
+
+describe('bucket namespace', () => {
+  it('flag beats AUDITFORGE_BUCKET_NAMESPACE beats global; anything else is exit 2', () => {
+    expect(resolveSettings({}, {}).namespace).toBe('global')
+    expect(resolveSettings({}, {AUDITFORGE_BUCKET_NAMESPACE: 'account-regional'}).namespace).toBe('account-regional')
+    expect(resolveSettings({namespace: 'global'}, {AUDITFORGE_BUCKET_NAMESPACE: 'account-regional'}).namespace).toBe('global')
+    const error = thrown(() => resolveSettings({}, {AUDITFORGE_BUCKET_NAMESPACE: 'regional'}))
+    expect(error.exit).toBe(2)
+    expect(error.message).toContain('AUDITFORGE_BUCKET_NAMESPACE')
+  })
+})
+
+describe('allowed principals', () => {
+  it('flag beats AUDITFORGE_ALLOWED_PRINCIPALS (comma- or space-separated); duplicates dropped; a non-ARN is exit 2', () => {
+    const a = 'arn:aws:iam::123456789012:role/a'
+    const b = 'arn:aws:iam::123456789012:user/b'
+    expect(resolveSettings({}, {AUDITFORGE_ALLOWED_PRINCIPALS: `${a}, ${b} ${a}`}).controls.allowedPrincipals).toEqual([a, b])
+    expect(resolveSettings({'allow-principal': [b]}, {AUDITFORGE_ALLOWED_PRINCIPALS: a}).controls.allowedPrincipals).toEqual([b])
+    const error = thrown(() => resolveSettings({'allow-principal': ['platform-task']}, {}))
+    expect(error.exit).toBe(2)
+    expect(error.message).toContain('--allow-principal')
   })
 })

@@ -41,7 +41,8 @@ describe('runDoctor', () => {
   it('passes a healthy setup and falls back to the default quota with a note', async () => {
     healthy()
     const checks = await runDoctor(testContext(), sharedBucket)
-    expect(checks.map((check) => check.status)).toEqual(['pass', 'pass', 'pass', 'pass', 'pass', 'pass'])
+    expect(checks.map((check) => check.status)).toEqual(['pass', 'pass', 'pass', 'pass', 'pass', 'pass', 'pass'])
+    expect(checks.find((check) => check.check === 'bucket controls')!.detail).toMatch(/no per-engagement buckets/)
     expect(checks.at(-1)!.detail).toMatch(/0 of 10000 buckets.*S3 default/)
   })
 

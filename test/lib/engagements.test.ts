@@ -48,7 +48,7 @@ function emptyIndex() {
 }
 
 function bucketCanBeCreated() {
-  s3Mock.on(HeadBucketCommand).rejects(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'}))
+  s3Mock.on(HeadBucketCommand).rejectsOnce(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})).resolves({})
   s3Mock.on(CreateBucketCommand).resolves({})
   s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404))
   s3Mock.on(PutPublicAccessBlockCommand).resolves({})
@@ -58,8 +58,12 @@ function bucketCanBeCreated() {
   s3Mock.on(PutBucketTaggingCommand).resolves({})
 }
 
+const tombstonesKey = 'auditforge/decommissioned-buckets.json'
+
 beforeEach(() => {
   s3Mock.reset()
+  // No bucket has been decommissioned yet: the tombstones object next to the index does not exist.
+  s3Mock.on(GetObjectCommand, {Key: tombstonesKey}).rejects(new NoSuchKey({$metadata: {httpStatusCode: 404}, message: 'no'}))
 })
 
 describe('createEngagement', () => {
@@ -342,6 +346,16 @@ describe('deleteEngagement', () => {
     expect(s3Mock).toHaveReceivedCommandWith(DeleteBucketCommand, {Bucket: own, ExpectedBucketOwner: accountId})
     const order = s3Mock.calls().map((call) => (call.args[0] as unknown as {constructor: {name: string}}).constructor.name)
     expect(order.indexOf('PutObjectCommand')).toBeLessThan(order.indexOf('DeleteBucketCommand'))
+    // Its name is tombstoned next to the index, conditionally, before any of its objects goes.
+    const tombstone = s3Mock.commandCalls(PutObjectCommand).find((call) => call.args[0].input.Key === tombstonesKey)!.args[0].input
+    expect(tombstone).toMatchObject({Bucket: sharedBucket, IfNoneMatch: '*'})
+    expect(JSON.parse(String(tombstone.Body)).tombstones).toEqual([
+      {bucket: own, engagement_id: 'eng-abc', decommissioned_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/), decommissioned_by: callerArn},
+    ])
+    const calls = s3Mock.calls().map((call) => call.args[0].input as {Key?: string; Bucket?: string})
+    const tombstoneAt = calls.findIndex((input) => input.Key === tombstonesKey && 'Body' in input)
+    const firstDelete = order.findIndex((name, i) => name === 'DeleteObjectsCommand' && calls[i].Bucket === own)
+    expect(tombstoneAt).toBeLessThan(firstDelete)
   })
 
   it('never decommissions a bucket named for another engagement, nor one another record points at', async () => {

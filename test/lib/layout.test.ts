@@ -257,7 +257,29 @@ describe('bucket names', () => {
     expect(parseEngagementBucketName('metis-af-', built)).toEqual({engagementId: 'eng-abc', accountId: '123456789012'})
   })
 
+  it('builds and parses the account-regional form <prefix><short id>-<account id>-<region>-an', () => {
+    const name = engagementBucketName('metis-af-', 'eng-6715f196fa40', '741783034843', {namespace: 'account-regional', region: 'eu-west-1'})
+    expect(name).toBe('metis-af-6715f196fa40-741783034843-eu-west-1-an')
+    expect(parseEngagementBucketName('metis-af-', name)).toEqual({engagementId: 'eng-6715f196fa40', accountId: '741783034843', region: 'eu-west-1'})
+    expect(parseEngagementBucketName('metis-af-', 'metis-af-abc-741783034843-us-gov-west-1-an')).toEqual({engagementId: 'eng-abc', accountId: '741783034843', region: 'us-gov-west-1'})
+    // A new id with the longest prefix and a long region still makes a valid name.
+    const long = engagementBucketName('a'.repeat(17), 'eng-6715f196fa40', '741783034843', {namespace: 'account-regional', region: 'ap-southeast-2'})
+    expect(bucketNameProblem(long)).toBeUndefined()
+  })
+
+  it('an account-regional name needs a region, and one too long for S3 is refused (exit 2)', () => {
+    expect(thrown(() => engagementBucketName('metis-af-', 'eng-abc', '741783034843', {namespace: 'account-regional'})).exit).toBe(2)
+    expect(thrown(() => engagementBucketName('metis-af-', 'eng-abc', '741783034843', {namespace: 'account-regional', region: 'Mars'})).exit).toBe(2)
+    const tooLong = thrown(() => engagementBucketName('a'.repeat(17), `eng-${'b'.repeat(32)}`, '123456789012', {namespace: 'account-regional', region: 'eu-west-1'}))
+    expect(tooLong.exit).toBe(2)
+    expect(tooLong.message).toMatch(/3 to 63/)
+  })
+
   it.each([
+    'metis-af-6715f196fa40-741783034843-eu-west-1',
+    'metis-af-6715f196fa40-741783034843-eu-west-1-ax',
+    'metis-af-6715f196fa40-741783034843-euwest-an',
+    'metis-af-6715f196fa40-74178303484-eu-west-1-an',
     'platform-shared',
     'other-6715f196fa40-741783034843',
     'metis-af-6715f196fa40',

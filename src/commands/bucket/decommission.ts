@@ -1,18 +1,24 @@
 import {Args, Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
-import {type DecommissionResult, assertDecommissionable, decommissionBucket} from '../../lib/buckets.js'
+import {type DecommissionResult, type PreflightCheck, assertCleared, countObjectVersions, preflightDecommission, retireBucket} from '../../lib/buckets.js'
 import {EngagementIndex} from '../../lib/engagement-index.js'
 import {validateBucketName} from '../../lib/layout.js'
+import {renderPreflight} from '../../ui/controls.js'
 import {plural} from '../../ui/format.js'
 
-export default class BucketDecommission extends AuditforgeCommand<typeof BucketDecommission, DecommissionResult> {
-  static override summary = 'Empty and delete a per-engagement bucket.'
-  static override description = `Destructive: asks y/N on a terminal; --yes skips the question; without a terminal and without --yes it refuses (exit 5).
+type DecommissionOutput = (DecommissionResult & {dry_run: false; preflight: PreflightCheck[]}) | {bucket: string; dry_run: true; preflight: PreflightCheck[]; object_versions: number}
 
-Deletes every object version and delete marker (DeleteObjects, 1000 keys a batch), aborts incomplete multipart uploads, then deletes the bucket. Refuses (exit 5), before deleting anything: the shared bucket, any name not of the per-engagement form, a bucket of another account, a bucket not tagged auditforge:managed-by=auditforge, any bucket an engagement record still points at, a bucket bound to another engagement index (tag auditforge:index names another shared bucket: another environment's), and a bucket bound to none (provisioned before buckets were bound; bind it with \`bucket provision ID --force\` if it is this index's). Safe to run again after an interruption.`
+export default class BucketDecommission extends AuditforgeCommand<typeof BucketDecommission, DecommissionOutput> {
+  static override summary = 'Empty and delete a per-engagement bucket.'
+  static override description = `Destructive: asks y/N on a terminal; --yes skips the question; without a terminal and without --yes it refuses (exit 5). --dry-run shows the preflight and what would be deleted, and changes nothing.
+
+Preflight, before a single object is removed: refuses (exit 5) the shared bucket, any name not of the per-engagement form, a bucket of another account, a bucket not tagged auditforge:managed-by=auditforge or whose auditforge:engagement-id tag disagrees with its name, any bucket an engagement record still points at, a bucket bound to another engagement index (tag auditforge:index names another shared bucket: another environment's), and a bucket bound to none (provisioned before buckets were bound; bind it with \`bucket provision ID --force\` if it is this index's); then refuses (exit 5), naming what blocks it, a bucket with Object Lock enabled, object versions under legal hold or unexpired retention, or MFA delete enabled.
+
+Then records the bucket's name as a tombstone next to the index (auditforge/decommissioned-buckets.json: name, engagement, when, by whom), so it is not provisioned again without \`bucket provision --reuse-name\`; deletes every object version and delete marker (DeleteObjects, 1000 keys a batch), aborts incomplete multipart uploads, then deletes the bucket. Safe to run again after an interruption.`
 
   static override examples = [
+    '<%= config.bin %> <%= command.id %> metis-af-6715f196fa40-741783034843 --dry-run',
     '<%= config.bin %> <%= command.id %> metis-af-6715f196fa40-741783034843',
     '<%= config.bin %> <%= command.id %> metis-af-6715f196fa40-741783034843 --yes --json',
   ]
@@ -23,24 +29,39 @@ Deletes every object version and delete marker (DeleteObjects, 1000 keys a batch
 
   static override flags = {
     yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation.'}),
+    'dry-run': Flags.boolean({summary: 'Run the preflight and count what would be deleted; change nothing.', exclusive: ['yes']}),
   }
 
-  public async run(): Promise<DecommissionResult> {
+  public async run(): Promise<DecommissionOutput> {
     const bucket = validateBucketName(this.args.bucket)
-    this.assertCanConfirm(this.flags.yes)
+    const dryRun = this.flags['dry-run']
+    if (!dryRun) this.assertCanConfirm(this.flags.yes)
     const sharedBucket = this.sharedBucket
     const context = await this.aws()
     const records = await new EngagementIndex(context.s3, sharedBucket).list()
     const pointing = records.filter((record) => record.source_bucket === bucket).map((record) => record.engagement_id)
-    await assertDecommissionable(context, bucket, sharedBucket, pointing)
-    await this.confirm(`Delete every object version in ${bucket} and the bucket itself?`, this.flags.yes)
+    this.spinner.start(`Checking ${bucket}`)
+    const preflight = await preflightDecommission(context, bucket, sharedBucket, pointing)
+    this.spinner.stop()
+    // The preflight is what a dry run is for; a real run only says what blocks it, in its error.
+    if (dryRun && !this.jsonEnabled()) this.log(renderPreflight(preflight.checks))
+    assertCleared(preflight)
 
+    if (dryRun) {
+      this.spinner.start(`Counting the object versions in ${bucket}`)
+      const versions = await countObjectVersions(context, bucket)
+      this.spinner.stop()
+      this.note(`Dry run: would record ${bucket} as decommissioned, delete ${plural(versions, 'object version')} and delete markers and any incomplete uploads, and remove the bucket. Nothing was changed.`)
+      return {bucket, dry_run: true, preflight: preflight.checks, object_versions: versions}
+    }
+
+    await this.confirm(`Delete every object version in ${bucket} and the bucket itself?`, this.flags.yes)
     this.spinner.start(`Emptying ${bucket}`)
-    const result = await decommissionBucket(context, bucket, {
+    const result = await retireBucket(context, preflight, sharedBucket, {
       onProgress: ({deleted}) => this.spinner.update(`Emptying ${bucket}: ${deleted} object versions deleted`),
     })
     this.spinner.succeed(`Decommissioned ${bucket}`)
-    this.note(`Deleted ${plural(result.deleted, 'object version')} and delete markers, aborted ${plural(result.uploadsAborted, 'multipart upload')}, removed ${bucket}.`)
-    return result
+    this.note(`Deleted ${plural(result.deleted, 'object version')} and delete markers, aborted ${plural(result.uploadsAborted, 'multipart upload')}, removed ${bucket}; its name is tombstoned.`)
+    return {...result, dry_run: false, preflight: preflight.checks}
   }
 }

@@ -1,24 +1,26 @@
 import {Args, Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
-import {type BucketCheck, checkBucketControls, repairBucketControls} from '../../lib/buckets.js'
-import {EngagementIndex} from '../../lib/engagement-index.js'
+import {bucketControlFlags} from '../../flags/bucket-controls.js'
+import {type BucketCheck, type StandardName, bucketsToVerify, checkBucketControls, repairBucketControls, standardNames} from '../../lib/buckets.js'
 import {AuditforgeError, ExitCode, invalidInput} from '../../lib/errors.js'
 import {validateBucketName} from '../../lib/layout.js'
-import {renderTable} from '../../ui/table.js'
+import {renderBucketCheck} from '../../ui/controls.js'
 
 interface VerifyOutput {
   ok: boolean
-  buckets: BucketCheck[]
+  /** The standard the rows are labelled with (`--standard`), or null. */
+  standard: StandardName | null
+  buckets: (BucketCheck & {controls: (BucketCheck['controls'][number] & {standard_ids?: string[]})[]})[]
 }
 
 export default class BucketVerify extends AuditforgeCommand<typeof BucketVerify, VerifyOutput> {
   static override summary = 'Check (and with --fix repair) the controls on per-engagement buckets.'
-  static override description = `Checks each control: owned by this account, bound to this engagement index (tag auditforge:index; --fix binds an unbound bucket only when a record of this index points at it, and never rebinds one bound elsewhere), Object Ownership BucketOwnerEnforced, versioning Enabled, default encryption AES256 (aws:kms also passes and is never downgraded), all four public-access-block settings, and the auditforge tags. Prints a pass/fail table; exits 4 when any control has drifted. --fix re-applies the failing controls and checks again; it never touches objects.`
+  static override description = `Checks every control of the controls table (README, "Bucket controls"): owned by this account, public access blocked, Object Ownership BucketOwnerEnforced, default encryption (AES256, or SSE-KMS, which is never downgraded; with --kms-key-id, SSE-KMS with that key), versioning, the TLS-only bucket policy, the least-privilege statement (with --allow-principal), the lifecycle rules, server access logging and CloudTrail data events (each when configured), the auditforge tags, and the binding to this engagement index (tag auditforge:index; --fix binds an unbound bucket only when a record of this index points at it, and never rebinds one bound elsewhere). A control that does not apply here is "skipped", never "pass": the TLS-only policy on a plain-http endpoint, an opt-in control that is not configured. The controls are checked against the same choices provisioning uses (the BUCKET CONTROLS flags or their environment variables). Prints a table per bucket (--standard fsbp|cis|prowler labels each row with that standard's control ids, for an auditor); exits 4 when any control has drifted. --fix re-applies the failing controls and checks again; it never touches objects.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> metis-af-6715f196fa40-741783034843',
-    '<%= config.bin %> <%= command.id %> --all',
+    '<%= config.bin %> <%= command.id %> --all --standard fsbp',
     '<%= config.bin %> <%= command.id %> --all --fix --json',
   ]
 
@@ -28,18 +30,18 @@ export default class BucketVerify extends AuditforgeCommand<typeof BucketVerify,
   }
 
   static override flags = {
-    all: Flags.boolean({summary: 'Check every bucket an engagement record points at.'}),
+    all: Flags.boolean({summary: 'Check every bucket an engagement record points at, and every managed bucket of this index in the account.'}),
     fix: Flags.boolean({summary: 'Re-apply the controls that failed, then check again.'}),
+    standard: Flags.option({options: standardNames, summary: 'Label each row with the control ids of this standard (AWS FSBP, CIS AWS Foundations, Prowler).'})(),
+    ...bucketControlFlags,
   }
 
   public async run(): Promise<VerifyOutput> {
     const buckets = [...new Set(this.positionals)].map((bucket) => validateBucketName(bucket))
     if (buckets.length === 0 && !this.flags.all) throw invalidInput('Name at least one bucket, or pass --all')
+    const standard = this.flags.standard ?? null
     const context = await this.aws()
-    if (this.flags.all) {
-      const records = await new EngagementIndex(context.s3, this.sharedBucket).list()
-      for (const record of records) if (record.source_bucket && !buckets.includes(record.source_bucket)) buckets.push(record.source_bucket)
-    }
+    if (this.flags.all) for (const bucket of await bucketsToVerify(context, this.sharedBucket)) if (!buckets.includes(bucket)) buckets.push(bucket)
 
     const checks: BucketCheck[] = []
     for (const [i, bucket] of buckets.entries()) {
@@ -53,7 +55,7 @@ export default class BucketVerify extends AuditforgeCommand<typeof BucketVerify,
       if (checks.length === 0) this.log('No per-engagement buckets to check.')
       for (const check of checks) {
         this.log(`${check.bucket}  ${check.ok ? 'ok' : 'DRIFTED'}`)
-        this.log(renderTable(['  Control', 'Result', 'Found'], check.controls.map((control) => [`  ${control.control}`, control.ok ? 'pass' : 'FAIL', control.actual])))
+        this.log(renderBucketCheck(check, standard ?? undefined))
       }
     }
     if (!ok) {
@@ -66,6 +68,10 @@ export default class BucketVerify extends AuditforgeCommand<typeof BucketVerify,
       if (this.jsonEnabled()) process.exitCode = failure.exit
       else throw failure
     }
-    return {ok, buckets: checks}
+    const labelled = checks.map((check) => ({
+      ...check,
+      controls: check.controls.map((control) => (standard ? {...control, standard_ids: control.standards[standard] ?? []} : control)),
+    }))
+    return {ok, standard, buckets: labelled}
   }
 }

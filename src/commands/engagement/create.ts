@@ -1,15 +1,15 @@
 import {Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
+import {bucketProvisionFlags} from '../../flags/bucket-controls.js'
 import {parseTags} from '../../lib/buckets.js'
 import type {EngagementRecord} from '../../lib/engagement-index.js'
 import {createEngagement, validateCreateInput} from '../../lib/engagements.js'
 import {renderEngagement} from '../../ui/records.js'
-import {stepText} from '../../ui/steps.js'
 
 export default class EngagementCreate extends AuditforgeCommand<typeof EngagementCreate, EngagementRecord> {
   static override summary = 'Create an engagement, with its own hardened bucket when isolated.'
-  static override description = `Creates a new engagement id and writes its record to the engagement index with a conditional write, so concurrent creates never lose each other. With --isolated (or AUDITFORGE_PROVISION_PER_ENGAGEMENT_BUCKET=true) it first provisions a per-engagement bucket with every control (versioning, AES256, public access block, BucketOwnerEnforced, tags); if the record cannot be written, that fresh, empty bucket is removed again. The first audit-log event, engagement.created, records the caller's ARN.`
+  static override description = `Creates a new engagement id and writes its record to the engagement index with a conditional write, so concurrent creates never lose each other. With --isolated (or AUDITFORGE_PROVISION_PER_ENGAGEMENT_BUCKET=true) it first provisions a per-engagement bucket with every control of the controls table (README, "Bucket controls"; the BUCKET CONTROLS flags choose encryption and lifecycle); if the record cannot be written, that fresh, empty bucket is removed again. The first audit-log event, engagement.created, records the caller's ARN.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --name "Acme FY26 SOC 2" --client-id acme',
@@ -26,6 +26,7 @@ export default class EngagementCreate extends AuditforgeCommand<typeof Engagemen
       summary: 'Provision a per-engagement bucket. Env: AUDITFORGE_PROVISION_PER_ENGAGEMENT_BUCKET.',
     }),
     tag: Flags.string({multiple: true, summary: 'Extra bucket tag key=value (isolated only); repeatable.'}),
+    ...bucketProvisionFlags,
   }
 
   public async run(): Promise<EngagementRecord> {
@@ -37,8 +38,8 @@ export default class EngagementCreate extends AuditforgeCommand<typeof Engagemen
     const sharedBucket = this.sharedBucket
 
     this.spinner.start('Creating the engagement')
-    const {record, warnings} = await createEngagement(await this.aws(), sharedBucket, {...input, isolated}, (step) =>
-      this.spinner.update(stepText[step]),
+    const {record, warnings} = await createEngagement(await this.aws(), sharedBucket, {...input, isolated}, (_step, text) =>
+      this.spinner.update(text),
     )
     this.spinner.succeed(`Created ${record.engagement_id}${record.source_bucket ? ` in its own bucket ${record.source_bucket}` : ' in the shared bucket'}`)
     for (const warning of warnings) this.warning(warning)

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
 import {invalidInput} from '../../lib/errors.js'
+import {bucketProvisionFlags} from '../../flags/bucket-controls.js'
 import {validateEngagementId} from '../../lib/layout.js'
 import {
   type EngagementOutcome,
@@ -77,6 +78,7 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
     }),
     'role-arn': Flags.string({summary: 'The IAM role S3 Batch Operations copies as (--engine batch/auto). Env: AUDITFORGE_BATCH_ROLE_ARN.'}),
     'report-bucket': Flags.string({summary: 'Bucket for the Batch Operations completion reports (default: the shared bucket).'}),
+    ...bucketProvisionFlags,
   }
 
   public async run(): Promise<MigrationReport> {
