@@ -132,6 +132,8 @@ function freshBucket() {
   s3Mock.on(HeadBucketCommand).rejectsOnce(notFound()).resolves({})
   s3Mock.on(CreateBucketCommand).resolves({Location: `/${bucket}`})
   s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404, 'The TagSet does not exist'))
+  // Created now: no object in it (a bucket that appeared meanwhile would have some).
+  s3Mock.on(ListObjectVersionsCommand).resolves({})
   putsSucceed()
 }
 
@@ -217,8 +219,9 @@ describe('provisionEngagementBucket', () => {
       if (name !== 'CreateBucketCommand') expect(input.ExpectedBucketOwner, name).toBe(accountId)
     }
     // Public access is blocked before anything else is configured.
-    // CreateBucket cannot carry ExpectedBucketOwner: HeadBucket proves ownership right after it.
-    expect(calledNames().slice(0, 4)).toEqual(['HeadBucketCommand', 'CreateBucketCommand', 'HeadBucketCommand', 'PutPublicAccessBlockCommand'])
+    // CreateBucket cannot carry ExpectedBucketOwner: HeadBucket proves ownership right after it,
+    // and a bucket with no tags and no object proves it is the one just created.
+    expect(calledNames().slice(0, 6)).toEqual(['HeadBucketCommand', 'CreateBucketCommand', 'HeadBucketCommand', 'GetBucketTaggingCommand', 'ListObjectVersionsCommand', 'PutPublicAccessBlockCommand'])
 
     expect(s3Mock).toHaveReceivedCommandWith(PutPublicAccessBlockCommand, {
       PublicAccessBlockConfiguration: {BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true},

@@ -137,6 +137,10 @@ async function createBucketIfMissing(s3: S3Client, bucket: string, owner: string
     created = false
   }
   if ((await bucketState(s3, bucket, owner)) !== 'ours') throw someoneElsesBucket(bucket)
+  // In us-east-1 CreateBucket answers 200 for a bucket this account already owns: one that
+  // appeared since the HeadBucket above (another provision, another environment) is not new,
+  // and must go through the claim checks. A bucket created now has no tags and no object.
+  if (created && ((await readBucketTags(s3, bucket, owner)).size > 0 || !(await isBucketEmpty(s3, {bucket, expectedOwner: owner})))) return false
   return created
 }
 
