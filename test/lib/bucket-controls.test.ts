@@ -8,6 +8,7 @@ import {
   CreateBucketCommand,
   DeleteBucketPolicyCommand,
   GetObjectCommand,
+  ListObjectVersionsCommand,
   GetBucketEncryptionCommand,
   GetBucketLifecycleConfigurationCommand,
   GetBucketOwnershipControlsCommand,
@@ -301,6 +302,7 @@ describe('creating a bucket', () => {
     s3Mock.on(HeadBucketCommand).rejectsOnce(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})).resolves({})
     s3Mock.on(CreateBucketCommand).resolves({})
     s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404))
+    s3Mock.on(ListObjectVersionsCommand).resolves({})
     s3Mock.on(GetBucketPolicyCommand).rejects(s3Error('NoSuchBucketPolicy', 404))
     s3Mock.on(GetBucketLifecycleConfigurationCommand).rejects(s3Error('NoSuchLifecycleConfiguration', 404))
     await provisionEngagementBucket(testContext(), engagementId)

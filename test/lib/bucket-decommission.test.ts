@@ -170,6 +170,7 @@ describe('tombstones', () => {
     s3Mock.on(HeadBucketCommand).rejectsOnce(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})).resolves({})
     s3Mock.on(CreateBucketCommand).resolves({})
     s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404))
+    s3Mock.on(ListObjectVersionsCommand).resolves({})
     await expect(provisionEngagementBucket(testContext(), engagementId)).rejects.toMatchObject({
       exit: 5,
       message: expect.stringContaining(`${bucket} was decommissioned (2026-01-02T03:04:05Z, by arn:aws:iam::123456789012:user/ops`),

@@ -51,6 +51,7 @@ function bucketCanBeCreated() {
   s3Mock.on(HeadBucketCommand).rejectsOnce(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})).resolves({})
   s3Mock.on(CreateBucketCommand).resolves({})
   s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404))
+  s3Mock.on(ListObjectVersionsCommand).resolves({})
   s3Mock.on(PutPublicAccessBlockCommand).resolves({})
   s3Mock.on(PutBucketOwnershipControlsCommand).resolves({})
   s3Mock.on(PutBucketEncryptionCommand).resolves({})

@@ -63,6 +63,7 @@ const s3Mock = mockClient(S3Client)
 const account = '123456789012'
 const shared = 'shared'
 const indexKey = 'auditforge/engagements.json'
+const tombstonesKey = 'auditforge/decommissioned-buckets.json'
 const targetOf = (id: string) => `metis-af-${id.slice('eng-'.length)}-${account}`
 
 function context(): AwsContext {
@@ -804,7 +805,7 @@ describe('executeMigration with deep checks', () => {
     const heads = s3Mock.commandCalls(HeadObjectCommand).map((call) => call.args[0].input).filter((input) => input.ChecksumMode === 'ENABLED')
     expect(heads).toHaveLength(2 * keys.length)
     for (const input of heads) expect(input.VersionId).toMatch(/^v\d+$/)
-    const reads = s3Mock.commandCalls(GetObjectCommand).map((call) => call.args[0].input).filter((input) => input.Key !== indexKey && !String(input.Key).startsWith('auditforge/migrations/'))
+    const reads = s3Mock.commandCalls(GetObjectCommand).map((call) => call.args[0].input).filter((input) => input.Key !== indexKey && input.Key !== tombstonesKey && !String(input.Key).startsWith('auditforge/migrations/'))
     expect(reads).toHaveLength(6)
     for (const input of reads) expect(input.VersionId).toMatch(/^v\d+$/)
   })
