@@ -40,6 +40,8 @@ export interface JobState {
   tasks: number
   bytes: number
   created_at: string
+  /** Why the job was abandoned (or, for a settled job, what became of it). */
+  reason?: string
 }
 
 /** What CreateJob and the job's watch need besides the state. */
@@ -71,21 +73,21 @@ export function jobDescription(engagementId: string, runId: string): string {
 const arn = (bucket: string, key?: string) => `arn:aws:s3:::${bucket}${key === undefined ? '' : `/${key}`}`
 
 /** Writes (or rewrites) a run's job state in the shared bucket. */
-async function writeState(context: JobContext, state: JobState): Promise<void> {
+async function writeState(context: Pick<JobContext, 's3' | 'sharedBucket'>, state: JobState): Promise<void> {
   await putObject(context.s3, {bucket: context.sharedBucket, key: batchKeys.state(state.engagement_id, state.run_id)}, `${JSON.stringify(state, null, 2)}\n`, {
     contentType: 'application/json',
     action: 'Recording the Batch Operations job',
   })
 }
 
-async function readState(context: JobContext, engagementId: string, runId: string): Promise<JobState | undefined> {
+async function readState(context: Pick<JobContext, 's3' | 'sharedBucket'>, engagementId: string, runId: string): Promise<JobState | undefined> {
   const stored = await readText(context.s3, {bucket: context.sharedBucket, key: batchKeys.state(engagementId, runId)}, 'Reading the Batch Operations job record')
   return stored ? (JSON.parse(stored.text) as JobState) : undefined
 }
 
-/** Marks a job's report as turned into evidence (or the job as ended without one). */
-export async function settleJob(context: JobContext, state: JobState, outcome: 'consumed' | 'abandoned'): Promise<void> {
-  await writeState(context, {...state, state: outcome})
+/** Marks a job's report as turned into evidence, or the job as abandoned (ended without usable results), with the reason. */
+export async function settleJob(context: Pick<JobContext, 's3' | 'sharedBucket'>, state: JobState, outcome: 'consumed' | 'abandoned', reason?: string): Promise<void> {
+  await writeState(context, {...state, state: outcome, ...(reason === undefined ? {} : {reason})})
 }
 
 /**
