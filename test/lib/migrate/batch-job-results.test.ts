@@ -1,8 +1,9 @@
 /**
- * Review of issue 11 (demonstrating tests, failing by design where they show a defect): the batch
- * engine in process on moto, with an S3 Control stand-in whose job is "Complete" without having
- * done (all of) its work, as a task that failed silently, or a report that does not account for
- * every failed task, would leave it.
+ * What a finished job's results are worth: the batch engine in process on moto, with an S3
+ * Control stand-in whose job is "Complete" without having done (all of) its work, as a task that
+ * failed silently, or a report that does not account for every failed task, would leave it. A
+ * stale same-size object in the target is never accepted on size (only identity proves a copy),
+ * and a finished job whose report could not be read is settled so that the next run gets past it.
  */
 import {GetObjectCommand, PutObjectCommand, type S3Client} from '@aws-sdk/client-s3'
 import {CreateJobCommand, DescribeJobCommand, ListJobsCommand, type S3ControlClient} from '@aws-sdk/client-s3-control'
@@ -87,10 +88,10 @@ async function seedWithStaleTarget(stem: string) {
   return {s3, shared, id, target}
 }
 
-describe('review: the batch engine accepts the target it finds on size alone', () => {
+describe('the batch engine proves a job\'s copies by identity, never on size', () => {
   for (const failed of [0, 1]) {
     it(`does not flip a stale same-size target object after a Complete job whose report lists no failed task (DescribeJob: ${failed} failed)`, async () => {
-      const {s3, shared, id, target} = await seedWithStaleTarget(`review-silent-${failed}`)
+      const {s3, shared, id, target} = await seedWithStaleTarget(`silent-${failed}`)
       const control = fakeControl(s3, {failed, writeReport: () => true})
       const context = motoContext(shared)
       const engine = createBatchEngine(context, shared, {choice: 'batch', roleArn: role, pollIntervals: [1], control: control as unknown as S3ControlClient})
@@ -101,14 +102,16 @@ describe('review: the batch engine accepts the target it finds on size alone', (
       const flipped = (await new EngagementIndex(s3, shared).get(id)).source_bucket === target
       const bytes = await read(s3, target, key(id, 'findings.json'))
       expect({status: outcome.status, flipped, bytes}).toEqual(flipped ? {status: 'migrated', flipped: true, bytes: 'NEW-CONTENT'} : {status: outcome.status, flipped: false, bytes})
+      // Nothing the job wrote is proven, so the local engine copied both objects in the same run.
+      expect(outcome).toMatchObject({status: 'migrated', batch: {tasks: 2, retried_locally: 2}})
     })
   }
 })
 
-describe('review: a run that failed while reading its finished job is stuck on that job', () => {
+describe('a finished job whose report could not be read is settled, not re-attached to forever', () => {
   it('after batch_report_missing, a re-run (the cause fixed) gets past the old job instead of failing on it forever', async () => {
     const s3 = testS3()
-    const shared = await createSharedBucket(s3, 'review-stuck')
+    const shared = await createSharedBucket(s3, 'report-missing')
     const id = randomEngagementId()
     await putIndex(s3, shared, {engagements: [seedRecord(id)]})
     await put(s3, shared, key(id, 'findings.json'), 'findings')
@@ -126,5 +129,7 @@ describe('review: a run that failed while reading its finished job is stuck on t
     const [second] = await executeMigration(context, await planMigration(context, shared, {engagementId: id}), {bulk: engine()})
     expect(second.error).toBeUndefined()
     expect(second.status).toBe('migrated')
+    // The first job was settled (abandoned, with the reason); the second run made its own.
+    expect(control.created).toBe(2)
   })
 })

@@ -1,8 +1,10 @@
 /**
- * Review of issue 11 (demonstrating test, failing by design): a batch run killed while its job is
- * active, then a run with the default engine (`local`, or `auto` under its threshold): the local
- * run does not look for the job, flips, and the still-running job later overwrites what the
- * application wrote into the engagement's bucket after the switch.
+ * A batch run killed while its job is active, then a run with the default engine (`local`): the
+ * local run finds the job (its state in the shared bucket, then DescribeJob) and refuses (exit 5,
+ * naming the job and what to do, record untouched), so the still-running job can never overwrite
+ * what the application writes into the engagement's bucket after a switch. A run with
+ * `--engine batch` then adopts the job, and once it has switched, nothing writes over the
+ * application any more.
  */
 import {spawn} from 'node:child_process'
 
@@ -21,9 +23,9 @@ const role = 'arn:aws:iam::123456789012:role/auditforge-batch'
 const migrate = (bucket: string, ...args: string[]) => ['migrate', '--shared-bucket', bucket, ...args]
 const read = async (bucket: string, key: string) => (await s3.send(new GetObjectCommand({Bucket: bucket, Key: key}))).Body!.transformToString()
 
-describe('review: a local run while an interrupted run\'s Batch Operations job is still active', () => {
-  it('does not let the old job overwrite the engagement bucket after the local run switched the record', {timeout: 120_000}, async () => {
-    const bucket = await createSharedBucket(s3, 'review-batch-then-local')
+describe('a local run while an interrupted run\'s Batch Operations job is still active', () => {
+  it('is refused (exit 5, the job named, record untouched); a batch run adopts the job, and the old job never overwrites the engagement bucket after the switch', {timeout: 120_000}, async () => {
+    const bucket = await createSharedBucket(s3, 'batch-then-local')
     const id = randomEngagementId()
     await putIndex(s3, bucket, {engagements: [seedRecord(id)]})
     const keys = Array.from({length: 12}, (_, i) => `auditforge/engagements/${id}/audit_log/shard-${String(i).padStart(5, '0')}.jsonl`)
@@ -43,18 +45,30 @@ describe('review: a local run while an interrupted run\'s Batch Operations job i
     child.kill('SIGKILL')
     await exited
 
-    // The operator runs again with the default engine.
+    // The operator runs again with the default engine: refused, the job named, nothing switched.
     const local = await runJson<MigrateJson>(migrate(bucket, '--execute', '--yes'))
     const target = expectedBucketName(id)
-    const record = recordsOf((await readIndex(s3, bucket)).json).find((candidate) => candidate.engagement_id === id)!
-    if (local.code !== 0 || record.source_bucket !== target) return // refusing (or waiting for the job) is a fine answer
+    const recordOf = async () => recordsOf((await readIndex(s3, bucket)).json).find((candidate) => candidate.engagement_id === id)!
+    expect(local.code).toBe(5)
+    const [refused] = local.json.engagements
+    expect(refused).toMatchObject({status: 'failed', error_code: 'batch_job_active'})
+    expect(refused.error).toContain(jobs[0].jobId)
+    expect(local.stderr).toContain('--requested-job-status Cancelled')
+    expect((await recordOf()).source_bucket).not.toBe(target)
+    expect((await service.jobs(id)).map((job) => job.status)).toEqual(['Active'])
+
+    // The job the killed run left goes on (released here, as AWS would just carry on); a batch run adopts it.
+    await service.release(jobs[0].jobId)
+    const adopted = await runJson<MigrateJson>(migrate(bucket, '--execute', '--yes', '--engine', 'batch', '--role-arn', role))
+    expect(adopted.code).toBe(0)
+    expect(adopted.json.engagements[0]).toMatchObject({status: 'migrated', batch: {job_id: jobs[0].jobId, reattached: true}})
+    expect((await recordOf()).source_bucket).toBe(target)
+    expect(await service.jobs(id)).toHaveLength(1)
 
     // Switched: the application now appends to the last shard in the engagement's bucket.
     const appended = `${await read(target, keys.at(-1)!)}{"event":"written by the application after the switch"}\n`
     await s3.send(new PutObjectCommand({Bucket: target, Key: keys.at(-1)!, Body: appended}))
 
-    // The job the killed run left goes on (released here, as AWS would just carry on).
-    await service.release(jobs[0].jobId)
     const until = Date.now() + 30_000
     while (Date.now() < until && (await service.jobs(id))[0].status !== 'Complete') await new Promise((resolve) => setTimeout(resolve, 100))
     expect((await service.jobs(id))[0].status).toBe('Complete')
