@@ -13,6 +13,9 @@ export interface Outcome {
   late_write_conflicts?: string[]
   changed_since_migration?: number
   new_in_target?: number
+  error?: string
+  error_code?: string
+  batch?: {job_id: string | null; reattached: boolean; tasks: number; succeeded: number; failed: number; retried_locally: number; copied_locally: number}
 }
 
 export interface MigrateJson {

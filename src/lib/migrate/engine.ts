@@ -115,6 +115,23 @@ export interface BulkPassContext {
   withSegment: <T>(pass: (record: (line: EvidenceLine) => Promise<void>) => Promise<T>) => Promise<T>
 }
 
+/** An earlier run's bulk job for an engagement that is still active: it may yet write into the engagement's bucket. */
+export interface EarlierBulkJob {
+  jobId: string
+  status: string
+  /** The error a run that cannot adopt the job ends the engagement with (names the job and what to do). */
+  refusal: Error
+}
+
+/**
+ * Looked at before any run copies into an engagement's bucket, whatever its engine: an earlier
+ * run's bulk job still active for it (undefined: none). A finished job whose results no run has
+ * read is settled on the way (its objects are then proven or copied by identity).
+ */
+export interface BulkJobGuard {
+  earlierJob(engagementId: string): Promise<EarlierBulkJob | undefined>
+}
+
 /**
  * A second kind of copy engine: it copies a whole pass at once (S3 Batch Operations) rather than
  * one object at a time. It runs the first copy pass of an engagement and returns what a copy

@@ -13,7 +13,8 @@ import {describeAwsError} from '../errors.js'
 import {migrationKeys, ownsKey} from '../layout.js'
 import {abortMultipartUploads} from '../s3/index.js'
 import {LocalCopyEngine} from './copy.js'
-import type {BulkCopyEngine, BulkJobProgress, BulkOutcome} from './engine.js'
+import {createJobGuard} from './batch/guard.js'
+import type {BulkCopyEngine, BulkJobGuard, BulkJobProgress, BulkOutcome} from './engine.js'
 import {type DeepChecks, checksumDifferences, deepCheckFailures, evidencePairs, runDeepChecks, sampleDifferences, validateContentSample, wantsDeepChecks} from './deep-check.js'
 import {type EvidenceLine, type EvidenceSummary, EvidenceWriter, readEvidence, segmentName, writeSummary} from './evidence.js'
 import type {EngagementPlan, MigrationPlan} from './plan.js'
@@ -56,6 +57,12 @@ export interface ExecuteOptions {
    * batch/); the local engine copies the rest, and verification, evidence and flip are the same.
    */
   bulk?: BulkCopyEngine
+  /**
+   * Finds an earlier run's bulk job still active for an engagement before anything is copied:
+   * adopted by `bulk` when there is one, else the engagement is refused. Default: the S3 Batch
+   * Operations job states in the shared bucket (S3 Control is asked only when one is unsettled).
+   */
+  jobGuard?: BulkJobGuard
 }
 
 /**
@@ -93,6 +100,17 @@ export async function migrateEngagement(
   const progress = {engagementId: id, objectsDone: 0, objectsTotal: plan.objects, bytesDone: 0, bytesTotal: plan.bytes}
   const report = (phase: MigrationProgress['phase']) => options.onProgress?.({...progress, phase})
 
+  // The first pass goes to the bulk engine when it takes this engagement (`--engine batch`, or
+  // `auto` over its threshold). Any other run first makes sure no earlier run's job is still
+  // copying into the engagement's bucket: a bulk engine adopts it (waits for it, records what it
+  // copied); without one the engagement is refused, record untouched.
+  let bulk = options.bulk?.appliesTo(plan) ? options.bulk : undefined
+  if (!bulk) {
+    const earlier = await (options.jobGuard ?? createJobGuard(context, sharedBucket)).earlierJob(id)
+    if (earlier && options.bulk) bulk = options.bulk
+    else if (earlier) throw earlier.refusal
+  }
+
   report('provision')
   const {bucket, created} = await provisionEngagementBucket(context, id)
   await abortStaleUploads(s3, bucket, owner, id)
@@ -129,8 +147,6 @@ export async function migrateEngagement(
     }
   }
 
-  // The first pass goes to the bulk engine when it takes this engagement (`--engine batch`, or `auto` over its threshold).
-  const bulk = options.bulk?.appliesTo(plan) ? options.bulk : undefined
   let bulkOutcome: BulkOutcome | undefined
   // Its job's progress: the tasks it has done, on top of what this run did itself.
   const onJob = (job: BulkJobProgress) => {
@@ -273,11 +289,8 @@ export async function executeMigration(
         try {
           return await migrateEngagement(context, plan.sourceBucket, engagement, {...options, onProgress}, copyLimit)
         } catch (error) {
-          return {
-            ...plannedOutcome(engagement),
-            status: 'failed',
-            error: describeAwsError(error, {action: `Migrating ${engagement.engagementId}`}).message,
-          }
+          const described = describeAwsError(error, {action: `Migrating ${engagement.engagementId}`})
+          return {...plannedOutcome(engagement), status: 'failed', error: described.message, error_code: described.code}
         }
       }),
     ),

@@ -18,6 +18,8 @@ export interface EngagementOutcome {
   skipped_existing: number
   differences?: string[]
   error?: string
+  /** The error's stable code (`batch_job_active`: refused while an earlier run's job is still active). */
+  error_code?: string
   /** The evidence run this execution wrote (`auditforge migrate evidence`). */
   run_id?: string
   /** Late writes copied after the flip, and the keys of those not copied (the target had moved on). */
@@ -88,9 +90,12 @@ export function migrationReport(
 }
 
 /** 4 when any engagement failed verification, else 1 when any failed otherwise, else 0. */
-export function migrationExitCode(outcomes: readonly {status: string}[]): 0 | 1 | 4 {
+export function migrationExitCode(outcomes: readonly {status: string; error_code?: string}[]): 0 | 1 | 4 | 5 {
   if (outcomes.some((outcome) => outcome.status === 'verification_failed')) return ExitCode.verificationFailed
-  if (outcomes.some((outcome) => outcome.status === 'failed')) return ExitCode.failed
+  const failed = outcomes.filter((outcome) => outcome.status === 'failed')
+  // Refused for safety (an earlier run's job still active), and nothing else failed.
+  if (failed.length > 0 && failed.every((outcome) => outcome.error_code === 'batch_job_active')) return ExitCode.refused
+  if (failed.length > 0) return ExitCode.failed
   return ExitCode.ok
 }
 

@@ -43,6 +43,8 @@ export interface CurrentVersion {
   /** Known only where a listing of versions gave it; current-object listings do not. */
   versionId?: string
   storageClass?: string
+  /** When the version was written (server clock); known only where a listing of versions gave it. */
+  lastModified?: Date
 }
 
 /**
@@ -74,7 +76,7 @@ export async function* listLatestVersions(s3: S3Client, bucket: string, engageme
   for (const prefix of [...engagementListPrefixes(engagementId)].sort(compareKeys)) {
     for await (const version of listObjectVersions(s3, {bucket, prefix, expectedOwner})) {
       if (version.isDeleteMarker || !version.isLatest || !ownsKey(engagementId, version.Key)) continue
-      yield {key: version.Key, size: version.size, etag: version.etag ?? '', versionId: version.VersionId, storageClass: version.storageClass}
+      yield {key: version.Key, size: version.size, etag: version.etag ?? '', versionId: version.VersionId, storageClass: version.storageClass, lastModified: version.lastModified}
     }
   }
 }

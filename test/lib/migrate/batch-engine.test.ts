@@ -51,7 +51,7 @@ describe('the batch engine beside the local engine', () => {
     const [outcome] = await executeMigration(context, plan, {bulk: engine, multipartThreshold: 64})
 
     expect(outcome.error).toBeUndefined()
-    expect(outcome).toMatchObject({status: 'migrated', copied: 5, batch: {tasks: 3, succeeded: 3, failed: 0, copied_locally: 2}})
+    expect(outcome).toMatchObject({status: 'migrated', copied: 5, batch: {tasks: 3, succeeded: 3, failed: 0, retried_locally: 0, copied_locally: 2}})
     const [job] = await service.jobs(id)
     const manifest = await getText(s3, bucket, job.manifest.objectArn.replace(`arn:aws:s3:::${bucket}/`, ''))
     expect(manifest.trim().split('\n').map((line) => decodeURIComponent(line.split(',')[1]))).toEqual([...small].sort())

@@ -11,6 +11,7 @@ import {beforeEach, describe, expect, it} from 'vitest'
 
 import {AuditforgeError, ExitCode} from '../../../src/lib/errors.js'
 import {type JobContext, type JobState, findPendingJob, startJob, waitForJob} from '../../../src/lib/migrate/batch/jobs.js'
+import {writtenByJob} from '../../../src/lib/migrate/batch/engine.js'
 import {streamBody} from '../fixtures.js'
 import {
   batchRolePolicies,
@@ -281,5 +282,22 @@ describe('batchRolePolicies', () => {
     expect(text).not.toContain('metis-af-*')
     expect(text).not.toMatch(/s3:\*/)
     expect(policies.trust_policy.Statement[0]).toMatchObject({Principal: {Service: 'batchoperations.s3.amazonaws.com'}})
+  })
+})
+
+describe('writtenByJob', () => {
+  const entry = {key: 'k', size: 3, etag: '"e"', version_id: 'src-1', storage_class: null}
+  const created = new Date('2026-01-02T03:04:05.678Z')
+  const at = (iso: string) => new Date(iso)
+  it('proves a version other than the one before the job, written since the job was created (to the second)', () => {
+    expect(writtenByJob({...entry, target_version_before: null}, {key: 'k', size: 3, etag: '"x"', versionId: 'v2', lastModified: at('2026-01-02T03:04:05.000Z')}, created)).toBe(true)
+    expect(writtenByJob({...entry, target_version_before: 'v1'}, {key: 'k', size: 3, etag: '"x"', versionId: 'v2', lastModified: at('2026-01-02T03:04:09.000Z')}, created)).toBe(true)
+  })
+  it('proves nothing for the version there before the job, one older than the job, or when the version before is unknown', () => {
+    expect(writtenByJob({...entry, target_version_before: 'v1'}, {key: 'k', size: 3, etag: '"x"', versionId: 'v1', lastModified: at('2026-01-02T03:05:00.000Z')}, created)).toBe(false)
+    expect(writtenByJob({...entry, target_version_before: null}, {key: 'k', size: 3, etag: '"x"', versionId: 'v2', lastModified: at('2026-01-02T03:04:04.999Z')}, created)).toBe(false)
+    expect(writtenByJob(entry, {key: 'k', size: 3, etag: '"x"', versionId: 'v2', lastModified: at('2026-01-02T03:05:00.000Z')}, created)).toBe(false)
+    expect(writtenByJob({...entry, target_version_before: null}, {key: 'k', size: 3, etag: '"x"', versionId: 'null', lastModified: at('2026-01-02T03:05:00.000Z')}, created)).toBe(false)
+    expect(writtenByJob({...entry, target_version_before: null}, {key: 'k', size: 3, etag: '"x"', versionId: 'v2', lastModified: at('2026-01-02T03:05:00.000Z')}, undefined)).toBe(false)
   })
 })

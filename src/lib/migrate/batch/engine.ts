@@ -15,12 +15,12 @@ import type {JobDescriptor, S3ControlClient} from '@aws-sdk/client-s3-control'
 import {type AwsContext, createS3ControlClient} from '../../aws.js'
 import {AuditforgeError, ExitCode} from '../../errors.js'
 import {batchKeys} from '../../layout.js'
-import {type CurrentVersion, compareKeys, deleteCurrentObject, headObject, listLatestVersions, pinnableVersion} from '../../s3/index.js'
+import {type CurrentVersion, type StoredChecksum, checksumOf, compareKeys, deleteCurrentObject, headObject, listLatestVersions, pinnableVersion} from '../../s3/index.js'
 import {maxSingleCopyBytes} from '../copy.js'
 import type {BulkCopyEngine, BulkOutcome, BulkPassContext, BulkSink, CopiedObject, CopyRequest, SourceObject} from '../engine.js'
 import type {EvidenceLine} from '../evidence.js'
 import {Cursor, orderedMap} from '../streams.js'
-import {type Difference, type PassTotals, copyPass} from '../sync.js'
+import {type Difference, type PassTotals, copyPass, md5Proves} from '../sync.js'
 import {type JobContext, type JobState, findPendingJob, settleJob, startJob, waitForJob} from './jobs.js'
 import {ManifestWriter, type SidecarEntry, readSidecar} from './manifest.js'
 import {type TaskFailure, readFailures} from './report.js'
@@ -82,7 +82,7 @@ class BatchCopyEngine implements BulkCopyEngine {
     }
 
     const writer = new ManifestWriter(this.context.s3, this.sharedBucket, id, pass.runId)
-    const sink = new ManifestSink(this.context.s3, this.sharedBucket, id, writer, this.options.maxObjectBytes ?? maxSingleCopyBytes)
+    const sink = new ManifestSink(this.context.s3, this.sharedBucket, {bucket: pass.sides.targetBucket, owner: pass.sides.owner}, id, writer, this.options.maxObjectBytes ?? maxSingleCopyBytes)
     let totals: PassTotals
     try {
       totals = await pass.withSegment((record) => copyPass(pass.sides, {engine: pass.engine, record, recordProven: true, limit: pass.limit, onObject: pass.onObject, bulk: sink}))
@@ -116,7 +116,12 @@ class BatchCopyEngine implements BulkCopyEngine {
     }
   }
 
-  /** Watches the job to its end, records its copies as evidence, and marks its report consumed. */
+  /**
+   * Watches the job to its end, records its copies as evidence, and marks its report consumed. A
+   * finished job whose results cannot be used (no report, tasks unaccounted for, too many failed)
+   * is marked abandoned with the reason, so the next run starts afresh instead of re-attaching to
+   * it forever; its objects are then proven or copied again by identity, never assumed.
+   */
   private async finishJob(jobs: JobContext, pass: BulkPassContext, state: JobState, outcome: BulkOutcome): Promise<Recorded> {
     outcome.job_id = state.job_id
     outcome.tasks = state.tasks
@@ -125,18 +130,24 @@ class BatchCopyEngine implements BulkCopyEngine {
       job = await waitForJob(jobs, state, pass.onJob)
     } catch (error) {
       // A job that ended without finishing is not re-attached to: the next run starts a new one.
-      if (error instanceof AuditforgeError && (error.code === 'batch_job_failed' || error.code === 'batch_job_cancelled')) await settleJob(jobs, state, 'abandoned')
+      if (error instanceof AuditforgeError && (error.code === 'batch_job_failed' || error.code === 'batch_job_cancelled')) await settleJob(jobs, state, 'abandoned', error.message)
       throw error
     }
     outcome.succeeded = job.ProgressSummary?.NumberOfTasksSucceeded ?? 0
     outcome.failed = job.ProgressSummary?.NumberOfTasksFailed ?? 0
-    if (outcome.succeeded + outcome.failed !== state.tasks) {
-      throw new AuditforgeError(
-        `S3 Batch Operations job ${state.job_id} is complete but accounts for ${outcome.succeeded + outcome.failed} of its ${state.tasks} tasks`,
-        {code: 'batch_job_incomplete', exit: ExitCode.failed, suggestion: 'Nothing was switched. Run the migration again; it verifies what the job copied and copies the rest.'},
-      )
+    let recorded: Recorded
+    try {
+      if (outcome.succeeded + outcome.failed !== state.tasks) {
+        throw new AuditforgeError(
+          `S3 Batch Operations job ${state.job_id} is complete but accounts for ${outcome.succeeded + outcome.failed} of its ${state.tasks} tasks`,
+          {code: 'batch_job_incomplete', exit: ExitCode.failed, suggestion: 'Nothing was switched. Run the migration again; it verifies what the job copied and copies the rest.'},
+        )
+      }
+      recorded = await pass.withSegment((record) => this.recordJob(pass, state, job, outcome.failed, record))
+    } catch (error) {
+      if (error instanceof AuditforgeError && unusableJob.has(error.code)) await settleJob(jobs, state, 'abandoned', error.message)
+      throw error
     }
-    const recorded = await pass.withSegment((record) => this.recordJob(pass, state, record))
     outcome.retried_locally += recorded.retried
     if (recorded.failures.count > 0) {
       const listed = recorded.failures.listed.join('; ')
@@ -152,36 +163,52 @@ class BatchCopyEngine implements BulkCopyEngine {
 
   /**
    * The job's evidence, in key order: the sidecar merge-joined with the target's current versions
-   * (the identities the job wrote) and the failed tasks. A task that failed, or whose object is
-   * not in the target as the manifest had it, is copied by the local engine instead.
+   * and the failed tasks. A key without a failed task counts as copied by the job only when
+   * identity proves it: the target's current version was written by the job (a version other
+   * than the one there before the job, written since the job was created), or its stored
+   * CRC64NVME checksum, or its single-part MD5 ETag (neither side SSE-KMS), equals the source
+   * version's. Nothing is accepted on size. A task that failed, or an object not proven in the
+   * target, is copied by the local engine instead (and so is every unproven object when the
+   * report does not account for the failed tasks DescribeJob counts).
    */
-  private async recordJob(pass: BulkPassContext, state: JobState, record: (line: EvidenceLine) => Promise<void>): Promise<Recorded> {
+  private async recordJob(pass: BulkPassContext, state: JobState, job: JobDescriptor, failedTasks: number, record: (line: EvidenceLine) => Promise<void>): Promise<Recorded> {
     const {s3} = this.context
     const {targetBucket, owner, engagementId} = pass.sides
     const failures = await readFailures(s3, state.report, state.job_id!)
+    const trusted = failures.count === failedTasks
+    const jobCreated = job.CreationTime ?? (state.created_at ? new Date(state.created_at) : undefined)
     const recorded: Recorded = {copied: 0, retried: 0, removed: 0, differences: [], failures: {count: 0, listed: []}}
     const targets = new Cursor(listLatestVersions(s3, targetBucket, engagementId, owner))
     type Item = {entry: SidecarEntry; target: CurrentVersion | undefined; failure: TaskFailure | undefined}
     const items = async function* (): AsyncGenerator<Item> {
       for await (const entry of readSidecar(s3, state.manifest.bucket, engagementId, state.run_id)) {
         const next = await targets.skipWhile((version) => compareKeys(version.key, entry.key) < 0)
-        yield {entry, target: next?.key === entry.key ? await targets.take() : undefined, failure: failures.get(entry.key)}
+        yield {entry, target: next?.key === entry.key ? await targets.take() : undefined, failure: failures.byKey.get(entry.key)}
       }
     }
     const work = async ({entry, target, failure}: Item): Promise<EvidenceLine | undefined> => {
       const source: SourceObject = {key: entry.key, size: entry.size, etag: entry.etag, versionId: entry.version_id, storageClass: entry.storage_class ?? undefined}
+      let current = target
       if (!failure) {
         // A key the version listing gives differently (some servers mangle control characters)
         // is read with a HeadObject instead.
-        const current = target ?? (await pass.limit(() => currentVersion(s3, targetBucket, entry.key, owner)))
+        current ??= await pass.limit(() => currentVersion(s3, targetBucket, entry.key, owner))
         if (current && current.size === entry.size) {
-          recorded.copied++
-          pass.onObject({key: entry.key, size: entry.size, action: 'copied'})
-          return evidenceLine(source, {etag: current.etag || null, versionId: nullVersion(current.versionId), checksum: null})
+          const found = current
+          const proof = writtenByJob(entry, found, jobCreated)
+            ? {checksum: null}
+            : await pass.limit(() => provenByIdentity(s3, {bucket: pass.sides.sourceBucket, key: entry.key, versionId: entry.version_id, etag: entry.etag, size: entry.size}, {bucket: targetBucket, owner, version: found}))
+          if (proof) {
+            recorded.copied++
+            pass.onObject({key: entry.key, size: entry.size, action: 'copied'})
+            return evidenceLine(source, {etag: found.etag || null, versionId: nullVersion(found.versionId), checksum: proof.checksum})
+          }
         }
       }
-      const why = failure ? `${failure.code}${failure.status ? ` ${failure.status}` : ''}${failure.message ? `: ${failure.message}` : ''}` : 'not in the target after the job'
-      return pass.limit(() => this.retryLocally(pass, source, target !== undefined, why, recorded))
+      const why = failure
+        ? `${failure.code}${failure.status ? ` ${failure.status}` : ''}${failure.message ? `: ${failure.message}` : ''}`
+        : `${current ? 'not proven by identity in the target' : 'not in the target'} after the job${trusted ? '' : ` (its report lists ${failures.count} failed task(s), DescribeJob counts ${failedTasks})`}`
+      return pass.limit(() => this.retryLocally(pass, source, current !== undefined, why, recorded))
     }
     try {
       await orderedMap(items(), work, async (line) => {
@@ -235,6 +262,9 @@ class BatchCopyEngine implements BulkCopyEngine {
   }
 }
 
+/** Errors of a finished job whose results cannot be used: the job is settled as abandoned. */
+const unusableJob = new Set(['batch_report_missing', 'batch_job_incomplete', 'batch_tasks_failed'])
+
 interface Recorded {
   copied: number
   retried: number
@@ -249,32 +279,48 @@ interface Recorded {
  * objects up to `maxObjectBytes` whose current version (from a version listing of the source,
  * walked beside the pass) has a version id to pin the copy to and the listed ETag and size. A job
  * has no CopySourceIfMatch: the version id is what pins its copy to the listed source.
+ *
+ * Beside each one it records the target's current version id of the key before the job (from a
+ * version listing of the target, opened only once a key the target holds comes along), so that a
+ * version the job wrote can later be told from one that was there before it.
  */
 class ManifestSink implements BulkSink {
   private readonly versions: Cursor<CurrentVersion>
+  private targets?: Cursor<CurrentVersion>
 
   constructor(
-    s3: S3Client,
+    private readonly s3: S3Client,
     sourceBucket: string,
-    engagementId: string,
+    private readonly target: {bucket: string; owner: string},
+    private readonly engagementId: string,
     private readonly writer: ManifestWriter,
     private readonly maxObjectBytes: number,
   ) {
     this.versions = new Cursor(listLatestVersions(s3, sourceBucket, engagementId))
   }
 
-  async take({source}: CopyRequest): Promise<boolean> {
+  async take({source, targetHasKey}: CopyRequest): Promise<boolean> {
     if (source.size > this.maxObjectBytes || (source.storageClass !== undefined && source.storageClass !== 'STANDARD')) return false
     const version = await this.versions.skipWhile((candidate) => compareKeys(candidate.key, source.key) < 0)
     if (!version || version.key !== source.key || version.etag !== source.etag || version.size !== source.size) return false
     const versionId = pinnableVersion(version.versionId)
     if (versionId === undefined) return false
-    await this.writer.add({...source, versionId})
+    await this.writer.add({...source, versionId}, targetHasKey ? await this.targetVersionBefore(source.key) : null)
     return true
   }
 
+  /** The target's current version id of a key it holds ("null" unversioned); null when it turns out not to hold it. */
+  private async targetVersionBefore(key: string): Promise<string | null> {
+    this.targets ??= new Cursor(listLatestVersions(this.s3, this.target.bucket, this.engagementId, this.target.owner))
+    const listed = await this.targets.skipWhile((candidate) => compareKeys(candidate.key, key) < 0)
+    if (listed?.key === key) return listed.versionId ?? 'null'
+    // A key the version listing gives differently (some servers mangle control characters).
+    const head = await headObject(this.s3, {bucket: this.target.bucket, key, expectedOwner: this.target.owner})
+    return head ? (head.VersionId ?? 'null') : null
+  }
+
   async close(): Promise<void> {
-    await this.versions.close()
+    await Promise.all([this.versions.close(), this.targets?.close()])
   }
 }
 
@@ -298,5 +344,40 @@ function evidenceLine(source: SourceObject, target: CopiedObject['target']): Evi
 async function currentVersion(s3: S3Client, bucket: string, key: string, owner: string): Promise<CurrentVersion | undefined> {
   const head = await headObject(s3, {bucket, key, expectedOwner: owner})
   if (!head) return undefined
-  return {key, size: head.ContentLength ?? 0, etag: head.ETag ?? '', versionId: head.VersionId, storageClass: head.StorageClass}
+  return {key, size: head.ContentLength ?? 0, etag: head.ETag ?? '', versionId: head.VersionId, storageClass: head.StorageClass, lastModified: head.LastModified}
+}
+
+/**
+ * Whether the target's current version was written by the job: a version id other than the one
+ * the target held before the job (recorded in the sidecar; unknown proves nothing), written no
+ * earlier than the job was created (both by AWS's clocks; to the second, as listings give it).
+ */
+export function writtenByJob(entry: SidecarEntry, current: CurrentVersion, jobCreated: Date | undefined): boolean {
+  if (entry.target_version_before === undefined || jobCreated === undefined || current.lastModified === undefined) return false
+  const version = nullVersion(current.versionId)
+  if (version === null || version === nullVersion(entry.target_version_before ?? undefined)) return false
+  return current.lastModified.getTime() >= Math.floor(jobCreated.getTime() / 1000) * 1000
+}
+
+/**
+ * Whether the target's version holds the source's bytes, by identity: equal stored CRC64NVME
+ * full-object checksums, or equal single-part MD5 ETags with neither side SSE-KMS. Reads both
+ * versions (HeadObject with checksums); the target's checksum comes back for the evidence.
+ */
+async function provenByIdentity(
+  s3: S3Client,
+  source: {bucket: string; key: string; versionId: string; etag: string; size: number},
+  target: {bucket: string; owner: string; version: CurrentVersion},
+): Promise<{checksum: StoredChecksum | null} | undefined> {
+  const [s, t] = await Promise.all([
+    headObject(s3, {bucket: source.bucket, key: source.key, versionId: source.versionId}, {checksums: true}),
+    headObject(s3, {bucket: target.bucket, key: target.version.key, versionId: target.version.versionId, expectedOwner: target.owner}, {checksums: true}),
+  ])
+  if (!s || !t || (s.ContentLength ?? -1) !== source.size || (t.ContentLength ?? -2) !== source.size) return undefined
+  const [sourceSum, targetSum] = [checksumOf(s), checksumOf(t)]
+  const fullCrc = (sum: StoredChecksum | null) => sum?.algorithm === 'CRC64NVME' && (sum.type === null || sum.type === 'FULL_OBJECT')
+  if (fullCrc(sourceSum) && fullCrc(targetSum) && sourceSum!.value === targetSum!.value) return {checksum: targetSum}
+  const listed = {key: source.key, size: source.size, etag: source.etag}
+  if (md5Proves(listed, {...listed, etag: t.ETag ?? ''}, s, t) && s.ETag === source.etag) return {checksum: targetSum}
+  return undefined
 }

@@ -40,6 +40,8 @@ export interface JobState {
   tasks: number
   bytes: number
   created_at: string
+  /** Why the job was abandoned (or, for a settled job, what became of it). */
+  reason?: string
 }
 
 /** What CreateJob and the job's watch need besides the state. */
@@ -56,7 +58,7 @@ export interface JobContext {
 }
 
 /** Statuses in which a job is still going somewhere (ListJobs' active ones). */
-const activeStatuses: JobStatus[] = ['New', 'Preparing', 'Ready', 'Active', 'Pausing', 'Paused', 'Suspended', 'Completing', 'Cancelling', 'Failing']
+export const activeStatuses: JobStatus[] = ['New', 'Preparing', 'Ready', 'Active', 'Pausing', 'Paused', 'Suspended', 'Completing', 'Cancelling', 'Failing']
 
 /** The ClientRequestToken of an engagement's run: the same on every attempt, so S3 makes one job. */
 export function jobToken(engagementId: string, runId: string): string {
@@ -71,21 +73,21 @@ export function jobDescription(engagementId: string, runId: string): string {
 const arn = (bucket: string, key?: string) => `arn:aws:s3:::${bucket}${key === undefined ? '' : `/${key}`}`
 
 /** Writes (or rewrites) a run's job state in the shared bucket. */
-async function writeState(context: JobContext, state: JobState): Promise<void> {
+async function writeState(context: Pick<JobContext, 's3' | 'sharedBucket'>, state: JobState): Promise<void> {
   await putObject(context.s3, {bucket: context.sharedBucket, key: batchKeys.state(state.engagement_id, state.run_id)}, `${JSON.stringify(state, null, 2)}\n`, {
     contentType: 'application/json',
     action: 'Recording the Batch Operations job',
   })
 }
 
-async function readState(context: JobContext, engagementId: string, runId: string): Promise<JobState | undefined> {
+async function readState(context: Pick<JobContext, 's3' | 'sharedBucket'>, engagementId: string, runId: string): Promise<JobState | undefined> {
   const stored = await readText(context.s3, {bucket: context.sharedBucket, key: batchKeys.state(engagementId, runId)}, 'Reading the Batch Operations job record')
   return stored ? (JSON.parse(stored.text) as JobState) : undefined
 }
 
-/** Marks a job's report as turned into evidence (or the job as ended without one). */
-export async function settleJob(context: JobContext, state: JobState, outcome: 'consumed' | 'abandoned'): Promise<void> {
-  await writeState(context, {...state, state: outcome})
+/** Marks a job's report as turned into evidence, or the job as abandoned (ended without usable results), with the reason. */
+export async function settleJob(context: Pick<JobContext, 's3' | 'sharedBucket'>, state: JobState, outcome: 'consumed' | 'abandoned', reason?: string): Promise<void> {
+  await writeState(context, {...state, state: outcome, ...(reason === undefined ? {} : {reason})})
 }
 
 /**
@@ -177,16 +179,8 @@ async function createJob(context: JobContext, state: JobState): Promise<JobState
  * engagement that ListJobs shows still active (its manifest says which run made it).
  */
 export async function findPendingJob(context: JobContext, engagementId: string): Promise<JobState | undefined> {
-  const runs: string[] = []
-  for await (const object of listObjects(context.s3, {bucket: context.sharedBucket, prefix: batchKeys.prefix(engagementId)})) {
-    const runId = parseBatchStateKey(engagementId, object.Key)
-    if (runId) runs.push(runId)
-  }
-  for (const runId of runs.sort().reverse()) {
-    const state = await readState(context, engagementId, runId)
-    if (!state || state.state === 'consumed' || state.state === 'abandoned') continue
-    return state.job_id ? state : createJob(context, state)
-  }
+  const [state] = await unsettledStates(context, engagementId)
+  if (state) return state.job_id ? state : createJob(context, state)
   // A job whose state was never stored or was lost: found by its description, re-attached by its manifest's run.
   for (const job of await listActiveJobs(context, engagementId)) {
     const described = await describeJob(context, job)
@@ -215,9 +209,28 @@ export async function findPendingJob(context: JobContext, engagementId: string):
   return undefined
 }
 
-/** Ids of the engagement's jobs that ListJobs shows in an active status, every page. */
-async function listActiveJobs(context: JobContext, engagementId: string): Promise<string[]> {
-  const prefix = `auditforge migrate ${engagementId} run `
+/**
+ * The engagement's job states in the shared bucket that no run has settled (consumed or
+ * abandoned), newest run first: one listing of the engagement's batch prefix (nothing there, as
+ * for an engagement never run with Batch Operations, costs that one request).
+ */
+export async function unsettledStates(context: Pick<JobContext, 's3' | 'sharedBucket'>, engagementId: string): Promise<JobState[]> {
+  const runs: string[] = []
+  for await (const object of listObjects(context.s3, {bucket: context.sharedBucket, prefix: batchKeys.prefix(engagementId)})) {
+    const runId = parseBatchStateKey(engagementId, object.Key)
+    if (runId) runs.push(runId)
+  }
+  const states: JobState[] = []
+  for (const runId of runs.sort().reverse()) {
+    const state = await readState(context, engagementId, runId)
+    if (state && state.state !== 'consumed' && state.state !== 'abandoned') states.push(state)
+  }
+  return states
+}
+
+/** Ids of the engagement's jobs that ListJobs shows in an active status, every page (only those of `runId` when given). */
+export async function listActiveJobs(context: JobContext, engagementId: string, runId?: string): Promise<string[]> {
+  const prefix = runId === undefined ? `auditforge migrate ${engagementId} run ` : jobDescription(engagementId, runId)
   const ids: string[] = []
   let nextToken: string | undefined
   do {
@@ -227,13 +240,13 @@ async function listActiveJobs(context: JobContext, engagementId: string): Promis
     } catch (error) {
       throw describeJobError(error, 'Listing S3 Batch Operations jobs')
     }
-    for (const job of reply.Jobs ?? []) if (job.JobId && job.Description?.startsWith(prefix)) ids.push(job.JobId)
+    for (const job of reply.Jobs ?? []) if (job.JobId && (runId === undefined ? job.Description?.startsWith(prefix) : job.Description === prefix)) ids.push(job.JobId)
     nextToken = reply.NextToken
   } while (nextToken)
   return ids
 }
 
-async function describeJob(context: JobContext, jobId: string): Promise<JobDescriptor> {
+export async function describeJob(context: JobContext, jobId: string): Promise<JobDescriptor> {
   try {
     const reply = await context.control.send(new DescribeJobCommand({AccountId: context.accountId, JobId: jobId}))
     return reply.Job ?? {}

@@ -38,6 +38,12 @@ export interface SidecarEntry {
   etag: string
   version_id: string
   storage_class: string | null
+  /**
+   * The target's current version id of the key when the manifest was written: null when the
+   * target did not hold the key, "null" for an unversioned object; absent (sidecars of earlier
+   * releases, or not known) when it could not be read. A version the job wrote differs from it.
+   */
+  target_version_before?: string | null
 }
 
 /** The manifest written so far: where it is, its ETag and version (CreateJob pins it), and what it holds. */
@@ -73,7 +79,7 @@ export class ManifestWriter {
     return this.tasks
   }
 
-  async add(source: SourceObject & {versionId: string}): Promise<void> {
+  async add(source: SourceObject & {versionId: string}, targetVersionBefore?: string | null): Promise<void> {
     // The sidecar is read back in a merge-join by key: it must be in key order.
     if (this.lastKey !== undefined && compareKeys(source.key, this.lastKey) <= 0) {
       throw new Error(`manifest lines out of order: ${JSON.stringify(source.key)} after ${JSON.stringify(this.lastKey)}`)
@@ -81,7 +87,7 @@ export class ManifestWriter {
     this.lastKey = source.key
     this.manifest ??= new StreamingUpload(this.s3, {bucket: this.bucket, key: batchKeys.manifest(this.engagementId, this.runId)}, 'text/csv', 'Writing the Batch Operations manifest')
     this.sidecar ??= new StreamingUpload(this.s3, {bucket: this.bucket, key: batchKeys.sidecar(this.engagementId, this.runId)}, 'application/x-ndjson', 'Writing the Batch Operations manifest')
-    const entry: SidecarEntry = {key: source.key, size: source.size, etag: source.etag, version_id: source.versionId, storage_class: source.storageClass ?? null}
+    const entry: SidecarEntry = {key: source.key, size: source.size, etag: source.etag, version_id: source.versionId, storage_class: source.storageClass ?? null, ...(targetVersionBefore === undefined ? {} : {target_version_before: targetVersionBefore})}
     await Promise.all([this.manifest.write(manifestLine(this.bucket, source.key, source.versionId)), this.sidecar.write(`${JSON.stringify(entry)}\n`)])
     this.tasks++
     this.bytes += source.size

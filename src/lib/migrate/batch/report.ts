@@ -40,12 +40,19 @@ export function reportManifestKey(location: ReportLocation, jobId: string): stri
 /** Failures kept in memory at most; a job with more failed in a way a retry will not mend. */
 export const maxFailures = 100_000
 
+/** A report's failed tasks: by key, and how many failed rows it holds. */
+export interface ReportFailures {
+  byKey: Map<string, TaskFailure>
+  /** Failed rows in the report (a key may be in `byKey` twice, decoded and as written). */
+  count: number
+}
+
 /**
  * The failed tasks of a job, by key (the key decoded as in the manifest, and as written, in case
  * a report carries keys unencoded). Throws when the report is missing or holds more than
  * `limit` failures: the report's own location is in the message.
  */
-export async function readFailures(s3: S3Client, location: ReportLocation, jobId: string, limit = maxFailures): Promise<Map<string, TaskFailure>> {
+export async function readFailures(s3: S3Client, location: ReportLocation, jobId: string, limit = maxFailures): Promise<ReportFailures> {
   const key = reportManifestKey(location, jobId)
   const stored = await readText(s3, {bucket: location.bucket, key}, 'Reading the Batch Operations completion report')
   if (!stored) {
@@ -76,7 +83,7 @@ export async function readFailures(s3: S3Client, location: ReportLocation, jobId
       if (decoded !== row[1]) failures.set(row[1], failure)
     }
   }
-  return failures
+  return {byKey: failures, count}
 }
 
 /** The status and code of a failed row, whichever order its fifth and sixth fields are in. */
