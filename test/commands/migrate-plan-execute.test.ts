@@ -230,6 +230,8 @@ describe('migrate --execute', () => {
         skipped_existing: 0,
         run_id: expect.any(String),
         late_writes: 0,
+        // moto is plain http: the TLS-only policy would deny every request, so it is skipped, and said.
+        skipped_controls: [{control: 'tls-only', reason: expect.stringContaining('plain-http')}],
       },
     ])
     const landed = await listing(target)
@@ -303,6 +305,7 @@ describe('migrate --execute', () => {
         skipped_existing: 0,
         run_id: expect.stringMatching(/^\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}$/),
         late_writes: 0,
+        skipped_controls: [{control: 'tls-only', reason: expect.stringContaining('plain-http')}],
       })
     }
     expect(result.json.totals).toEqual({

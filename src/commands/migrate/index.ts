@@ -155,6 +155,10 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
     if (!this.jsonEnabled()) this.log(renderOutcomes(outcomes))
     for (const outcome of outcomes) if (outcome.batch) this.note(renderBatch(outcome.engagement_id, outcome.batch))
     for (const outcome of outcomes) if (outcome.error) this.warning(`${outcome.engagement_id}: ${outcome.error}`)
+    // Under --json the document carries them (`skipped_controls`).
+    for (const outcome of this.jsonEnabled() ? [] : outcomes) {
+      for (const skipped of outcome.skipped_controls ?? []) this.warning(`${outcome.engagement_id}: ${skipped.control} was not applied to ${outcome.target_bucket}: ${skipped.reason}`)
+    }
     for (const outcome of outcomes) {
       if (outcome.late_write_conflicts?.length) {
         this.warning(

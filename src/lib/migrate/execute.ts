@@ -112,7 +112,9 @@ export async function migrateEngagement(
   }
 
   report('provision')
-  const {bucket, created} = await provisionEngagementBucket(context, id)
+  const {bucket, created, skipped} = await provisionEngagementBucket(context, id)
+  // A control that does not apply here (TLS-only on a plain-http endpoint) is said, never hidden.
+  if (skipped.length > 0) outcome.skipped_controls = skipped
   await abortStaleUploads(s3, bucket, owner, id)
 
   const location = {bucket, expectedOwner: owner, engagementId: id}

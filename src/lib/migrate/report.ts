@@ -29,6 +29,8 @@ export interface EngagementOutcome {
   deep_checks?: DeepChecks
   /** `--engine batch` (or `auto` choosing it): the Batch Operations job and what the local engine copied beside it. */
   batch?: BulkOutcome
+  /** Bucket controls provisioning did not apply because they do not apply here, and why. */
+  skipped_controls?: {control: string; reason: string}[]
 }
 
 
