@@ -2,6 +2,7 @@
 import pLimit from 'p-limit'
 
 import type {AwsContext} from '../aws.js'
+import {AuditforgeError, awsErrorCode} from '../errors.js'
 import {parseEngagementBucketName} from '../layout.js'
 import {listBucketNames, readBucketTags} from '../s3/index.js'
 import {indexTagKey, managedByTag} from './tags.js'
@@ -29,7 +30,15 @@ export async function listManagedBuckets(context: AwsContext): Promise<BucketInv
   await Promise.all(
     candidates.map((name) =>
       limit(async () => {
-        const tags = await readBucketTags(context.s3, name, owner)
+        let tags: Map<string, string>
+        try {
+          tags = await readBucketTags(context.s3, name, owner)
+        } catch (error) {
+          // Deleted between the listing and this read (a decommission running meanwhile): gone.
+          if (awsErrorCode(error instanceof AuditforgeError ? error.cause : error) !== 'NoSuchBucket') throw error
+          names.delete(name)
+          return
+        }
         if (tags.get(managedByTag.Key!) === managedByTag.Value) managed.set(name, tags.get(indexTagKey))
       }),
     ),
