@@ -6,7 +6,6 @@
 import {randomBytes} from 'node:crypto'
 
 import {
-  GetBucketVersioningCommand,
   HeadBucketCommand,
   type S3Client,
 } from '@aws-sdk/client-s3'
@@ -15,9 +14,9 @@ import pLimit from 'p-limit'
 import {createClientConfig, type AwsContext} from './aws.js'
 import {checkBucketControls, listManagedBuckets, readTombstones} from './buckets.js'
 import {EngagementIndex} from './engagement-index.js'
-import {attempt, awsErrorCode, describeAwsError, isPreconditionFailure} from './errors.js'
+import {attempt, describeAwsError, isPreconditionFailure} from './errors.js'
 import {doctorProbeKey} from './layout.js'
-import {type VersionEntry, deleteObjectVersions, listObjectVersions, putIfAbsent, putIfMatch} from './s3/index.js'
+import {type VersionEntry, deleteObjectVersions, listObjectVersions, putIfAbsent, putIfMatch, readVersioning} from './s3/index.js'
 
 export type CheckStatus = 'pass' | 'warn' | 'fail'
 
@@ -72,9 +71,9 @@ async function checkSharedBucket(s3: S3Client, bucket: string): Promise<DoctorCh
   const check = 'shared bucket'
   try {
     await attempt({action: 'Checking the shared bucket', bucket}, () => s3.send(new HeadBucketCommand({Bucket: bucket})))
-    const versioning = await attempt({action: 'Reading versioning', bucket}, () => s3.send(new GetBucketVersioningCommand({Bucket: bucket})))
-    if (versioning.Status === 'Enabled') return {check, status: 'pass', detail: `${bucket} is reachable and versioned`}
-    return {check, status: 'warn', detail: `${bucket} is reachable but versioning is ${versioning.Status ?? 'off'}: an overwritten index cannot be restored`}
+    const versioning = await readVersioning(s3, bucket)
+    if (versioning === 'Enabled') return {check, status: 'pass', detail: `${bucket} is reachable and versioned`}
+    return {check, status: 'warn', detail: `${bucket} is reachable but versioning is ${versioning === 'Off' ? 'off' : versioning}: an overwritten index cannot be restored`}
   } catch (error) {
     return {check, status: 'fail', detail: message(error, 'Checking the shared bucket', bucket)}
   }
