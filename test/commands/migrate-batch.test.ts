@@ -15,7 +15,6 @@ import {
   GetObjectTaggingCommand,
   HeadObjectCommand,
   PutObjectCommand,
-  type S3Client,
   paginateListObjectsV2,
 } from '@aws-sdk/client-s3'
 import {S3ControlClient, UpdateJobStatusCommand} from '@aws-sdk/client-s3-control'

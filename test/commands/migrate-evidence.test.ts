@@ -10,6 +10,7 @@ import {type EvidenceLine, type EvidenceSummary, EvidenceWriter, segmentName, wr
 import {runCli, runJson} from '../helpers/cli.js'
 import {expectedBucketName, makeManagedBucket, putIndex, randomEngagementId, seedRecord} from '../helpers/commands.js'
 import {createSharedBucket, motoAccountId, testS3} from '../helpers/s3.js'
+import {evidenceLine} from '../helpers/migrate.js'
 
 const hostileArn = `arn:aws:iam::${motoAccountId}:user/ops\u001b]0;x\u0007|[link](http://evil)`
 
@@ -22,18 +23,7 @@ interface Seeded {
 }
 
 function line(id: string, name: string, action: EvidenceLine['action']): EvidenceLine {
-  return {
-    key: `auditforge/engagements/${id}/source/${name}`,
-    size: 10,
-    source_etag: '"s"',
-    source_version_id: 'sv',
-    target_etag: '"t"',
-    target_version_id: 'tv',
-    checksum_algorithm: null,
-    checksum_type: null,
-    checksum_value: null,
-    action,
-  }
+  return evidenceLine(`auditforge/engagements/${id}/source/${name}`, action)
 }
 
 async function writeSegment(location: {bucket: string; expectedOwner: string; engagementId: string}, runId: string, segment: string, lines: EvidenceLine[]): Promise<void> {

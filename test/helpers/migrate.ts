@@ -1,3 +1,5 @@
+import type {EvidenceLine} from '../../src/lib/migrate/evidence.js'
+
 /** The `--json` document of `auditforge migrate`, as the tests read it. */
 export interface Outcome {
   engagement_id: string
@@ -24,4 +26,21 @@ export interface MigrateJson {
   mode: string
   engagements: Outcome[]
   totals: {engagements: number; objects: number; bytes: number; copied: number; skipped_existing: number}
+}
+
+/** An evidence line for tests: source version sv (ETag "s") copied to target version tv (ETag "t"). */
+export function evidenceLine(key: string, action: EvidenceLine['action'] = 'copied', overrides: Partial<EvidenceLine> = {}): EvidenceLine {
+  return {
+    key,
+    size: 10,
+    source_etag: '"s"',
+    source_version_id: 'sv',
+    target_etag: '"t"',
+    target_version_id: 'tv',
+    checksum_algorithm: null,
+    checksum_type: null,
+    checksum_value: null,
+    action,
+    ...overrides,
+  }
 }

@@ -25,6 +25,7 @@ import {
   validateContentSample,
 } from '../../../src/lib/migrate/deep-check.js'
 import type {EvidenceLine} from '../../../src/lib/migrate/evidence.js'
+import {evidenceLine} from '../../helpers/migrate.js'
 
 const s3Mock = mockClient(S3Client)
 const owner = '123456789012'
@@ -298,18 +299,7 @@ describe('runDeepChecks --content-sample', () => {
 
 describe('evidencePairs', () => {
   it('pairs each migrated line with its source and target versions; removed keys are not objects', async () => {
-    const line = (key: string, action: EvidenceLine['action']): EvidenceLine => ({
-      key,
-      size: 3,
-      source_etag: '"s"',
-      source_version_id: 'sv',
-      target_etag: '"t"',
-      target_version_id: 'tv',
-      checksum_algorithm: null,
-      checksum_type: null,
-      checksum_value: null,
-      action,
-    })
+    const line = (key: string, action: EvidenceLine['action']): EvidenceLine => evidenceLine(key, action, {size: 3})
     const pairs = []
     for await (const item of evidencePairs(streamOf([line('a', 'copied'), line('b', 'removed'), line('c', 'proven'), line('d', 'late_write')]))) pairs.push(item)
     expect(pairs.map((item) => item.key)).toEqual(['a', 'c', 'd'])
