@@ -177,11 +177,22 @@ describe('bucket verify', () => {
     expect(driftedTable.stdout).toContain(bucket)
     expect(driftedTable.stderr).toMatch(/drift/i)
 
-    // No record points at the bucket (the engagement is still in the shared bucket), so --fix
-    // repairs everything but cannot prove the binding: exit 4 with that one row.
+    // Deleting the tags unbound it, and no record points at the bucket (the engagement is still
+    // in the shared bucket): nothing proves it is this index's, so --fix writes nothing (exit 5).
+    const unproven = await runJson<VerifyOutput & {buckets: {fix_refused?: string}[]}>(['bucket', 'verify', bucket, '--fix'], {env})
+    expect(unproven.code, unproven.stderr).toBe(5)
+    expect(unproven.json.buckets[0].fix_refused).toContain('not bound to any engagement index')
+    expect((await awsS3api(['get-bucket-versioning', '--bucket', bucket])).json.Status).toBe('Suspended')
+
+    // The operator claims it as the refusal says; then drift on a bound bucket is repaired by --fix.
+    expect((await runCli(['bucket', 'provision', id, '--force'], {env})).code).toBe(0)
+    expect((await readControls(s3, bucket)).tags['auditforge:index']).toBe(env.AUDITFORGE_BUCKET)
+    await s3.send(new PutBucketVersioningCommand({Bucket: bucket, VersioningConfiguration: {Status: 'Suspended'}}))
+    await s3.send(new DeleteBucketEncryptionCommand({Bucket: bucket}))
+    await s3.send(new DeletePublicAccessBlockCommand({Bucket: bucket}))
     const fixed = await runJson<VerifyOutput>(['bucket', 'verify', bucket, '--fix'], {env})
-    expect(fixed.code, fixed.stderr).toBe(4)
-    expect(failing(fixed.json, bucket)).toEqual(['index-binding'])
+    expect(fixed.code, fixed.stderr).toBe(0)
+    expect(failing(fixed.json, bucket)).toEqual([])
     expectAllControls(await readControls(s3, bucket), id)
   })
 

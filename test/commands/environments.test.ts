@@ -53,8 +53,9 @@ describe('two environments in one account', () => {
     // Production binds its buckets first, as the README says; staging's --fix then cannot take them.
     const bound = await runJson<{ok: boolean}>(['bucket', 'verify', bucket, '--fix', '--shared-bucket', production])
     expect(bound.code, bound.stderr).toBe(0)
-    const stagingFix = await runJson<{ok: boolean}>(['bucket', 'verify', bucket, '--fix', '--shared-bucket', staging])
-    expect(stagingFix.code).toBe(4)
+    const stagingFix = await runJson<{ok: boolean; buckets: {fix_refused?: string}[]}>(['bucket', 'verify', bucket, '--fix', '--shared-bucket', staging])
+    expect(stagingFix.code).toBe(5)
+    expect(stagingFix.json.buckets[0].fix_refused).toContain(`bound to the engagement index in ${production}`)
     const tags = await awsS3api(['get-bucket-tagging', '--bucket', bucket])
     expect(tags.json.TagSet).toContainEqual({Key: 'auditforge:index', Value: production})
 

@@ -659,11 +659,14 @@ describe('index binding (auditforge:index)', () => {
   })
 
   it('--fix binds an unbound bucket only when a record of this index points at it', async () => {
-    compliantBucket({binding: null})
+    // Drifted policy and lifecycle too: an unclaimed bucket could be another environment's, so
+    // neither this index's binding nor its policy (which may deny that environment's roles) is written.
+    compliantBucket({binding: null, statements: null, rules: []})
     indexWith([{engagement_id: 'eng-other', source_bucket: ''}])
-    const unclaimed = await repairBucketControls(testContext(), bucket)
+    const unclaimed = await repairBucketControls(testContext({'allow-principal': ['arn:aws:iam::123456789012:role/prod-task']}), bucket)
     expect(unclaimed.ok).toBe(false)
-    expect(s3Mock).not.toHaveReceivedCommand(PutBucketTaggingCommand)
+    expect(unclaimed.fix_refused).toContain('not bound to any engagement index')
+    expect(putCounts()).toEqual(noPuts)
 
     s3Mock.reset()
     compliantBucket({binding: null})
@@ -673,12 +676,13 @@ describe('index binding (auditforge:index)', () => {
     expect(tagSet).toEqual(expect.arrayContaining([{Key: 'auditforge:index', Value: sharedBucket}]))
   })
 
-  it('--fix never rebinds a bucket bound to another index', async () => {
+  it('--fix writes nothing to a bucket bound to another index, not even the controls that drifted, and says why', async () => {
     compliantBucket({binding: 'staging-shared', versioning: 'Suspended'})
     indexWith([{engagement_id: engagementId, source_bucket: bucket}])
-    await repairBucketControls(testContext(), bucket)
-    expect(s3Mock).toHaveReceivedCommandTimes(PutBucketVersioningCommand, 1)
-    expect(s3Mock).not.toHaveReceivedCommand(PutBucketTaggingCommand)
+    const result = await repairBucketControls(testContext(), bucket)
+    expect(result.ok).toBe(false)
+    expect(result.fix_refused).toContain('bound to the engagement index in staging-shared')
+    expect(calledNames().filter((name) => name.startsWith('Put'))).toEqual([])
   })
 
   it('provisioning refuses (exit 5) an existing bucket bound to another index and writes nothing', async () => {

@@ -3,7 +3,7 @@ import {Args, Flags} from '@oclif/core'
 import {AuditforgeCommand} from '../../base-command.js'
 import {bucketControlFlags} from '../../flags/bucket-controls.js'
 import {type BucketCheck, type StandardName, bucketsToVerify, checkBucketControls, repairBucketControls, standardNames} from '../../lib/buckets.js'
-import {AuditforgeError, ExitCode, invalidInput} from '../../lib/errors.js'
+import {AuditforgeError, ExitCode, invalidInput, refused} from '../../lib/errors.js'
 import {validateBucketName} from '../../lib/layout.js'
 import {renderBucketCheck} from '../../ui/controls.js'
 
@@ -56,15 +56,22 @@ export default class BucketVerify extends AuditforgeCommand<typeof BucketVerify,
       for (const check of checks) {
         this.log(`${check.bucket}  ${check.ok ? 'ok' : 'DRIFTED'}`)
         this.log(renderBucketCheck(check, standard ?? undefined))
+        if (check.fix_refused) this.log(`--fix wrote nothing to ${check.bucket}: ${check.fix_refused}`)
       }
     }
     if (!ok) {
       const drifted = checks.filter((check) => !check.ok).length
-      const failure = new AuditforgeError(`${drifted} of ${checks.length} buckets have drifted controls`, {
-        code: 'drift',
-        exit: ExitCode.verificationFailed,
-        suggestion: this.flags.fix ? undefined : 'Run again with --fix to re-apply them.',
-      })
+      const untouched = checks.filter((check) => check.fix_refused).length
+      const failure = untouched
+        ? refused(
+            `${untouched} of ${checks.length} buckets belong to another engagement index or to none; --fix wrote nothing to ${untouched === 1 ? 'it' : 'them'}`,
+            `Run --fix against the index that owns a bucket (--shared-bucket), or bind an unbound one with \`auditforge bucket provision <engagement id> --force\`.`,
+          )
+        : new AuditforgeError(`${drifted} of ${checks.length} buckets have drifted controls`, {
+            code: 'drift',
+            exit: ExitCode.verificationFailed,
+            suggestion: this.flags.fix ? undefined : 'Run again with --fix to re-apply them.',
+          })
       if (this.jsonEnabled()) process.exitCode = failure.exit
       else throw failure
     }

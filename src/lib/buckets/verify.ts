@@ -7,11 +7,13 @@ import {HeadBucketCommand} from '@aws-sdk/client-s3'
 import type {AwsContext} from '../aws.js'
 import {requireSharedBucket} from '../config.js'
 import {EngagementIndex} from '../engagement-index.js'
-import {describeAwsError, httpStatus, notFound} from '../errors.js'
+import {AuditforgeError, describeAwsError, httpStatus, notFound} from '../errors.js'
+import {readBucketTags} from '../s3/index.js'
 import {type ControlCheck, type ControlId, applyControls, controlTargetFor, evaluateControls} from './controls.js'
 import {listManagedBuckets} from './inventory.js'
 import {parsePerEngagementBucket} from './names.js'
 import {assertAllowsCaller} from './principals.js'
+import {assertBoundTo, indexTagKey} from './tags.js'
 
 export type {ControlCheck} from './controls.js'
 
@@ -20,6 +22,8 @@ export interface BucketCheck {
   engagementId: string
   ok: boolean
   controls: ControlCheck[]
+  /** Why `--fix` wrote nothing to this bucket (it belongs to another index, or to none). */
+  fix_refused?: string
 }
 
 /**
@@ -55,10 +59,11 @@ export async function checkBucketControls(context: AwsContext, bucket: string): 
 }
 
 /**
- * Re-applies the controls that failed a check (never downgrading KMS encryption). A missing
- * index binding is added only when exactly one record of the configured index points at the
- * bucket, that record is the engagement the bucket is named and tagged for; a binding to
- * another index is never changed (that bucket is another environment's).
+ * Re-applies the controls that failed a check (never downgrading KMS encryption), on a bucket
+ * that belongs to this index only. A bucket bound to another index is another environment's,
+ * and one bound to none is this index's only when exactly one of its records points at the
+ * bucket, that record is the engagement the bucket is named and tagged for (the binding is then
+ * added); any other bucket gets nothing written to it, and the result says why (`fix_refused`).
  */
 export async function repairBucketControls(context: AwsContext, bucket: string): Promise<BucketCheck> {
   const before = await checkBucketControls(context, bucket)
@@ -68,17 +73,18 @@ export async function repairBucketControls(context: AwsContext, bucket: string):
   const shared = requireSharedBucket(context.settings)
   let bind: string | undefined
   if (failing.has('index-binding')) {
-    failing.delete('index-binding')
-    const binding = before.controls.find((control) => control.control === 'index-binding')!
+    const binding = (await readBucketTags(context.s3, bucket, await context.accountId())).get(indexTagKey)
     const pointing = (await new EngagementIndex(context.s3, shared).list()).filter((record) => record.source_bucket === bucket)
     const tagsAgree = before.controls.find((control) => control.control === 'tags')?.ok === true
     const pointedAt = pointing.length === 1 && pointing[0].engagement_id === before.engagementId && tagsAgree
-    if (binding.actual === 'not bound' && pointedAt) {
-      bind = shared
-      failing.add('index-binding')
+    try {
+      assertBoundTo(bucket, binding, shared, {unboundOk: pointedAt, engagementId: before.engagementId})
+    } catch (error) {
+      if (!(error instanceof AuditforgeError)) throw error
+      return {...before, fix_refused: error.message}
     }
+    if (binding === undefined) bind = shared
   }
-  if (failing.size === 0) return before
   // Writing the policy with a list that leaves out the caller would lock them out of the bucket.
   if (failing.has('tls-only') || failing.has('least-privilege')) await assertAllowsCaller(context)
   await applyControls(await controlTargetFor(context, {bucket, engagementId: before.engagementId, bind}), {only: failing})
