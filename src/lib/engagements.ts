@@ -144,6 +144,8 @@ export interface DeleteEngagementResult {
    */
   bucket: 'none' | 'kept' | 'decommissioned' | 'cleanup_failed' | 'left_in_place'
   bucket_objects_deleted: number
+  /** With a trail configured, what became of the bucket's data-events selector on it (see DecommissionResult). */
+  trail_selector?: DecommissionResult['trailSelector']
   cleanup_error?: string
   retry_command?: string
 }
@@ -219,7 +221,7 @@ export async function deleteEngagement(
     const decommissioned: DecommissionResult = await retireBucket(context, preflight, sharedBucket, {
       onProgress: (progress) => options.onProgress?.({...progress, phase: 'bucket'}),
     })
-    return {...result, bucket: 'decommissioned', bucket_objects_deleted: decommissioned.deleted}
+    return {...result, bucket: 'decommissioned', bucket_objects_deleted: decommissioned.deleted, ...(decommissioned.trailSelector && {trail_selector: decommissioned.trailSelector})}
   } catch (error) {
     return {
       ...result,

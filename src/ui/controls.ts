@@ -1,5 +1,5 @@
 /** Bucket control checks as tables: one per bucket, a row per control, labelled by a standard's ids when asked. */
-import type {BucketCheck, StandardName} from '../lib/buckets.js'
+import type {BucketCheck, DecommissionResult, StandardName} from '../lib/buckets.js'
 import {renderTable} from './table.js'
 import type {Rendered} from './terminal.js'
 
@@ -22,4 +22,10 @@ export function renderBucketCheck(check: BucketCheck, standard?: StandardName): 
 /** The decommission preflight: a row per check, ok or BLOCKS, with what was found. */
 export function renderPreflight(checks: {check: string; ok: boolean; detail: string}[]): Rendered {
   return renderTable(['  Check', 'Result', 'Found'], checks.map((check) => [`  ${check.check}`, check.ok ? 'ok' : 'BLOCKS', check.detail]))
+}
+
+/** What to warn about after a decommission that was to take the bucket's selector off a trail. */
+export function trailSelectorWarning(bucket: string, outcome: DecommissionResult['trailSelector']): string | undefined {
+  if (outcome === undefined || typeof outcome === 'string') return undefined
+  return `${bucket} is gone, but its data-events selector is still on the trail: ${outcome.error}`
 }

@@ -93,6 +93,12 @@ describe('cloudtrail-data-events', () => {
     const fixed = await runJson<VerifyOutput>(['bucket', 'verify', bucket, '--fix'], {env})
     expect(fixed.code, fixed.stderr).toBe(0)
     expect(await selectors()).toEqual([management, theirs, ours])
+
+    // Decommissioned, the bucket's selector comes off the trail (500 conditions per trail), and only it.
+    const gone = await runJson<{trailSelector: string}>(['bucket', 'decommission', bucket, '--yes'], {env})
+    expect(gone.code, gone.stderr).toBe(0)
+    expect(gone.json.trailSelector).toBe('removed')
+    expect(await selectors()).toEqual([management, theirs])
   })
 
   it('a trail that does not exist fails the provisioning with a message naming it (exit 1)', async () => {

@@ -6,18 +6,23 @@
  */
 import {CloudTrailClient, GetEventSelectorsCommand, PutEventSelectorsCommand} from '@aws-sdk/client-cloudtrail'
 import {
+  DeleteBucketCommand,
   GetBucketLoggingCommand,
   GetBucketTaggingCommand,
   GetObjectCommand,
   HeadBucketCommand,
+  ListMultipartUploadsCommand,
+  ListObjectVersionsCommand,
   PutBucketLoggingCommand,
+  PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3'
 import {mockClient} from 'aws-sdk-client-mock'
 import 'aws-sdk-client-mock-vitest/extend'
 import {beforeEach, describe, expect, it} from 'vitest'
 
-import {checkBucketControls, provisionEngagementBucket, repairBucketControls} from '../../src/lib/buckets.js'
+import {checkBucketControls, provisionEngagementBucket, repairBucketControls, retireBucket} from '../../src/lib/buckets.js'
+import {removeTrailSelector} from '../../src/lib/buckets/trail.js'
 import {accountId, s3Error, sharedBucket, testContext} from './fixtures.js'
 
 const s3Mock = mockClient(S3Client)
@@ -150,10 +155,56 @@ describe('cloudtrail-data-events', () => {
     ['writes only', {AdvancedEventSelectors: [{...ours, FieldSelectors: [...ours.FieldSelectors, {Field: 'readOnly', Equals: ['false']}]}]}, 'fail', `not logged by ${trail}`],
     ['another bucket', {AdvancedEventSelectors: [{...ours, FieldSelectors: [ours.FieldSelectors[0], ours.FieldSelectors[1], {Field: 'resources.ARN', StartsWith: ['arn:aws:s3:::other/']}]}]}, 'fail', `not logged by ${trail}`],
     ['no selectors', {}, 'fail', `not logged by ${trail}`],
+    // Narrowed or excluding selectors do not log every event of the bucket.
+    [
+      'all of S3 but this bucket (NotStartsWith)',
+      {AdvancedEventSelectors: [{Name: 'all but', FieldSelectors: [ours.FieldSelectors[0], ours.FieldSelectors[1], {Field: 'resources.ARN', StartsWith: ['arn:aws:s3:::'], NotStartsWith: [`arn:aws:s3:::${bucket}/`]}]}]},
+      'fail',
+      `not logged by ${trail}`,
+    ],
+    [
+      'one role only (userIdentity.arn)',
+      {AdvancedEventSelectors: [{Name: 'task', FieldSelectors: [ours.FieldSelectors[0], ours.FieldSelectors[1], {Field: 'userIdentity.arn', StartsWith: ['arn:aws:sts::123456789012:assumed-role/platform-task/']}]}]},
+      'fail',
+      `not logged by ${trail}`,
+    ],
+    ['one event source (eventSource)', {AdvancedEventSelectors: [{Name: 'src', FieldSelectors: [...ours.FieldSelectors, {Field: 'eventSource', Equals: ['s3.amazonaws.com']}]}]}, 'fail', `not logged by ${trail}`],
+    ['a prefix that ends in a suffix filter (EndsWith)', {AdvancedEventSelectors: [{Name: 'json', FieldSelectors: [ours.FieldSelectors[0], ours.FieldSelectors[1], {Field: 'resources.ARN', StartsWith: [`arn:aws:s3:::${bucket}/`], EndsWith: ['.json']}]}]}, 'fail', `not logged by ${trail}`],
+    ['excluding a resource type (NotEquals)', {AdvancedEventSelectors: [{Name: 'x', FieldSelectors: [ours.FieldSelectors[0], {Field: 'resources.type', Equals: ['AWS::S3::Object'], NotEquals: ['AWS::S3::Object']}]}]}, 'fail', `not logged by ${trail}`],
   ])('verify: %s', async (_what, reply, status, actual) => {
     existingBucket()
     trailMock.on(GetEventSelectorsCommand).resolves(reply as never)
     expect(await rowOf(withTrail(), 'cloudtrail-data-events')).toMatchObject({status, actual})
+  })
+
+  it('decommissioning takes only the bucket\'s selector off the trail; a failure there is reported, the bucket is gone anyway', async () => {
+    existingBucket()
+    const trailContext = withTrail()
+    trailMock.on(GetEventSelectorsCommand).resolves({AdvancedEventSelectors: [management, ours, theirs]})
+    trailMock.on(PutEventSelectorsCommand).resolves({})
+    expect(await removeTrailSelector(new CloudTrailClient({region: 'us-east-1'}), trail, bucket)).toBe(true)
+    expect(sentSelectors()).toEqual([management, theirs])
+
+    // Only ours: the trail keeps logging management events. Not there: nothing written.
+    trailMock.reset()
+    trailMock.on(GetEventSelectorsCommand).resolves({AdvancedEventSelectors: [ours]})
+    await removeTrailSelector(new CloudTrailClient({region: 'us-east-1'}), trail, bucket)
+    expect(sentSelectors()).toEqual([management])
+    trailMock.reset()
+    trailMock.on(GetEventSelectorsCommand).resolves({AdvancedEventSelectors: [management]})
+    expect(await removeTrailSelector(new CloudTrailClient({region: 'us-east-1'}), trail, bucket)).toBe(false)
+    expect(trailMock).not.toHaveReceivedCommand(PutEventSelectorsCommand)
+
+    trailMock.reset()
+    trailMock.on(GetEventSelectorsCommand).rejects(Object.assign(new Error('no trail'), {name: 'TrailNotFoundException', $metadata: {httpStatusCode: 400}}))
+    s3Mock.on(PutObjectCommand).resolves({ETag: '"t"'})
+    s3Mock.on(ListObjectVersionsCommand).resolves({IsTruncated: false})
+    s3Mock.on(ListMultipartUploadsCommand).resolves({IsTruncated: false})
+    s3Mock.on(DeleteBucketCommand).resolves({})
+    const preflight = {bucket, engagementId, checks: []} as unknown as Parameters<typeof retireBucket>[1]
+    const result = await retireBucket(trailContext, preflight, sharedBucket)
+    expect(s3Mock).toHaveReceivedCommandTimes(DeleteBucketCommand, 1)
+    expect(result.trailSelector).toEqual({error: expect.stringContaining(trail)})
   })
 
   it('is skipped, and CloudTrail never called, when no trail is configured', async () => {

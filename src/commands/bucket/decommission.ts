@@ -1,10 +1,11 @@
 import {Args, Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
+import {trailCleanupFlags} from '../../flags/bucket-controls.js'
 import {type DecommissionResult, type PreflightCheck, assertCleared, countObjectVersions, preflightDecommission, retireBucket} from '../../lib/buckets.js'
 import {EngagementIndex} from '../../lib/engagement-index.js'
 import {validateBucketName} from '../../lib/layout.js'
-import {renderPreflight} from '../../ui/controls.js'
+import {renderPreflight, trailSelectorWarning} from '../../ui/controls.js'
 import {plural} from '../../ui/format.js'
 
 type DecommissionOutput = (DecommissionResult & {dry_run: false; preflight: PreflightCheck[]}) | {bucket: string; dry_run: true; preflight: PreflightCheck[]; object_versions: number}
@@ -15,7 +16,7 @@ export default class BucketDecommission extends AuditforgeCommand<typeof BucketD
 
 Preflight, before a single object is removed: refuses (exit 5) the shared bucket, any name not of the per-engagement form, a bucket of another account, a bucket not tagged auditforge:managed-by=auditforge or whose auditforge:engagement-id tag disagrees with its name, any bucket an engagement record still points at, a bucket bound to another engagement index (tag auditforge:index names another shared bucket: another environment's), and a bucket bound to none (provisioned before buckets were bound; bind it with \`bucket provision ID --force\` if it is this index's); then refuses (exit 5), naming what blocks it, a bucket with Object Lock enabled, object versions under legal hold or unexpired retention, or MFA delete enabled.
 
-Then records the bucket's name as a tombstone next to the index (auditforge/decommissioned-buckets.json: name, engagement, when, by whom), so it is not provisioned again without \`bucket provision --reuse-name\`; deletes every object version and delete marker (DeleteObjects, 1000 keys a batch), aborts incomplete multipart uploads, then deletes the bucket. Safe to run again after an interruption.`
+Then records the bucket's name as a tombstone next to the index (auditforge/decommissioned-buckets.json: name, engagement, when, by whom), so it is not provisioned again without \`bucket provision --reuse-name\`; deletes every object version and delete marker (DeleteObjects, 1000 keys a batch), aborts incomplete multipart uploads, then deletes the bucket. With --cloudtrail-trail (or AUDITFORGE_CLOUDTRAIL_TRAIL), takes the bucket's data-events selector off that trail afterwards (a failure there is a warning; the bucket is gone). Safe to run again after an interruption.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> metis-af-6715f196fa40-741783034843 --dry-run',
@@ -30,6 +31,7 @@ Then records the bucket's name as a tombstone next to the index (auditforge/deco
   static override flags = {
     yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation.'}),
     'dry-run': Flags.boolean({summary: 'Run the preflight and count what would be deleted; change nothing.', exclusive: ['yes']}),
+    ...trailCleanupFlags,
   }
 
   public async run(): Promise<DecommissionOutput> {
@@ -62,6 +64,8 @@ Then records the bucket's name as a tombstone next to the index (auditforge/deco
     })
     this.spinner.succeed(`Decommissioned ${bucket}`)
     this.note(`Deleted ${plural(result.deleted, 'object version')} and delete markers, aborted ${plural(result.uploadsAborted, 'multipart upload')}, removed ${bucket}; its name is tombstoned.`)
+    const trailWarning = trailSelectorWarning(bucket, result.trailSelector)
+    if (trailWarning) this.warning(trailWarning, [`Remove the selector named "auditforge ${bucket}" from the trail (CloudTrail console, or aws cloudtrail put-event-selectors).`])
     return {...result, dry_run: false, preflight: preflight.checks}
   }
 }

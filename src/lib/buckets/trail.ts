@@ -7,6 +7,7 @@
  */
 import {
   type AdvancedEventSelector,
+  type AdvancedFieldSelector,
   type CloudTrailClient,
   type EventSelector,
   GetEventSelectorsCommand,
@@ -60,26 +61,41 @@ export function readTrailSelectors(target: ControlTarget): Promise<TrailSelector
   )
 }
 
+/** The operators a field selector can carry besides its name. */
+const operators = ['Equals', 'StartsWith', 'EndsWith', 'NotEquals', 'NotStartsWith', 'NotEndsWith'] as const
+
+/** Whether a field selector uses exactly this one operator. */
+function onlyOperator(field: AdvancedFieldSelector, operator: (typeof operators)[number]): boolean {
+  return operators.every((name) => (name === operator ? (field[name] ?? []).length > 0 : (field[name] ?? []).length === 0))
+}
+
 /**
- * Whether the trail logs every object-level event of the bucket: an advanced selector for data
- * events of S3 objects whose ARN starts with the bucket's (or all of S3's), not narrowed to
- * reads or writes, or a basic selector with such a data resource for all read/write types.
+ * Whether the trail logs every object-level event of the bucket: an advanced selector with no
+ * field but the category (Data), the resource type (S3 objects) and, if any, a resource ARN that
+ * only starts with a prefix of the bucket's objects (or of all of S3's); one that excludes or
+ * narrows anything (NotStartsWith, EndsWith, readOnly, eventName, userIdentity.arn, ...) does not
+ * count. Or a basic selector with such a data resource for all read/write types.
  */
 export function coversBucket(selectors: TrailSelectors, target: ControlTarget): boolean {
   const prefix = objectPrefix(target)
   const bucketArn = `arn:${target.partition}:s3:::${target.bucket}`
   const everyS3Object = [`arn:${target.partition}:s3`, `arn:${target.partition}:s3:::`]
   const advanced = selectors.advanced.some((selector) => {
-    const fields = new Map((selector.FieldSelectors ?? []).map((field) => [field.Field, field]))
-    const arn = fields.get('resources.ARN')
-    // No ARN condition: every object of every bucket; otherwise a prefix of this bucket's objects.
-    const arnCovers = arn === undefined || (arn.StartsWith ?? []).some((start) => prefix.startsWith(start))
+    const fields = selector.FieldSelectors ?? []
+    const named = new Map(fields.map((field) => [field.Field, field]))
+    if (named.size !== fields.length || fields.some((field) => !['eventCategory', 'resources.type', 'resources.ARN'].includes(field.Field ?? ''))) return false
+    const category = named.get('eventCategory')
+    const type = named.get('resources.type')
+    const arn = named.get('resources.ARN')
     return (
-      fields.get('eventCategory')?.Equals?.includes('Data') === true &&
-      fields.get('resources.type')?.Equals?.includes('AWS::S3::Object') === true &&
-      !fields.has('readOnly') &&
-      !fields.has('eventName') &&
-      arnCovers
+      category !== undefined &&
+      onlyOperator(category, 'Equals') &&
+      category.Equals!.includes('Data') &&
+      type !== undefined &&
+      onlyOperator(type, 'Equals') &&
+      type.Equals!.includes('AWS::S3::Object') &&
+      // No ARN condition: every object of every bucket; otherwise a prefix of this bucket's objects.
+      (arn === undefined || (onlyOperator(arn, 'StartsWith') && arn.StartsWith!.some((start) => prefix.startsWith(start))))
     )
   })
   const basic = selectors.basic.some(
@@ -118,6 +134,23 @@ function asAdvanced(basic: EventSelector[], trail: string): AdvancedEventSelecto
         ...((selector.ExcludeManagementEventSources ?? []).length > 0 ? [{Field: 'eventSource', NotEquals: selector.ExcludeManagementEventSources}] : []),
       ],
     }))
+}
+
+/**
+ * Takes auditforge's selector for a bucket that is gone off the trail (a trail holds at most 500
+ * conditions across its selectors, so each retired bucket's must go), keeping every other
+ * selector; a trail left with none keeps logging management events. Whether one was removed.
+ */
+export async function removeTrailSelector(client: CloudTrailClient, trail: string, bucket: string): Promise<boolean> {
+  const reply = await attempt({action: `Reading the event selectors of the trail ${trail}`}, () => client.send(new GetEventSelectorsCommand({TrailName: trail})))
+  const advanced = reply?.AdvancedEventSelectors ?? []
+  const others = advanced.filter((selector) => selector.Name !== selectorName(bucket))
+  if (others.length === advanced.length) return false
+  const kept = others.length > 0 ? others : [{Name: 'Management events', FieldSelectors: [{Field: 'eventCategory', Equals: ['Management']}]}]
+  await attempt({action: `Removing the data events of ${bucket} from the trail ${trail}`}, () =>
+    client.send(new PutEventSelectorsCommand({TrailName: trail, AdvancedEventSelectors: kept})),
+  )
+  return true
 }
 
 /**
