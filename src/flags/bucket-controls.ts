@@ -25,7 +25,7 @@ export const bucketControlFlags = {
   'allow-principal': Flags.string({
     helpGroup,
     multiple: true,
-    summary: 'Least privilege: the bucket policy denies every principal not matching one of these ARNs (aws:PrincipalArn, ArnNotLike; wildcards allowed); repeatable. Must include the caller. Env: AUDITFORGE_ALLOWED_PRINCIPALS (comma-separated).',
+    summary: "Least privilege: the bucket policy denies every principal not matching one of these ARNs (aws:PrincipalArn, ArnNotLike; a role's ARN with its path; wildcards allowed); repeatable. Must include the caller. Env: AUDITFORGE_ALLOWED_PRINCIPALS (comma-separated).",
   }),
   'access-log-bucket': Flags.string({
     helpGroup,
@@ -40,6 +40,14 @@ export const bucketControlFlags = {
     min: 1,
     max: 36_500,
     summary: 'Lifecycle: expire object versions this many days after they stop being current (default: never; versions are evidence). Env: AUDITFORGE_NONCURRENT_DAYS.',
+  }),
+}
+
+/** For the commands that decommission a bucket: the trail its data-events selector comes off. */
+export const trailCleanupFlags = {
+  'cloudtrail-trail': Flags.string({
+    helpGroup,
+    summary: "Take the bucket's data-events selector off this trail after the bucket is deleted (a trail holds at most 500 selector conditions). Env: AUDITFORGE_CLOUDTRAIL_TRAIL.",
   }),
 }
 

@@ -6,6 +6,7 @@
 import type {Readable} from 'node:stream'
 
 import type {CloudTrailClient} from '@aws-sdk/client-cloudtrail'
+import type {IAMClient} from '@aws-sdk/client-iam'
 import {S3Client} from '@aws-sdk/client-s3'
 import {S3ControlClient} from '@aws-sdk/client-s3-control'
 import {GetCallerIdentityCommand, STSClient} from '@aws-sdk/client-sts'
@@ -173,6 +174,16 @@ export function createClientConfig(settings: Settings, service: Service = 's3', 
 export async function createCloudTrailClient(settings: Settings, credentials?: AwsCredentialIdentityProvider): Promise<CloudTrailClient> {
   const {CloudTrailClient} = await import('@aws-sdk/client-cloudtrail')
   return new CloudTrailClient(createClientConfig(settings, 'cloudtrail', credentials))
+}
+
+/**
+ * An IAM client (for the path of the caller's role), loaded only when a least-privilege list is
+ * checked; the caller destroys it when done (IAM is global: the SDK's endpoint rules pick the
+ * partition's host from the region).
+ */
+export async function createIamClient(settings: Settings, credentials?: AwsCredentialIdentityProvider): Promise<IAMClient> {
+  const {IAMClient} = await import('@aws-sdk/client-iam')
+  return new IAMClient(createClientConfig(settings, 'iam', credentials))
 }
 
 /** The S3 client: path-style and checksums as the settings say, copies and streams timed as such. */

@@ -78,6 +78,8 @@ export interface Endpoints {
   serviceQuotas?: string
   /** AWS_ENDPOINT_URL_CLOUDTRAIL > AWS_ENDPOINT_URL, for the CloudTrail data-events control. */
   cloudtrail?: string
+  /** AWS_ENDPOINT_URL_IAM > AWS_ENDPOINT_URL, for the path of the caller's role (least-privilege lock-out check). */
+  iam?: string
 }
 
 export type Service = keyof Endpoints
@@ -146,6 +148,7 @@ export function resolveSettings(flags: SettingFlags, env: Environment = process.
     s3Control: nonEmpty(env.AWS_ENDPOINT_URL_S3_CONTROL) ?? everywhere,
     serviceQuotas: nonEmpty(env.AWS_ENDPOINT_URL_SERVICE_QUOTAS) ?? everywhere,
     cloudtrail: nonEmpty(env.AWS_ENDPOINT_URL_CLOUDTRAIL) ?? everywhere,
+    iam: nonEmpty(env.AWS_ENDPOINT_URL_IAM) ?? everywhere,
   }
   const accountId = nonEmpty(flags['account-id']) ?? nonEmpty(env.AUDITFORGE_ACCOUNT_ID)
   const region = nonEmpty(flags.region) ?? nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION)
@@ -157,6 +160,7 @@ export function resolveSettings(flags: SettingFlags, env: Environment = process.
   validateEndpoint(nonEmpty(env.AWS_ENDPOINT_URL_S3_CONTROL), 'AWS_ENDPOINT_URL_S3_CONTROL')
   validateEndpoint(nonEmpty(env.AWS_ENDPOINT_URL_SERVICE_QUOTAS), 'AWS_ENDPOINT_URL_SERVICE_QUOTAS')
   validateEndpoint(nonEmpty(env.AWS_ENDPOINT_URL_CLOUDTRAIL), 'AWS_ENDPOINT_URL_CLOUDTRAIL')
+  validateEndpoint(nonEmpty(env.AWS_ENDPOINT_URL_IAM), 'AWS_ENDPOINT_URL_IAM')
   validateEndpoint(everywhere, 'AWS_ENDPOINT_URL')
   const connect = seconds(env, 'AUDITFORGE_CONNECT_TIMEOUT', defaultConnectTimeoutSeconds)
   const idle = seconds(env, 'AUDITFORGE_READ_TIMEOUT', defaultReadTimeoutSeconds)

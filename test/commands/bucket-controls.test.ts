@@ -4,7 +4,11 @@
  * `--fix`, with rules and statements of others kept. The TLS-only policy is shown skipped on
  * the plain-http moto and proven on a second moto serving https.
  */
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {randomUUID} from 'node:crypto'
+
+import {CreateRoleCommand, IAMClient} from '@aws-sdk/client-iam'
+import {AssumeRoleCommand, STSClient} from '@aws-sdk/client-sts'
+import {afterAll, beforeAll, describe, expect, inject, it} from 'vitest'
 
 import {runCli, runJson} from '../helpers/cli.js'
 import {awsS3api, expectedBucketName, putIndex, randomEngagementId, seedRecord} from '../helpers/commands.js'
@@ -185,6 +189,36 @@ describe('least-privilege', () => {
     const fixed = await runJson<VerifyOutput>(['bucket', 'verify', bucket, '--fix'], {env: allowed})
     expect(fixed.code, fixed.stderr).toBe(0)
     expect((await policy()).Statement).toEqual([theirs, ours])
+  })
+
+  it('reads the path of the caller\'s role (an SSO role under /aws-reserved/): its path-less ARN is refused, its full ARN written', async () => {
+    // A role with a path, assumed on moto: the session ARN drops the path, aws:PrincipalArn keeps it.
+    const name = `AWSReservedSSO_Admin_${randomUUID().slice(0, 8)}`
+    const roleArn = `arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/${name}`
+    const endpoint = inject('motoEndpoint')
+    const credentials = {accessKeyId: 'testing', secretAccessKey: 'testing'}
+    const iam = new IAMClient({region: 'us-east-1', endpoint, credentials})
+    const sts = new STSClient({region: 'us-east-1', endpoint, credentials})
+    await iam.send(new CreateRoleCommand({RoleName: name, Path: '/aws-reserved/sso.amazonaws.com/eu-west-1/', AssumeRolePolicyDocument: '{"Version":"2012-10-17","Statement":[]}'}))
+    const session = (await sts.send(new AssumeRoleCommand({RoleArn: roleArn, RoleSessionName: 'alice'}))).Credentials!
+    iam.destroy()
+    sts.destroy()
+    const asAlice = {AWS_ACCESS_KEY_ID: session.AccessKeyId!, AWS_SECRET_ACCESS_KEY: session.SecretAccessKey!, AWS_SESSION_TOKEN: session.SessionToken!}
+
+    const s3 = testS3()
+    const shared = await createSharedBucket(s3)
+    const id = randomEngagementId()
+    await putIndex(s3, shared, {engagements: [seedRecord(id)]})
+    const env = {...asAlice, AUDITFORGE_BUCKET: shared}
+    const pathless = await runCli(['bucket', 'provision', id, '--allow-principal', `arn:aws:iam::123456789012:role/${name}`], {env})
+    expect(pathless.code).toBe(2)
+    expect(pathless.stderr).toContain(`would lock you out: the caller ${roleArn} is not among`)
+    expect((await awsS3api(['head-bucket', '--bucket', expectedBucketName(id)])).code).not.toBe(0)
+
+    const full = await runJson<{bucket: string}>(['bucket', 'provision', id, '--allow-principal', roleArn], {env})
+    expect(full.code, full.stderr).toBe(0)
+    const policy = JSON.parse((await awsS3api(['get-bucket-policy', '--bucket', full.json.bucket])).json.Policy)
+    expect(policy.Statement).toContainEqual(expect.objectContaining({Sid: 'AuditforgeDenyOtherPrincipals', Condition: {ArnNotLike: {'aws:PrincipalArn': [roleArn]}}}))
   })
 
   it('refuses (exit 2) a list that would lock out the caller: no bucket is created', async () => {

@@ -24,11 +24,20 @@ import {
   PutBucketTaggingCommand,
   S3Client,
 } from '@aws-sdk/client-s3'
+import {GetRoleCommand, IAMClient} from '@aws-sdk/client-iam'
 import {mockClient} from 'aws-sdk-client-mock'
 import 'aws-sdk-client-mock-vitest/extend'
 import {beforeEach, describe, expect, it} from 'vitest'
 
-import {bucketControls, checkBucketControls, provisionEngagementBucket, repairBucketControls} from '../../src/lib/buckets.js'
+import {
+  assertAllowsCaller,
+  bucketControls,
+  callerPrincipal,
+  checkBucketControls,
+  principalMatches,
+  provisionEngagementBucket,
+  repairBucketControls,
+} from '../../src/lib/buckets.js'
 import {accountId, s3Error, sharedBucket, testContext} from './fixtures.js'
 
 const s3Mock = mockClient(S3Client)
@@ -227,7 +236,8 @@ describe('tls-only', () => {
     expect(tls.status).toBe('skipped')
     expect(tls.actual).toMatch(/^skipped: plain-http/)
     expect(check.ok).toBe(true)
-    expect(s3Mock).not.toHaveReceivedCommand(GetBucketPolicyCommand)
+    // The policy is read (once) only to look for a least-privilege statement left behind.
+    expect(check.controls.find((c) => c.control === 'least-privilege')?.status).toBe('skipped')
     // --fix has nothing to do for it either.
     await repairBucketControls(testContext({}, plainHttp), bucket)
     expect(s3Mock).not.toHaveReceivedCommand(PutBucketPolicyCommand)
@@ -360,8 +370,9 @@ describe('least-privilege', () => {
   })
 
   it('verify: skipped when not configured; passes the same list in any order; reports a changed list; --fix rewrites it', async () => {
-    compliantBucket({statements: [tlsStatement, lpStatement([caller, task])]})
+    compliantBucket({statements: [tlsStatement]})
     expect(await row('least-privilege')).toMatchObject({status: 'skipped', ok: true, actual: 'skipped: not configured (--allow-principal)'})
+    compliantBucket({statements: [tlsStatement, lpStatement([caller, task])]})
     const context = testContext({'allow-principal': [task, caller]})
     expect(await row('least-privilege', context)).toMatchObject({status: 'pass', actual: `only ${caller}, ${task}`})
 
@@ -372,19 +383,78 @@ describe('least-privilege', () => {
   })
 })
 
+describe('least-privilege left from an earlier --allow-principal', () => {
+  const retired = 'arn:aws:iam::123456789012:role/retired-task'
+  const stale = {...tlsStatement, Sid: 'AuditforgeDenyOtherPrincipals', Condition: {ArnNotLike: {'aws:PrincipalArn': [retired]}}}
+
+  it('is drift when the option is not set (never a silent pass), and --fix keeps it: dropping the option must not widen access', async () => {
+    compliantBucket({statements: [tlsStatement, stale]})
+    const check = await checkBucketControls(testContext(), bucket)
+    expect(check.ok).toBe(false)
+    expect(check.controls.find((c) => c.control === 'least-privilege')).toMatchObject({
+      status: 'fail',
+      ok: false,
+      actual: expect.stringContaining(`not configured but present: allows only ${retired}`),
+    })
+    const fixed = await repairBucketControls(testContext(), bucket)
+    expect(fixed.controls.find((c) => c.control === 'least-privilege')).toMatchObject({status: 'fail'})
+    expect(s3Mock).not.toHaveReceivedCommand(PutBucketPolicyCommand)
+    expect(s3Mock).not.toHaveReceivedCommand(DeleteBucketPolicyCommand)
+  })
+
+  it('setting the option to a new list replaces it', async () => {
+    compliantBucket({statements: [tlsStatement, stale]})
+    await repairBucketControls(testContext({'allow-principal': ['arn:aws:iam::123456789012:user/test']}), bucket)
+    expect(sentPolicy().Statement).toEqual([tlsStatement, {...stale, Condition: {ArnNotLike: {'aws:PrincipalArn': ['arn:aws:iam::123456789012:user/test']}}}])
+  })
+})
+
 describe('principals', () => {
-  it('a role session is matched as its role, with or without a path in the allowed ARN', async () => {
-    const {principalArnOf, principalMatches} = await import('../../src/lib/buckets.js')
-    const session = 'arn:aws:sts::123456789012:assumed-role/platform-task/ecs-1234'
-    expect(principalArnOf(session)).toBe('arn:aws:iam::123456789012:role/platform-task')
-    expect(principalArnOf('arn:aws:iam::123456789012:user/alice')).toBe('arn:aws:iam::123456789012:user/alice')
-    const role = principalArnOf(session)
+  const iamMock = mockClient(IAMClient)
+  const ssoRole = 'AWSReservedSSO_AdminAccess_0123456789abcdef'
+  const ssoSession = `arn:aws:sts::123456789012:assumed-role/${ssoRole}/alice@example.com`
+  const ssoRoleArn = `arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/${ssoRole}`
+  const asCaller = (arn: string, flags: Parameters<typeof testContext>[0] = {}) => ({...testContext(flags), callerArn: async () => arn})
+  beforeEach(() => iamMock.reset())
+
+  it('matches as ArnLike does: each part on its own, * and ? wildcards, the path part of the ARN', () => {
+    const role = 'arn:aws:iam::123456789012:role/platform-task'
     expect(principalMatches('arn:aws:iam::123456789012:role/platform-task', role)).toBe(true)
-    expect(principalMatches('arn:aws:iam::123456789012:role/service/platform-task', role)).toBe(true)
     expect(principalMatches('arn:aws:iam::123456789012:role/platform-*', role)).toBe(true)
     expect(principalMatches('arn:aws:iam::*:role/platform-task', role)).toBe(true)
     expect(principalMatches('arn:aws:iam::123456789012:role/platform-tasks', role)).toBe(false)
     expect(principalMatches('arn:aws:iam::999999999999:role/platform-task', role)).toBe(false)
     expect(principalMatches('arn:aws:iam::123456789012:user/platform-task', role)).toBe(false)
+    // aws:PrincipalArn carries the role's path: a pattern without it does not match.
+    expect(principalMatches(`arn:aws:iam::123456789012:role/${ssoRole}`, ssoRoleArn)).toBe(false)
+    expect(principalMatches(`arn:aws:iam::123456789012:role/*${ssoRole}`, ssoRoleArn)).toBe(true)
+  })
+
+  it('a role session is its role as iam:GetRole gives it, path included: an SSO role allowed without its path is refused', async () => {
+    iamMock.on(GetRoleCommand, {RoleName: ssoRole}).resolves({Role: {Arn: ssoRoleArn, RoleName: ssoRole, Path: '/aws-reserved/sso.amazonaws.com/eu-west-1/', RoleId: 'AROA', CreateDate: new Date()}})
+    expect(await callerPrincipal(asCaller(ssoSession))).toEqual({arn: ssoRoleArn})
+    await expect(assertAllowsCaller(asCaller(ssoSession, {'allow-principal': [`arn:aws:iam::123456789012:role/${ssoRole}`]}))).rejects.toMatchObject({
+      exit: 2,
+      message: expect.stringContaining(`the caller ${ssoRoleArn} is not among`),
+    })
+    await expect(assertAllowsCaller(asCaller(ssoSession, {'allow-principal': [ssoRoleArn]}))).resolves.toBeUndefined()
+    // A user is its own ARN; IAM is not asked.
+    expect(await callerPrincipal(asCaller('arn:aws:iam::123456789012:user/alice'))).toEqual({arn: 'arn:aws:iam::123456789012:user/alice'})
+    expect(iamMock).toHaveReceivedCommandTimes(GetRoleCommand, 3)
+  })
+
+  it('when iam:GetRole is denied, only a pattern that allows the role whatever its path passes', async () => {
+    iamMock.on(GetRoleCommand).rejects(Object.assign(new Error('denied'), {name: 'AccessDenied', $metadata: {httpStatusCode: 403}}))
+    const pathless = `arn:aws:iam::123456789012:role/${ssoRole}`
+    for (const pattern of [pathless, ssoRoleArn]) {
+      await expect(assertAllowsCaller(asCaller(ssoSession, {'allow-principal': [pattern]}))).rejects.toMatchObject({
+        exit: 2,
+        message: expect.stringContaining(`the path of your role ${ssoRole} could not be read (iam:GetRole failed: AccessDenied)`),
+        suggestion: expect.stringContaining(`--allow-principal 'arn:aws:iam::123456789012:role/*${ssoRole}'`),
+      })
+    }
+    for (const pattern of [`arn:aws:iam::123456789012:role/*${ssoRole}`, 'arn:aws:iam::123456789012:role/*']) {
+      await expect(assertAllowsCaller(asCaller(ssoSession, {'allow-principal': [pattern]}))).resolves.toBeUndefined()
+    }
   })
 })

@@ -68,6 +68,7 @@ describe('resolveSettings: flag > environment > default', () => {
       s3Control: 'http://127.0.0.1:5000',
       serviceQuotas: 'http://127.0.0.1:5000',
       cloudtrail: 'http://127.0.0.1:5000',
+      iam: 'http://127.0.0.1:5000',
     })
     expect(resolveSettings({'endpoint-url': 'http://127.0.0.1:7000'}, {}).endpoints).toEqual({s3: 'http://127.0.0.1:7000'})
     expect(resolveSettings({}, {AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:6000'}).endpoints).toEqual({s3: 'http://127.0.0.1:6000'})
@@ -80,6 +81,7 @@ describe('resolveSettings: flag > environment > default', () => {
           AWS_ENDPOINT_URL_S3_CONTROL: 'http://127.0.0.1:6002',
           AWS_ENDPOINT_URL_SERVICE_QUOTAS: 'http://127.0.0.1:6003',
           AWS_ENDPOINT_URL_CLOUDTRAIL: 'http://127.0.0.1:6004',
+          AWS_ENDPOINT_URL_IAM: 'http://127.0.0.1:6005',
         },
       ).endpoints,
     ).toEqual({
@@ -88,6 +90,7 @@ describe('resolveSettings: flag > environment > default', () => {
       s3Control: 'http://127.0.0.1:6002',
       serviceQuotas: 'http://127.0.0.1:6003',
       cloudtrail: 'http://127.0.0.1:6004',
+      iam: 'http://127.0.0.1:6005',
     })
   })
 

@@ -96,6 +96,12 @@ export interface BucketControl<T = unknown> {
   skip?(target: ControlTarget): string | undefined
   /** For an opt-in control: how to turn it on when the operator has not (undefined: it is on). */
   notConfigured?(target: ControlTarget): string | undefined
+  /**
+   * For an opt-in control whose setting restricts access: what it left on the bucket when it is
+   * not configured (a verdict that fails), or undefined. Reported as drift and never removed by
+   * `--fix`: dropping the option must not widen access to a bucket.
+   */
+  leftWhenOff?(target: ControlTarget): Promise<Verdict | undefined>
   /** What is being done while it is applied: the progress step and the action in errors. */
   step: string
   /**
@@ -290,6 +296,11 @@ function tlsOnlyStatement(target: ControlTarget): PolicyStatement {
   }
 }
 
+/** The principals a least-privilege statement lets through. */
+function allowedBy(statement: PolicyStatement): string {
+  return [statement.Condition?.ArnNotLike?.['aws:PrincipalArn'] ?? []].flat().join(', ') || 'nobody'
+}
+
 /** The Sid of auditforge's least-privilege statement. */
 export const leastPrivilegeSid = `${auditforgeSidPrefix}DenyOtherPrincipals`
 
@@ -351,9 +362,17 @@ const leastPrivilege = control({
   evaluate(found, target) {
     const wanted = leastPrivilegeStatement(target)
     const ok = sameStatement(found, wanted)
-    const allowed = (statement: PolicyStatement) => [statement.Condition?.ArnNotLike?.['aws:PrincipalArn'] ?? []].flat().join(', ') || 'nobody'
-    const actual = found === undefined ? 'no such statement' : ok ? `only ${allowed(found)}` : `statement changed: allows ${allowed(found)}`
-    return {ok, expected: `only ${allowed(wanted)}`, actual}
+    const actual = found === undefined ? 'no such statement' : ok ? `only ${allowedBy(found)}` : `statement changed: allows ${allowedBy(found)}`
+    return {ok, expected: `only ${allowedBy(wanted)}`, actual}
+  },
+  async leftWhenOff(target) {
+    const found = ownStatement(await readPolicy(target), leastPrivilegeSid)
+    if (found === undefined) return undefined
+    return {
+      ok: false,
+      expected: 'no least-privilege statement (--allow-principal not set)',
+      actual: `not configured but present: allows only ${allowedBy(found)} (--fix keeps it: pass that list to check it, or delete statement ${leastPrivilegeSid} by hand)`,
+    }
   },
   apply: (target) => writePolicy(target, wantedStatements(target)),
 })
@@ -585,8 +604,10 @@ function skipReason(entry: BucketControl, target: ControlTarget): string | undef
 export async function evaluateControls(target: ControlTarget): Promise<ControlCheck[]> {
   const skips = bucketControls.map((entry) => skipReason(entry, target))
   const values = await Promise.all(bucketControls.map((entry, i) => (skips[i] === undefined ? entry.read(target) : undefined)))
+  const leftovers = await Promise.all(bucketControls.map((entry) => (entry.notConfigured?.(target) === undefined ? undefined : entry.leftWhenOff?.(target))))
   return bucketControls.map((entry, i) => {
     const row = {control: entry.id, standards: entry.standards}
+    if (leftovers[i] !== undefined) return {...row, status: 'fail', ...leftovers[i]}
     if (skips[i] !== undefined) return {...row, status: 'skipped', ok: true, expected: 'not checked here', actual: `skipped: ${skips[i]}`}
     const verdict = entry.evaluate(values[i], target)
     return {...row, status: verdict.ok ? 'pass' : 'fail', ...verdict}

@@ -3,8 +3,10 @@
  * AUDITFORGE_ALLOWED_PRINCIPALS), matched the way IAM's ArnLike matches `aws:PrincipalArn`, and
  * the check that the list does not lock out the caller who writes it.
  */
-import type {AwsContext} from '../aws.js'
-import {invalidInput} from '../errors.js'
+import {GetRoleCommand} from '@aws-sdk/client-iam'
+
+import {type AwsContext, createIamClient} from '../aws.js'
+import {awsErrorCode, invalidInput} from '../errors.js'
 
 /** An IAM or STS principal ARN; `*` and `?` allowed as in ArnLike. */
 const principalPattern = /^arn:(aws|aws-cn|aws-us-gov|\*):(iam|sts|\*)::(\d{12}|\*):[A-Za-z0-9+=,.@_/*?-]+$/
@@ -21,17 +23,43 @@ export function validatePrincipal(arn: string): string {
 }
 
 /**
- * The `aws:PrincipalArn` a request of the caller carries: for a role session
- * (`arn:aws:sts::<account>:assumed-role/<role>/<session>`) the role's ARN, otherwise the caller's.
- * A role's path is not in its session ARN; {@link principalMatches} allows for any.
+ * The `aws:PrincipalArn` of the caller's requests. For a role session
+ * (`arn:aws:sts::<account>:assumed-role/<role>/<session>`) that is the role's ARN, path included
+ * (IAM Identity Center roles live under `/aws-reserved/sso.amazonaws.com/<region>/`), and the
+ * session ARN does not carry the path: `pathUnknown` says it could not be read (iam:GetRole).
  */
-export function principalArnOf(callerArn: string): string {
+export interface CallerPrincipal {
+  arn: string
+  pathUnknown?: {role: string; reason: string}
+}
+
+/** The role of a role session ARN, without its path; undefined for any other principal. */
+export function sessionRole(callerArn: string): {arn: string; name: string} | undefined {
   const session = /^arn:([^:]+):sts::(\d{12}):assumed-role\/([^/]+)\/.+$/.exec(callerArn)
-  return session ? `arn:${session[1]}:iam::${session[2]}:role/${session[3]}` : callerArn
+  return session ? {arn: `arn:${session[1]}:iam::${session[2]}:role/${session[3]}`, name: session[3]} : undefined
+}
+
+/** The caller's `aws:PrincipalArn`: for a role session, the role's ARN as iam:GetRole gives it. */
+export async function callerPrincipal(context: AwsContext): Promise<CallerPrincipal> {
+  const callerArn = await context.callerArn()
+  const role = sessionRole(callerArn)
+  if (!role) return {arn: callerArn}
+  const iam = await createIamClient(context.settings, context.credentials)
+  try {
+    const reply = await iam.send(new GetRoleCommand({RoleName: role.name}))
+    if (reply.Role?.Arn) return {arn: reply.Role.Arn}
+    return {arn: role.arn, pathUnknown: {role: role.name, reason: 'iam:GetRole answered without an ARN'}}
+  } catch (error) {
+    // Denied, or unreachable: the path stays unknown, and only a list that allows the role
+    // whatever its path is accepted.
+    return {arn: role.arn, pathUnknown: {role: role.name, reason: `iam:GetRole failed: ${awsErrorCode(error) ?? (error as Error).message}`}}
+  } finally {
+    iam.destroy()
+  }
 }
 
 /** ArnLike: each of the six colon-separated parts compared on its own, with `*` and `?`. */
-function arnLike(pattern: string, arn: string): boolean {
+export function principalMatches(pattern: string, arn: string): boolean {
   const patternParts = pattern.split(':')
   const arnParts = arn.split(':')
   if (patternParts.length < 6 || arnParts.length < 6) return false
@@ -46,15 +74,12 @@ function wildcard(part: string): RegExp {
 }
 
 /**
- * Whether an allowed pattern covers a principal. For a role, a pattern with a path
- * (`role/service/<name>`) counts too, since the role's path cannot be told from its session.
+ * Whether an allowed pattern covers the caller. With the role's path unknown, the pattern must
+ * match the role both without a path and under one no real role has: whatever the path is.
  */
-export function principalMatches(pattern: string, principalArn: string): boolean {
-  if (arnLike(pattern, principalArn)) return true
-  const role = /^(arn:[^:]+:iam::\d{12}:role\/)([^/]+)$/.exec(principalArn)
-  if (!role) return false
-  const withPath = /^(.*:role\/)(.+\/)([^/]+)$/.exec(pattern)
-  return withPath !== null && arnLike(`${withPath[1]}${withPath[3]}`, principalArn)
+export function allowsCaller(pattern: string, caller: CallerPrincipal): boolean {
+  if (!principalMatches(pattern, caller.arn)) return false
+  return !caller.pathUnknown || principalMatches(pattern, caller.arn.replace(/:role\//, ':role/auditforge-any-path/x/'))
 }
 
 /**
@@ -64,10 +89,18 @@ export function principalMatches(pattern: string, principalArn: string): boolean
 export async function assertAllowsCaller(context: AwsContext): Promise<void> {
   const allowed = context.settings.controls.allowedPrincipals
   if (allowed.length === 0) return
-  const caller = principalArnOf(await context.callerArn())
-  if (allowed.some((pattern) => principalMatches(pattern, caller))) return
+  const caller = await callerPrincipal(context)
+  if (allowed.some((pattern) => allowsCaller(pattern, caller))) return
+  if (caller.pathUnknown) {
+    const {role, reason} = caller.pathUnknown
+    const anyPath = caller.arn.replace(/:role\/.*$/, `:role/*${role}`)
+    throw invalidInput(
+      `The --allow-principal list may lock you out: the path of your role ${role} could not be read (${reason}), and the policy matches the role's ARN with its path; nothing was written`,
+      `Allow iam:GetRole on the role, or allow it whatever its path: --allow-principal '${anyPath}'.`,
+    )
+  }
   throw invalidInput(
-    `The --allow-principal list would lock you out: the caller ${caller} is not among ${allowed.join(', ')}; nothing was written`,
-    `Add the caller (--allow-principal ${caller}) or run as one of the allowed principals.`,
+    `The --allow-principal list would lock you out: the caller ${caller.arn} is not among ${allowed.join(', ')}; nothing was written`,
+    `Add the caller (--allow-principal ${caller.arn}) or run as one of the allowed principals.`,
   )
 }
