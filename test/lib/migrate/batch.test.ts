@@ -273,6 +273,37 @@ describe('waitForJob', () => {
   })
 })
 
+describe('waitForJob: a job that does not move', () => {
+  const state = {engagement_id: id, run_id: runId, job_id: 'job-1', tasks: 4, bytes: 400} as JobState
+  /** A clock that the watch's sleeps move forward. */
+  function clockedContext(stallAfterMs: number) {
+    let now = Date.parse('2026-01-02T03:04:05Z')
+    return {...jobContext(), pollIntervals: [60_000], stallAfterMs, now: () => new Date(now), sleep: async (ms: number) => void (now += ms)}
+  }
+
+  it.each(['Paused', 'Pausing', 'Cancelling', 'Preparing'] as const)('stops watching a job %s with no change for the bound, naming it and what to do', async (status) => {
+    controlMock.on(DescribeJobCommand).resolves({Job: {JobId: 'job-1', Status: status, ProgressSummary: {TotalNumberOfTasks: 4, NumberOfTasksSucceeded: 1, NumberOfTasksFailed: 0}}})
+    const error = await failure(waitForJob(clockedContext(30 * 60_000), state, () => {}))
+    expect(error).toMatchObject({code: 'batch_job_stalled', exit: ExitCode.failed})
+    expect(error.message).toBe(
+      `S3 Batch Operations job job-1 for ${id} has been ${status} with no progress for 30 minutes (1 of 4 tasks done); stopped watching it, the job itself is untouched and nothing was switched`,
+    )
+    expect(error.suggestion).toContain('--requested-job-status Cancelled')
+    // One DescribeJob a minute: the first sets the mark, then 30 more minutes.
+    expect(controlMock.commandCalls(DescribeJobCommand)).toHaveLength(31)
+  })
+
+  it('keeps watching a slow job that makes progress, however long it takes', async () => {
+    let succeeded = 0
+    controlMock.on(DescribeJobCommand).callsFake(() => {
+      succeeded++
+      return {Job: {JobId: 'job-1', Status: succeeded >= 100 ? 'Complete' : 'Active', ProgressSummary: {TotalNumberOfTasks: 100, NumberOfTasksSucceeded: succeeded, NumberOfTasksFailed: 0}}}
+    })
+    const job = await waitForJob(clockedContext(30 * 60_000), state, () => {})
+    expect(job.Status).toBe('Complete')
+  })
+})
+
 describe('batchRolePolicies', () => {
   it('narrows every resource to one engagement when asked, and never grants s3:*', () => {
     const policies = batchRolePolicies({sharedBucket: 'platform-shared', accountId: '741783034843', bucketPrefix: 'metis-af-', engagementId: 'eng-6715f196fa40'})

@@ -42,6 +42,8 @@ export interface BatchEngineOptions {
   pollIntervals?: number[]
   sleep?: (ms: number) => Promise<void>
   now?: () => Date
+  /** How long a job may show no change before the watch stops (default 1 hour). */
+  stallAfterMs?: number
   /** The S3 Control client; made from the context's settings when not given. */
   control?: S3ControlClient
 }
@@ -258,6 +260,7 @@ class BatchCopyEngine implements BulkCopyEngine {
       sleep: this.options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
       pollIntervals: this.options.pollIntervals ?? defaultPollIntervals,
       now: this.options.now ?? (() => new Date()),
+      stallAfterMs: this.options.stallAfterMs,
     }
   }
 }

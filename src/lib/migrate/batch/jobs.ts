@@ -55,7 +55,15 @@ export interface JobContext {
   /** Waits between DescribeJob calls, in ms; the last repeats. */
   pollIntervals: number[]
   now: () => Date
+  /**
+   * How long a watch waits on a job whose status and task counts do not change (a job Paused
+   * for a higher-priority one, stuck Preparing or Cancelling) before it stops watching, in ms.
+   */
+  stallAfterMs?: number
 }
+
+/** A watch gives up on a job that shows no change for this long (1 hour) unless told otherwise. */
+export const defaultStallAfterMs = 60 * 60 * 1000
 
 /** Statuses in which a job is still going somewhere (ListJobs' active ones). */
 export const activeStatuses: JobStatus[] = ['New', 'Preparing', 'Ready', 'Active', 'Pausing', 'Paused', 'Suspended', 'Completing', 'Cancelling', 'Failing']
@@ -260,12 +268,16 @@ const maxPollFailures = 8
 
 /**
  * Watches a job until it is Complete, reporting its progress after every DescribeJob. A job that
- * is Suspended, Failed or Cancelled is an error naming the job and what to do; throttling and
- * passing failures of DescribeJob are waited out (a few in a row).
+ * is Suspended, Failed or Cancelled is an error naming the job and what to do; so is one whose
+ * status and task counts have not changed for `stallAfterMs` (the wait is bounded too). Throttling
+ * and passing failures of DescribeJob are waited out (a few in a row).
  */
 export async function waitForJob(context: JobContext, state: JobState, onJob: (job: BulkJobProgress) => void): Promise<JobDescriptor> {
   const jobId = state.job_id!
+  const stallAfterMs = context.stallAfterMs ?? defaultStallAfterMs
   let failures = 0
+  let seen = ''
+  let changedAt = context.now().getTime()
   for (let poll = 0; ; poll++) {
     let job: JobDescriptor
     try {
@@ -306,8 +318,23 @@ export async function waitForJob(context: JobContext, state: JobState, onJob: (j
         throw jobStopped(context, state, job, job.Status === 'Failed' ? 'failed' : 'was cancelled', [
           'Nothing was switched. Run the migration again to start a new job; it copies what this one did not (or cannot be proven to have) copied.',
         ])
-      default:
+      default: {
+        const now = context.now().getTime()
+        const observed = `${job.Status}/${succeeded}/${failed}`
+        if (observed !== seen) [seen, changedAt] = [observed, now]
+        else if (now - changedAt >= stallAfterMs) {
+          const minutes = Math.round((now - changedAt) / 60_000)
+          throw new AuditforgeError(
+            `S3 Batch Operations job ${jobId} for ${state.engagement_id} has been ${job.Status} with no progress for ${minutes} minutes (${succeeded + failed} of ${tasks} tasks done); stopped watching it, the job itself is untouched and nothing was switched`,
+            {
+              code: 'batch_job_stalled',
+              exit: ExitCode.failed,
+              suggestion: `Run the migration again later to re-attach to it, or cancel it (aws s3control update-job-status --account-id ${context.accountId} --job-id ${jobId} --requested-job-status Cancelled) and run the migration again for a new one.`,
+            },
+          )
+        }
         await context.sleep(context.pollIntervals[Math.min(poll, context.pollIntervals.length - 1)])
+      }
     }
   }
 }
