@@ -12,7 +12,8 @@ import {beforeEach, describe, expect, it} from 'vitest'
 import {AuditforgeError, ExitCode} from '../../../src/lib/errors.js'
 import {type JobContext, type JobState, findPendingJob, startJob, waitForJob} from '../../../src/lib/migrate/batch/jobs.js'
 import {writtenByJob} from '../../../src/lib/migrate/batch/engine.js'
-import {streamBody} from '../fixtures.js'
+import {s3Error, streamBody} from '../fixtures.js'
+import {readFailures} from '../../../src/lib/migrate/batch/report.js'
 import {
   batchRolePolicies,
   csvRows,
@@ -106,6 +107,23 @@ describe('the completion report', () => {
     expect(taskFailure(['b', 'k', 'v', 'failed', '403', 'AccessDenied', 'Access Denied'])).toEqual({code: 'AccessDenied', status: 403, message: 'Access Denied'})
     expect(taskFailure(['b', 'k', 'v', 'failed', 'NoSuchKey', '404', ''])).toEqual({code: 'NoSuchKey', status: 404, message: ''})
     expect(taskFailure(['b', 'k', 'v', 'failed', '500', '', 'x'])).toEqual({code: 'HTTP 500', status: 500, message: 'x'})
+  })
+
+  it('reads report.json (the API reference\'s name) when there is no manifest.json, and names the report when neither is there', async () => {
+    const location = {bucket: 'reports', prefix: 'p/report'}
+    s3Mock.on(GetObjectCommand, {Key: 'p/report/job-j1/manifest.json'}).rejects(s3Error('NoSuchKey', 404))
+    s3Mock.on(GetObjectCommand, {Key: 'p/report/job-j1/report.json'}).callsFake(() => ({
+      Body: streamBody(JSON.stringify({Format: 'Report_CSV_20180820', Results: [{TaskExecutionStatus: 'failed', Bucket: 'reports', Key: 'p/report/job-j1/results/f.csv'}]})),
+    }))
+    s3Mock.on(GetObjectCommand, {Key: 'p/report/job-j1/results/f.csv'}).callsFake(() => ({Body: streamBody('src,k%201,v1,failed,403,AccessDenied,Access Denied\n')}))
+    const failures = await readFailures(new S3Client({region: 'us-east-1'}), location, 'j1')
+    expect(failures.count).toBe(1)
+    expect(failures.byKey.get('k 1')).toEqual({code: 'AccessDenied', status: 403, message: 'Access Denied'})
+
+    s3Mock.on(GetObjectCommand, {Key: 'p/report/job-j2/manifest.json'}).rejects(s3Error('NoSuchKey', 404))
+    s3Mock.on(GetObjectCommand, {Key: 'p/report/job-j2/report.json'}).rejects(s3Error('NoSuchKey', 404))
+    const error = await failure(readFailures(new S3Client({region: 'us-east-1'}), location, 'j2'))
+    expect(error).toMatchObject({code: 'batch_report_missing', message: expect.stringContaining('s3://reports/p/report/job-j2/manifest.json')})
   })
 })
 

@@ -32,9 +32,13 @@ interface ReportManifest {
   Results?: {TaskExecutionStatus?: string; Bucket?: string; Key?: string}[]
 }
 
-/** The key of a job's report manifest: `<prefix>/job-<job id>/manifest.json`. */
-export function reportManifestKey(location: ReportLocation, jobId: string): string {
-  return `${location.prefix.replace(/\/+$/, '')}/job-${jobId}/manifest.json`
+/**
+ * The key of a job's report manifest: `<prefix>/job-<job id>/manifest.json`, where S3 writes it
+ * (the user guide's examples); `report.json` is the name the API reference (JobReport.Prefix)
+ * gives, read when there is no manifest.json.
+ */
+export function reportManifestKey(location: ReportLocation, jobId: string, name: 'manifest.json' | 'report.json' = 'manifest.json'): string {
+  return `${location.prefix.replace(/\/+$/, '')}/job-${jobId}/${name}`
 }
 
 /** Failures kept in memory at most; a job with more failed in a way a retry will not mend. */
@@ -54,7 +58,9 @@ export interface ReportFailures {
  */
 export async function readFailures(s3: S3Client, location: ReportLocation, jobId: string, limit = maxFailures): Promise<ReportFailures> {
   const key = reportManifestKey(location, jobId)
-  const stored = await readText(s3, {bucket: location.bucket, key}, 'Reading the Batch Operations completion report')
+  const stored =
+    (await readText(s3, {bucket: location.bucket, key}, 'Reading the Batch Operations completion report')) ??
+    (await readText(s3, {bucket: location.bucket, key: reportManifestKey(location, jobId, 'report.json')}, 'Reading the Batch Operations completion report'))
   if (!stored) {
     throw new AuditforgeError(`Batch Operations job ${jobId} finished without a completion report at s3://${location.bucket}/${key}`, {
       code: 'batch_report_missing',
