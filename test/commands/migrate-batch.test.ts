@@ -436,5 +436,13 @@ describe('migrate batch-role', () => {
     expect(one.stdout).toContain('Trust policy of the role:')
     expect(one.stdout).toContain('arn:aws:s3:::metis-af-6715f196fa40-741783034843/*')
     expect(one.stdout).toContain('arn:aws:s3:::batch-reports/auditforge/batch-operations/eng-6715f196fa40/*')
+
+    const key = 'arn:aws:kms:eu-west-1:741783034843:key/1234abcd-12ab-34cd-56ef-1234567890ab'
+    const withKey = await runJson<Record<string, any>>(['migrate', 'batch-role', '--account-id', '741783034843', '--kms-key-arn', key], {env})
+    expect(withKey.code, withKey.stderr).toBe(0)
+    expect(withKey.json.permission_policy.Statement).toContainEqual({Sid: 'UseEncryptionKeys', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: [key]})
+    const alias = await runCli(['migrate', 'batch-role', '--account-id', '741783034843', '--kms-key-arn', 'alias/audit'], {env})
+    expect(alias.code).toBe(2)
+    expect(alias.stderr).toContain('Invalid --kms-key-arn "alias/audit"')
   })
 })

@@ -13,6 +13,7 @@ import {AuditforgeError, ExitCode} from '../../../src/lib/errors.js'
 import {type JobContext, type JobState, findPendingJob, startJob, waitForJob} from '../../../src/lib/migrate/batch/jobs.js'
 import {writtenByJob} from '../../../src/lib/migrate/batch/engine.js'
 import {s3Error, streamBody} from '../fixtures.js'
+import {validateKmsKeyArn} from '../../../src/lib/migrate/batch/policy.js'
 import {readFailures} from '../../../src/lib/migrate/batch/report.js'
 import {
   batchRolePolicies,
@@ -331,6 +332,16 @@ describe('batchRolePolicies', () => {
     expect(text).not.toContain('metis-af-*')
     expect(text).not.toMatch(/s3:\*/)
     expect(policies.trust_policy.Statement[0]).toMatchObject({Principal: {Service: 'batchoperations.s3.amazonaws.com'}})
+    expect(text).not.toContain('kms:')
+  })
+
+  it('grants the SSE-KMS keys named, and nothing of KMS otherwise; a key not given as an ARN is exit 2', () => {
+    const key = 'arn:aws:kms:eu-west-1:741783034843:key/1234abcd-12ab-34cd-56ef-1234567890ab'
+    const policies = batchRolePolicies({sharedBucket: 'platform-shared', accountId: '741783034843', bucketPrefix: 'metis-af-', kmsKeyArns: [key, key]})
+    expect(policies.permission_policy.Statement).toContainEqual({Sid: 'UseEncryptionKeys', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: [key]})
+    for (const wrong of ['alias/audit', '1234abcd-12ab-34cd-56ef-1234567890ab', 'arn:aws:kms:eu-west-1:741783034843:alias/audit']) {
+      expect(() => validateKmsKeyArn(wrong)).toThrow(expect.objectContaining({exit: 2, message: expect.stringContaining('--kms-key-arn')}))
+    }
   })
 })
 

@@ -4,6 +4,7 @@
  * least-privilege permissions (read the engagements' source keys and the manifests in the shared
  * bucket, write the engagement buckets and the reports), and what the caller itself needs.
  */
+import {invalidInput} from '../../errors.js'
 import {batchKeys, engagementListPrefixes, validateEngagementId} from '../../layout.js'
 
 export interface BatchRoleRequest {
@@ -17,6 +18,24 @@ export interface BatchRoleRequest {
   engagementId?: string
   /** The role's ARN, when known, for the caller's iam:PassRole. */
   roleArn?: string
+  /**
+   * SSE-KMS keys the copies read with (the shared bucket's) or write with (the engagement
+   * buckets', --kms-key-id): the role gets kms:Decrypt and kms:GenerateDataKey on them.
+   */
+  kmsKeyArns?: readonly string[]
+}
+
+const kmsKeyArnPattern = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]{1,128}$/
+
+/** Checks one `--kms-key-arn`: a key ARN (IAM policies name keys by ARN, not alias or id). */
+export function validateKmsKeyArn(arn: string): string {
+  if (!kmsKeyArnPattern.test(arn)) {
+    throw invalidInput(
+      `Invalid --kms-key-arn ${JSON.stringify(arn)}: expected a KMS key ARN, arn:aws:kms:<region>:<account>:key/<key id>`,
+      'An IAM policy names a key by its ARN; an alias or a bare key id does not match it.',
+    )
+  }
+  return arn
 }
 
 export interface PolicyDocument {
@@ -70,6 +89,9 @@ export function batchRolePolicies(request: BatchRoleRequest): BatchRolePolicies 
         {Sid: 'ReadManifests', Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion'], Resource: [s3(`${sharedBucket}/${work}*`)]},
         {Sid: 'WriteEngagementBuckets', Effect: 'Allow', Action: ['s3:PutObject', 's3:PutObjectTagging'], Resource: targets.map((bucket) => s3(`${bucket}/*`))},
         {Sid: 'WriteReports', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [s3(`${reportBucket}/${work}*`)]},
+        ...((request.kmsKeyArns ?? []).length > 0
+          ? [{Sid: 'UseEncryptionKeys', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: [...new Set(request.kmsKeyArns)]}]
+          : []),
         {
           Sid: 'LocateBuckets',
           Effect: 'Allow',
