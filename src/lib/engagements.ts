@@ -113,7 +113,7 @@ export async function createEngagement(
       ))
     if (landed) throw error
     onStep?.('rollback', createStepText.rollback)
-    throw await removeNewBucket(context.s3, freshBucket, await context.accountId(), error)
+    throw await removeNewBucket(context, freshBucket, error)
   }
 
   onStep?.('audit-log', createStepText['audit-log'])
@@ -213,7 +213,7 @@ export async function deleteEngagement(
   } catch (error) {
     const refusal = describeAwsError(error, {action: 'Checking the bucket', bucket})
     if (bucket === sourceBucket || refusal.exit !== ExitCode.refused) {
-      return {...result, bucket: 'cleanup_failed', cleanup_error: refusal.message, retry_command: `auditforge bucket decommission ${bucket} --yes`}
+      return {...result, bucket: 'cleanup_failed', cleanup_error: refusal.message, retry_command: decommissionCommand(context, bucket)}
     }
     return {...result, bucket: 'left_in_place', cleanup_error: refusal.message}
   }
@@ -227,7 +227,13 @@ export async function deleteEngagement(
       ...result,
       bucket: 'cleanup_failed',
       cleanup_error: describeAwsError(error, {action: 'Decommissioning the bucket', bucket}).message,
-      retry_command: `auditforge bucket decommission ${bucket} --yes`,
+      retry_command: decommissionCommand(context, bucket),
     }
   }
+}
+
+/** The command that retries a bucket's decommission, with the trail its selector comes off. */
+function decommissionCommand(context: AwsContext, bucket: string): string {
+  const trail = context.settings.controls.cloudtrailTrail
+  return `auditforge bucket decommission ${bucket} --yes${trail === undefined ? '' : ` --cloudtrail-trail ${trail}`}`
 }

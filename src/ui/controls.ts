@@ -26,6 +26,7 @@ export function renderPreflight(checks: {check: string; ok: boolean; detail: str
 
 /** What to warn about after a decommission that was to take the bucket's selector off a trail. */
 export function trailSelectorWarning(bucket: string, outcome: DecommissionResult['trailSelector']): string | undefined {
+  if (outcome === 'only') return `${bucket} is gone; its data-events selector stays on the trail, as the trail's only selector (without it the trail would log management events instead)`
   if (outcome === undefined || typeof outcome === 'string') return undefined
   return `${bucket} is gone, but its data-events selector is still on the trail: ${outcome.error}`
 }

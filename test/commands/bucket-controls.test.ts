@@ -177,8 +177,11 @@ describe('least-privilege', () => {
     const verified = await runJson<VerifyOutput>(['bucket', 'verify', bucket], {env: allowed})
     expect(verified.code, verified.stderr).toBe(0)
     expect(rowOf(verified.json, 'least-privilege')).toMatchObject({status: 'pass', actual: `only ${caller}, ${task}`})
-    // Without the setting the control is not checked, and says why.
-    expect(rowOf((await runJson<VerifyOutput>(['bucket', 'verify', bucket], {env})).json, 'least-privilege')).toMatchObject({status: 'skipped'})
+    // Without the setting, the statement still on the bucket is drift, never a silent pass; --fix keeps it.
+    const unset = await runJson<VerifyOutput>(['bucket', 'verify', bucket, '--fix'], {env})
+    expect(unset.code).toBe(4)
+    expect(rowOf(unset.json, 'least-privilege')).toMatchObject({status: 'fail', actual: expect.stringContaining(`not configured but present: allows only ${caller}, ${task}`)})
+    expect((await policy()).Statement).toEqual([ours])
 
     const theirs = {Sid: 'AuditReadOnly', Effect: 'Allow', Principal: {AWS: 'arn:aws:iam::123456789012:role/auditor'}, Action: 's3:GetObject', Resource: `arn:aws:s3:::${bucket}/*`}
     const replaced = await awsS3api(['put-bucket-policy', '--bucket', bucket, '--policy', JSON.stringify({Version: '2012-10-17', Statement: [theirs]})])

@@ -65,7 +65,7 @@ Then records the bucket's name as a tombstone next to the index (auditforge/deco
     this.spinner.succeed(`Decommissioned ${bucket}`)
     this.note(`Deleted ${plural(result.deleted, 'object version')} and delete markers, aborted ${plural(result.uploadsAborted, 'multipart upload')}, removed ${bucket}; its name is tombstoned.`)
     const trailWarning = trailSelectorWarning(bucket, result.trailSelector)
-    if (trailWarning) this.warning(trailWarning, [`Remove the selector named "auditforge ${bucket}" from the trail (CloudTrail console, or aws cloudtrail put-event-selectors).`])
+    if (trailWarning) this.warning(trailWarning, typeof result.trailSelector !== 'object' ? [] : [`Remove the selector named "auditforge ${bucket}" from the trail (CloudTrail console, or aws cloudtrail put-event-selectors).`])
     return {...result, dry_run: false, preflight: preflight.checks}
   }
 }

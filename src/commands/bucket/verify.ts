@@ -56,7 +56,7 @@ export default class BucketVerify extends AuditforgeCommand<typeof BucketVerify,
       for (const check of checks) {
         this.log(`${check.bucket}  ${check.ok ? 'ok' : 'DRIFTED'}`)
         this.log(renderBucketCheck(check, standard ?? undefined))
-        if (check.fix_refused) this.log(`--fix wrote nothing to ${check.bucket}: ${check.fix_refused}`)
+        if (check.fix_refused) this.warning(`--fix wrote nothing to ${check.bucket}: ${check.fix_refused}`)
       }
     }
     if (!ok) {

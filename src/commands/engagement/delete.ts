@@ -52,7 +52,7 @@ Without --keep-data, every version of the engagement's own keys is deleted from 
     this.note(`Deleted engagement ${id}: ${plural(result.shared_objects_deleted, 'object version')} removed from ${sharedBucket}.`)
     if (result.bucket === 'decommissioned') this.note(`Decommissioned ${result.bucket_name} (${plural(result.bucket_objects_deleted, 'object version')}).`)
     const trailWarning = result.bucket_name ? trailSelectorWarning(result.bucket_name, result.trail_selector ?? undefined) : undefined
-    if (trailWarning) this.warning(trailWarning, [`Remove the selector named "auditforge ${result.bucket_name}" from the trail (CloudTrail console, or aws cloudtrail put-event-selectors).`])
+    if (trailWarning) this.warning(trailWarning, typeof result.trail_selector !== 'object' ? [] : [`Remove the selector named "auditforge ${result.bucket_name}" from the trail (CloudTrail console, or aws cloudtrail put-event-selectors).`])
     if (result.bucket === 'kept') this.note(`Kept the bucket ${result.bucket_name}.`)
     if (result.bucket === 'left_in_place') this.warning(`Left ${result.bucket_name} in place: ${result.cleanup_error}`)
     if (result.bucket === 'cleanup_failed') {

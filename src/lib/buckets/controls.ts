@@ -33,7 +33,7 @@ import {readBucketTags, writeBucketTags} from '../s3/index.js'
 import {regionOf} from './names.js'
 import {lifecycleDrift, readLifecycle, wantedRules, writeLifecycle} from './lifecycle.js'
 import {type PolicyStatement, auditforgeSidPrefix, bucketResources, ownStatement, partitionOf, readPolicy, sameStatement, writePolicy} from './policy.js'
-import {engagementIdTagKey, indexTagKey, managedByTag} from './tags.js'
+import {assertBoundTo, engagementIdTagKey, indexTagKey, managedByTag} from './tags.js'
 import {coversBucket, readTrailSelectors, selectorName, writeTrailSelectors} from './trail.js'
 
 /** The scanners an auditor runs, and the ids under which each reports a finding. */
@@ -145,6 +145,9 @@ async function writeTagSet(target: ControlTarget): Promise<void> {
   for (const tag of target.tags) wanted.set(tag.Key!, tag.Value ?? '')
   wanted.set(engagementIdTagKey, target.engagementId)
   wanted.set(managedByTag.Key!, managedByTag.Value!)
+  // Binding a bucket is decided on an earlier read: one bound meanwhile (another environment
+  // claiming it) is not taken over.
+  if (target.bind !== undefined) assertBoundTo(target.bucket, existing.get(indexTagKey) ?? target.bind, target.bind, {unboundOk: true})
   const binding = target.bind ?? existing.get(indexTagKey)
   if (binding !== undefined) wanted.set(indexTagKey, binding)
   await writeBucketTags(target.s3, target.bucket, target.owner, wanted)

@@ -10,24 +10,24 @@ import {
 } from '@aws-sdk/client-s3'
 import pLimit from 'p-limit'
 
-import {type AwsContext, createCloudTrailClient} from '../aws.js'
+import type {AwsContext} from '../aws.js'
 import {AuditforgeError, awsErrorCode, describeAwsError, httpStatus, notFound, refused} from '../errors.js'
 import {validateBucketName} from '../layout.js'
 import {type DeleteProgress, abortMultipartUploads, deleteObjectVersions, headObject, listObjectVersions, readBucketTags} from '../s3/index.js'
 import {parsePerEngagementBucket} from './names.js'
 import {assertBoundTo, engagementIdTagKey, indexTagKey, managedByTag} from './tags.js'
 import {recordTombstone} from './tombstones.js'
-import {removeTrailSelector} from './trail.js'
+import {type TrailSelectorOutcome, takeOffTrail} from './trail.js'
 
 export interface DecommissionResult {
   bucket: string
   deleted: number
   uploadsAborted: number
   /**
-   * With a trail configured (--cloudtrail-trail), whether the bucket's data-events selector was
-   * taken off it ('removed', 'absent'), or why that failed; the bucket is gone either way.
+   * With a trail configured (--cloudtrail-trail), what became of the bucket's data-events
+   * selector on it ({@link TrailSelectorOutcome}); the bucket is gone either way.
    */
-  trailSelector?: 'removed' | 'absent' | {error: string}
+  trailSelector?: TrailSelectorOutcome
 }
 
 /**
@@ -296,14 +296,6 @@ export async function retireBucket(
     decommissioned_by: await context.callerArn(),
   })
   const result = await decommissionBucket(context, preflight.bucket, options)
-  const trail = context.settings.controls.cloudtrailTrail
-  if (trail === undefined) return result
-  const client = await createCloudTrailClient(context.settings, context.credentials)
-  try {
-    return {...result, trailSelector: (await removeTrailSelector(client, trail, preflight.bucket)) ? 'removed' : 'absent'}
-  } catch (error) {
-    return {...result, trailSelector: {error: describeAwsError(error, {action: `Removing the bucket's data events from the trail ${trail}`}).message}}
-  } finally {
-    client.destroy()
-  }
+  const trailSelector = await takeOffTrail(context, preflight.bucket)
+  return trailSelector === undefined ? result : {...result, trailSelector}
 }

@@ -13,6 +13,13 @@ const principalPattern = /^arn:(aws|aws-cn|aws-us-gov|\*):(iam|sts|\*)::(\d{12}|
 
 /** Checks one `--allow-principal` value; exit 2 when it is not a principal ARN. */
 export function validatePrincipal(arn: string): string {
+  const session = /^arn:([^:]+):sts::(\d{12}|\*):assumed-role\/([^/]+)\//.exec(arn)
+  if (session) {
+    throw invalidInput(
+      `Invalid --allow-principal ${JSON.stringify(arn)}: a role session's ARN is never a request's aws:PrincipalArn (the role's ARN is), so it would allow nobody`,
+      `Allow the role: arn:${session[1]}:iam::${session[2]}:role/${session[3]} (with its path, if it has one).`,
+    )
+  }
   if (!principalPattern.test(arn)) {
     throw invalidInput(
       `Invalid --allow-principal ${JSON.stringify(arn)}: expected an IAM principal ARN (wildcards * and ? allowed)`,
@@ -75,11 +82,14 @@ function wildcard(part: string): RegExp {
 
 /**
  * Whether an allowed pattern covers the caller. With the role's path unknown, the pattern must
- * match the role both without a path and under one no real role has: whatever the path is.
+ * match the role whatever its path is: its resource part opens with a wildcard that can take any
+ * path (`*` or `role/*…`), and it matches the role without one.
  */
 export function allowsCaller(pattern: string, caller: CallerPrincipal): boolean {
   if (!principalMatches(pattern, caller.arn)) return false
-  return !caller.pathUnknown || principalMatches(pattern, caller.arn.replace(/:role\//, ':role/auditforge-any-path/x/'))
+  if (!caller.pathUnknown) return true
+  const resource = pattern.split(':').slice(5).join(':')
+  return resource.startsWith('*') || resource.startsWith('role/*')
 }
 
 /**

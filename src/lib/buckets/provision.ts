@@ -14,6 +14,7 @@ import {bucketNameFor, bucketNamesFor, namespaceOf, parsePerEngagementBucket, re
 import {assertAllowsCaller} from './principals.js'
 import {assertBoundTo, indexTagKey} from './tags.js'
 import {readTombstones, removeTombstone} from './tombstones.js'
+import {takeOffTrail} from './trail.js'
 
 /** The steps of provisioning, as reported to `onStep`: creating the bucket, then each control. */
 export type ProvisionStep = 'create' | ControlId
@@ -74,20 +75,23 @@ export async function provisionEngagementBucket(context: AwsContext, engagementI
     return {bucket, created, skipped}
   } catch (error) {
     // A bucket without every control must not be left behind by a create that failed.
-    if (created && options.removeIfIncomplete) throw await removeNewBucket(s3, bucket, owner, error)
+    if (created && options.removeIfIncomplete) throw await removeNewBucket(context, bucket, error)
     throw error
   }
 }
 
 /**
- * Removes a bucket created moments ago (still empty) after a later step failed, and returns
- * the error to raise: the original one, saying whether the bucket is gone.
+ * Removes a bucket created moments ago (still empty) after a later step failed, with its
+ * data-events selector if one was put on the trail already, and returns the error to raise: the
+ * original one, saying whether the bucket is gone.
  */
-export async function removeNewBucket(s3: S3Client, bucket: string, owner: string, cause: unknown): Promise<AuditforgeError> {
+export async function removeNewBucket(context: AwsContext, bucket: string, cause: unknown): Promise<AuditforgeError> {
   const failure = describeAwsError(cause, {action: 'Creating the engagement'})
   try {
-    await s3.send(new DeleteBucketCommand({Bucket: bucket, ExpectedBucketOwner: owner}))
-    return new AuditforgeError(`${failure.message}; the new bucket ${bucket} was removed again`, {
+    await context.s3.send(new DeleteBucketCommand({Bucket: bucket, ExpectedBucketOwner: await context.accountId()}))
+    const trail = await takeOffTrail(context, bucket)
+    const left = typeof trail === 'object' ? `; its data-events selector is still on the trail (${trail.error})` : ''
+    return new AuditforgeError(`${failure.message}; the new bucket ${bucket} was removed again${left}`, {
       code: failure.code,
       exit: failure.exit,
       suggestion: failure.suggestion,

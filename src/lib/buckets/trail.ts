@@ -14,7 +14,8 @@ import {
   PutEventSelectorsCommand,
 } from '@aws-sdk/client-cloudtrail'
 
-import {AuditforgeError, ExitCode, attempt} from '../errors.js'
+import {type AwsContext, createCloudTrailClient} from '../aws.js'
+import {AuditforgeError, ExitCode, attempt, describeAwsError} from '../errors.js'
 import type {ControlTarget} from './controls.js'
 
 export interface TrailSelectors {
@@ -136,21 +137,39 @@ function asAdvanced(basic: EventSelector[], trail: string): AdvancedEventSelecto
     }))
 }
 
+/** What became of a retired bucket's selector: taken off, not there, or left as the trail's only selector; or why that failed. */
+export type TrailSelectorOutcome = 'removed' | 'absent' | 'only' | {error: string}
+
 /**
  * Takes auditforge's selector for a bucket that is gone off the trail (a trail holds at most 500
  * conditions across its selectors, so each retired bucket's must go), keeping every other
- * selector; a trail left with none keeps logging management events. Whether one was removed.
+ * selector. One that is the trail's only selector is left: a trail with none would log
+ * management events it did not log before, and one selector cannot accumulate.
  */
-export async function removeTrailSelector(client: CloudTrailClient, trail: string, bucket: string): Promise<boolean> {
+export async function removeTrailSelector(client: CloudTrailClient, trail: string, bucket: string): Promise<'removed' | 'absent' | 'only'> {
   const reply = await attempt({action: `Reading the event selectors of the trail ${trail}`}, () => client.send(new GetEventSelectorsCommand({TrailName: trail})))
   const advanced = reply?.AdvancedEventSelectors ?? []
   const others = advanced.filter((selector) => selector.Name !== selectorName(bucket))
-  if (others.length === advanced.length) return false
-  const kept = others.length > 0 ? others : [{Name: 'Management events', FieldSelectors: [{Field: 'eventCategory', Equals: ['Management']}]}]
+  if (others.length === advanced.length) return 'absent'
+  if (others.length === 0) return 'only'
   await attempt({action: `Removing the data events of ${bucket} from the trail ${trail}`}, () =>
-    client.send(new PutEventSelectorsCommand({TrailName: trail, AdvancedEventSelectors: kept})),
+    client.send(new PutEventSelectorsCommand({TrailName: trail, AdvancedEventSelectors: others})),
   )
-  return true
+  return 'removed'
+}
+
+/** With a trail configured (--cloudtrail-trail), takes a retired bucket's selector off it; never throws. */
+export async function takeOffTrail(context: AwsContext, bucket: string): Promise<TrailSelectorOutcome | undefined> {
+  const trail = context.settings.controls.cloudtrailTrail
+  if (trail === undefined) return undefined
+  const client = await createCloudTrailClient(context.settings, context.credentials)
+  try {
+    return await removeTrailSelector(client, trail, bucket)
+  } catch (error) {
+    return {error: describeAwsError(error, {action: `Removing the data events of ${bucket} from the trail ${trail}`}).message}
+  } finally {
+    client.destroy()
+  }
 }
 
 /**

@@ -87,7 +87,13 @@ export async function repairBucketControls(context: AwsContext, bucket: string):
   }
   // Writing the policy with a list that leaves out the caller would lock them out of the bucket.
   if (failing.has('tls-only') || failing.has('least-privilege')) await assertAllowsCaller(context)
-  await applyControls(await controlTargetFor(context, {bucket, engagementId: before.engagementId, bind}), {only: failing})
+  const target = await controlTargetFor(context, {bucket, engagementId: before.engagementId, bind})
+  // A bucket being bound is bound first: its other controls are written only once it is this index's.
+  if (bind !== undefined) {
+    await applyControls(target, {only: new Set<ControlId>(['index-binding'])})
+    failing.delete('index-binding')
+  }
+  if (failing.size > 0) await applyControls(target, {only: failing})
   return checkBucketControls(context, bucket)
 }
 
