@@ -107,6 +107,15 @@ export const migrationKeys = {
 const batchPrefix = (id: string): string => `${root}/batch-operations/${validateEngagementId(id)}/`
 
 /**
+ * The lease a `migrate --execute` run holds on an engagement while it copies and flips, in the
+ * shared bucket beside the index (never an engagement object: `ownsKey` is false for it): one
+ * object per engagement, so two runs never copy into the same bucket at once.
+ */
+export const leaseKeys = {
+  migration: (id: string): string => `${root}/leases/migrate-${validateEngagementId(id)}.json`,
+}
+
+/**
  * S3 Batch Operations working files, in the shared bucket under a prefix reserved for them (never
  * an engagement object: `ownsKey` is false for it, so migrate, delete and purge never touch it).
  * One folder per migration run that created a job, named by that run's id (so folders sort by

@@ -264,7 +264,10 @@ describe('migrate --execute', () => {
     const index = await readIndex(bucket)
     expect(index.version).toBe(3)
     expect(index.engagements).toEqual([{...record(id), source_bucket: target}])
-    expect((await versions(bucket)).filter((entry) => !entry.startsWith(`${indexKey}@`))).toEqual(sourceBefore)
+    // Nothing but the index and the run's lease (released: only its versions and delete marker remain) changed there.
+    const leaseKey = `auditforge/leases/migrate-${id}.json`
+    expect((await versions(bucket)).filter((entry) => !entry.startsWith(`${indexKey}@`) && !entry.startsWith(`${leaseKey}@`))).toEqual(sourceBefore)
+    await expect(s3.send(new HeadObjectCommand({Bucket: bucket, Key: leaseKey}))).rejects.toMatchObject({$metadata: {httpStatusCode: 404}})
     for (const foreign of foreignObjects) expect(landed.has(foreign.key)).toBe(false)
   })
 

@@ -5,6 +5,7 @@
  */
 import {spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
+import {hostname} from 'node:os'
 
 import {
   CopyObjectCommand,
@@ -170,6 +171,9 @@ describe('migrate: resuming', () => {
       if (seen >= 20) break
       await new Promise((resolve) => setTimeout(resolve, 25))
     }
+    // Its lease on the engagement names it.
+    const lease = JSON.parse(await getText(s3, bucket, `auditforge/leases/migrate-${id}.json`))
+    expect(lease).toMatchObject({pid: child.pid, host: hostname()})
     child.kill('SIGKILL')
     expect(await exited, `the first run ended on its own: ${stderr}`).toBe('SIGKILL')
     const landed = await settled(target)
@@ -185,6 +189,30 @@ describe('migrate: resuming', () => {
     expect(await currentKeys(target)).toEqual(keys)
     expectOneVersionEach(await versionCounts(target), keys)
     expect(await sourceBucketOf(bucket, id)).toBe(target)
+  })
+})
+
+describe('migrate: one run per engagement', () => {
+  it('is refused (exit 6, nothing copied, record untouched) while a live run holds the engagement\'s lease; a killed one\'s is taken over', async () => {
+    const bucket = await createSharedBucket(s3, 'mig-lease')
+    const id = newId()
+    await seedEngagement(bucket, id, 3)
+    const leaseKey = `auditforge/leases/migrate-${id}.json`
+    const at = new Date().toISOString()
+    // Held by this very test process: alive, on this host.
+    await putText(s3, bucket, leaseKey, JSON.stringify({run_id: '20260101T000000.000Z-aaaaaa', operator: 'arn:aws:iam::123456789012:user/alice', host: hostname(), pid: process.pid, acquired_at: at, renewed_at: at}))
+
+    const refused = await runCli(migrate(bucket, '--execute', '--yes'))
+    expect(refused.code).toBe(6)
+    expect(refused.stderr).toContain(`Another migrate run (20260101T000000.000Z-aaaaaa, by arn:aws:iam::123456789012:user/alice on ${hostname()}, pid ${process.pid}) is working on ${id}`)
+    expect(await sourceBucketOf(bucket, id)).toBe('')
+    await expect(s3.send(new ListObjectsV2Command({Bucket: targetOf(id)}))).rejects.toMatchObject({$metadata: {httpStatusCode: 404}})
+
+    // A process that is gone (a pid no process has) left it: taken over at once.
+    await putText(s3, bucket, leaseKey, JSON.stringify({run_id: '20260101T000000.000Z-bbbbbb', operator: 'x', host: hostname(), pid: 2 ** 22 + 1, acquired_at: at, renewed_at: at}))
+    const rerun = await runJson<MigrateJson>(migrate(bucket, '--execute', '--yes'))
+    expect(rerun.code, rerun.stderr).toBe(0)
+    expect(await sourceBucketOf(bucket, id)).toBe(targetOf(id))
   })
 })
 

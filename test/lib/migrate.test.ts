@@ -300,6 +300,9 @@ function history(): [string, Record<string, unknown>][] {
 
 const mutating = /^(Put|Copy|Create|Delete|Upload|Complete|Abort|Restore)/
 
+/** The lease a migrate run holds on an engagement, beside the index. */
+const leaseKey = (id: string) => `auditforge/leases/migrate-${id}.json`
+
 function mutations(): string[] {
   return history()
     .map(([name]) => name)
@@ -478,10 +481,12 @@ describe('executeMigration', () => {
     expect(index.find((entry) => entry.engagement_id === id)!.source_bucket).toBe(target)
     expect(index.find((entry) => entry.engagement_id === 'eng-other')!.source_bucket).toBe('')
     expect(JSON.parse(fake.bucket(shared).get(indexKey)!.body).schema).toBe(2)
-    // The source is never modified: no call other than reads went to the shared bucket, except the index write.
+    // The source is never modified: no call other than reads went to the shared bucket, except the
+    // index write and the run's lease on the engagement, which is gone at the end.
     for (const [name, input] of history()) {
-      if (input.Bucket === shared && mutating.test(name)) expect(input.Key).toBe(indexKey)
+      if (input.Bucket === shared && mutating.test(name)) expect([indexKey, leaseKey(id)]).toContain(input.Key)
     }
+    expect(fake.bucket(shared).has(leaseKey(id))).toBe(false)
   })
 
   it('copies only what is missing or differs when the target already holds part of it', async () => {
@@ -602,7 +607,11 @@ describe('executeMigration', () => {
     const [outcome] = await executeMigration(context(), await planMigration(context(), shared))
     expect(outcome).toMatchObject({status: 'migrated', objects: keys.length - 1})
     expect(fake.keys(targetOf(id))).toEqual(keys.filter((key) => key !== gone).sort())
-    expect(s3Mock.commandCalls(DeleteObjectCommand).map((call) => [call.args[0].input.Bucket, call.args[0].input.Key])).toEqual([[targetOf(id), gone]])
+    // (and the run's lease, released at the end)
+    expect(s3Mock.commandCalls(DeleteObjectCommand).map((call) => [call.args[0].input.Bucket, call.args[0].input.Key])).toEqual([
+      [targetOf(id), gone],
+      [shared, leaseKey(id)],
+    ])
   })
 
   it('records one engagement\'s failure and still migrates the others', async () => {
@@ -805,7 +814,10 @@ describe('executeMigration with deep checks', () => {
     const heads = s3Mock.commandCalls(HeadObjectCommand).map((call) => call.args[0].input).filter((input) => input.ChecksumMode === 'ENABLED')
     expect(heads).toHaveLength(2 * keys.length)
     for (const input of heads) expect(input.VersionId).toMatch(/^v\d+$/)
-    const reads = s3Mock.commandCalls(GetObjectCommand).map((call) => call.args[0].input).filter((input) => input.Key !== indexKey && input.Key !== tombstonesKey && !String(input.Key).startsWith('auditforge/migrations/'))
+    const reads = s3Mock
+      .commandCalls(GetObjectCommand)
+      .map((call) => call.args[0].input)
+      .filter((input) => input.Key !== indexKey && input.Key !== tombstonesKey && !String(input.Key).startsWith('auditforge/migrations/') && !String(input.Key).startsWith('auditforge/leases/'))
     expect(reads).toHaveLength(6)
     for (const input of reads) expect(input.VersionId).toMatch(/^v\d+$/)
   })

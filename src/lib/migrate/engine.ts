@@ -113,6 +113,8 @@ export interface BulkPassContext {
   runId: string
   /** Runs `pass` with a fresh evidence segment of the run (each segment in key order). */
   withSegment: <T>(pass: (record: (line: EvidenceLine) => Promise<void>) => Promise<T>) => Promise<T>
+  /** Proves the run still holds the engagement's lease (renewing it); called right before a job is created. */
+  checkpoint?: () => Promise<void>
 }
 
 /** An earlier run's bulk job for an engagement that is still active: it may yet write into the engagement's bucket. */

@@ -14,7 +14,8 @@ import {migrationKeys, ownsKey} from '../layout.js'
 import {abortMultipartUploads} from '../s3/index.js'
 import {LocalCopyEngine} from './copy.js'
 import {createJobGuard} from './batch/guard.js'
-import type {BulkCopyEngine, BulkJobGuard, BulkJobProgress, BulkOutcome} from './engine.js'
+import type {BulkCopyEngine, BulkJobGuard, BulkJobProgress, BulkOutcome, CopyEngine} from './engine.js'
+import {type LeaseOptions, MigrationLease} from './lease.js'
 import {type DeepChecks, checksumDifferences, deepCheckFailures, evidencePairs, runDeepChecks, sampleDifferences, validateContentSample, wantsDeepChecks} from './deep-check.js'
 import {type EvidenceLine, type EvidenceSummary, EvidenceWriter, readEvidence, segmentName, writeSummary} from './evidence.js'
 import type {EngagementPlan, MigrationPlan} from './plan.js'
@@ -57,6 +58,8 @@ export interface ExecuteOptions {
    * batch/); the local engine copies the rest, and verification, evidence and flip are the same.
    */
   bulk?: BulkCopyEngine
+  /** The engagement lease's timings; injectable for tests. */
+  lease?: LeaseOptions
   /**
    * Finds an earlier run's bulk job still active for an engagement before anything is copied:
    * adopted by `bulk` when there is one, else the engagement is refused. Default: the S3 Batch
@@ -84,6 +87,27 @@ export async function migrateEngagement(
   copyLimit: ReturnType<typeof pLimit> = pLimit(options.concurrency ?? 16),
 ): Promise<EngagementOutcome> {
   if (options.contentSample !== undefined) validateContentSample(options.contentSample)
+  const now = options.now ?? (() => new Date())
+  const startedAt = now()
+  const runId = migrationKeys.newRunId(startedAt)
+  // One run per engagement at a time: taken before anything is provisioned or copied.
+  const lease = await MigrationLease.acquire(context.s3, sharedBucket, plan.engagementId, {runId, operator: await context.callerArn()}, {now, ...options.lease})
+  try {
+    return await migrateLeased(context, sharedBucket, plan, options, copyLimit, {runId, startedAt, lease})
+  } finally {
+    await lease.release()
+  }
+}
+
+async function migrateLeased(
+  context: AwsContext,
+  sharedBucket: string,
+  plan: EngagementPlan,
+  options: ExecuteOptions,
+  copyLimit: ReturnType<typeof pLimit>,
+  run: {runId: string; startedAt: Date; lease: MigrationLease},
+): Promise<EngagementOutcome> {
+  const {runId, startedAt, lease} = run
   const {s3} = context
   const owner = await context.accountId()
   const id = plan.engagementId
@@ -118,15 +142,20 @@ export async function migrateEngagement(
   await abortStaleUploads(s3, bucket, owner, id)
 
   const location = {bucket, expectedOwner: owner, engagementId: id}
-  const startedAt = now()
-  const runId = migrationKeys.newRunId(startedAt)
-  const engine = new LocalCopyEngine(s3, {
+  const local = new LocalCopyEngine(s3, {
     sourceBucket: sharedBucket,
     targetBucket: bucket,
     owner,
     multipartThreshold: options.multipartThreshold,
     partSize: options.partSize,
   })
+  // No copy once the lease is known lost: another run may be copying and switching.
+  const engine: CopyEngine = {
+    copy: (request) => {
+      lease.assertHeld()
+      return local.copy(request)
+    },
+  }
   const sides = (): SyncSides => ({s3, sourceBucket: sharedBucket, targetBucket: bucket, engagementId: id, owner, evidence: readEvidence(s3, location)})
   // A bucket this run created holds neither objects nor evidence: the first pass lists neither.
   const freshSides = (): SyncSides => ({...sides(), evidence: emptyStream<EvidenceLine>(), targetKnownEmpty: true})
@@ -168,7 +197,7 @@ export async function migrateEngagement(
     const firstSides = pass === 1 && created ? freshSides() : sides()
     const totals =
       pass === 1 && bulk
-        ? await bulk.firstPass({sides: firstSides, engine, limit: copyLimit, onObject, onJob, runId, withSegment: (run) => withSegment('copy', run)})
+        ? await bulk.firstPass({sides: firstSides, engine, limit: copyLimit, onObject, onJob, runId, withSegment: (run) => withSegment('copy', run), checkpoint: () => lease.renew()})
         : await withSegment('copy', (record) => copyPass(firstSides, {engine, record, recordProven: pass === 1, limit: copyLimit, onObject}))
     if ('bulk' in totals) bulkOutcome = totals.bulk as BulkOutcome
     done.copied += totals.copied
@@ -226,6 +255,8 @@ export async function migrateEngagement(
   }
 
   report('record')
+  // Still this run's engagement, proven by a write, right before the switch.
+  await lease.renew()
   const index = new EngagementIndex(s3, sharedBucket)
   await index.setSourceBucket(id, bucket, '')
   summary.flipped_at = iso(now())

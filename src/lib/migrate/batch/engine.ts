@@ -99,6 +99,7 @@ class BatchCopyEngine implements BulkCopyEngine {
     if (!manifest) return {...totals, bulk: outcome}
 
     const reportBucket = this.options.reportBucket ?? this.sharedBucket
+    await pass.checkpoint?.()
     const state = await startJob(jobs, {
       engagementId: id,
       runId: pass.runId,
