@@ -109,6 +109,11 @@ async function migrateLeased(
 ): Promise<EngagementOutcome> {
   const {runId, startedAt, lease} = run
   const {s3} = context
+  // The plan may be older than another run that migrated the engagement meanwhile (planned, then
+  // asked y/N): under the lease, the record says whether there is anything left to do. Copying
+  // again would overwrite, and remove, what the application wrote since the switch.
+  const record = await new EngagementIndex(s3, sharedBucket).get(plan.engagementId)
+  if (record.source_bucket) return alreadyMigrated(record)
   const owner = await context.accountId()
   const id = plan.engagementId
   const now = options.now ?? (() => new Date())
@@ -156,7 +161,15 @@ async function migrateLeased(
       return local.copy(request)
     },
   }
-  const sides = (): SyncSides => ({s3, sourceBucket: sharedBucket, targetBucket: bucket, engagementId: id, owner, evidence: readEvidence(s3, location)})
+  const sides = (): SyncSides => ({
+    s3,
+    sourceBucket: sharedBucket,
+    targetBucket: bucket,
+    engagementId: id,
+    owner,
+    evidence: readEvidence(s3, location),
+    mayWrite: () => lease.assertHeld(),
+  })
   // A bucket this run created holds neither objects nor evidence: the first pass lists neither.
   const freshSides = (): SyncSides => ({...sides(), evidence: emptyStream<EvidenceLine>(), targetKnownEmpty: true})
   const segments: string[] = []

@@ -8,15 +8,17 @@
  *
  * A run that was killed leaves its lease. The next run takes it over at once when it is on the
  * same host and the holder's process is gone; otherwise once the lease has not been renewed for
- * `staleAfterMs` (the message says when).
+ * `staleAfterMs` by S3's clock (the object's Last-Modified against the Date of S3's answer), so
+ * hosts whose clocks disagree never take over a live lease. The holder, for its part, counts
+ * itself lost once it has not renewed for most of that time, on its own clock.
  */
 import {hostname} from 'node:os'
 
-import {DeleteObjectCommand, type S3Client} from '@aws-sdk/client-s3'
+import {DeleteObjectCommand, GetObjectCommand, type S3Client} from '@aws-sdk/client-s3'
 
-import {AuditforgeError, ExitCode, attempt} from '../errors.js'
+import {AuditforgeError, ExitCode, attempt, awsErrorCode, describeAwsError, httpStatus} from '../errors.js'
 import {leaseKeys} from '../layout.js'
-import {readText, writeConditionally} from '../s3/index.js'
+import {writeConditionally} from '../s3/index.js'
 
 export interface LeaseHolder {
   run_id: string
@@ -38,6 +40,39 @@ export interface LeaseOptions {
 }
 
 const defaults = {renewEveryMs: 60_000, staleAfterMs: 5 * 60_000}
+
+/** The lease as stored, with S3's clock: when it was last written, and the time of the answer. */
+interface StoredLease {
+  holder: LeaseHolder
+  etag?: string
+  /** Milliseconds since the last write, by S3's clock. */
+  idleMs: number
+}
+
+/** Reads the lease, and how long ago S3 says it was written (Last-Modified against the Date header of the same answer). */
+async function readLease(s3: S3Client, bucket: string, key: string): Promise<StoredLease | undefined> {
+  const command = new GetObjectCommand({Bucket: bucket, Key: key})
+  let answeredAt: number | undefined
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      const result = await next(args)
+      const date = (result.response as {headers?: Record<string, string>}).headers?.date
+      if (date) answeredAt = Date.parse(date)
+      return result
+    },
+    {step: 'deserialize', name: 'auditforgeServerDate'},
+  )
+  try {
+    const reply = await s3.send(command)
+    const holder = JSON.parse(reply.Body ? await reply.Body.transformToString('utf8') : '{}') as LeaseHolder
+    const written = reply.LastModified?.getTime() ?? Date.parse(holder.renewed_at)
+    return {holder, etag: reply.ETag, idleMs: Math.max(0, (answeredAt ?? Date.now()) - written)}
+  } catch (error) {
+    const code = awsErrorCode(error)
+    if (code === 'NoSuchKey' || (httpStatus(error) === 404 && code !== 'NoSuchBucket')) return undefined
+    throw describeAwsError(error, {action: 'Reading the migration lease', bucket, key})
+  }
+}
 
 function processAlive(pid: number): boolean {
   try {
@@ -81,8 +116,8 @@ export class MigrationLease {
     const lease = new MigrationLease(s3, sharedBucket, engagementId, holder, settings)
     await lease.write((current) => {
       if (current === undefined || current.holder.run_id === run.runId) return true
-      if (lease.mayTakeOver(current.holder)) return true
-      throw lease.heldBy(current.holder)
+      if (lease.mayTakeOver(current)) return true
+      throw lease.heldBy(current)
     })
     lease.timer = setInterval(() => void lease.renew().catch(() => {}), settings.renewEveryMs)
     lease.timer.unref()
@@ -93,31 +128,31 @@ export class MigrationLease {
     return leaseKeys.migration(this.engagementId)
   }
 
-  /** A holder that is gone: its process ended on this host, or it stopped renewing long enough ago. */
-  private mayTakeOver(other: LeaseHolder): boolean {
-    if (other.host === this.holder.host && other.pid !== process.pid && !this.options.isAlive(other.pid)) return true
-    return this.options.now().getTime() - Date.parse(other.renewed_at) >= this.options.staleAfterMs
+  /** A holder that is gone: its process ended on this host, or it stopped renewing long enough ago (by S3's clock). */
+  private mayTakeOver(other: StoredLease): boolean {
+    const holder = other.holder
+    if (holder.host === this.holder.host && holder.pid !== process.pid && !this.options.isAlive(holder.pid)) return true
+    return other.idleMs >= this.options.staleAfterMs
   }
 
-  private heldBy(other: LeaseHolder): AuditforgeError {
-    const idle = Math.max(0, Math.round((this.options.now().getTime() - Date.parse(other.renewed_at)) / 1000))
-    const staleIn = Math.max(0, Math.ceil((this.options.staleAfterMs / 1000 - idle) / 60))
+  private heldBy(other: StoredLease): AuditforgeError {
+    const {holder} = other
+    const idle = Math.round(other.idleMs / 1000)
+    const staleIn = Math.max(0, Math.ceil((this.options.staleAfterMs - other.idleMs) / 60_000))
     return new AuditforgeError(
-      `Another migrate run (${other.run_id}, by ${other.operator} on ${other.host}, pid ${other.pid}) is working on ${this.engagementId} (last renewed ${idle} s ago); this run copied nothing`,
+      `Another migrate run (${holder.run_id}, by ${holder.operator} on ${holder.host}, pid ${holder.pid}) is working on ${this.engagementId} (last renewed ${idle} s ago); this run copied nothing`,
       {
         code: 'migration_in_progress',
         exit: ExitCode.conflict,
-        suggestion: `Run again once it has finished. If that run was killed, its lease expires ${staleIn > 0 ? `in about ${staleIn} min` : 'now'} (or at once for a run again on ${other.host}).`,
+        suggestion: `Run again once it has finished. If that run was killed, its lease expires ${staleIn > 0 ? `in about ${staleIn} min` : 'now'} (or at once for a run again on ${holder.host}).`,
       },
     )
   }
 
   /** Writes the lease as this run's if `mayWrite` allows, given what is there now; conditional on what was read. */
-  private async write(mayWrite: (current: {holder: LeaseHolder; etag?: string} | undefined) => boolean): Promise<void> {
-    const location = {bucket: this.bucket, key: this.key}
+  private async write(mayWrite: (current: StoredLease | undefined) => boolean): Promise<void> {
     const outcome = await writeConditionally(this.s3, {bucket: this.bucket, action: 'Writing the migration lease', subject: `The migration lease s3://${this.bucket}/${this.key}`}, async () => {
-      const stored = await readText(this.s3, location, 'Reading the migration lease')
-      const current = stored ? {holder: JSON.parse(stored.text) as LeaseHolder, etag: stored.etag} : undefined
+      const current = await readLease(this.s3, this.bucket, this.key)
       // Our own write already in place (an answer that was lost): nothing to write.
       if (current && current.holder.run_id === this.holder.run_id && current.holder.renewed_at === this.holder.renewed_at) {
         this.etag = current.etag
@@ -156,20 +191,27 @@ export class MigrationLease {
     )
   }
 
-  /** Throws when the lease is known lost; cheap, called before every copy. */
+  /**
+   * Throws when the lease is lost, or may be: known taken over, or not renewed for most of the
+   * time after which another run may take it. Cheap; called before every copy and removal.
+   */
   assertHeld(): void {
+    if (!this.lost && this.options.now().getTime() - this.lastRenewed >= this.options.staleAfterMs * 0.75) this.lost = this.takenOver(undefined)
     if (this.lost) throw this.lost
   }
 
-  /** Stops renewing and deletes the lease if it is still this run's. Never throws. */
+  /** Stops renewing and deletes the lease if it is still this run's (conditional on its ETag). Never throws. */
   async release(): Promise<void> {
     clearInterval(this.timer)
     try {
-      const stored = await readText(this.s3, {bucket: this.bucket, key: this.key}, 'Reading the migration lease')
-      if (!stored || (JSON.parse(stored.text) as LeaseHolder).run_id !== this.holder.run_id) return
-      await attempt({action: 'Releasing the migration lease', bucket: this.bucket, key: this.key}, () => this.s3.send(new DeleteObjectCommand({Bucket: this.bucket, Key: this.key})))
+      const current = await readLease(this.s3, this.bucket, this.key)
+      if (!current || current.holder.run_id !== this.holder.run_id) return
+      await attempt({action: 'Releasing the migration lease', bucket: this.bucket, key: this.key}, () =>
+        this.s3.send(new DeleteObjectCommand({Bucket: this.bucket, Key: this.key, ...(current.etag ? {IfMatch: current.etag} : {})})),
+      )
     } catch {
-      // A lease left behind expires on its own; the run's outcome stands.
+      // Taken over meanwhile (412): the lease is the other run's. Anything else: a lease left
+      // behind expires on its own, and the run's outcome stands.
     }
   }
 }

@@ -95,10 +95,11 @@ export function migrationReport(
 export function migrationExitCode(outcomes: readonly {status: string; error_code?: string}[]): 0 | 1 | 4 | 5 | 6 {
   if (outcomes.some((outcome) => outcome.status === 'verification_failed')) return ExitCode.verificationFailed
   const failed = outcomes.filter((outcome) => outcome.status === 'failed')
-  // Refused for safety (an earlier run's job still active), and nothing else failed.
-  if (failed.length > 0 && failed.every((outcome) => outcome.error_code === 'batch_job_active')) return ExitCode.refused
-  // Another run holds the engagement (or took it over), and nothing else failed.
-  if (failed.length > 0 && failed.every((outcome) => outcome.error_code === 'migration_in_progress' || outcome.error_code === 'migration_lease_lost')) return ExitCode.conflict
+  // Another run holds the engagement (or took it over), and nothing else failed: a conflict.
+  const held = (code?: string) => code === 'migration_in_progress' || code === 'migration_lease_lost'
+  if (failed.length > 0 && failed.every((outcome) => held(outcome.error_code))) return ExitCode.conflict
+  // Refused for safety (an earlier run's job still active, or another run holding some), and nothing else failed.
+  if (failed.length > 0 && failed.every((outcome) => outcome.error_code === 'batch_job_active' || held(outcome.error_code))) return ExitCode.refused
   if (failed.length > 0) return ExitCode.failed
   return ExitCode.ok
 }

@@ -41,6 +41,8 @@ export interface SyncSides {
    * skipped (a copy into it is still conditional on the key being absent).
    */
   targetKnownEmpty?: boolean
+  /** Throws when the run may no longer write to the target (its lease is lost); called before every removal. */
+  mayWrite?: () => void
 }
 
 export interface CopyPassOptions {
@@ -271,6 +273,7 @@ export async function copyPass(sides: SyncSides, options: CopyPassOptions): Prom
     }
     if (item.kind === 'remove') {
       const {target} = item.row
+      sides.mayWrite?.()
       const marker = await deleteCurrentObject(sides.s3, {bucket: sides.targetBucket, key: target.key, expectedOwner: sides.owner})
       totals.removed++
       options.onObject?.({key: target.key, size: 0, action: 'removed'})
@@ -293,6 +296,7 @@ export async function copyPass(sides: SyncSides, options: CopyPassOptions): Prom
         totals.objects--
         totals.bytes -= source.size
         if (!target) return undefined
+        sides.mayWrite?.()
         const marker = await deleteCurrentObject(sides.s3, {bucket: sides.targetBucket, key: source.key, expectedOwner: sides.owner})
         totals.removed++
         return line(source.key, 0, 'removed', {source: {key: source.key, size: 0, etag: ''}, target: {etag: null, versionId: marker, checksum: null}})

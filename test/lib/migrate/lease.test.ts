@@ -67,10 +67,11 @@ describe('the migration lease', () => {
     expect(await leaseOn(s3, shared, id)).toMatchObject({run_id: 'mine'})
     await mine.release()
 
+    // Another host's lease goes stale by S3's clock (Last-Modified against the Date of S3's answer), whatever the clocks of the hosts say.
     await put({run_id: 'elsewhere', operator: 'x', host: 'another-task', pid: 1, acquired_at: at, renewed_at: at})
-    await expect(MigrationLease.acquire(s3, shared, id, {runId: 'early', operator: 'y'})).rejects.toMatchObject({code: 'migration_in_progress'})
-    const later = () => new Date(Date.parse(at) + 5 * 60_000 + 1000)
-    const taken = await MigrationLease.acquire(s3, shared, id, {runId: 'late', operator: 'y'}, {now: later})
+    await expect(MigrationLease.acquire(s3, shared, id, {runId: 'early', operator: 'y'}, {staleAfterMs: 2000})).rejects.toMatchObject({code: 'migration_in_progress'})
+    await new Promise((resolve) => setTimeout(resolve, 3100))
+    const taken = await MigrationLease.acquire(s3, shared, id, {runId: 'late', operator: 'y'}, {staleAfterMs: 2000})
     expect(await leaseOn(s3, shared, id)).toMatchObject({run_id: 'late'})
     await taken.release()
   })
@@ -79,10 +80,9 @@ describe('the migration lease', () => {
     const s3 = testS3()
     const shared = await createSharedBucket(s3, 'lease-lost')
     const id = randomEngagementId()
-    const stalled = await MigrationLease.acquire(s3, shared, id, {runId: 'stalled', operator: 'x'}, {isAlive: () => true})
-    const start = Date.now()
-    const afterStale = () => new Date(start + 6 * 60_000)
-    const other = await MigrationLease.acquire(s3, shared, id, {runId: 'other', operator: 'y'}, {now: afterStale})
+    const stalled = await MigrationLease.acquire(s3, shared, id, {runId: 'stalled', operator: 'x'}, {isAlive: () => true, renewEveryMs: 3_600_000})
+    await new Promise((resolve) => setTimeout(resolve, 2100))
+    const other = await MigrationLease.acquire(s3, shared, id, {runId: 'other', operator: 'y'}, {isAlive: () => true, staleAfterMs: 1000})
 
     const lost = await failure(stalled.renew())
     expect(lost).toMatchObject({code: 'migration_lease_lost', exit: 6, message: expect.stringContaining('to run other')})

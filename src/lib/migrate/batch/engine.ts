@@ -241,6 +241,7 @@ class BatchCopyEngine implements BulkCopyEngine {
         // Deleted from the source meanwhile: the target must not keep it either.
         if (!targetHasKey) return undefined
         const {s3} = this.context
+        pass.sides.mayWrite?.()
         const marker = await deleteCurrentObject(s3, {bucket: pass.sides.targetBucket, key: source.key, expectedOwner: pass.sides.owner})
         recorded.removed++
         return {...evidenceLine({key: source.key, size: 0, etag: ''}, {etag: null, versionId: marker, checksum: null}), action: 'removed'}
