@@ -12,7 +12,7 @@ const results = {pass: 'pass', fail: 'FAIL', skipped: 'skipped'} as const
  * The control and its result stay whole; on a narrow terminal the standard's ids and what was
  * found wrap.
  */
-export function renderBucketCheck(check: BucketCheck, standard?: StandardName): Rendered {
+export function renderBucketCheck(check: BucketCheck, standard?: StandardName, width?: number): Rendered {
   const head: Column[] = [
     ...(standard ? [{title: `  ${standardLabels[standard]}`, fit: 'wrap' as const}] : []),
     {title: standard ? 'Control' : '  Control', fit: 'whole'},
@@ -25,7 +25,7 @@ export function renderBucketCheck(check: BucketCheck, standard?: StandardName): 
     results[control.status],
     control.actual,
   ])
-  return renderTable(head, rows)
+  return renderTable(head, rows, {width})
 }
 
 /** The decommission preflight: a row per check, ok or BLOCKS, with what was found. */

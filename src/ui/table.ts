@@ -63,6 +63,9 @@ export function cutText(text: string, width: number): string {
 
 /** `text` broken into lines of at most `width` characters, at spaces where it can, inside a word where it must. */
 export function wrapText(text: string, width: number): string[] {
+  // An indented value (a row set in under its heading) keeps its indent on every line.
+  const indent = /^ */.exec(text)![0]
+  if (indent.length > 0 && indent.length < width - 1) return wrapText(text.slice(indent.length), width - indent.length).map((line) => `${indent}${line}`)
   const lines: string[] = []
   let line = ''
   for (const word of text.split(' ')) {
@@ -117,7 +120,14 @@ export function renderTable(head: (Column | string)[], rows: unknown[][], option
     const widths = columns.map((_, index) => Math.max(whole[index], Math.min(natural[index], pipedTextWidth)))
     return draw(columns, cells, widths, undefined, options)
   }
-  const layout = fit(columns, natural, whole, width)
+  // The longest word of each column, with the indent a value keeps on every wrapped line.
+  const longestWord = columns.map((_, index) =>
+    Math.max(0, ...cells.map((row) => {
+      const value = row[index].value as string
+      return /^ */.exec(value)![0].length + Math.max(...value.trim().split(' ').map((word) => textWidth(word)))
+    })),
+  )
+  const layout = fit(columns, natural, whole, longestWord, width)
   if (!layout) return stacked(columns, cells, width)
   const kept = layout.map((_, index) => index).filter((index) => layout[index] > 0)
   return draw(
@@ -134,27 +144,31 @@ export function renderTable(head: (Column | string)[], rows: unknown[][], option
  * fit side by side. Columns with a drop rank go before free text narrows below a readable width;
  * only with all of them gone may it narrow further.
  */
-function fit(columns: Column[], natural: number[], whole: number[], width: number): number[] | undefined {
-  const minimum = (wrap: number) => columns.map((column, index) => Math.max(whole[index], Math.min(natural[index], column.fit === 'wrap' ? wrap : minCut)))
+function fit(columns: Column[], natural: number[], whole: number[], longestWord: number[], width: number): number[] | undefined {
+  // Free text of short words (a list of control ids) may narrow to its longest word.
+  const minimum = (wrap: number, words = false) =>
+    columns.map((column, index) => Math.max(whole[index], Math.min(natural[index], column.fit === 'wrap' ? (words ? Math.min(wrap, longestWord[index]) : wrap) : minCut)))
   const droppable = columns.map((column, index) => ({column, index})).filter(({column}) => column.drop !== undefined)
   droppable.sort((a, b) => a.column.drop! - b.column.drop!)
   const attempts = [
     ...droppable.map((_, dropped) => ({least: minimum(readableWrap), dropped})),
     {least: minimum(readableWrap), dropped: droppable.length},
-    {least: minimum(minWrap), dropped: droppable.length},
+    {least: minimum(minWrap, true), dropped: droppable.length},
   ]
   for (const {least, dropped} of attempts) {
     const active = columns.map((_, index) => !droppable.slice(0, dropped).some((candidate) => candidate.index === index))
     const total = (widths: number[]) => widths.reduce((sum, w, index) => sum + (active[index] ? w : 0), 0) + gap * (active.filter(Boolean).length - 1)
     if (total(least) > width) continue
     const widths = natural.map((w, index) => (active[index] ? w : 0))
-    // Narrow the widest column that can still give until the table fits; free text gives first.
+    // Narrow a column that can still give until the table fits: free text first, and of that
+    // first what can wrap between words (the most room above its longest word), then the widest.
     while (total(widths) > width) {
-      const candidates = widths.map((w, index) => ({w, index})).filter(({w, index}) => active[index] && w > least[index])
+      const candidates = widths.map((w, index) => ({w, index, slack: w - longestWord[index]})).filter(({w, index}) => active[index] && w > least[index])
       const wrapping = candidates.filter(({index}) => columns[index].fit === 'wrap')
       const pool = wrapping.length > 0 ? wrapping : candidates
-      const widest = pool.reduce((a, b) => (b.w > a.w ? b : a))
-      widths[widest.index]--
+      const between = pool.filter(({slack}) => slack > 0)
+      const pick = between.length > 0 ? between.reduce((a, b) => (b.slack > a.slack ? b : a)) : pool.reduce((a, b) => (b.w > a.w ? b : a))
+      widths[pick.index]--
     }
     return widths
   }
