@@ -1,7 +1,7 @@
 import {AuditforgeCommand} from '../base-command.js'
 import {type DoctorCheck, runDoctor} from '../lib/doctor.js'
 import {ExitCode} from '../lib/errors.js'
-import {renderTable} from '../ui/table.js'
+import {describeDoctorFailures, renderDoctor} from '../ui/doctor.js'
 
 interface DoctorOutput {
   ok: boolean
@@ -24,10 +24,10 @@ export default class Doctor extends AuditforgeCommand<typeof Doctor, DoctorOutpu
     const checks = await runDoctor(context, sharedBucket, (check) => this.spinner.update(`Checked ${check.check}: ${check.status}`))
     this.spinner.stop()
     const ok = checks.every((check) => check.status !== 'fail')
-    if (!this.jsonEnabled()) this.log(renderTable(['Check', 'Status', 'Detail'], checks.map((check) => [check.check, check.status.toUpperCase(), check.detail])))
+    if (!this.jsonEnabled()) this.log(renderDoctor(checks))
     if (!ok) {
       process.exitCode = ExitCode.verificationFailed
-      this.note(`Error: ${checks.filter((check) => check.status === 'fail').length} check(s) failed.`)
+      this.note(describeDoctorFailures(checks))
     }
     return {ok, checks}
   }

@@ -13,7 +13,9 @@ export async function confirmDestructive(question: string, yes: boolean): Promis
   assertCanConfirm(yes)
   let answer = false
   try {
-    answer = await confirm({message: sanitize(question), default: false}, {output: process.stderr})
+    // inquirer marks an answered question with a green ✔, a "No" (a refusal) included; the mark
+    // here says only that it was asked.
+    answer = await confirm({message: sanitize(question), default: false, theme: {prefix: {idle: '?', done: '?'}}}, {output: process.stderr})
   } catch (error) {
     // Ctrl-C or Ctrl-D at the prompt is a "no", not a crash.
     if (!(error instanceof Error && error.name === 'ExitPromptError')) throw error

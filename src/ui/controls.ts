@@ -1,27 +1,37 @@
 /** Bucket control checks as tables: one per bucket, a row per control, labelled by a standard's ids when asked. */
 import type {BucketCheck, DecommissionResult, StandardName} from '../lib/buckets.js'
-import {renderTable} from './table.js'
+import {type Column, renderTable} from './table.js'
 import type {Rendered} from './terminal.js'
 
 export const standardLabels: Record<StandardName, string> = {fsbp: 'FSBP', cis: 'CIS', prowler: 'Prowler'}
 
 const results = {pass: 'pass', fail: 'FAIL', skipped: 'skipped'} as const
 
-/** A bucket's rows: [the standard's ids,] control, result (pass, FAIL, skipped), what was found. */
-export function renderBucketCheck(check: BucketCheck, standard?: StandardName): Rendered {
-  const head = [...(standard ? [`  ${standardLabels[standard]}`] : []), standard ? 'Control' : '  Control', 'Result', 'Found']
+/**
+ * A bucket's rows: [the standard's ids,] control, result (pass, FAIL, skipped), what was found.
+ * The control and its result stay whole; on a narrow terminal the standard's ids and what was
+ * found wrap.
+ */
+export function renderBucketCheck(check: BucketCheck, standard?: StandardName, width?: number): Rendered {
+  const head: Column[] = [
+    ...(standard ? [{title: `  ${standardLabels[standard]}`, fit: 'wrap' as const}] : []),
+    {title: standard ? 'Control' : '  Control', fit: 'whole'},
+    {title: 'Result', fit: 'whole'},
+    {title: 'Found', fit: 'wrap'},
+  ]
   const rows = check.controls.map((control) => [
     ...(standard ? [`  ${control.standards[standard]?.join(', ') || '—'}`] : []),
     standard ? control.control : `  ${control.control}`,
     results[control.status],
     control.actual,
   ])
-  return renderTable(head, rows)
+  return renderTable(head, rows, {width})
 }
 
 /** The decommission preflight: a row per check, ok or BLOCKS, with what was found. */
 export function renderPreflight(checks: {check: string; ok: boolean; detail: string}[]): Rendered {
-  return renderTable(['  Check', 'Result', 'Found'], checks.map((check) => [`  ${check.check}`, check.ok ? 'ok' : 'BLOCKS', check.detail]))
+  const head: Column[] = [{title: '  Check', fit: 'whole'}, {title: 'Result', fit: 'whole'}, {title: 'Found', fit: 'wrap'}]
+  return renderTable(head, checks.map((check) => [`  ${check.check}`, check.ok ? 'ok' : 'BLOCKS', check.detail]))
 }
 
 /** What to warn about after a decommission that was to take the bucket's selector off a trail. */

@@ -1,19 +1,34 @@
 import type {BulkOutcome, ChecksumCheck, ContentSampleCheck, DeepChecks, EngagementOutcome, NotComparableReason, VerifyOutcome} from '../lib/migrate/index.js'
 import {plural} from './format.js'
-import {renderTable} from './table.js'
+import {type Column, renderTable, terminalWidth, textWidth} from './table.js'
 import {type Rendered, sanitize} from './terminal.js'
 
-const rule = (char: string) => char.repeat(70)
-const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(2)
+/** Sizes in the plan's tables: mebibytes (1024 × 1024 bytes), labelled MiB. */
+export const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(2)
 
-/** The dry-run plan in seed 001's layout; each value sanitised, so no value can add a line. */
+const engagementColumns: Column[] = [
+  {title: 'Engagement', fit: 'whole'},
+  {title: 'Target bucket', fit: 'whole'},
+]
+
+/**
+ * The dry-run plan in seed 001's layout (source, a ruled table, the total), sizes in MiB. The
+ * table fits the terminal (ids and bucket names whole) and the rules are as wide as the table;
+ * each value is sanitised, so no value can add a line.
+ */
 export function renderPlan(sourceBucket: string, outcomes: EngagementOutcome[]): string {
-  const lines = [`Source bucket: ${sanitize(sourceBucket)}`, rule('='), `${'Engagement'.padEnd(20)}${'Target bucket'.padEnd(36)}${'Objs'.padStart(6)}${'MB'.padStart(8)}`, rule('-')]
   const planned = outcomes.filter((outcome) => outcome.status !== 'already_migrated')
-  for (const outcome of planned) {
-    lines.push(`${sanitize(outcome.engagement_id).padEnd(20)}${sanitize(outcome.target_bucket).padEnd(36)}${String(outcome.objects).padStart(6)}${mb(outcome.bytes).padStart(8)}`)
+  const lines = [`Source bucket: ${sanitize(sourceBucket)}`]
+  if (planned.length > 0) {
+    const table = renderTable(
+      [...engagementColumns, {title: 'Objs', align: 'right'}, {title: 'MiB', align: 'right'}],
+      planned.map((outcome) => [outcome.engagement_id, outcome.target_bucket, outcome.objects, mib(outcome.bytes)]),
+      {rule: '-', plain: true},
+    ).text
+    const width = Math.min(Math.max(...table.split('\n').map((line) => textWidth(line))), terminalWidth() ?? Number.POSITIVE_INFINITY)
+    lines.push('='.repeat(width), table, '='.repeat(width))
   }
-  lines.push(rule('='), `Total: ${planned.length} engagements, ${sum(planned, 'objects')} objects, ${mb(sum(planned, 'bytes'))} MB`)
+  lines.push(`Total: ${plural(planned.length, 'engagement')}, ${plural(sum(planned, 'objects'), 'object')}, ${mib(sum(planned, 'bytes'))} MiB`)
   for (const outcome of outcomes.filter((candidate) => candidate.status === 'already_migrated')) {
     lines.push(`Already migrated: ${sanitize(outcome.engagement_id)} uses ${sanitize(outcome.target_bucket)}`)
   }
@@ -22,7 +37,7 @@ export function renderPlan(sourceBucket: string, outcomes: EngagementOutcome[]):
 
 export function renderOutcomes(outcomes: EngagementOutcome[]): Rendered {
   return renderTable(
-    ['Engagement', 'Target bucket', 'Status', 'Copied', 'Skipped'],
+    [...engagementColumns, {title: 'Status', fit: 'whole'}, {title: 'Copied', align: 'right'}, {title: 'Skipped', align: 'right', drop: 1}],
     outcomes.map((outcome) => [outcome.engagement_id, outcome.target_bucket, outcome.status, outcome.copied, outcome.skipped_existing]),
   )
 }
@@ -30,8 +45,8 @@ export function renderOutcomes(outcomes: EngagementOutcome[]): Rendered {
 export function renderVerification(outcomes: VerifyOutcome[]): Rendered | string {
   if (outcomes.length === 0) return 'No migrated engagements to verify.'
   return renderTable(
-    ['Engagement', 'Target bucket', 'Objs', 'MB', 'Result'],
-    outcomes.map((outcome) => [outcome.engagement_id, outcome.target_bucket, outcome.objects, mb(outcome.bytes), outcome.status === 'verified' ? 'ok' : `${outcome.differences.length} differences`]),
+    [...engagementColumns, {title: 'Objs', align: 'right', drop: 2}, {title: 'MiB', align: 'right', drop: 1}, {title: 'Result', fit: 'whole'}],
+    outcomes.map((outcome) => [outcome.engagement_id, outcome.target_bucket, outcome.objects, mib(outcome.bytes), outcome.status === 'verified' ? 'ok' : plural(outcome.differences.length, 'difference')]),
   )
 }
 

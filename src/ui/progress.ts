@@ -1,12 +1,20 @@
 /**
- * Progress of a long copy on stderr: one redrawn line with objects, bytes, rate and ETA on a
- * terminal; a plain line every few seconds without one; nothing at all under --json.
+ * Progress of a long copy on stderr. On a terminal that can be redrawn: one line with the phase,
+ * objects and bytes, and a rate and ETA once they mean something. Without one (CI, a pipe,
+ * NO_COLOR, TERM=dumb): a plain line every few seconds, never more often. Either way a summary
+ * line when it is done. With `--progress ndjson`: one JSON object a line instead, for machines.
+ * Nothing at all under --json unless ndjson was asked for.
  */
-import {formatBytes} from './format.js'
+import {formatBytes, plural} from './format.js'
 import {canAnimate, sanitize} from './terminal.js'
 
 export interface ProgressSnapshot {
   label: string
+  /** Where the work is: provision, list, copy, verify, record. */
+  phase?: string
+  /** More about the phase (a Batch Operations job and its status). */
+  detail?: string
+  engagementId?: string
   objectsDone: number
   objectsTotal: number
   bytesDone: number
@@ -17,57 +25,259 @@ export interface ProgressSnapshot {
   remainingSeconds?: number
 }
 
+export interface Rate {
+  objectsPerSecond: number
+  bytesPerSecond: number
+}
+
 export interface ProgressDisplay {
   update(snapshot: ProgressSnapshot): void
+  /** The summary line (or the final ndjson event). */
   done(): void
+  /** The last snapshot seen, for a line on interruption. */
+  readonly last: ProgressSnapshot | undefined
+  /** Takes the redrawn line off the terminal before something else is written. */
+  clear(): void
 }
 
-function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?'
-  if (seconds < 60) return `${Math.ceil(seconds)}s`
+/**
+ * A rate over the last `windowMs` only, so a slow start or a pause long ago does not distort it.
+ * Undefined until it means something: samples spanning at least `minSpanMs`, at least
+ * `minSamples` of them, and work actually done in the window.
+ */
+export class RateWindow {
+  private samples: {at: number; objects: number; bytes: number}[] = []
+
+  constructor(
+    private readonly windowMs = 20_000,
+    private readonly minSpanMs = 3000,
+    private readonly minSamples = 3,
+  ) {}
+
+  add(at: number, objects: number, bytes: number): void {
+    const last = this.samples.at(-1)
+    // Counters that go back (a new pass counted afresh) start the window over.
+    if (last && (objects < last.objects || bytes < last.bytes)) this.samples = []
+    this.samples.push({at, objects, bytes})
+    // Keep one sample older than the window, so the window is always fully covered.
+    while (this.samples.length > 2 && this.samples[1].at <= at - this.windowMs) this.samples.shift()
+  }
+
+  rate(): Rate | undefined {
+    if (this.samples.length < this.minSamples) return undefined
+    const first = this.samples[0]
+    const last = this.samples.at(-1)!
+    const span = last.at - first.at
+    if (span < this.minSpanMs || last.objects === first.objects) return undefined
+    return {objectsPerSecond: ((last.objects - first.objects) * 1000) / span, bytesPerSecond: ((last.bytes - first.bytes) * 1000) / span}
+  }
+}
+
+export function formatDuration(seconds: number): string {
+  if (seconds < 10) return `${Math.max(0, seconds).toFixed(1)}s`
+  if (seconds < 60) return `${Math.round(seconds)}s`
   const minutes = Math.floor(seconds / 60)
-  return minutes < 60 ? `${minutes}m${String(Math.ceil(seconds % 60)).padStart(2, '0')}s` : `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`
+  return minutes < 60 ? `${minutes}m${String(Math.floor(seconds % 60)).padStart(2, '0')}s` : `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`
 }
 
-/** One line of progress; the label is sanitised (newlines too), so the line stays one line. */
-export function describeProgress(snapshot: ProgressSnapshot, elapsedSeconds: number): string {
-  const rate = elapsedSeconds > 0 ? snapshot.objectsDone / elapsedSeconds : 0
-  const byteRate = elapsedSeconds > 0 ? snapshot.bytesDone / elapsedSeconds : 0
-  const remaining =
-    snapshot.remainingSeconds ??
-    (byteRate > 0 ? (snapshot.bytesTotal - snapshot.bytesDone) / byteRate : rate > 0 ? (snapshot.objectsTotal - snapshot.objectsDone) / rate : Number.NaN)
+/** Seconds left at this rate (bytes when there are bytes to go, else objects); undefined without a rate. */
+export function estimateRemaining(snapshot: ProgressSnapshot, rate: Rate | undefined): number | undefined {
+  if (snapshot.remainingSeconds !== undefined) return snapshot.remainingSeconds
+  if (!rate) return undefined
+  const bytesLeft = snapshot.bytesTotal - snapshot.bytesDone
+  if (bytesLeft > 0 && rate.bytesPerSecond > 0) return bytesLeft / rate.bytesPerSecond
+  const objectsLeft = snapshot.objectsTotal - snapshot.objectsDone
+  return rate.objectsPerSecond > 0 ? Math.max(0, objectsLeft) / rate.objectsPerSecond : undefined
+}
+
+/** Objects a second: one decimal below 10, whole above. */
+const objectRate = (perSecond: number) => `${perSecond.toFixed(perSecond < 10 ? 1 : 0)} obj/s`
+
+function heading(snapshot: ProgressSnapshot): string {
+  const context = [snapshot.phase, snapshot.detail].filter(Boolean).join(', ')
+  return `${snapshot.label}${context ? ` (${context})` : ''}`
+}
+
+function amounts(snapshot: ProgressSnapshot): string {
   const failed = snapshot.failed ? ` (${snapshot.failed} failed)` : ''
-  return `${sanitize(snapshot.label)}: ${snapshot.objectsDone}/${snapshot.objectsTotal} objects${failed}, ${formatBytes(snapshot.bytesDone)}/${formatBytes(snapshot.bytesTotal)}, ${rate.toFixed(0)} obj/s, ${formatBytes(byteRate)}/s, ETA ${formatDuration(remaining)}`
+  return `${snapshot.objectsDone}/${plural(snapshot.objectsTotal, 'object')}${failed}, ${formatBytes(snapshot.bytesDone)}/${formatBytes(snapshot.bytesTotal)}`
 }
 
-export function createProgressDisplay(enabled: boolean, intervalMs = 5_000): ProgressDisplay {
-  if (!enabled) return {update() {}, done() {}}
-  const started = Date.now()
-  const elapsed = () => (Date.now() - started) / 1000
-  if (canAnimate()) {
-    let last = 0
-    let drawn = false
+/**
+ * One line of progress: phase, objects, bytes, and the rate and time left when they mean
+ * something. The label is sanitised (newlines too), so the line stays one line.
+ */
+export function describeProgress(snapshot: ProgressSnapshot, rate?: Rate): string {
+  const parts = [`${heading(snapshot)}: ${amounts(snapshot)}`]
+  if (rate) parts.push(objectRate(rate.objectsPerSecond), `${formatBytes(rate.bytesPerSecond)}/s`)
+  const remaining = estimateRemaining(snapshot, rate)
+  if (remaining !== undefined) parts.push(`ETA ${formatDuration(remaining)}`)
+  return sanitize(parts.join(', '))
+}
+
+/** The closing line: how much was done, in how long, at what average rate. */
+export function describeSummary(snapshot: ProgressSnapshot, elapsedSeconds: number): string {
+  const complete = snapshot.objectsDone >= snapshot.objectsTotal
+  const average =
+    elapsedSeconds >= 1 && snapshot.objectsDone > 0
+      ? `, average ${objectRate(snapshot.objectsDone / elapsedSeconds)}, ${formatBytes(snapshot.bytesDone / elapsedSeconds)}/s`
+      : ''
+  const state = complete ? 'done' : `stopped${snapshot.phase ? ` in ${snapshot.phase}` : ''}`
+  return sanitize(`${snapshot.label} ${state} in ${formatDuration(elapsedSeconds)}: ${amounts(snapshot)}${average}`)
+}
+
+/** One progress event as a JSON object (snake_case, null for what is not known yet). */
+export function progressEvent(event: 'progress' | 'done' | 'interrupted', snapshot: ProgressSnapshot, rate: Rate | undefined, elapsedSeconds: number): Record<string, unknown> {
+  const remaining = estimateRemaining(snapshot, rate)
+  return {
+    event,
+    phase: snapshot.phase ?? null,
+    engagement_id: snapshot.engagementId ?? null,
+    objects_done: snapshot.objectsDone,
+    objects_total: snapshot.objectsTotal,
+    bytes_done: snapshot.bytesDone,
+    bytes_total: snapshot.bytesTotal,
+    failed: snapshot.failed ?? 0,
+    rate: rate ? Number(rate.objectsPerSecond.toFixed(3)) : null,
+    bytes_rate: rate ? Math.round(rate.bytesPerSecond) : null,
+    eta_seconds: remaining === undefined ? null : Math.round(remaining),
+    elapsed_seconds: Number(elapsedSeconds.toFixed(3)),
+  }
+}
+
+export interface ProgressOptions {
+  /** Lines without a terminal: at most one per this many milliseconds. */
+  intervalMs?: number
+  /** `ndjson`: JSON events on stderr instead of lines for people. */
+  format?: 'auto' | 'ndjson'
+  now?: () => number
+  stream?: NodeJS.WriteStream
+  /** Redraw in place (default: whether the terminal allows it). */
+  animate?: boolean
+}
+
+/** A progress display; `enabled` false (under --json) draws nothing unless ndjson was asked for. */
+export function createProgressDisplay(enabled: boolean, options: ProgressOptions = {}): ProgressDisplay {
+  const now = options.now ?? Date.now
+  const stream = options.stream ?? process.stderr
+  const intervalMs = options.intervalMs ?? 5000
+  const started = now()
+  const elapsed = () => (now() - started) / 1000
+  const window = new RateWindow()
+  let last: ProgressSnapshot | undefined
+  const record = (snapshot: ProgressSnapshot) => {
+    last = snapshot
+    // Rates are for copying: provisioning and verifying move no bytes.
+    if (snapshot.phase === undefined || snapshot.phase === 'copy') window.add(now(), snapshot.objectsDone, snapshot.bytesDone)
+  }
+  const rate = () => (last?.phase === undefined || last.phase === 'copy' ? window.rate() : undefined)
+
+  if (options.format === 'ndjson') {
+    let lastAt = Number.NEGATIVE_INFINITY
+    let lastPhase: string | undefined
+    const emit = (event: 'progress' | 'done', snapshot: ProgressSnapshot) => stream.write(`${JSON.stringify(progressEvent(event, snapshot, rate(), elapsed()))}\n`)
     return {
+      get last() {
+        return last
+      },
       update(snapshot) {
-        if (Date.now() - last < 100 && snapshot.objectsDone < snapshot.objectsTotal) return
-        last = Date.now()
-        const width = (process.stderr.columns || 80) - 1
+        record(snapshot)
+        // A phase change at once; otherwise at most one event a second.
+        if (snapshot.phase === lastPhase && now() - lastAt < 1000) return
+        lastAt = now()
+        lastPhase = snapshot.phase
+        emit('progress', snapshot)
+      },
+      done() {
+        if (last) emit('done', last)
+      },
+      clear() {},
+    }
+  }
+
+  if (!enabled) {
+    return {
+      get last() {
+        return last
+      },
+      update: record,
+      done() {},
+      clear() {},
+    }
+  }
+
+  if (options.animate ?? canAnimate()) {
+    let drawnAt = Number.NEGATIVE_INFINITY
+    let drawn = false
+    const clear = () => {
+      if (drawn) stream.write('\r\u001b[K')
+      drawn = false
+    }
+    return {
+      get last() {
+        return last
+      },
+      update(snapshot) {
+        record(snapshot)
+        if (now() - drawnAt < 100 && snapshot.objectsDone < snapshot.objectsTotal) return
+        drawnAt = now()
+        const width = (stream.columns || 80) - 1
         // The CR and erase-line are ours, to redraw; the text after them is sanitised.
-        process.stderr.write(`\r\u001b[K${describeProgress(snapshot, elapsed()).slice(0, width)}`)
+        stream.write(`\r\u001b[K${[...describeProgress(snapshot, rate())].slice(0, width).join('')}`)
         drawn = true
       },
       done() {
-        if (drawn) process.stderr.write('\r\u001b[K')
+        clear()
+        if (last) stream.write(`${describeSummary(last, elapsed())}\n`)
       },
+      clear,
     }
   }
-  let lastLine = 0
+
+  // Plain lines: the first after one interval (a run shorter than that gets only the summary).
+  let lineAt = started
   return {
-    update(snapshot) {
-      if (Date.now() - lastLine < intervalMs) return
-      lastLine = Date.now()
-      process.stderr.write(`${describeProgress(snapshot, elapsed())}\n`)
+    get last() {
+      return last
     },
-    done() {},
+    update(snapshot) {
+      record(snapshot)
+      if (now() - lineAt < intervalMs) return
+      lineAt = now()
+      stream.write(`${describeProgress(snapshot, rate())}\n`)
+    },
+    done() {
+      if (last) stream.write(`${describeSummary(last, elapsed())}\n`)
+    },
+    clear() {},
   }
+}
+
+/** A command line as a shell reads it back: plain words as they are, anything else single-quoted. */
+export function shellCommand(words: string[]): string {
+  return words.map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)).join(' ')
+}
+
+/** The line printed on Ctrl-C: what is complete, and the command that resumes. */
+export function describeInterruption(snapshot: ProgressSnapshot | undefined, resume: string): string {
+  const done = snapshot ? `${snapshot.phase ? `in ${snapshot.phase}, ` : ''}${snapshot.objectsDone}/${plural(snapshot.objectsTotal, 'object')} (${formatBytes(snapshot.bytesDone)}/${formatBytes(snapshot.bytesTotal)}) done` : 'before any object was done'
+  return sanitize(`Interrupted ${done}; copies made so far are kept and no record was switched for an unfinished engagement. Resume with: ${resume}`)
+}
+
+/**
+ * Until the returned function is called, Ctrl-C (SIGINT) takes the progress line off the
+ * terminal, prints one line saying what is complete and how to resume, and exits 130 (the
+ * shell's code for a SIGINT). With ndjson progress an `interrupted` event is written as well.
+ */
+export function exitOnInterrupt(progress: ProgressDisplay, resume: string, options: {ndjson?: boolean; stream?: NodeJS.WriteStream} = {}): () => void {
+  const stream = options.stream ?? process.stderr
+  const started = Date.now()
+  const onSignal = () => {
+    progress.clear()
+    if (options.ndjson && progress.last) stream.write(`${JSON.stringify(progressEvent('interrupted', progress.last, undefined, (Date.now() - started) / 1000))}\n`)
+    stream.write(`${describeInterruption(progress.last, resume)}\n`)
+    process.exit(130)
+  }
+  process.once('SIGINT', onSignal)
+  return () => process.off('SIGINT', onSignal)
 }

@@ -14,12 +14,44 @@ export interface Spinner {
 const silent: Spinner = {start() {}, update() {}, succeed() {}, fail() {}, stop() {}}
 
 /**
- * A spinner on stderr when it is a TTY (and not CI, not --json); otherwise silent. Its texts name
- * buckets and keys, so each is sanitised here, once for every caller; a spinner is one line, so
- * newlines are escaped too.
+ * Where nothing may be redrawn (no TTY, CI, NO_COLOR, TERM=dumb) a spinner says only how it
+ * ended: `✔ Created …` as a plain line. A failure without text prints nothing: the error line
+ * that follows says it.
  */
-export function createSpinner(enabled: boolean): Spinner {
-  if (!enabled || !canAnimate()) return silent
+function plainSpinner(stream: NodeJS.WritableStream): Spinner {
+  let current: string | undefined
+  const line = (mark: string, text: string | undefined) => {
+    if (text !== undefined && current !== undefined) stream.write(`${mark} ${sanitize(text)}\n`)
+    current = undefined
+  }
+  return {
+    start(text) {
+      current = text
+    },
+    update(text) {
+      if (current !== undefined) current = text
+    },
+    succeed(text) {
+      line('✔', text ?? current)
+    },
+    fail(text) {
+      line('✖', text)
+    },
+    stop() {
+      current = undefined
+    },
+  }
+}
+
+/**
+ * A spinner on stderr when it is a TTY that can be redrawn (not CI, NO_COLOR or TERM=dumb);
+ * elsewhere plain lines for how it ended; nothing under --json. Its texts name buckets and keys,
+ * so each is sanitised here, once for every caller; a spinner is one line, so newlines are
+ * escaped too.
+ */
+export function createSpinner(enabled: boolean, stream: NodeJS.WritableStream = process.stderr): Spinner {
+  if (!enabled) return silent
+  if (!canAnimate()) return plainSpinner(stream)
   let spinner: Ora | undefined
   return {
     start(text) {

@@ -9,34 +9,207 @@ const noBorders = {
 }
 
 /**
- * A borderless table for stdout. Cells are sanitised. On a terminal the widest column is cut
- * (with …) so the table fits the terminal's width (80 columns when unknown); piped output is
- * never cut. Headings are coloured only on a colour terminal (cli-table3 colours
- * unconditionally unless told not to). The result is Rendered: the heading's colour must reach
- * the terminal, and every value in it has been sanitised here.
+ * How a column gives way when the table is wider than the terminal:
+ * - `whole`: identifiers an operator copies (engagement ids, bucket names, keys, job ids): never
+ *   cut, never wrapped, on a terminal or piped.
+ * - `wrap`: free text (reasons, details, names): wrapped on a terminal; cut with … when piped.
+ * - `cut`: short values (dates, counts, labels): cut with … when nothing else gives.
  */
-export function renderTable(head: string[], rows: unknown[][]): Rendered {
-  const cells = rows.map((row) => row.map((cell) => sanitize(cell)))
-  const widths = head.map((title, column) => Math.max(title.length, ...cells.map((row) => row[column]?.length ?? 0)))
-  const table = new Table({
-    head,
-    chars: noBorders,
-    colWidths: fitWidths(widths),
-    style: {head: useColor(process.stdout) ? ['bold'] : [], border: [], 'padding-left': 0, 'padding-right': 0},
-  })
-  for (const row of cells) table.push(row)
-  return new Rendered(table.toString().split('\n').map((line) => line.trimEnd()).join('\n'))
+export type ColumnFit = 'whole' | 'wrap' | 'cut'
+
+export interface Column {
+  title: string
+  /** Default `cut`. */
+  fit?: ColumnFit
+  /** A column with a rank is dropped, lowest rank first, when the table does not fit otherwise. */
+  drop?: number
+  align?: 'left' | 'right'
 }
 
-function fitWidths(widths: number[]): number[] | undefined {
-  if (!process.stdout.isTTY) return widths
-  const available = (process.stdout.columns || 80) - 2 * (widths.length - 1)
-  const fitted = [...widths]
-  // Shrink the widest column until the table fits, but never below 8 characters.
-  while (fitted.reduce((sum, width) => sum + width, 0) > available) {
-    const widest = fitted.indexOf(Math.max(...fitted))
-    if (fitted[widest] <= 8) break
-    fitted[widest]--
+/** A cell that gives way differently from its column (a record's identifiers among its free-text fields). */
+export interface Cell {
+  value: unknown
+  fit: ColumnFit
+}
+
+const isCell = (cell: unknown): cell is Cell => typeof cell === 'object' && cell !== null && 'fit' in cell && 'value' in cell
+
+export interface TableOptions {
+  /** The width to fit; default the terminal's when stdout is one, else none (piped). */
+  width?: number
+  /** A rule of this character under the heading (seed 001's plan layout). */
+  rule?: string
+  /** No heading colour: for text that is printed as a plain string (its values already sanitised). */
+  plain?: boolean
+}
+
+/** Piped output has no width to fit; free text is cut at this many characters so one long value cannot widen every row. */
+export const pipedTextWidth = 48
+const gap = 2
+const minWrap = 10
+/** Free text narrower than this is hard to read: columns with a drop rank go first. */
+const readableWrap = 20
+const minCut = 6
+
+/** The characters a value takes on screen (code points; the values we print are mostly ASCII). */
+export const textWidth = (text: string): number => [...text].length
+
+/** `text` cut to `width` characters, the last one `…` when anything was cut. */
+export function cutText(text: string, width: number): string {
+  const chars = [...text]
+  if (chars.length <= width) return text
+  return `${chars.slice(0, Math.max(0, width - 1)).join('')}…`
+}
+
+/** `text` broken into lines of at most `width` characters, at spaces where it can, inside a word where it must. */
+export function wrapText(text: string, width: number): string[] {
+  // An indented value (a row set in under its heading) keeps its indent on every line.
+  const indent = /^ */.exec(text)![0]
+  if (indent.length > 0 && indent.length < width - 1) return wrapText(text.slice(indent.length), width - indent.length).map((line) => `${indent}${line}`)
+  const lines: string[] = []
+  let line = ''
+  for (const word of text.split(' ')) {
+    let rest = word
+    const candidate = line === '' ? rest : `${line} ${rest}`
+    if (textWidth(candidate) <= width) {
+      line = candidate
+      continue
+    }
+    if (line !== '') lines.push(line)
+    line = ''
+    while (textWidth(rest) > width) {
+      const chars = [...rest]
+      lines.push(chars.slice(0, width).join(''))
+      rest = chars.slice(width).join('')
+    }
+    line = rest
   }
-  return fitted
+  if (line !== '' || lines.length === 0) lines.push(line)
+  return lines
+}
+
+/** The terminal's width when stdout is one; undefined when piped. */
+export function terminalWidth(stream: NodeJS.WriteStream = process.stdout): number | undefined {
+  return stream.isTTY ? stream.columns || 80 : undefined
+}
+
+/**
+ * A borderless table for stdout. Cells are sanitised. On a terminal the table fits its width:
+ * `cut` and `wrap` columns narrow first (free text wraps), then columns with a drop rank go,
+ * and when the identifiers alone are still too wide each row becomes a block of `Title: value`
+ * lines, so nothing that must be copied is ever cut. Piped, columns are as wide as their
+ * values, except free text, which is cut at {@link pipedTextWidth} characters (`--json` has it
+ * whole). Headings are coloured only on a colour terminal (cli-table3 colours unconditionally
+ * unless told not to). The result is Rendered: the heading's colour must reach the terminal,
+ * and every value in it has been sanitised here.
+ */
+export function renderTable(head: (Column | string)[], rows: unknown[][], options: TableOptions = {}): Rendered {
+  const columns = head.map((column) => (typeof column === 'string' ? {title: column} : column))
+  const cells: Cell[][] = rows.map((row) =>
+    columns.map((column, index) => {
+      const cell = row[index]
+      return isCell(cell) ? {value: sanitize(cell.value), fit: cell.fit} : {value: sanitize(cell), fit: column.fit ?? 'cut'}
+    }),
+  )
+  const width = options.width ?? terminalWidth()
+  const widest = (index: number, of: (cell: Cell) => boolean) => Math.max(textWidth(columns[index].title), ...cells.map((row) => (of(row[index]) ? textWidth(row[index].value as string) : 0)))
+  const natural = columns.map((_, index) => widest(index, () => true))
+  // Identifiers set a column's least width; free text may be narrower than its longest value.
+  const whole = columns.map((_, index) => widest(index, (cell) => cell.fit === 'whole'))
+  if (width === undefined) {
+    const widths = columns.map((_, index) => Math.max(whole[index], Math.min(natural[index], pipedTextWidth)))
+    return draw(columns, cells, widths, undefined, options)
+  }
+  // The longest word of each column, with the indent a value keeps on every wrapped line.
+  const longestWord = columns.map((_, index) =>
+    Math.max(0, ...cells.map((row) => {
+      const value = row[index].value as string
+      return /^ */.exec(value)![0].length + Math.max(...value.trim().split(' ').map((word) => textWidth(word)))
+    })),
+  )
+  const layout = fit(columns, natural, whole, longestWord, width)
+  if (!layout) return stacked(columns, cells, width)
+  const kept = layout.map((_, index) => index).filter((index) => layout[index] > 0)
+  return draw(
+    kept.map((index) => columns[index]),
+    cells.map((row) => kept.map((index) => row[index])),
+    kept.map((index) => layout[index]),
+    width,
+    options,
+  )
+}
+
+/**
+ * Each column's width on a terminal (0: dropped), or undefined when even the identifiers do not
+ * fit side by side. Columns with a drop rank go before free text narrows below a readable width;
+ * only with all of them gone may it narrow further.
+ */
+function fit(columns: Column[], natural: number[], whole: number[], longestWord: number[], width: number): number[] | undefined {
+  // Free text of short words (a list of control ids) may narrow to its longest word.
+  const minimum = (wrap: number, words = false) =>
+    columns.map((column, index) => Math.max(whole[index], Math.min(natural[index], column.fit === 'wrap' ? (words ? Math.min(wrap, longestWord[index]) : wrap) : minCut)))
+  const droppable = columns.map((column, index) => ({column, index})).filter(({column}) => column.drop !== undefined)
+  droppable.sort((a, b) => a.column.drop! - b.column.drop!)
+  const attempts = [
+    ...droppable.map((_, dropped) => ({least: minimum(readableWrap), dropped})),
+    {least: minimum(readableWrap), dropped: droppable.length},
+    {least: minimum(minWrap, true), dropped: droppable.length},
+  ]
+  for (const {least, dropped} of attempts) {
+    const active = columns.map((_, index) => !droppable.slice(0, dropped).some((candidate) => candidate.index === index))
+    const total = (widths: number[]) => widths.reduce((sum, w, index) => sum + (active[index] ? w : 0), 0) + gap * (active.filter(Boolean).length - 1)
+    if (total(least) > width) continue
+    const widths = natural.map((w, index) => (active[index] ? w : 0))
+    // Narrow a column that can still give until the table fits: free text first, and of that
+    // first what can wrap between words (the most room above its longest word), then the widest.
+    while (total(widths) > width) {
+      const candidates = widths.map((w, index) => ({w, index, slack: w - longestWord[index]})).filter(({w, index}) => active[index] && w > least[index])
+      const wrapping = candidates.filter(({index}) => columns[index].fit === 'wrap')
+      const pool = wrapping.length > 0 ? wrapping : candidates
+      const between = pool.filter(({slack}) => slack > 0)
+      const pick = between.length > 0 ? between.reduce((a, b) => (b.slack > a.slack ? b : a)) : pool.reduce((a, b) => (b.w > a.w ? b : a))
+      widths[pick.index]--
+    }
+    return widths
+  }
+  return undefined
+}
+
+/** The table as lines; `width` undefined when piped (free text cut, never wrapped). */
+function draw(columns: Column[], cells: Cell[][], widths: number[], width: number | undefined, options: TableOptions): Rendered {
+  const table = new Table({
+    head: columns.map((column) => column.title),
+    chars: noBorders,
+    colWidths: widths,
+    colAligns: columns.map((column) => column.align ?? 'left'),
+    style: {head: useColor(process.stdout) && !options.plain ? ['bold'] : [], border: [], 'padding-left': 0, 'padding-right': 0},
+  })
+  for (const row of cells) {
+    table.push(
+      row.map((cell, index) => {
+        const value = cell.value as string
+        if (cell.fit === 'whole' || textWidth(value) <= widths[index]) return value
+        return cell.fit === 'wrap' && width !== undefined ? wrapText(value, widths[index]).join('\n') : cutText(value, widths[index])
+      }),
+    )
+  }
+  const lines = table.toString().split('\n').map((line) => line.trimEnd())
+  if (options.rule) lines.splice(1, 0, options.rule.repeat(widths.reduce((sum, w) => sum + w, 0) + gap * (widths.length - 1)))
+  return new Rendered(lines.join('\n'))
+}
+
+/** Too narrow for columns: each row a block of `Title: value` lines, free text wrapped, identifiers whole. */
+function stacked(columns: Column[], cells: Cell[][], width: number): Rendered {
+  const titles = columns.map((column) => column.title.trim())
+  const label = Math.max(...titles.map((title) => textWidth(title))) + 2
+  const blocks = cells.map((row) =>
+    row.flatMap(({value, fit: cellFit}, index) => {
+      const cell = value as string
+      const title = `${titles[index]}:`.padEnd(label)
+      const room = Math.max(minWrap, width - label)
+      const values = cellFit === 'whole' ? [cell] : cellFit === 'wrap' ? wrapText(cell, room) : [cutText(cell, room)]
+      return values.map((value, line) => `${line === 0 ? title : ' '.repeat(label)}${value}`.trimEnd())
+    }),
+  )
+  return new Rendered(blocks.map((block) => block.join('\n')).join('\n\n'))
 }

@@ -160,14 +160,14 @@ describe('migrate (dry run)', () => {
     expect(result.code).toBe(0)
     const lines = result.stdout.split('\n')
     expect(lines[0]).toBe(`Source bucket: ${bucket}`)
-    expect(result.stdout).toMatch(/^Engagement\s+Target bucket\s+Objs\s+MB$/m)
+    expect(result.stdout).toMatch(/^Engagement\s+Target bucket\s+Objs\s+MiB$/m)
     const bytes = (objects: Seeded[]) => objects.reduce((sum, object) => sum + Buffer.byteLength(object.body), 0)
     const row = (id: string, objects: Seeded[]) =>
       new RegExp(`^${id}\\s+${targetOf(id)}\\s+${objects.length}\\s+${mb(bytes(objects)).replace('.', '\\.')}$`, 'm')
     expect(result.stdout).toMatch(row(a, aObjects))
     expect(result.stdout).toMatch(row(b, bObjects))
     const total = aObjects.length + bObjects.length
-    expect(result.stdout).toContain(`Total: 2 engagements, ${total} objects, ${mb(bytes(aObjects) + bytes(bObjects))} MB`)
+    expect(result.stdout).toContain(`Total: 2 engagements, ${total} objects, ${mb(bytes(aObjects) + bytes(bObjects))} MiB`)
     // Only data on stdout; the dry-run notice goes to stderr.
     expect(result.stdout).not.toMatch(/Dry run/)
     expect(result.stderr).toMatch(/Dry run/)

@@ -111,7 +111,7 @@ describe('migrate --execute under faults', () => {
     const result = await proxied.run(migrateArgs(setup.id, setup.bucket), {mode: 'blackhole', match: {method: 'PUT', path: `/${setup.target}/${stuck}`}}, bounded)
     expect(Date.now() - started).toBeLessThan(20_000)
     // stdout carries the plan and outcome tables (data); stderr the warning and the one error line.
-    expect(expectOneErrorLine({...result, stdout: ''})).toBe('Error: 1 engagement(s) failed to migrate; their records were not changed and running the command again finishes them.')
+    expect(expectOneErrorLine({...result, stdout: ''})).toBe('Error: 1 engagement failed to migrate; its record was not changed and running the command again finishes it.')
     expect(result.stderr).toMatch(new RegExp(`^Warning: ${setup.id}: Copying s3://${setup.target}/${stuck}: no answer from .* within 1 s \\(timed out\\)$`, 'm'))
     expect(recordsOf((await readIndex(s3, setup.bucket)).json).find((record) => record.engagement_id === setup.id)?.source_bucket).toBe('')
     expect(await indexVersions(setup.bucket)).toBe(before)

@@ -1,18 +1,159 @@
 import {describe, expect, it} from 'vitest'
 
 import {renderBatch} from '../../src/ui/migration.js'
-import {describeProgress} from '../../src/ui/progress.js'
+import {
+  RateWindow,
+  type ProgressSnapshot,
+  createProgressDisplay,
+  describeInterruption,
+  describeProgress,
+  describeSummary,
+  shellCommand,
+} from '../../src/ui/progress.js'
+
+/** A stream that keeps what is written, and a clock the test moves. */
+function harness() {
+  const written: string[] = []
+  let time = 1_000_000
+  const stream = {write: (chunk: string) => written.push(chunk) > 0, columns: 80} as unknown as NodeJS.WriteStream
+  return {written, stream, now: () => time, advance: (ms: number) => (time += ms)}
+}
+
+const snapshot = (objectsDone: number, bytesDone = objectsDone * 10, phase = 'copy'): ProgressSnapshot => ({
+  label: 'Migrating',
+  phase,
+  objectsDone,
+  objectsTotal: 200,
+  bytesDone,
+  bytesTotal: 2000,
+})
 
 describe('describeProgress', () => {
-  const snapshot = {label: 'Migrating', objectsDone: 50, objectsTotal: 200, bytesDone: 500, bytesTotal: 2000}
-
-  it('estimates the time left from the rate when nobody else does', () => {
-    expect(describeProgress(snapshot, 10)).toBe('Migrating: 50/200 objects, 500 B/1.95 KiB, 5 obj/s, 50 B/s, ETA 30s')
+  it('says the phase and the amounts, and no rate or ETA until there is one', () => {
+    expect(describeProgress(snapshot(0, 0, 'provision'))).toBe('Migrating (provision): 0/200 objects, 0 B/1.95 KiB')
+    expect(describeProgress(snapshot(50, 500))).toBe('Migrating (copy): 50/200 objects, 500 B/1.95 KiB')
   })
 
-  it('shows a Batch Operations job\'s failed tasks and its own estimate of the time left', () => {
-    const line = describeProgress({...snapshot, label: 'Migrating (S3 Batch Operations job j-1: Active)', failed: 3, remainingSeconds: 125}, 10)
-    expect(line).toBe('Migrating (S3 Batch Operations job j-1: Active): 50/200 objects (3 failed), 500 B/1.95 KiB, 5 obj/s, 50 B/s, ETA 2m05s')
+  it('estimates the time left from the byte rate when it has one', () => {
+    expect(describeProgress(snapshot(50, 500), {objectsPerSecond: 5, bytesPerSecond: 50})).toBe('Migrating (copy): 50/200 objects, 500 B/1.95 KiB, 5.0 obj/s, 50 B/s, ETA 30s')
+  })
+
+  it("shows a Batch Operations job's failed tasks and its own estimate of the time left", () => {
+    const line = describeProgress({...snapshot(50, 500), detail: 'S3 Batch Operations job j-1: Active', failed: 3, remainingSeconds: 125})
+    expect(line).toBe('Migrating (copy, S3 Batch Operations job j-1: Active): 50/200 objects (3 failed), 500 B/1.95 KiB, ETA 2m05s')
+  })
+
+  it('uses singular nouns for one', () => {
+    expect(describeProgress({...snapshot(1), objectsTotal: 1})).toContain('1/1 object,')
+  })
+})
+
+describe('RateWindow', () => {
+  it('has no rate until samples span 3 s, and then the rate of the last 20 s only', () => {
+    const window = new RateWindow()
+    window.add(0, 0, 0)
+    window.add(1000, 100, 1000)
+    window.add(2000, 200, 2000)
+    expect(window.rate()).toBeUndefined()
+    window.add(3000, 300, 3000)
+    expect(window.rate()).toEqual({objectsPerSecond: 100, bytesPerSecond: 1000})
+    // A burst long ago falls out of the window: 30 s later, 10 objects a second.
+    for (let t = 4000; t <= 33_000; t += 1000) window.add(t, 300 + ((t - 3000) / 1000) * 10, 3000)
+    expect(window.rate()!.objectsPerSecond).toBeCloseTo(10, 0)
+  })
+
+  it('has no rate when nothing moved in the window', () => {
+    const window = new RateWindow()
+    for (let t = 0; t <= 5000; t += 1000) window.add(t, 7, 70)
+    expect(window.rate()).toBeUndefined()
+  })
+})
+
+describe('createProgressDisplay', () => {
+  it('without a terminal: no line before the first interval, then at most one per interval, then a summary', () => {
+    const {written, stream, now, advance} = harness()
+    const display = createProgressDisplay(true, {animate: false, stream, now, intervalMs: 5000})
+    display.update(snapshot(0, 0, 'provision'))
+    for (let n = 1; n <= 40; n++) {
+      advance(250)
+      display.update(snapshot(n * 5))
+    }
+    // 10 s of updates every 250 ms: one line at 5 s and one at 10 s.
+    expect(written).toHaveLength(2)
+    expect(written[0]).toMatch(/^Migrating \(copy\): 100\/200 objects, 1000 B\/1\.95 KiB, 20 obj\/s, 200 B\/s, ETA 5\.0s\n$/)
+    display.done()
+    expect(written).toHaveLength(3)
+    expect(written[2]).toBe('Migrating done in 10s: 200/200 objects, 1.95 KiB/1.95 KiB, average 20 obj/s, 200 B/s\n')
+  })
+
+  it('a run shorter than the interval prints only the summary, never "0/N … ETA ?"', () => {
+    const {written, stream, now, advance} = harness()
+    const display = createProgressDisplay(true, {animate: false, stream, now})
+    display.update({...snapshot(0), objectsTotal: 2, bytesTotal: 20})
+    advance(300)
+    display.update({...snapshot(2, 20, 'record'), objectsTotal: 2, bytesTotal: 20})
+    display.done()
+    expect(written).toEqual(['Migrating done in 0.3s: 2/2 objects, 20 B/20 B\n'])
+  })
+
+  it('on a terminal: redraws one line, hides the ETA at first, and ends with the summary', () => {
+    const {written, stream, now, advance} = harness()
+    const display = createProgressDisplay(true, {animate: true, stream, now})
+    display.update(snapshot(10))
+    expect(written[0]).toBe('\r\u001b[KMigrating (copy): 10/200 objects, 100 B/1.95 KiB')
+    for (let n = 2; n <= 10; n++) {
+      advance(1000)
+      display.update(snapshot(n * 10))
+    }
+    expect(written.at(-1)).toMatch(/^\r\u001b\[KMigrating \(copy\): 100\/200 objects, .* 10 obj\/s, 100 B\/s, ETA 10s$/)
+    display.done()
+    expect(written.at(-2)).toBe('\r\u001b[K')
+    expect(written.at(-1)).toMatch(/^Migrating stopped in copy in 9\.0s: 100\/200 objects/)
+  })
+
+  it('ndjson: one JSON object per event, a phase change at once, otherwise at most one a second, and a done event', () => {
+    const {written, stream, now, advance} = harness()
+    const display = createProgressDisplay(false, {format: 'ndjson', stream, now})
+    display.update(snapshot(0, 0, 'provision'))
+    display.update(snapshot(0, 0, 'copy'))
+    for (let n = 1; n <= 8; n++) {
+      advance(500)
+      display.update(snapshot(n * 10))
+    }
+    display.update(snapshot(200, 2000, 'verify'))
+    display.done()
+    const events = written.map((line) => JSON.parse(line) as Record<string, unknown>)
+    expect(written.every((line) => line.endsWith('\n') && !line.slice(0, -1).includes('\n'))).toBe(true)
+    expect(events.map((event) => event.phase)).toEqual(['provision', 'copy', 'copy', 'copy', 'copy', 'copy', 'verify', 'verify'])
+    expect(events.at(-1)).toMatchObject({event: 'done', objects_done: 200, objects_total: 200, bytes_done: 2000, bytes_total: 2000})
+    expect(Object.keys(events[0])).toEqual(expect.arrayContaining(['phase', 'objects_done', 'objects_total', 'bytes_done', 'bytes_total', 'rate', 'eta_seconds']))
+    expect(events[0].rate).toBeNull()
+    expect(events[0].eta_seconds).toBeNull()
+    // After 3 s of copying: 20 objects a second.
+    expect(events[5]).toMatchObject({phase: 'copy', rate: 20, eta_seconds: 6})
+  })
+
+  it('under --json without ndjson: nothing at all', () => {
+    const {written, stream, now} = harness()
+    const display = createProgressDisplay(false, {stream, now})
+    display.update(snapshot(5))
+    display.done()
+    expect(written).toEqual([])
+    expect(display.last?.objectsDone).toBe(5)
+  })
+})
+
+describe('summary and interruption lines', () => {
+  it('a summary says where a run stopped when it did not finish', () => {
+    expect(describeSummary(snapshot(50, 500, 'verify'), 2)).toBe('Migrating stopped in verify in 2.0s: 50/200 objects, 500 B/1.95 KiB, average 25 obj/s, 250 B/s')
+  })
+
+  it('the interruption line says what is done and the exact command to resume', () => {
+    const line = describeInterruption(snapshot(50, 500), shellCommand(['auditforge', 'migrate', '--execute', '--yes', '--shared-bucket', "it's odd"]))
+    expect(line).toBe(
+      "Interrupted in copy, 50/200 objects (500 B/1.95 KiB) done; copies made so far are kept and no record was switched for an unfinished engagement. Resume with: auditforge migrate --execute --yes --shared-bucket 'it'\\''s odd'",
+    )
+    expect(describeInterruption(undefined, 'auditforge migrate')).toContain('before any object was done')
   })
 })
 

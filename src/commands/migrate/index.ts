@@ -24,7 +24,8 @@ import {
   wantsDeepChecks,
 } from '../../lib/migrate/index.js'
 import {renderBatch, renderDeepChecks, renderDifferences, renderOutcomes, renderPlan, renderVerification} from '../../ui/migration.js'
-import {createProgressDisplay} from '../../ui/progress.js'
+import {plural} from '../../ui/format.js'
+import {createProgressDisplay, exitOnInterrupt, shellCommand} from '../../ui/progress.js'
 
 export default class Migrate extends AuditforgeCommand<typeof Migrate, MigrationReport> {
   static override summary = 'Move engagements out of the shared bucket into their own buckets (dry-run by default).'
@@ -78,6 +79,11 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
     }),
     'role-arn': Flags.string({summary: 'The IAM role S3 Batch Operations copies as (--engine batch/auto). Env: AUDITFORGE_BATCH_ROLE_ARN.'}),
     'report-bucket': Flags.string({summary: 'Bucket for the Batch Operations completion reports (default: the shared bucket).'}),
+    progress: Flags.option({
+      options: ['auto', 'ndjson'] as const,
+      default: 'auto' as const,
+      summary: 'With --execute: progress for people on stderr (auto), or one JSON object per progress event on stderr (ndjson), also under --json.',
+    })(),
     ...bucketProvisionFlags,
   }
 
@@ -99,8 +105,8 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
       this.spinner.start(`Reconciling ${engagementId}`)
       const outcome = await reconcileMigration(context, sharedBucket, engagementId!, {concurrency: flags.concurrency, toolVersion: this.config.version})
       this.spinner.stop()
-      this.note(`Copied ${outcome.reconciled} late write(s) of ${engagementId}.`)
-      if (outcome.conflicts.length > 0) this.warning(`${outcome.conflicts.length} late write(s) not copied: the engagement's bucket has changed since`, outcome.conflicts.slice(0, 20))
+      this.note(`Copied ${plural(outcome.reconciled, 'late write')} of ${engagementId}.`)
+      if (outcome.conflicts.length > 0) this.warning(`${plural(outcome.conflicts.length, 'late write')} not copied: the engagement's bucket has changed since`, outcome.conflicts.slice(0, 20))
       return this.verified(sharedBucket, 'reconcile', [outcome])
     }
 
@@ -132,8 +138,10 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
       return migrationReport(sharedBucket, 'ok', 'execute', planned)
     }
 
-    await this.confirm(`Copy ${plan.engagements.length} engagement(s) into their own buckets and point their records there?`, flags.yes)
-    const progress = createProgressDisplay(!this.jsonEnabled())
+    await this.confirm(`Copy ${plural(plan.engagements.length, 'engagement')} into their own buckets and point their records there?`, flags.yes)
+    const progress = createProgressDisplay(!this.jsonEnabled(), {format: flags.progress})
+    // Re-running the same command resumes: it copies only what is missing.
+    const stopHandlingInterrupt = exitOnInterrupt(progress, shellCommand([this.config.bin, ...(this.id ?? 'migrate').split(':'), ...this.argv]), {ndjson: flags.progress === 'ndjson'})
     if (engine.note) this.note(engine.note)
     const bulk = engine.roleArn
       ? createBatchEngine(context, sharedBucket, {
@@ -149,8 +157,9 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
       ...deepChecks,
       bulk,
       onProgress: ({job, ...snapshot}) =>
-        progress.update({...snapshot, label: job ? `Migrating (S3 Batch Operations job ${job.jobId}: ${job.status})` : 'Migrating', failed: job?.failed, remainingSeconds: job?.remainingSeconds}),
+        progress.update({...snapshot, label: 'Migrating', detail: job ? `S3 Batch Operations job ${job.jobId}: ${job.status}` : undefined, failed: job?.failed, remainingSeconds: job?.remainingSeconds}),
     })
+    stopHandlingInterrupt()
     progress.done()
     if (!this.jsonEnabled()) this.log(renderOutcomes(outcomes))
     for (const outcome of outcomes) if (outcome.batch) this.note(renderBatch(outcome.engagement_id, outcome.batch))
@@ -162,7 +171,7 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
     for (const outcome of outcomes) {
       if (outcome.late_write_conflicts?.length) {
         this.warning(
-          `${outcome.engagement_id}: ${outcome.late_write_conflicts.length} key(s) were written to the shared bucket after the switch, and the engagement bucket has changed since; they were not copied`,
+          `${outcome.engagement_id}: ${plural(outcome.late_write_conflicts.length, 'key')} ${outcome.late_write_conflicts.length === 1 ? 'was' : 'were'} written to the shared bucket after the switch, and the engagement bucket has changed since; not copied`,
           outcome.late_write_conflicts.slice(0, 20),
         )
       }
@@ -192,8 +201,8 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
     for (const outcome of outcomes) if ('suggestion' in outcome && outcome.suggestion) this.note(`${outcome.engagement_id}: ${outcome.suggestion}`)
     const broken = outcomes.filter((outcome) => outcome.status === 'failed').length
     const problems = [
-      ...(failed.length > 0 ? [`${failed.length} engagement(s) failed verification`] : []),
-      ...(broken > 0 ? [`${broken} engagement(s) failed to migrate; their records were not changed and running the command again finishes them`] : []),
+      ...(failed.length > 0 ? [`${plural(failed.length, 'engagement')} failed verification`] : []),
+      ...(broken > 0 ? [`${plural(broken, 'engagement')} failed to migrate; ${broken === 1 ? 'its record was' : 'their records were'} not changed and running the command again finishes ${broken === 1 ? 'it' : 'them'}`] : []),
     ]
     if (problems.length > 0) this.note(`Error: ${problems.join('; ')}.`)
   }
