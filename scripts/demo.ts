@@ -13,6 +13,9 @@ import {startBatchJobService} from '../test/fixtures/batch-job-service.js'
 import {startMoto} from './moto.js'
 
 const bin = fileURLToPath(new URL('../bin/run.js', import.meta.url))
+// The SDK's notice about future Node versions is for developers; the demo's own clients (the
+// job service) would print it in the middle of the walkthrough.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
 const sharedBucket = 'demo-platform-shared'
 const color = process.stdout.isTTY && !process.env.NO_COLOR
 const bold = (text: string) => (color ? `\u001b[1m${text}\u001b[22m` : text)
