@@ -3,7 +3,7 @@
  * catch() that turns every failure into one line on stderr (or a JSON error on stdout under
  * `--json`) with the documented exit code.
  */
-import {format} from 'node:util'
+import {format, stripVTControlCharacters} from 'node:util'
 
 import {Command, Errors, Flags, type Interfaces} from '@oclif/core'
 
@@ -11,6 +11,7 @@ import type {AwsContext} from './lib/aws.js'
 import {type Settings, requireSharedBucket, resolveSettings} from './lib/config.js'
 import {AuditforgeError, ExitCode, type ExitCodeValue, describeAwsError} from './lib/errors.js'
 import {stringifyJson} from './lib/index-document.js'
+import {type FlagShape, closestFlag} from './lib/suggestions.js'
 import {assertCanConfirm, confirmDestructive} from './ui/confirm.js'
 import {type Spinner, createSpinner} from './ui/spinner.js'
 import {Rendered, sanitize, useColor} from './ui/terminal.js'
@@ -152,20 +153,13 @@ export abstract class AuditforgeCommand<T extends typeof Command, R> extends Com
   }
 
   public override toErrorJson(error: unknown): JsonError {
-    const failure = toAuditforgeError(error)
-    return {error: {code: failure.code, message: failure.message, exit: failure.exit}}
+    return errorJson(toAuditforgeError(error))
   }
 
   public override async catch(error: Error & {exitCode?: number}): Promise<never> {
     this.spinner?.fail()
     const failure = toAuditforgeError(error)
-    if (this.jsonEnabled()) {
-      this.logJson(this.toErrorJson(failure))
-    } else {
-      const color = useColor(process.stderr)
-      const label = color ? '\u001b[31mError:\u001b[39m' : 'Error:'
-      process.stderr.write(`${label} ${lines(failure.message, failure.suggestion ? [failure.suggestion] : [])}`)
-    }
+    reportError(failure, this.jsonEnabled())
     // A stack trace is lines by nature; its message may be a server's, so everything but \n is escaped.
     if (/\bauditforge\b|\*/.test(process.env.DEBUG ?? '')) process.stderr.write(`${sanitize((error as Error).stack ?? error, {keepNewlines: true})}\n`)
     // oclif 4 drops custom exit codes under --json, so exit here with the documented one.
@@ -176,6 +170,25 @@ export abstract class AuditforgeCommand<T extends typeof Command, R> extends Com
     this.context?.s3.destroy()
     await super.finally(error)
   }
+}
+
+/** An error as the JSON document printed under --json. */
+export function errorJson(failure: AuditforgeError): JsonError {
+  return {error: {code: failure.code, message: failure.message, exit: failure.exit}}
+}
+
+/**
+ * The one way a failure is shown: under --json the error document on stdout; otherwise
+ * `Error: <message>` on stderr with the suggestion indented under it. Used by every command's
+ * catch() and by the command-not-found hook, which runs before there is a command.
+ */
+export function reportError(failure: AuditforgeError, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${toJsonText(errorJson(failure))}\n`)
+    return
+  }
+  const label = useColor(process.stderr) ? '\u001b[31mError:\u001b[39m' : 'Error:'
+  process.stderr.write(`${label} ${lines(failure.message, failure.suggestion ? [failure.suggestion] : [])}`)
 }
 
 /** A Rendered block as it is; anything else sanitised, keeping only the layout's newlines. */
@@ -205,15 +218,44 @@ export function toAuditforgeError(error: unknown): AuditforgeError {
   if (error instanceof AuditforgeError) return error
   if (error instanceof Errors.CLIError) {
     const exit = (error.oclif?.exit ?? ExitCode.invalidInput) as ExitCodeValue
-    // oclif puts the reason on later lines ("Parsing --concurrency\n\tExpected an integer…").
-    const message = error.message
+    // oclif puts the reason on later lines ("Parsing --concurrency\n\tExpected an integer…"),
+    // dimmed on a terminal.
+    const message = stripVTControlCharacters(error.message)
       .replace(/^Error: /, '')
       .split('\n')
       .map((line) => line.trim().replace(/\s{2,}/g, ' '))
-      .filter((line) => line !== '' && line !== 'See more help with --help' && line !== 'The following error occurred:')
+      .filter((line) => line !== '' && line !== 'See more help with --help' && !/^The following errors? occurred:$/.test(line))
+      .map((line) => withFlagDashes(line))
       .join(': ')
       .replace(/::/g, ':')
-    return new AuditforgeError(message, {code: 'invalid_input', exit, suggestion: 'See --help for usage.'})
+    const unknown = unknownFlagMessage(error)
+    return new AuditforgeError(unknown ?? message, {code: 'invalid_input', exit: unknown ? ExitCode.invalidInput : exit, suggestion: 'See --help for usage.'})
   }
   return describeAwsError(error, {action: 'Running the command'})
+}
+
+/** oclif names a missing flag bare ("Missing required flag name"); the operator types `--name`. */
+function withFlagDashes(line: string): string {
+  return line.replace(/^(Missing required flag) (?!-)(\S+)$/, '$1 --$2')
+}
+
+interface ParseErrorShape {
+  flags?: unknown
+  parse?: {input?: {flags?: Record<string, FlagShape>}}
+}
+
+/**
+ * oclif's "Nonexistent flag: --jsn" as "Unknown flag --jsn; did you mean --json?", the
+ * suggestion taken from the flags this very command accepts (its own, the global ones, --json).
+ */
+function unknownFlagMessage(error: Errors.CLIError): string | undefined {
+  const {flags, parse} = error as Errors.CLIError & ParseErrorShape
+  if (!Array.isArray(flags) || !/^Nonexistent flags?:/.test(error.message)) return undefined
+  const known = parse?.input?.flags ?? {}
+  const named = (flags as string[]).map((typed) => {
+    const meant = closestFlag(typed, known)
+    return {shown: typed.split('=')[0], meant}
+  })
+  if (named.length === 1) return `Unknown flag ${named[0].shown}${named[0].meant ? `; did you mean ${named[0].meant}?` : ''}`
+  return `Unknown flags: ${named.map(({meant, shown}) => (meant ? `${shown} (did you mean ${meant}?)` : shown)).join(', ')}`
 }

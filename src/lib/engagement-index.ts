@@ -8,7 +8,7 @@ import {isDeepStrictEqual} from 'node:util'
 
 import type {S3Client} from '@aws-sdk/client-s3'
 
-import {AuditforgeError, ExitCode, notFound} from './errors.js'
+import {AuditforgeError, ExitCode, nonS3Answer, notFound} from './errors.js'
 import {type EngagementRecord, type IndexShape, cloneRecords, parseIndex, serializeIndex} from './index-document.js'
 import {indexKey, validateEngagementId} from './layout.js'
 import {readText, writeConditionally} from './s3/index.js'
@@ -55,6 +55,13 @@ export class EngagementIndex {
   async read(): Promise<IndexSnapshot> {
     const stored = await readText(this.s3, {bucket: this.bucket, key: indexKey}, 'Reading the engagement index')
     if (stored === undefined) return {records: [], shape: {kind: 'wrapped', document: {}, nested: 'array'}}
+    // S3 sends a strong ETag with every object. A 200 without one, or with a weak one (W/"…", as
+    // web frameworks make them), came from something else (a wrong endpoint answering JSON):
+    // calling that body a corrupt index would advise "restoring" a file that is fine, and a
+    // rewrite would send the index to a server that is not S3.
+    if (!stored.etag || stored.etag.startsWith('W/')) {
+      throw nonS3Answer(`Reading the engagement index s3://${this.bucket}/${indexKey}`, `HTTP 200 ${stored.etag ? 'with a weak ETag' : 'without an ETag'}`)
+    }
     return {...parseIndex(stored.text, this.bucket), etag: stored.etag}
   }
 

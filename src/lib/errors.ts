@@ -146,6 +146,20 @@ export function isNonS3Answer(error: unknown): boolean {
   return /html/i.test(contentType) || ((code === undefined || codelessNames.has(code)) && contentType !== '' && !/xml/i.test(contentType))
 }
 
+/**
+ * The error for an answer that is not S3's: it says so, and points at the endpoint. It never
+ * suggests repairing the data: what was read is not the data at all, and "restoring" a file
+ * because a proxy or another service answered would be acting on a wrong endpoint.
+ */
+export function nonS3Answer(target: string, detail?: string, cause?: unknown): AuditforgeError {
+  return new AuditforgeError(`${target}: the endpoint's answer is not an S3 response${detail ? ` (${detail})` : ''}`, {
+    code: 'not_s3',
+    exit: ExitCode.failed,
+    suggestion: 'Check --endpoint-url / AWS_ENDPOINT_URL: it may point at a proxy, a web page or another service. Nothing was changed.',
+    cause,
+  })
+}
+
 const networkCodes = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -274,12 +288,7 @@ export function describeAwsError(error: unknown, context: OperationContext): Aud
   }
   if (isNonS3Answer(error)) {
     const status = httpStatus(error)
-    return new AuditforgeError(`${target}: the endpoint's answer is not an S3 response${status ? ` (HTTP ${status})` : ''}`, {
-      ...options,
-      code: 'not_s3',
-      exit: ExitCode.failed,
-      suggestion: 'Check --endpoint-url / AWS_ENDPOINT_URL: it may point at a proxy, a web page or another service.',
-    })
+    return nonS3Answer(target, status ? `HTTP ${status}` : undefined, error)
   }
   if (/Region is missing/i.test(detail)) {
     return new AuditforgeError('No AWS region is configured', {

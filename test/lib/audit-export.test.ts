@@ -356,7 +356,7 @@ describe('resolveExportSource', () => {
   })
 
   it('an engagement that is not in the index is exit 3', async () => {
-    s3Mock.on(GetObjectCommand, {Bucket: shared, Key: indexKey}).callsFake(() => ({Body: body(JSON.stringify({engagements: [record()]}))}))
+    s3Mock.on(GetObjectCommand, {Bucket: shared, Key: indexKey}).callsFake(() => ({Body: body(JSON.stringify({engagements: [record()]})), ETag: '"i"'}))
     const error = await resolveExportSource(context(), shared, 'eng-000000000000').catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(AuditforgeError)
     expect((error as AuditforgeError).exit).toBe(3)

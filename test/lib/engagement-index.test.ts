@@ -173,6 +173,29 @@ describe('EngagementIndex', () => {
     expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand)
   })
 
+  it.each([
+    ['without an ETag', undefined, 'HTTP 200 without an ETag'],
+    ['with a weak ETag (W/"…", a web framework\'s)', 'W/"33-abc"', 'HTTP 200 with a weak ETag'],
+  ])('a 200 %s is not an S3 answer: not_s3, no advice to restore the index, nothing written', async (_what, etag, detail) => {
+    // A wrong endpoint answering JSON: it would otherwise read as a corrupt index ("restore a good version").
+    s3Mock.on(GetObjectCommand).callsFake(() => ({Body: streamBody(JSON.stringify({status: 'ok', service: 'billing'})), ETag: etag}))
+    s3Mock.on(PutObjectCommand).resolves({})
+    const failure = newIndex().add(record('eng-bbb'))
+    await expect(failure).rejects.toMatchObject({
+      code: 'not_s3',
+      exit: 1,
+      message: `Reading the engagement index s3://${sharedBucket}/${indexKey}: the endpoint's answer is not an S3 response (${detail})`,
+      suggestion: expect.stringMatching(/--endpoint-url/),
+    })
+    await expect(failure).rejects.not.toMatchObject({suggestion: expect.stringMatching(/[Rr]estore/)})
+    expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand)
+  })
+
+  it('the same body with a strong ETag is S3\'s own object: a corrupt index, as before', async () => {
+    s3Mock.on(GetObjectCommand).callsFake(() => indexReply({status: 'ok', service: 'billing'}, '"1"'))
+    await expect(newIndex().list()).rejects.toMatchObject({code: 'index_corrupt'})
+  })
+
   it('on 412 re-reads, re-applies its change and retries: both engagements end up in the index', async () => {
     s3Mock
       .on(GetObjectCommand)

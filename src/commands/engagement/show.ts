@@ -22,7 +22,8 @@ export default class EngagementShow extends AuditforgeCommand<typeof EngagementS
     const id = validateEngagementId(this.args['engagement-id'])
     const sharedBucket = this.sharedBucket
     const record = await new EngagementIndex((await this.aws()).s3, sharedBucket).get(id)
-    if (!this.jsonEnabled()) this.log(renderEngagement(record))
+    // As in `engagement list`: an empty source_bucket is the shared bucket. --json keeps the record as stored.
+    if (!this.jsonEnabled()) this.log(renderEngagement(record.source_bucket ? record : {...record, source_bucket: 'shared'}))
     return record
   }
 }

@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
-import {invalidInput} from '../../lib/errors.js'
+import {AuditforgeError, ExitCode, invalidInput} from '../../lib/errors.js'
 import {bucketProvisionFlags} from '../../flags/bucket-controls.js'
 import {validateEngagementId} from '../../lib/layout.js'
 import {
@@ -39,13 +39,14 @@ Deep checks, with --execute or --verify-only: --checksums compares the full-obje
 
 Engines, with --execute: --engine local (default) copies in this process. --engine batch hands each engagement's copy to one S3 Batch Operations job (S3PutObjectCopy from a manifest written under auditforge/batch-operations/<id>/ in the shared bucket, pinned to the listed source versions, CRC64NVME, metadata and tags copied, a completion report of every task to --report-bucket or the shared bucket), run as the role given with --role-arn or AUDITFORGE_BATCH_ROLE_ARN (\`auditforge migrate batch-role\` prints its policies); objects over 5 GB, objects that are not STANDARD and objects without a version id stay with the local engine in the same run, failed tasks are retried once by it, and the report becomes the same evidence, verification and switch as the local engine's. A run interrupted while a job runs finds that job again and never creates a second one. A job that is suspended, failed or cancelled is an error naming the job (exit 1); the record is untouched. --engine auto uses Batch Operations for engagements of a million objects or 10 TiB or more (AUDITFORGE_BATCH_AUTO_OBJECTS changes the count) when a role is configured, and the local engine otherwise.
 
---reconcile copies an engagement's late writes where its bucket still holds the migrated version. \`auditforge migrate evidence ID\` prints a run's evidence. AccessDenied or NoSuchBucket on the shared bucket: a message on stderr, nothing changed, exit 0.`
+--reconcile copies an engagement's late writes where its bucket still holds the migrated version. \`auditforge migrate evidence ID\` prints a run's evidence. AccessDenied or NoSuchBucket on the shared bucket: a message on stderr, nothing changed, exit 0 (seed 001's non-destructive failure mode); with --strict the same is an error, exit 1, so a pipeline with a mistyped shared bucket fails instead of going green.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40',
     '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40 --execute',
     '<%= config.bin %> <%= command.id %> --execute --yes --concurrency 32',
+    '<%= config.bin %> <%= command.id %> --execute --yes --strict --json',
     '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40 --verify-only --json',
     '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40 --reconcile --yes',
     '<%= config.bin %> <%= command.id %> --engagement-id eng-6715f196fa40 --execute --checksums --content-sample 50',
@@ -62,6 +63,9 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
       summary: 'Copy late writes of a migrated engagement where its bucket still holds the migrated version.',
       exclusive: ['execute', 'verify-only'],
       dependsOn: ['engagement-id'],
+    }),
+    strict: Flags.boolean({
+      summary: 'Exit 1 instead of 0 when AccessDenied or NoSuchBucket on the shared bucket leaves no plan (for CI pipelines).',
     }),
     concurrency: Flags.integer({summary: 'Copies in flight at once.', default: 16, min: 1, max: 256}),
     checksums: Flags.boolean({
@@ -121,6 +125,7 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
     const plan = await planMigration(context, sharedBucket, {engagementId, concurrency: flags.concurrency})
     this.spinner.stop()
     if (plan.status !== 'ok') {
+      if (flags.strict) throw noPlan(plan.status, `${plan.message}. No plan was made and nothing was changed`)
       this.warning(`${plan.message}. No plan was made and nothing was changed.`)
       return migrationReport(sharedBucket, plan.status, flags.execute ? 'execute' : 'plan', [])
     }
@@ -208,4 +213,13 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
   }
 
 
+}
+
+/** --strict: the no-plan outcome as a failure (exit 1), with what to check for each cause. */
+function noPlan(status: 'access_denied' | 'no_such_bucket', message: string): AuditforgeError {
+  const suggestion =
+    status === 'no_such_bucket'
+      ? 'Check the shared bucket name (--shared-bucket or AUDITFORGE_BUCKET), the region and the endpoint.'
+      : 'The credentials need s3:ListBucket and s3:GetObject on the shared bucket; `auditforge doctor` shows what is missing.'
+  return new AuditforgeError(message, {code: status, exit: ExitCode.failed, suggestion})
 }

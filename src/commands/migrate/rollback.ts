@@ -41,6 +41,26 @@ Asks y/N on a terminal; --yes skips the question; without a terminal and without
     await this.confirm(`Point ${id} back at the shared bucket ${sharedBucket}? (${record.source_bucket} is left in place)`, this.flags.yes)
     await rollbackMigration(context, sharedBucket, id)
     this.note(`${id} now uses the shared bucket ${sharedBucket}. ${record.source_bucket} was left in place.`)
+    this.note('Next:', nextCommands(id, record.source_bucket, newer.length))
     return {engagement_id: id, previous_source_bucket: record.source_bucket, source_bucket: '', newer_in_bucket: newer}
   }
+}
+
+/**
+ * What an operator does after a rollback: look at the record, keep the migration's evidence in
+ * view, migrate again once the cause is fixed, or remove the engagement's bucket when it is no
+ * longer wanted (decommission now allows it: no record points there any more).
+ */
+function nextCommands(id: string, bucket: string, newer: number): string[] {
+  const steps: Array<[string, string]> = [
+    [`auditforge engagement show ${id}`, 'the record now says shared'],
+    [`auditforge migrate evidence ${id}`, `what the migration copied (kept in ${bucket})`],
+    [`auditforge migrate --engagement-id ${id} --execute`, 'migrate again: what is already there is proven, not copied'],
+    [
+      `auditforge bucket decommission ${bucket}`,
+      newer > 0 ? `only after copying the ${newer >= 1000 ? '1000+' : newer} newer object(s) listed above` : 'when it is no longer needed',
+    ],
+  ]
+  const width = Math.max(...steps.map(([command]) => command.length))
+  return steps.map(([command, why]) => `${command.padEnd(width)}  # ${why}`)
 }
