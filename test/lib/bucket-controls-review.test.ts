@@ -37,6 +37,7 @@ import {removeTrailSelector} from '../../src/lib/buckets/trail.js'
 import type {EngagementRecord} from '../../src/lib/engagement-index.js'
 import {deleteEngagement} from '../../src/lib/engagements.js'
 import {indexKey} from '../../src/lib/layout.js'
+import {dataEventsSelectorFor, defaultRulesFor, tlsStatementFor} from './bucket-fixtures.js'
 import {accountId, s3Error, sharedBucket, streamBody, testContext} from './fixtures.js'
 
 const s3Mock = mockClient(S3Client)
@@ -48,24 +49,8 @@ const bucket = `metis-af-6715f196fa40-${accountId}`
 const trail = 'platform-trail'
 const tombstonesKey = 'auditforge/decommissioned-buckets.json'
 
-const tlsStatement = {
-  Sid: 'AuditforgeDenyInsecureTransport',
-  Effect: 'Deny',
-  Principal: '*',
-  Action: 's3:*',
-  Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`],
-  Condition: {Bool: {'aws:SecureTransport': 'false'}},
-}
-const defaultRules = [
-  {ID: 'auditforge-abort-incomplete-multipart-uploads', Status: 'Enabled', Filter: {Prefix: ''}, AbortIncompleteMultipartUpload: {DaysAfterInitiation: 7}},
-  {ID: 'auditforge-expired-delete-markers', Status: 'Enabled', Filter: {Prefix: ''}, Expiration: {ExpiredObjectDeleteMarker: true}},
-  {
-    ID: 'auditforge-archive-findings',
-    Status: 'Enabled',
-    Filter: {And: {Prefix: `auditforge/engagements/${engagementId}/findings.json`, ObjectSizeGreaterThan: 0}},
-    Transitions: [{Days: 90, StorageClass: 'DEEP_ARCHIVE'}],
-  },
-]
+const tlsStatement = tlsStatementFor(bucket)
+const defaultRules = defaultRulesFor(engagementId)
 
 function recordOf(id: string, sourceBucket = ''): EngagementRecord {
   return {
@@ -105,14 +90,7 @@ function compliantButTags() {
   s3Mock.on(GetBucketLifecycleConfigurationCommand).resolves({Rules: defaultRules as never})
 }
 
-const ours = {
-  Name: `auditforge ${bucket}`,
-  FieldSelectors: [
-    {Field: 'eventCategory', Equals: ['Data']},
-    {Field: 'resources.type', Equals: ['AWS::S3::Object']},
-    {Field: 'resources.ARN', StartsWith: [`arn:aws:s3:::${bucket}/`]},
-  ],
-}
+const ours = dataEventsSelectorFor(bucket)
 
 /** A trail as CloudTrail would keep it: GetEventSelectors answers what PutEventSelectors last wrote. */
 function trailHolding(selectors: AdvancedEventSelector[]) {

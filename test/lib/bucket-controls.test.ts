@@ -38,6 +38,7 @@ import {
   provisionEngagementBucket,
   repairBucketControls,
 } from '../../src/lib/buckets.js'
+import {abortRule, archiveRuleFor, leastPrivilegeStatementFor, markersRule, tlsStatementFor} from './bucket-fixtures.js'
 import {accountId, s3Error, sharedBucket, testContext} from './fixtures.js'
 
 const s3Mock = mockClient(S3Client)
@@ -47,14 +48,7 @@ const bucket = `metis-af-6715f196fa40-${accountId}`
 const keyArn = 'arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab'
 const plainHttp = {AWS_ENDPOINT_URL: 'http://127.0.0.1:5000'}
 
-const tlsStatement = {
-  Sid: 'AuditforgeDenyInsecureTransport',
-  Effect: 'Deny',
-  Principal: '*',
-  Action: 's3:*',
-  Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`],
-  Condition: {Bool: {'aws:SecureTransport': 'false'}},
-}
+const tlsStatement = tlsStatementFor(bucket)
 const foreignStatement = {
   Sid: 'PlatformReadOnly',
   Effect: 'Allow',
@@ -62,14 +56,7 @@ const foreignStatement = {
   Action: ['s3:GetObject'],
   Resource: `arn:aws:s3:::${bucket}/*`,
 }
-const abortRule = {ID: 'auditforge-abort-incomplete-multipart-uploads', Status: 'Enabled', Filter: {Prefix: ''}, AbortIncompleteMultipartUpload: {DaysAfterInitiation: 7}}
-const markersRule = {ID: 'auditforge-expired-delete-markers', Status: 'Enabled', Filter: {Prefix: ''}, Expiration: {ExpiredObjectDeleteMarker: true}}
-const archiveRule = (days = 90) => ({
-  ID: 'auditforge-archive-findings',
-  Status: 'Enabled',
-  Filter: {And: {Prefix: `auditforge/engagements/${engagementId}/findings.json`, ObjectSizeGreaterThan: 0}},
-  Transitions: [{Days: days, StorageClass: 'DEEP_ARCHIVE'}],
-})
+const archiveRule = (days = 90) => archiveRuleFor(engagementId, days)
 const foreignRule = {ID: 'platform-expire-tmp', Status: 'Enabled', Filter: {Prefix: 'tmp/'}, Expiration: {Days: 1}}
 
 /** A bucket with every control in place (AES256, the TLS statement, the default rules); override to drift. */
@@ -332,14 +319,7 @@ describe('creating a bucket', () => {
 describe('least-privilege', () => {
   const task = 'arn:aws:iam::123456789012:role/platform-task'
   const caller = 'arn:aws:iam::123456789012:user/test'
-  const lpStatement = (principals: string[]) => ({
-    Sid: 'AuditforgeDenyOtherPrincipals',
-    Effect: 'Deny',
-    Principal: '*',
-    Action: 's3:*',
-    Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`],
-    Condition: {ArnNotLike: {'aws:PrincipalArn': principals}},
-  })
+  const lpStatement = (principals: string[]) => leastPrivilegeStatementFor(bucket, principals)
 
   it('is merged with the TLS-only statement into one policy document, in one write, keeping statements of others', async () => {
     compliantBucket({statements: [foreignStatement]})

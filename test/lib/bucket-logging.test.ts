@@ -23,6 +23,7 @@ import {beforeEach, describe, expect, it} from 'vitest'
 
 import {checkBucketControls, provisionEngagementBucket, repairBucketControls, retireBucket} from '../../src/lib/buckets.js'
 import {removeTrailSelector} from '../../src/lib/buckets/trail.js'
+import {dataEventsSelectorFor} from './bucket-fixtures.js'
 import {accountId, s3Error, sharedBucket, testContext} from './fixtures.js'
 
 const s3Mock = mockClient(S3Client)
@@ -34,14 +35,7 @@ const trail = 'platform-trail'
 const logs = 'platform-access-logs'
 const prefix = `auditforge/access-logs/${engagementId}/`
 
-const ours = {
-  Name: `auditforge ${bucket}`,
-  FieldSelectors: [
-    {Field: 'eventCategory', Equals: ['Data']},
-    {Field: 'resources.type', Equals: ['AWS::S3::Object']},
-    {Field: 'resources.ARN', StartsWith: [`arn:aws:s3:::${bucket}/`]},
-  ],
-}
+const ours = dataEventsSelectorFor(bucket)
 const management = {Name: 'Management events', FieldSelectors: [{Field: 'eventCategory', Equals: ['Management']}]}
 const theirs = {Name: 'Lambda data events', FieldSelectors: [{Field: 'eventCategory', Equals: ['Data']}, {Field: 'resources.type', Equals: ['AWS::Lambda::Function']}]}
 

@@ -41,6 +41,7 @@ import {
   provisionEngagementBucket,
   repairBucketControls,
 } from '../../src/lib/buckets.js'
+import {defaultRulesFor, tlsStatementFor} from './bucket-fixtures.js'
 import {accountId, s3Error, sharedBucket, streamBody, testContext} from './fixtures.js'
 
 const s3Mock = mockClient(S3Client)
@@ -58,26 +59,10 @@ const putCommandNames = [
 ]
 
 /** The TLS-only statement as auditforge writes it for `bucket`. */
-const tlsStatement = {
-  Sid: 'AuditforgeDenyInsecureTransport',
-  Effect: 'Deny',
-  Principal: '*',
-  Action: 's3:*',
-  Resource: [`arn:aws:s3:::${bucket}`, `arn:aws:s3:::${bucket}/*`],
-  Condition: {Bool: {'aws:SecureTransport': 'false'}},
-}
+const tlsStatement = tlsStatementFor(bucket)
 
 /** The lifecycle rules auditforge writes by default for `engagementId`. */
-const defaultRules = [
-  {ID: 'auditforge-abort-incomplete-multipart-uploads', Status: 'Enabled', Filter: {Prefix: ''}, AbortIncompleteMultipartUpload: {DaysAfterInitiation: 7}},
-  {ID: 'auditforge-expired-delete-markers', Status: 'Enabled', Filter: {Prefix: ''}, Expiration: {ExpiredObjectDeleteMarker: true}},
-  {
-    ID: 'auditforge-archive-findings',
-    Status: 'Enabled',
-    Filter: {And: {Prefix: `auditforge/engagements/${engagementId}/findings.json`, ObjectSizeGreaterThan: 0}},
-    Transitions: [{Days: 90, StorageClass: 'DEEP_ARCHIVE'}],
-  },
-] as const
+const defaultRules = defaultRulesFor(engagementId)
 
 function putsSucceed() {
   s3Mock.on(PutPublicAccessBlockCommand).resolves({})
