@@ -1,3 +1,5 @@
+import {GetObjectCommand, type S3Client} from '@aws-sdk/client-s3'
+
 import type {EvidenceLine} from '../../src/lib/migrate/evidence.js'
 
 /** The `--json` document of `auditforge migrate`, as the tests read it. */
@@ -42,5 +44,18 @@ export function evidenceLine(key: string, action: EvidenceLine['action'] = 'copi
     checksum_value: null,
     action,
     ...overrides,
+  }
+}
+
+/** The key of an engagement's migration lease in the shared bucket, as the README documents it. */
+export const leaseKey = (id: string): string => `auditforge/leases/migrate-${id}.json`
+
+/** The lease on an engagement as stored, or undefined when there is none. */
+export async function leaseOn(s3: S3Client, bucket: string, id: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    const reply = await s3.send(new GetObjectCommand({Bucket: bucket, Key: leaseKey(id)}))
+    return JSON.parse(await reply.Body!.transformToString())
+  } catch {
+    return undefined
   }
 }

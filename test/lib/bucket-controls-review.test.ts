@@ -38,7 +38,7 @@ import type {EngagementRecord} from '../../src/lib/engagement-index.js'
 import {deleteEngagement} from '../../src/lib/engagements.js'
 import {indexKey} from '../../src/lib/layout.js'
 import {dataEventsSelectorFor, defaultRulesFor, tlsStatementFor} from './bucket-fixtures.js'
-import {accountId, s3Error, sharedBucket, streamBody, testContext} from './fixtures.js'
+import {accountId, recordOf, s3Error, serveIndex, sharedBucket, streamBody, testContext} from './fixtures.js'
 
 const s3Mock = mockClient(S3Client)
 const iamMock = mockClient(IAMClient)
@@ -52,29 +52,7 @@ const tombstonesKey = 'auditforge/decommissioned-buckets.json'
 const tlsStatement = tlsStatementFor(bucket)
 const defaultRules = defaultRulesFor(engagementId)
 
-function recordOf(id: string, sourceBucket = ''): EngagementRecord {
-  return {
-    engagement_id: id,
-    name: id,
-    client_id: 'c',
-    created_at: '2024-01-01T00:00:00Z',
-    source_bucket: sourceBucket,
-    findings_key: `auditforge/engagements/${id}/findings.json`,
-    audit_log_key: `auditforge/engagements/${id}/audit_log/`,
-  }
-}
-
-/** The index as S3 would serve it: what was last written to it, starting with these records. */
-function indexWith(...records: EngagementRecord[]) {
-  let current = JSON.stringify({engagements: records})
-  let version = 1
-  s3Mock.on(GetObjectCommand, {Key: indexKey}).callsFake(() => ({Body: streamBody(current), ETag: `"${version}"`}))
-  s3Mock.on(PutObjectCommand, {Key: indexKey}).callsFake((input: {Body: string}) => {
-    current = input.Body
-    version++
-    return {}
-  })
-}
+const indexWith = (...records: EngagementRecord[]) => serveIndex(s3Mock, ...records)
 
 /** Every control in place but the ones the tags say; the tag set is served by the caller. */
 function compliantButTags() {

@@ -4,11 +4,15 @@
  */
 import {Readable} from 'node:stream'
 
-import {S3Client, S3ServiceException} from '@aws-sdk/client-s3'
+import {GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException} from '@aws-sdk/client-s3'
 import {sdkStreamMixin} from '@smithy/core/serde'
+import type {AwsStub} from 'aws-sdk-client-mock'
+import {expect} from 'vitest'
 
 import type {AwsContext} from '../../src/lib/aws.js'
 import {type SettingFlags, resolveSettings} from '../../src/lib/config.js'
+import type {EngagementRecord} from '../../src/lib/engagement-index.js'
+import {AuditforgeError} from '../../src/lib/errors.js'
 
 export const accountId = '123456789012'
 export const callerArn = 'arn:aws:iam::123456789012:user/test'
@@ -38,4 +42,41 @@ export function s3Error(name: string, httpStatusCode: number, message = `${name}
 /** A Node system error as the HTTP handler throws it (name "Error", the errno code in `code`). */
 export function systemError(code: string, message: string): Error {
   return Object.assign(new Error(message), {code, errno: -1, syscall: 'connect'})
+}
+
+/** The AuditforgeError a promise rejects with (the test fails if it resolves or rejects with anything else). */
+export async function failure(promise: Promise<unknown>): Promise<AuditforgeError> {
+  const error = await promise.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  )
+  expect(error).toBeInstanceOf(AuditforgeError)
+  return error as AuditforgeError
+}
+
+/** An engagement record as the index holds it; `sourceBucket` '' for one in the shared bucket. */
+export function recordOf(id: string, sourceBucket = ''): EngagementRecord {
+  return {
+    engagement_id: id,
+    name: id,
+    client_id: 'c',
+    created_at: '2024-01-01T00:00:00Z',
+    source_bucket: sourceBucket,
+    findings_key: `auditforge/engagements/${id}/findings.json`,
+    audit_log_key: `auditforge/engagements/${id}/audit_log/`,
+  }
+}
+
+/** The index (`auditforge/engagements.json`) as S3 would serve it from the mock: what was last written to it, starting with these records. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function serveIndex(s3Mock: AwsStub<any, any, any>, ...records: EngagementRecord[]): void {
+  const indexKey = 'auditforge/engagements.json'
+  let current = JSON.stringify({engagements: records})
+  let version = 1
+  s3Mock.on(GetObjectCommand, {Key: indexKey}).callsFake(() => ({Body: streamBody(current), ETag: `"${version}"`}))
+  s3Mock.on(PutObjectCommand, {Key: indexKey}).callsFake((input: {Body: string}) => {
+    current = input.Body
+    version++
+    return {}
+  })
 }

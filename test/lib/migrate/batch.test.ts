@@ -12,7 +12,7 @@ import {beforeEach, describe, expect, it} from 'vitest'
 import {AuditforgeError, ExitCode} from '../../../src/lib/errors.js'
 import {type JobContext, type JobState, findPendingJob, startJob, waitForJob} from '../../../src/lib/migrate/batch/jobs.js'
 import {writtenByJob} from '../../../src/lib/migrate/batch/engine.js'
-import {s3Error, streamBody} from '../fixtures.js'
+import {failure, s3Error, streamBody} from '../fixtures.js'
 import {validateKmsKeyArn} from '../../../src/lib/migrate/batch/policy.js'
 import {readFailures} from '../../../src/lib/migrate/batch/report.js'
 import {
@@ -55,14 +55,6 @@ function controlError(name: string, status: number, message = `${name} (test)`):
   return new S3ControlServiceException({name, $fault: status >= 500 ? 'server' : 'client', $metadata: {httpStatusCode: status}, message})
 }
 
-async function failure(promise: Promise<unknown>): Promise<AuditforgeError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  )
-  expect(error).toBeInstanceOf(AuditforgeError)
-  return error as AuditforgeError
-}
 
 beforeEach(() => {
   controlMock.reset()

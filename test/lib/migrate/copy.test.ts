@@ -20,7 +20,7 @@ import {beforeEach, describe, expect, it} from 'vitest'
 import {AuditforgeError, ExitCode} from '../../../src/lib/errors.js'
 import {LocalCopyEngine, type LocalCopyEngineOptions, maxPartBytes, maxParts, minPartBytes, partRanges, partSizeFor} from '../../../src/lib/migrate/copy.js'
 import type {SourceObject} from '../../../src/lib/migrate/engine.js'
-import {accountId, s3Error, testContext} from '../fixtures.js'
+import {accountId, failure, s3Error, testContext} from '../fixtures.js'
 
 const s3Mock = mockClient(S3Client)
 
@@ -39,14 +39,6 @@ function inputs<T extends {input: object}>(command: new (...args: never[]) => T)
   return s3Mock.commandCalls(command as never).map((call) => (call.args[0] as unknown as T).input)
 }
 
-async function failure(promise: Promise<unknown>): Promise<AuditforgeError> {
-  const error = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  )
-  expect(error).toBeInstanceOf(AuditforgeError)
-  return error as AuditforgeError
-}
 
 const copied = {VersionId: 'tv1', CopyObjectResult: {ETag: '"etag-v1"', ChecksumCRC64NVME: 'AAAAAAAAAAE=', ChecksumType: 'FULL_OBJECT' as const}}
 

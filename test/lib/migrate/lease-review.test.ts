@@ -6,7 +6,7 @@
  */
 import {hostname} from 'node:os'
 
-import {DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client} from '@aws-sdk/client-s3'
+import {DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client} from '@aws-sdk/client-s3'
 import {describe, expect, it} from 'vitest'
 
 import {EngagementIndex} from '../../../src/lib/engagement-index.js'
@@ -16,18 +16,8 @@ import {migrationExitCode} from '../../../src/lib/migrate/report.js'
 import {rollbackMigration} from '../../../src/lib/migrate/rollback.js'
 import {expectedBucketName, putIndex, randomEngagementId, seedRecord} from '../../helpers/commands.js'
 import {motoContext} from '../../helpers/library.js'
+import {leaseKey, leaseOn} from '../../helpers/migrate.js'
 import {createSharedBucket, getText, putText, testS3} from '../../helpers/s3.js'
-
-const leaseKey = (id: string) => `auditforge/leases/migrate-${id}.json`
-
-async function leaseOn(s3: S3Client, bucket: string, id: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    const reply = await s3.send(new GetObjectCommand({Bucket: bucket, Key: leaseKey(id)}))
-    return JSON.parse(await reply.Body!.transformToString())
-  } catch {
-    return undefined
-  }
-}
 
 async function exists(s3: S3Client, bucket: string, key: string): Promise<boolean> {
   try {

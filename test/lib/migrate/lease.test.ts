@@ -6,36 +6,17 @@
  */
 import {hostname} from 'node:os'
 
-import {GetObjectCommand, HeadBucketCommand, PutObjectCommand, type S3Client} from '@aws-sdk/client-s3'
+import {HeadBucketCommand, PutObjectCommand} from '@aws-sdk/client-s3'
 import {describe, expect, it} from 'vitest'
 
 import {EngagementIndex} from '../../../src/lib/engagement-index.js'
-import {AuditforgeError} from '../../../src/lib/errors.js'
 import {executeMigration, planMigration} from '../../../src/lib/migrate/index.js'
 import {MigrationLease} from '../../../src/lib/migrate/lease.js'
 import {expectedBucketName, putIndex, randomEngagementId, seedRecord} from '../../helpers/commands.js'
 import {motoContext} from '../../helpers/library.js'
+import {leaseKey, leaseOn} from '../../helpers/migrate.js'
 import {createSharedBucket, testS3} from '../../helpers/s3.js'
-
-const leaseKey = (id: string) => `auditforge/leases/migrate-${id}.json`
-
-async function leaseOn(s3: S3Client, bucket: string, id: string): Promise<Record<string, unknown> | undefined> {
-  try {
-    const reply = await s3.send(new GetObjectCommand({Bucket: bucket, Key: leaseKey(id)}))
-    return JSON.parse(await reply.Body!.transformToString())
-  } catch {
-    return undefined
-  }
-}
-
-async function failure(promise: Promise<unknown>): Promise<AuditforgeError> {
-  const error = await promise.then(
-    () => undefined,
-    (caught: unknown) => caught,
-  )
-  expect(error).toBeInstanceOf(AuditforgeError)
-  return error as AuditforgeError
-}
+import {failure} from '../fixtures.js'
 
 describe('the migration lease', () => {
   it('one run at a time: a second is refused (exit 6) naming the holder; released, the lease is gone and the next run takes it', async () => {
