@@ -98,7 +98,7 @@ export function terminalWidth(stream: NodeJS.WriteStream = process.stdout): numb
  * `cut` and `wrap` columns narrow first (free text wraps), then columns with a drop rank go,
  * and when the identifiers alone are still too wide each row becomes a block of `Title: value`
  * lines, so nothing that must be copied is ever cut. Piped, columns are as wide as their
- * values, except free text, which is cut at {@link pipedTextWidth} characters (`--json` has it
+ * values, except free text before the last column, which is cut at {@link pipedTextWidth} characters (`--json` has it
  * whole). Headings are coloured only on a colour terminal (cli-table3 colours unconditionally
  * unless told not to). The result is Rendered: the heading's colour must reach the terminal,
  * and every value in it has been sanitised here.
@@ -117,7 +117,9 @@ export function renderTable(head: (Column | string)[], rows: unknown[][], option
   // Identifiers set a column's least width; free text may be narrower than its longest value.
   const whole = columns.map((_, index) => widest(index, (cell) => cell.fit === 'whole'))
   if (width === undefined) {
-    const widths = columns.map((_, index) => Math.max(whole[index], Math.min(natural[index], pipedTextWidth)))
+    // The last column pads nothing after it, so its text (a reason, a detail) is never cut.
+    const last = columns.length - 1
+    const widths = columns.map((_, index) => (index === last ? natural[index] : Math.max(whole[index], Math.min(natural[index], pipedTextWidth))))
     return draw(columns, cells, widths, undefined, options)
   }
   // The longest word of each column, with the indent a value keeps on every wrapped line.
