@@ -6,6 +6,7 @@ import {type BucketCheck, type StandardName, bucketsToVerify, checkBucketControl
 import {AuditforgeError, ExitCode, invalidInput, refused} from '../../lib/errors.js'
 import {validateBucketName} from '../../lib/layout.js'
 import {renderBucketCheck} from '../../ui/controls.js'
+import {plural} from '../../ui/format.js'
 
 interface VerifyOutput {
   ok: boolean
@@ -64,10 +65,10 @@ export default class BucketVerify extends AuditforgeCommand<typeof BucketVerify,
       const untouched = checks.filter((check) => check.fix_refused).length
       const failure = untouched
         ? refused(
-            `${untouched} of ${checks.length} buckets belong to another engagement index or to none; --fix wrote nothing to ${untouched === 1 ? 'it' : 'them'}`,
+            `${untouched} of ${plural(checks.length, 'bucket')} ${untouched === 1 ? 'belongs' : 'belong'} to another engagement index or to none; --fix wrote nothing to ${untouched === 1 ? 'it' : 'them'}`,
             `Run --fix against the index that owns a bucket (--shared-bucket), or bind an unbound one with \`auditforge bucket provision <engagement id> --force\`.`,
           )
-        : new AuditforgeError(`${drifted} of ${checks.length} buckets have drifted controls`, {
+        : new AuditforgeError(`${drifted} of ${plural(checks.length, 'bucket')} ${drifted === 1 ? 'has' : 'have'} drifted controls`, {
             code: 'drift',
             exit: ExitCode.verificationFailed,
             suggestion: this.flags.fix ? undefined : 'Run again with --fix to re-apply them.',
