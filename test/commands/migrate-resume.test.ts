@@ -205,6 +205,7 @@ describe('migrate: one run per engagement', () => {
     const refused = await runCli(migrate(bucket, '--execute', '--yes'))
     expect(refused.code).toBe(6)
     expect(refused.stderr).toContain(`Another migrate run (20260101T000000.000Z-aaaaaa, by arn:aws:iam::123456789012:user/alice on ${hostname()}, pid ${process.pid}) is working on ${id}`)
+    expect(refused.stderr).toContain('1 engagement is being migrated by another run; run the command again once it has finished')
     expect(await sourceBucketOf(bucket, id)).toBe('')
     await expect(s3.send(new ListObjectsV2Command({Bucket: targetOf(id)}))).rejects.toMatchObject({$metadata: {httpStatusCode: 404}})
 

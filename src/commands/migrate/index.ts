@@ -204,9 +204,13 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
     const failed = outcomes.filter((outcome) => outcome.status === 'verification_failed')
     for (const outcome of failed) this.warning(...renderDifferences(outcome.engagement_id, outcome.differences ?? []))
     for (const outcome of outcomes) if ('suggestion' in outcome && outcome.suggestion) this.note(`${outcome.engagement_id}: ${outcome.suggestion}`)
-    const broken = outcomes.filter((outcome) => outcome.status === 'failed').length
+    const heldElsewhere = (outcome: EngagementOutcome | VerifyOutcome) =>
+      'error_code' in outcome && (outcome.error_code === 'migration_in_progress' || outcome.error_code === 'migration_lease_lost')
+    const held = outcomes.filter((outcome) => outcome.status === 'failed' && heldElsewhere(outcome)).length
+    const broken = outcomes.filter((outcome) => outcome.status === 'failed' && !heldElsewhere(outcome)).length
     const problems = [
       ...(failed.length > 0 ? [`${plural(failed.length, 'engagement')} failed verification`] : []),
+      ...(held > 0 ? [`${plural(held, 'engagement')} ${held === 1 ? 'is' : 'are'} being migrated by another run; run the command again once it has finished`] : []),
       ...(broken > 0 ? [`${plural(broken, 'engagement')} failed to migrate; ${broken === 1 ? 'its record was' : 'their records were'} not changed and running the command again finishes ${broken === 1 ? 'it' : 'them'}`] : []),
     ]
     if (problems.length > 0) this.note(`Error: ${problems.join('; ')}.`)
