@@ -17,6 +17,7 @@ import {EngagementIndex} from './engagement-index.js'
 import {attempt, describeAwsError, isPreconditionFailure} from './errors.js'
 import {doctorProbeKey} from './layout.js'
 import {type VersionEntry, deleteObjectVersions, listObjectVersions, putIfAbsent, putIfMatch, readVersioning} from './s3/index.js'
+import {plural} from './wording.js'
 
 export type CheckStatus = 'pass' | 'warn' | 'fail'
 
@@ -169,12 +170,12 @@ async function checkEngagementBuckets(
     }
     if (orphans.length > 0 || unbound.length > 0) {
       const problems = [
-        orphans.length > 0 ? `${orphans.length} managed bucket(s) no record points at: ${some(orphans)}` : undefined,
-        unbound.length > 0 ? `${unbound.length} bucket(s) not yet bound to this index (run \`auditforge bucket verify --all --fix\`): ${some(unbound)}` : undefined,
+        orphans.length > 0 ? `${plural(orphans.length, 'managed bucket')} no record points at: ${some(orphans)}` : undefined,
+        unbound.length > 0 ? `${plural(unbound.length, 'bucket')} not yet bound to this index (run \`auditforge bucket verify --all --fix\`): ${some(unbound)}` : undefined,
       ]
       return {check: {check, status: 'warn', detail: `${problems.filter(Boolean).join('; ')}${elsewhere}`}, total, ofThisIndex}
     }
-    return {check: {check, status: 'pass', detail: `${ours.length} managed bucket(s) of this index, each with a record; every record's bucket exists${elsewhere}`}, total, ofThisIndex}
+    return {check: {check, status: 'pass', detail: `${plural(ours.length, 'managed bucket')} of this index, each with a record; every record's bucket exists${elsewhere}`}, total, ofThisIndex}
   } catch (error) {
     return {check: {check, status: 'fail', detail: message(error, 'Listing buckets')}}
   }
@@ -193,12 +194,12 @@ async function checkBucketControlsOf(context: AwsContext, buckets: string[]): Pr
     const drifted = results.filter((result) => !result.ok)
     const skipped = new Set(results.flatMap((result) => result.controls.filter((control) => control.status === 'skipped').map((control) => control.control)))
     const skippedNote = skipped.size > 0 ? `; skipped here: ${[...skipped].join(', ')}` : ''
-    if (drifted.length === 0) return {check, status: 'pass', detail: `every control holds on ${buckets.length} bucket(s)${skippedNote}`}
+    if (drifted.length === 0) return {check, status: 'pass', detail: `every control holds on ${plural(buckets.length, 'bucket')}${skippedNote}`}
     const named = drifted.slice(0, 3).map((result) => `${result.bucket} (${result.controls.filter((control) => !control.ok).map((control) => control.control).join(', ')})`)
     return {
       check,
       status: 'fail',
-      detail: `${drifted.length} of ${buckets.length} bucket(s) drifted: ${named.join('; ')}${drifted.length > 3 ? '; …' : ''} (run \`auditforge bucket verify --all --fix\`)`,
+      detail: `${drifted.length} of ${plural(buckets.length, 'bucket')} drifted: ${named.join('; ')}${drifted.length > 3 ? '; …' : ''} (run \`auditforge bucket verify --all --fix\`)`,
     }
   } catch (error) {
     return {check, status: 'fail', detail: message(error, 'Checking the bucket controls')}

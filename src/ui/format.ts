@@ -12,7 +12,4 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`
 }
 
-/** `1 object version`, `2 object versions`. */
-export function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? '' : 's'}`
-}
+export {plural} from '../lib/wording.js'

@@ -80,8 +80,8 @@ describe('bucket decommission: preflight', () => {
     const refused = await runCli(['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared])
     expect(refused.code).toBe(5)
     expect(refused.stderr).toContain('object-lock: Object Lock is enabled')
-    expect(refused.stderr).toContain(`legal-hold: 1 version(s) under legal hold: ${held}`)
-    expect(refused.stderr).toContain(`retention: 1 version(s) under unexpired retention: ${retained}`)
+    expect(refused.stderr).toContain(`legal-hold: 1 version under legal hold: ${held}`)
+    expect(refused.stderr).toContain(`retention: 1 version under unexpired retention: ${retained}`)
     expect(refused.stderr).toContain('until 2099-01-01T00:00:00.000Z')
     expect(refused.stdout).toBe('')
 

@@ -248,7 +248,7 @@ describe('a migration without evidence', () => {
     const text = await runCli(['migrate', '--engagement-id', id, '--verify-only'], {env})
     expect(text.code).toBe(4)
     expect(text.stderr).toContain(`  unproven: ${stale} (same size; a multipart ETag is not an MD5 of the bytes)`)
-    expect(text.stderr).toContain(`${id}: 2 object(s) are not proven by MD5 ETags (multipart or SSE-KMS) and size alone proves nothing.`)
+    expect(text.stderr).toContain(`${id}: 2 objects are not proven by MD5 ETags (multipart or SSE-KMS) and size alone proves nothing.`)
 
     // The stored checksums prove the one and disprove the other.
     const checksums = await runJson<VerifyJson>(['migrate', '--engagement-id', id, '--verify-only', '--checksums'], {env})

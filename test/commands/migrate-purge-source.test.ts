@@ -202,7 +202,7 @@ describe('migrate purge-source', () => {
     const late = await runCli(['migrate', 'purge-source', '--engagement-id', id, '--shared-bucket', bucket, '--min-age', '0', '--execute', '--yes'])
     expect(late.code).toBe(4)
     expect(late.stderr).toContain(`late write: ${key(id, 'source/late.pdf')}`)
-    expect(late.stderr).toContain(`Error: ${id} does not verify against its migration evidence now: 1 late write(s) in the shared bucket; nothing was deleted`)
+    expect(late.stderr).toContain(`Error: ${id} does not verify against its migration evidence now: 1 late write in the shared bucket; nothing was deleted`)
     expect(late.stderr).toContain(`auditforge migrate --reconcile --engagement-id ${id}`)
     expect(await allVersions(bucket)).toEqual(before)
     expect(await keysUnder(target, `auditforge/migrations/${id}/purges/`)).toEqual([])

@@ -283,7 +283,7 @@ describe('lifecycle', () => {
         {...archiveRule(), Filter: {And: {Prefix: `auditforge/engagements/${engagementId}/findings.json`}}},
       ],
     })
-    expect(await row('lifecycle')).toMatchObject({status: 'pass', actual: '3 auditforge rules and 1 other(s)'})
+    expect(await row('lifecycle')).toMatchObject({status: 'pass', actual: '3 auditforge rules and 1 other'})
   })
 
   it('--fix puts the rules back rule by rule, keeping the others', async () => {

@@ -106,8 +106,8 @@ describe('decommission preflight', () => {
     expect(preflight.ok).toBe(false)
     expect(preflight.checks.filter((check) => !check.ok)).toEqual([
       {check: 'object-lock', ok: false, detail: 'Object Lock is enabled (default retention COMPLIANCE 30 days)'},
-      {check: 'legal-hold', ok: false, detail: '1 version(s) under legal hold: held (v1)'},
-      {check: 'retention', ok: false, detail: '1 version(s) under unexpired retention: kept (v2) until 2099-01-01T00:00:00.000Z'},
+      {check: 'legal-hold', ok: false, detail: '1 version under legal hold: held (v1)'},
+      {check: 'retention', ok: false, detail: '1 version under unexpired retention: kept (v2) until 2099-01-01T00:00:00.000Z'},
     ])
     // One HeadObject per version, pinned to it; none for the delete marker.
     expect(s3Mock).toHaveReceivedCommandTimes(HeadObjectCommand, 4)

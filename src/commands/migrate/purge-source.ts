@@ -59,7 +59,7 @@ Exit codes: 0 done, or nothing left to purge, or a dry run that would go ahead; 
     const outcome = await purgeSource(context, inspection, {...options, toolVersion: this.config.version})
     this.spinner.stop()
     this.note(describePurgeOutcome(id, sharedBucket, outcome))
-    if (outcome.resumes.length > 0) this.note(`It finishes the interrupted purge(s) ${outcome.resumes.join(', ')}.`)
+    if (outcome.resumes.length > 0) this.note(`It finishes the interrupted ${outcome.resumes.length === 1 ? 'purge' : 'purges'} ${outcome.resumes.join(', ')}.`)
     if (outcome.audit_event_error) this.warning(`The purge is done and recorded, but its audit-log event was not written: ${outcome.audit_event_error}`)
     if (outcome.left.versions > 0) {
       this.warning(`${plural(outcome.left.versions, 'version')} of ${id} written to ${sharedBucket} during the purge were left there:`, outcome.left.first_keys)

@@ -4,6 +4,7 @@ import {AuditforgeCommand} from '../../base-command.js'
 import {EngagementIndex} from '../../lib/engagement-index.js'
 import {validateEngagementId} from '../../lib/layout.js'
 import {type RollbackResult, assertRollbackPossible, rollbackMigration, rollbackRisk} from '../../lib/migrate/index.js'
+import {plural} from '../../ui/format.js'
 
 export default class MigrateRollback extends AuditforgeCommand<typeof MigrateRollback, RollbackResult> {
   static override summary = "Point a migrated engagement back at the shared bucket."
@@ -36,7 +37,7 @@ Asks y/N on a terminal; --yes skips the question; without a terminal and without
     await assertRollbackPossible(context, sharedBucket, record)
     const newer = await rollbackRisk(context, sharedBucket, record)
     if (newer.length > 0) {
-      this.warning(`${newer.length >= 1000 ? 'At least 1000' : newer.length} object(s) in ${record.source_bucket} are missing or different in ${sharedBucket}; after the rollback the application will not see them:`, newer.slice(0, 10))
+      this.warning(`${newer.length >= 1000 ? 'At least 1000 objects' : plural(newer.length, 'object')} in ${record.source_bucket} ${newer.length === 1 ? 'is' : 'are'} missing or different in ${sharedBucket}; after the rollback the application will not see them:`, newer.slice(0, 10))
     }
     await this.confirm(`Point ${id} back at the shared bucket ${sharedBucket}? (${record.source_bucket} is left in place)`, this.flags.yes)
     await rollbackMigration(context, sharedBucket, id)
@@ -58,7 +59,7 @@ function nextCommands(id: string, bucket: string, newer: number): string[] {
     [`auditforge migrate --engagement-id ${id} --execute`, 'migrate again: what is already there is proven, not copied'],
     [
       `auditforge bucket decommission ${bucket}`,
-      newer > 0 ? `only after copying the ${newer >= 1000 ? '1000+' : newer} newer object(s) listed above` : 'when it is no longer needed',
+      newer > 0 ? `only after copying the ${newer >= 1000 ? '1000+ newer objects' : `newer ${newer === 1 ? 'object' : 'objects'}`} listed above` : 'when it is no longer needed',
     ],
   ]
   const width = Math.max(...steps.map(([command]) => command.length))

@@ -35,6 +35,7 @@ import {lifecycleDrift, readLifecycle, wantedRules, writeLifecycle} from './life
 import {type PolicyStatement, auditforgeSidPrefix, bucketResources, ownStatement, partitionOf, readPolicy, sameStatement, writePolicy} from './policy.js'
 import {assertBoundTo, engagementIdTagKey, indexTagKey, managedByTag} from './tags.js'
 import {coversBucket, readTrailSelectors, selectorName, writeTrailSelectors} from './trail.js'
+import {plural} from '../wording.js'
 
 /** The scanners an auditor runs, and the ids under which each reports a finding. */
 export interface Standards {
@@ -400,7 +401,7 @@ const lifecycle = control({
     return {
       ok: problems.length === 0,
       expected: wanted.map((rule) => rule.ID).join(', '),
-      actual: problems.length > 0 ? problems.join('; ') : `${wanted.length} auditforge rules${others > 0 ? ` and ${others} other(s)` : ''}`,
+      actual: problems.length > 0 ? problems.join('; ') : `${plural(wanted.length, 'auditforge rule')}${others > 0 ? ` and ${plural(others, 'other')}` : ''}`,
     }
   },
   apply: writeLifecycle,

@@ -18,6 +18,7 @@ import {parsePerEngagementBucket} from './names.js'
 import {assertBoundTo, engagementIdTagKey, indexTagKey, managedByTag} from './tags.js'
 import {recordTombstone} from './tombstones.js'
 import {type TrailSelectorOutcome, takeOffTrail} from './trail.js'
+import {plural} from '../wording.js'
 
 export interface DecommissionResult {
   bucket: string
@@ -221,8 +222,8 @@ async function retentionChecks(context: AwsContext, bucket: string, owner: strin
   checks.splice(
     1,
     0,
-    {check: 'legal-hold', ok: held.length === 0, detail: held.length === 0 ? `none${among}` : `${held.length} version(s) under legal hold${among}: ${some(held)}`},
-    {check: 'retention', ok: retained.length === 0, detail: retained.length === 0 ? `none unexpired${among}` : `${retained.length} version(s) under unexpired retention${among}: ${some(retained)}`},
+    {check: 'legal-hold', ok: held.length === 0, detail: held.length === 0 ? `none${among}` : `${plural(held.length, 'version')} under legal hold${among}: ${some(held)}`},
+    {check: 'retention', ok: retained.length === 0, detail: retained.length === 0 ? `none unexpired${among}` : `${plural(retained.length, 'version')} under unexpired retention${among}: ${some(retained)}`},
   )
   return checks
 }

@@ -96,7 +96,7 @@ export interface BulkOutcome {
   failed: number
   /** Failed tasks copied by the local engine instead. */
   retried_locally: number
-  /** Objects the job could not take (over 5 GB, archived, or not pinnable), copied by the local engine. */
+  /** Objects the job could not take (over 5 GiB, archived, or not pinnable), copied by the local engine. */
   copied_locally: number
 }
 

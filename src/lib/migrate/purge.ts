@@ -30,6 +30,7 @@ import {AuditLogStore} from '../stores.js'
 import {type EvidenceLine, type EvidenceLocation, type EvidenceSummary, readEvidence, readSummaries} from './evidence.js'
 import {Cursor} from './streams.js'
 import {afterFlipPass} from './sync.js'
+import {agree, plural} from '../wording.js'
 
 /** The default `--min-age`: thirty days of soak before the shared copy may go. */
 export const defaultMinAge = '30d'
@@ -541,8 +542,8 @@ async function verifyAgainstEvidence(context: AwsContext, sharedBucket: string, 
 
 function verificationRefusal(id: string, verification: PurgeVerification): PurgeRefusal {
   const reasons = [
-    ...(verification.missing > 0 ? [`${verification.missing} migrated version(s) missing from the engagement's bucket`] : []),
-    ...(verification.late_writes > 0 ? [`${verification.late_writes} late write(s) in the shared bucket`] : []),
+    ...(verification.missing > 0 ? [`${plural(verification.missing, 'migrated version')} missing from the engagement's bucket`] : []),
+    ...(verification.late_writes > 0 ? [`${plural(verification.late_writes, 'late write')} in the shared bucket`] : []),
   ]
   return {
     code: 'verification_failed',
@@ -558,7 +559,7 @@ function verificationRefusal(id: string, verification: PurgeVerification): Purge
 function writtenAfterSwitch(id: string, sharedBucket: string, count: number): PurgeRefusal {
   return {
     code: 'written_after_switch',
-    message: `${count} version(s) of ${id}'s keys were written to the shared bucket after the switch and are no longer current: they never reached the engagement's bucket; nothing was deleted`,
+    message: `${plural(count, 'version')} of ${id}'s keys ${agree(count, 'was', 'were')} written to the shared bucket after the switch and ${agree(count, 'is', 'are')} no longer current: they never reached the engagement's bucket; nothing was deleted`,
     exit: ExitCode.verificationFailed,
     suggestion: `Find them (newer than the switch) with: aws s3api list-object-versions --bucket ${sharedBucket} --prefix ${engagementKeys.prefix(id)} (and its other prefixes) — and copy what the engagement needs into its bucket before purging.`,
   }

@@ -39,6 +39,7 @@ import {
 import {type EvidenceLine, type EvidenceLocation, readEvidence, readSummaries, writeVerificationRecord} from './evidence.js'
 import {type Row, afterFlipPass, isMd5, joined, md5Proves} from './sync.js'
 import {orderedMap} from './streams.js'
+import {agree, plural} from '../wording.js'
 
 
 export interface VerifyOutcome {
@@ -272,8 +273,8 @@ function describe(checksum: ChecksumComparison['source']): string {
 function unprovenSuggestion(id: string, unproven: number, objects: number, checksumsDone: boolean): string {
   const everyObject = Math.min(objects, maxContentSample)
   const bytes = `\`auditforge migrate --verify-only --engagement-id ${id} --content-sample ${everyObject}\` compares the bytes of ${everyObject >= objects ? 'every object' : `${everyObject} objects drawn at random`}`
-  if (checksumsDone) return `${unproven} object(s) have no checksums that can be compared and no MD5 ETags; only their bytes prove them: ${bytes}.`
-  return `${unproven} object(s) are not proven by MD5 ETags (multipart or SSE-KMS) and size alone proves nothing. \`auditforge migrate --verify-only --engagement-id ${id} --checksums\` compares the checksums S3 stored on both sides; what that cannot compare, only bytes prove: ${bytes}.`
+  if (checksumsDone) return `${plural(unproven, 'object')} ${agree(unproven, 'has', 'have')} no checksums that can be compared and no MD5 ETags; only their bytes prove them: ${bytes}.`
+  return `${plural(unproven, 'object')} ${agree(unproven, 'is', 'are')} not proven by MD5 ETags (multipart or SSE-KMS) and size alone proves nothing. \`auditforge migrate --verify-only --engagement-id ${id} --checksums\` compares the checksums S3 stored on both sides; what that cannot compare, only bytes prove: ${bytes}.`
 }
 
 /**

@@ -2,7 +2,7 @@
  * The batch copy engine: an engagement's first copy pass handed to S3 Batch Operations. The pass
  * is the local one (copyPass: the same merge-join of source, target and evidence, the same proofs)
  * with a sink that takes the objects a job can copy into a manifest, in key order; what the job
- * cannot take (over 5 GB, not STANDARD, no version id to pin it to) the local engine copies in the
+ * cannot take (over 5 GiB, not STANDARD, no version id to pin it to) the local engine copies in the
  * same pass. Then one S3PutObjectCopy job, watched to its end, and its completion report turned
  * into evidence lines by a second merge-join: the sidecar (the manifest's source identities, in
  * key order), the target's current versions (the identities the job wrote) and the failed tasks
@@ -24,6 +24,7 @@ import {type Difference, type PassTotals, copyPass, md5Proves} from '../sync.js'
 import {type JobContext, type JobState, findPendingJob, settleJob, startJob, waitForJob} from './jobs.js'
 import {ManifestWriter, type SidecarEntry, readSidecar} from './manifest.js'
 import {type TaskFailure, readFailures} from './report.js'
+import {agree, plural} from '../../wording.js'
 
 /** When `--engine auto` hands an engagement to Batch Operations: this many objects, or bytes, or more. */
 export const autoThreshold = {objects: 1_000_000, bytes: 10 * 1024 ** 4}
@@ -156,7 +157,7 @@ class BatchCopyEngine implements BulkCopyEngine {
       const listed = recorded.failures.listed.join('; ')
       const more = recorded.failures.count > recorded.failures.listed.length ? `; … and ${recorded.failures.count - recorded.failures.listed.length} more` : ''
       throw new AuditforgeError(
-        `${recorded.failures.count} object(s) of ${state.engagement_id} were copied neither by S3 Batch Operations job ${state.job_id} nor by the local retry: ${listed}${more}`,
+        `${plural(recorded.failures.count, 'object')} of ${state.engagement_id} ${agree(recorded.failures.count, 'was', 'were')} copied neither by S3 Batch Operations job ${state.job_id} nor by the local retry: ${listed}${more}`,
         {code: 'batch_tasks_failed', exit: ExitCode.failed, suggestion: 'Nothing was switched. Fix the cause (the error codes above) and run the migration again; it retries only these objects.'},
       )
     }
@@ -210,7 +211,7 @@ class BatchCopyEngine implements BulkCopyEngine {
       }
       const why = failure
         ? `${failure.code}${failure.status ? ` ${failure.status}` : ''}${failure.message ? `: ${failure.message}` : ''}`
-        : `${current ? 'not proven by identity in the target' : 'not in the target'} after the job${trusted ? '' : ` (its report lists ${failures.count} failed task(s), DescribeJob counts ${failedTasks})`}`
+        : `${current ? 'not proven by identity in the target' : 'not in the target'} after the job${trusted ? '' : ` (its report lists ${plural(failures.count, 'failed task')}, DescribeJob counts ${failedTasks})`}`
       return pass.limit(() => this.retryLocally(pass, source, current !== undefined, why, recorded))
     }
     try {
