@@ -22,9 +22,6 @@ export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['a
 
 export type {JsonError, JsonErrorBody, Reported} from './results/common.js'
 
-/** A result with the `status` and `error` finish() settles (its own `status`, when it has one, is what success says). */
-type Finished<D> = Omit<D, 'status'> & Reported<D extends {status: infer S} ? S : 'ok'>
-
 const global = 'GLOBAL'
 
 export abstract class AuditforgeCommand<T extends typeof Command, R> extends Command {
@@ -161,13 +158,13 @@ export abstract class AuditforgeCommand<T extends typeof Command, R> extends Com
    * the command has a failing status of its own; the command's own status when it succeeds) and
    * `error` (null on success), so `status` never says "ok" beside a non-zero exit; for a person the failure is the usual `Error:` line and its suggestion on stderr.
    */
-  protected finish<D extends object>(result: D, failure?: AuditforgeError, failedStatus?: string): Finished<D> {
+  protected finish<R extends Reported<string>>(result: Omit<R, 'error' | 'status'> & {status?: string}, failure?: AuditforgeError, failedStatus?: R['status']): R {
     if (failure) {
       if (!this.jsonEnabled()) reportError(failure, false)
       process.exitCode = failure.exit
     }
     const status = failure ? (failedStatus ?? failure.code) : ((result as {status?: string}).status ?? 'ok')
-    return {...result, status, error: failure ? errorBody(failure) : null} as Finished<D>
+    return {...result, status, error: failure ? errorBody(failure) : null} as unknown as R
   }
 
   public override toErrorJson(error: unknown): JsonError {

@@ -22,6 +22,6 @@ export default class Doctor extends AuditforgeCommand<typeof Doctor, DoctorResul
     const ok = checks.every((check) => check.status !== 'fail')
     if (!this.jsonEnabled()) this.log(renderDoctor(checks))
     const failure = ok ? undefined : new AuditforgeError(describeDoctorFailures(checks), {code: 'checks_failed', exit: ExitCode.verificationFailed})
-    return this.finish({ok, checks}, failure)
+    return this.finish<DoctorResult>({ok, checks}, failure)
   }
 }

@@ -71,7 +71,7 @@ export interface BucketReport {
 }
 
 /** `bucket verify`: exit 4 (`status` "drift") when a control has drifted, 5 ("refused") when --fix may not touch a bucket. */
-export interface BucketVerifyResult extends Reported {
+export interface BucketVerifyResult extends Reported<'ok' | 'drift' | 'refused'> {
   ok: boolean
   /** The standard the rows are labelled with (`--standard`), or null. */
   standard: StandardName | null

@@ -28,7 +28,7 @@ export interface JsonError {
  * failure's code when the command exits non-zero, else the command's own status (`ok`, or a
  * status of its own that is not a failure); `error` is null exactly when the exit code is 0.
  */
-export interface Reported<S = 'ok'> {
-  status: S | string
+export interface Reported<S extends string = 'ok'> {
+  status: S
   error: JsonErrorBody | null
 }

@@ -10,7 +10,7 @@ export interface DoctorCheck {
 }
 
 /** `doctor`: exit 4, `status` "checks_failed", when any check fails. */
-export interface DoctorResult extends Reported {
+export interface DoctorResult extends Reported<'ok' | 'checks_failed'> {
   ok: boolean
   checks: DoctorCheck[]
 }

@@ -129,10 +129,10 @@ export interface MigrationReport {
  * succeeds, else the failure's code: `verification_failed` (exit 4), `migration_failed` (1),
  * `migration_refused` (5), `migration_conflict` (6).
  */
-export interface MigrateResult extends Omit<MigrationReport, 'status'>, Reported<SourceStatus> {}
+export interface MigrateResult extends Omit<MigrationReport, 'status'>, Reported<SourceStatus | 'verification_failed' | 'migration_failed' | 'migration_refused' | 'migration_conflict'> {}
 
 /** `migrate purge-source`: `status` is `refused` when a dry run finds that --execute would refuse (exit 3, 4 or 5), the failure's code when --execute leaves late writes (exit 4). */
-export type MigratePurgeSourceResult = Omit<PurgeReport, 'status'> & Reported<PurgeReport['status']>
+export type MigratePurgeSourceResult = Omit<PurgeReport, 'status'> & Reported<PurgeReport['status'] | 'late_writes_left'>
 
 /** `migrate rollback`. */
 export interface MigrateRollbackResult {

@@ -54,7 +54,7 @@ export default class BucketVerify extends AuditforgeCommand<typeof BucketVerify,
       }
     }
     const result = {ok, standard, buckets: checks.map((check) => bucketReport(check, standard))}
-    return this.finish(result, ok ? undefined : this.failure(checks))
+    return this.finish<BucketVerifyResult>(result, ok ? undefined : this.failure(checks))
   }
 
   /** Why the run fails: a bucket --fix may not touch (exit 5), else drift (exit 4). */

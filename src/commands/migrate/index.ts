@@ -127,7 +127,7 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
     if (plan.status !== 'ok') {
       if (flags.strict) throw noPlan(plan.status, `${plan.message}. No plan was made and nothing was changed`)
       this.warning(`${plan.message}. No plan was made and nothing was changed.`)
-      return this.finish(migrationReport(sharedBucket, plan.status, flags.execute ? 'execute' : 'plan', []))
+      return this.finish<MigrateResult>(migrationReport(sharedBucket, plan.status, flags.execute ? 'execute' : 'plan', []))
     }
     if (plan.invalidIds.length > 0) {
       this.warning(`Skipped index entries with ids auditforge does not accept: ${plan.invalidIds.slice(0, 5).map((id) => JSON.stringify(id)).join(', ')}`)
@@ -136,11 +136,11 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
     if (!this.jsonEnabled()) this.log(renderPlan(sharedBucket, planned))
     if (!flags.execute) {
       this.note(plan.engagements.length > 0 ? 'Dry run: nothing was changed. Run again with --execute to migrate.' : 'Nothing to migrate.')
-      return this.finish(migrationReport(sharedBucket, 'ok', 'plan', planned))
+      return this.finish<MigrateResult>(migrationReport(sharedBucket, 'ok', 'plan', planned))
     }
     if (plan.engagements.length === 0) {
       this.note('Nothing to migrate.')
-      return this.finish(migrationReport(sharedBucket, 'ok', 'execute', planned))
+      return this.finish<MigrateResult>(migrationReport(sharedBucket, 'ok', 'execute', planned))
     }
 
     await this.confirm(`Copy ${plural(plan.engagements.length, 'engagement')} into their own buckets and point their records there?`, flags.yes)
@@ -181,13 +181,13 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
         )
       }
     }
-    return this.finish(migrationReport(sharedBucket, 'ok', 'execute', outcomes), this.reportDifferences(outcomes))
+    return this.finish<MigrateResult>(migrationReport(sharedBucket, 'ok', 'execute', outcomes), this.reportDifferences(outcomes))
   }
 
   /** Renders verification outcomes (the table, then the differences) and finishes with their exit code. */
   private verified(sharedBucket: string, mode: 'verify' | 'reconcile', outcomes: VerifyOutcome[]): MigrateResult {
     if (!this.jsonEnabled()) this.log(renderVerification(outcomes))
-    return this.finish(migrationReport(sharedBucket, 'ok', mode, outcomes), this.reportDifferences(outcomes))
+    return this.finish<MigrateResult>(migrationReport(sharedBucket, 'ok', mode, outcomes), this.reportDifferences(outcomes))
   }
 
   /**

@@ -52,7 +52,7 @@ Exit codes: 0 done, or nothing left to purge, or a dry run that would go ahead; 
     if (inspection.status === 'nothing_to_purge') {
       const last = inspection.last_purge
       this.note(`Nothing of ${id} is left in ${sharedBucket}${last ? `; it was purged at ${last.completed_at} (purge ${last.purge_id})` : ''}. Nothing was changed.`)
-      return this.finish(purgeReport(inspection, flags.execute ? 'execute' : 'dry_run'))
+      return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, flags.execute ? 'execute' : 'dry_run'))
     }
     if (!flags.execute) return this.dryRun(inspection)
 
@@ -71,9 +71,9 @@ Exit codes: 0 done, or nothing left to purge, or a dry run that would go ahead; 
         exit: ExitCode.verificationFailed,
         suggestion: `Copy them with \`auditforge migrate --reconcile --engagement-id ${id}\`, then run purge-source again.`,
       })
-      return this.finish(purgeReport(inspection, 'execute', outcome), failure)
+      return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, 'execute', outcome), failure)
     }
-    return this.finish(purgeReport(inspection, 'execute', outcome))
+    return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, 'execute', outcome))
   }
 
   /** The dry run says whether --execute would go ahead, and exits with the code it would refuse with. */
@@ -81,12 +81,12 @@ Exit codes: 0 done, or nothing left to purge, or a dry run that would go ahead; 
     const {refusal} = inspection
     if (!refusal) {
       this.note('Dry run: nothing was changed. Run again with --execute to remove these versions.')
-      return this.finish(purgeReport(inspection, 'dry_run'))
+      return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, 'dry_run'))
     }
     this.showDifferences(inspection)
     const failure = refusalError(inspection)
     const wouldRefuse = new AuditforgeError(`--execute would refuse: ${failure.message}`, {code: failure.code, exit: failure.exit, suggestion: failure.suggestion})
-    return this.finish(purgeReport(inspection, 'dry_run'), wouldRefuse, 'refused')
+    return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, 'dry_run'), wouldRefuse, 'refused')
   }
 
   private showDifferences(inspection: PurgeInspection): void {
