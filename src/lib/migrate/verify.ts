@@ -20,7 +20,6 @@ import {
   ChecksumTally,
   type ChecksumComparison,
   type DeepCheckOptions,
-  type DeepChecks,
   type DeepCheckSides,
   type ObjectPair,
   Reservoir,
