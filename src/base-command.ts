@@ -13,15 +13,14 @@ import {AuditforgeError, ExitCode, type ExitCodeValue, describeAwsError} from '.
 import {stringifyJson} from './lib/index-document.js'
 import {type FlagShape, closestFlag} from './lib/suggestions.js'
 import {assertCanConfirm, confirmDestructive} from './ui/confirm.js'
+import type {JsonError, JsonErrorBody, Reported} from './results/common.js'
 import {type Spinner, createSpinner} from './ui/spinner.js'
 import {Rendered, sanitize, useColor} from './ui/terminal.js'
 
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof AuditforgeCommand)['baseFlags'] & T['flags']>
 export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
 
-export interface JsonError {
-  error: {code: string; message: string; exit: number}
-}
+export type {JsonError, JsonErrorBody, Reported} from './results/common.js'
 
 const global = 'GLOBAL'
 
@@ -152,6 +151,22 @@ export abstract class AuditforgeCommand<T extends typeof Command, R> extends Com
     process.stdout.write(`${toJsonText(json)}\n`)
   }
 
+  /**
+   * The one way a command reports a result and then fails: the result is the data (the JSON
+   * document, or what the command already printed for a person), and a failure sets the exit code
+   * after it. Under --json the document carries `status` (the failure's code, or `failedStatus` when
+   * the command has a failing status of its own; the command's own status when it succeeds) and
+   * `error` (null on success), so `status` never says "ok" beside a non-zero exit; for a person the failure is the usual `Error:` line and its suggestion on stderr.
+   */
+  protected finish<R extends Reported<string>>(result: Omit<R, 'error' | 'status'> & {status?: string}, failure?: AuditforgeError, failedStatus?: R['status']): R {
+    if (failure) {
+      if (!this.jsonEnabled()) reportError(failure, false)
+      process.exitCode = failure.exit
+    }
+    const status = failure ? (failedStatus ?? failure.code) : ((result as {status?: string}).status ?? 'ok')
+    return {...result, status, error: failure ? errorBody(failure) : null} as unknown as R
+  }
+
   public override toErrorJson(error: unknown): JsonError {
     return errorJson(toAuditforgeError(error))
   }
@@ -174,7 +189,12 @@ export abstract class AuditforgeCommand<T extends typeof Command, R> extends Com
 
 /** An error as the JSON document printed under --json. */
 export function errorJson(failure: AuditforgeError): JsonError {
-  return {error: {code: failure.code, message: failure.message, exit: failure.exit}}
+  return {error: errorBody(failure)}
+}
+
+/** An error's code, message, exit code and what to do about it (null when there is nothing to add). */
+export function errorBody(failure: AuditforgeError): JsonErrorBody {
+  return {code: failure.code, message: failure.message, exit: failure.exit, suggestion: failure.suggestion ?? null}
 }
 
 /**

@@ -3,6 +3,7 @@
  * JSONL (the stored bytes) or as one JSON array, to a stream, a file, or a materialized S3
  * object behind a presigned URL. Nothing holds the whole log in memory.
  */
+import type {ExportFormat, ExportedToFile, SignedUrlExport} from '../results/audit-log.js'
 import {randomBytes} from 'node:crypto'
 import {createWriteStream, statSync} from 'node:fs'
 import {rename, rm} from 'node:fs/promises'
@@ -22,7 +23,7 @@ import {engagementKeys, validateEngagementId} from './layout.js'
 import {checksumOf, headObject, openObjectStream} from './s3/index.js'
 import {AuditLogStore, type ShardInfo, bucketFor} from './stores.js'
 
-export type ExportFormat = 'jsonl' | 'json'
+export type {ExportFormat} from '../results/audit-log.js'
 export type Delivery = 'stream' | 'signed_url'
 
 export const exportFormats: readonly ExportFormat[] = ['jsonl', 'json']
@@ -169,14 +170,8 @@ async function* jsonChunks(s3: S3Client, source: ExportSource, counters: ExportC
   yield emit(counters.events === 0 ? ']\n' : '\n]\n')
 }
 
-export interface StreamResult {
-  engagement_id: string
-  format: ExportFormat
-  output: string
-  size_bytes: number
-  shard_count: number
-  event_count: number
-}
+/** What a `--delivery stream --output FILE` export wrote. */
+export type StreamResult = ExportedToFile
 
 /**
  * Streams the export to a writable (stdout). A reader that goes away (`| head`) ends the export
@@ -212,22 +207,8 @@ export async function exportToFile(s3: S3Client, source: ExportSource, format: E
   }
 }
 
-export interface SignedUrlResult {
-  engagement_id: string
-  format: ExportFormat
-  signed_url: string | null
-  size_bytes: number
-  shard_count: number
-  event_count: number
-  expires_in: number
-  expires_at: string | null
-  s3_bucket: string | null
-  s3_key: string | null
-  version_id: string | null
-  empty: boolean
-  /** Set when the credentials expire before `expires_in`: the URL stops working then. */
-  warning?: string
-}
+/** What a `--delivery signed_url` export made. */
+export type SignedUrlResult = SignedUrlExport
 
 const contentTypes: Record<ExportFormat, string> = {jsonl: 'application/x-ndjson', json: 'application/json'}
 
@@ -248,9 +229,9 @@ export async function exportSignedUrl(
   now: () => Date = () => new Date(),
 ): Promise<SignedUrlResult> {
   const id = source.engagement.engagement_id
-  const base = {engagement_id: id, format, shard_count: source.shards.length, expires_in: expiresIn}
+  const base = {engagement_id: id, format, shard_count: source.shards.length, requested_expires_in: expiresIn}
   if (source.shards.every((shard) => shard.size === 0)) {
-    return {...base, signed_url: null, size_bytes: 0, event_count: 0, expires_at: null, s3_bucket: null, s3_key: null, version_id: null, empty: true}
+    return {...base, signed_url: null, size_bytes: 0, event_count: 0, expires_in: null, expires_at: null, warning: null, s3_bucket: null, s3_key: null, version_id: null, empty: true}
   }
 
   const key = engagementKeys.export(id, now(), format)
@@ -287,7 +268,7 @@ export async function exportSignedUrl(
     getSignedUrl(context.s3, new GetObjectCommand({Bucket: source.bucket, Key: key, VersionId: versionId}), {expiresIn}),
   )
   let expiresAt = new Date(signedAt.getTime() + expiresIn * 1000)
-  let warning: string | undefined
+  let warning: string | null = null
   const credentials = await context.s3.config.credentials()
   if (credentials.expiration && credentials.expiration < expiresAt) {
     expiresAt = credentials.expiration
@@ -323,8 +304,10 @@ export async function exportSignedUrl(
     s3_bucket: source.bucket,
     s3_key: key,
     version_id: versionId ?? null,
+    // What the URL is good for: the credentials that signed it may end first.
+    expires_in: Math.max(0, Math.floor((expiresAt.getTime() - signedAt.getTime()) / 1000)),
     empty: false,
-    ...(warning ? {warning} : {}),
+    warning,
   }
 }
 

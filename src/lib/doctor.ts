@@ -3,6 +3,7 @@
  * role. Each check is pass, warn or fail; nothing is changed except a probe object that is
  * written to test conditional writes and removed again.
  */
+import type {DoctorCheck} from '../results/doctor.js'
 import {randomBytes} from 'node:crypto'
 
 import {
@@ -19,13 +20,7 @@ import {doctorProbeKey} from './layout.js'
 import {type VersionEntry, deleteObjectVersions, listObjectVersions, putIfAbsent, putIfMatch, readVersioning} from './s3/index.js'
 import {plural} from './wording.js'
 
-export type CheckStatus = 'pass' | 'warn' | 'fail'
-
-export interface DoctorCheck {
-  check: string
-  status: CheckStatus
-  detail: string
-}
+export type {CheckStatus, DoctorCheck} from '../results/doctor.js'
 
 /** S3's default quota of general-purpose buckets per account. */
 export const defaultBucketQuota = 10_000

@@ -2,6 +2,7 @@
  * The engagement lifecycle: create (with its own bucket when isolated) and delete (with its
  * data, or keeping it).
  */
+import type {EngagementDeleteResult} from '../results/engagement.js'
 import type {Tag} from '@aws-sdk/client-s3'
 
 import type {AwsContext} from './aws.js'
@@ -128,27 +129,8 @@ export async function createEngagement(
   return {record, warnings}
 }
 
-export interface DeleteEngagementResult {
-  engagement_id: string
-  source_bucket: string
-  /** Object versions and delete markers removed from the shared bucket. */
-  shared_objects_deleted: number
-  /**
-   * The engagement's own bucket: the record's, or else the one named after the engagement when
-   * it exists (left by a rollback or an interrupted migration); null when there is none.
-   */
-  bucket_name: string | null
-  /**
-   * What happened to it: `left_in_place` when it exists but nothing proves it is this
-   * engagement's of this index (tags, binding), `cleanup_failed` when removing it failed.
-   */
-  bucket: 'none' | 'kept' | 'decommissioned' | 'cleanup_failed' | 'left_in_place'
-  bucket_objects_deleted: number
-  /** With a trail configured, what became of the bucket's data-events selector on it (see DecommissionResult). */
-  trail_selector?: DecommissionResult['trailSelector']
-  cleanup_error?: string
-  retry_command?: string
-}
+/** The `engagement delete` result. */
+export type DeleteEngagementResult = EngagementDeleteResult
 
 export interface DeleteEngagementOptions {
   keepData: boolean
@@ -192,8 +174,11 @@ export async function deleteEngagement(
     source_bucket: sourceBucket,
     shared_objects_deleted: sharedDeleted,
     bucket_name: sourceBucket || null,
-    bucket: sourceBucket ? 'kept' : 'none',
+    bucket: sourceBucket ? 'kept' : null,
     bucket_objects_deleted: 0,
+    trail_selector: null,
+    cleanup_error: null,
+    retry_command: null,
   }
   if (options.keepData) return result
 
@@ -221,7 +206,7 @@ export async function deleteEngagement(
     const decommissioned: DecommissionResult = await retireBucket(context, preflight, sharedBucket, {
       onProgress: (progress) => options.onProgress?.({...progress, phase: 'bucket'}),
     })
-    return {...result, bucket: 'decommissioned', bucket_objects_deleted: decommissioned.deleted, ...(decommissioned.trailSelector && {trail_selector: decommissioned.trailSelector})}
+    return {...result, bucket: 'decommissioned', bucket_objects_deleted: decommissioned.deleted, trail_selector: decommissioned.trail_selector}
   } catch (error) {
     return {
       ...result,

@@ -1,5 +1,6 @@
 /** Bucket control checks as tables: one per bucket, a row per control, labelled by a standard's ids when asked. */
-import type {BucketCheck, DecommissionResult, StandardName} from '../lib/buckets.js'
+import type {BucketCheck, StandardName} from '../lib/buckets.js'
+import type {TrailSelectorOutcome} from '../results/bucket.js'
 import {type Column, renderTable} from './table.js'
 import type {Rendered} from './terminal.js'
 
@@ -35,8 +36,8 @@ export function renderPreflight(checks: {check: string; ok: boolean; detail: str
 }
 
 /** What to warn about after a decommission that was to take the bucket's selector off a trail. */
-export function trailSelectorWarning(bucket: string, outcome: DecommissionResult['trailSelector']): string | undefined {
+export function trailSelectorWarning(bucket: string, outcome: TrailSelectorOutcome | null): string | undefined {
   if (outcome === 'only') return `${bucket} is gone; its data-events selector stays on the trail, as the trail's only selector (without it the trail would log management events instead)`
-  if (outcome === undefined || typeof outcome === 'string') return undefined
+  if (outcome === null || typeof outcome === 'string') return undefined
   return `${bucket} is gone, but its data-events selector is still on the trail: ${outcome.error}`
 }

@@ -15,7 +15,7 @@ export function renderDoctor(checks: DoctorCheck[]): Rendered {
   )
 }
 
-/** The closing line of a doctor run with failures. */
+/** Why a doctor run fails (its closing `Error:` line). */
 export function describeDoctorFailures(checks: DoctorCheck[]): string {
-  return `Error: ${plural(checks.filter((check) => check.status === 'fail').length, 'check')} failed.`
+  return `${plural(checks.filter((check) => check.status === 'fail').length, 'check')} failed.`
 }

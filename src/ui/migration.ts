@@ -1,4 +1,5 @@
 import type {BulkOutcome, ChecksumCheck, ContentSampleCheck, DeepChecks, EngagementOutcome, NotComparableReason, VerifyOutcome} from '../lib/migrate/index.js'
+import type {VerificationDifference} from '../results/migrate.js'
 import {plural} from './format.js'
 import {type Column, renderTable, terminalWidth, textWidth} from './table.js'
 import {type Rendered, sanitize} from './terminal.js'
@@ -46,17 +47,28 @@ export function renderVerification(outcomes: VerifyOutcome[]): Rendered | string
   if (outcomes.length === 0) return 'No migrated engagements to verify.'
   return renderTable(
     [...engagementColumns, {title: 'Objs', align: 'right', drop: 2}, {title: 'MiB', align: 'right', drop: 1}, {title: 'Result', fit: 'whole'}],
-    outcomes.map((outcome) => [outcome.engagement_id, outcome.target_bucket, outcome.objects, mib(outcome.bytes), outcome.status === 'verified' ? 'ok' : plural(outcome.differences.length, 'difference')]),
+    outcomes.map((outcome) => [outcome.engagement_id, outcome.target_bucket, outcome.objects, mib(outcome.bytes), outcome.status === 'verified' ? 'ok' : plural(outcome.differences.length + outcome.unlisted_differences, 'difference')]),
   )
+}
+
+/**
+ * A difference as the text view says it: `<kind in words>: <key> (<detail>)`, e.g.
+ * `size differs: auditforge/engagements/eng-abc/findings.json (source 10 B, target 12 B)`.
+ */
+export function differenceText({key, kind, detail}: Pick<VerificationDifference, 'key' | 'kind' | 'detail'>): string {
+  const label = kind.replace(/_/g, ' ')
+  if (key === null) return `${label}: ${detail ?? ''}`
+  return detail === null ? `${label}: ${key}` : `${label}: ${key} (${detail})`
 }
 
 /**
  * One engagement's verification differences, the first 20 of them, as a warning and its detail
  * lines (each difference names a key from S3; the warning prints each on a line of its own).
  */
-export function renderDifferences(engagementId: string, differences: string[]): [message: string, details: string[]] {
-  const shown = differences.slice(0, 20)
-  const more = differences.length > shown.length ? [`… and ${differences.length - shown.length} more`] : []
+export function renderDifferences(engagementId: string, differences: VerificationDifference[], unlisted = 0): [message: string, details: string[]] {
+  const shown = differences.slice(0, 20).map((difference) => differenceText(difference))
+  const hidden = differences.length - shown.length + unlisted
+  const more = hidden > 0 ? [`… and ${hidden} more`] : []
   return [`${engagementId} failed verification; its record was not changed:`, [...shown, ...more]]
 }
 

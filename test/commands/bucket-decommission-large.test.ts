@@ -37,12 +37,12 @@ describe('bucket decommission of a large bucket', () => {
     expect(firstPage.Versions?.length).toBeGreaterThan(0)
 
     const started = Date.now()
-    const result = await runJson<{bucket: string; deleted: number; uploadsAborted: number}>(
+    const result = await runJson<{bucket: string; deleted: number; uploads_aborted: number}>(
       ['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared],
     )
     const elapsed = Date.now() - started
     expect(result.code, result.stdout).toBe(0)
-    expect(result.json).toEqual({bucket, deleted: 3 * keyCount, uploadsAborted: 1, dry_run: false, preflight: expect.arrayContaining([{check: 'object-lock', ok: true, detail: 'not enabled'}])})
+    expect(result.json).toEqual({bucket, deleted: 3 * keyCount, uploads_aborted: 1, trail_selector: null, dry_run: false, preflight: expect.arrayContaining([{check: 'object-lock', ok: true, detail: 'not enabled'}])})
     expect(elapsed).toBeLessThan(20_000)
     expect(await bucketExists(s3, bucket)).toBe(false)
     // A second witness: the aws CLI cannot find it either.

@@ -95,9 +95,9 @@ describe('cloudtrail-data-events', () => {
     expect(await selectors()).toEqual([management, theirs, ours])
 
     // Decommissioned, the bucket's selector comes off the trail (500 conditions per trail), and only it.
-    const gone = await runJson<{trailSelector: string}>(['bucket', 'decommission', bucket, '--yes'], {env})
+    const gone = await runJson<{trail_selector: string}>(['bucket', 'decommission', bucket, '--yes'], {env})
     expect(gone.code, gone.stderr).toBe(0)
-    expect(gone.json.trailSelector).toBe('removed')
+    expect(gone.json.trail_selector).toBe('removed')
     expect(await selectors()).toEqual([management, theirs])
   })
 

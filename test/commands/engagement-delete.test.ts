@@ -21,7 +21,7 @@ interface DeleteResult {
   engagement_id: string
   source_bucket: string
   shared_objects_deleted: number
-  bucket: 'none' | 'kept' | 'decommissioned' | 'cleanup_failed'
+  bucket: 'kept' | 'decommissioned' | 'cleanup_failed' | null
   bucket_objects_deleted: number
   cleanup_error?: string
   retry_command?: string
@@ -101,7 +101,7 @@ describe('engagement delete', () => {
 
     const result = await runJson<DeleteResult>(['engagement', 'delete', 'eng-abc', '--yes', '--shared-bucket', shared])
     expect(result.code, result.stderr).toBe(0)
-    expect(result.json).toMatchObject({engagement_id: 'eng-abc', source_bucket: '', bucket: 'none', shared_objects_deleted: ownVersions})
+    expect(result.json).toMatchObject({engagement_id: 'eng-abc', source_bucket: '', bucket: null, shared_objects_deleted: ownVersions})
 
     const after = await listAllVersions(s3, shared)
     const ownLeft = after.filter((version) => ownKeys('eng-abc').includes(version.key))

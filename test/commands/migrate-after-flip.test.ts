@@ -11,6 +11,8 @@ import {runCli, runJson} from '../helpers/cli.js'
 import {putIndex, randomEngagementId, seedRecord} from '../helpers/commands.js'
 import type {MigrateJson} from '../helpers/migrate.js'
 import {createSharedBucket, getText, motoAccountId, testS3} from '../helpers/s3.js'
+import type {VerificationDifference} from '../../src/results/migrate.js'
+import {differenceText} from '../../src/ui/migration.js'
 
 let s3: S3Client
 beforeAll(() => {
@@ -22,7 +24,7 @@ const key = (id: string, name: string) => `auditforge/engagements/${id}/${name}`
 const put = (bucket: string, name: string, body: string) => s3.send(new PutObjectCommand({Bucket: bucket, Key: name, Body: body}))
 
 interface VerifyJson {
-  engagements: {status: string; differences: string[]; changed_since_migration: number; new_in_target: number; late_writes: number; evidence_run: string | null; reconciled?: number; conflicts?: string[]}[]
+  engagements: {status: string; differences: VerificationDifference[]; changed_since_migration: number; new_in_target: number; late_writes: number; evidence_run: string | null; reconciled?: number; conflicts?: string[]}[]
 }
 
 async function migrated() {
@@ -82,7 +84,8 @@ describe('after the switch', () => {
     const verify = await runJson<VerifyJson>(['migrate', '--engagement-id', id, '--verify-only', '--shared-bucket', bucket])
     expect(verify.code).toBe(4)
     expect(verify.json.engagements[0].late_writes).toBe(3)
-    expect(verify.json.engagements[0].differences.join('\n')).toContain(`migrate --reconcile --engagement-id ${id}`)
+    expect(verify.json.engagements[0].differences.map((difference) => differenceText(difference)).join('\n')).toContain(`migrate --reconcile --engagement-id ${id}`)
+    expect(verify.json.engagements[0].differences.every((difference) => difference.kind === 'late_write')).toBe(true)
 
     const refused = await runCli(['migrate', '--engagement-id', id, '--reconcile', '--shared-bucket', bucket])
     expect(refused.code).toBe(5)

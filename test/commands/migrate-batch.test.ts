@@ -381,7 +381,8 @@ describe('migrate --engine auto', () => {
     const byId = new Map((result.json.engagements as BatchOutcome[]).map((outcome) => [outcome.engagement_id, outcome]))
     expect(byId.get(large)).toMatchObject({status: 'migrated', batch: {succeeded: objectsOf(large, 6).length}})
     expect(byId.get(small)).toMatchObject({status: 'migrated', copied: 2})
-    expect(byId.get(small)!.batch).toBeUndefined()
+    // Copied locally: no Batch Operations job, which the contract says with null (never a missing field).
+    expect(byId.get(small)!.batch).toBeNull()
     expect(await service.jobs(small)).toHaveLength(0)
 
     // Without a role, auto is the local engine, and says so.

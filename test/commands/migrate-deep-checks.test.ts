@@ -31,6 +31,8 @@ import {runCli, runJson} from '../helpers/cli.js'
 import {makeManagedBucket, putIndex, randomEngagementId, seedRecord} from '../helpers/commands.js'
 import type {MigrateJson} from '../helpers/migrate.js'
 import {createSharedBucket, getText, motoAccountId, testS3, uniqueName} from '../helpers/s3.js'
+import type {VerificationDifference} from '../../src/results/migrate.js'
+import {differenceText} from '../../src/ui/migration.js'
 
 let s3: S3Client
 let staging: string
@@ -58,7 +60,7 @@ interface DeepChecksJson {
 }
 
 interface VerifyJson {
-  engagements: {status: string; differences: string[]; unproven: number; suggestion: string | null; deep_checks: DeepChecksJson | null; verification_record: string | null}[]
+  engagements: {status: string; differences: VerificationDifference[]; unproven: number; suggestion: string | null; deep_checks: DeepChecksJson | null; verification_record: string | null}[]
 }
 
 interface EvidenceJson {
@@ -90,6 +92,10 @@ async function migrated() {
   ])
   return {shared, id, target: targetOf(id), result}
 }
+
+
+/** An engagement's differences as the text view prints them. */
+const texts = (outcome: {differences: VerificationDifference[]}) => outcome.differences.map((difference) => differenceText(difference))
 
 describe('deep checks on --execute', () => {
   it('compares checksums and a content sample before the flip, and records both in the summary', async () => {
@@ -191,12 +197,15 @@ describe('deep checks on --verify-only', () => {
 
     const checksums = await runJson<VerifyJson>(['migrate', '--engagement-id', id, '--verify-only', '--checksums', '--shared-bucket', shared])
     expect(checksums.code, checksums.stderr).toBe(4)
-    expect(checksums.json.engagements[0].differences).toEqual([expect.stringMatching(new RegExp(`^checksum differs: ${name.replace(/[.]/g, '\\.')} \\(source CRC64NVME .+, target CRC64NVME .+\\)$`))])
+    expect(texts(checksums.json.engagements[0])).toEqual([expect.stringMatching(new RegExp(`^checksum differs: ${name.replace(/[.]/g, '\\.')} \\(source CRC64NVME .+, target CRC64NVME .+\\)$`))])
     expect(checksums.json.engagements[0].deep_checks!.checksums).toMatchObject({result: 'failed', mismatches: 1, equal: 2})
 
     const sample = await runJson<VerifyJson>(['migrate', '--engagement-id', id, '--verify-only', '--content-sample', '5', '--shared-bucket', shared])
     expect(sample.code, sample.stderr).toBe(4)
-    expect(sample.json.engagements[0].differences).toEqual([`content differs: ${name} (SHA-256 source ${sha256(original)}, target ${sha256(other)})`])
+    expect(texts(sample.json.engagements[0])).toEqual([`content differs: ${name} (SHA-256 source ${sha256(original)}, target ${sha256(other)})`])
+    expect(sample.json.engagements[0].differences).toEqual([
+      {key: name, kind: 'content_differs', source: `SHA-256 ${sha256(original)}`, target: `SHA-256 ${sha256(other)}`, detail: `SHA-256 source ${sha256(original)}, target ${sha256(other)}`},
+    ])
     expect(sample.stderr).toContain('failed verification')
 
     const evidence = await runJson<EvidenceJson>(['migrate', 'evidence', id, '--shared-bucket', shared])
@@ -239,7 +248,7 @@ describe('a migration without evidence', () => {
     expect(plain.code, plain.stderr).toBe(4)
     const [outcome] = plain.json.engagements
     expect(outcome.unproven).toBe(2)
-    expect(outcome.differences).toEqual([
+    expect(texts(outcome)).toEqual([
       `unproven: ${same} (same size; a multipart ETag is not an MD5 of the bytes)`,
       `unproven: ${stale} (same size; a multipart ETag is not an MD5 of the bytes)`,
     ])
@@ -254,13 +263,14 @@ describe('a migration without evidence', () => {
     const checksums = await runJson<VerifyJson>(['migrate', '--engagement-id', id, '--verify-only', '--checksums'], {env})
     expect(checksums.code, checksums.stderr).toBe(4)
     expect(checksums.json.engagements[0]).toMatchObject({unproven: 0, suggestion: null})
-    expect(checksums.json.engagements[0].differences).toEqual([expect.stringMatching(new RegExp(`^checksum differs: ${stale.replace(/[.]/g, '\\.')} \\(source CRC64NVME .+, target CRC64NVME .+\\)$`))])
+    expect(texts(checksums.json.engagements[0])).toEqual([expect.stringMatching(new RegExp(`^checksum differs: ${stale.replace(/[.]/g, '\\.')} \\(source CRC64NVME .+, target CRC64NVME .+\\)$`))])
 
     // So do the bytes, every object drawn.
     const sample = await runJson<VerifyJson>(['migrate', '--engagement-id', id, '--verify-only', '--content-sample', '3'], {env})
     expect(sample.code, sample.stderr).toBe(4)
     const expectedSha = (fill: string) => sha256(Buffer.concat([Buffer.alloc(5 * MiB, fill), Buffer.from('tail')]))
-    expect(sample.json.engagements[0]).toMatchObject({unproven: 0, differences: [`content differs: ${stale} (SHA-256 source ${expectedSha('a')}, target ${expectedSha('b')})`]})
+    expect(sample.json.engagements[0]).toMatchObject({unproven: 0})
+    expect(texts(sample.json.engagements[0])).toEqual([`content differs: ${stale} (SHA-256 source ${expectedSha('a')}, target ${expectedSha('b')})`])
 
     // With the target put right, the same checks pass.
     await putMultipart(target, stale, 'a')

@@ -19,7 +19,9 @@ import {beforeAll, describe, expect, it} from 'vitest'
 import {runCli, runJson} from '../helpers/cli.js'
 import {expectedBucketName, makeManagedBucket, putIndex, randomEngagementId, readIndex, recordsOf, seedRecord} from '../helpers/commands.js'
 import type {MigrateJson} from '../helpers/migrate.js'
+import {differenceText} from '../../src/ui/migration.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
+import type {VerificationDifference} from '../../src/results/migrate.js'
 
 let s3: S3Client
 beforeAll(() => {
@@ -37,7 +39,7 @@ interface PurgeJson {
   bucket: string | null
   flipped_at: string | null
   min_age_met: boolean | null
-  verification: {result: string; missing: number; late_writes: number; differences: string[]}
+  verification: {result: string; missing: number; late_writes: number; differences: VerificationDifference[]}
   removal: {keys: number; versions: number; delete_markers: number; bytes: number; first_keys: string[]} | null
   refusal: {code: string; message: string; exit: number} | null
   purge: {purge_id: string; evidence_bucket: string; evidence_key: string; removed: {versions: number; delete_markers: number; bytes: number | null}; left: {versions: number}; audit_event_id: string | null} | null
@@ -215,7 +217,8 @@ describe('migrate purge-source', () => {
     const missing = await purge(bucket, id, '--min-age', '0')
     expect(missing.code).toBe(4)
     expect(missing.json).toMatchObject({status: 'refused', verification: {result: 'failed', missing: 1, late_writes: 0}, refusal: {code: 'verification_failed', exit: 4}})
-    expect(missing.json.verification.differences).toEqual([expect.stringContaining(`migrated version missing: ${key(id, 'findings.json')}`)])
+    expect(missing.json.verification.differences).toEqual([expect.objectContaining({key: key(id, 'findings.json'), kind: 'migrated_version_missing'})])
+    expect(missing.json.verification.differences.map((difference) => differenceText(difference))).toEqual([expect.stringContaining(`migrated version missing: ${key(id, 'findings.json')}`)])
     expect(await allVersions(bucket)).toEqual(before)
   })
 

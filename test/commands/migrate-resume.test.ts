@@ -23,6 +23,7 @@ import {beforeAll, describe, expect, it} from 'vitest'
 
 import {baseEnv, binPath, runCli, runJson} from '../helpers/cli.js'
 import type {MigrateJson} from '../helpers/migrate.js'
+import {differenceText} from '../../src/ui/migration.js'
 import {createSharedBucket, getText, motoAccountId, putText, testS3} from '../helpers/s3.js'
 
 
@@ -249,8 +250,9 @@ describe('migrate --verify-only', () => {
     const failed = await runJson<MigrateJson>(migrate(bucket, '--verify-only'))
     expect(failed.code).toBe(4)
     expect(failed.json.engagements).toEqual([
-      expect.objectContaining({engagement_id: id, status: 'verification_failed', differences: [expect.stringContaining(`migrated version missing: ${destroyed}`)]}),
+      expect.objectContaining({engagement_id: id, status: 'verification_failed', differences: [expect.objectContaining({key: destroyed, kind: 'migrated_version_missing', target: expect.any(String)})]}),
     ])
+    expect(failed.json.engagements[0].differences!.map((difference) => differenceText(difference))).toEqual([expect.stringContaining(`migrated version missing: ${destroyed}`)])
     const plain = await runCli(migrate(bucket, '--verify-only', '--engagement-id', id))
     expect(plain.code).toBe(4)
     expect(plain.stderr).toContain(destroyed)

@@ -5,12 +5,14 @@ import {bucketExists, makeManagedBucket, putIndex, randomEngagementId, readIndex
 import {createSharedBucket, testS3} from '../helpers/s3.js'
 
 interface JsonError {
-  error: {code: string; message: string; exit: number}
+  error: {code: string; message: string; exit: number; suggestion: string | null}
 }
 
 function expectJsonError(result: {code: number | null; json: JsonError; stdout: string}, exit: number): void {
   expect(Object.keys(result.json)).toEqual(['error'])
-  expect(Object.keys(result.json.error).sort()).toEqual(['code', 'exit', 'message'])
+  // The suggestion the text shows under the Error: line is in the document too (null when there is none).
+  expect(Object.keys(result.json.error).sort()).toEqual(['code', 'exit', 'message', 'suggestion'])
+  expect(result.json.error.suggestion === null || result.json.error.suggestion.length > 0).toBe(true)
   expect(typeof result.json.error.code).toBe('string')
   expect(result.json.error.code.length).toBeGreaterThan(0)
   expect(result.json.error.message.length).toBeGreaterThan(0)
@@ -19,7 +21,7 @@ function expectJsonError(result: {code: number | null; json: JsonError; stdout: 
 }
 
 describe('--json errors', () => {
-  it('print {"error": {code, message, exit}} on stdout and exit with that code (2, 3, 5)', async () => {
+  it('print {"error": {code, message, exit, suggestion}} on stdout and exit with that code (2, 3, 5)', async () => {
     const s3 = testS3()
     const shared = await createSharedBucket(s3)
     const bucket = await makeManagedBucket(s3, randomEngagementId())

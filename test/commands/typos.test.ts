@@ -33,11 +33,11 @@ describe('a mistyped command without a terminal', () => {
     expect(result.stderr).not.toContain('terraform:apply')
   })
 
-  it('under --json the error document carries it, on stdout', async () => {
-    const result = await runJson<{error: {code: string; message: string; exit: number}}>(['engagment', 'list'])
+  it('under --json the error document carries it, with the suggestion the text shows, on stdout', async () => {
+    const result = await runJson<{error: {code: string; message: string; exit: number; suggestion: string | null}}>(['engagment', 'list'])
     expect(result.code).toBe(2)
     expect(result.json).toEqual({
-      error: {code: 'invalid_input', message: 'engagment list is not an auditforge command; did you mean engagement list?', exit: 2},
+      error: {code: 'invalid_input', message: 'engagment list is not an auditforge command; did you mean engagement list?', exit: 2, suggestion: usage},
     })
     expect(result.stderr).toBe('')
   })

@@ -221,7 +221,7 @@ describe('engagement delete under faults', () => {
     })
     expect(faulted().map((entry) => entry.method)).toEqual(['POST', 'PUT'])
     expect(result.code, result.stderr).toBe(0)
-    expect(JSON.parse(result.stdout)).toMatchObject({engagement_id: setup.id, bucket: 'none'})
+    expect(JSON.parse(result.stdout)).toMatchObject({engagement_id: setup.id, bucket: null})
     await expectDeleted(setup)
   })
 

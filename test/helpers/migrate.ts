@@ -1,6 +1,7 @@
 import {GetObjectCommand, type S3Client} from '@aws-sdk/client-s3'
 
 import type {EvidenceLine} from '../../src/lib/migrate/evidence.js'
+import type {VerificationDifference} from '../../src/results/migrate.js'
 
 /** The `--json` document of `auditforge migrate`, as the tests read it. */
 export interface Outcome {
@@ -11,7 +12,7 @@ export interface Outcome {
   status: string
   copied: number
   skipped_existing: number
-  differences?: string[]
+  differences?: VerificationDifference[] | null
   run_id?: string
   late_writes?: number
   late_write_conflicts?: string[]

@@ -387,13 +387,14 @@ describe('exportSignedUrl', () => {
       shard_count: 2,
       event_count: 2,
       expires_in: 900,
+      requested_expires_in: 900,
       expires_at: '2026-05-08T13:35:00Z',
       s3_bucket: shared,
       s3_key: key,
       version_id: 'export-version-1',
       empty: false,
     })
-    expect(result.warning).toBeUndefined()
+    expect(result.warning).toBeNull()
     const url = new URL(result.signed_url!)
     expect(url.searchParams.get('versionId')).toBe('export-version-1')
     expect(url.searchParams.get('X-Amz-Expires')).toBe('900')
@@ -440,8 +441,12 @@ describe('exportSignedUrl', () => {
 
     const expected = expiration.toISOString().replace(/\.\d{3}Z$/, 'Z')
     expect(result.expires_at).toBe(expected)
-    expect(result.expires_in).toBe(3600)
-    expect(result.warning).toBeDefined()
+    // expires_in is what the URL is good for: the credentials end first (about 120 s from now).
+    expect(result.requested_expires_in).toBe(3600)
+    expect(result.expires_in).toBeGreaterThan(100)
+    expect(result.expires_in).toBeLessThanOrEqual(120)
+    expect(Date.parse(result.expires_at!)).toBeLessThanOrEqual(Date.now() + result.expires_in! * 1000 + 1000)
+    expect(result.warning).not.toBeNull()
     expect(result.warning).toContain(expected)
     expect(new URL(result.signed_url!).searchParams.get('X-Amz-Security-Token')).toBe('token')
     const custody = putInputs().find((input) => input.Key === shardKey(0))!
@@ -454,7 +459,8 @@ describe('exportSignedUrl', () => {
     mockUploads()
     const before = Date.now()
     const result = await exportSignedUrl(context(s3), shared, seed([['{"n":0}\n']]), 'jsonl', 600)
-    expect(result.warning).toBeUndefined()
+    expect(result.warning).toBeNull()
+    expect(result).toMatchObject({expires_in: 600, requested_expires_in: 600})
     const expiresAt = Date.parse(result.expires_at!)
     expect(expiresAt).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 600_000)
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 600_000)
@@ -465,7 +471,7 @@ describe('exportSignedUrl', () => {
       s3Mock.reset()
       const source = seed(shards)
       const result = await exportSignedUrl(context(), shared, source, 'json', 600, () => at)
-      expect(result).toMatchObject({signed_url: null, empty: true, size_bytes: 0, event_count: 0, shard_count: shards.length})
+      expect(result).toMatchObject({signed_url: null, empty: true, size_bytes: 0, event_count: 0, shard_count: shards.length, expires_in: null, expires_at: null, requested_expires_in: 600})
       expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0)
       expect(s3Mock.commandCalls(CreateMultipartUploadCommand)).toHaveLength(0)
       expect(s3Mock.commandCalls(UploadPartCommand)).toHaveLength(0)

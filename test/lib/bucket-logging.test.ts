@@ -194,7 +194,7 @@ describe('cloudtrail-data-events', () => {
     const preflight = {bucket, engagementId, checks: []} as unknown as Parameters<typeof retireBucket>[1]
     const result = await retireBucket(trailContext, preflight, sharedBucket)
     expect(s3Mock).toHaveReceivedCommandTimes(DeleteBucketCommand, 1)
-    expect(result.trailSelector).toEqual({error: expect.stringContaining(trail)})
+    expect(result.trail_selector).toEqual({error: expect.stringContaining(trail)})
   })
 
   it('is skipped, and CloudTrail never called, when no trail is configured', async () => {

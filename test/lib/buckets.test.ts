@@ -594,7 +594,7 @@ describe('decommissionBucket', () => {
     s3Mock.on(DeleteBucketCommand).resolves({})
     const progress: number[] = []
     const result = await decommissionBucket(testContext(), bucket, {onProgress: (p) => progress.push(p.deleted)})
-    expect(result).toEqual({bucket, deleted: 3, uploadsAborted: 1})
+    expect(result).toEqual({bucket, deleted: 3, uploads_aborted: 1, trail_selector: null})
     expect(progress.at(-1)).toBe(3)
     expect(s3Mock).toHaveReceivedCommandWith(DeleteObjectsCommand, {
       Delete: {

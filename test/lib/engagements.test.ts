@@ -284,8 +284,11 @@ describe('deleteEngagement', () => {
       source_bucket: '',
       shared_objects_deleted: 10,
       bucket_name: null,
-      bucket: 'none',
+      bucket: null,
       bucket_objects_deleted: 0,
+      trail_selector: null,
+      cleanup_error: null,
+      retry_command: null,
     })
     expect(indexPuts()).toHaveLength(1)
     expect(JSON.parse(indexPuts()[0].Body as string)).toEqual({engagements: [recordOf('eng-abcd')]})
@@ -426,7 +429,7 @@ describe('deleteEngagement', () => {
     it('is kept with --keep-data, without even being looked for', async () => {
       derivedBucketExists(boundTags(sharedBucket))
       const result = await deleteEngagement(testContext(), sharedBucket, 'eng-abc', {keepData: true})
-      expect(result).toMatchObject({bucket_name: null, bucket: 'none'})
+      expect(result).toMatchObject({bucket_name: null, bucket: null})
       expect(s3Mock).not.toHaveReceivedCommand(HeadBucketCommand)
       expect(s3Mock).not.toHaveReceivedCommand(DeleteBucketCommand)
     })

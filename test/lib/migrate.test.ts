@@ -46,6 +46,7 @@ import type {AwsContext} from '../../src/lib/aws.js'
 import {resolveSettings} from '../../src/lib/config.js'
 import type {EngagementRecord} from '../../src/lib/engagement-index.js'
 import {AuditforgeError} from '../../src/lib/errors.js'
+import {differenceText} from '../../src/ui/migration.js'
 import {listCurrentVersions} from '../../src/lib/s3/index.js'
 import {
   copySource,
@@ -343,6 +344,10 @@ beforeEach(() => {
   fake = new FakeS3()
 })
 
+
+/** An outcome's differences as the text view prints them (the JSON carries them structured). */
+const differenceTexts = (outcome: {differences?: Parameters<typeof differenceText>[0][] | null}) => (outcome.differences ?? []).map((difference) => differenceText(difference))
+
 describe('planMigration', () => {
   it('lists exactly each unmigrated engagement\'s own keys and mutates nothing', async () => {
     const abc = 'eng-abc'
@@ -556,7 +561,7 @@ describe('executeMigration', () => {
     const [outcome] = await executeMigration(context(), await planMigration(context(), shared))
 
     expect(outcome.status).toBe('verification_failed')
-    expect(outcome.differences).toEqual(expect.arrayContaining([expect.stringContaining(`size differs: ${keys[3]}`)]))
+    expect(differenceTexts(outcome)).toEqual(expect.arrayContaining([expect.stringContaining(`size differs: ${keys[3]}`)]))
     expect(indexWrites()).toEqual([])
     expect(fake.bucket(shared).get(indexKey)!.body).toBe(indexBefore)
     expect(fake.readIndex()[0].source_bucket).toBe('')
@@ -588,7 +593,7 @@ describe('executeMigration', () => {
     fake.archived.add(keys[2])
     const [outcome] = await executeMigration(context(), await planMigration(context(), shared))
     expect(outcome.status).toBe('verification_failed')
-    expect(outcome.differences).toEqual([expect.stringMatching(new RegExp(`^archived: ${keys[2].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} .*restore`))])
+    expect(differenceTexts(outcome)).toEqual([expect.stringMatching(new RegExp(`^archived: ${keys[2].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} .*restore`))])
     expect(migrationExitCode([outcome])).toBe(4)
     expect(indexWrites()).toEqual([])
   })
@@ -764,7 +769,7 @@ describe('executeMigration with deep checks', () => {
 
     expect(outcome.status).toBe('verification_failed')
     expect(migrationExitCode([outcome])).toBe(4)
-    expect(outcome.differences).toEqual([`content differs: ${keys[3]} (SHA-256 source ${sha256(`${keys[3]} body`)}, target ${sha256(fake.bucket(targetOf(id)).get(keys[3])!.body)})`])
+    expect(differenceTexts(outcome)).toEqual([`content differs: ${keys[3]} (SHA-256 source ${sha256(`${keys[3]} body`)}, target ${sha256(fake.bucket(targetOf(id)).get(keys[3])!.body)})`])
     expect(indexWrites()).toEqual([])
     expect(fake.readIndex()[0].source_bucket).toBe('')
     const [{summary}] = summaryWrites().slice(-1)
@@ -780,7 +785,7 @@ describe('executeMigration with deep checks', () => {
     fake.corruptCopies.add(keys[3])
     const [outcome] = await executeMigration(context(), await planMigration(context(), shared), {checksums: true})
     expect(outcome.status).toBe('verification_failed')
-    expect(outcome.differences).toEqual([expect.stringMatching(new RegExp(`^checksum differs: ${keys[3].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(source CRC64NVME FULL_OBJECT .+, target CRC64NVME FULL_OBJECT .+\\)$`))])
+    expect(differenceTexts(outcome)).toEqual([expect.stringMatching(new RegExp(`^checksum differs: ${keys[3].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(source CRC64NVME FULL_OBJECT .+, target CRC64NVME FULL_OBJECT .+\\)$`))])
     expect(outcome.deep_checks!.checksums).toMatchObject({result: 'failed', objects: keys.length, compared: keys.length, mismatches: 1})
     expect(indexWrites()).toEqual([])
   })
@@ -883,9 +888,11 @@ describe('verifyMigrations', () => {
     const [outcome] = await verifyMigrations(context(), shared, 'eng-v2')
 
     expect(outcome.status).toBe('verification_failed')
-    expect(outcome.differences).toContain(`missing in target: ${keys[2]}`)
-    expect(outcome.differences).toEqual(expect.arrayContaining([expect.stringContaining(`size differs: ${keys[4]}`)]))
-    expect(outcome.differences).toHaveLength(2)
+    expect(differenceTexts(outcome)).toContain(`missing in target: ${keys[2]}`)
+    expect(differenceTexts(outcome)).toEqual(expect.arrayContaining([expect.stringContaining(`size differs: ${keys[4]}`)]))
+    expect(differenceTexts(outcome)).toHaveLength(2)
+    expect(outcome.differences).toContainEqual({key: keys[2], kind: 'missing_in_target', source: expect.any(String), target: null, detail: null})
+    expect(outcome.differences).toContainEqual(expect.objectContaining({key: keys[4], kind: 'size_differs', source: expect.stringMatching(/^\d+ B$/), target: expect.stringMatching(/^\d+ B$/)}))
     expect(mutations()).toEqual([])
   })
 
@@ -899,7 +906,7 @@ describe('verifyMigrations', () => {
     const [outcome] = await verifyMigrations(context(), shared, id)
 
     expect(outcome.status).toBe('verification_failed')
-    expect(outcome.differences).toEqual([`unproven: ${key} (same size; a multipart ETag is not an MD5 of the bytes)`])
+    expect(differenceTexts(outcome)).toEqual([`unproven: ${key} (same size; a multipart ETag is not an MD5 of the bytes)`])
     expect(outcome.unproven).toBe(1)
     expect(outcome.suggestion).toContain(`auditforge migrate --verify-only --engagement-id ${id} --checksums`)
     expect(outcome.suggestion).toContain('--content-sample')
@@ -913,7 +920,7 @@ describe('verifyMigrations', () => {
     const [outcome] = await verifyMigrations(context(), shared, 'eng-v4')
     expect(outcome.status).toBe('verification_failed')
     expect(outcome.unproven).toBe(engagementKeys('eng-v4').length)
-    expect(outcome.differences[0]).toMatch(/^unproven: .* \(same size; SSE-KMS ETags are not MD5s of the bytes\)$/)
+    expect(differenceTexts(outcome)[0]).toMatch(/^unproven: .* \(same size; SSE-KMS ETags are not MD5s of the bytes\)$/)
   })
 
   it('without evidence, --checksums proves equal multipart objects, fails different ones, and stores a verification record', async () => {
@@ -931,7 +938,7 @@ describe('verifyMigrations', () => {
     const [outcome] = await verifyMigrations(context(), shared, id, {checksums: true, now: () => new Date('2026-03-04T05:06:07.008Z'), toolVersion: '9.9.9'})
 
     expect(outcome.status).toBe('verification_failed')
-    expect(outcome.differences).toEqual([
+    expect(differenceTexts(outcome)).toEqual([
       `checksum differs: ${other} (source CRC64NVME ${storedChecksum('AAAA')}, target CRC64NVME ${storedChecksum('BBBB')})`,
       `unproven: ${bare} (same size; a multipart ETag is not an MD5 of the bytes; not comparable by checksum: the source object has no stored checksum)`,
     ])
@@ -972,7 +979,7 @@ describe('verifyMigrations', () => {
 
     expect(outcome.status).toBe('verification_failed')
     expect(outcome.unproven).toBe(0)
-    expect(outcome.differences).toEqual([expect.stringMatching(new RegExp(`^content differs: ${other.replace(/[.]/g, '\\.')} \\(SHA-256 source [0-9a-f]{64}, target [0-9a-f]{64}\\)$`))])
+    expect(differenceTexts(outcome)).toEqual([expect.stringMatching(new RegExp(`^content differs: ${other.replace(/[.]/g, '\\.')} \\(SHA-256 source [0-9a-f]{64}, target [0-9a-f]{64}\\)$`))])
     expect(outcome.deep_checks!.content_sample).toMatchObject({population: engagementKeys(id).length + 2, sampled: engagementKeys(id).length + 2, mismatches: 1})
 
     // With the different object put right, the same full sample proves every object.
@@ -985,7 +992,7 @@ describe('verifyMigrations', () => {
     fake.writeIndex([record('eng-never')])
     const [outcome] = await verifyMigrations(context(), shared, 'eng-never')
     expect(outcome.status).toBe('verification_failed')
-    expect(outcome.differences).toEqual([expect.stringContaining('not migrated')])
+    expect(differenceTexts(outcome)).toEqual([expect.stringContaining('not migrated')])
     await expect(verifyMigrations(context(), shared, 'eng-nobody')).rejects.toMatchObject({exit: 3})
     expect(mutations()).toEqual([])
   })

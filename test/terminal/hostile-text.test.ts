@@ -13,6 +13,7 @@ import {expectedBucketName, putIndex, putRaw, randomEngagementId, seedRecord, se
 import type {MigrateJson} from '../helpers/migrate.js'
 import {runInPty} from '../helpers/pty.js'
 import {createSharedBucket} from '../helpers/s3.js'
+import {differenceText} from '../../src/ui/migration.js'
 
 const osc = '\u001b]0;pwned\u0007'
 const clear = '\u001b[2J'
@@ -62,9 +63,11 @@ describe('hostile text reaches the terminal escaped', () => {
 
     const verifyJson = await runJson<MigrateJson>(['migrate', '--verify-only', '--engagement-id', id, '--shared-bucket', bucket])
     expect(verifyJson.code).toBe(4)
-    expect(verifyJson.json.engagements[0].differences).toEqual([expect.stringContaining(`late write: ${late} (`)])
+    // Structured under --json (the text view's line is built from the same fields).
+    expect(verifyJson.json.engagements[0].differences).toEqual([expect.objectContaining({key: late, kind: 'late_write'})])
+    expect(verifyJson.json.engagements[0].differences!.map((difference) => differenceText(difference))).toEqual([expect.stringContaining(`late write: ${late} (`)])
     // JSON escapes (U+009B too, which JSON.stringify alone would leave raw): same key when parsed.
-    expect(verifyJson.stdout).toContain(`"late write: ${lateShown} (`)
+    expect(verifyJson.stdout).toContain(`"key": "${lateShown}"`)
     expectNoRawControls(verifyJson.stdout)
 
     const rollback = await runCli(['migrate', 'rollback', '--engagement-id', id, '--yes', '--shared-bucket', bucket])

@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {toJsonText} from '../../src/base-command.js'
-import {renderDifferences, renderPlan} from '../../src/ui/migration.js'
+import {differenceText, renderDifferences, renderPlan} from '../../src/ui/migration.js'
 import {Rendered, sanitize} from '../../src/ui/terminal.js'
 
 describe('sanitize', () => {
@@ -43,9 +43,24 @@ describe('sanitize', () => {
 
 describe('renderers', () => {
   it('renderDifferences keeps each key on its own line as a detail, unsanitised until printed', () => {
-    const [message, details] = renderDifferences('eng-abc', ['missing in target: a\nb', 'x'])
+    const [message, details] = renderDifferences('eng-abc', [
+      {key: 'a\nb', kind: 'missing_in_target', source: '"e1"', target: null, detail: null},
+      {key: 'x', kind: 'size_differs', source: '1 B', target: '2 B', detail: 'source 1 B, target 2 B'},
+    ])
     expect(message).not.toContain('\n')
-    expect(details).toEqual(['missing in target: a\nb', 'x'])
+    expect(details).toEqual(['missing in target: a\nb', 'size differs: x (source 1 B, target 2 B)'])
+  })
+
+  it('renderDifferences shows the first 20 and counts the rest, those not listed included', () => {
+    const differences = Array.from({length: 25}, (_, i) => ({key: `k${i}`, kind: 'missing' as const, source: null, target: null, detail: 'not in the target'}))
+    const [, details] = renderDifferences('eng-abc', differences, 975)
+    expect(details).toHaveLength(21)
+    expect(details[0]).toBe('missing: k0 (not in the target)')
+    expect(details.at(-1)).toBe('… and 980 more')
+  })
+
+  it('differenceText: a difference of the whole engagement has no key', () => {
+    expect(differenceText({key: null, kind: 'not_migrated', detail: 'source_bucket is empty'})).toBe('not migrated: source_bucket is empty')
   })
 
   it('renderPlan sanitises every value, so none adds a line', () => {

@@ -4,8 +4,6 @@ import {AuditforgeCommand} from '../../base-command.js'
 import {
   type Delivery,
   type ExportFormat,
-  type SignedUrlResult,
-  type StreamResult,
   deliveries,
   exportFormats,
   exportSignedUrl,
@@ -17,12 +15,12 @@ import {
 } from '../../lib/audit-export.js'
 import {invalidInput} from '../../lib/errors.js'
 import {validateEngagementId} from '../../lib/layout.js'
+import type {AuditLogExportResult} from '../../results/audit-log.js'
 import {renderSignedUrl} from '../../ui/export.js'
 import {formatBytes} from '../../ui/format.js'
 
-type ExportOutput = SignedUrlResult | StreamResult
 
-export default class AuditLogExport extends AuditforgeCommand<typeof AuditLogExport, ExportOutput | undefined> {
+export default class AuditLogExport extends AuditforgeCommand<typeof AuditLogExport, AuditLogExportResult | undefined> {
   static override summary = "Export an engagement's audit log, streamed or as a presigned URL."
   static override description = `Reads the audit-log shards from the engagement's bucket in shard-number order, never holding the whole log in memory. jsonl: the lines as stored. json: one JSON array; a line that is not JSON stops the export with an error naming the shard and line.
 
@@ -47,7 +45,7 @@ export default class AuditLogExport extends AuditforgeCommand<typeof AuditLogExp
     output: Flags.string({char: 'o', summary: 'Write the stream to this file instead of stdout.'}),
   }
 
-  public async run(): Promise<ExportOutput | undefined> {
+  public async run(): Promise<AuditLogExportResult | undefined> {
     const {flags} = this
     const id = validateEngagementId(this.args['engagement-id'])
     const format = flags.format as ExportFormat

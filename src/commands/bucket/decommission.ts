@@ -2,15 +2,15 @@ import {Args, Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
 import {trailCleanupFlags} from '../../flags/bucket-controls.js'
-import {type DecommissionResult, type PreflightCheck, assertCleared, countObjectVersions, preflightDecommission, retireBucket} from '../../lib/buckets.js'
+import {assertCleared, countObjectVersions, preflightDecommission, retireBucket} from '../../lib/buckets.js'
 import {EngagementIndex} from '../../lib/engagement-index.js'
 import {validateBucketName} from '../../lib/layout.js'
+import type {BucketDecommissionResult} from '../../results/bucket.js'
 import {renderPreflight, trailSelectorWarning} from '../../ui/controls.js'
 import {plural} from '../../ui/format.js'
 
-type DecommissionOutput = (DecommissionResult & {dry_run: false; preflight: PreflightCheck[]}) | {bucket: string; dry_run: true; preflight: PreflightCheck[]; object_versions: number}
 
-export default class BucketDecommission extends AuditforgeCommand<typeof BucketDecommission, DecommissionOutput> {
+export default class BucketDecommission extends AuditforgeCommand<typeof BucketDecommission, BucketDecommissionResult> {
   static override summary = 'Empty and delete a per-engagement bucket.'
   static override description = `Destructive: asks y/N on a terminal; --yes skips the question; without a terminal and without --yes it refuses (exit 5). --dry-run shows the preflight and what would be deleted, and changes nothing.
 
@@ -34,7 +34,7 @@ Then records the bucket's name as a tombstone next to the index (auditforge/deco
     ...trailCleanupFlags,
   }
 
-  public async run(): Promise<DecommissionOutput> {
+  public async run(): Promise<BucketDecommissionResult> {
     const bucket = validateBucketName(this.args.bucket)
     const dryRun = this.flags['dry-run']
     if (!dryRun) this.assertCanConfirm(this.flags.yes)
@@ -63,9 +63,9 @@ Then records the bucket's name as a tombstone next to the index (auditforge/deco
       onProgress: ({deleted}) => this.spinner.update(`Emptying ${bucket}: ${deleted} object versions deleted`),
     })
     this.spinner.succeed(`Decommissioned ${bucket}`)
-    this.note(`Deleted ${plural(result.deleted, 'object version')} and delete markers, aborted ${plural(result.uploadsAborted, 'multipart upload')}, removed ${bucket}; its name is tombstoned.`)
-    const trailWarning = trailSelectorWarning(bucket, result.trailSelector)
-    if (trailWarning) this.warning(trailWarning, typeof result.trailSelector !== 'object' ? [] : [`Remove the selector named "auditforge ${bucket}" from the trail (CloudTrail console, or aws cloudtrail put-event-selectors).`])
-    return {...result, dry_run: false, preflight: preflight.checks}
+    this.note(`Deleted ${plural(result.deleted, 'object version')} and delete markers, aborted ${plural(result.uploads_aborted, 'multipart upload')}, removed ${bucket}; its name is tombstoned.`)
+    const trailWarning = trailSelectorWarning(bucket, result.trail_selector)
+    if (trailWarning) this.warning(trailWarning, typeof result.trail_selector !== 'object' || result.trail_selector === null ? [] : [`Remove the selector named "auditforge ${bucket}" from the trail (CloudTrail console, or aws cloudtrail put-event-selectors).`])
+    return {bucket: result.bucket, dry_run: false, deleted: result.deleted, uploads_aborted: result.uploads_aborted, trail_selector: result.trail_selector, preflight: preflight.checks}
   }
 }

@@ -5,16 +5,9 @@ import {bucketProvisionFlags} from '../../flags/bucket-controls.js'
 import {parseTags, provisionEngagementBucket} from '../../lib/buckets.js'
 import {EngagementIndex} from '../../lib/engagement-index.js'
 import {validateEngagementId} from '../../lib/layout.js'
+import type {BucketProvisionResult} from '../../results/bucket.js'
 
-interface ProvisionOutput {
-  engagement_id: string
-  bucket: string
-  created: boolean
-  /** Controls that do not apply on this endpoint, with why. */
-  skipped: {control: string; reason: string}[]
-}
-
-export default class BucketProvision extends AuditforgeCommand<typeof BucketProvision, ProvisionOutput> {
+export default class BucketProvision extends AuditforgeCommand<typeof BucketProvision, BucketProvisionResult> {
   static override summary = 'Create or repair the per-engagement bucket of an engagement.'
   static override description = `Creates <prefix><id>-<account> (with --namespace account-regional: <prefix><id>-<account>-<region>-an, which no other account can create) with Object Ownership BucketOwnerEnforced, then proves with HeadBucket that it is this account's, then applies every control of the controls table (README, "Bucket controls"): all four public-access-block settings, default encryption (AES256, or SSE-KMS with --kms-key-id and a bucket key; an SSE-KMS bucket is never downgraded), versioning, the TLS-only bucket policy (skipped with a warning on a plain-http endpoint) and, with --allow-principal, the least-privilege statement in the same policy (a list that leaves out the caller is refused, exit 2), the lifecycle rules (merged with any others), server access logging (with --access-log-bucket) and CloudTrail data events (with --cloudtrail-trail), and the tags auditforge:engagement-id and auditforge:managed-by=auditforge plus any --tag. Idempotent: a bucket this account already owns has its controls re-applied; a bucket of that name owned by another account is an error and nothing is written to it. The bucket is bound to the engagement index in the shared bucket (tag auditforge:index); a bucket bound to another index is refused (exit 5), and so is an existing bucket bound to none (provisioned before binding; it could be another environment's) unless --force claims it for this index. The engagement must have a record in that index (exit 3 otherwise) unless --force. A name auditforge decommissioned before (a tombstone next to the index) is refused (exit 5) unless --reuse-name. Prints the bucket name. Does not change the engagement record (see \`migrate\`).`
 
@@ -36,7 +29,7 @@ export default class BucketProvision extends AuditforgeCommand<typeof BucketProv
     ...bucketProvisionFlags,
   }
 
-  public async run(): Promise<ProvisionOutput> {
+  public async run(): Promise<BucketProvisionResult> {
     const id = validateEngagementId(this.args['engagement-id'])
     const tags = parseTags(this.flags.tag)
     const sharedBucket = this.sharedBucket

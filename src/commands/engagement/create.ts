@@ -3,11 +3,11 @@ import {Flags} from '@oclif/core'
 import {AuditforgeCommand} from '../../base-command.js'
 import {bucketProvisionFlags} from '../../flags/bucket-controls.js'
 import {parseTags} from '../../lib/buckets.js'
-import type {EngagementRecord} from '../../lib/engagement-index.js'
 import {createEngagement, validateCreateInput} from '../../lib/engagements.js'
+import type {EngagementCreateResult} from '../../results/engagement.js'
 import {renderEngagement} from '../../ui/records.js'
 
-export default class EngagementCreate extends AuditforgeCommand<typeof EngagementCreate, EngagementRecord> {
+export default class EngagementCreate extends AuditforgeCommand<typeof EngagementCreate, EngagementCreateResult> {
   static override summary = 'Create an engagement, with its own hardened bucket when isolated.'
   static override description = `Creates a new engagement id and writes its record to the engagement index with a conditional write, so concurrent creates never lose each other. With --isolated (or AUDITFORGE_PROVISION_PER_ENGAGEMENT_BUCKET=true) it first provisions a per-engagement bucket with every control of the controls table (README, "Bucket controls"; the BUCKET CONTROLS flags choose encryption and lifecycle); if the record cannot be written, that fresh, empty bucket is removed again. The first audit-log event, engagement.created, records the caller's ARN.`
 
@@ -29,7 +29,7 @@ export default class EngagementCreate extends AuditforgeCommand<typeof Engagemen
     ...bucketProvisionFlags,
   }
 
-  public async run(): Promise<EngagementRecord> {
+  public async run(): Promise<EngagementCreateResult> {
     const {flags} = this
     const input = {name: flags.name, clientId: flags['client-id'], firmId: flags['firm-id'], tags: parseTags(flags.tag)}
     const settings = this.settings

@@ -3,13 +3,14 @@ import {Args, Flags} from '@oclif/core'
 import {AuditforgeCommand} from '../../base-command.js'
 import {trailCleanupFlags} from '../../flags/bucket-controls.js'
 import {EngagementIndex} from '../../lib/engagement-index.js'
-import {type DeleteEngagementResult, deleteEngagement} from '../../lib/engagements.js'
+import {deleteEngagement} from '../../lib/engagements.js'
 import {validateEngagementId} from '../../lib/layout.js'
+import type {EngagementDeleteResult} from '../../results/engagement.js'
 import {trailSelectorWarning} from '../../ui/controls.js'
 import {plural} from '../../ui/format.js'
 import {sanitize} from '../../ui/terminal.js'
 
-export default class EngagementDelete extends AuditforgeCommand<typeof EngagementDelete, DeleteEngagementResult> {
+export default class EngagementDelete extends AuditforgeCommand<typeof EngagementDelete, EngagementDeleteResult> {
   static override summary = 'Delete an engagement and, unless --keep-data, its data.'
   static override description = `Destructive: asks y/N on a terminal; --yes skips the question; without a terminal and without --yes it refuses (exit 5).
 
@@ -31,7 +32,7 @@ Without --keep-data, every version of the engagement's own keys is deleted from 
     ...trailCleanupFlags,
   }
 
-  public async run(): Promise<DeleteEngagementResult> {
+  public async run(): Promise<EngagementDeleteResult> {
     const id = validateEngagementId(this.args['engagement-id'])
     const {yes, 'keep-data': keepData} = this.flags
     this.assertCanConfirm(yes)
@@ -51,8 +52,8 @@ Without --keep-data, every version of the engagement's own keys is deleted from 
     this.spinner.stop()
     this.note(`Deleted engagement ${id}: ${plural(result.shared_objects_deleted, 'object version')} removed from ${sharedBucket}.`)
     if (result.bucket === 'decommissioned') this.note(`Decommissioned ${result.bucket_name} (${plural(result.bucket_objects_deleted, 'object version')}).`)
-    const trailWarning = result.bucket_name ? trailSelectorWarning(result.bucket_name, result.trail_selector ?? undefined) : undefined
-    if (trailWarning) this.warning(trailWarning, typeof result.trail_selector !== 'object' ? [] : [`Remove the selector named "auditforge ${result.bucket_name}" from the trail (CloudTrail console, or aws cloudtrail put-event-selectors).`])
+    const trailWarning = result.bucket_name ? trailSelectorWarning(result.bucket_name, result.trail_selector) : undefined
+    if (trailWarning) this.warning(trailWarning, typeof result.trail_selector !== 'object' || result.trail_selector === null ? [] : [`Remove the selector named "auditforge ${result.bucket_name}" from the trail (CloudTrail console, or aws cloudtrail put-event-selectors).`])
     if (result.bucket === 'kept') this.note(`Kept the bucket ${result.bucket_name}.`)
     if (result.bucket === 'left_in_place') this.warning(`Left ${result.bucket_name} in place: ${result.cleanup_error}`)
     if (result.bucket === 'cleanup_failed') {

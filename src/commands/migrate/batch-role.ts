@@ -2,9 +2,10 @@ import {Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
 import {validateBucketName, validateEngagementId} from '../../lib/layout.js'
-import {type BatchRolePolicies, batchRolePolicies, validateKmsKeyArn} from '../../lib/migrate/batch/policy.js'
+import {batchRolePolicies, validateKmsKeyArn} from '../../lib/migrate/batch/policy.js'
+import type {MigrateBatchRoleResult} from '../../results/migrate.js'
 
-export default class MigrateBatchRole extends AuditforgeCommand<typeof MigrateBatchRole, BatchRolePolicies> {
+export default class MigrateBatchRole extends AuditforgeCommand<typeof MigrateBatchRole, MigrateBatchRoleResult> {
   static override summary = 'Print the IAM policies of the role S3 Batch Operations copies as (migrate --engine batch).'
   static override description = `Prints three JSON policy documents for whoever owns IAM: the role's trust policy (batchoperations.s3.amazonaws.com may assume it, for jobs of this account only), the role's least-privilege permission policy (read the engagements' keys and the Batch Operations manifests in the shared bucket, write the engagement buckets and the completion reports), and the policy the operator running migrate needs (s3:CreateJob, s3:DescribeJob, s3:ListJobs, s3:PutJobTagging, and iam:PassRole on the role). Pass the role's ARN to migrate with --role-arn or AUDITFORGE_BATCH_ROLE_ARN.
 
@@ -26,7 +27,7 @@ export default class MigrateBatchRole extends AuditforgeCommand<typeof MigrateBa
     }),
   }
 
-  public async run(): Promise<BatchRolePolicies> {
+  public async run(): Promise<MigrateBatchRoleResult> {
     const {flags} = this
     const engagementId = flags['engagement-id'] === undefined ? undefined : validateEngagementId(flags['engagement-id'])
     const reportBucket = flags['report-bucket'] === undefined ? undefined : validateBucketName(flags['report-bucket'], '--report-bucket')

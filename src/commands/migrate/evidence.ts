@@ -2,10 +2,11 @@ import {Args, Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
 import {validateEngagementId} from '../../lib/layout.js'
-import {type EvidenceReport, loadEvidence} from '../../lib/migrate/index.js'
+import {loadEvidence} from '../../lib/migrate/index.js'
+import type {MigrateEvidenceResult} from '../../results/migrate.js'
 import {renderEvidenceMarkdown, renderEvidenceText} from '../../ui/evidence.js'
 
-export default class MigrateEvidence extends AuditforgeCommand<typeof MigrateEvidence, EvidenceReport> {
+export default class MigrateEvidence extends AuditforgeCommand<typeof MigrateEvidence, MigrateEvidenceResult> {
   static override summary = "Show the evidence of an engagement's migration, for the operator or an auditor."
   static override description = `Reads the migration evidence that migrate --execute wrote to auditforge/migrations/<id>/ in the engagement's own bucket (its source_bucket, or the bucket named after it when the engagement was never migrated or was rolled back) and reports one run: the latest, or the one given with --run. The run's summary (operator, start and end, objects, bytes, the verification result, the deep checks --checksums and --content-sample ran, the flip with the index ETags before and after, late writes), the evidence lines of the record, every run merged with the newest line per key, counted by action, the latest verification record (a migrate --verify-only with deep checks), and whether \`migrate purge-source\` has removed the shared bucket's copy (when, how many versions and bytes).
 
@@ -26,7 +27,7 @@ export default class MigrateEvidence extends AuditforgeCommand<typeof MigrateEvi
     format: Flags.string({summary: 'text: a short block; md: a Markdown report for an auditor.', options: ['text', 'md'], default: 'text'}),
   }
 
-  public async run(): Promise<EvidenceReport> {
+  public async run(): Promise<MigrateEvidenceResult> {
     const id = validateEngagementId(this.args['engagement-id'])
     const sharedBucket = this.sharedBucket
     const context = await this.aws()

@@ -6,7 +6,6 @@ import {bucketProvisionFlags} from '../../flags/bucket-controls.js'
 import {validateEngagementId} from '../../lib/layout.js'
 import {
   type EngagementOutcome,
-  type MigrationReport,
   type VerifyOutcome,
   alreadyMigrated,
   autoThreshold,
@@ -23,11 +22,12 @@ import {
   verifyMigrations,
   wantsDeepChecks,
 } from '../../lib/migrate/index.js'
+import type {MigrateResult} from '../../results/migrate.js'
 import {renderBatch, renderDeepChecks, renderDifferences, renderOutcomes, renderPlan, renderVerification} from '../../ui/migration.js'
 import {plural} from '../../ui/format.js'
 import {createProgressDisplay, exitOnInterrupt, shellCommand} from '../../ui/progress.js'
 
-export default class Migrate extends AuditforgeCommand<typeof Migrate, MigrationReport> {
+export default class Migrate extends AuditforgeCommand<typeof Migrate, MigrateResult> {
   static override summary = 'Move engagements out of the shared bucket into their own buckets (dry-run by default).'
   static override description = `Without --execute nothing is changed: for every engagement still in the shared bucket (or the one named) it lists exactly that engagement's objects and prints the plan.
 
@@ -91,7 +91,7 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
     ...bucketProvisionFlags,
   }
 
-  public async run(): Promise<MigrationReport> {
+  public async run(): Promise<MigrateResult> {
     const {flags} = this
     const engagementId = flags['engagement-id'] === undefined ? undefined : validateEngagementId(flags['engagement-id'])
     const deepChecks = {checksums: flags.checksums, contentSample: flags['content-sample']}
@@ -127,7 +127,7 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
     if (plan.status !== 'ok') {
       if (flags.strict) throw noPlan(plan.status, `${plan.message}. No plan was made and nothing was changed`)
       this.warning(`${plan.message}. No plan was made and nothing was changed.`)
-      return migrationReport(sharedBucket, plan.status, flags.execute ? 'execute' : 'plan', [])
+      return this.finish<MigrateResult>(migrationReport(sharedBucket, plan.status, flags.execute ? 'execute' : 'plan', []))
     }
     if (plan.invalidIds.length > 0) {
       this.warning(`Skipped index entries with ids auditforge does not accept: ${plan.invalidIds.slice(0, 5).map((id) => JSON.stringify(id)).join(', ')}`)
@@ -136,11 +136,11 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
     if (!this.jsonEnabled()) this.log(renderPlan(sharedBucket, planned))
     if (!flags.execute) {
       this.note(plan.engagements.length > 0 ? 'Dry run: nothing was changed. Run again with --execute to migrate.' : 'Nothing to migrate.')
-      return migrationReport(sharedBucket, 'ok', 'plan', planned)
+      return this.finish<MigrateResult>(migrationReport(sharedBucket, 'ok', 'plan', planned))
     }
     if (plan.engagements.length === 0) {
       this.note('Nothing to migrate.')
-      return migrationReport(sharedBucket, 'ok', 'execute', planned)
+      return this.finish<MigrateResult>(migrationReport(sharedBucket, 'ok', 'execute', planned))
     }
 
     await this.confirm(`Copy ${plural(plan.engagements.length, 'engagement')} into their own buckets and point their records there?`, flags.yes)
@@ -181,28 +181,24 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
         )
       }
     }
-    this.reportDifferences(outcomes)
-    process.exitCode = migrationExitCode(outcomes)
-    return migrationReport(sharedBucket, 'ok', 'execute', outcomes)
+    return this.finish<MigrateResult>(migrationReport(sharedBucket, 'ok', 'execute', outcomes), this.reportDifferences(outcomes))
   }
 
-  /** Renders verification outcomes (the table, then the differences) and sets the exit code. */
-  private verified(sharedBucket: string, mode: 'verify' | 'reconcile', outcomes: VerifyOutcome[]): MigrationReport {
+  /** Renders verification outcomes (the table, then the differences) and finishes with their exit code. */
+  private verified(sharedBucket: string, mode: 'verify' | 'reconcile', outcomes: VerifyOutcome[]): MigrateResult {
     if (!this.jsonEnabled()) this.log(renderVerification(outcomes))
-    this.reportDifferences(outcomes)
-    process.exitCode = migrationExitCode(outcomes)
-    return migrationReport(sharedBucket, 'ok', mode, outcomes)
+    return this.finish<MigrateResult>(migrationReport(sharedBucket, 'ok', mode, outcomes), this.reportDifferences(outcomes))
   }
 
   /**
    * Notes each engagement's deep checks and what to run next, lists its verification differences
-   * on stderr, then one `Error:` line when any engagement failed verification or failed otherwise
-   * (a non-zero exit always says why).
+   * on stderr, and returns the failure when any engagement failed verification or failed otherwise
+   * (a non-zero exit always says why: finish() prints it as the `Error:` line).
    */
-  private reportDifferences(outcomes: (EngagementOutcome | VerifyOutcome)[]): void {
+  private reportDifferences(outcomes: (EngagementOutcome | VerifyOutcome)[]): AuditforgeError | undefined {
     for (const outcome of outcomes) for (const line of renderDeepChecks(outcome.engagement_id, outcome.deep_checks)) this.note(line)
     const failed = outcomes.filter((outcome) => outcome.status === 'verification_failed')
-    for (const outcome of failed) this.warning(...renderDifferences(outcome.engagement_id, outcome.differences ?? []))
+    for (const outcome of failed) this.warning(...renderDifferences(outcome.engagement_id, outcome.differences ?? [], outcome.unlisted_differences ?? 0))
     for (const outcome of outcomes) if ('suggestion' in outcome && outcome.suggestion) this.note(`${outcome.engagement_id}: ${outcome.suggestion}`)
     const heldElsewhere = (outcome: EngagementOutcome | VerifyOutcome) =>
       'error_code' in outcome && (outcome.error_code === 'migration_in_progress' || outcome.error_code === 'migration_lease_lost')
@@ -213,11 +209,20 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
       ...(held > 0 ? [`${plural(held, 'engagement')} ${held === 1 ? 'is' : 'are'} being migrated by another run; run the command again once it has finished`] : []),
       ...(broken > 0 ? [`${plural(broken, 'engagement')} failed to migrate; ${broken === 1 ? 'its record was' : 'their records were'} not changed and running the command again finishes ${broken === 1 ? 'it' : 'them'}`] : []),
     ]
-    if (problems.length > 0) this.note(`Error: ${problems.join('; ')}.`)
+    const exit = migrationExitCode(outcomes)
+    if (problems.length === 0 || exit === ExitCode.ok) return undefined
+    return new AuditforgeError(`${problems.join('; ')}.`, {code: migrationFailureCodes[exit], exit})
   }
 
-
 }
+
+/** The `status` of a migration that exits non-zero, by its exit code. */
+const migrationFailureCodes = {
+  [ExitCode.failed]: 'migration_failed',
+  [ExitCode.verificationFailed]: 'verification_failed',
+  [ExitCode.refused]: 'migration_refused',
+  [ExitCode.conflict]: 'migration_conflict',
+} as const
 
 /** --strict: the no-plan outcome as a failure (exit 1), with what to check for each cause. */
 function noPlan(status: 'access_denied' | 'no_such_bucket', message: string): AuditforgeError {

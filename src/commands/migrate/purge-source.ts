@@ -1,12 +1,15 @@
 import {Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
+import {AuditforgeError, ExitCode} from '../../lib/errors.js'
 import {validateEngagementId} from '../../lib/layout.js'
-import {type PurgeInspection, type PurgeProgress, type PurgeReport, defaultMinAge, inspectPurge, parseDuration, purgeReport, purgeSource, refusalError} from '../../lib/migrate/index.js'
+import type {MigratePurgeSourceResult} from '../../results/migrate.js'
+import {type PurgeInspection, type PurgeProgress, defaultMinAge, inspectPurge, parseDuration, purgeReport, purgeSource, refusalError} from '../../lib/migrate/index.js'
 import {plural} from '../../ui/format.js'
+import {differenceText} from '../../ui/migration.js'
 import {describePurgeOutcome, renderPurgeInspection} from '../../ui/purge.js'
 
-export default class MigratePurgeSource extends AuditforgeCommand<typeof MigratePurgeSource, PurgeReport> {
+export default class MigratePurgeSource extends AuditforgeCommand<typeof MigratePurgeSource, MigratePurgeSourceResult> {
   static override summary = "After the soak, remove a migrated engagement's objects from the shared bucket (dry-run by default)."
   static override description = `The clean-up after a migration has soaked: removes every version and delete marker of exactly the engagement's own keys from the shared bucket (nobody else's, never the index or other reserved keys). After it, the engagement's bucket holds the only copy and \`migrate rollback\` is refused.
 
@@ -29,7 +32,7 @@ Exit codes: 0 done, or nothing left to purge, or a dry run that would go ahead; 
     'min-age': Flags.string({summary: 'How long the record must have pointed at the engagement\'s bucket: 30d, 12h, 90m, 0.', default: defaultMinAge}),
   }
 
-  public async run(): Promise<PurgeReport> {
+  public async run(): Promise<MigratePurgeSourceResult> {
     const {flags} = this
     const id = validateEngagementId(flags['engagement-id'])
     const minAge = flags['min-age']
@@ -49,7 +52,7 @@ Exit codes: 0 done, or nothing left to purge, or a dry run that would go ahead; 
     if (inspection.status === 'nothing_to_purge') {
       const last = inspection.last_purge
       this.note(`Nothing of ${id} is left in ${sharedBucket}${last ? `; it was purged at ${last.completed_at} (purge ${last.purge_id})` : ''}. Nothing was changed.`)
-      return purgeReport(inspection, flags.execute ? 'execute' : 'dry_run')
+      return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, flags.execute ? 'execute' : 'dry_run'))
     }
     if (!flags.execute) return this.dryRun(inspection)
 
@@ -63,28 +66,32 @@ Exit codes: 0 done, or nothing left to purge, or a dry run that would go ahead; 
     if (outcome.audit_event_error) this.warning(`The purge is done and recorded, but its audit-log event was not written: ${outcome.audit_event_error}`)
     if (outcome.left.versions > 0) {
       this.warning(`${plural(outcome.left.versions, 'version')} of ${id} written to ${sharedBucket} during the purge were left there:`, outcome.left.first_keys)
-      this.note(`Error: the shared bucket still holds late writes of ${id}; copy them with \`auditforge migrate --reconcile --engagement-id ${id}\`, then run purge-source again.`)
-      process.exitCode = 4
+      const failure = new AuditforgeError(`The shared bucket still holds late writes of ${id}`, {
+        code: 'late_writes_left',
+        exit: ExitCode.verificationFailed,
+        suggestion: `Copy them with \`auditforge migrate --reconcile --engagement-id ${id}\`, then run purge-source again.`,
+      })
+      return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, 'execute', outcome), failure)
     }
-    return purgeReport(inspection, 'execute', outcome)
+    return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, 'execute', outcome))
   }
 
   /** The dry run says whether --execute would go ahead, and exits with the code it would refuse with. */
-  private dryRun(inspection: PurgeInspection): PurgeReport {
+  private dryRun(inspection: PurgeInspection): MigratePurgeSourceResult {
     const {refusal} = inspection
-    if (refusal) {
-      this.showDifferences(inspection)
-      this.note(`Error: --execute would refuse: ${refusal.message}.${refusal.suggestion ? ` ${refusal.suggestion}` : ''}`)
-      process.exitCode = refusal.exit
-    } else {
+    if (!refusal) {
       this.note('Dry run: nothing was changed. Run again with --execute to remove these versions.')
+      return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, 'dry_run'))
     }
-    return purgeReport(inspection, 'dry_run')
+    this.showDifferences(inspection)
+    const failure = refusalError(inspection)
+    const wouldRefuse = new AuditforgeError(`--execute would refuse: ${failure.message}`, {code: failure.code, exit: failure.exit, suggestion: failure.suggestion})
+    return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, 'dry_run'), wouldRefuse, 'refused')
   }
 
   private showDifferences(inspection: PurgeInspection): void {
     const {differences} = inspection.verification
-    if (differences.length > 0) this.warning(`${inspection.engagement_id} differs from its migration evidence:`, differences)
+    if (differences.length > 0) this.warning(`${inspection.engagement_id} differs from its migration evidence:`, differences.map((difference) => differenceText(difference)))
   }
 
   private progress(id: string, {phase, done, total}: PurgeProgress): void {

@@ -3,10 +3,11 @@ import {Flags} from '@oclif/core'
 import {AuditforgeCommand} from '../../base-command.js'
 import {EngagementIndex} from '../../lib/engagement-index.js'
 import {validateEngagementId} from '../../lib/layout.js'
-import {type RollbackResult, assertRollbackPossible, rollbackMigration, rollbackRisk} from '../../lib/migrate/index.js'
+import type {MigrateRollbackResult} from '../../results/migrate.js'
+import {assertRollbackPossible, rollbackMigration, rollbackRisk} from '../../lib/migrate/index.js'
 import {plural} from '../../ui/format.js'
 
-export default class MigrateRollback extends AuditforgeCommand<typeof MigrateRollback, RollbackResult> {
+export default class MigrateRollback extends AuditforgeCommand<typeof MigrateRollback, MigrateRollbackResult> {
   static override summary = "Point a migrated engagement back at the shared bucket."
   static override description = `Sets the engagement's source_bucket back to "" (a conditional write of the index). Touches no object: the shared bucket still holds the data migrate copied (migrate never deletes), and the engagement's own bucket is left in place (decommission it separately). Objects written to the engagement's bucket since the migration are listed first, because after the rollback the application no longer sees them (judged against the migration's evidence: anything not the version the migration wrote; without evidence, anything that is not a single-part object with the same MD5 ETag in the shared bucket).
 
@@ -24,7 +25,7 @@ Asks y/N on a terminal; --yes skips the question; without a terminal and without
     yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation.'}),
   }
 
-  public async run(): Promise<RollbackResult> {
+  public async run(): Promise<MigrateRollbackResult> {
     const id = validateEngagementId(this.flags['engagement-id'])
     this.assertCanConfirm(this.flags.yes)
     const sharedBucket = this.sharedBucket
@@ -32,7 +33,7 @@ Asks y/N on a terminal; --yes skips the question; without a terminal and without
     const record = await new EngagementIndex(context.s3, sharedBucket).get(id)
     if (!record.source_bucket) {
       this.note(`${id} already uses the shared bucket; nothing to roll back.`)
-      return {engagement_id: id, previous_source_bucket: '', source_bucket: '', newer_in_bucket: []}
+      return {engagement_id: id, previous_source_bucket: null, source_bucket: '', newer_in_bucket: []}
     }
     await assertRollbackPossible(context, sharedBucket, record)
     const newer = await rollbackRisk(context, sharedBucket, record)

@@ -17,19 +17,12 @@ import {type DeleteProgress, abortMultipartUploads, deleteObjectVersions, headOb
 import {parsePerEngagementBucket} from './names.js'
 import {assertBoundTo, engagementIdTagKey, indexTagKey, managedByTag} from './tags.js'
 import {recordTombstone} from './tombstones.js'
-import {type TrailSelectorOutcome, takeOffTrail} from './trail.js'
+import type {BucketDecommissioned} from '../../results/bucket.js'
+import {takeOffTrail} from './trail.js'
 import {plural} from '../wording.js'
 
-export interface DecommissionResult {
-  bucket: string
-  deleted: number
-  uploadsAborted: number
-  /**
-   * With a trail configured (--cloudtrail-trail), what became of the bucket's data-events
-   * selector on it ({@link TrailSelectorOutcome}); the bucket is gone either way.
-   */
-  trailSelector?: TrailSelectorOutcome
-}
+/** What a decommission removed (the `bucket decommission` result without its preflight). */
+export type DecommissionResult = Omit<BucketDecommissioned, 'dry_run' | 'preflight'>
 
 /**
  * Empties and deletes a per-engagement bucket: every object version and delete marker
@@ -58,9 +51,9 @@ export async function decommissionBucket(
     uploadsAborted += await abortMultipartUploads(s3, {bucket, expectedOwner: owner})
     try {
       await s3.send(new DeleteBucketCommand({Bucket: bucket, ExpectedBucketOwner: owner}))
-      return {bucket, deleted, uploadsAborted}
+      return {bucket, deleted, uploads_aborted: uploadsAborted, trail_selector: null}
     } catch (error) {
-      if (awsErrorCode(error) === 'NoSuchBucket') return {bucket, deleted, uploadsAborted}
+      if (awsErrorCode(error) === 'NoSuchBucket') return {bucket, deleted, uploads_aborted: uploadsAborted, trail_selector: null}
       if (awsErrorCode(error) !== 'BucketNotEmpty' || pass === 3) throw describeAwsError(error, {action: 'Deleting the bucket', bucket})
     }
   }
@@ -297,6 +290,5 @@ export async function retireBucket(
     decommissioned_by: await context.callerArn(),
   })
   const result = await decommissionBucket(context, preflight.bucket, options)
-  const trailSelector = await takeOffTrail(context, preflight.bucket)
-  return trailSelector === undefined ? result : {...result, trailSelector}
+  return {...result, trail_selector: (await takeOffTrail(context, preflight.bucket)) ?? null}
 }

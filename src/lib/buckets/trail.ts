@@ -5,6 +5,7 @@
  * equivalent advanced ones when that is exact (management events only), and otherwise left
  * alone with an error saying why.
  */
+import type {TrailSelectorOutcome} from '../../results/bucket.js'
 import {
   type AdvancedEventSelector,
   type AdvancedFieldSelector,
@@ -138,7 +139,7 @@ function asAdvanced(basic: EventSelector[], trail: string): AdvancedEventSelecto
 }
 
 /** What became of a retired bucket's selector: taken off, not there, or left as the trail's only selector; or why that failed. */
-export type TrailSelectorOutcome = 'removed' | 'absent' | 'only' | {error: string}
+export type {TrailSelectorOutcome} from '../../results/bucket.js'
 
 /**
  * Takes auditforge's selector for a bucket that is gone off the trail (a trail holds at most 500

@@ -15,6 +15,7 @@
  * call, needs no extra permission (GetObjectAttributes needs s3:GetObjectVersionAttributes for
  * a version), and works on every S3-compatible server the tests run against.
  */
+import type {VerificationDifference} from '../../results/migrate.js'
 import {createHash, randomInt as cryptoRandomInt} from 'node:crypto'
 
 import type {HeadObjectCommandOutput, S3Client} from '@aws-sdk/client-s3'
@@ -428,24 +429,31 @@ export function deepCheckFailures(checks: DeepChecks | null | undefined): number
   return (checks.checksums ? checks.checksums.mismatches + checks.checksums.target_missing : 0) + (checks.content_sample?.mismatches ?? 0)
 }
 
-/** The checksum check's failures as difference lines, one per object listed. */
-export function checksumDifferences(checksums: ChecksumCheck | null | undefined): string[] {
+/** The checksum check's failures as differences: the listed mismatches, then the target versions found missing. */
+export function checksumDifferences(checksums: ChecksumCheck | null | undefined): VerificationDifference[] {
   if (!checksums) return []
-  const lines: string[] = []
-  for (const object of checksums.mismatched) lines.push(`checksum differs: ${object.key} (source ${object.source}, target ${object.target})`)
-  for (const key of checksums.missing) lines.push(`target version missing: ${key} (the version the copy wrote is not in the engagement bucket)`)
-  const listed = checksums.mismatched.length + checksums.missing.length
-  const all = checksums.mismatches + checksums.target_missing
-  if (all > listed) lines.push(`… and ${all - listed} more checksum differences`)
-  return lines
+  return [
+    ...checksums.mismatched.map((object) => ({key: object.key, kind: 'checksum_differs' as const, source: object.source, target: object.target, detail: `source ${object.source}, target ${object.target}`})),
+    ...checksums.missing.map((key) => ({key, kind: 'target_version_missing' as const, source: null, target: null, detail: 'the version the copy wrote is not in the engagement bucket'})),
+  ]
 }
 
-/** The content sample's failures as difference lines, one per sampled object that failed. */
-export function sampleDifferences(sample: ContentSampleCheck | null | undefined): string[] {
-  const lines: string[] = []
+/** Checksum differences found beyond those listed. */
+export function unlistedChecksumDifferences(checksums: ChecksumCheck | null | undefined): number {
+  if (!checksums) return 0
+  return checksums.mismatches + checksums.target_missing - (checksums.mismatched.length + checksums.missing.length)
+}
+
+/** The content sample's failures as differences, one per sampled object that failed. */
+export function sampleDifferences(sample: ContentSampleCheck | null | undefined): VerificationDifference[] {
+  const differences: VerificationDifference[] = []
   for (const object of sample?.objects ?? []) {
-    if (object.outcome === 'differs') lines.push(`content differs: ${object.key} (SHA-256 source ${object.source_sha256}, target ${object.target_sha256})`)
-    if (object.outcome === 'target_missing') lines.push(`target version missing: ${object.key} (sampled; the version ${object.target_version_id ?? '(unknown)'} is not in the engagement bucket)`)
+    if (object.outcome === 'differs') {
+      differences.push({key: object.key, kind: 'content_differs', source: `SHA-256 ${object.source_sha256}`, target: `SHA-256 ${object.target_sha256}`, detail: `SHA-256 source ${object.source_sha256}, target ${object.target_sha256}`})
+    }
+    if (object.outcome === 'target_missing') {
+      differences.push({key: object.key, kind: 'target_version_missing', source: object.source_version_id, target: null, detail: `sampled; the version ${object.target_version_id ?? '(unknown)'} is not in the engagement bucket`})
+    }
   }
-  return lines
+  return differences
 }

@@ -16,7 +16,7 @@ import {LocalCopyEngine} from './copy.js'
 import {createJobGuard} from './batch/guard.js'
 import type {BulkCopyEngine, BulkJobGuard, BulkJobProgress, BulkOutcome, CopyEngine} from './engine.js'
 import {type LeaseOptions, MigrationLease} from './lease.js'
-import {type DeepChecks, checksumDifferences, deepCheckFailures, evidencePairs, runDeepChecks, sampleDifferences, validateContentSample, wantsDeepChecks} from './deep-check.js'
+import {type DeepChecks, checksumDifferences, deepCheckFailures, evidencePairs, runDeepChecks, sampleDifferences, unlistedChecksumDifferences, validateContentSample, wantsDeepChecks} from './deep-check.js'
 import {type EvidenceLine, type EvidenceSummary, EvidenceWriter, readEvidence, segmentName, writeSummary} from './evidence.js'
 import type {EngagementPlan, MigrationPlan} from './plan.js'
 import {emptyStream} from './streams.js'
@@ -261,10 +261,9 @@ async function migrateLeased(
   await writeSummary(s3, location, summary)
   if (!verified) {
     await writeSummary(s3, location, {...summary, finished_at: iso(now())})
-    const differences = check!.differences.map((difference) => `${difference.kind.replace(/_/g, ' ')}: ${difference.key} (${difference.detail})`)
-    if (check!.differenceCount > differences.length) differences.push(`… and ${check!.differenceCount - differences.length} more`)
-    differences.push(...checksumDifferences(deepChecks?.checksums), ...sampleDifferences(deepChecks?.content_sample))
-    return {...outcome, status: 'verification_failed', differences, ...(deepChecks ? {deep_checks: deepChecks} : {})}
+    const differences = [...check!.differences, ...checksumDifferences(deepChecks?.checksums), ...sampleDifferences(deepChecks?.content_sample)]
+    const unlisted = check!.differenceCount - check!.differences.length + unlistedChecksumDifferences(deepChecks?.checksums)
+    return {...outcome, status: 'verification_failed', differences, unlisted_differences: unlisted, ...(deepChecks ? {deep_checks: deepChecks} : {})}
   }
 
   report('record')

@@ -3,6 +3,7 @@
  * objects there. Read-only; AccessDenied or NoSuchBucket on the shared bucket is a plan with
  * that status and no engagements (seed 001's non-destructive failure mode).
  */
+import type {SourceStatus} from '../../results/migrate.js'
 import pLimit from 'p-limit'
 
 import type {AwsContext} from '../aws.js'
@@ -25,7 +26,7 @@ export interface EngagementPlan {
   bytes: number
 }
 
-export type SourceStatus = 'ok' | 'access_denied' | 'no_such_bucket'
+export type {SourceStatus} from '../../results/migrate.js'
 
 export interface MigrationPlan {
   sourceBucket: string

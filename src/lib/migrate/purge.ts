@@ -17,6 +17,7 @@
  * are untouched; in the second, a key is either whole or gone. Either way the verification of a
  * re-run still holds, because no older version ever becomes current again.
  */
+import type {VerificationDifference} from '../../results/migrate.js'
 import {randomUUID} from 'node:crypto'
 
 import type {S3Client} from '@aws-sdk/client-s3'
@@ -88,7 +89,7 @@ export interface PurgeVerification {
   /** Keys written to the shared bucket after their copy: `migrate --reconcile` copies them. */
   late_writes: number
   /** The first differences (at most 20). */
-  differences: string[]
+  differences: VerificationDifference[]
 }
 
 /** Why the purge will not (or would not) go ahead. */
@@ -526,8 +527,8 @@ async function verifyAgainstEvidence(context: AwsContext, sharedBucket: string, 
     evidence: readEvidence(context.s3, location),
   })
   const differences = [
-    ...totals.missing.map((difference) => `migrated version missing: ${difference.key} (${difference.detail})`),
-    ...totals.lateWrites.map((difference) => `late write: ${difference.key} (${difference.detail})`),
+    ...totals.missing.map((difference) => ({...difference, kind: 'migrated_version_missing' as const})),
+    ...totals.lateWrites.map((difference) => ({...difference, kind: 'late_write' as const})),
   ].slice(0, listed)
   return {
     result: totals.missingCount + totals.lateWriteCount === 0 ? 'passed' : 'failed',

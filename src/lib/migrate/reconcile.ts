@@ -5,6 +5,7 @@
  * application has written since is never overwritten. Each copy is recorded in the evidence, in
  * a run of its own, and the engagement is verified again.
  */
+import type {ReconcileOutcome} from '../../results/migrate.js'
 import pLimit from 'p-limit'
 
 import type {AwsContext} from '../aws.js'
@@ -14,14 +15,9 @@ import {migrationKeys, validateEngagementId} from '../layout.js'
 import {LocalCopyEngine} from './copy.js'
 import {EvidenceWriter, readEvidence, readSummaries, segmentName, writeSummary} from './evidence.js'
 import {latePass} from './sync.js'
-import {type VerifyOutcome, verifyMigratedEngagement} from './verify.js'
+import {verifyMigratedEngagement} from './verify.js'
 
-export interface ReconcileOutcome extends VerifyOutcome {
-  /** Late writes copied now. */
-  reconciled: number
-  /** Late writes not copied: the engagement's bucket had moved on from the migrated version. */
-  conflicts: string[]
-}
+export type {ReconcileOutcome} from '../../results/migrate.js'
 
 export async function reconcileMigration(
   context: AwsContext,

@@ -1,37 +1,11 @@
 /** Outcomes of a migration run, its `--json` document and its exit code. */
 import type {EngagementRecord} from '../engagement-index.js'
 import {ExitCode} from '../errors.js'
-import type {DeepChecks} from './deep-check.js'
-import type {BulkOutcome} from './engine.js'
-import type {EngagementPlan, SourceStatus} from './plan.js'
-import type {VerifyOutcome} from './verify.js'
+import type {EngagementOutcome, MigrationReport, ReportedEngagementOutcome, SourceStatus, VerifyOutcome} from '../../results/migrate.js'
+import type {EngagementPlan} from './plan.js'
 
-export type MigrationStatus = 'planned' | 'migrated' | 'already_migrated' | 'verified' | 'verification_failed' | 'failed'
+export type {EngagementOutcome, MigrationReport, MigrationStatus} from '../../results/migrate.js'
 
-export interface EngagementOutcome {
-  engagement_id: string
-  target_bucket: string
-  objects: number
-  bytes: number
-  status: MigrationStatus
-  copied: number
-  skipped_existing: number
-  differences?: string[]
-  error?: string
-  /** The error's stable code (`batch_job_active`: refused while an earlier run's job is still active). */
-  error_code?: string
-  /** The evidence run this execution wrote (`auditforge migrate evidence`). */
-  run_id?: string
-  /** Late writes copied after the flip, and the keys of those not copied (the target had moved on). */
-  late_writes?: number
-  late_write_conflicts?: string[]
-  /** `--checksums` / `--content-sample`, when asked for and identity verification passed. */
-  deep_checks?: DeepChecks
-  /** `--engine batch` (or `auto` choosing it): the Batch Operations job and what the local engine copied beside it. */
-  batch?: BulkOutcome
-  /** Bucket controls provisioning did not apply because they do not apply here, and why. */
-  skipped_controls?: {control: string; reason: string}[]
-}
 
 
 export function plannedOutcome(engagement: EngagementPlan): EngagementOutcome {
@@ -58,14 +32,6 @@ export function alreadyMigrated(record: EngagementRecord): EngagementOutcome {
   }
 }
 
-/** The `--json` document of `auditforge migrate`, in every mode. */
-export interface MigrationReport {
-  source_bucket: string
-  status: SourceStatus
-  mode: 'plan' | 'execute' | 'verify' | 'reconcile'
-  engagements: (EngagementOutcome | VerifyOutcome)[]
-  totals: {engagements: number; objects: number; bytes: number; copied: number; skipped_existing: number}
-}
 
 /** The report with its totals; engagements already migrated are listed but not counted. */
 export function migrationReport(
@@ -80,7 +46,7 @@ export function migrationReport(
     source_bucket: sourceBucket,
     status,
     mode,
-    engagements,
+    engagements: engagements.map((outcome) => ('evidence_run' in outcome ? outcome : reported(outcome))),
     totals: {
       engagements: counted.length,
       objects: add((outcome) => outcome.objects),
@@ -88,6 +54,23 @@ export function migrationReport(
       copied: add((outcome) => ('copied' in outcome ? outcome.copied : 0)),
       skipped_existing: add((outcome) => ('skipped_existing' in outcome ? outcome.skipped_existing : 0)),
     },
+  }
+}
+
+/** An `--execute` or plan outcome with every field present: null where it does not apply. */
+function reported(outcome: EngagementOutcome): ReportedEngagementOutcome {
+  return {
+    ...outcome,
+    differences: outcome.differences ?? null,
+    unlisted_differences: outcome.unlisted_differences ?? null,
+    error: outcome.error ?? null,
+    error_code: outcome.error_code ?? null,
+    run_id: outcome.run_id ?? null,
+    late_writes: outcome.late_writes ?? null,
+    late_write_conflicts: outcome.late_write_conflicts ?? null,
+    deep_checks: outcome.deep_checks ?? null,
+    batch: outcome.batch ?? null,
+    skipped_controls: outcome.skipped_controls ?? null,
   }
 }
 

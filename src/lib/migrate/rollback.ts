@@ -8,13 +8,8 @@ import {sourcePurge} from './purge.js'
 import {Cursor} from './streams.js'
 import {isMd5} from './sync.js'
 
-export interface RollbackResult {
-  engagement_id: string
-  previous_source_bucket: string
-  source_bucket: ''
-  /** Objects in the engagement's bucket that the shared bucket lacks or holds older (the first 1000). */
-  newer_in_bucket: string[]
-}
+/** What a rollback reports (the `migrate rollback` result). */
+export type {MigrateRollbackResult as RollbackResult} from '../../results/migrate.js'
 
 /** At most this many keys at risk are returned; a rollback warning shows fewer still. */
 const maxRisk = 1000

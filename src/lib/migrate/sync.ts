@@ -21,10 +21,15 @@ import {Cursor, emptyStream, orderedMap} from './streams.js'
 
 export type DifferenceKind = 'missing' | 'changed_in_source' | 'size_differs' | 'not_the_copied_version' | 'not_in_source' | 'archived'
 
-/** One way the target does not (yet) hold what the source does. */
+/**
+ * One way the target does not (yet) hold what the source does: `source` and `target` say what
+ * each side holds (an ETag, a version id, a size in bytes), null for a side that has nothing.
+ */
 export interface Difference {
   key: string
   kind: DifferenceKind
+  source: string | null
+  target: string | null
   detail: string
 }
 
@@ -204,7 +209,7 @@ export async function checkPass(sides: SyncSides): Promise<PassTotals> {
   for await (const row of joined(sides)) {
     const {key, source, target, evidence} = row
     if (!source) {
-      if (target) addDifference(totals, {key, kind: 'not_in_source', detail: 'in the target, not in the source'})
+      if (target) addDifference(totals, {key, kind: 'not_in_source', source: null, target: target.etag, detail: 'in the target, not in the source'})
       continue
     }
     totals.objects++
@@ -212,13 +217,13 @@ export async function checkPass(sides: SyncSides): Promise<PassTotals> {
     if (evidence && evidence.action !== 'removed' && sameSource(evidence, source) && sameTarget(evidence, target)) continue
     if (!evidence && target && (await provenByMd5(sides, source, target)) !== undefined) continue
     if (evidence && evidence.action !== 'removed' && !sameSource(evidence, source)) {
-      addDifference(totals, {key, kind: 'changed_in_source', detail: `the source changed after it was copied (now ${source.etag}, copied ${evidence.source_etag})`})
+      addDifference(totals, {key, kind: 'changed_in_source', source: source.etag, target: target?.etag ?? null, detail: `the source changed after it was copied (now ${source.etag}, copied ${evidence.source_etag})`})
     } else if (!target) {
-      addDifference(totals, {key, kind: 'missing', detail: 'not in the target'})
+      addDifference(totals, {key, kind: 'missing', source: source.etag, target: null, detail: 'not in the target'})
     } else if (target.size !== source.size) {
-      addDifference(totals, {key, kind: 'size_differs', detail: `source ${source.size} B, target ${target.size} B`})
+      addDifference(totals, {key, kind: 'size_differs', source: `${source.size} B`, target: `${target.size} B`, detail: `source ${source.size} B, target ${target.size} B`})
     } else {
-      addDifference(totals, {key, kind: 'not_the_copied_version', detail: `the target holds ${target.versionId ?? target.etag}, not the version the copy wrote`})
+      addDifference(totals, {key, kind: 'not_the_copied_version', source: source.etag, target: target.versionId ?? target.etag, detail: `the target holds ${target.versionId ?? target.etag}, not the version the copy wrote`})
     }
   }
   return totals
@@ -287,7 +292,7 @@ export async function copyPass(sides: SyncSides, options: CopyPassOptions): Prom
       return line(source.key, copied.source.size, 'copied', copied)
     } catch (error) {
       if (error instanceof AuditforgeError && error.code === 'archived') {
-        addDifference(totals, {key: source.key, kind: 'archived', detail: error.message})
+        addDifference(totals, {key: source.key, kind: 'archived', source: source.storageClass ?? null, target: null, detail: error.message})
         options.onObject?.({key: source.key, size: source.size, action: 'archived'})
         return undefined
       }
@@ -334,9 +339,9 @@ export interface LatePassTotals {
  */
 export async function latePass(sides: SyncSides, options: Omit<CopyPassOptions, 'recordProven'>): Promise<LatePassTotals> {
   const totals: LatePassTotals = {copied: 0, conflicts: [], conflictCount: 0}
-  const conflict = (key: string, detail: string) => {
+  const conflict = (row: Row & {source: CurrentVersion}, target: CurrentVersion | undefined, detail: string) => {
     totals.conflictCount++
-    if (totals.conflicts.length < maxListed) totals.conflicts.push({key, kind: 'changed_in_source', detail})
+    if (totals.conflicts.length < maxListed) totals.conflicts.push({key: row.key, kind: 'changed_in_source', source: row.source.etag, target: target?.etag ?? null, detail})
   }
   // The target is not listed: a late write is rare, and only its key's current version matters
   // (a HeadObject, in the pool with the copies).
@@ -352,7 +357,7 @@ export async function latePass(sides: SyncSides, options: Omit<CopyPassOptions, 
     const target = await currentTarget(sides, row.key)
     const migrated = evidence !== undefined && evidence.action !== 'removed'
     if (migrated ? !sameTarget(evidence, target) : target !== undefined) {
-      conflict(row.key, notCopied)
+      conflict(row, target, notCopied)
       return undefined
     }
     try {
@@ -364,7 +369,7 @@ export async function latePass(sides: SyncSides, options: Omit<CopyPassOptions, 
       return line(row.key, copied.source.size, 'late_write', copied)
     } catch (error) {
       if (!(error instanceof AuditforgeError && error.code === 'target_changed')) throw error
-      conflict(row.key, notCopied)
+      conflict(row, target, notCopied)
       return undefined
     }
   }
@@ -411,20 +416,20 @@ export interface AfterFlipTotals {
  */
 export async function afterFlipPass(sides: SyncSides): Promise<AfterFlipTotals> {
   const totals: AfterFlipTotals = {objects: 0, bytes: 0, lateWrites: [], lateWriteCount: 0, missing: [], missingCount: 0, changedSinceMigration: 0, newInTarget: 0}
-  const late = (key: string, detail: string) => {
+  const late = (key: string, source: CurrentVersion, target: CurrentVersion | undefined, detail: string) => {
     totals.lateWriteCount++
-    if (totals.lateWrites.length < maxListed) totals.lateWrites.push({key, kind: 'changed_in_source', detail})
+    if (totals.lateWrites.length < maxListed) totals.lateWrites.push({key, kind: 'changed_in_source', source: source.etag, target: target?.etag ?? null, detail})
   }
   for await (const {key, source, target, evidence} of joined(sides)) {
     const migrated = evidence !== undefined && evidence.action !== 'removed'
     if (!migrated) {
-      if (source) late(key, 'written to the shared bucket after the migration')
+      if (source) late(key, source, target, 'written to the shared bucket after the migration')
       if (target && !evidence) totals.newInTarget++
       continue
     }
     totals.objects++
     totals.bytes += evidence.size
-    if (source && !sameSource(evidence, source)) late(key, `changed in the shared bucket after its copy (now ${source.etag}, copied ${evidence.source_etag})`)
+    if (source && !sameSource(evidence, source)) late(key, source, target, `changed in the shared bucket after its copy (now ${source.etag}, copied ${evidence.source_etag})`)
     if (target && target.etag === evidence.target_etag && target.size === evidence.size) continue
     totals.changedSinceMigration++
     const version = nullVersion(evidence.target_version_id)
@@ -432,7 +437,7 @@ export async function afterFlipPass(sides: SyncSides): Promise<AfterFlipTotals> 
     if (!kept) {
       totals.missingCount++
       if (totals.missing.length < maxListed) {
-        totals.missing.push({key, kind: 'missing', detail: `the migrated version ${version ?? '(unknown)'} is no longer in the engagement bucket`})
+        totals.missing.push({key, kind: 'missing', source: evidence.source_etag, target: version, detail: `the migrated version ${version ?? '(unknown)'} is no longer in the engagement bucket`})
       }
     }
   }

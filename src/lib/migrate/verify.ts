@@ -9,6 +9,7 @@
  * checksums (`--checksums`), or by equal bytes (`--content-sample`); every other object is
  * reported as unproven, which fails verification.
  */
+import type {DifferenceKind, VerificationDifference, VerifyOutcome} from '../../results/migrate.js'
 import pLimit from 'p-limit'
 
 import type {AwsContext} from '../aws.js'
@@ -19,12 +20,12 @@ import {
   ChecksumTally,
   type ChecksumComparison,
   type DeepCheckOptions,
-  type DeepChecks,
   type DeepCheckSides,
   type ObjectPair,
   Reservoir,
   checkSample,
   checksumDifferences,
+  unlistedChecksumDifferences,
   deepCheckFailures,
   evidencePairs,
   headPair,
@@ -42,29 +43,7 @@ import {orderedMap} from './streams.js'
 import {agree, plural} from '../wording.js'
 
 
-export interface VerifyOutcome {
-  engagement_id: string
-  target_bucket: string
-  objects: number
-  bytes: number
-  status: 'verified' | 'verification_failed'
-  differences: string[]
-  /** The evidence run verified against; null for a migration from before evidence (compared as it stands). */
-  evidence_run: string | null
-  /** Information: keys the application has written in the engagement's bucket since the migration. */
-  changed_since_migration: number
-  new_in_target: number
-  /** Keys written to the shared bucket after the migration: `migrate --reconcile` copies them. */
-  late_writes: number
-  /** Without evidence: objects that nothing proved (a difference each); always 0 with evidence. */
-  unproven: number
-  /** `--checksums` and `--content-sample`; null when neither was asked for. */
-  deep_checks: DeepChecks | null
-  /** The key of the verification record written for the deep checks; null when none was written. */
-  verification_record: string | null
-  /** What to run next, when there is something to say (unproven objects). */
-  suggestion: string | null
-}
+export type {VerifyOutcome} from '../../results/migrate.js'
 
 /** What `--verify-only` may be asked to do beyond identity verification. */
 export interface VerifyOptions extends Pick<DeepCheckOptions, 'checksums' | 'contentSample' | 'randomInt' | 'now'> {
@@ -134,21 +113,21 @@ async function verifyAgainstEvidence(sides: DeepCheckSides, id: string, location
   const totals = await afterFlipPass({...sides, engagementId: id, evidence: evidence()})
   const deep = wantsDeepChecks(options) ? await runDeepChecks(sides, evidencePairs(evidence()), {...options, limit}) : null
   const reconcile = `auditforge migrate --reconcile --engagement-id ${id}`
-  const deepLines = [...checksumDifferences(deep?.checksums), ...sampleDifferences(deep?.content_sample)]
-  const differences = [
-    ...totals.missing.map((difference) => `migrated version missing: ${difference.key} (${difference.detail})`),
-    ...totals.lateWrites.map((difference) => `late write: ${difference.key} (${difference.detail}; \`${reconcile}\` copies it)`),
-    ...deepLines,
+  const differences: VerificationDifference[] = [
+    ...totals.missing.map((difference) => ({...difference, kind: 'migrated_version_missing' as const})),
+    ...totals.lateWrites.map((difference) => ({...difference, kind: 'late_write' as const, detail: `${difference.detail}; \`${reconcile}\` copies it`})),
+    ...checksumDifferences(deep?.checksums),
+    ...sampleDifferences(deep?.content_sample),
   ]
   const listed = totals.missing.length + totals.lateWrites.length
   const all = totals.missingCount + totals.lateWriteCount
-  if (all > listed) differences.push(`… and ${all - listed} more`)
   const deepFailures = deepCheckFailures(deep)
   return {
     objects: totals.objects,
     bytes: totals.bytes,
     status: all + deepFailures > 0 ? 'verification_failed' : 'verified',
     differences,
+    unlisted_differences: all - listed + unlistedChecksumDifferences(deep?.checksums),
     differenceCount: all + deepFailures,
     changed_since_migration: totals.changedSinceMigration,
     new_in_target: totals.newInTarget,
@@ -162,8 +141,8 @@ async function verifyAgainstEvidence(sides: DeepCheckSides, id: string, location
 /** What one listed key of a migration without evidence comes to. */
 type Verdict =
   | {kind: 'target_only'}
-  | {kind: 'difference'; size: number; line: string; pair?: ObjectPair; checksum?: ChecksumComparison}
-  | {kind: 'proven' | 'unproven'; size: number; pair: ObjectPair; line?: string; checksum?: ChecksumComparison}
+  | {kind: 'difference'; size: number; difference: VerificationDifference; pair?: ObjectPair; checksum?: ChecksumComparison}
+  | {kind: 'proven' | 'unproven'; size: number; pair: ObjectPair; difference?: VerificationDifference; checksum?: ChecksumComparison}
 
 /** Nothing: a migration from before evidence has none to merge. */
 async function* noEvidence(): AsyncGenerator<EvidenceLine> {}
@@ -183,31 +162,35 @@ async function verifyWithoutEvidence(sides: DeepCheckSides, id: string, options:
   const requested = options.contentSample ?? 0
   const reservoir = requested > 0 ? new Reservoir<{pair: ObjectPair; unproven: boolean}>(requested, options.randomInt) : undefined
   const found = {objects: 0, bytes: 0, newInTarget: 0, differenceCount: 0, unproven: 0}
-  const differences: string[] = []
-  let unproven: {key: string; line: string}[] = []
+  const differences: VerificationDifference[] = []
+  let unproven: {key: string; difference: VerificationDifference}[] = []
 
   const judge = async ({key, source, target}: Row): Promise<Verdict> => {
     if (!source) return {kind: 'target_only'}
     const size = source.size
-    if (!target) return {kind: 'difference', size, line: `missing in target: ${key}`}
-    if (target.size !== source.size) return {kind: 'difference', size, line: `size differs: ${key} (source ${source.size} B, target ${target.size} B)`}
+    const differs = (kind: DifferenceKind, sides: [string | null, string | null], detail: string | null): VerificationDifference => ({key, kind, source: sides[0], target: sides[1], detail})
+    if (!target) return {kind: 'difference', size, difference: differs('missing_in_target', [source.etag, null], null)}
+    if (target.size !== source.size) {
+      return {kind: 'difference', size, difference: differs('size_differs', [`${source.size} B`, `${target.size} B`], `source ${source.size} B, target ${target.size} B`)}
+    }
     const pair: ObjectPair = {key, size, source: {etag: source.etag, versionId: source.versionId ?? null}, target: {etag: target.etag, versionId: target.versionId ?? null}}
     const bothMd5 = isMd5(source.etag) && isMd5(target.etag)
-    if (!checksums && !bothMd5) return {kind: 'unproven', size, pair, line: `unproven: ${key} (same size; a multipart ETag is not an MD5 of the bytes)`}
+    if (!checksums && !bothMd5) return {kind: 'unproven', size, pair, difference: differs('unproven', [source.etag, target.etag], 'same size; a multipart ETag is not an MD5 of the bytes')}
     const heads = await limit(() => headPair(sides, pair, {checksums}))
     const checksum = checksums ? judgeChecksums(pair, heads.source, heads.target) : undefined
     if (checksum?.outcome === 'mismatch') {
-      return {kind: 'difference', size, pair, checksum, line: `checksum differs: ${key} (source ${describe(checksum.source)}, target ${describe(checksum.target)})`}
+      const sides: [string, string] = [describe(checksum.source), describe(checksum.target)]
+      return {kind: 'difference', size, pair, checksum, difference: differs('checksum_differs', sides, `source ${sides[0]}, target ${sides[1]}`)}
     }
-    if (checksum?.outcome === 'target_missing') return {kind: 'difference', size, checksum, line: `missing in target: ${key} (gone or changed while it was verified)`}
+    if (checksum?.outcome === 'target_missing') return {kind: 'difference', size, checksum, difference: differs('missing_in_target', [source.etag, null], 'gone or changed while it was verified')}
     if (md5Proves(source, target, heads.source, heads.target) || checksum?.outcome === 'equal') return {kind: 'proven', size, pair, checksum}
     const kms = [heads.source, heads.target].some((head) => head?.ServerSideEncryption?.startsWith('aws:kms'))
     if (bothMd5 && !kms && heads.source && heads.target && source.etag !== target.etag) {
-      return {kind: 'difference', size, pair, checksum, line: `content differs: ${key} (MD5 ETags: source ${source.etag}, target ${target.etag})`}
+      return {kind: 'difference', size, pair, checksum, difference: differs('content_differs', [source.etag, target.etag], `MD5 ETags: source ${source.etag}, target ${target.etag}`)}
     }
     const why = !bothMd5 ? 'a multipart ETag is not an MD5 of the bytes' : kms ? 'SSE-KMS ETags are not MD5s of the bytes' : 'it changed while it was verified'
     const also = checksum?.reason ? `; not comparable by checksum: ${notComparableText[checksum.reason]}` : ''
-    return {kind: 'unproven', size, pair, checksum, line: `unproven: ${key} (same size; ${why}${also})`}
+    return {kind: 'unproven', size, pair, checksum, difference: differs('unproven', [source.etag, target.etag], `same size; ${why}${also}`)}
   }
   const tallied = (verdict: Verdict) => {
     if (verdict.kind === 'target_only') {
@@ -220,10 +203,10 @@ async function verifyWithoutEvidence(sides: DeepCheckSides, id: string, options:
     if (verdict.pair) reservoir?.offer({pair: verdict.pair, unproven: verdict.kind === 'unproven'})
     if (verdict.kind === 'difference') {
       found.differenceCount++
-      if (differences.length < maxListed) differences.push(verdict.line)
+      if (differences.length < maxListed) differences.push(verdict.difference)
     } else if (verdict.kind === 'unproven') {
       found.unproven++
-      if (unproven.length < maxListed) unproven.push({key: verdict.pair.key, line: verdict.line!})
+      if (unproven.length < maxListed) unproven.push({key: verdict.pair.key, difference: verdict.difference!})
     }
   }
   await orderedMap(joined({...sides, engagementId: id, evidence: noEvidence()}), judge, tallied, {window: 512, limit: (task) => task()})
@@ -243,14 +226,14 @@ async function verifyWithoutEvidence(sides: DeepCheckSides, id: string, options:
     found.differenceCount += failed.length
     differences.push(...failed)
   }
-  const lines = [...differences, ...unproven.map((object) => object.line)]
+  const listed = [...differences, ...unproven.map((object) => object.difference)]
   const all = found.differenceCount + found.unproven
-  if (all > lines.length) lines.push(`… and ${all - lines.length} more`)
   return {
     objects: found.objects,
     bytes: found.bytes,
     status: all > 0 ? 'verification_failed' : 'verified',
-    differences: lines,
+    differences: listed,
+    unlisted_differences: Math.max(0, all - listed.length),
     differenceCount: all,
     changed_since_migration: 0,
     new_in_target: found.newInTarget,
@@ -296,7 +279,8 @@ export async function verifyMigrations(context: AwsContext, sharedBucket: string
           objects: 0,
           bytes: 0,
           status: 'verification_failed',
-          differences: ['not migrated: source_bucket is empty'],
+          differences: [{key: null, kind: 'not_migrated', source: null, target: null, detail: 'source_bucket is empty'}],
+          unlisted_differences: 0,
           evidence_run: null,
           changed_since_migration: 0,
           new_in_target: 0,

@@ -234,7 +234,7 @@ class BatchCopyEngine implements BulkCopyEngine {
       return evidenceLine(copied.source, copied.target)
     } catch (error) {
       if (error instanceof AuditforgeError && error.code === 'archived') {
-        recorded.differences.push({key: source.key, kind: 'archived', detail: error.message})
+        recorded.differences.push({key: source.key, kind: 'archived', source: source.storageClass ?? null, target: null, detail: error.message})
         pass.onObject({key: source.key, size: source.size, action: 'archived'})
         return undefined
       }

@@ -1,0 +1,79 @@
+/** The `--json` results of the `bucket` commands. */
+import type {ControlId, ControlStatus, SkippedControl, StandardName, Standards} from '../lib/buckets/controls.js'
+import type {PreflightCheck} from '../lib/buckets/decommission.js'
+import type {Reported} from './common.js'
+
+export type {PreflightCheck} from '../lib/buckets/decommission.js'
+export type {SkippedControl, StandardName, Standards} from '../lib/buckets/controls.js'
+
+/**
+ * With a trail configured (--cloudtrail-trail), what became of a removed bucket's data-events
+ * selector on it: `removed`, `absent` (it was not there), `only` (kept: the trail's only
+ * selector), or the error that left it there.
+ */
+export type TrailSelectorOutcome = 'removed' | 'absent' | 'only' | {error: string}
+
+/** `bucket provision`. */
+export interface BucketProvisionResult {
+  engagement_id: string
+  bucket: string
+  /** false when the bucket already existed (owned by this account) and was repaired. */
+  created: boolean
+  /** Controls that do not apply on this endpoint, with why. */
+  skipped: SkippedControl[]
+}
+
+/** A real `bucket decommission`: what was removed. */
+export interface BucketDecommissioned {
+  bucket: string
+  dry_run: false
+  /** Object versions and delete markers deleted. */
+  deleted: number
+  uploads_aborted: number
+  /** With --cloudtrail-trail, what became of the bucket's selector on it; null without a trail. */
+  trail_selector: TrailSelectorOutcome | null
+  preflight: PreflightCheck[]
+}
+
+/** `bucket decommission --dry-run`: the preflight and what would be deleted. */
+export interface BucketDecommissionDryRun {
+  bucket: string
+  dry_run: true
+  preflight: PreflightCheck[]
+  object_versions: number
+}
+
+/** `bucket decommission`. */
+export type BucketDecommissionResult = BucketDecommissioned | BucketDecommissionDryRun
+
+/** One control on one bucket. */
+export interface BucketControlRow {
+  control: 'owner' | ControlId
+  status: ControlStatus
+  /** false for a failing control, true for a passing one, null for a skipped one (neither). */
+  ok: boolean | null
+  expected: string
+  actual: string
+  standards: Standards
+  /** With --standard: that standard's ids for this control (possibly none); null without it. */
+  standard_ids: string[] | null
+}
+
+/** One bucket checked by `bucket verify`. */
+export interface BucketReport {
+  bucket: string
+  engagement_id: string
+  /** Every control passed or was skipped. */
+  ok: boolean
+  controls: BucketControlRow[]
+  /** Why `--fix` wrote nothing to this bucket (it belongs to another index, or to none); null otherwise. */
+  fix_refused: string | null
+}
+
+/** `bucket verify`: exit 4 (`status` "drift") when a control has drifted, 5 ("refused") when --fix may not touch a bucket. */
+export interface BucketVerifyResult extends Reported<'ok' | 'drift' | 'refused'> {
+  ok: boolean
+  /** The standard the rows are labelled with (`--standard`), or null. */
+  standard: StandardName | null
+  buckets: BucketReport[]
+}

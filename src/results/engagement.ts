@@ -1,0 +1,42 @@
+/** The `--json` results of the `engagement` commands. */
+import type {EngagementRecord} from '../lib/index-document.js'
+import type {TrailSelectorOutcome} from './bucket.js'
+
+export type {EngagementRecord} from '../lib/index-document.js'
+
+/** `engagement create`: the record as written to the index. */
+export type EngagementCreateResult = EngagementRecord
+
+/** `engagement show`: the record as stored (`source_bucket` "" is the shared bucket). */
+export type EngagementShowResult = EngagementRecord
+
+/** `engagement list`. */
+export interface EngagementListResult {
+  engagements: EngagementRecord[]
+}
+
+/** `engagement delete`. */
+export interface EngagementDeleteResult {
+  engagement_id: string
+  source_bucket: string
+  /** Object versions and delete markers removed from the shared bucket. */
+  shared_objects_deleted: number
+  /**
+   * The engagement's own bucket: the record's, or else the one named after the engagement when
+   * it exists (left by a rollback or an interrupted migration); null when there is none.
+   */
+  bucket_name: string | null
+  /**
+   * What happened to it; null when there is no such bucket. `left_in_place` when it exists but
+   * nothing proves it is this engagement's of this index (tags, binding), `cleanup_failed` when
+   * removing it failed.
+   */
+  bucket: 'kept' | 'decommissioned' | 'cleanup_failed' | 'left_in_place' | null
+  bucket_objects_deleted: number
+  /** With a trail configured, what became of the bucket's data-events selector on it; null otherwise. */
+  trail_selector: TrailSelectorOutcome | null
+  /** Why the bucket was not removed; null when it was, or was kept on purpose. */
+  cleanup_error: string | null
+  /** The command that retries the bucket's removal; null when there is nothing to retry. */
+  retry_command: string | null
+}
