@@ -21,7 +21,7 @@ import {build, type Plugin as EsbuildPlugin} from 'esbuild'
 import {execFileSync} from 'node:child_process'
 import {chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
-import {join, relative, resolve} from 'node:path'
+import {join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {inject} from 'postject'
 

@@ -34,6 +34,7 @@ export function canAnimate(): boolean {
  * embeddings, overrides and isolates that reorder what is shown (Trojan-source style: a bucket
  * name that reads differently from what it is).
  */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point: they are what must not reach the terminal
 const unsafe = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
 
 export interface SanitizeOptions {

@@ -203,7 +203,7 @@ describe('unknown fields and the shape of the index', () => {
 
     const created = await runJson<EngagementRecord>(['engagement', 'create', '--name', 'New one', '--shared-bucket', shared])
     expect(created.code, created.stderr).toBe(0)
-    const middle = (await readIndex(s3, shared)).json
+    const middle = (await readIndex(s3, shared)).json as Record<string, unknown>
     expect(Object.keys(middle).sort()).toEqual(Object.keys(original).sort())
     expect(middle.schema_version).toBe(3)
     expect(middle.generated_by).toBe('platform-app')

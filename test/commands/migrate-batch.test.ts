@@ -21,6 +21,9 @@ import {S3ControlClient, UpdateJobStatusCommand} from '@aws-sdk/client-s3-contro
 import pLimit from 'p-limit'
 import {describe, expect, inject, it} from 'vitest'
 
+import type {EngagementRecord} from '../../src/lib/engagement-index.js'
+import type {BatchRolePolicies} from '../../src/lib/migrate/batch/policy.js'
+import type {EvidenceLine} from '../../src/lib/migrate/evidence.js'
 import {batchJobService} from '../fixtures/batch-job-service.js'
 import {baseEnv, binPath, runCli, runJson} from '../helpers/cli.js'
 import {countByKey, expectedBucketName, listAllVersions, putIndex, randomEngagementId, readIndex, recordsOf, seedRecord} from '../helpers/commands.js'
@@ -88,7 +91,7 @@ async function seedShared(stem: string, count: number, shards?: number): Promise
 
 const migrate = (bucket: string, ...args: string[]) => ['migrate', '--shared-bucket', bucket, ...args]
 
-async function recordOf(bucket: string, id: string): Promise<Record<string, any>> {
+async function recordOf(bucket: string, id: string): Promise<EngagementRecord> {
   return recordsOf((await readIndex(s3, bucket)).json).find((record) => record.engagement_id === id)!
 }
 
@@ -113,12 +116,12 @@ async function objectState(bucket: string, key: string) {
 }
 
 /** The engagement's evidence lines, every run's chunks, read straight from moto. */
-async function evidenceLines(target: string, id: string): Promise<Record<string, any>[]> {
-  const lines: Record<string, any>[] = []
+async function evidenceLines(target: string, id: string): Promise<EvidenceLine[]> {
+  const lines: EvidenceLine[] = []
   for (const key of await keysOf(target, `auditforge/migrations/${id}/`)) {
     if (!key.endsWith('.jsonl')) continue
     const got = await s3.send(new GetObjectCommand({Bucket: target, Key: key}))
-    for (const text of (await got.Body!.transformToString('utf8')).split('\n')) if (text.trim()) lines.push(JSON.parse(text))
+    for (const text of (await got.Body!.transformToString('utf8')).split('\n')) if (text.trim()) lines.push(JSON.parse(text) as EvidenceLine)
   }
   return lines
 }
@@ -180,7 +183,7 @@ describe('migrate --engine batch: the same result as --engine local', () => {
       // Equivalent evidence: a line per object with the same key, size, action and source ETag;
       // the source version pinned; the target identity is the version each target holds now.
       const [levidence, bevidence] = [await evidenceLines(ltarget, lid), await evidenceLines(btarget, bid)]
-      const essence = (lines: Record<string, any>[], id: string) =>
+      const essence = (lines: EvidenceLine[], id: string) =>
         lines.map((line) => ({key: line.key.replace(id, 'ENG'), size: line.size, action: line.action, source_etag: line.source_etag})).sort((a, b) => (a.key < b.key ? -1 : 1))
       expect(essence(bevidence, bid)).toEqual(essence(levidence, lid))
       for (const line of bevidence) {
@@ -419,12 +422,12 @@ describe('migrate --engine: bad input', () => {
 describe('migrate batch-role', () => {
   it('prints the trust, permission and caller policies without an AWS call when the account is known', async () => {
     const env = {AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AUDITFORGE_BUCKET: 'platform-shared'}
-    const result = await runJson<Record<string, any>>(['migrate', 'batch-role', '--account-id', '741783034843', '--role-arn', role], {env})
+    const result = await runJson<BatchRolePolicies>(['migrate', 'batch-role', '--account-id', '741783034843', '--role-arn', role], {env})
     expect(result.code, result.stderr).toBe(0)
     expect(result.json.trust_policy.Statement).toEqual([
       expect.objectContaining({Principal: {Service: 'batchoperations.s3.amazonaws.com'}, Action: 'sts:AssumeRole', Condition: {StringEquals: {'aws:SourceAccount': '741783034843'}}}),
     ])
-    const statements = Object.fromEntries(result.json.permission_policy.Statement.map((statement: any) => [statement.Sid, statement]))
+    const statements = Object.fromEntries(result.json.permission_policy.Statement.map((statement) => [String(statement.Sid), statement]))
     expect(statements.ReadEngagementSources.Resource).toContain('arn:aws:s3:::platform-shared/auditforge/engagements/*')
     expect(statements.ReadManifests.Resource).toEqual(['arn:aws:s3:::platform-shared/auditforge/batch-operations/*'])
     expect(statements.WriteEngagementBuckets.Resource).toContain('arn:aws:s3:::metis-af-*-741783034843/*')
@@ -439,7 +442,7 @@ describe('migrate batch-role', () => {
     expect(one.stdout).toContain('arn:aws:s3:::batch-reports/auditforge/batch-operations/eng-6715f196fa40/*')
 
     const key = 'arn:aws:kms:eu-west-1:741783034843:key/1234abcd-12ab-34cd-56ef-1234567890ab'
-    const withKey = await runJson<Record<string, any>>(['migrate', 'batch-role', '--account-id', '741783034843', '--kms-key-arn', key], {env})
+    const withKey = await runJson<BatchRolePolicies>(['migrate', 'batch-role', '--account-id', '741783034843', '--kms-key-arn', key], {env})
     expect(withKey.code, withKey.stderr).toBe(0)
     expect(withKey.json.permission_policy.Statement).toContainEqual({Sid: 'UseEncryptionKeys', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: [key]})
     const alias = await runCli(['migrate', 'batch-role', '--account-id', '741783034843', '--kms-key-arn', 'alias/audit'], {env})

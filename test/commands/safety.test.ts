@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
 import {runCli, runJson} from '../helpers/cli.js'
-import {bucketExists, makeManagedBucket, putIndex, randomEngagementId, readIndex, seedRecord} from '../helpers/commands.js'
+import {bucketExists, makeManagedBucket, putIndex, randomEngagementId, readIndex, recordsOf, seedRecord} from '../helpers/commands.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
 
 interface JsonError {
@@ -42,7 +42,7 @@ describe('--json errors', () => {
 
     // The refusals refused: the bucket and the record are still there.
     expect(await bucketExists(s3, bucket)).toBe(true)
-    expect((await readIndex(s3, shared)).json.engagements.map((record: {engagement_id: string}) => record.engagement_id)).toEqual([
+    expect(recordsOf((await readIndex(s3, shared)).json).map((record) => record.engagement_id)).toEqual([
       'eng-present',
     ])
   })
@@ -87,7 +87,7 @@ describe('stdout carries only data', () => {
     const shared = await createSharedBucket(s3)
     const created = await runCli(['engagement', 'create', '--name', 'Quiet stdout', '--shared-bucket', shared])
     expect(created.code, created.stderr).toBe(0)
-    const id = (await readIndex(s3, shared)).json.engagements[0].engagement_id as string
+    const id = recordsOf((await readIndex(s3, shared)).json)[0].engagement_id
     expect(created.stdout).toContain(id)
     expect(created.stdout).toContain('Quiet stdout')
     expect(created.stdout).not.toMatch(/Creating|Writing|\u001b\[/)

@@ -22,6 +22,7 @@ import {
 import {GetCallerIdentityCommand, STSClient} from '@aws-sdk/client-sts'
 import {inject} from 'vitest'
 
+import type {EngagementRecord} from '../../src/lib/engagement-index.js'
 import {motoAccountId} from './s3.js'
 
 /**
@@ -78,7 +79,7 @@ export async function putRaw(s3: S3Client, bucket: string, key: string, body: st
 }
 
 /** The index exactly as stored: raw text, parsed document, ETag and VersionId. */
-export async function readIndex(s3: S3Client, bucket: string): Promise<{text: string; json: any; etag?: string; versionId?: string}> {
+export async function readIndex(s3: S3Client, bucket: string): Promise<{text: string; json: unknown; etag?: string; versionId?: string}> {
   const reply = await s3.send(new GetObjectCommand({Bucket: bucket, Key: indexKey}))
   const text = await reply.Body!.transformToString('utf8')
   let json: unknown
@@ -91,9 +92,10 @@ export async function readIndex(s3: S3Client, bucket: string): Promise<{text: st
 }
 
 /** The records of an index document, whatever its shape. */
-export function recordsOf(document: any): Record<string, any>[] {
+export function recordsOf(document: unknown): EngagementRecord[] {
   if (Array.isArray(document)) return document
-  if (Array.isArray(document?.engagements)) return document.engagements
+  const engagements = (document as {engagements?: unknown} | null | undefined)?.engagements
+  if (Array.isArray(engagements)) return engagements
   throw new Error(`unexpected index shape: ${JSON.stringify(document)}`)
 }
 
@@ -206,11 +208,13 @@ const execFileAsync = promisify(execFile)
  * `aws --endpoint-url <moto> s3api ...` (AWS CLI v1); the parsed JSON reply, or the failure.
  * `endpoint` and `caBundle` point it at another server (the https moto of the TLS tests).
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the reply of any s3api command: tests read it as the AWS API documents it and assert on what they read
 export async function awsS3api(args: string[], options: {endpoint?: string; caBundle?: string} = {}): Promise<{code: number; json?: any; stderr: string}> {
   return awsCli(['s3api', ...args], options)
 }
 
 /** `aws --endpoint-url <moto> <service> ...` (AWS CLI v1) for any service moto serves; as {@link awsS3api}. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- as awsS3api: the reply of any command of any service
 export async function awsCli(args: string[], options: {endpoint?: string; caBundle?: string} = {}): Promise<{code: number; json?: any; stderr: string}> {
   const env = {
     PATH: process.env.PATH ?? '',

@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-s3'
 import {afterAll, beforeAll, beforeEach, expect, inject} from 'vitest'
 
+import type {AuditEvent} from '../../src/lib/stores.js'
 import {type FaultProxy, type FaultSettings, startFaultProxy} from '../fixtures/fault-proxy.js'
 
 import {type CliResult, runCli} from './cli.js'
@@ -46,12 +47,12 @@ export async function keysUnder(s3: S3Client, bucket: string, prefix: string): P
 }
 
 /** The engagement's audit-log events as stored, every shard in shard order. */
-export async function auditEvents(s3: S3Client, bucket: string, engagementId: string): Promise<Record<string, any>[]> {
+export async function auditEvents(s3: S3Client, bucket: string, engagementId: string): Promise<AuditEvent[]> {
   const keys = (await keysUnder(s3, bucket, `auditforge/engagements/${engagementId}/audit_log/`)).sort()
-  const events: Record<string, any>[] = []
+  const events: AuditEvent[] = []
   for (const key of keys) {
     const text = await getText(s3, bucket, key)
-    for (const line of text.split('\n')) if (line.trim() !== '') events.push(JSON.parse(line) as Record<string, any>)
+    for (const line of text.split('\n')) if (line.trim() !== '') events.push(JSON.parse(line) as AuditEvent)
   }
   return events
 }

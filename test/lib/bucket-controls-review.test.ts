@@ -36,9 +36,8 @@ import {validatePrincipal} from '../../src/lib/buckets/principals.js'
 import {removeTrailSelector} from '../../src/lib/buckets/trail.js'
 import type {EngagementRecord} from '../../src/lib/engagement-index.js'
 import {deleteEngagement} from '../../src/lib/engagements.js'
-import {indexKey} from '../../src/lib/layout.js'
 import {dataEventsSelectorFor, defaultRulesFor, tlsStatementFor} from './bucket-fixtures.js'
-import {accountId, recordOf, s3Error, serveIndex, sharedBucket, streamBody, testContext} from './fixtures.js'
+import {accountId, recordOf, s3Error, serveIndex, sharedBucket, testContext} from './fixtures.js'
 
 const s3Mock = mockClient(S3Client)
 const iamMock = mockClient(IAMClient)

@@ -50,6 +50,7 @@ import {differenceText} from '../../src/ui/migration.js'
 import {listCurrentVersions} from '../../src/lib/s3/index.js'
 import {
   copySource,
+  type EvidenceSummary,
   executeMigration,
   migrateEngagement,
   migrationExitCode,
@@ -743,11 +744,11 @@ describe('executeMigration with deep checks', () => {
     return keys
   }
   /** The run's summary as each PutObject wrote it, in order, and where the index write fell. */
-  function summaryWrites(): {order: number; summary: Record<string, any>}[] {
+  function summaryWrites(): {order: number; summary: EvidenceSummary}[] {
     return history()
       .map(([name, input], order) => ({name, input, order}))
       .filter(({name, input}) => name === 'PutObjectCommand' && String(input.Key).endsWith('/summary.json'))
-      .map(({input, order}) => ({order, summary: JSON.parse(String(input.Body)) as Record<string, any>}))
+      .map(({input, order}) => ({order, summary: JSON.parse(String(input.Body)) as EvidenceSummary}))
   }
 
   it('a copy that lands other bytes of the same size passes identity verification alone', async () => {
@@ -775,8 +776,8 @@ describe('executeMigration with deep checks', () => {
     const [{summary}] = summaryWrites().slice(-1)
     expect(summary.verification).toMatchObject({result: 'failed', differences: 1})
     expect(summary.flipped_at).toBeNull()
-    expect(summary.deep_checks.checksums).toBeNull()
-    expect(summary.deep_checks.content_sample).toMatchObject({result: 'failed', requested: keys.length, population: keys.length, sampled: keys.length, mismatches: 1, equal: keys.length - 1})
+    expect(summary.deep_checks?.checksums).toBeNull()
+    expect(summary.deep_checks?.content_sample).toMatchObject({result: 'failed', requested: keys.length, population: keys.length, sampled: keys.length, mismatches: 1, equal: keys.length - 1})
   })
 
   it('--checksums catches it before the flip too', async () => {

@@ -17,7 +17,7 @@ import {
 import {mockClient} from 'aws-sdk-client-mock'
 import {beforeEach, describe, expect, it} from 'vitest'
 
-import {AuditforgeError, ExitCode} from '../../../src/lib/errors.js'
+import {ExitCode} from '../../../src/lib/errors.js'
 import {LocalCopyEngine, type LocalCopyEngineOptions, maxPartBytes, maxParts, minPartBytes, partRanges, partSizeFor} from '../../../src/lib/migrate/copy.js'
 import type {SourceObject} from '../../../src/lib/migrate/engine.js'
 import {accountId, failure, s3Error, testContext} from '../fixtures.js'

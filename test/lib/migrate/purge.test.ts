@@ -74,7 +74,7 @@ async function versionsOf(s3: S3Client, bucket: string, prefix: string): Promise
   return [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].map((version) => ({key: version.Key!, latest: version.IsLatest === true}))
 }
 
-async function readJson(s3: S3Client, bucket: string, name: string): Promise<any> {
+async function readJson(s3: S3Client, bucket: string, name: string): Promise<unknown> {
   return JSON.parse(await (await s3.send(new GetObjectCommand({Bucket: bucket, Key: name}))).Body!.transformToString())
 }
 
