@@ -14,7 +14,9 @@ import pLimit from 'p-limit'
 
 import {startMoto} from '../scripts/moto.js'
 
-const {values} = parseArgs({options: {mib: {type: 'string', default: '1024'}, shards: {type: 'string', default: '256'}}})
+const {values} = parseArgs({
+  options: {mib: {type: 'string', default: '1024'}, shards: {type: 'string', default: '256'}},
+})
 const totalMiB = Number(values.mib)
 const shardCount = Number(values.shards)
 const bin = fileURLToPath(new URL('../bin/run.js', import.meta.url))
@@ -44,10 +46,16 @@ function timed(args: string[], env: NodeJS.ProcessEnv, stdoutToNull: boolean): M
 }
 
 async function main(): Promise<void> {
-  if (spawnSync('/usr/bin/time', ['--version'], {stdio: 'ignore'}).error) throw new Error('/usr/bin/time is needed (Debian package "time")')
+  if (spawnSync('/usr/bin/time', ['--version'], {stdio: 'ignore'}).error)
+    throw new Error('/usr/bin/time is needed (Debian package "time")')
   const moto = await startMoto()
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
-  const s3 = new S3Client({region: 'us-east-1', endpoint: moto.endpoint, forcePathStyle: true, credentials: {accessKeyId: 'bench', secretAccessKey: 'bench'}})
+  const s3 = new S3Client({
+    region: 'us-east-1',
+    endpoint: moto.endpoint,
+    forcePathStyle: true,
+    credentials: {accessKeyId: 'bench', secretAccessKey: 'bench'},
+  })
   const env = {
     ...process.env,
     AWS_ACCESS_KEY_ID: 'bench',
@@ -60,7 +68,10 @@ async function main(): Promise<void> {
   try {
     await s3.send(new CreateBucketCommand({Bucket: shared}))
     await s3.send(new PutBucketVersioningCommand({Bucket: shared, VersioningConfiguration: {Status: 'Enabled'}}))
-    const created = spawnSync(process.execPath, [bin, 'engagement', 'create', '--name', 'Export bench', '--json'], {env, encoding: 'utf8'})
+    const created = spawnSync(process.execPath, [bin, 'engagement', 'create', '--name', 'Export bench', '--json'], {
+      env,
+      encoding: 'utf8',
+    })
     if (created.status !== 0) throw new Error(`engagement create failed: ${created.stderr}`)
     const id = JSON.parse(created.stdout).engagement_id as string
 
@@ -72,20 +83,33 @@ async function main(): Promise<void> {
     const started = Date.now()
     await Promise.all(
       Array.from({length: shardCount}, (_, n) =>
-        limit(() => s3.send(new PutObjectCommand({Bucket: shared, Key: `auditforge/engagements/${id}/audit_log/shard-${String(n + 1).padStart(5, '0')}.jsonl`, Body: body}))),
+        limit(() =>
+          s3.send(
+            new PutObjectCommand({
+              Bucket: shared,
+              Key: `auditforge/engagements/${id}/audit_log/shard-${String(n + 1).padStart(5, '0')}.jsonl`,
+              Body: body,
+            }),
+          ),
+        ),
       ),
     )
     const payloadMiB = (body.length * shardCount) / 1024 / 1024
-    console.error(`Seeded ${shardCount} shards, ${payloadMiB.toFixed(0)} MiB, ${linesPerShard * shardCount} events in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    console.error(
+      `Seeded ${shardCount} shards, ${payloadMiB.toFixed(0)} MiB, ${linesPerShard * shardCount} events in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    )
 
     const stream = timed(['audit-log', 'export', id], env, true)
     const signed = timed(['audit-log', 'export', id, '--delivery', 'signed_url', '--json'], env, false)
     const result = JSON.parse(signed.stdout)
-    if (result.size_bytes < body.length * shardCount) throw new Error(`signed_url export has ${result.size_bytes} bytes, expected at least ${body.length * shardCount}`)
+    if (result.size_bytes < body.length * shardCount)
+      throw new Error(`signed_url export has ${result.size_bytes} bytes, expected at least ${body.length * shardCount}`)
 
     const row = (name: string, measured: Measured) =>
       `${name.padEnd(28)}${measured.seconds.toFixed(1).padStart(7)} s${(payloadMiB / measured.seconds).toFixed(1).padStart(9)} MiB/s${measured.peakRssMiB.toFixed(0).padStart(8)} MiB peak RSS`
-    console.log(`Audit-log export benchmark: ${payloadMiB.toFixed(0)} MiB in ${shardCount} shards, moto_server on loopback`)
+    console.log(
+      `Audit-log export benchmark: ${payloadMiB.toFixed(0)} MiB in ${shardCount} shards, moto_server on loopback`,
+    )
     console.log(row('stream (stdout)', stream))
     console.log(row('signed_url (upload + URL)', signed))
     const worst = Math.max(stream.peakRssMiB, signed.peakRssMiB)

@@ -32,7 +32,8 @@ const {values} = parseArgs({
   },
 })
 const counts = values.keys.split(',').map((count) => Number(count.replace(/_/g, '')))
-if (counts.some((count) => !Number.isInteger(count) || count < 1)) throw new Error(`--keys: expected positive integers, got ${values.keys}`)
+if (counts.some((count) => !Number.isInteger(count) || count < 1))
+  throw new Error(`--keys: expected positive integers, got ${values.keys}`)
 const concurrency = Number(values.concurrency)
 const timeoutMs = Number(values['timeout-minutes']) * 60_000
 const heapCap = `--max-old-space-size=${Number(values['max-old-space-mb'])}`
@@ -75,12 +76,18 @@ async function measure(args: string[], env: NodeJS.ProcessEnv): Promise<Measured
   const poller = setInterval(() => {
     polled = pollProcess(child, polled)
   }, 250)
-  const heartbeat = setInterval(() => console.error(`  … ${seconds(started).toFixed(0)} s, peak RSS so far ${(polled.peakKb / 1024).toFixed(0)} MB`), 30_000)
+  const heartbeat = setInterval(
+    () =>
+      console.error(`  … ${seconds(started).toFixed(0)} s, peak RSS so far ${(polled.peakKb / 1024).toFixed(0)} MB`),
+    30_000,
+  )
   const timer = setTimeout(() => {
     timedOut = true
     process.kill(-child.pid!, 'SIGKILL')
   }, timeoutMs)
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('close', (...exit) => resolve(exit)))
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.once('close', (...exit) => resolve(exit)),
+  )
   clearTimeout(timer)
   clearInterval(poller)
   clearInterval(heartbeat)
@@ -97,12 +104,23 @@ async function measure(args: string[], env: NodeJS.ProcessEnv): Promise<Measured
   }
   rmSync(scratch, {recursive: true, force: true})
   const outOfMemory = /heap out of memory|Allocation failed/i.test(err)
-  const outcome = timedOut ? 'timed out' : outOfMemory ? 'out of memory' : signal ? `killed by ${signal}` : code === 0 ? 'ok' : `exit ${code}`
+  const outcome = timedOut
+    ? 'timed out'
+    : outOfMemory
+      ? 'out of memory'
+      : signal
+        ? `killed by ${signal}`
+        : code === 0
+          ? 'ok'
+          : `exit ${code}`
   return {outcome, startedAt, wallS, cpuS, peakRssMb, stdout: Buffer.concat(stdout).toString('utf8'), stderr: err}
 }
 
 /** The measured node process (GNU time's child when it wraps it): peak RSS and CPU ticks so far. */
-function pollProcess(child: ChildProcess, last: {peakKb: number; cpuTicks: number}): {peakKb: number; cpuTicks: number} {
+function pollProcess(
+  child: ChildProcess,
+  last: {peakKb: number; cpuTicks: number},
+): {peakKb: number; cpuTicks: number} {
   try {
     let pid = child.pid!
     if (gnuTime) {
@@ -157,7 +175,16 @@ async function runScale(keys: number): Promise<ScaleResult> {
     plan = await measure([process.execPath, heapCap, bin, 'migrate', '--engagement-id', engagementId, '--json'], env)
     await server.resetStats()
     console.error(`N=${keys}: execute (plan ${plan.outcome}, ${plan.wallS.toFixed(1)} s)`)
-    const cli = ['migrate', '--execute', '--yes', '--json', '--engagement-id', engagementId, '--concurrency', String(concurrency)]
+    const cli = [
+      'migrate',
+      '--execute',
+      '--yes',
+      '--json',
+      '--engagement-id',
+      engagementId,
+      '--concurrency',
+      String(concurrency),
+    ]
     execute = await measure([process.execPath, heapCap, bin, ...cli], env)
     requests = await server.stats()
   } finally {
@@ -165,16 +192,32 @@ async function runScale(keys: number): Promise<ScaleResult> {
   }
   let copied = 0
   if (execute.outcome === 'ok') copied = JSON.parse(execute.stdout).totals.copied
-  else console.error(`N=${keys}: execute ${execute.outcome}: ${execute.stderr.trim().split('\n').slice(-5).join(' | ')}`)
+  else
+    console.error(`N=${keys}: execute ${execute.outcome}: ${execute.stderr.trim().split('\n').slice(-5).join(' | ')}`)
 
   if (values['skip-reference']) return {keys, plan, execute, copied, requests}
   console.error(`N=${keys}: reference SDK CopyObject loop (execute ${execute.outcome}, ${execute.wallS.toFixed(1)} s)`)
   const fresh = await startSyntheticS3({keys, engagementId, sharedBucket})
   let reference: ScaleResult['reference']
   try {
-    const args = ['--import', 'tsx', referenceScript, '--endpoint', fresh.endpoint, '--keys', String(keys), '--engagement-id', engagementId, '--shared-bucket', sharedBucket, '--concurrency', String(concurrency)]
+    const args = [
+      '--import',
+      'tsx',
+      referenceScript,
+      '--endpoint',
+      fresh.endpoint,
+      '--keys',
+      String(keys),
+      '--engagement-id',
+      engagementId,
+      '--shared-bucket',
+      sharedBucket,
+      '--concurrency',
+      String(concurrency),
+    ]
     const run = await measure([process.execPath, heapCap, ...args], process.env)
-    if (run.outcome === 'ok') reference = {...JSON.parse(run.stdout.trim().split('\n').at(-1)!), peakRssMb: run.peakRssMb, outcome: run.outcome}
+    if (run.outcome === 'ok')
+      reference = {...JSON.parse(run.stdout.trim().split('\n').at(-1)!), peakRssMb: run.peakRssMb, outcome: run.outcome}
     else console.error(`N=${keys}: reference ${run.outcome}: ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`)
   } finally {
     await fresh.stop()
@@ -183,7 +226,8 @@ async function runScale(keys: number): Promise<ScaleResult> {
 }
 
 const mb = (value?: number) => (value === undefined ? '?' : `${value.toFixed(0)} MB`)
-const fixed = (value: number | undefined, digits: number) => (value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits))
+const fixed = (value: number | undefined, digits: number) =>
+  value === undefined || !Number.isFinite(value) ? '–' : value.toFixed(digits)
 
 function printResult(result: ScaleResult): void {
   const {execute, reference, requests, copied} = result
@@ -196,25 +240,36 @@ function printResult(result: ScaleResult): void {
   const toolCpu = finished && execute.cpuS !== undefined ? (execute.cpuS * 1000) / copied : undefined
   const refCpu = reference ? reference.cpu_ms / reference.copied : undefined
   const ratio = (a?: number, b?: number) => (a !== undefined && b ? fixed(a / b, 2) : '–')
-  const row = (name: string, a: string, b: string, c: string) => console.log(`  ${name.padEnd(34)}${a.padStart(14)}${b.padStart(14)}${c.padStart(10)}`)
+  const row = (name: string, a: string, b: string, c: string) =>
+    console.log(`  ${name.padEnd(34)}${a.padStart(14)}${b.padStart(14)}${c.padStart(10)}`)
 
-  console.log(`\nN = ${result.keys.toLocaleString('en-US')} objects in one engagement, concurrency ${concurrency}, ${cpus().length} cores, synthetic S3 on loopback`)
+  console.log(
+    `\nN = ${result.keys.toLocaleString('en-US')} objects in one engagement, concurrency ${concurrency}, ${cpus().length} cores, synthetic S3 on loopback`,
+  )
   row('', 'auditforge', 'raw SDK', 'ratio')
   row('objects/s, end to end', fixed(toolRate, 0), fixed(refRate, 0), ratio(toolRate, refRate))
   row('objects/s, copy phase only', fixed(toolCopyRate, 0), fixed(refRate, 0), ratio(toolCopyRate, refRate))
   row('client CPU ms/object', fixed(toolCpu, 3), fixed(refCpu, 3), ratio(toolCpu, refCpu))
   row('peak RSS', mb(execute.peakRssMb), mb(reference?.peakRssMb), '')
-  console.log(`  plan:    ${result.plan.outcome}, ${result.plan.wallS.toFixed(1)} s, CPU ${fixed(result.plan.cpuS, 1)} s, peak RSS ${mb(result.plan.peakRssMb)}`)
+  console.log(
+    `  plan:    ${result.plan.outcome}, ${result.plan.wallS.toFixed(1)} s, CPU ${fixed(result.plan.cpuS, 1)} s, peak RSS ${mb(result.plan.peakRssMb)}`,
+  )
   const phases =
     copyPhaseS === undefined
       ? ''
       : `; before the first copy ${((requests.firstAt.CopyObject - execute.startedAt) / 1000).toFixed(1)} s, copying ${copyPhaseS.toFixed(1)} s, after the last ${(execute.startedAt / 1000 + execute.wallS - requests.lastAt.CopyObject / 1000).toFixed(1)} s`
-  console.log(`  execute: ${execute.outcome}, ${execute.wallS.toFixed(1)} s, CPU ${fixed(execute.cpuS, 1)} s, peak RSS ${mb(execute.peakRssMb)}, copied ${copied}${phases}`)
+  console.log(
+    `  execute: ${execute.outcome}, ${execute.wallS.toFixed(1)} s, CPU ${fixed(execute.cpuS, 1)} s, peak RSS ${mb(execute.peakRssMb)}, copied ${copied}${phases}`,
+  )
   const perObject = Object.entries(requests.byOperation)
     .sort(([, a], [, b]) => b - a)
     .map(([operation, count]) => `${operation} ${count}${copied ? ` (${(count / copied).toPrecision(2)})` : ''}`)
-  console.log(`  synthetic server CPU during execute: ${(requests.serverCpuMs / 1000).toFixed(1)} s (${requests.requests ? (requests.serverCpuMs / requests.requests).toFixed(3) : '–'} ms/request)`)
-  console.log(`  requests: ${requests.requests}${copied ? `, ${(requests.requests / copied).toFixed(4)} per migrated object` : ''} — ${perObject.join(', ')}`)
+  console.log(
+    `  synthetic server CPU during execute: ${(requests.serverCpuMs / 1000).toFixed(1)} s (${requests.requests ? (requests.serverCpuMs / requests.requests).toFixed(3) : '–'} ms/request)`,
+  )
+  console.log(
+    `  requests: ${requests.requests}${copied ? `, ${(requests.requests / copied).toFixed(4)} per migrated object` : ''} — ${perObject.join(', ')}`,
+  )
 }
 
 async function main(): Promise<void> {
@@ -223,9 +278,12 @@ async function main(): Promise<void> {
     const previous = results.at(-1)
     // A run predicted (linearly) to outlast its time limit is skipped, not left to burn it.
     if (previous && !values.force) {
-      const predicted = previous.execute.outcome === 'ok' ? (previous.execute.wallS * keys) / previous.keys : Number.POSITIVE_INFINITY
+      const predicted =
+        previous.execute.outcome === 'ok' ? (previous.execute.wallS * keys) / previous.keys : Number.POSITIVE_INFINITY
       if (predicted > timeoutMs / 1000) {
-        console.log(`\nN = ${keys.toLocaleString('en-US')}: skipped, execute at ${previous.keys} ${previous.execute.outcome === 'ok' ? `took ${previous.execute.wallS.toFixed(0)} s, predicting ${(predicted / 60).toFixed(0)} min` : previous.execute.outcome} (limit ${timeoutMs / 60_000} min; --force runs it anyway)`)
+        console.log(
+          `\nN = ${keys.toLocaleString('en-US')}: skipped, execute at ${previous.keys} ${previous.execute.outcome === 'ok' ? `took ${previous.execute.wallS.toFixed(0)} s, predicting ${(predicted / 60).toFixed(0)} min` : previous.execute.outcome} (limit ${timeoutMs / 60_000} min; --force runs it anyway)`,
+        )
         continue
       }
     }
@@ -239,7 +297,9 @@ async function main(): Promise<void> {
     const growth = large.execute.peakRssMb! - small.execute.peakRssMb!
     const perObject = (growth * 1024 * 1024) / (large.keys - small.keys)
     const note = large.execute.outcome === 'ok' ? '' : ` (${large.execute.outcome}: peak so far)`
-    console.log(`\nPeak RSS of execute from ${small.keys} to ${large.keys} objects: ${mb(small.execute.peakRssMb)} → ${mb(large.execute.peakRssMb)}${note}, +${growth.toFixed(0)} MB, ≈${perObject.toFixed(0)} B per extra object`)
+    console.log(
+      `\nPeak RSS of execute from ${small.keys} to ${large.keys} objects: ${mb(small.execute.peakRssMb)} → ${mb(large.execute.peakRssMb)}${note}, +${growth.toFixed(0)} MB, ≈${perObject.toFixed(0)} B per extra object`,
+    )
     console.log(`Peak RSS of plan: ${mb(small.plan.peakRssMb)} → ${mb(large.plan.peakRssMb)}`)
   }
 }

@@ -49,6 +49,9 @@ if (aws === undefined) console.log('aws --version                      (aws CLI 
 else {
   console.log(`aws --version                      ${aws.toFixed(3)} s`)
   console.log(`ratio to aws --version: ${(help / aws).toFixed(2)} and ${(listHelp / aws).toFixed(2)} (target < 0.50)`)
-  if (single) console.log(`single file ratio to aws --version: ${(single.help / aws).toFixed(2)} and ${(single.listHelp / aws).toFixed(2)}`)
+  if (single)
+    console.log(
+      `single file ratio to aws --version: ${(single.help / aws).toFixed(2)} and ${(single.listHelp / aws).toFixed(2)}`,
+    )
 }
 console.log(`target: under 0.350 s median: ${Math.max(help, listHelp) < 0.35 ? 'met' : 'NOT met'}`)

@@ -27,7 +27,11 @@ export function controlsTable(): string {
       cell(control.appliesWhen),
     ].join(' | '),
   )
-  return ['| control | what | FSBP | CIS | Prowler | applies |', '|---|---|---|---|---|---|', ...rows.map((row) => `| ${row} |`)].join('\n')
+  return [
+    '| control | what | FSBP | CIS | Prowler | applies |',
+    '|---|---|---|---|---|---|',
+    ...rows.map((row) => `| ${row} |`),
+  ].join('\n')
 }
 
 const text = readFileSync(readme, 'utf8')

@@ -15,7 +15,9 @@ async function freePort(): Promise<number> {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {
       const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      )
     })
   })
 }
@@ -54,7 +56,9 @@ async function waitUntilUp(endpoint: string, child: ChildProcess, ca?: Buffer): 
  * Starts moto_server; returns its endpoint and a stop function. Used by tests, demo and
  * benchmarks. With `tls` (a certificate for 127.0.0.1 and its key, PEM files) it serves https.
  */
-export async function startMoto(options: {tls?: {cert: string; key: string}} = {}): Promise<{endpoint: string; stop: () => Promise<void>}> {
+export async function startMoto(
+  options: {tls?: {cert: string; key: string}} = {},
+): Promise<{endpoint: string; stop: () => Promise<void>}> {
   if (spawnSync('moto_server', ['--help'], {stdio: 'ignore'}).error) throw new Error(installHint)
   const port = await freePort()
   const tls = options.tls ? ['-c', options.tls.cert, '-k', options.tls.key] : []

@@ -72,17 +72,28 @@ try {
   await check('--help lists the topics and commands, exit 0, nothing on stderr', () => {
     const help = run(['--help'])
     assert.equal(help.code, 0, help.stderr)
-    for (const word of ['engagement', 'bucket', 'migrate', 'audit-log', 'doctor']) assert.match(help.stdout, new RegExp(`\\n  ${word} `))
+    for (const word of ['engagement', 'bucket', 'migrate', 'audit-log', 'doctor'])
+      assert.match(help.stdout, new RegExp(`\\n  ${word} `))
     assert.equal(help.stderr, '')
   })
-  await check('help engagement (a core plugin\'s command) lists the engagement commands', () => {
+  await check("help engagement (a core plugin's command) lists the engagement commands", () => {
     const help = run(['help', 'engagement'])
     assert.equal(help.code, 0, help.stderr)
     assert.match(help.stdout, /engagement create/)
     assert.match(help.stdout, /engagement delete/)
   })
   await check('engagement create --isolated --json: a record with its own bucket', () => {
-    const created = run(['engagement', 'create', '--name', 'Single file', '--client-id', 'client-1', '--isolated', '--json', ...shared])
+    const created = run([
+      'engagement',
+      'create',
+      '--name',
+      'Single file',
+      '--client-id',
+      'client-1',
+      '--isolated',
+      '--json',
+      ...shared,
+    ])
     assert.equal(created.code, 0, created.stderr)
     const record = JSON.parse(created.stdout) as {engagement_id: string; source_bucket: string; name: string}
     assert.match(record.engagement_id, /^eng-[0-9a-f]{12}$/)
@@ -94,7 +105,9 @@ try {
   await check('engagement list --json shows it', () => {
     const listed = run(['engagement', 'list', '--json', ...shared])
     assert.equal(listed.code, 0, listed.stderr)
-    const ids = (JSON.parse(listed.stdout) as {engagements: {engagement_id: string}[]}).engagements.map((record) => record.engagement_id)
+    const ids = (JSON.parse(listed.stdout) as {engagements: {engagement_id: string}[]}).engagements.map(
+      (record) => record.engagement_id,
+    )
     assert.deepEqual(ids, [id])
   })
   await check('engagement list prints the table', () => {
@@ -122,10 +135,23 @@ try {
     await check('--help and engagement list open no project, node_modules or Node file', () => {
       for (const args of [['--help'], ['engagement', 'list', ...shared]]) {
         const log = join(folder, 'strace.log')
-        const traced = run(args, [strace, '-f', '-qq', '-e', 'trace=open,openat,execve,stat,statx,newfstatat', '-o', log])
+        const traced = run(args, [
+          strace,
+          '-f',
+          '-qq',
+          '-e',
+          'trace=open,openat,execve,stat,statx,newfstatat',
+          '-o',
+          log,
+        ])
         assert.equal(traced.code, 0, traced.stderr)
-        const opened = readFileSync(log, 'utf8').split('\n').filter((line) => /"(\/[^"]*)"/.test(line)).map((line) => line.match(/"(\/[^"]*)"/)![1])
-        const foreign = opened.filter((path) => path.startsWith(root) || path.includes('node_modules') || /\/(bin|lib)\/node\b/.test(path))
+        const opened = readFileSync(log, 'utf8')
+          .split('\n')
+          .filter((line) => /"(\/[^"]*)"/.test(line))
+          .map((line) => line.match(/"(\/[^"]*)"/)![1])
+        const foreign = opened.filter(
+          (path) => path.startsWith(root) || path.includes('node_modules') || /\/(bin|lib)\/node\b/.test(path),
+        )
         assert.deepEqual(foreign, [], `${args.join(' ')} touched files outside the single file`)
       }
     })

@@ -34,7 +34,9 @@ const seaFuse = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
 
 /** The module file a hook or command target names, as oclif's loader resolves it. */
 function moduleFile(path: string): string {
-  const found = [path, `${path}.js`, join(path, 'index.js')].find((candidate) => existsSync(candidate) && statSync(candidate).isFile())
+  const found = [path, `${path}.js`, join(path, 'index.js')].find(
+    (candidate) => existsSync(candidate) && statSync(candidate).isFile(),
+  )
   if (!found) throw new Error(`${path}: no module file to bundle`)
   return found
 }
@@ -47,7 +49,10 @@ async function bundleModule(): Promise<string> {
     const modules: string[] = []
     const commands: Interfaces.Manifest['commands'] = {}
     for (const {load, ...command} of plugin.commands) {
-      if (!command.relativePath) throw new Error(`${plugin.name} ${command.id}: no relativePath in its manifest; only oclif's pattern strategy is bundled`)
+      if (!command.relativePath)
+        throw new Error(
+          `${plugin.name} ${command.id}: no relativePath in its manifest; only oclif's pattern strategy is bundled`,
+        )
       modules.push(command.relativePath.join('/'))
       commands[command.id] = command
     }
@@ -62,8 +67,20 @@ async function bundleModule(): Promise<string> {
     const imports = [...new Set(modules)]
       .map((key) => `    ${JSON.stringify(key)}: () => import(${JSON.stringify(moduleFile(join(plugin.root, key)))}),`)
       .join('\n')
-    const pjson: Interfaces.PJSON = {name: plugin.pjson.name, oclif: plugin.pjson.oclif, type: plugin.pjson.type, version: plugin.pjson.version}
-    const data = {isRoot: plugin.isRoot, manifest: {commands, version: plugin.version}, name: plugin.name, pjson, type: plugin.type, version: plugin.version}
+    const pjson: Interfaces.PJSON = {
+      name: plugin.pjson.name,
+      oclif: plugin.pjson.oclif,
+      type: plugin.pjson.type,
+      version: plugin.pjson.version,
+    }
+    const data = {
+      isRoot: plugin.isRoot,
+      manifest: {commands, version: plugin.version},
+      name: plugin.name,
+      pjson,
+      type: plugin.type,
+      version: plugin.version,
+    }
     return `  {...${JSON.stringify(data)},\n   modules: {\n${imports}\n  }},`
   })
   return `export const plugins = [\n${plugins.join('\n')}\n]\n`
@@ -111,14 +128,18 @@ async function bundle(workdir: string): Promise<string> {
   // oclif loads commands and hooks in three places; each must come from the bundle.
   const expected = ['config/config.js', 'config/plugin.js', 'help/index.js']
   const missing = expected.filter((file) => ![...redirected].some((importer) => importer.endsWith(file)))
-  if (missing.length > 0) throw new Error(`oclif's module loader was not replaced in ${missing.join(', ')}: has @oclif/core changed?`)
+  if (missing.length > 0)
+    throw new Error(`oclif's module loader was not replaced in ${missing.join(', ')}: has @oclif/core changed?`)
   return script
 }
 
 async function singleExecutable(script: string, workdir: string): Promise<void> {
   const blob = join(workdir, 'auditforge.blob')
   const seaConfig = join(workdir, 'sea-config.json')
-  writeFileSync(seaConfig, JSON.stringify({disableExperimentalSEAWarning: true, main: script, output: blob, useCodeCache: true}))
+  writeFileSync(
+    seaConfig,
+    JSON.stringify({disableExperimentalSEAWarning: true, main: script, output: blob, useCodeCache: true}),
+  )
   execFileSync(process.execPath, ['--experimental-sea-config', seaConfig], {stdio: ['ignore', 'ignore', 'inherit']})
   rmSync(output, {force: true})
   copyFileSync(process.execPath, output)
@@ -133,7 +154,9 @@ try {
   await singleExecutable(script, workdir)
   const seconds = Number(process.hrtime.bigint() - started) / 1e9
   const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1)
-  console.log(`${relative(root, output)}: ${mib(statSync(output).size)} MiB (Node ${process.version} ${target} ${mib(statSync(process.execPath).size)} MiB + bundle ${mib(scriptBytes)} MiB), built in ${seconds.toFixed(1)} s`)
+  console.log(
+    `${relative(root, output)}: ${mib(statSync(output).size)} MiB (Node ${process.version} ${target} ${mib(statSync(process.execPath).size)} MiB + bundle ${mib(scriptBytes)} MiB), built in ${seconds.toFixed(1)} s`,
+  )
 } finally {
   rmSync(workdir, {force: true, recursive: true})
 }

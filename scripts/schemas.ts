@@ -19,15 +19,29 @@ const schemasDir = join(root, 'schemas')
 export function commandIds(dir = commandsDir): string[] {
   return readdirSync(dir, {recursive: true, encoding: 'utf8'})
     .filter((file) => file.endsWith('.ts'))
-    .map((file) => file.replace(/\.ts$/, '').split(/[\\/]/).filter((part) => part !== 'index').join(' '))
+    .map((file) =>
+      file
+        .replace(/\.ts$/, '')
+        .split(/[\\/]/)
+        .filter((part) => part !== 'index')
+        .join(' '),
+    )
     .sort()
 }
 
-const pascal = (words: string) => words.split(/[\s-]/).map((word) => word[0].toUpperCase() + word.slice(1)).join('')
+const pascal = (words: string) =>
+  words
+    .split(/[\s-]/)
+    .map((word) => word[0].toUpperCase() + word.slice(1))
+    .join('')
 
 /** Where a command's result type is: the module of its topic, named after the command. */
 export function resultTypeOf(id: string): {module: string; type: string; schema: string} {
-  return {module: `src/results/${id.split(' ')[0]}.ts`, type: `${pascal(id)}Result`, schema: `${id.replace(/ /g, '-')}.json`}
+  return {
+    module: `src/results/${id.split(' ')[0]}.ts`,
+    type: `${pascal(id)}Result`,
+    schema: `${id.replace(/ /g, '-')}.json`,
+  }
 }
 
 function main(): void {

@@ -17,7 +17,9 @@ import type {JsonError, JsonErrorBody, Reported} from './results/common.js'
 import {type Spinner, createSpinner} from './ui/spinner.js'
 import {Rendered, sanitize, useColor} from './ui/terminal.js'
 
-export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof AuditforgeCommand)['baseFlags'] & T['flags']>
+export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<
+  (typeof AuditforgeCommand)['baseFlags'] & T['flags']
+>
 export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
 
 export type {JsonError, JsonErrorBody, Reported} from './results/common.js'
@@ -36,7 +38,8 @@ export abstract class AuditforgeCommand<T extends typeof Command, R> extends Com
     profile: Flags.string({helpGroup: global, summary: 'AWS profile from the shared config files. Env: AWS_PROFILE.'}),
     'endpoint-url': Flags.string({
       helpGroup: global,
-      summary: 'S3-compatible endpoint for S3 calls only (path-style addressing; STS keeps AWS_ENDPOINT_URL_STS). Env: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL.',
+      summary:
+        'S3-compatible endpoint for S3 calls only (path-style addressing; STS keeps AWS_ENDPOINT_URL_STS). Env: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL.',
     }),
     'account-id': Flags.string({
       helpGroup: global,
@@ -158,7 +161,11 @@ export abstract class AuditforgeCommand<T extends typeof Command, R> extends Com
    * the command has a failing status of its own; the command's own status when it succeeds) and
    * `error` (null on success), so `status` never says "ok" beside a non-zero exit; for a person the failure is the usual `Error:` line and its suggestion on stderr.
    */
-  protected finish<R extends Reported<string>>(result: Omit<R, 'error' | 'status'> & {status?: string}, failure?: AuditforgeError, failedStatus?: R['status']): R {
+  protected finish<R extends Reported<string>>(
+    result: Omit<R, 'error' | 'status'> & {status?: string},
+    failure?: AuditforgeError,
+    failedStatus?: R['status'],
+  ): R {
     if (failure) {
       if (!this.jsonEnabled()) reportError(failure, false)
       process.exitCode = failure.exit
@@ -176,7 +183,8 @@ export abstract class AuditforgeCommand<T extends typeof Command, R> extends Com
     const failure = toAuditforgeError(error)
     reportError(failure, this.jsonEnabled())
     // A stack trace is lines by nature; its message may be a server's, so everything but \n is escaped.
-    if (/\bauditforge\b|\*/.test(process.env.DEBUG ?? '')) process.stderr.write(`${sanitize((error as Error).stack ?? error, {keepNewlines: true})}\n`)
+    if (/\bauditforge\b|\*/.test(process.env.DEBUG ?? ''))
+      process.stderr.write(`${sanitize((error as Error).stack ?? error, {keepNewlines: true})}\n`)
     // oclif 4 drops custom exit codes under --json, so exit here with the documented one.
     this.exit(failure.exit)
   }
@@ -230,7 +238,10 @@ const unsafeInJson = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
  * that shows the document.
  */
 export function toJsonText(json: unknown): string {
-  return stringifyJson(json, 2).replace(unsafeInJson, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return stringifyJson(json, 2).replace(
+    unsafeInJson,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
 }
 
 /** Every error, ours, oclif's (parsing) or the SDK's, as one AuditforgeError. */
@@ -244,12 +255,19 @@ export function toAuditforgeError(error: unknown): AuditforgeError {
       .replace(/^Error: /, '')
       .split('\n')
       .map((line) => line.trim().replace(/\s{2,}/g, ' '))
-      .filter((line) => line !== '' && line !== 'See more help with --help' && !/^The following errors? occurred:$/.test(line))
+      .filter(
+        (line) =>
+          line !== '' && line !== 'See more help with --help' && !/^The following errors? occurred:$/.test(line),
+      )
       .map((line) => withFlagDashes(line))
       .join(': ')
       .replace(/::/g, ':')
     const unknown = unknownFlagMessage(error)
-    return new AuditforgeError(unknown ?? message, {code: 'invalid_input', exit: unknown ? ExitCode.invalidInput : exit, suggestion: 'See --help for usage.'})
+    return new AuditforgeError(unknown ?? message, {
+      code: 'invalid_input',
+      exit: unknown ? ExitCode.invalidInput : exit,
+      suggestion: 'See --help for usage.',
+    })
   }
   return describeAwsError(error, {action: 'Running the command'})
 }
@@ -276,6 +294,7 @@ function unknownFlagMessage(error: Errors.CLIError): string | undefined {
     const meant = closestFlag(typed, known)
     return {shown: typed.split('=')[0], meant}
   })
-  if (named.length === 1) return `Unknown flag ${named[0].shown}${named[0].meant ? `; did you mean ${named[0].meant}?` : ''}`
+  if (named.length === 1)
+    return `Unknown flag ${named[0].shown}${named[0].meant ? `; did you mean ${named[0].meant}?` : ''}`
   return `Unknown flags: ${named.map(({meant, shown}) => (meant ? `${shown} (did you mean ${meant}?)` : shown)).join(', ')}`
 }

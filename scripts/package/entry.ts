@@ -11,7 +11,10 @@ import {dirname, join} from 'node:path'
 
 /** An oclif plugin whose files are in the bundle: nothing is read from disk to load it. */
 class BundledPlugin extends Plugin {
-  constructor(private readonly data: BundledPluginData, root: string) {
+  constructor(
+    private readonly data: BundledPluginData,
+    root: string,
+  ) {
     super({isRoot: data.isRoot, name: data.name, pjson: data.pjson, root, type: data.type})
   }
 
@@ -32,7 +35,13 @@ class BundledPlugin extends Plugin {
     this.hooks = Object.fromEntries(
       Object.entries(data.pjson.oclif.hooks ?? {}).map(([event, hooks]) => [
         event,
-        [hooks].flat().map((hook) => (typeof hook === 'string' ? {identifier: 'default', target: hook} : {...hook, identifier: hook.identifier ?? 'default'})),
+        [hooks]
+          .flat()
+          .map((hook) =>
+            typeof hook === 'string'
+              ? {identifier: 'default', target: hook}
+              : {...hook, identifier: hook.identifier ?? 'default'},
+          ),
       ]),
     )
     this.commands = Object.entries(data.manifest.commands)
@@ -55,7 +64,9 @@ class BundledPlugin extends Plugin {
       return undefined
     }
     const exports = await module()
-    const found = [exports.default, ...Object.values(exports)].find((value) => typeof (value as Command.Class | undefined)?.run === 'function')
+    const found = [exports.default, ...Object.values(exports)].find(
+      (value) => typeof (value as Command.Class | undefined)?.run === 'function',
+    )
     const command = found as Command.Class
     command.id = id
     command.plugin = this

@@ -28,7 +28,10 @@ export async function load(config: Loader, modulePath: string): Promise<Record<s
   return bundled(config, modulePath)()
 }
 
-export async function loadWithData(config: Loader, modulePath: string): Promise<{filePath: string; isESM: boolean; module: Record<string, unknown>}> {
+export async function loadWithData(
+  config: Loader,
+  modulePath: string,
+): Promise<{filePath: string; isESM: boolean; module: Record<string, unknown>}> {
   return {filePath: modulePath, isESM: true, module: await bundled(config, modulePath)()}
 }
 

@@ -17,11 +17,15 @@ export default class Doctor extends AuditforgeCommand<typeof Doctor, DoctorResul
     const sharedBucket = this.sharedBucket
     const context = await this.aws()
     this.spinner.start('Checking')
-    const checks = await runDoctor(context, sharedBucket, (check) => this.spinner.update(`Checked ${check.check}: ${check.status}`))
+    const checks = await runDoctor(context, sharedBucket, (check) =>
+      this.spinner.update(`Checked ${check.check}: ${check.status}`),
+    )
     this.spinner.stop()
     const ok = checks.every((check) => check.status !== 'fail')
     if (!this.jsonEnabled()) this.log(renderDoctor(checks))
-    const failure = ok ? undefined : new AuditforgeError(describeDoctorFailures(checks), {code: 'checks_failed', exit: ExitCode.verificationFailed})
+    const failure = ok
+      ? undefined
+      : new AuditforgeError(describeDoctorFailures(checks), {code: 'checks_failed', exit: ExitCode.verificationFailed})
     return this.finish<DoctorResult>({ok, checks}, failure)
   }
 }

@@ -19,7 +19,8 @@ const hook: Hook.CommandNotFound = async function (options) {
       return await notFound.call(this, options)
     } catch (error) {
       // The plugin's "no" ends in exit 127, a shell's "command not found"; ours is a usage error.
-      if (error instanceof Errors.CLIError && error.oclif?.exit === 127) this.error(error, {exit: ExitCode.invalidInput})
+      if (error instanceof Errors.CLIError && error.oclif?.exit === 127)
+        this.error(error, {exit: ExitCode.invalidInput})
       throw error
     }
   }
@@ -29,7 +30,10 @@ const hook: Hook.CommandNotFound = async function (options) {
   const meant = closestCommand(id, commandIds, topicIds)
   const typed = toConfiguredId(id, config)
   const message = `${typed} is not an ${config.bin} command${meant ? `; did you mean ${toConfiguredId(meant, config)}?` : ''}`
-  reportError(invalidInput(message, `Run ${config.bin} help for a list of commands.`), [...(options.argv ?? []), ...id.split(':')].includes('--json'))
+  reportError(
+    invalidInput(message, `Run ${config.bin} help for a list of commands.`),
+    [...(options.argv ?? []), ...id.split(':')].includes('--json'),
+  )
   this.exit(ExitCode.invalidInput)
 }
 

@@ -34,7 +34,9 @@ export const maxExpiresIn = 3600
 /** Checks `--expires-in` (seed 003: 60 ≤ expires_in ≤ 3600) before any AWS call. */
 export function validateExpiresIn(value: number): number {
   if (!Number.isInteger(value) || value < minExpiresIn || value > maxExpiresIn) {
-    throw invalidInput(`--expires-in must be a whole number of seconds from ${minExpiresIn} to ${maxExpiresIn}, not ${value}`)
+    throw invalidInput(
+      `--expires-in must be a whole number of seconds from ${minExpiresIn} to ${maxExpiresIn}, not ${value}`,
+    )
   }
   return value
 }
@@ -56,12 +58,19 @@ export interface ExportSource {
   shards: ShardInfo[]
 }
 
-export async function resolveExportSource(context: AwsContext, sharedBucket: string, engagementId: string): Promise<ExportSource> {
+export async function resolveExportSource(
+  context: AwsContext,
+  sharedBucket: string,
+  engagementId: string,
+): Promise<ExportSource> {
   validateEngagementId(engagementId)
   const engagement = await new EngagementIndex(context.s3, sharedBucket).get(engagementId)
   const bucket = bucketFor(engagement, sharedBucket)
   const expectedOwner = bucket === sharedBucket ? undefined : await context.accountId()
-  const shards = await new AuditLogStore(context, sharedBucket).listShards(engagementId, engagement.source_bucket || undefined)
+  const shards = await new AuditLogStore(context, sharedBucket).listShards(
+    engagementId,
+    engagement.source_bucket || undefined,
+  )
   return {engagement, bucket, expectedOwner, shards}
 }
 
@@ -78,13 +87,27 @@ export interface ExportCounters {
  * export with an error naming the shard and line. The next shard's request is opened while
  * the current one streams.
  */
-export function exportPayload(s3: S3Client, source: ExportSource, format: ExportFormat, counters: ExportCounters): Readable {
-  return Readable.from(format === 'jsonl' ? jsonlChunks(s3, source, counters) : jsonChunks(s3, source, counters), {objectMode: false})
+export function exportPayload(
+  s3: S3Client,
+  source: ExportSource,
+  format: ExportFormat,
+  counters: ExportCounters,
+): Readable {
+  return Readable.from(format === 'jsonl' ? jsonlChunks(s3, source, counters) : jsonChunks(s3, source, counters), {
+    objectMode: false,
+  })
 }
 
-async function* shardBodies(s3: S3Client, source: ExportSource): AsyncGenerator<{shard: ShardInfo; body: AsyncIterable<Buffer>}> {
+async function* shardBodies(
+  s3: S3Client,
+  source: ExportSource,
+): AsyncGenerator<{shard: ShardInfo; body: AsyncIterable<Buffer>}> {
   const open = (shard: ShardInfo) =>
-    openObjectStream(s3, {bucket: source.bucket, key: shard.key, expectedOwner: source.expectedOwner}, 'Reading an audit-log shard')
+    openObjectStream(
+      s3,
+      {bucket: source.bucket, key: shard.key, expectedOwner: source.expectedOwner},
+      'Reading an audit-log shard',
+    )
   let next = source.shards.length > 0 ? open(source.shards[0]) : undefined
   try {
     for (const [i, shard] of source.shards.entries()) {
@@ -115,7 +138,8 @@ async function* jsonlChunks(s3: S3Client, source: ExportSource, counters: Export
     for await (const chunk of body) {
       const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk)
       if (buffer.length === 0) continue
-      for (let i = 0; i < buffer.length; i++) if (buffer[i] === newline && (i > 0 ? buffer[i - 1] : last) !== newline) counters.events++
+      for (let i = 0; i < buffer.length; i++)
+        if (buffer[i] === newline && (i > 0 ? buffer[i - 1] : last) !== newline) counters.events++
       last = buffer[buffer.length - 1]
       counters.bytes += buffer.length
       yield buffer
@@ -153,7 +177,11 @@ async function* jsonChunks(s3: S3Client, source: ExportSource, counters: ExportC
         } catch (error) {
           throw new AuditforgeError(
             `Audit-log shard s3://${source.bucket}/${shard.key} line ${lineNumber} is not valid JSON (${(error as Error).message})`,
-            {code: 'invalid_audit_log', exit: ExitCode.failed, suggestion: 'Export with --format jsonl to get the lines as stored.'},
+            {
+              code: 'invalid_audit_log',
+              exit: ExitCode.failed,
+              suggestion: 'Export with --format jsonl to get the lines as stored.',
+            },
           )
         }
         out += `${counters.events++ === 0 ? '\n' : ',\n'}${event}`
@@ -177,23 +205,40 @@ export type StreamResult = ExportedToFile
  * Streams the export to a writable (stdout). A reader that goes away (`| head`) ends the export
  * quietly: a closed pipe is not a failure of the export.
  */
-export async function streamExport(s3: S3Client, source: ExportSource, format: ExportFormat, destination: Writable): Promise<ExportCounters & {closed: boolean}> {
+export async function streamExport(
+  s3: S3Client,
+  source: ExportSource,
+  format: ExportFormat,
+  destination: Writable,
+): Promise<ExportCounters & {closed: boolean}> {
   const counters = {bytes: 0, events: 0}
   try {
     await pipeline(exportPayload(s3, source, format, counters), destination, {end: false})
     return {...counters, closed: false}
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EPIPE' || (error as NodeJS.ErrnoException).code === 'ERR_STREAM_DESTROYED') return {...counters, closed: true}
+    if (
+      (error as NodeJS.ErrnoException).code === 'EPIPE' ||
+      (error as NodeJS.ErrnoException).code === 'ERR_STREAM_DESTROYED'
+    )
+      return {...counters, closed: true}
     throw error
   }
 }
 
 /** Writes the export to a temporary file beside `path` and renames it into place. */
-export async function exportToFile(s3: S3Client, source: ExportSource, format: ExportFormat, path: string): Promise<ExportCounters> {
+export async function exportToFile(
+  s3: S3Client,
+  source: ExportSource,
+  format: ExportFormat,
+  path: string,
+): Promise<ExportCounters> {
   const counters = {bytes: 0, events: 0}
   const temporary = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.partial`)
   try {
-    await pipeline(exportPayload(s3, source, format, counters), createWriteStream(temporary, {flags: 'wx', mode: 0o600}))
+    await pipeline(
+      exportPayload(s3, source, format, counters),
+      createWriteStream(temporary, {flags: 'wx', mode: 0o600}),
+    )
     await rename(temporary, path)
     return counters
   } catch (error) {
@@ -201,7 +246,10 @@ export async function exportToFile(s3: S3Client, source: ExportSource, format: E
     if (error instanceof AuditforgeError) throw error
     const code = (error as NodeJS.ErrnoException).code
     if (code && /^E[A-Z]+$/.test(code) && (error as NodeJS.ErrnoException).syscall) {
-      throw new AuditforgeError(`Writing ${path}: ${(error as Error).message}`, {code: 'output_failed', exit: ExitCode.failed})
+      throw new AuditforgeError(`Writing ${path}: ${(error as Error).message}`, {
+        code: 'output_failed',
+        exit: ExitCode.failed,
+      })
     }
     throw describeAwsError(error, {action: 'Exporting the audit log', bucket: source.bucket})
   }
@@ -231,7 +279,19 @@ export async function exportSignedUrl(
   const id = source.engagement.engagement_id
   const base = {engagement_id: id, format, shard_count: source.shards.length, requested_expires_in: expiresIn}
   if (source.shards.every((shard) => shard.size === 0)) {
-    return {...base, signed_url: null, size_bytes: 0, event_count: 0, expires_in: null, expires_at: null, warning: null, s3_bucket: null, s3_key: null, version_id: null, empty: true}
+    return {
+      ...base,
+      signed_url: null,
+      size_bytes: 0,
+      event_count: 0,
+      expires_in: null,
+      expires_at: null,
+      warning: null,
+      s3_bucket: null,
+      s3_key: null,
+      version_id: null,
+      empty: true,
+    }
   }
 
   const key = engagementKeys.export(id, now(), format)
@@ -257,7 +317,8 @@ export async function exportSignedUrl(
   } catch (error) {
     // The key is this request's alone (a random token in it), so If-None-Match failing means an
     // earlier attempt of this very upload landed and its answer was lost: not a conflict.
-    if (!isPreconditionFailure(error)) throw describeAwsError(error, {action: 'Uploading the export', bucket: source.bucket, key})
+    if (!isPreconditionFailure(error))
+      throw describeAwsError(error, {action: 'Uploading the export', bucket: source.bucket, key})
     uploaded = await landedExport(context.s3, source, key, counters.bytes, error)
   }
   const versionId = uploaded.VersionId
@@ -265,7 +326,9 @@ export async function exportSignedUrl(
 
   const signedAt = now()
   const signedUrl = await attempt({action: 'Presigning the export', bucket: source.bucket, key}, () =>
-    getSignedUrl(context.s3, new GetObjectCommand({Bucket: source.bucket, Key: key, VersionId: versionId}), {expiresIn}),
+    getSignedUrl(context.s3, new GetObjectCommand({Bucket: source.bucket, Key: key, VersionId: versionId}), {
+      expiresIn,
+    }),
   )
   let expiresAt = new Date(signedAt.getTime() + expiresIn * 1000)
   let warning: string | null = null
@@ -314,7 +377,11 @@ export async function exportSignedUrl(
 /** The export an earlier attempt stored under `key`, when it holds the whole payload; else the upload's error. */
 async function landedExport(s3: S3Client, source: ExportSource, key: string, size: number, cause: unknown) {
   const context = {action: 'Uploading the export', bucket: source.bucket, key}
-  const head = await headObject(s3, {bucket: source.bucket, key, expectedOwner: source.expectedOwner}, {checksums: true})
+  const head = await headObject(
+    s3,
+    {bucket: source.bucket, key, expectedOwner: source.expectedOwner},
+    {checksums: true},
+  )
   if (head?.ContentLength !== size) throw describeAwsError(cause, context)
   return head
 }

@@ -97,7 +97,11 @@ export class BoundedHttpHandler {
   }
 
   /** Which bound an error from the inner handler is, from smithy's own messages; undefined = not a timeout. */
-  private timeoutOf(error: unknown, deadline: number, stage: 'before' | 'during'): {phase: TimeoutPhase; ms: number} | undefined {
+  private timeoutOf(
+    error: unknown,
+    deadline: number,
+    stage: 'before' | 'during',
+  ): {phase: TimeoutPhase; ms: number} | undefined {
     const {name, message = '', code} = (error ?? {}) as {name?: string; message?: string; code?: string}
     if (name !== 'TimeoutError' || (code !== undefined && code !== 'ETIMEDOUT')) return undefined
     if (/did not establish a connection/.test(message)) return {phase: 'connect', ms: this.bounds.connect}
@@ -121,11 +125,17 @@ export class BoundedHttpHandler {
 /** Fails a response body that is still incomplete when the attempt's deadline passes. */
 function boundBody(body: Readable, remainingMs: number, deadline: number): void {
   if (body.readableEnded || body.destroyed) return
-  const timer = setTimeout(() => {
-    body.destroy(
-      Object.assign(new Error(`the answer did not complete within the ${deadline} ms deadline`), {name: 'TimeoutError', code: 'ETIMEDOUT'}),
-    )
-  }, Math.max(0, remainingMs))
+  const timer = setTimeout(
+    () => {
+      body.destroy(
+        Object.assign(new Error(`the answer did not complete within the ${deadline} ms deadline`), {
+          name: 'TimeoutError',
+          code: 'ETIMEDOUT',
+        }),
+      )
+    },
+    Math.max(0, remainingMs),
+  )
   // An answer nobody reads must not keep the process alive.
   timer.unref()
   body.once('end', () => clearTimeout(timer))
@@ -153,7 +163,11 @@ export function createCredentials(settings: Settings): AwsCredentialIdentityProv
 }
 
 /** The configuration every client shares, with `service`'s own endpoint. */
-export function createClientConfig(settings: Settings, service: Service = 's3', credentials?: AwsCredentialIdentityProvider) {
+export function createClientConfig(
+  settings: Settings,
+  service: Service = 's3',
+  credentials?: AwsCredentialIdentityProvider,
+) {
   const endpoint = settings.endpoints[service]
   return {
     credentials,
@@ -171,7 +185,10 @@ export function createClientConfig(settings: Settings, service: Service = 's3', 
  * A CloudTrail client (for the data-events control), loaded only when a trail is configured;
  * the caller destroys it when done.
  */
-export async function createCloudTrailClient(settings: Settings, credentials?: AwsCredentialIdentityProvider): Promise<CloudTrailClient> {
+export async function createCloudTrailClient(
+  settings: Settings,
+  credentials?: AwsCredentialIdentityProvider,
+): Promise<CloudTrailClient> {
   const {CloudTrailClient} = await import('@aws-sdk/client-cloudtrail')
   return new CloudTrailClient(createClientConfig(settings, 'cloudtrail', credentials))
 }
@@ -181,14 +198,21 @@ export async function createCloudTrailClient(settings: Settings, credentials?: A
  * checked; the caller destroys it when done (IAM is global: the SDK's endpoint rules pick the
  * partition's host from the region).
  */
-export async function createIamClient(settings: Settings, credentials?: AwsCredentialIdentityProvider): Promise<IAMClient> {
+export async function createIamClient(
+  settings: Settings,
+  credentials?: AwsCredentialIdentityProvider,
+): Promise<IAMClient> {
   const {IAMClient} = await import('@aws-sdk/client-iam')
   return new IAMClient(createClientConfig(settings, 'iam', credentials))
 }
 
 /** The S3 client: path-style and checksums as the settings say, copies and streams timed as such. */
 export function createS3Client(settings: Settings, credentials?: AwsCredentialIdentityProvider): S3Client {
-  const s3 = new S3Client({...createClientConfig(settings, 's3', credentials), forcePathStyle: settings.endpoints.s3 !== undefined, ...settings.checksums})
+  const s3 = new S3Client({
+    ...createClientConfig(settings, 's3', credentials),
+    forcePathStyle: settings.endpoints.s3 !== undefined,
+    ...settings.checksums,
+  })
   // The input is only the caller's object at the first step; later steps see a copy.
   const streamedCalls = new WeakSet<object>()
   s3.middlewareStack.add(
@@ -218,7 +242,10 @@ export function createS3Client(settings: Settings, credentials?: AwsCredentialId
  * in front of the host (`<account>.s3-control.<region>.amazonaws.com`); a custom endpoint
  * (AWS_ENDPOINT_URL_S3_CONTROL) is used exactly as given instead, signed as S3 Control is.
  */
-export function createS3ControlClient(settings: Settings, credentials?: AwsCredentialIdentityProvider): S3ControlClient {
+export function createS3ControlClient(
+  settings: Settings,
+  credentials?: AwsCredentialIdentityProvider,
+): S3ControlClient {
   const config = createClientConfig(settings, 's3Control', credentials)
   const endpoint = settings.endpoints.s3Control
   if (endpoint === undefined) return new S3ControlClient(config)
@@ -227,7 +254,14 @@ export function createS3ControlClient(settings: Settings, credentials?: AwsCrede
   return new S3ControlClient({
     ...config,
     disableHostPrefix: true,
-    endpointProvider: () => ({url, properties: {authSchemes: [{name: 'sigv4', signingName: 's3', signingRegion: region, disableDoubleEncoding: true, properties: {}}]}}),
+    endpointProvider: () => ({
+      url,
+      properties: {
+        authSchemes: [
+          {name: 'sigv4', signingName: 's3', signingRegion: region, disableDoubleEncoding: true, properties: {}},
+        ],
+      },
+    }),
   })
 }
 

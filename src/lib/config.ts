@@ -4,7 +4,14 @@
  */
 import {validatePrincipal} from './buckets/principals.js'
 import {invalidInput} from './errors.js'
-import {type BucketNamespace, bucketNamespaces, defaultBucketPrefix, validateAccountId, validateBucketName, validateBucketPrefix} from './layout.js'
+import {
+  type BucketNamespace,
+  bucketNamespaces,
+  defaultBucketPrefix,
+  validateAccountId,
+  validateBucketName,
+  validateBucketPrefix,
+} from './layout.js'
 
 export interface Settings {
   /** The shared platform bucket; undefined when neither flag nor environment names one. */
@@ -189,7 +196,9 @@ export function resolveSettings(flags: SettingFlags, env: Environment = process.
 function resolveNamespace(flags: SettingFlags, env: Environment): BucketNamespace {
   const value = nonEmpty(flags.namespace) ?? nonEmpty(env.AUDITFORGE_BUCKET_NAMESPACE) ?? 'global'
   if (!(bucketNamespaces as readonly string[]).includes(value)) {
-    throw invalidInput(`Invalid bucket namespace ${JSON.stringify(value)} (--namespace / AUDITFORGE_BUCKET_NAMESPACE): expected ${bucketNamespaces.join(' or ')}`)
+    throw invalidInput(
+      `Invalid bucket namespace ${JSON.stringify(value)} (--namespace / AUDITFORGE_BUCKET_NAMESPACE): expected ${bucketNamespaces.join(' or ')}`,
+    )
   }
   return value as BucketNamespace
 }
@@ -205,12 +214,21 @@ function resolveControlSettings(flags: SettingFlags, env: Environment): ControlS
       'Give a key id, a key ARN, an alias (alias/name) or an alias ARN.',
     )
   }
-  const archive = days(flags['archive-findings-after-days'], env, 'AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS', '--archive-findings-after-days', 0)
+  const archive = days(
+    flags['archive-findings-after-days'],
+    env,
+    'AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS',
+    '--archive-findings-after-days',
+    0,
+  )
   const noncurrentDays = days(flags['noncurrent-days'], env, 'AUDITFORGE_NONCURRENT_DAYS', '--noncurrent-days', 1)
-  const principals = flags['allow-principal']?.length ? flags['allow-principal'] : (nonEmpty(env.AUDITFORGE_ALLOWED_PRINCIPALS)?.split(/[\s,]+/) ?? [])
+  const principals = flags['allow-principal']?.length
+    ? flags['allow-principal']
+    : (nonEmpty(env.AUDITFORGE_ALLOWED_PRINCIPALS)?.split(/[\s,]+/) ?? [])
   const allowedPrincipals = [...new Set(principals.map((arn) => validatePrincipal(arn.trim())))]
   const accessLogBucket = nonEmpty(flags['access-log-bucket']) ?? nonEmpty(env.AUDITFORGE_ACCESS_LOG_BUCKET)
-  if (accessLogBucket !== undefined) validateBucketName(accessLogBucket, 'access log bucket (--access-log-bucket / AUDITFORGE_ACCESS_LOG_BUCKET)')
+  if (accessLogBucket !== undefined)
+    validateBucketName(accessLogBucket, 'access log bucket (--access-log-bucket / AUDITFORGE_ACCESS_LOG_BUCKET)')
   const cloudtrailTrail = nonEmpty(flags['cloudtrail-trail']) ?? nonEmpty(env.AUDITFORGE_CLOUDTRAIL_TRAIL)
   if (cloudtrailTrail !== undefined && !trailPattern.test(cloudtrailTrail)) {
     throw invalidInput(
@@ -218,19 +236,35 @@ function resolveControlSettings(flags: SettingFlags, env: Environment): ControlS
       'Give the trail name (3 to 128 letters, digits, ".", "_" or "-") or its ARN.',
     )
   }
-  return {kmsKeyId, archiveFindingsAfterDays: archive ?? defaultArchiveFindingsAfterDays, noncurrentDays, allowedPrincipals, accessLogBucket, cloudtrailTrail}
+  return {
+    kmsKeyId,
+    archiveFindingsAfterDays: archive ?? defaultArchiveFindingsAfterDays,
+    noncurrentDays,
+    allowedPrincipals,
+    accessLogBucket,
+    cloudtrailTrail,
+  }
 }
 
 /** A trail's name (3 to 128 characters, starting and ending with a letter or digit) or ARN. */
-const trailPattern = /^([A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]|arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:trail\/[A-Za-z0-9._-]{3,128})$/
+const trailPattern =
+  /^([A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]|arn:aws[a-z-]*:cloudtrail:[a-z0-9-]+:\d{12}:trail\/[A-Za-z0-9._-]{3,128})$/
 
 /** A whole number of days from the flag, else the environment; at least `min`, at most 100 years. */
-function days(flag: number | undefined, env: Environment, name: string, flagName: string, min: number): number | undefined {
+function days(
+  flag: number | undefined,
+  env: Environment,
+  name: string,
+  flagName: string,
+  min: number,
+): number | undefined {
   const text = flag === undefined ? nonEmpty(env[name]) : String(flag)
   if (text === undefined) return undefined
   const value = /^\d+$/.test(text) ? Number(text) : Number.NaN
   if (!(value >= min && value <= 36_500)) {
-    throw invalidInput(`Invalid ${flag === undefined ? name : flagName} ${JSON.stringify(text)}: expected a whole number of days from ${min} to 36500`)
+    throw invalidInput(
+      `Invalid ${flag === undefined ? name : flagName} ${JSON.stringify(text)}: expected a whole number of days from ${min} to 36500`,
+    )
   }
   return value
 }
@@ -253,7 +287,10 @@ function seconds(env: Environment, name: string, fallback: number): number {
   if (value === undefined) return fallback * 1000
   const parsed = /^\d+(\.\d+)?$/.test(value) ? Number(value) : Number.NaN
   if (!(parsed > 0 && parsed <= 3600)) {
-    throw invalidInput(`Invalid ${name} ${JSON.stringify(value)}: expected seconds, more than 0 and at most 3600`, `Unset it for the default of ${fallback} s.`)
+    throw invalidInput(
+      `Invalid ${name} ${JSON.stringify(value)}: expected seconds, more than 0 and at most 3600`,
+      `Unset it for the default of ${fallback} s.`,
+    )
   }
   return Math.round(parsed * 1000)
 }
@@ -263,7 +300,10 @@ function attempts(env: Environment): number {
   if (value === undefined) return defaultMaxAttempts
   const parsed = /^\d+$/.test(value) ? Number(value) : Number.NaN
   if (!(parsed >= 1 && parsed <= 20)) {
-    throw invalidInput(`Invalid AWS_MAX_ATTEMPTS ${JSON.stringify(value)}: expected a whole number from 1 to 20`, `Unset it for the default of ${defaultMaxAttempts}.`)
+    throw invalidInput(
+      `Invalid AWS_MAX_ATTEMPTS ${JSON.stringify(value)}: expected a whole number from 1 to 20`,
+      `Unset it for the default of ${defaultMaxAttempts}.`,
+    )
   }
   return parsed
 }
@@ -274,7 +314,10 @@ function validateEndpoint(endpoint: string | undefined, source: string): void {
   try {
     url = new URL(endpoint)
   } catch {
-    throw invalidInput(`Invalid endpoint URL ${JSON.stringify(endpoint)} (${source})`, 'Endpoints look like http://127.0.0.1:5000.')
+    throw invalidInput(
+      `Invalid endpoint URL ${JSON.stringify(endpoint)} (${source})`,
+      'Endpoints look like http://127.0.0.1:5000.',
+    )
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw invalidInput(`Invalid endpoint URL ${JSON.stringify(endpoint)} (${source}): use http:// or https://`)

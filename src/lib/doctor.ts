@@ -6,10 +6,7 @@
 import type {DoctorCheck} from '../results/doctor.js'
 import {randomBytes} from 'node:crypto'
 
-import {
-  HeadBucketCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3'
+import {HeadBucketCommand, type S3Client} from '@aws-sdk/client-s3'
 import pLimit from 'p-limit'
 
 import {createClientConfig, type AwsContext} from './aws.js'
@@ -17,7 +14,14 @@ import {checkBucketControls, listManagedBuckets, readTombstones} from './buckets
 import {EngagementIndex} from './engagement-index.js'
 import {attempt, describeAwsError, isPreconditionFailure} from './errors.js'
 import {doctorProbeKey} from './layout.js'
-import {type VersionEntry, deleteObjectVersions, listObjectVersions, putIfAbsent, putIfMatch, readVersioning} from './s3/index.js'
+import {
+  type VersionEntry,
+  deleteObjectVersions,
+  listObjectVersions,
+  putIfAbsent,
+  putIfMatch,
+  readVersioning,
+} from './s3/index.js'
 import {plural} from './wording.js'
 
 export type {CheckStatus, DoctorCheck} from '../results/doctor.js'
@@ -30,7 +34,11 @@ const bucketQuotaCode = 'L-DC2B2D3D'
 const message = (error: unknown, action: string, bucket?: string) => describeAwsError(error, {action, bucket}).message
 
 /** Runs every check in order, reporting each as it finishes. */
-export async function runDoctor(context: AwsContext, sharedBucket: string, onCheck?: (check: DoctorCheck) => void): Promise<DoctorCheck[]> {
+export async function runDoctor(
+  context: AwsContext,
+  sharedBucket: string,
+  onCheck?: (check: DoctorCheck) => void,
+): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = []
   const record = (check: DoctorCheck) => {
     checks.push(check)
@@ -66,10 +74,16 @@ async function checkIdentity(context: AwsContext): Promise<DoctorCheck> {
 async function checkSharedBucket(s3: S3Client, bucket: string): Promise<DoctorCheck> {
   const check = 'shared bucket'
   try {
-    await attempt({action: 'Checking the shared bucket', bucket}, () => s3.send(new HeadBucketCommand({Bucket: bucket})))
+    await attempt({action: 'Checking the shared bucket', bucket}, () =>
+      s3.send(new HeadBucketCommand({Bucket: bucket})),
+    )
     const versioning = await readVersioning(s3, bucket)
     if (versioning === 'Enabled') return {check, status: 'pass', detail: `${bucket} is reachable and versioned`}
-    return {check, status: 'warn', detail: `${bucket} is reachable but versioning is ${versioning === 'Off' ? 'off' : versioning}: an overwritten index cannot be restored`}
+    return {
+      check,
+      status: 'warn',
+      detail: `${bucket} is reachable but versioning is ${versioning === 'Off' ? 'off' : versioning}: an overwritten index cannot be restored`,
+    }
   } catch (error) {
     return {check, status: 'fail', detail: message(error, 'Checking the shared bucket', bucket)}
   }
@@ -80,10 +94,15 @@ async function checkIndex(s3: S3Client, bucket: string): Promise<{check: DoctorC
   const buckets = new Map<string, string>()
   try {
     const snapshot = await new EngagementIndex(s3, bucket).read()
-    for (const record of snapshot.records) if (record.source_bucket) buckets.set(record.source_bucket, record.engagement_id)
-    if (snapshot.etag === undefined) return {check: {check, status: 'warn', detail: 'no index yet: it is created with the first engagement'}, buckets}
+    for (const record of snapshot.records)
+      if (record.source_bucket) buckets.set(record.source_bucket, record.engagement_id)
+    if (snapshot.etag === undefined)
+      return {check: {check, status: 'warn', detail: 'no index yet: it is created with the first engagement'}, buckets}
     const isolated = buckets.size
-    return {check: {check, status: 'pass', detail: `${snapshot.records.length} engagements, ${isolated} in their own bucket`}, buckets}
+    return {
+      check: {check, status: 'pass', detail: `${snapshot.records.length} engagements, ${isolated} in their own bucket`},
+      buckets,
+    }
   } catch (error) {
     return {check: {check, status: 'fail', detail: message(error, 'Reading the engagement index', bucket)}, buckets}
   }
@@ -99,7 +118,9 @@ async function checkConditionalWrites(s3: S3Client, bucket: string): Promise<Doc
   const key = doctorProbeKey(randomBytes(6).toString('hex'))
   const body = 'auditforge doctor probe; safe to delete\n'
   const put = (condition: {IfNoneMatch?: string; IfMatch?: string}) =>
-    condition.IfMatch === undefined ? putIfAbsent(s3, {bucket, key}, body) : putIfMatch(s3, {bucket, key}, body, condition.IfMatch)
+    condition.IfMatch === undefined
+      ? putIfAbsent(s3, {bucket, key}, body)
+      : putIfMatch(s3, {bucket, key}, body, condition.IfMatch)
   const refused = async (condition: {IfNoneMatch?: string; IfMatch?: string}) => {
     try {
       await put(condition)
@@ -113,14 +134,23 @@ async function checkConditionalWrites(s3: S3Client, bucket: string): Promise<Doc
     await put({IfNoneMatch: '*'})
     const noneMatchHonoured = await refused({IfNoneMatch: '*'})
     const matchHonoured = await refused({IfMatch: '"00000000000000000000000000000000"'})
-    if (noneMatchHonoured && matchHonoured) return {check, status: 'pass', detail: 'If-None-Match and If-Match are honoured'}
-    const ignored = [noneMatchHonoured ? undefined : 'If-None-Match', matchHonoured ? undefined : 'If-Match'].filter(Boolean).join(' and ')
-    return {check, status: 'fail', detail: `the endpoint ignores ${ignored}: concurrent index updates could overwrite each other`}
+    if (noneMatchHonoured && matchHonoured)
+      return {check, status: 'pass', detail: 'If-None-Match and If-Match are honoured'}
+    const ignored = [noneMatchHonoured ? undefined : 'If-None-Match', matchHonoured ? undefined : 'If-Match']
+      .filter(Boolean)
+      .join(' and ')
+    return {
+      check,
+      status: 'fail',
+      detail: `the endpoint ignores ${ignored}: concurrent index updates could overwrite each other`,
+    }
   } catch (error) {
     return {check, status: 'fail', detail: message(error, 'Writing the conditional-write probe', bucket)}
   } finally {
     // Listed by prefix, deleted by exact key: nothing else that merely starts like it.
-    await deleteObjectVersions(s3, exactly(key, listObjectVersions(s3, {bucket, prefix: key})), {bucket}).catch(() => {})
+    await deleteObjectVersions(s3, exactly(key, listObjectVersions(s3, {bucket, prefix: key})), {bucket}).catch(
+      () => {},
+    )
   }
 }
 
@@ -139,38 +169,68 @@ async function checkEngagementBuckets(
   const check = 'engagement buckets'
   const some = (items: string[], count = 3) => `${items.slice(0, count).join(', ')}${items.length > count ? ', …' : ''}`
   try {
-    const [{total, names: existing, managed}, tombstones] = await Promise.all([listManagedBuckets(context), readTombstones(context.s3, sharedBucket)])
+    const [{total, names: existing, managed}, tombstones] = await Promise.all([
+      listManagedBuckets(context),
+      readTombstones(context.s3, sharedBucket),
+    ])
     const tombstoned = new Map(tombstones.map((tombstone) => [tombstone.bucket, tombstone]))
     const decommissioned = [...recordBuckets]
       .filter(([bucket]) => tombstoned.has(bucket))
       .map(([bucket, id]) => `${id} → ${bucket} (decommissioned ${tombstoned.get(bucket)!.decommissioned_at})`)
-    const missing = [...recordBuckets].filter(([bucket]) => !existing.has(bucket) && !tombstoned.has(bucket)).map(([bucket, id]) => `${id} → ${bucket}`)
+    const missing = [...recordBuckets]
+      .filter(([bucket]) => !existing.has(bucket) && !tombstoned.has(bucket))
+      .map(([bucket, id]) => `${id} → ${bucket}`)
     const boundElsewhere = [...recordBuckets]
       .filter(([bucket]) => managed.get(bucket) !== undefined && managed.get(bucket) !== sharedBucket)
       .map(([bucket, id]) => `${id} → ${bucket} (bound to ${managed.get(bucket)})`)
-    const ours = [...managed].filter(([, binding]) => binding === undefined || binding === sharedBucket).map(([name]) => name)
+    const ours = [...managed]
+      .filter(([, binding]) => binding === undefined || binding === sharedBucket)
+      .map(([name]) => name)
     const otherEnvironments = managed.size - ours.length
     const orphans = ours.filter((bucket) => !recordBuckets.has(bucket))
     const unbound = ours.filter((bucket) => recordBuckets.has(bucket) && managed.get(bucket) === undefined)
     const elsewhere = otherEnvironments > 0 ? `; ${otherEnvironments} bound to other indexes (other environments)` : ''
     // The buckets whose controls are this index's to keep: those bound to it.
-    const ofThisIndex = [...managed].filter(([, binding]) => binding === sharedBucket).map(([name]) => name).sort()
+    const ofThisIndex = [...managed]
+      .filter(([, binding]) => binding === sharedBucket)
+      .map(([name]) => name)
+      .sort()
     if (missing.length > 0 || boundElsewhere.length > 0 || decommissioned.length > 0) {
       const problems = [
-        decommissioned.length > 0 ? `records pointing at a decommissioned (tombstoned) bucket: ${some(decommissioned)}` : undefined,
+        decommissioned.length > 0
+          ? `records pointing at a decommissioned (tombstoned) bucket: ${some(decommissioned)}`
+          : undefined,
         missing.length > 0 ? `records whose bucket is gone: ${some(missing, 5)}` : undefined,
-        boundElsewhere.length > 0 ? `records pointing at a bucket bound to another index: ${some(boundElsewhere)}` : undefined,
+        boundElsewhere.length > 0
+          ? `records pointing at a bucket bound to another index: ${some(boundElsewhere)}`
+          : undefined,
       ]
       return {check: {check, status: 'fail', detail: problems.filter(Boolean).join('; ')}, total, ofThisIndex}
     }
     if (orphans.length > 0 || unbound.length > 0) {
       const problems = [
-        orphans.length > 0 ? `${plural(orphans.length, 'managed bucket')} no record points at: ${some(orphans)}` : undefined,
-        unbound.length > 0 ? `${plural(unbound.length, 'bucket')} not yet bound to this index (run \`auditforge bucket verify --all --fix\`): ${some(unbound)}` : undefined,
+        orphans.length > 0
+          ? `${plural(orphans.length, 'managed bucket')} no record points at: ${some(orphans)}`
+          : undefined,
+        unbound.length > 0
+          ? `${plural(unbound.length, 'bucket')} not yet bound to this index (run \`auditforge bucket verify --all --fix\`): ${some(unbound)}`
+          : undefined,
       ]
-      return {check: {check, status: 'warn', detail: `${problems.filter(Boolean).join('; ')}${elsewhere}`}, total, ofThisIndex}
+      return {
+        check: {check, status: 'warn', detail: `${problems.filter(Boolean).join('; ')}${elsewhere}`},
+        total,
+        ofThisIndex,
+      }
     }
-    return {check: {check, status: 'pass', detail: `${plural(ours.length, 'managed bucket')} of this index, each with a record; every record's bucket exists${elsewhere}`}, total, ofThisIndex}
+    return {
+      check: {
+        check,
+        status: 'pass',
+        detail: `${plural(ours.length, 'managed bucket')} of this index, each with a record; every record's bucket exists${elsewhere}`,
+      },
+      total,
+      ofThisIndex,
+    }
   } catch (error) {
     return {check: {check, status: 'fail', detail: message(error, 'Listing buckets')}}
   }
@@ -187,10 +247,21 @@ async function checkBucketControlsOf(context: AwsContext, buckets: string[]): Pr
   try {
     const results = await Promise.all(buckets.map((bucket) => limit(() => checkBucketControls(context, bucket))))
     const drifted = results.filter((result) => !result.ok)
-    const skipped = new Set(results.flatMap((result) => result.controls.filter((control) => control.status === 'skipped').map((control) => control.control)))
+    const skipped = new Set(
+      results.flatMap((result) =>
+        result.controls.filter((control) => control.status === 'skipped').map((control) => control.control),
+      ),
+    )
     const skippedNote = skipped.size > 0 ? `; skipped here: ${[...skipped].join(', ')}` : ''
-    if (drifted.length === 0) return {check, status: 'pass', detail: `every control holds on ${plural(buckets.length, 'bucket')}${skippedNote}`}
-    const named = drifted.slice(0, 3).map((result) => `${result.bucket} (${result.controls.filter((control) => !control.ok).map((control) => control.control).join(', ')})`)
+    if (drifted.length === 0)
+      return {check, status: 'pass', detail: `every control holds on ${plural(buckets.length, 'bucket')}${skippedNote}`}
+    const named = drifted.slice(0, 3).map(
+      (result) =>
+        `${result.bucket} (${result.controls
+          .filter((control) => !control.ok)
+          .map((control) => control.control)
+          .join(', ')})`,
+    )
     return {
       check,
       status: 'fail',

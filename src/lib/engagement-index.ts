@@ -36,7 +36,6 @@ export interface IndexOptions {
   sleep?: (ms: number) => Promise<void>
 }
 
-
 /** Reads and conditionally rewrites the engagement index in the shared bucket. */
 export class EngagementIndex {
   private readonly maxAttempts: number
@@ -60,7 +59,10 @@ export class EngagementIndex {
     // calling that body a corrupt index would advise "restoring" a file that is fine, and a
     // rewrite would send the index to a server that is not S3.
     if (!stored.etag || stored.etag.startsWith('W/')) {
-      throw nonS3Answer(`Reading the engagement index s3://${this.bucket}/${indexKey}`, `HTTP 200 ${stored.etag ? 'with a weak ETag' : 'without an ETag'}`)
+      throw nonS3Answer(
+        `Reading the engagement index s3://${this.bucket}/${indexKey}`,
+        `HTTP 200 ${stored.etag ? 'with a weak ETag' : 'without an ETag'}`,
+      )
     }
     return {...parseIndex(stored.text, this.bucket), etag: stored.etag}
   }
@@ -70,7 +72,10 @@ export class EngagementIndex {
   }
 
   /** One record; exit 3 (with `suggestion`) when the index has no such engagement. */
-  async get(engagementId: string, suggestion = 'List engagements with `auditforge engagement list`.'): Promise<EngagementRecord> {
+  async get(
+    engagementId: string,
+    suggestion = 'List engagements with `auditforge engagement list`.',
+  ): Promise<EngagementRecord> {
     validateEngagementId(engagementId)
     const record = (await this.list()).find((candidate) => candidate.engagement_id === engagementId)
     if (!record) throw notFound(`No engagement ${engagementId} in s3://${this.bucket}/${indexKey}`, suggestion)
@@ -101,7 +106,12 @@ export class EngagementIndex {
         const records = change(cloneRecords(snapshot.records))
         written = records ?? snapshot.records
         if (records === undefined) return undefined
-        return {key: indexKey, body: serializeIndex(records, snapshot.shape), contentType: 'application/json', ifMatch: snapshot.etag}
+        return {
+          key: indexKey,
+          body: serializeIndex(records, snapshot.shape),
+          contentType: 'application/json',
+          ifMatch: snapshot.etag,
+        }
       },
     )
     this.lastWrite = result.outcome === 'written' ? {before: before ?? null, after: result.etag ?? null} : undefined
@@ -150,7 +160,11 @@ export class EngagementIndex {
       if (expected !== undefined && (record.source_bucket ?? '') !== expected) {
         throw new AuditforgeError(
           `The record of ${engagementId} changed meanwhile (source_bucket is now ${JSON.stringify(record.source_bucket)}); it was left as it is`,
-          {code: 'conflict', exit: ExitCode.conflict, suggestion: 'Check the engagement with `auditforge engagement show` and run again.'},
+          {
+            code: 'conflict',
+            exit: ExitCode.conflict,
+            suggestion: 'Check the engagement with `auditforge engagement show` and run again.',
+          },
         )
       }
       record.source_bucket = sourceBucket

@@ -54,9 +54,14 @@ export function validateCreateInput(input: CreateEngagementInput): void {
   if (name.length === 0 || name.length > 200) throw invalidInput('--name must be 1 to 200 characters')
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) throw invalidInput('--name must not contain control characters')
-  for (const [flag, value] of [['--client-id', input.clientId], ['--firm-id', input.firmId]] as const) {
+  for (const [flag, value] of [
+    ['--client-id', input.clientId],
+    ['--firm-id', input.firmId],
+  ] as const) {
     if (value !== undefined && !identifierPattern.test(value)) {
-      throw invalidInput(`Invalid ${flag} ${JSON.stringify(value)}: 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit`)
+      throw invalidInput(
+        `Invalid ${flag} ${JSON.stringify(value)}: 1 to 64 letters, digits, ".", "_" or "-", starting with a letter or digit`,
+      )
     }
   }
 }
@@ -80,10 +85,15 @@ export async function createEngagement(
   let freshBucket: string | undefined
   const warnings: string[] = []
   if (input.isolated) {
-    const provisioned = await provisionEngagementBucket(context, engagementId, {tags: input.tags, onStep, removeIfIncomplete: true})
+    const provisioned = await provisionEngagementBucket(context, engagementId, {
+      tags: input.tags,
+      onStep,
+      removeIfIncomplete: true,
+    })
     sourceBucket = provisioned.bucket
     if (provisioned.created) freshBucket = provisioned.bucket
-    for (const skipped of provisioned.skipped) warnings.push(`${skipped.control} was not applied to ${sourceBucket}: ${skipped.reason}`)
+    for (const skipped of provisioned.skipped)
+      warnings.push(`${skipped.control} was not applied to ${sourceBucket}: ${skipped.reason}`)
   }
 
   const record: EngagementRecord = {
@@ -105,7 +115,8 @@ export async function createEngagement(
     if (!freshBucket) throw error
     // A write whose answer was lost (network, 5xx, retries spent) may still have landed: then
     // the bucket is the record's and stays. When the index cannot say, it stays too.
-    const uncertain = !(error instanceof AuditforgeError) || ['network', 'aws_error', 'conflict', 'throttled'].includes(error.code)
+    const uncertain =
+      !(error instanceof AuditforgeError) || ['network', 'aws_error', 'conflict', 'throttled'].includes(error.code)
     const landed =
       uncertain &&
       (await index.list().then(
@@ -120,11 +131,19 @@ export async function createEngagement(
   onStep?.('audit-log', createStepText['audit-log'])
   try {
     await new AuditLogStore(context, sharedBucket).append(
-      {event: 'engagement.created', timestamp: record.created_at, engagement_id: engagementId, actor, source_bucket: sourceBucket},
+      {
+        event: 'engagement.created',
+        timestamp: record.created_at,
+        engagement_id: engagementId,
+        actor,
+        source_bucket: sourceBucket,
+      },
       sourceBucket || undefined,
     )
   } catch (error) {
-    warnings.push(`The engagement was created, but its first audit-log event was not written: ${describeAwsError(error, {action: 'Appending to the audit log'}).message}`)
+    warnings.push(
+      `The engagement was created, but its first audit-log event was not written: ${describeAwsError(error, {action: 'Appending to the audit log'}).message}`,
+    )
   }
   return {record, warnings}
 }
@@ -198,7 +217,12 @@ export async function deleteEngagement(
   } catch (error) {
     const refusal = describeAwsError(error, {action: 'Checking the bucket', bucket})
     if (bucket === sourceBucket || refusal.exit !== ExitCode.refused) {
-      return {...result, bucket: 'cleanup_failed', cleanup_error: refusal.message, retry_command: decommissionCommand(context, bucket)}
+      return {
+        ...result,
+        bucket: 'cleanup_failed',
+        cleanup_error: refusal.message,
+        retry_command: decommissionCommand(context, bucket),
+      }
     }
     return {...result, bucket: 'left_in_place', cleanup_error: refusal.message}
   }
@@ -206,7 +230,12 @@ export async function deleteEngagement(
     const decommissioned: DecommissionResult = await retireBucket(context, preflight, sharedBucket, {
       onProgress: (progress) => options.onProgress?.({...progress, phase: 'bucket'}),
     })
-    return {...result, bucket: 'decommissioned', bucket_objects_deleted: decommissioned.deleted, trail_selector: decommissioned.trail_selector}
+    return {
+      ...result,
+      bucket: 'decommissioned',
+      bucket_objects_deleted: decommissioned.deleted,
+      trail_selector: decommissioned.trail_selector,
+    }
   } catch (error) {
     return {
       ...result,

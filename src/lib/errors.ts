@@ -119,7 +119,10 @@ const transportKey = Symbol.for('auditforge.transportFailure')
 /** Records on an error (the same object, so the SDK's retries keep it) where it happened. */
 export function markTransportFailure(error: unknown, endpoint: string, timeout?: TransportFailure['timeout']): unknown {
   if (typeof error === 'object' && error !== null && !(transportKey in error)) {
-    Object.defineProperty(error, transportKey, {value: {endpoint, timeout} satisfies TransportFailure, enumerable: false})
+    Object.defineProperty(error, transportKey, {
+      value: {endpoint, timeout} satisfies TransportFailure,
+      enumerable: false,
+    })
   }
   return error
 }
@@ -136,14 +139,21 @@ export function transportFailure(error: unknown): TransportFailure | undefined {
 export function isNonS3Answer(error: unknown): boolean {
   if (typeof error !== 'object' || error === null || !('$response' in error)) return false
   const detail = error instanceof Error ? `${error.name} ${error.message}` : ''
-  if (/Deserialization error|SyntaxError|Unexpected token|not valid JSON|Unexpected end|Invalid XML|char '<'|non-whitespace before first tag/i.test(detail)) {
+  if (
+    /Deserialization error|SyntaxError|Unexpected token|not valid JSON|Unexpected end|Invalid XML|char '<'|non-whitespace before first tag/i.test(
+      detail,
+    )
+  ) {
     return true
   }
   const headers = (error as {$response?: {headers?: Record<string, string>}}).$response?.headers ?? {}
   const contentType = Object.entries(headers).find(([name]) => name.toLowerCase() === 'content-type')?.[1] ?? ''
   const code = awsErrorCode(error)
   // An error page: HTML, or an answer with no error code that is not XML either.
-  return /html/i.test(contentType) || ((code === undefined || codelessNames.has(code)) && contentType !== '' && !/xml/i.test(contentType))
+  return (
+    /html/i.test(contentType) ||
+    ((code === undefined || codelessNames.has(code)) && contentType !== '' && !/xml/i.test(contentType))
+  )
 }
 
 /**
@@ -155,7 +165,8 @@ export function nonS3Answer(target: string, detail?: string, cause?: unknown): A
   return new AuditforgeError(`${target}: the endpoint's answer is not an S3 response${detail ? ` (${detail})` : ''}`, {
     code: 'not_s3',
     exit: ExitCode.failed,
-    suggestion: 'Check --endpoint-url / AWS_ENDPOINT_URL: it may point at a proxy, a web page or another service. Nothing was changed.',
+    suggestion:
+      'Check --endpoint-url / AWS_ENDPOINT_URL: it may point at a proxy, a web page or another service. Nothing was changed.',
     cause,
   })
 }
@@ -209,17 +220,22 @@ export function describeAwsError(error: unknown, context: OperationContext): Aud
       ...options,
       code: 'timeout',
       exit: ExitCode.failed,
-      suggestion: 'Check the endpoint and the network. AUDITFORGE_CONNECT_TIMEOUT and AUDITFORGE_READ_TIMEOUT (seconds) set the limits.',
+      suggestion:
+        'Check the endpoint and the network. AUDITFORGE_CONNECT_TIMEOUT and AUDITFORGE_READ_TIMEOUT (seconds) set the limits.',
     })
   }
   if (code === 'InvalidObjectState') {
     const storageClass = (error as {StorageClass?: string}).StorageClass
-    return new AuditforgeError(`${target}: the object is archived (${storageClass ?? 'GLACIER or DEEP_ARCHIVE'}); restore it first`, {
-      ...options,
-      code: 'archived',
-      exit: ExitCode.failed,
-      suggestion: 'Restore the object (aws s3api restore-object) and run the command again once the restore has finished.',
-    })
+    return new AuditforgeError(
+      `${target}: the object is archived (${storageClass ?? 'GLACIER or DEEP_ARCHIVE'}); restore it first`,
+      {
+        ...options,
+        code: 'archived',
+        exit: ExitCode.failed,
+        suggestion:
+          'Restore the object (aws s3api restore-object) and run the command again once the restore has finished.',
+      },
+    )
   }
   if (isAccessDenied(error)) {
     return new AuditforgeError(`${target}: access denied`, {
@@ -265,26 +281,37 @@ export function describeAwsError(error: unknown, context: OperationContext): Aud
     })
   }
   if (code === 'InvalidBucketState') {
-    return new AuditforgeError(`${target}: the bucket's state does not allow this (InvalidBucketState: ${firstLine(detail)})`, {
-      ...options,
-      code: 'invalid_bucket_state',
-      exit: ExitCode.failed,
-    })
+    return new AuditforgeError(
+      `${target}: the bucket's state does not allow this (InvalidBucketState: ${firstLine(detail)})`,
+      {
+        ...options,
+        code: 'invalid_bucket_state',
+        exit: ExitCode.failed,
+      },
+    )
   }
   if (code === 'BucketNotEmpty') {
-    return new AuditforgeError(`${target}: the bucket is not empty`, {...options, code: 'bucket_not_empty', exit: ExitCode.failed})
+    return new AuditforgeError(`${target}: the bucket is not empty`, {
+      ...options,
+      code: 'bucket_not_empty',
+      exit: ExitCode.failed,
+    })
   }
   if (isNetworkError(error)) {
     const systemCode = (error as {code?: unknown} | null)?.code
     const endpoint = transport?.endpoint ?? 'the endpoint'
     const reason = firstLine(detail) || String(systemCode ?? code)
     const cut = systemCode === 'ECONNRESET' || systemCode === 'EPIPE' || /^aborted$|socket hang up/.test(reason)
-    return new AuditforgeError(`${target}: ${cut ? `the connection to ${endpoint} was cut` : `could not reach ${endpoint}`} (${reason})`, {
-      ...options,
-      code: 'network',
-      exit: ExitCode.failed,
-      suggestion: 'Check --endpoint-url / AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL, --region and the network.',
-    })
+    return new AuditforgeError(
+      `${target}: ${cut ? `the connection to ${endpoint} was cut` : `could not reach ${endpoint}`} (${reason})`,
+      {
+        ...options,
+        code: 'network',
+        exit: ExitCode.failed,
+        suggestion:
+          'Check --endpoint-url / AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL, --region and the network.',
+      },
+    )
   }
   if (isNonS3Answer(error)) {
     const status = httpStatus(error)
@@ -306,7 +333,11 @@ export function describeAwsError(error: unknown, context: OperationContext): Aud
       suggestion: 'Set AWS_PROFILE, run `aws sso login`, or run where a task or instance role is available.',
     })
   }
-  return new AuditforgeError(`${target}: ${code}: ${firstLine(detail)}`, {...options, code: 'aws_error', exit: ExitCode.failed})
+  return new AuditforgeError(`${target}: ${code}: ${firstLine(detail)}`, {
+    ...options,
+    code: 'aws_error',
+    exit: ExitCode.failed,
+  })
 }
 
 function timedOut(endpoint: string, timeout: NonNullable<TransportFailure['timeout']>): string {

@@ -43,15 +43,27 @@ export type IndexShape =
   | {kind: 'map'; idInEntry: ReadonlyMap<string, boolean>}
 
 /** The fields auditforge reads; each must be a string when present. */
-const knownFields = ['engagement_id', 'name', 'client_id', 'firm_id', 'created_at', 'source_bucket', 'findings_key', 'audit_log_key'] as const
+const knownFields = [
+  'engagement_id',
+  'name',
+  'client_id',
+  'firm_id',
+  'created_at',
+  'source_bucket',
+  'findings_key',
+  'audit_log_key',
+] as const
 
 /** The error for an index that cannot be read or rewritten without losing something. */
 export function corruptIndex(bucket: string, reason: string): AuditforgeError {
-  return new AuditforgeError(`The engagement index s3://${bucket}/${indexKey} is corrupt: ${reason}; it was left untouched`, {
-    code: 'index_corrupt',
-    exit: ExitCode.failed,
-    suggestion: 'Restore a good version of the file (the bucket is versioned) before changing engagements.',
-  })
+  return new AuditforgeError(
+    `The engagement index s3://${bucket}/${indexKey} is corrupt: ${reason}; it was left untouched`,
+    {
+      code: 'index_corrupt',
+      exit: ExitCode.failed,
+      suggestion: 'Restore a good version of the file (the bucket is versioned) before changing engagements.',
+    },
+  )
 }
 
 /**
@@ -64,12 +76,21 @@ export function corruptIndex(bucket: string, reason: string): AuditforgeError {
 export function parseIndex(text: string, bucket: string): {records: EngagementRecord[]; shape: IndexShape} {
   const document = parseDocument(text, bucket)
   if (Array.isArray(document)) {
-    return {records: uniqueIds(document.map((value, i) => asRecord(value, bucket, `entry ${i}`)), bucket), shape: {kind: 'array'}}
+    return {
+      records: uniqueIds(
+        document.map((value, i) => asRecord(value, bucket, `entry ${i}`)),
+        bucket,
+      ),
+      shape: {kind: 'array'},
+    }
   }
   if (!isObject(document)) throw corruptIndex(bucket, 'the top level is neither an object nor an array')
   const nested = document.engagements
   if (Array.isArray(nested)) {
-    const records = uniqueIds(nested.map((value, i) => asRecord(value, bucket, `engagements[${i}]`)), bucket)
+    const records = uniqueIds(
+      nested.map((value, i) => asRecord(value, bucket, `engagements[${i}]`)),
+      bucket,
+    )
     return {records, shape: {kind: 'wrapped', document, nested: 'array'}}
   }
   if (isObject(nested)) {
@@ -131,7 +152,8 @@ function parseDocument(text: string, bucket: string): unknown {
   // A key repeated with the same value parses silently; writing the document back would still
   // drop one of them, and in a map it is an id held twice.
   const repeated = firstRepeatedKey(text)
-  if (repeated !== undefined) throw corruptIndex(bucket, `the key ${JSON.stringify(repeated)} appears twice in one object`)
+  if (repeated !== undefined)
+    throw corruptIndex(bucket, `the key ${JSON.stringify(repeated)} appears twice in one object`)
   return document
 }
 
@@ -194,7 +216,8 @@ function checkKnownFields(record: Record<string, unknown>, bucket: string, where
 function uniqueIds(records: EngagementRecord[], bucket: string): EngagementRecord[] {
   const seen = new Set<string>()
   for (const record of records) {
-    if (seen.has(record.engagement_id)) throw corruptIndex(bucket, `engagement ${JSON.stringify(record.engagement_id)} appears twice`)
+    if (seen.has(record.engagement_id))
+      throw corruptIndex(bucket, `engagement ${JSON.stringify(record.engagement_id)} appears twice`)
     seen.add(record.engagement_id)
   }
   return records
@@ -204,14 +227,19 @@ function uniqueIds(records: EngagementRecord[], bucket: string): EngagementRecor
  * Records of a map keyed by id. An entry whose own engagement_id names another engagement is
  * refused: taking either as the id would drop or duplicate a record on the next rewrite.
  */
-function fromMap(map: Record<string, unknown>, bucket: string): {records: EngagementRecord[]; idInEntry: Map<string, boolean>} {
+function fromMap(
+  map: Record<string, unknown>,
+  bucket: string,
+): {records: EngagementRecord[]; idInEntry: Map<string, boolean>} {
   const idInEntry = new Map<string, boolean>()
   const records = Object.entries(map).map(([id, value]) => {
     const where = `entry ${JSON.stringify(id)}`
     if (!isObject(value)) throw corruptIndex(bucket, `${where} is not an object`)
     const inner = value.engagement_id
-    if (inner !== undefined && typeof inner !== 'string') throw corruptIndex(bucket, `${where} has an engagement_id that is not a string`)
-    if (inner !== undefined && inner !== id) throw corruptIndex(bucket, `${where} holds engagement_id ${JSON.stringify(inner)}`)
+    if (inner !== undefined && typeof inner !== 'string')
+      throw corruptIndex(bucket, `${where} has an engagement_id that is not a string`)
+    if (inner !== undefined && inner !== id)
+      throw corruptIndex(bucket, `${where} holds engagement_id ${JSON.stringify(inner)}`)
     idInEntry.set(id, inner !== undefined)
     checkKnownFields(value, bucket, where)
     // An entry that names itself keeps its fields in their stored order.
@@ -232,7 +260,12 @@ function toMap(records: EngagementRecord[], idInEntry: ReadonlyMap<string, boole
     const {engagement_id: id, ...entry} = record
     const carriesId = idInEntry.get(id) ?? newEntriesCarryId
     // defineProperty, not assignment: an id of "__proto__" must stay an ordinary key.
-    Object.defineProperty(map, id, {value: carriesId ? record : entry, enumerable: true, writable: true, configurable: true})
+    Object.defineProperty(map, id, {
+      value: carriesId ? record : entry,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
   }
   return map
 }

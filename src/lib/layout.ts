@@ -80,7 +80,8 @@ const segmentPattern = /^[a-z0-9][a-z0-9-]{0,31}$/
 export const migrationKeys = {
   prefix: migrationsPrefix,
   /** A new run id: `<YYYYMMDDTHHMMSS.mmmZ>-<6 hex>`, sortable by time. */
-  newRunId: (at: Date, token: string = randomBytes(3).toString('hex')): string => `${exportTimestamp(at)}-${exportToken(token)}`,
+  newRunId: (at: Date, token: string = randomBytes(3).toString('hex')): string =>
+    `${exportTimestamp(at)}-${exportToken(token)}`,
   run: (id: string, runId: string): string => `${migrationsPrefix(id)}${validatedRunId(runId)}/`,
   chunk: (id: string, runId: string, segment: string, chunk: number): string =>
     `${migrationsPrefix(id)}${validatedRunId(runId)}/${validatedSegment(segment)}/objects-${chunkNumber(chunk)}.jsonl`,
@@ -93,7 +94,8 @@ export const migrationKeys = {
    */
   purges: (id: string): string => `${migrationsPrefix(id)}purges/`,
   purge: (id: string, purgeId: string): string => `${migrationsPrefix(id)}purges/${validatedRunId(purgeId)}/`,
-  purgeRecord: (id: string, purgeId: string): string => `${migrationsPrefix(id)}purges/${validatedRunId(purgeId)}/purge.json`,
+  purgeRecord: (id: string, purgeId: string): string =>
+    `${migrationsPrefix(id)}purges/${validatedRunId(purgeId)}/purge.json`,
   purgeChunk: (id: string, purgeId: string, phase: PurgePhase, chunk: number): string =>
     `${migrationsPrefix(id)}purges/${validatedRunId(purgeId)}/${purgePhase(phase)}-${chunkNumber(chunk)}.jsonl`,
   /**
@@ -101,7 +103,8 @@ export const migrationKeys = {
    * (`<YYYYMMDDTHHMMSS.mmmZ>-<6 hex>`) so they sort by time; beside the runs, never one of them.
    */
   verificationsPrefix: (id: string): string => `${migrationsPrefix(id)}verifications/`,
-  verification: (id: string, verificationId: string): string => `${migrationsPrefix(id)}verifications/${validatedRunId(verificationId)}.json`,
+  verification: (id: string, verificationId: string): string =>
+    `${migrationsPrefix(id)}verifications/${validatedRunId(verificationId)}.json`,
 }
 
 const batchPrefix = (id: string): string => `${root}/batch-operations/${validateEngagementId(id)}/`
@@ -184,7 +187,8 @@ function validatedSegment(segment: string): string {
 }
 
 function chunkNumber(chunk: number): string {
-  if (!Number.isInteger(chunk) || chunk < 1 || chunk > 99_999) throw invalidInput(`Invalid evidence chunk number ${chunk}`)
+  if (!Number.isInteger(chunk) || chunk < 1 || chunk > 99_999)
+    throw invalidInput(`Invalid evidence chunk number ${chunk}`)
   return String(chunk).padStart(5, '0')
 }
 
@@ -236,12 +240,14 @@ export function shardNumberOf(id: string, key: string): number | undefined {
 }
 
 function shardName(shard: number): string {
-  if (!Number.isInteger(shard) || shard < 0 || shard > 99_999) throw invalidInput(`Invalid audit-log shard number ${shard}`)
+  if (!Number.isInteger(shard) || shard < 0 || shard > 99_999)
+    throw invalidInput(`Invalid audit-log shard number ${shard}`)
   return `shard-${String(shard).padStart(5, '0')}.jsonl`
 }
 
 function deliverableExtension(extension: string): string {
-  if (!/^[a-z0-9][a-z0-9.]{0,15}$/i.test(extension)) throw invalidInput(`Invalid deliverable extension ${JSON.stringify(extension)}`)
+  if (!/^[a-z0-9][a-z0-9.]{0,15}$/i.test(extension))
+    throw invalidInput(`Invalid deliverable extension ${JSON.stringify(extension)}`)
   return extension
 }
 
@@ -259,7 +265,8 @@ export function exportTimestamp(at: Date): string {
 }
 
 function exportToken(token: string): string {
-  if (!/^[0-9a-f]{6}$/.test(token)) throw invalidInput(`Invalid export token ${JSON.stringify(token)}: expected 6 lowercase hex digits`)
+  if (!/^[0-9a-f]{6}$/.test(token))
+    throw invalidInput(`Invalid export token ${JSON.stringify(token)}: expected 6 lowercase hex digits`)
   return token
 }
 
@@ -298,7 +305,10 @@ export function engagementBucketName(
   let name = `${prefix}${shortId(id)}-${validateAccountId(accountId)}`
   if (namespace.namespace === 'account-regional') {
     if (!namespace.region || !regionPattern.test(namespace.region)) {
-      throw invalidInput(`An account-regional bucket name needs the region it is created in (got ${JSON.stringify(namespace.region ?? '')})`, 'Set --region or AWS_REGION.')
+      throw invalidInput(
+        `An account-regional bucket name needs the region it is created in (got ${JSON.stringify(namespace.region ?? '')})`,
+        'Set --region or AWS_REGION.',
+      )
     }
     name = `${name}-${namespace.region}-an`
   }

@@ -29,12 +29,23 @@ class BucketResolver {
 
   protected async getText(bucket: string | undefined, key: string, action: string): Promise<string | undefined> {
     const target = await this.target(bucket)
-    return (await readText(this.context.s3, {bucket: target.Bucket, key, expectedOwner: target.ExpectedBucketOwner}, action))?.text
+    return (
+      await readText(this.context.s3, {bucket: target.Bucket, key, expectedOwner: target.ExpectedBucketOwner}, action)
+    )?.text
   }
 
-  protected async putBody(bucket: string | undefined, key: string, body: string | Uint8Array, contentType: string, action: string) {
+  protected async putBody(
+    bucket: string | undefined,
+    key: string,
+    body: string | Uint8Array,
+    contentType: string,
+    action: string,
+  ) {
     const target = await this.target(bucket)
-    await putObject(this.context.s3, {bucket: target.Bucket, key, expectedOwner: target.ExpectedBucketOwner}, body, {contentType, action})
+    await putObject(this.context.s3, {bucket: target.Bucket, key, expectedOwner: target.ExpectedBucketOwner}, body, {
+      contentType,
+      action,
+    })
   }
 }
 
@@ -62,11 +73,23 @@ const deliverableTypes: Record<string, string> = {
 export class DeliverableStore extends BucketResolver {
   async put(engagementId: string, extension: string, body: string | Uint8Array, bucket?: string): Promise<void> {
     const key = engagementKeys.deliverable(engagementId, extension)
-    await this.putBody(bucket, key, body, deliverableTypes[extension] ?? 'application/octet-stream', 'Writing a deliverable')
+    await this.putBody(
+      bucket,
+      key,
+      body,
+      deliverableTypes[extension] ?? 'application/octet-stream',
+      'Writing a deliverable',
+    )
   }
 
   async putMethodology(engagementId: string, markdown: string, bucket?: string): Promise<void> {
-    await this.putBody(bucket, engagementKeys.methodology(engagementId), markdown, deliverableTypes.md, 'Writing the methodology')
+    await this.putBody(
+      bucket,
+      engagementKeys.methodology(engagementId),
+      markdown,
+      deliverableTypes.md,
+      'Writing the methodology',
+    )
   }
 
   async get(engagementId: string, extension: string, bucket?: string): Promise<string | undefined> {
@@ -171,7 +194,8 @@ export class AuditLogStore extends BucketResolver {
         // one (another writer started the next): every shard written to before is checked.
         for (const key of attempted) {
           const location = {bucket: target.Bucket, key, expectedOwner: target.ExpectedBucketOwner}
-          if ((await readText(this.context.s3, location, 'Reading an audit-log shard'))?.text.includes(marker)) return undefined
+          if ((await readText(this.context.s3, location, 'Reading an audit-log shard'))?.text.includes(marker))
+            return undefined
         }
         const write = await planAppend()
         if (write) attempted.add(write.key)

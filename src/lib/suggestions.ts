@@ -16,7 +16,10 @@ export interface Candidate<T> {
  * (at most a third of the typed length away, and always one edit): a wild guess is worse than
  * none. Ties keep the candidate listed first.
  */
-export function closestMatch<T>(typed: string, candidates: Iterable<Candidate<T>>): {value: T; distance: number} | undefined {
+export function closestMatch<T>(
+  typed: string,
+  candidates: Iterable<Candidate<T>>,
+): {value: T; distance: number} | undefined {
   const allowed = Math.max(1, Math.floor(typed.length / 3))
   let best: {value: T; distance: number} | undefined
   for (const candidate of candidates) {
@@ -33,7 +36,11 @@ export function closestMatch<T>(typed: string, candidates: Iterable<Candidate<T>
  * close to a command's last word (`verify` → `bucket:verify`). Returns the command or topic id
  * in colon form; the caller shows it with spaces.
  */
-export function closestCommand(id: string, commandIds: readonly string[], topicIds: readonly string[]): string | undefined {
+export function closestCommand(
+  id: string,
+  commandIds: readonly string[],
+  topicIds: readonly string[],
+): string | undefined {
   const words = id.split(':')
   const candidates: Array<Candidate<string>> = [...commandIds, ...topicIds].map((name) => ({name, value: name}))
   for (let count = words.length; count >= 1; count--) {

@@ -42,7 +42,8 @@ export interface VerificationDifference {
   detail: string | null
 }
 
-export type MigrationStatus = 'planned' | 'migrated' | 'already_migrated' | 'verified' | 'verification_failed' | 'failed'
+export type MigrationStatus =
+  'planned' | 'migrated' | 'already_migrated' | 'verified' | 'verification_failed' | 'failed'
 
 /** One engagement of a plan or an `--execute` run. */
 export interface EngagementOutcome {
@@ -74,7 +75,10 @@ export interface EngagementOutcome {
 }
 
 /** One engagement of a plan or an `--execute` run in the `--json` document: every field present, null when it does not apply. */
-export type ReportedEngagementOutcome = {[K in keyof EngagementOutcome]-?: Exclude<EngagementOutcome[K], undefined> | (undefined extends EngagementOutcome[K] ? null : never)}
+export type ReportedEngagementOutcome = {
+  [K in keyof EngagementOutcome]-?:
+    Exclude<EngagementOutcome[K], undefined> | (undefined extends EngagementOutcome[K] ? null : never)
+}
 
 /** One engagement of `--verify-only`. */
 export interface VerifyOutcome {
@@ -129,10 +133,14 @@ export interface MigrationReport {
  * succeeds, else the failure's code: `verification_failed` (exit 4), `migration_failed` (1),
  * `migration_refused` (5), `migration_conflict` (6).
  */
-export interface MigrateResult extends Omit<MigrationReport, 'status'>, Reported<SourceStatus | 'verification_failed' | 'migration_failed' | 'migration_refused' | 'migration_conflict'> {}
+export interface MigrateResult
+  extends
+    Omit<MigrationReport, 'status'>,
+    Reported<SourceStatus | 'verification_failed' | 'migration_failed' | 'migration_refused' | 'migration_conflict'> {}
 
 /** `migrate purge-source`: `status` is `refused` when a dry run finds that --execute would refuse (exit 3, 4 or 5), the failure's code when --execute leaves late writes (exit 4). */
-export type MigratePurgeSourceResult = Omit<PurgeReport, 'status'> & Reported<PurgeReport['status'] | 'late_writes_left'>
+export type MigratePurgeSourceResult = Omit<PurgeReport, 'status'> &
+  Reported<PurgeReport['status'] | 'late_writes_left'>
 
 /** `migrate rollback`. */
 export interface MigrateRollbackResult {

@@ -15,12 +15,16 @@ export async function confirmDestructive(question: string, yes: boolean): Promis
   try {
     // inquirer marks an answered question with a green ✔, a "No" (a refusal) included; the mark
     // here says only that it was asked.
-    answer = await confirm({message: sanitize(question), default: false, theme: {prefix: {idle: '?', done: '?'}}}, {output: process.stderr})
+    answer = await confirm(
+      {message: sanitize(question), default: false, theme: {prefix: {idle: '?', done: '?'}}},
+      {output: process.stderr},
+    )
   } catch (error) {
     // Ctrl-C or Ctrl-D at the prompt is a "no", not a crash.
     if (!(error instanceof Error && error.name === 'ExitPromptError')) throw error
   }
-  if (!answer) throw new AuditforgeError('Not confirmed; nothing was changed', {code: 'not_confirmed', exit: ExitCode.refused})
+  if (!answer)
+    throw new AuditforgeError('Not confirmed; nothing was changed', {code: 'not_confirmed', exit: ExitCode.refused})
 }
 
 /**
@@ -29,6 +33,9 @@ export async function confirmDestructive(question: string, yes: boolean): Promis
  */
 export function assertCanConfirm(yes: boolean): void {
   if (!yes && !canPrompt()) {
-    throw refused('Refusing to run a destructive command without confirmation: no terminal to ask on', 'Pass --yes to confirm.')
+    throw refused(
+      'Refusing to run a destructive command without confirmation: no terminal to ask on',
+      'Pass --yes to confirm.',
+    )
   }
 }

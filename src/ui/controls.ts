@@ -31,13 +31,21 @@ export function renderBucketCheck(check: BucketCheck, standard?: StandardName, w
 
 /** The decommission preflight: a row per check, ok or BLOCKS, with what was found. */
 export function renderPreflight(checks: {check: string; ok: boolean; detail: string}[]): Rendered {
-  const head: Column[] = [{title: '  Check', fit: 'whole'}, {title: 'Result', fit: 'whole'}, {title: 'Found', fit: 'wrap'}]
-  return renderTable(head, checks.map((check) => [`  ${check.check}`, check.ok ? 'ok' : 'BLOCKS', check.detail]))
+  const head: Column[] = [
+    {title: '  Check', fit: 'whole'},
+    {title: 'Result', fit: 'whole'},
+    {title: 'Found', fit: 'wrap'},
+  ]
+  return renderTable(
+    head,
+    checks.map((check) => [`  ${check.check}`, check.ok ? 'ok' : 'BLOCKS', check.detail]),
+  )
 }
 
 /** What to warn about after a decommission that was to take the bucket's selector off a trail. */
 export function trailSelectorWarning(bucket: string, outcome: TrailSelectorOutcome | null): string | undefined {
-  if (outcome === 'only') return `${bucket} is gone; its data-events selector stays on the trail, as the trail's only selector (without it the trail would log management events instead)`
+  if (outcome === 'only')
+    return `${bucket} is gone; its data-events selector stays on the trail, as the trail's only selector (without it the trail would log management events instead)`
   if (outcome === null || typeof outcome === 'string') return undefined
   return `${bucket} is gone, but its data-events selector is still on the trail: ${outcome.error}`
 }

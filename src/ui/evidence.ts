@@ -10,7 +10,8 @@ import {describeChecksumCheck, describeContentSample} from './migration.js'
 import {sanitize} from './terminal.js'
 
 const absent = '—'
-const text = (value: unknown): string => (value === null || value === undefined || value === '' ? absent : sanitize(value))
+const text = (value: unknown): string =>
+  value === null || value === undefined || value === '' ? absent : sanitize(value)
 
 /** The operator's view: one fact a line. */
 export function renderEvidenceText(report: EvidenceReport): string {
@@ -56,7 +57,10 @@ function verificationLines(report: EvidenceReport): string[] {
   const record = report.verification_record
   if (!record) return []
   const against = record.evidence_run ? `against run ${record.evidence_run}` : 'without evidence'
-  return [`${record.result} at ${record.checked_at} by ${record.operator_arn}, ${against} (${record.differences} differences)`, ...deepCheckLines(record.deep_checks)]
+  return [
+    `${record.result} at ${record.checked_at} by ${record.operator_arn}, ${against} (${record.differences} differences)`,
+    ...deepCheckLines(record.deep_checks),
+  ]
 }
 
 /** The auditor's report, in Markdown. */
@@ -76,19 +80,28 @@ export function renderEvidenceMarkdown(report: EvidenceReport): string {
     ['Objects', String(summary.objects)],
     ['Bytes', `${summary.bytes} (${formatBytes(summary.bytes)})`],
     ['Copied / proven / removed', `${summary.copied} / ${summary.proven} / ${summary.removed}`],
-    ['Verification', `${md(verification?.result)} at ${md(verification?.checked_at)}, ${verification?.differences ?? 0} differences`],
+    [
+      'Verification',
+      `${md(verification?.result)} at ${md(verification?.checked_at)}, ${verification?.differences ?? 0} differences`,
+    ],
     ['Index ETag before flip', md(summary.index_etag_before)],
     ['Index ETag after flip', md(summary.index_etag_after)],
     ['Flipped at', md(summary.flipped_at)],
     ['Late writes', `${summary.late_writes} (${summary.late_write_conflicts} conflicts)`],
-    ['Evidence lines (all runs)', `${objects.lines}: ${objects.copied} copied, ${objects.proven} proven, ${objects.removed} removed, ${objects.late_write} late writes`],
+    [
+      'Evidence lines (all runs)',
+      `${objects.lines}: ${objects.copied} copied, ${objects.proven} proven, ${objects.removed} removed, ${objects.late_write} late writes`,
+    ],
     ['Source purge', purgeText(report, md)],
     ['Deep checks of this run', deepCheckLines(summary.deep_checks).map(md).join('<br>') || 'none asked for'],
     ['Latest verification', verificationLines(report).map(md).join('<br>') || 'no verification record'],
   ]
   const samples = [
     ...sampleRows('this run', summary.deep_checks?.content_sample?.objects),
-    ...sampleRows(`verification ${report.verification_record?.verification_id ?? ''}`, report.verification_record?.deep_checks?.content_sample?.objects),
+    ...sampleRows(
+      `verification ${report.verification_record?.verification_id ?? ''}`,
+      report.verification_record?.deep_checks?.content_sample?.objects,
+    ),
   ]
   return [
     `# Migration evidence: ${md(report.engagement_id)}`,
@@ -104,7 +117,16 @@ export function renderEvidenceMarkdown(report: EvidenceReport): string {
     statement(report),
     '',
     ...(samples.length > 0
-      ? ['## Content sample', '', 'Objects downloaded from both sides, pinned to the versions in the evidence, and their SHA-256.', '', '| Check | Key | Size | Source SHA-256 | Target SHA-256 | Result |', '|---|---|---|---|---|---|', ...samples, '']
+      ? [
+          '## Content sample',
+          '',
+          'Objects downloaded from both sides, pinned to the versions in the evidence, and their SHA-256.',
+          '',
+          '| Check | Key | Size | Source SHA-256 | Target SHA-256 | Result |',
+          '|---|---|---|---|---|---|',
+          ...samples,
+          '',
+        ]
       : []),
     '## Evidence location',
     '',
@@ -118,14 +140,21 @@ export function renderEvidenceMarkdown(report: EvidenceReport): string {
 
 /** Table rows of sampled objects, every value escaped. */
 function sampleRows(check: string, objects: SampledObject[] | undefined): string[] {
-  return (objects ?? []).map((object) => `| ${md(check)} | ${md(object.key)} | ${md(object.size)} | ${md(object.source_sha256)} | ${md(object.target_sha256)} | ${md(object.outcome)} |`)
+  return (objects ?? []).map(
+    (object) =>
+      `| ${md(check)} | ${md(object.key)} | ${md(object.size)} | ${md(object.source_sha256)} | ${md(object.target_sha256)} | ${md(object.outcome)} |`,
+  )
 }
 
 function statement(report: EvidenceReport): string {
   const {summary} = report
   const verification = summary.verification
-  const verified = verification?.result === 'passed' ? `after verification passed at ${md(verification.checked_at)}` : `although verification ${md(verification?.result ?? 'was not recorded')}`
-  if (!summary.flipped_at) return `The record was not switched by this run; verification: ${md(verification?.result)} at ${md(verification?.checked_at)}.`
+  const verified =
+    verification?.result === 'passed'
+      ? `after verification passed at ${md(verification.checked_at)}`
+      : `although verification ${md(verification?.result ?? 'was not recorded')}`
+  if (!summary.flipped_at)
+    return `The record was not switched by this run; verification: ${md(verification?.result)} at ${md(verification?.checked_at)}.`
   return `The record was switched at ${md(summary.flipped_at)}, ${verified} (index ETag ${md(summary.index_etag_before)} → ${md(summary.index_etag_after)}).`
 }
 
@@ -140,7 +169,8 @@ function purgeText(report: EvidenceReport, value: (value: unknown) => string): s
   if (!purge) return 'not purged (the shared bucket still holds the copy)'
   const amount = `${plural(purge.versions, 'version')} and ${plural(purge.delete_markers, 'delete marker')}${purge.bytes === null ? '' : ` (${formatBytes(purge.bytes)})`}`
   const from = `from ${value(purge.shared_bucket)}`
-  if (purge.status !== 'completed') return `unfinished: purge ${value(purge.purge_id)} started at ${value(purge.started_at)} to remove ${amount} ${from}; run purge-source again to finish it`
+  if (purge.status !== 'completed')
+    return `unfinished: purge ${value(purge.purge_id)} started at ${value(purge.started_at)} to remove ${amount} ${from}; run purge-source again to finish it`
   const left = purge.left_versions ? `, ${plural(purge.left_versions, 'version')} left (written during the purge)` : ''
   return `purged at ${value(purge.completed_at)}: ${amount} removed ${from} (purge ${value(purge.purge_id)})${left}`
 }

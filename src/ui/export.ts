@@ -4,7 +4,8 @@ import {sanitize} from './terminal.js'
 
 /** The signed-URL result as a readable block for stdout; each value sanitised, so no value can add a line. */
 export function renderSignedUrl(result: SignedUrlResult): string {
-  if (result.empty) return `The audit log of ${sanitize(result.engagement_id)} is empty: nothing was uploaded and no URL was made.`
+  if (result.empty)
+    return `The audit log of ${sanitize(result.engagement_id)} is empty: nothing was uploaded and no URL was made.`
   return [
     `Engagement:  ${sanitize(result.engagement_id)}`,
     `Signed URL:  ${sanitize(result.signed_url)}`,

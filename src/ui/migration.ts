@@ -1,4 +1,12 @@
-import type {BulkOutcome, ChecksumCheck, ContentSampleCheck, DeepChecks, EngagementOutcome, NotComparableReason, VerifyOutcome} from '../lib/migrate/index.js'
+import type {
+  BulkOutcome,
+  ChecksumCheck,
+  ContentSampleCheck,
+  DeepChecks,
+  EngagementOutcome,
+  NotComparableReason,
+  VerifyOutcome,
+} from '../lib/migrate/index.js'
 import type {VerificationDifference} from '../results/migrate.js'
 import {plural} from './format.js'
 import {type Column, renderTable, terminalWidth, textWidth} from './table.js'
@@ -26,10 +34,15 @@ export function renderPlan(sourceBucket: string, outcomes: EngagementOutcome[]):
       planned.map((outcome) => [outcome.engagement_id, outcome.target_bucket, outcome.objects, mib(outcome.bytes)]),
       {rule: '-', plain: true},
     ).text
-    const width = Math.min(Math.max(...table.split('\n').map((line) => textWidth(line))), terminalWidth() ?? Number.POSITIVE_INFINITY)
+    const width = Math.min(
+      Math.max(...table.split('\n').map((line) => textWidth(line))),
+      terminalWidth() ?? Number.POSITIVE_INFINITY,
+    )
     lines.push('='.repeat(width), table, '='.repeat(width))
   }
-  lines.push(`Total: ${plural(planned.length, 'engagement')}, ${plural(sum(planned, 'objects'), 'object')}, ${mib(sum(planned, 'bytes'))} MiB`)
+  lines.push(
+    `Total: ${plural(planned.length, 'engagement')}, ${plural(sum(planned, 'objects'), 'object')}, ${mib(sum(planned, 'bytes'))} MiB`,
+  )
   for (const outcome of outcomes.filter((candidate) => candidate.status === 'already_migrated')) {
     lines.push(`Already migrated: ${sanitize(outcome.engagement_id)} uses ${sanitize(outcome.target_bucket)}`)
   }
@@ -38,16 +51,40 @@ export function renderPlan(sourceBucket: string, outcomes: EngagementOutcome[]):
 
 export function renderOutcomes(outcomes: EngagementOutcome[]): Rendered {
   return renderTable(
-    [...engagementColumns, {title: 'Status', fit: 'whole'}, {title: 'Copied', align: 'right'}, {title: 'Skipped', align: 'right', drop: 1}],
-    outcomes.map((outcome) => [outcome.engagement_id, outcome.target_bucket, outcome.status, outcome.copied, outcome.skipped_existing]),
+    [
+      ...engagementColumns,
+      {title: 'Status', fit: 'whole'},
+      {title: 'Copied', align: 'right'},
+      {title: 'Skipped', align: 'right', drop: 1},
+    ],
+    outcomes.map((outcome) => [
+      outcome.engagement_id,
+      outcome.target_bucket,
+      outcome.status,
+      outcome.copied,
+      outcome.skipped_existing,
+    ]),
   )
 }
 
 export function renderVerification(outcomes: VerifyOutcome[]): Rendered | string {
   if (outcomes.length === 0) return 'No migrated engagements to verify.'
   return renderTable(
-    [...engagementColumns, {title: 'Objs', align: 'right', drop: 2}, {title: 'MiB', align: 'right', drop: 1}, {title: 'Result', fit: 'whole'}],
-    outcomes.map((outcome) => [outcome.engagement_id, outcome.target_bucket, outcome.objects, mib(outcome.bytes), outcome.status === 'verified' ? 'ok' : plural(outcome.differences.length + outcome.unlisted_differences, 'difference')]),
+    [
+      ...engagementColumns,
+      {title: 'Objs', align: 'right', drop: 2},
+      {title: 'MiB', align: 'right', drop: 1},
+      {title: 'Result', fit: 'whole'},
+    ],
+    outcomes.map((outcome) => [
+      outcome.engagement_id,
+      outcome.target_bucket,
+      outcome.objects,
+      mib(outcome.bytes),
+      outcome.status === 'verified'
+        ? 'ok'
+        : plural(outcome.differences.length + outcome.unlisted_differences, 'difference'),
+    ]),
   )
 }
 
@@ -65,7 +102,11 @@ export function differenceText({key, kind, detail}: Pick<VerificationDifference,
  * One engagement's verification differences, the first 20 of them, as a warning and its detail
  * lines (each difference names a key from S3; the warning prints each on a line of its own).
  */
-export function renderDifferences(engagementId: string, differences: VerificationDifference[], unlisted = 0): [message: string, details: string[]] {
+export function renderDifferences(
+  engagementId: string,
+  differences: VerificationDifference[],
+  unlisted = 0,
+): [message: string, details: string[]] {
   const shown = differences.slice(0, 20).map((difference) => differenceText(difference))
   const hidden = differences.length - shown.length + unlisted
   const more = hidden > 0 ? [`… and ${hidden} more`] : []
@@ -84,7 +125,9 @@ const reasonLabels: Record<NotComparableReason, string> = {
 
 /** `--checksums` in one line: what was compared, what differed, and what could not be compared and why. */
 export function describeChecksumCheck(check: ChecksumCheck): string {
-  const reasons = Object.entries(check.not_comparable_reasons ?? {}).map(([reason, count]) => `${reasonLabels[reason as NotComparableReason] ?? reason}: ${count}`)
+  const reasons = Object.entries(check.not_comparable_reasons ?? {}).map(
+    ([reason, count]) => `${reasonLabels[reason as NotComparableReason] ?? reason}: ${count}`,
+  )
   return [
     `checksums ${check.result}: ${plural(check.objects, 'object')}, ${check.compared} compared (${check.equal} equal, ${check.mismatches} differ)`,
     ...(check.target_missing > 0 ? [`${check.target_missing} target versions missing`] : []),

@@ -69,7 +69,10 @@ export class RateWindow {
     const last = this.samples.at(-1)!
     const span = last.at - first.at
     if (span < this.minSpanMs || last.objects === first.objects) return undefined
-    return {objectsPerSecond: ((last.objects - first.objects) * 1000) / span, bytesPerSecond: ((last.bytes - first.bytes) * 1000) / span}
+    return {
+      objectsPerSecond: ((last.objects - first.objects) * 1000) / span,
+      bytesPerSecond: ((last.bytes - first.bytes) * 1000) / span,
+    }
   }
 }
 
@@ -77,7 +80,9 @@ export function formatDuration(seconds: number): string {
   if (seconds < 10) return `${Math.max(0, seconds).toFixed(1)}s`
   if (seconds < 60) return `${Math.round(seconds)}s`
   const minutes = Math.floor(seconds / 60)
-  return minutes < 60 ? `${minutes}m${String(Math.floor(seconds % 60)).padStart(2, '0')}s` : `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`
+  return minutes < 60
+    ? `${minutes}m${String(Math.floor(seconds % 60)).padStart(2, '0')}s`
+    : `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`
 }
 
 /** Seconds left at this rate (bytes when there are bytes to go, else objects); undefined without a rate. */
@@ -127,7 +132,12 @@ export function describeSummary(snapshot: ProgressSnapshot, elapsedSeconds: numb
 }
 
 /** One progress event as a JSON object (snake_case, null for what is not known yet). */
-export function progressEvent(event: 'progress' | 'done' | 'interrupted', snapshot: ProgressSnapshot, rate: Rate | undefined, elapsedSeconds: number): Record<string, unknown> {
+export function progressEvent(
+  event: 'progress' | 'done' | 'interrupted',
+  snapshot: ProgressSnapshot,
+  rate: Rate | undefined,
+  elapsedSeconds: number,
+): Record<string, unknown> {
   const remaining = estimateRemaining(snapshot, rate)
   return {
     event,
@@ -168,14 +178,16 @@ export function createProgressDisplay(enabled: boolean, options: ProgressOptions
   const record = (snapshot: ProgressSnapshot) => {
     last = snapshot
     // Rates are for copying: provisioning and verifying move no bytes.
-    if (snapshot.phase === undefined || snapshot.phase === 'copy') window.add(now(), snapshot.objectsDone, snapshot.bytesDone)
+    if (snapshot.phase === undefined || snapshot.phase === 'copy')
+      window.add(now(), snapshot.objectsDone, snapshot.bytesDone)
   }
   const rate = () => (last?.phase === undefined || last.phase === 'copy' ? window.rate() : undefined)
 
   if (options.format === 'ndjson') {
     let lastAt = Number.NEGATIVE_INFINITY
     let lastPhase: string | undefined
-    const emit = (event: 'progress' | 'done', snapshot: ProgressSnapshot) => stream.write(`${JSON.stringify(progressEvent(event, snapshot, rate(), elapsed()))}\n`)
+    const emit = (event: 'progress' | 'done', snapshot: ProgressSnapshot) =>
+      stream.write(`${JSON.stringify(progressEvent(event, snapshot, rate(), elapsed()))}\n`)
     return {
       get last() {
         return last
@@ -260,8 +272,12 @@ export function shellCommand(words: string[]): string {
 
 /** The line printed on Ctrl-C: what is complete, and the command that resumes. */
 export function describeInterruption(snapshot: ProgressSnapshot | undefined, resume: string): string {
-  const done = snapshot ? `${snapshot.phase ? `in ${snapshot.phase}, ` : ''}${snapshot.objectsDone}/${plural(snapshot.objectsTotal, 'object')} (${formatBytes(snapshot.bytesDone)}/${formatBytes(snapshot.bytesTotal)}) done` : 'before any object was done'
-  return sanitize(`Interrupted ${done}; copies made so far are kept and no record was switched for an unfinished engagement. Resume with: ${resume}`)
+  const done = snapshot
+    ? `${snapshot.phase ? `in ${snapshot.phase}, ` : ''}${snapshot.objectsDone}/${plural(snapshot.objectsTotal, 'object')} (${formatBytes(snapshot.bytesDone)}/${formatBytes(snapshot.bytesTotal)}) done`
+    : 'before any object was done'
+  return sanitize(
+    `Interrupted ${done}; copies made so far are kept and no record was switched for an unfinished engagement. Resume with: ${resume}`,
+  )
 }
 
 /**
@@ -269,12 +285,19 @@ export function describeInterruption(snapshot: ProgressSnapshot | undefined, res
  * terminal, prints one line saying what is complete and how to resume, and exits 130 (the
  * shell's code for a SIGINT). With ndjson progress an `interrupted` event is written as well.
  */
-export function exitOnInterrupt(progress: ProgressDisplay, resume: string, options: {ndjson?: boolean; stream?: NodeJS.WriteStream} = {}): () => void {
+export function exitOnInterrupt(
+  progress: ProgressDisplay,
+  resume: string,
+  options: {ndjson?: boolean; stream?: NodeJS.WriteStream} = {},
+): () => void {
   const stream = options.stream ?? process.stderr
   const started = Date.now()
   const onSignal = () => {
     progress.clear()
-    if (options.ndjson && progress.last) stream.write(`${JSON.stringify(progressEvent('interrupted', progress.last, undefined, (Date.now() - started) / 1000))}\n`)
+    if (options.ndjson && progress.last)
+      stream.write(
+        `${JSON.stringify(progressEvent('interrupted', progress.last, undefined, (Date.now() - started) / 1000))}\n`,
+      )
     stream.write(`${describeInterruption(progress.last, resume)}\n`)
     process.exit(130)
   }

@@ -20,12 +20,20 @@ export function renderPurgeInspection(inspection: PurgeInspection): string {
     `Verification:  [${mark(verification.result === 'not_run' ? null : verification.result === 'passed')}] ${describeVerification(inspection)}`,
   ]
   if (removal) {
-    lines.push(`To remove:     ${plural(removal.keys, 'key')}: ${plural(removal.versions, 'version')}, ${plural(removal.delete_markers, 'delete marker')}, ${formatBytes(removal.bytes)}`)
+    lines.push(
+      `To remove:     ${plural(removal.keys, 'key')}: ${plural(removal.versions, 'version')}, ${plural(removal.delete_markers, 'delete marker')}, ${formatBytes(removal.bytes)}`,
+    )
     for (const key of removal.first_keys) lines.push(`  ${sanitize(key)}`)
     if (removal.keys > removal.first_keys.length) lines.push(`  … and ${removal.keys - removal.first_keys.length} more`)
   }
-  if (inspection.unfinished_purges.length > 0) lines.push(`Unfinished:    ${inspection.unfinished_purges.map((id) => sanitize(id)).join(', ')} (finished by --execute)`)
-  if (inspection.last_purge) lines.push(`Last purge:    ${sanitize(inspection.last_purge.purge_id)} completed at ${sanitize(inspection.last_purge.completed_at ?? '—')}`)
+  if (inspection.unfinished_purges.length > 0)
+    lines.push(
+      `Unfinished:    ${inspection.unfinished_purges.map((id) => sanitize(id)).join(', ')} (finished by --execute)`,
+    )
+  if (inspection.last_purge)
+    lines.push(
+      `Last purge:    ${sanitize(inspection.last_purge.purge_id)} completed at ${sanitize(inspection.last_purge.completed_at ?? '—')}`,
+    )
   return lines.join('\n')
 }
 

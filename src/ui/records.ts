@@ -17,7 +17,12 @@ export function renderEngagementList(records: EngagementRecord[]): Rendered | st
       {title: 'Bucket', fit: 'whole'},
       {title: 'Created', drop: 1},
     ],
-    records.map((record) => [record.engagement_id, record.name, record.source_bucket || 'shared', String(record.created_at ?? '').slice(0, 10)]),
+    records.map((record) => [
+      record.engagement_id,
+      record.name,
+      record.source_bucket || 'shared',
+      String(record.created_at ?? '').slice(0, 10),
+    ]),
   )
 }
 
@@ -27,7 +32,10 @@ const identifiers = new Set(['engagement_id', 'client_id', 'firm_id', 'source_bu
 /** One record, field by field, unknown fields included, numbers with every digit they were stored with. */
 export function renderEngagement(record: EngagementRecord): Rendered {
   return renderTable(
-    [{title: 'Field', fit: 'whole'}, {title: 'Value', fit: 'wrap'}],
+    [
+      {title: 'Field', fit: 'whole'},
+      {title: 'Value', fit: 'wrap'},
+    ],
     Object.entries(record).map(([field, value]) => {
       const text = typeof value === 'string' ? value : stringifyJson(value)
       return [field, identifiers.has(field) ? {value: text, fit: 'whole'} : text]

@@ -3,9 +3,21 @@ import Table from 'cli-table3'
 import {Rendered, sanitize, useColor} from './terminal.js'
 
 const noBorders = {
-  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
-  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
-  left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '  ',
+  top: '',
+  'top-mid': '',
+  'top-left': '',
+  'top-right': '',
+  bottom: '',
+  'bottom-mid': '',
+  'bottom-left': '',
+  'bottom-right': '',
+  left: '',
+  'left-mid': '',
+  mid: '',
+  'mid-mid': '',
+  right: '',
+  'right-mid': '',
+  middle: '  ',
 }
 
 /**
@@ -32,7 +44,8 @@ export interface Cell {
   fit: ColumnFit
 }
 
-const isCell = (cell: unknown): cell is Cell => typeof cell === 'object' && cell !== null && 'fit' in cell && 'value' in cell
+const isCell = (cell: unknown): cell is Cell =>
+  typeof cell === 'object' && cell !== null && 'fit' in cell && 'value' in cell
 
 export interface TableOptions {
   /** The width to fit; default the terminal's when stdout is one, else none (piped). */
@@ -65,7 +78,8 @@ export function cutText(text: string, width: number): string {
 export function wrapText(text: string, width: number): string[] {
   // An indented value (a row set in under its heading) keeps its indent on every line.
   const indent = /^ */.exec(text)![0]
-  if (indent.length > 0 && indent.length < width - 1) return wrapText(text.slice(indent.length), width - indent.length).map((line) => `${indent}${line}`)
+  if (indent.length > 0 && indent.length < width - 1)
+    return wrapText(text.slice(indent.length), width - indent.length).map((line) => `${indent}${line}`)
   const lines: string[] = []
   let line = ''
   for (const word of text.split(' ')) {
@@ -108,26 +122,45 @@ export function renderTable(head: (Column | string)[], rows: unknown[][], option
   const cells: Cell[][] = rows.map((row) =>
     columns.map((column, index) => {
       const cell = row[index]
-      return isCell(cell) ? {value: sanitize(cell.value), fit: cell.fit} : {value: sanitize(cell), fit: column.fit ?? 'cut'}
+      return isCell(cell)
+        ? {value: sanitize(cell.value), fit: cell.fit}
+        : {value: sanitize(cell), fit: column.fit ?? 'cut'}
     }),
   )
   const width = options.width ?? terminalWidth()
-  const widest = (index: number, of: (cell: Cell) => boolean) => Math.max(textWidth(columns[index].title), ...cells.map((row) => (of(row[index]) ? textWidth(row[index].value as string) : 0)))
+  const widest = (index: number, of: (cell: Cell) => boolean) =>
+    Math.max(
+      textWidth(columns[index].title),
+      ...cells.map((row) => (of(row[index]) ? textWidth(row[index].value as string) : 0)),
+    )
   const natural = columns.map((_, index) => widest(index, () => true))
   // Identifiers set a column's least width; free text may be narrower than its longest value.
   const whole = columns.map((_, index) => widest(index, (cell) => cell.fit === 'whole'))
   if (width === undefined) {
     // The last column pads nothing after it, so its text (a reason, a detail) is never cut.
     const last = columns.length - 1
-    const widths = columns.map((_, index) => (index === last ? natural[index] : Math.max(whole[index], Math.min(natural[index], pipedTextWidth))))
+    const widths = columns.map((_, index) =>
+      index === last ? natural[index] : Math.max(whole[index], Math.min(natural[index], pipedTextWidth)),
+    )
     return draw(columns, cells, widths, undefined, options)
   }
   // The longest word of each column, with the indent a value keeps on every wrapped line.
   const longestWord = columns.map((_, index) =>
-    Math.max(0, ...cells.map((row) => {
-      const value = row[index].value as string
-      return /^ */.exec(value)![0].length + Math.max(...value.trim().split(' ').map((word) => textWidth(word)))
-    })),
+    Math.max(
+      0,
+      ...cells.map((row) => {
+        const value = row[index].value as string
+        return (
+          /^ */.exec(value)![0].length +
+          Math.max(
+            ...value
+              .trim()
+              .split(' ')
+              .map((word) => textWidth(word)),
+          )
+        )
+      }),
+    ),
   )
   const layout = fit(columns, natural, whole, longestWord, width)
   if (!layout) return stacked(columns, cells, width)
@@ -146,10 +179,21 @@ export function renderTable(head: (Column | string)[], rows: unknown[][], option
  * fit side by side. Columns with a drop rank go before free text narrows below a readable width;
  * only with all of them gone may it narrow further.
  */
-function fit(columns: Column[], natural: number[], whole: number[], longestWord: number[], width: number): number[] | undefined {
+function fit(
+  columns: Column[],
+  natural: number[],
+  whole: number[],
+  longestWord: number[],
+  width: number,
+): number[] | undefined {
   // Free text of short words (a list of control ids) may narrow to its longest word.
   const minimum = (wrap: number, words = false) =>
-    columns.map((column, index) => Math.max(whole[index], Math.min(natural[index], column.fit === 'wrap' ? (words ? Math.min(wrap, longestWord[index]) : wrap) : minCut)))
+    columns.map((column, index) =>
+      Math.max(
+        whole[index],
+        Math.min(natural[index], column.fit === 'wrap' ? (words ? Math.min(wrap, longestWord[index]) : wrap) : minCut),
+      ),
+    )
   const droppable = columns.map((column, index) => ({column, index})).filter(({column}) => column.drop !== undefined)
   droppable.sort((a, b) => a.column.drop! - b.column.drop!)
   const attempts = [
@@ -158,18 +202,26 @@ function fit(columns: Column[], natural: number[], whole: number[], longestWord:
     {least: minimum(minWrap, true), dropped: droppable.length},
   ]
   for (const {least, dropped} of attempts) {
-    const active = columns.map((_, index) => !droppable.slice(0, dropped).some((candidate) => candidate.index === index))
-    const total = (widths: number[]) => widths.reduce((sum, w, index) => sum + (active[index] ? w : 0), 0) + gap * (active.filter(Boolean).length - 1)
+    const active = columns.map(
+      (_, index) => !droppable.slice(0, dropped).some((candidate) => candidate.index === index),
+    )
+    const total = (widths: number[]) =>
+      widths.reduce((sum, w, index) => sum + (active[index] ? w : 0), 0) + gap * (active.filter(Boolean).length - 1)
     if (total(least) > width) continue
     const widths = natural.map((w, index) => (active[index] ? w : 0))
     // Narrow a column that can still give until the table fits: free text first, and of that
     // first what can wrap between words (the most room above its longest word), then the widest.
     while (total(widths) > width) {
-      const candidates = widths.map((w, index) => ({w, index, slack: w - longestWord[index]})).filter(({w, index}) => active[index] && w > least[index])
+      const candidates = widths
+        .map((w, index) => ({w, index, slack: w - longestWord[index]}))
+        .filter(({w, index}) => active[index] && w > least[index])
       const wrapping = candidates.filter(({index}) => columns[index].fit === 'wrap')
       const pool = wrapping.length > 0 ? wrapping : candidates
       const between = pool.filter(({slack}) => slack > 0)
-      const pick = between.length > 0 ? between.reduce((a, b) => (b.slack > a.slack ? b : a)) : pool.reduce((a, b) => (b.w > a.w ? b : a))
+      const pick =
+        between.length > 0
+          ? between.reduce((a, b) => (b.slack > a.slack ? b : a))
+          : pool.reduce((a, b) => (b.w > a.w ? b : a))
       widths[pick.index]--
     }
     return widths
@@ -178,25 +230,42 @@ function fit(columns: Column[], natural: number[], whole: number[], longestWord:
 }
 
 /** The table as lines; `width` undefined when piped (free text cut, never wrapped). */
-function draw(columns: Column[], cells: Cell[][], widths: number[], width: number | undefined, options: TableOptions): Rendered {
+function draw(
+  columns: Column[],
+  cells: Cell[][],
+  widths: number[],
+  width: number | undefined,
+  options: TableOptions,
+): Rendered {
   const table = new Table({
     head: columns.map((column) => column.title),
     chars: noBorders,
     colWidths: widths,
     colAligns: columns.map((column) => column.align ?? 'left'),
-    style: {head: useColor(process.stdout) && !options.plain ? ['bold'] : [], border: [], 'padding-left': 0, 'padding-right': 0},
+    style: {
+      head: useColor(process.stdout) && !options.plain ? ['bold'] : [],
+      border: [],
+      'padding-left': 0,
+      'padding-right': 0,
+    },
   })
   for (const row of cells) {
     table.push(
       row.map((cell, index) => {
         const value = cell.value as string
         if (cell.fit === 'whole' || textWidth(value) <= widths[index]) return value
-        return cell.fit === 'wrap' && width !== undefined ? wrapText(value, widths[index]).join('\n') : cutText(value, widths[index])
+        return cell.fit === 'wrap' && width !== undefined
+          ? wrapText(value, widths[index]).join('\n')
+          : cutText(value, widths[index])
       }),
     )
   }
-  const lines = table.toString().split('\n').map((line) => line.trimEnd())
-  if (options.rule) lines.splice(1, 0, options.rule.repeat(widths.reduce((sum, w) => sum + w, 0) + gap * (widths.length - 1)))
+  const lines = table
+    .toString()
+    .split('\n')
+    .map((line) => line.trimEnd())
+  if (options.rule)
+    lines.splice(1, 0, options.rule.repeat(widths.reduce((sum, w) => sum + w, 0) + gap * (widths.length - 1)))
   return new Rendered(lines.join('\n'))
 }
 

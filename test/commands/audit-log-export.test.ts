@@ -64,11 +64,25 @@ async function putEngagements(bucket: string, ids: string[], extra: Record<strin
     audit_log_key: logPrefix(id),
     ...extra,
   }))
-  await s3.send(new PutObjectCommand({Bucket: bucket, Key: indexKey, Body: JSON.stringify({engagements}, null, 2), ContentType: 'application/json'}))
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: indexKey,
+      Body: JSON.stringify({engagements}, null, 2),
+      ContentType: 'application/json',
+    }),
+  )
 }
 
 async function putShard(bucket: string, id: string, n: number, body: string): Promise<void> {
-  await s3.send(new PutObjectCommand({Bucket: bucket, Key: shardKey(id, n), Body: Buffer.from(body, 'utf8'), ContentType: 'application/x-ndjson'}))
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: shardKey(id, n),
+      Body: Buffer.from(body, 'utf8'),
+      ContentType: 'application/x-ndjson',
+    }),
+  )
 }
 
 /** A fresh shared bucket with one engagement whose shards are the given bodies, in order. */
@@ -86,7 +100,14 @@ function expectedJsonl(shards: string[]): Buffer {
 }
 
 const event = (n: number, extra: Record<string, unknown> = {}) =>
-  JSON.stringify({event: 'llm.call', timestamp: `2025-01-02T03:04:${String(n % 60).padStart(2, '0')}Z`, engagement_id: 'x', actor: 'arn:test', seq: n, ...extra})
+  JSON.stringify({
+    event: 'llm.call',
+    timestamp: `2025-01-02T03:04:${String(n % 60).padStart(2, '0')}Z`,
+    engagement_id: 'x',
+    actor: 'arn:test',
+    seq: n,
+    ...extra,
+  })
 
 async function keysUnder(bucket: string, prefix: string): Promise<string[]> {
   const reply = await s3.send(new ListObjectsV2Command({Bucket: bucket, Prefix: prefix}))
@@ -108,14 +129,22 @@ async function exportTraces(bucket: string): Promise<string[]> {
 async function auditLogText(bucket: string, id: string): Promise<string> {
   const keys = (await keysUnder(bucket, logPrefix(id))).sort()
   const texts = await Promise.all(
-    keys.map(async (key) => (await s3.send(new GetObjectCommand({Bucket: bucket, Key: key}))).Body!.transformToString('utf8')),
+    keys.map(async (key) =>
+      (await s3.send(new GetObjectCommand({Bucket: bucket, Key: key}))).Body!.transformToString('utf8'),
+    ),
   )
   return texts.join('')
 }
 
 async function download(url: string): Promise<Buffer> {
   const reply = await fetch(url)
-  expect(reply.status, await reply.clone().text().catch(() => '')).toBe(200)
+  expect(
+    reply.status,
+    await reply
+      .clone()
+      .text()
+      .catch(() => ''),
+  ).toBe(200)
   return Buffer.from(await reply.arrayBuffer())
 }
 
@@ -142,9 +171,17 @@ async function runTrapped(args: string[]) {
   }
 }
 
-describe.concurrent('audit-log export: input checks (the seed\'s 422s), before any AWS call', () => {
+describe.concurrent("audit-log export: input checks (the seed's 422s), before any AWS call", () => {
   it('an invalid --delivery is exit 2 with nothing on stdout', async () => {
-    const result = await runTrapped(['audit-log', 'export', 'eng-abc123', '--delivery', 'ftp', '--shared-bucket', 'any-bucket'])
+    const result = await runTrapped([
+      'audit-log',
+      'export',
+      'eng-abc123',
+      '--delivery',
+      'ftp',
+      '--shared-bucket',
+      'any-bucket',
+    ])
     expect(result.code).toBe(2)
     expect(result.stdout).toBe('')
     expect(result.stderr).toContain('--delivery')
@@ -152,22 +189,41 @@ describe.concurrent('audit-log export: input checks (the seed\'s 422s), before a
   })
 
   it('an invalid --format is exit 2', async () => {
-    const result = await runTrapped(['audit-log', 'export', 'eng-abc123', '--format', 'csv', '--shared-bucket', 'any-bucket'])
+    const result = await runTrapped([
+      'audit-log',
+      'export',
+      'eng-abc123',
+      '--format',
+      'csv',
+      '--shared-bucket',
+      'any-bucket',
+    ])
     expect(result.code).toBe(2)
     expect(result.stdout).toBe('')
     expect(result.awsCalls).toEqual([])
   })
 
-  it.each(['59', '3601', 'abc', '600.5', '0'])('--expires-in %s is exit 2, quickly and without touching AWS', async (value) => {
-    const result = await runTrapped([
-      'audit-log', 'export', 'eng-abc123', '--delivery', 'signed_url', '--expires-in', value, '--shared-bucket', 'any-bucket',
-    ])
-    expect(result.code).toBe(2)
-    expect(result.stdout).toBe('')
-    expect(result.stderr).toContain('expires-in')
-    expect(result.awsCalls).toEqual([])
-    expect(result.ms).toBeLessThan(10_000)
-  })
+  it.each(['59', '3601', 'abc', '600.5', '0'])(
+    '--expires-in %s is exit 2, quickly and without touching AWS',
+    async (value) => {
+      const result = await runTrapped([
+        'audit-log',
+        'export',
+        'eng-abc123',
+        '--delivery',
+        'signed_url',
+        '--expires-in',
+        value,
+        '--shared-bucket',
+        'any-bucket',
+      ])
+      expect(result.code).toBe(2)
+      expect(result.stdout).toBe('')
+      expect(result.stderr).toContain('expires-in')
+      expect(result.awsCalls).toEqual([])
+      expect(result.ms).toBeLessThan(10_000)
+    },
+  )
 
   it('--json with --delivery stream and no --output is exit 2 (stdout would carry the log)', async () => {
     const result = await runTrapped(['audit-log', 'export', 'eng-abc123', '--json', '--shared-bucket', 'any-bucket'])
@@ -180,7 +236,15 @@ describe.concurrent('audit-log export: input checks (the seed\'s 422s), before a
 
   it('--output into a folder that does not exist is exit 2', async () => {
     const folder = join(tmpdir(), `missing-${Math.random().toString(16).slice(2)}`, 'deeper')
-    const result = await runTrapped(['audit-log', 'export', 'eng-abc123', '--output', join(folder, 'log.jsonl'), '--shared-bucket', 'any-bucket'])
+    const result = await runTrapped([
+      'audit-log',
+      'export',
+      'eng-abc123',
+      '--output',
+      join(folder, 'log.jsonl'),
+      '--shared-bucket',
+      'any-bucket',
+    ])
     expect(result.code).toBe(2)
     expect(result.stderr).toContain('does not exist')
     expect(result.awsCalls).toEqual([])
@@ -195,7 +259,15 @@ describe.concurrent('audit-log export: the seed cases on moto', () => {
     expect(result.code).toBe(3)
     expect(result.stdout).toBe('')
     expect(result.stderr).toContain(missing)
-    const json = await runJson<{error: {exit: number}}>(['audit-log', 'export', missing, '--delivery', 'signed_url', '--shared-bucket', bucket])
+    const json = await runJson<{error: {exit: number}}>([
+      'audit-log',
+      'export',
+      missing,
+      '--delivery',
+      'signed_url',
+      '--shared-bucket',
+      bucket,
+    ])
     expect(json.code).toBe(3)
     expect(json.json.error.exit).toBe(3)
     expect(await exportTraces(bucket)).toEqual([])
@@ -203,9 +275,24 @@ describe.concurrent('audit-log export: the seed cases on moto', () => {
 
   it('an empty audit log short-circuits: signed_url null, empty, size 0, nothing uploaded', async () => {
     const {bucket, id} = await seeded([])
-    const result = await runJson<SignedUrlJson>(['audit-log', 'export', id, '--delivery', 'signed_url', '--shared-bucket', bucket])
+    const result = await runJson<SignedUrlJson>([
+      'audit-log',
+      'export',
+      id,
+      '--delivery',
+      'signed_url',
+      '--shared-bucket',
+      bucket,
+    ])
     expect(result.code).toBe(0)
-    expect(result.json).toMatchObject({engagement_id: id, signed_url: null, empty: true, size_bytes: 0, event_count: 0, shard_count: 0})
+    expect(result.json).toMatchObject({
+      engagement_id: id,
+      signed_url: null,
+      empty: true,
+      size_bytes: 0,
+      event_count: 0,
+      shard_count: 0,
+    })
     expect(await exportTraces(bucket)).toEqual([])
     // No URL was issued, so no custody event (and no audit log) was written either.
     expect(await keysUnder(bucket, logPrefix(id))).toEqual([])
@@ -220,7 +307,15 @@ describe.concurrent('audit-log export: the seed cases on moto', () => {
     expect(streamed.stdout).toBe(shard)
 
     const before = Date.now()
-    const result = await runJson<SignedUrlJson>(['audit-log', 'export', id, '--delivery', 'signed_url', '--shared-bucket', bucket])
+    const result = await runJson<SignedUrlJson>([
+      'audit-log',
+      'export',
+      id,
+      '--delivery',
+      'signed_url',
+      '--shared-bucket',
+      bucket,
+    ])
     expect(result.code).toBe(0)
     expect(result.json).toMatchObject({
       engagement_id: id,
@@ -232,7 +327,9 @@ describe.concurrent('audit-log export: the seed cases on moto', () => {
       s3_bucket: bucket,
       empty: false,
     })
-    expect(result.json.s3_key).toMatch(new RegExp(`^auditforge/exports/${id}-\\d{8}T\\d{6}\\.\\d{3}Z-[0-9a-f]{6}\\.jsonl$`))
+    expect(result.json.s3_key).toMatch(
+      new RegExp(`^auditforge/exports/${id}-\\d{8}T\\d{6}\\.\\d{3}Z-[0-9a-f]{6}\\.jsonl$`),
+    )
     const expiresAt = Date.parse(result.json.expires_at!)
     expect(expiresAt).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 600_000)
     expect(expiresAt).toBeLessThanOrEqual(Date.now() + 600_000)
@@ -251,7 +348,17 @@ describe.concurrent('audit-log export: payloads', () => {
     const {bucket, id} = await seeded(shards)
     const expected = expectedJsonl(shards)
 
-    const result = await runJson<SignedUrlJson>(['audit-log', 'export', id, '--delivery', 'signed_url', '--expires-in', '900', '--shared-bucket', bucket])
+    const result = await runJson<SignedUrlJson>([
+      'audit-log',
+      'export',
+      id,
+      '--delivery',
+      'signed_url',
+      '--expires-in',
+      '900',
+      '--shared-bucket',
+      bucket,
+    ])
     expect(result.code).toBe(0)
     expect(result.json).toMatchObject({size_bytes: expected.length, shard_count: 4, event_count: 7, expires_in: 900})
 
@@ -273,7 +380,10 @@ describe.concurrent('audit-log export: payloads', () => {
 
   it('orders more than 10 shards by shard number, created in shuffled order, in jsonl and json', async () => {
     const count = 13
-    const bodies = Array.from({length: count}, (_, n) => `${event(2 * n)}\n${event(2 * n + 1)}${n % 3 === 0 ? '' : '\n'}`)
+    const bodies = Array.from(
+      {length: count},
+      (_, n) => `${event(2 * n)}\n${event(2 * n + 1)}${n % 3 === 0 ? '' : '\n'}`,
+    )
     const bucket = await createSharedBucket(s3, 'order')
     const id = engagementId()
     await putEngagements(bucket, [id])
@@ -284,14 +394,29 @@ describe.concurrent('audit-log export: payloads', () => {
     const jsonl = await runCli(['audit-log', 'export', id, '--shared-bucket', bucket])
     expect(jsonl.code).toBe(0)
     expect(jsonl.stdout).toBe(expectedJsonl(bodies).toString('utf8'))
-    const sequence = jsonl.stdout.trim().split('\n').map((line) => (JSON.parse(line) as {seq: number}).seq)
+    const sequence = jsonl.stdout
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as {seq: number}).seq)
     expect(sequence).toEqual(Array.from({length: 2 * count}, (_, n) => n))
 
     const json = await runCli(['audit-log', 'export', id, '--format', 'json', '--shared-bucket', bucket])
     expect(json.code).toBe(0)
-    expect((JSON.parse(json.stdout) as {seq: number}[]).map((entry) => entry.seq)).toEqual(Array.from({length: 2 * count}, (_, n) => n))
+    expect((JSON.parse(json.stdout) as {seq: number}[]).map((entry) => entry.seq)).toEqual(
+      Array.from({length: 2 * count}, (_, n) => n),
+    )
 
-    const signed = await runJson<SignedUrlJson>(['audit-log', 'export', id, '--format', 'json', '--delivery', 'signed_url', '--shared-bucket', bucket])
+    const signed = await runJson<SignedUrlJson>([
+      'audit-log',
+      'export',
+      id,
+      '--format',
+      'json',
+      '--delivery',
+      'signed_url',
+      '--shared-bucket',
+      bucket,
+    ])
     expect(signed.json).toMatchObject({shard_count: count, event_count: 2 * count, format: 'json'})
     expect(signed.json.s3_key).toMatch(/\.json$/)
     const downloaded = JSON.parse((await download(signed.json.signed_url!)).toString('utf8')) as {seq: number}[]
@@ -299,7 +424,9 @@ describe.concurrent('audit-log export: payloads', () => {
   })
 
   it('--format json is one valid JSON array of the events, blank lines skipped', async () => {
-    const events = [0, 1, 2, 3, 4].map((n) => JSON.parse(event(n, {msg: n === 2 ? 'ünïcødé ✓' : `m${n}`})) as Record<string, unknown>)
+    const events = [0, 1, 2, 3, 4].map(
+      (n) => JSON.parse(event(n, {msg: n === 2 ? 'ünïcødé ✓' : `m${n}`})) as Record<string, unknown>,
+    )
     const line = (n: number) => JSON.stringify(events[n])
     const {bucket, id} = await seeded([`${line(0)}\n\n${line(1)}\n`, `\n${line(2)}`, `${line(3)}\n  \n${line(4)}\n\n`])
     const result = await runCli(['audit-log', 'export', id, '--format', 'json', '--shared-bucket', bucket])
@@ -312,7 +439,17 @@ describe.concurrent('audit-log export: payloads', () => {
     shards[3] = `${event(9)}\n{"seq": 10, "truncated\n${event(11)}\n`
     const {bucket, id} = await seeded(shards)
 
-    const result = await runCli(['audit-log', 'export', id, '--format', 'json', '--delivery', 'signed_url', '--shared-bucket', bucket])
+    const result = await runCli([
+      'audit-log',
+      'export',
+      id,
+      '--format',
+      'json',
+      '--delivery',
+      'signed_url',
+      '--shared-bucket',
+      bucket,
+    ])
     expect(result.code).toBe(1)
     expect(result.stderr).toContain(shardKey(id, 3))
     expect(result.stderr).toMatch(/\bline 2\b/)
@@ -320,7 +457,17 @@ describe.concurrent('audit-log export: payloads', () => {
     expect(await exportTraces(bucket)).toEqual([])
     expect(await auditLogText(bucket, id)).not.toContain('audit_log.exported')
 
-    const json = await runJson<{error: {exit: number; message: string}}>(['audit-log', 'export', id, '--format', 'json', '--delivery', 'signed_url', '--shared-bucket', bucket])
+    const json = await runJson<{error: {exit: number; message: string}}>([
+      'audit-log',
+      'export',
+      id,
+      '--format',
+      'json',
+      '--delivery',
+      'signed_url',
+      '--shared-bucket',
+      bucket,
+    ])
     expect(json.code).toBe(1)
     expect(json.json.error.message).toContain(`${shardKey(id, 3)} line 2`)
 
@@ -335,7 +482,13 @@ describe.concurrent('audit-log export: isolated engagements and custody', () => 
   it('an isolated engagement exports into its own bucket, never the shared one', async () => {
     const bucket = await createSharedBucket(s3, 'isolated')
     const created = await runJson<{engagement_id: string; source_bucket: string}>([
-      'engagement', 'create', '--name', 'Isolated export', '--isolated', '--shared-bucket', bucket,
+      'engagement',
+      'create',
+      '--name',
+      'Isolated export',
+      '--isolated',
+      '--shared-bucket',
+      bucket,
     ])
     expect(created.code).toBe(0)
     const {engagement_id: id, source_bucket: own} = created.json
@@ -343,7 +496,15 @@ describe.concurrent('audit-log export: isolated engagements and custody', () => 
     await putShard(own, id, 1, `${event(1, {msg: 'in the engagement bucket'})}\n`)
     const stored = await auditLogText(own, id)
 
-    const result = await runJson<SignedUrlJson>(['audit-log', 'export', id, '--delivery', 'signed_url', '--shared-bucket', bucket])
+    const result = await runJson<SignedUrlJson>([
+      'audit-log',
+      'export',
+      id,
+      '--delivery',
+      'signed_url',
+      '--shared-bucket',
+      bucket,
+    ])
     expect(result.code).toBe(0)
     expect(result.json.s3_bucket).toBe(own)
     expect(result.json.shard_count).toBe(2)
@@ -359,16 +520,35 @@ describe.concurrent('audit-log export: isolated engagements and custody', () => 
 
   it('a signed URL export appends an audit_log.exported event with the actor, never the URL', async () => {
     const {bucket, id} = await seeded([`${event(0)}\n`, `${event(1)}\n${event(2)}\n`])
-    const sts = new STSClient({region: 'us-east-1', endpoint: inject('motoEndpoint'), credentials: {accessKeyId: 'testing', secretAccessKey: 'testing'}})
+    const sts = new STSClient({
+      region: 'us-east-1',
+      endpoint: inject('motoEndpoint'),
+      credentials: {accessKeyId: 'testing', secretAccessKey: 'testing'},
+    })
     const caller = await sts.send(new GetCallerIdentityCommand({}))
     sts.destroy()
     expect(caller.Arn).toMatch(new RegExp(`^arn:aws:[a-z]+::${motoAccountId}:`))
 
-    const result = await runJson<SignedUrlJson>(['audit-log', 'export', id, '--format', 'json', '--delivery', 'signed_url', '--expires-in', '120', '--shared-bucket', bucket])
+    const result = await runJson<SignedUrlJson>([
+      'audit-log',
+      'export',
+      id,
+      '--format',
+      'json',
+      '--delivery',
+      'signed_url',
+      '--expires-in',
+      '120',
+      '--shared-bucket',
+      bucket,
+    ])
     expect(result.code).toBe(0)
 
     const log = await auditLogText(bucket, id)
-    const events = log.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as Record<string, unknown>)
+    const events = log
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
     const custody = events.filter((entry) => entry.event === 'audit_log.exported')
     expect(custody).toHaveLength(1)
     expect(custody[0]).toMatchObject({
@@ -392,12 +572,24 @@ describe.concurrent('audit-log export: isolated engagements and custody', () => 
     expect(log).not.toContain(result.json.signed_url!)
 
     // The next export includes the custody event of the first.
-    const again = await runJson<SignedUrlJson>(['audit-log', 'export', id, '--delivery', 'signed_url', '--shared-bucket', bucket])
+    const again = await runJson<SignedUrlJson>([
+      'audit-log',
+      'export',
+      id,
+      '--delivery',
+      'signed_url',
+      '--shared-bucket',
+      bucket,
+    ])
     expect(again.json.event_count).toBe(4)
     expect(again.json.version_id).not.toBe(result.json.version_id)
     // Two exports, two keys, even within the same second; the first URL still serves the first export.
     expect(again.json.s3_key).not.toBe(result.json.s3_key)
-    expect((JSON.parse((await download(result.json.signed_url!)).toString('utf8')) as {seq: number}[]).map((entry) => entry.seq)).toEqual([0, 1, 2])
+    expect(
+      (JSON.parse((await download(result.json.signed_url!)).toString('utf8')) as {seq: number}[]).map(
+        (entry) => entry.seq,
+      ),
+    ).toEqual([0, 1, 2])
   })
 })
 
@@ -409,7 +601,13 @@ describe.concurrent('audit-log export: --output and pipes', () => {
     try {
       const path = join(folder, 'audit.jsonl')
       const result = await runJson<{output: string; size_bytes: number; event_count: number; shard_count: number}>([
-        'audit-log', 'export', id, '--output', path, '--shared-bucket', bucket,
+        'audit-log',
+        'export',
+        id,
+        '--output',
+        path,
+        '--shared-bucket',
+        bucket,
       ])
       expect(result.code).toBe(0)
       const expected = expectedJsonl(shards)
@@ -417,10 +615,22 @@ describe.concurrent('audit-log export: --output and pipes', () => {
       expect(result.json).toMatchObject({output: path, size_bytes: expected.length, event_count: 3, shard_count: 3})
       expect(await readdir(folder)).toEqual(['audit.jsonl'])
 
-      const plain = await runCli(['audit-log', 'export', id, '--format', 'json', '-o', join(folder, 'audit.json'), '--shared-bucket', bucket])
+      const plain = await runCli([
+        'audit-log',
+        'export',
+        id,
+        '--format',
+        'json',
+        '-o',
+        join(folder, 'audit.json'),
+        '--shared-bucket',
+        bucket,
+      ])
       expect(plain.code).toBe(0)
       expect(plain.stdout).not.toContain('"seq"')
-      expect((JSON.parse(await readFile(join(folder, 'audit.json'), 'utf8')) as {seq: number}[]).map((entry) => entry.seq)).toEqual([0, 1, 2])
+      expect(
+        (JSON.parse(await readFile(join(folder, 'audit.json'), 'utf8')) as {seq: number}[]).map((entry) => entry.seq),
+      ).toEqual([0, 1, 2])
     } finally {
       await rm(folder, {recursive: true, force: true})
     }
@@ -433,7 +643,17 @@ describe.concurrent('audit-log export: --output and pipes', () => {
     try {
       await writeFile(join(folder, 'kept.json'), 'an earlier export\n')
       for (const name of ['new.json', 'kept.json']) {
-        const result = await runCli(['audit-log', 'export', id, '--format', 'json', '--output', join(folder, name), '--shared-bucket', bucket])
+        const result = await runCli([
+          'audit-log',
+          'export',
+          id,
+          '--format',
+          'json',
+          '--output',
+          join(folder, name),
+          '--shared-bucket',
+          bucket,
+        ])
         expect(result.code).toBe(1)
         expect(result.stderr).toContain(`${shardKey(id, 1)} line 2`)
       }
@@ -475,7 +695,9 @@ async function closeEarly(id: string, bucket: string) {
     child.stdout.destroy()
   })
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])))
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.once('exit', (c, s) => resolve([c, s])),
+  )
   clearTimeout(timer)
   return {code, signal, stderr, received}
 }

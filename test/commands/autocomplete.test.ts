@@ -32,7 +32,10 @@ function completeInBash(setup: string, line: string): string[] {
     '_auditforge_autocomplete',
     'printf "%s\\n" "${COMPREPLY[@]}"',
   ].join('\n')
-  const result = spawnSync('bash', ['--norc', '--noprofile', '-c', script], {env: {PATH: process.env.PATH, HOME: home, LINE: line}, encoding: 'utf8'})
+  const result = spawnSync('bash', ['--norc', '--noprofile', '-c', script], {
+    env: {PATH: process.env.PATH, HOME: home, LINE: line},
+    encoding: 'utf8',
+  })
   expect(result.status, result.stderr).toBe(0)
   return [...new Set(result.stdout.split('\n').filter((word) => word !== ''))].sort()
 }
@@ -50,7 +53,9 @@ describe('autocomplete', () => {
 
     expect(completeInBash(setup.stdout, 'auditforge engag')).toEqual(['engagement'])
     expect(completeInBash(setup.stdout, 'auditforge engagement ')).toEqual(['create', 'delete', 'list', 'show'])
-    expect(completeInBash(setup.stdout, 'auditforge migrate ')).toEqual(expect.arrayContaining(['rollback', 'evidence', 'purge-source']))
+    expect(completeInBash(setup.stdout, 'auditforge migrate ')).toEqual(
+      expect.arrayContaining(['rollback', 'evidence', 'purge-source']),
+    )
     expect(completeInBash(setup.stdout, 'auditforge engagement list --js')).toEqual(['--json'])
     expect(completeInBash(setup.stdout, 'auditforge bucket verify --stan')).toEqual(['--standard'])
   })

@@ -1,4 +1,9 @@
-import {CreateMultipartUploadCommand, DeleteObjectsCommand, ListObjectVersionsCommand, PutObjectCommand} from '@aws-sdk/client-s3'
+import {
+  CreateMultipartUploadCommand,
+  DeleteObjectsCommand,
+  ListObjectVersionsCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3'
 import {describe, expect, it} from 'vitest'
 
 import {runCli, runJson} from '../helpers/cli.js'
@@ -19,30 +24,50 @@ describe('bucket decommission of a large bucket', () => {
     // several listing pages and several 1000-key DeleteObjects batches.
     const seeder = seedS3()
     const keyCount = 1200
-    const keys = Array.from({length: keyCount}, (_, i) => `auditforge/engagements/${id}/source/file-${String(i).padStart(5, '0')}.txt`)
+    const keys = Array.from(
+      {length: keyCount},
+      (_, i) => `auditforge/engagements/${id}/source/file-${String(i).padStart(5, '0')}.txt`,
+    )
     await mapLimit(keys, 16, async (key) => {
       await seeder.send(new PutObjectCommand({Bucket: bucket, Key: key, Body: 'v1'}))
       await seeder.send(new PutObjectCommand({Bucket: bucket, Key: key, Body: 'v2'}))
     })
     for (let start = 0; start < keys.length; start += 1000) {
       const reply = await seeder.send(
-        new DeleteObjectsCommand({Bucket: bucket, Delete: {Objects: keys.slice(start, start + 1000).map((Key) => ({Key})), Quiet: true}}),
+        new DeleteObjectsCommand({
+          Bucket: bucket,
+          Delete: {Objects: keys.slice(start, start + 1000).map((Key) => ({Key})), Quiet: true},
+        }),
       )
       expect(reply.Errors ?? []).toEqual([])
     }
     // And an upload left incomplete, which would otherwise linger.
-    await seeder.send(new CreateMultipartUploadCommand({Bucket: bucket, Key: `auditforge/engagements/${id}/source/big.bin`}))
+    await seeder.send(
+      new CreateMultipartUploadCommand({Bucket: bucket, Key: `auditforge/engagements/${id}/source/big.bin`}),
+    )
     const firstPage = await s3.send(new ListObjectVersionsCommand({Bucket: bucket}))
     expect(firstPage.IsTruncated).toBe(true)
     expect(firstPage.Versions?.length).toBeGreaterThan(0)
 
     const started = Date.now()
-    const result = await runJson<{bucket: string; deleted: number; uploads_aborted: number}>(
-      ['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared],
-    )
+    const result = await runJson<{bucket: string; deleted: number; uploads_aborted: number}>([
+      'bucket',
+      'decommission',
+      bucket,
+      '--yes',
+      '--shared-bucket',
+      shared,
+    ])
     const elapsed = Date.now() - started
     expect(result.code, result.stdout).toBe(0)
-    expect(result.json).toEqual({bucket, deleted: 3 * keyCount, uploads_aborted: 1, trail_selector: null, dry_run: false, preflight: expect.arrayContaining([{check: 'object-lock', ok: true, detail: 'not enabled'}])})
+    expect(result.json).toEqual({
+      bucket,
+      deleted: 3 * keyCount,
+      uploads_aborted: 1,
+      trail_selector: null,
+      dry_run: false,
+      preflight: expect.arrayContaining([{check: 'object-lock', ok: true, detail: 'not enabled'}]),
+    })
     expect(elapsed).toBeLessThan(20_000)
     expect(await bucketExists(s3, bucket)).toBe(false)
     // A second witness: the aws CLI cannot find it either.

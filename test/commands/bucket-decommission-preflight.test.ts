@@ -8,13 +8,25 @@ import {GetObjectCommand, PutBucketTaggingCommand} from '@aws-sdk/client-s3'
 import {describe, expect, it} from 'vitest'
 
 import {runCli, runJson} from '../helpers/cli.js'
-import {awsS3api, bucketExists, expectedBucketName, listAllVersions, makeManagedBucket, putIndex, putRaw, randomEngagementId, seedRecord} from '../helpers/commands.js'
+import {
+  awsS3api,
+  bucketExists,
+  expectedBucketName,
+  listAllVersions,
+  makeManagedBucket,
+  putIndex,
+  putRaw,
+  randomEngagementId,
+  seedRecord,
+} from '../helpers/commands.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
 
 const tombstonesKey = 'auditforge/decommissioned-buckets.json'
 const caller = 'arn:aws:sts::123456789012:user/moto'
 
-async function tombstonesIn(shared: string): Promise<{bucket: string; engagement_id: string; decommissioned_at: string; decommissioned_by: string}[]> {
+async function tombstonesIn(
+  shared: string,
+): Promise<{bucket: string; engagement_id: string; decommissioned_at: string; decommissioned_by: string}[]> {
   try {
     const reply = await testS3().send(new GetObjectCommand({Bucket: shared, Key: tombstonesKey}))
     return JSON.parse(await reply.Body!.transformToString()).tombstones
@@ -35,13 +47,30 @@ describe('bucket decommission: preflight', () => {
 
     const table = await runCli(['bucket', 'decommission', bucket, '--dry-run', '--shared-bucket', shared])
     expect(table.code, table.stderr).toBe(0)
-    for (const check of ['owner', 'records', 'managed-by', 'engagement-tag', 'index-binding', 'object-lock', 'legal-hold', 'retention', 'mfa-delete']) {
+    for (const check of [
+      'owner',
+      'records',
+      'managed-by',
+      'engagement-tag',
+      'index-binding',
+      'object-lock',
+      'legal-hold',
+      'retention',
+      'mfa-delete',
+    ]) {
       expect(table.stdout).toMatch(new RegExp(`${check}\\s+ok\\s`))
     }
     expect(table.stderr).toContain('Dry run: would record')
     expect(table.stderr).toContain('delete 2 object versions')
 
-    const json = await runJson<{dry_run: boolean; object_versions: number; preflight: {check: string; ok: boolean}[]}>(['bucket', 'decommission', bucket, '--dry-run', '--shared-bucket', shared])
+    const json = await runJson<{dry_run: boolean; object_versions: number; preflight: {check: string; ok: boolean}[]}>([
+      'bucket',
+      'decommission',
+      bucket,
+      '--dry-run',
+      '--shared-bucket',
+      shared,
+    ])
     expect(json.code, json.stderr).toBe(0)
     expect(json.json).toMatchObject({bucket, dry_run: true, object_versions: 2})
     expect(json.json.preflight.every((check) => check.ok)).toBe(true)
@@ -73,9 +102,13 @@ describe('bucket decommission: preflight', () => {
     await putRaw(s3, bucket, held, '{}')
     await putRaw(s3, bucket, retained, '{}\n')
     await putRaw(s3, bucket, `auditforge/deliverables/${id}.md`, '# report')
-    expect((await awsS3api(['put-object-legal-hold', '--bucket', bucket, '--key', held, '--legal-hold', 'Status=ON'])).code).toBe(0)
+    expect(
+      (await awsS3api(['put-object-legal-hold', '--bucket', bucket, '--key', held, '--legal-hold', 'Status=ON'])).code,
+    ).toBe(0)
     const retention = JSON.stringify({Mode: 'GOVERNANCE', RetainUntilDate: '2099-01-01T00:00:00Z'})
-    expect((await awsS3api(['put-object-retention', '--bucket', bucket, '--key', retained, '--retention', retention])).code).toBe(0)
+    expect(
+      (await awsS3api(['put-object-retention', '--bucket', bucket, '--key', retained, '--retention', retention])).code,
+    ).toBe(0)
 
     const refused = await runCli(['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared])
     expect(refused.code).toBe(5)
@@ -111,12 +144,19 @@ describe('tombstones', () => {
     expect(decommissioned.code, decommissioned.stderr).toBe(0)
     expect(await bucketExists(s3, bucket)).toBe(false)
     const [tombstone] = await tombstonesIn(shared)
-    expect(tombstone).toEqual({bucket, engagement_id: id, decommissioned_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/), decommissioned_by: caller})
+    expect(tombstone).toEqual({
+      bucket,
+      engagement_id: id,
+      decommissioned_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+      decommissioned_by: caller,
+    })
     expect(Date.now() - Date.parse(tombstone.decommissioned_at)).toBeLessThan(5 * 60_000)
 
     const refused = await runCli(['bucket', 'provision', id], {env})
     expect(refused.code).toBe(5)
-    expect(refused.stderr).toContain(`${bucket} was decommissioned (${tombstone.decommissioned_at}, by ${caller}, engagement ${id})`)
+    expect(refused.stderr).toContain(
+      `${bucket} was decommissioned (${tombstone.decommissioned_at}, by ${caller}, engagement ${id})`,
+    )
     expect(refused.stderr).toContain('--reuse-name')
     expect(await bucketExists(s3, bucket)).toBe(false)
 
@@ -130,13 +170,18 @@ describe('tombstones', () => {
     const s3 = testS3()
     const shared = await createSharedBucket(s3)
     const env = {AUDITFORGE_BUCKET: shared}
-    const created = await runJson<{engagement_id: string; source_bucket: string}>(['engagement', 'create', '--name', 'Tombstoned', '--isolated'], {env})
+    const created = await runJson<{engagement_id: string; source_bucket: string}>(
+      ['engagement', 'create', '--name', 'Tombstoned', '--isolated'],
+      {env},
+    )
     expect(created.code, created.stderr).toBe(0)
     const {engagement_id: id, source_bucket: bucket} = created.json
     const deleted = await runJson<{bucket: string}>(['engagement', 'delete', id, '--yes'], {env})
     expect(deleted.code, deleted.stderr).toBe(0)
     expect(deleted.json.bucket).toBe('decommissioned')
-    expect(await tombstonesIn(shared)).toEqual([expect.objectContaining({bucket, engagement_id: id, decommissioned_by: caller})])
+    expect(await tombstonesIn(shared)).toEqual([
+      expect.objectContaining({bucket, engagement_id: id, decommissioned_by: caller}),
+    ])
 
     // A record restored from a backup still points at it.
     await putIndex(s3, shared, {engagements: [seedRecord(id, {source_bucket: bucket})]})

@@ -110,7 +110,9 @@ describe('bucket decommission', () => {
     expect(result.stderr).toContain(`bound to the engagement index in ${production}`)
     expect(result.stderr.trim().split('\n')[0]).toMatch(/^Error: /)
     expect(await bucketExists(s3, bucket)).toBe(true)
-    expect((await listAllVersions(s3, bucket)).map((version) => version.key)).toEqual([`auditforge/engagements/${id}/findings.json`])
+    expect((await listAllVersions(s3, bucket)).map((version) => version.key)).toEqual([
+      `auditforge/engagements/${id}/findings.json`,
+    ])
     // The aws CLI agrees the binding is still production's.
     const tags = await awsS3api(['get-bucket-tagging', '--bucket', bucket])
     expect(tags.json.TagSet).toContainEqual({Key: 'auditforge:index', Value: production})

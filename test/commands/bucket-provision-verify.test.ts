@@ -13,7 +13,14 @@ import {
 import {describe, expect, it} from 'vitest'
 
 import {runCli, runJson} from '../helpers/cli.js'
-import {awsS3api, bucketExists, expectedBucketName, putIndex, randomEngagementId, seedRecord} from '../helpers/commands.js'
+import {
+  awsS3api,
+  bucketExists,
+  expectedBucketName,
+  putIndex,
+  randomEngagementId,
+  seedRecord,
+} from '../helpers/commands.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
 
 interface ControlCheck {
@@ -38,7 +45,9 @@ async function readControls(s3: S3Client, bucket: string) {
   ])
   return {
     versioning: versioning.Status,
-    encryption: encryption.ServerSideEncryptionConfiguration?.Rules?.map((rule) => rule.ApplyServerSideEncryptionByDefault?.SSEAlgorithm),
+    encryption: encryption.ServerSideEncryptionConfiguration?.Rules?.map(
+      (rule) => rule.ApplyServerSideEncryptionByDefault?.SSEAlgorithm,
+    ),
     publicAccess: publicAccess.PublicAccessBlockConfiguration,
     ownership: ownership.OwnershipControls?.Rules?.map((rule) => rule.ObjectOwnership),
     tags: Object.fromEntries((tagging.TagSet ?? []).map((tag) => [tag.Key!, tag.Value!])),
@@ -76,7 +85,10 @@ async function indexFor(s3: S3Client, ...ids: string[]): Promise<{shared: string
 function failing(output: VerifyOutput, bucket: string): string[] {
   const check = output.buckets.find((candidate) => candidate.bucket === bucket)
   expect(check, `no result for ${bucket}`).toBeDefined()
-  return check!.controls.filter((control) => control.ok === false).map((control) => control.control).sort()
+  return check!.controls
+    .filter((control) => control.ok === false)
+    .map((control) => control.control)
+    .sort()
 }
 
 describe('bucket provision', () => {
@@ -86,7 +98,9 @@ describe('bucket provision', () => {
     const bucket = expectedBucketName(id)
     const {shared, env} = await indexFor(s3, id)
 
-    const first = await runCli(['bucket', 'provision', id, '--tag', 'cost-center=audit', '--tag', 'owner=risk team'], {env})
+    const first = await runCli(['bucket', 'provision', id, '--tag', 'cost-center=audit', '--tag', 'owner=risk team'], {
+      env,
+    })
     expect(first.code, first.stderr).toBe(0)
     expect(first.stdout).toBe(`${bucket}\n`)
 
@@ -101,10 +115,18 @@ describe('bucket provision', () => {
     })
 
     // Again, without --tag: nothing is created, the controls and the operator's tags stay.
-    const again = await runJson<{engagement_id: string; bucket: string; created: boolean}>(['bucket', 'provision', id], {env})
+    const again = await runJson<{engagement_id: string; bucket: string; created: boolean}>(
+      ['bucket', 'provision', id],
+      {env},
+    )
     expect(again.code, again.stderr).toBe(0)
     // moto speaks plain http: the TLS-only policy is the one control that does not apply there.
-    expect(again.json).toEqual({engagement_id: id, bucket, created: false, skipped: [{control: 'tls-only', reason: expect.stringContaining('plain-http')}]})
+    expect(again.json).toEqual({
+      engagement_id: id,
+      bucket,
+      created: false,
+      skipped: [{control: 'tls-only', reason: expect.stringContaining('plain-http')}],
+    })
     const after = await readControls(s3, bucket)
     expectAllControls(after, id)
     expect(after.tags['cost-center']).toBe('audit')
@@ -114,7 +136,10 @@ describe('bucket provision', () => {
     const id = randomEngagementId()
     const bucket = expectedBucketName(id)
     const {shared, env} = await indexFor(testS3(), id)
-    const provisioned = await runJson<{bucket: string; created: boolean}>(['bucket', 'provision', id, '--tag', 'team=audit'], {env})
+    const provisioned = await runJson<{bucket: string; created: boolean}>(
+      ['bucket', 'provision', id, '--tag', 'team=audit'],
+      {env},
+    )
     expect(provisioned.code, provisioned.stderr).toBe(0)
     expect(provisioned.json.created).toBe(true)
 
@@ -125,15 +150,24 @@ describe('bucket provision', () => {
       awsS3api(['get-bucket-tagging', '--bucket', bucket]),
     ])
     expect(versioning.json.Status).toBe('Enabled')
-    expect(encryption.json.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256')
+    expect(
+      encryption.json.ServerSideEncryptionConfiguration.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm,
+    ).toBe('AES256')
     expect(publicAccess.json.PublicAccessBlockConfiguration).toEqual({
       BlockPublicAcls: true,
       IgnorePublicAcls: true,
       BlockPublicPolicy: true,
       RestrictPublicBuckets: true,
     })
-    const tags = Object.fromEntries(tagging.json.TagSet.map((tag: {Key: string; Value: string}) => [tag.Key, tag.Value]))
-    expect(tags).toEqual({'auditforge:engagement-id': id, 'auditforge:managed-by': 'auditforge', 'auditforge:index': shared, team: 'audit'})
+    const tags = Object.fromEntries(
+      tagging.json.TagSet.map((tag: {Key: string; Value: string}) => [tag.Key, tag.Value]),
+    )
+    expect(tags).toEqual({
+      'auditforge:engagement-id': id,
+      'auditforge:managed-by': 'auditforge',
+      'auditforge:index': shared,
+      team: 'audit',
+    })
   })
 
   it('rejects a --tag without key=value with exit 2 and creates nothing', async () => {
@@ -168,7 +202,13 @@ describe('bucket verify', () => {
     expect(drifted.code).toBe(4)
     expect(drifted.json.ok).toBe(false)
     // Deleting the tag set also removes the binding.
-    expect(failing(drifted.json, bucket)).toEqual(['encryption', 'index-binding', 'public-access-block', 'tags', 'versioning'])
+    expect(failing(drifted.json, bucket)).toEqual([
+      'encryption',
+      'index-binding',
+      'public-access-block',
+      'tags',
+      'versioning',
+    ])
 
     const driftedTable = await runCli(['bucket', 'verify', bucket], {env})
     expect(driftedTable.code).toBe(4)
@@ -179,7 +219,10 @@ describe('bucket verify', () => {
 
     // Deleting the tags unbound it, and no record points at the bucket (the engagement is still
     // in the shared bucket): nothing proves it is this index's, so --fix writes nothing (exit 5).
-    const unproven = await runJson<VerifyOutput & {buckets: {fix_refused?: string}[]}>(['bucket', 'verify', bucket, '--fix'], {env})
+    const unproven = await runJson<VerifyOutput & {buckets: {fix_refused?: string}[]}>(
+      ['bucket', 'verify', bucket, '--fix'],
+      {env},
+    )
     expect(unproven.code, unproven.stderr).toBe(5)
     expect(unproven.json.buckets[0].fix_refused).toContain('not bound to any engagement index')
     expect((await awsS3api(['get-bucket-versioning', '--bucket', bucket])).json.Status).toBe('Suspended')
@@ -209,7 +252,10 @@ describe('bucket verify', () => {
       ],
     })
     const env = {AUDITFORGE_BUCKET: shared}
-    const provisioned = await Promise.all([runCli(['bucket', 'provision', good], {env}), runCli(['bucket', 'provision', bad], {env})])
+    const provisioned = await Promise.all([
+      runCli(['bucket', 'provision', good], {env}),
+      runCli(['bucket', 'provision', bad], {env}),
+    ])
     expect(provisioned.map((result) => result.code)).toEqual([0, 0])
     await s3.send(new PutBucketVersioningCommand({Bucket: badBucket, VersioningConfiguration: {Status: 'Suspended'}}))
 
@@ -228,7 +274,10 @@ describe('bucket verify', () => {
   it('without a bucket and without --all is a usage error (exit 2); a missing bucket is exit 3', async () => {
     const missing = expectedBucketName(randomEngagementId())
     const {env} = await indexFor(testS3())
-    const [usage, notFound] = await Promise.all([runCli(['bucket', 'verify'], {env}), runCli(['bucket', 'verify', missing], {env})])
+    const [usage, notFound] = await Promise.all([
+      runCli(['bucket', 'verify'], {env}),
+      runCli(['bucket', 'verify', missing], {env}),
+    ])
     expect(usage.code).toBe(2)
     expect(usage.stdout).toBe('')
     expect(usage.stderr).toMatch(/--all/)

@@ -10,7 +10,16 @@ import type {AddressInfo} from 'node:net'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {runCli, runJson} from '../helpers/cli.js'
-import {bucketExists, expectedBucketName, putIndex, putRaw, randomEngagementId, readIndex, recordsOf, seedRecord} from '../helpers/commands.js'
+import {
+  bucketExists,
+  expectedBucketName,
+  putIndex,
+  putRaw,
+  randomEngagementId,
+  readIndex,
+  recordsOf,
+  seedRecord,
+} from '../helpers/commands.js'
 import type {MigrateJson} from '../helpers/migrate.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
 
@@ -24,7 +33,9 @@ describe('engagement show', () => {
     const shared = await createSharedBucket(s3, 'show')
     const id = randomEngagementId()
     const migrated = randomEngagementId()
-    await putIndex(s3, shared, {engagements: [seedRecord(id), seedRecord(migrated, {source_bucket: expectedBucketName(migrated)})]})
+    await putIndex(s3, shared, {
+      engagements: [seedRecord(id), seedRecord(migrated, {source_bucket: expectedBucketName(migrated)})],
+    })
 
     const [show, list, json, other] = await Promise.all([
       runCli(['engagement', 'show', id, '--shared-bucket', shared]),
@@ -85,7 +96,9 @@ describe('migrate --strict', () => {
     const strict = await runCli(['migrate', '--execute', '--yes', '--strict', '--shared-bucket', missing])
     expect(strict.code).toBe(1)
     expect(strict.stdout).toBe('')
-    expect(strict.stderr).toMatch(new RegExp(`^Error: .*${missing}.*does not exist.*nothing was changed\\n  Check the shared bucket name`))
+    expect(strict.stderr).toMatch(
+      new RegExp(`^Error: .*${missing}.*does not exist.*nothing was changed\\n  Check the shared bucket name`),
+    )
 
     const strictJson = await runJson<JsonError>(['migrate', '--strict', '--shared-bucket', missing])
     expect(strictJson.code).toBe(1)
@@ -153,14 +166,21 @@ describe('an endpoint that is not S3', () => {
     const env = {AWS_ENDPOINT_URL: endpoint, AUDITFORGE_ACCOUNT_ID: '123456789012'}
     const list = await runCli(['engagement', 'list', '--shared-bucket', 'platform-shared'], {env})
     expect(list.code).toBe(1)
-    expect(list.stderr).toContain("Reading the engagement index s3://platform-shared/auditforge/engagements.json: the endpoint's answer is not an S3 response")
+    expect(list.stderr).toContain(
+      "Reading the engagement index s3://platform-shared/auditforge/engagements.json: the endpoint's answer is not an S3 response",
+    )
     expect(list.stderr).toContain('--endpoint-url')
     expect(list.stderr).not.toMatch(/corrupt|[Rr]estore/)
 
-    const create = await runJson<JsonError>(['engagement', 'create', '--name', 'Acme', '--no-isolated', '--shared-bucket', 'platform-shared'], {env})
+    const create = await runJson<JsonError>(
+      ['engagement', 'create', '--name', 'Acme', '--no-isolated', '--shared-bucket', 'platform-shared'],
+      {env},
+    )
     expect(create.code).toBe(1)
     expect(create.json.error.code).toBe('not_s3')
-    expect(requests.some((request) => request.startsWith('GET /platform-shared/auditforge/engagements.json'))).toBe(true)
+    expect(requests.some((request) => request.startsWith('GET /platform-shared/auditforge/engagements.json'))).toBe(
+      true,
+    )
     // (A POST / is STS asking who the caller is; no S3 write ever went out.)
     expect(requests.filter((request) => /^(PUT|DELETE) /.test(request))).toEqual([])
   })

@@ -16,7 +16,15 @@ describe('auditforge doctor', () => {
   it('passes on a healthy setup and leaves no probe object behind', async () => {
     const s3 = testS3()
     const bucket = await createSharedBucket(s3, 'doctor')
-    const created = await runJson<{source_bucket: string}>(['engagement', 'create', '--name', 'Doc', '--isolated', '--shared-bucket', bucket])
+    const created = await runJson<{source_bucket: string}>([
+      'engagement',
+      'create',
+      '--name',
+      'Doc',
+      '--isolated',
+      '--shared-bucket',
+      bucket,
+    ])
     expect(created.code).toBe(0)
     const result = await runJson<DoctorOutput>(['doctor', '--shared-bucket', bucket])
     expect(result.code).toBe(0)
@@ -39,7 +47,10 @@ describe('auditforge doctor', () => {
     const result = await runJson<DoctorOutput>(['doctor', '--shared-bucket', bucket])
     expect(result.code).toBe(4)
     expect(result.json.ok).toBe(false)
-    expect(statusOf(result.json, 'engagement buckets')).toMatchObject({status: 'fail', detail: expect.stringContaining(gone)})
+    expect(statusOf(result.json, 'engagement buckets')).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining(gone),
+    })
   })
 
   it('warns on an unversioned shared bucket and fails on a corrupt index, in a table without --json', async () => {

@@ -64,7 +64,8 @@ async function seedSharedData(s3: S3Client, shared: string): Promise<void> {
   for (const key of othersKeys) writes.push(putRaw(s3, shared, key, `${key}`))
   await Promise.all(writes)
   for (const id of ['eng-abc', 'eng-abcd']) {
-    for (const version of [2, 3]) await putRaw(s3, shared, `auditforge/engagements/${id}/findings.json`, `{"v": ${version}}`)
+    for (const version of [2, 3])
+      await putRaw(s3, shared, `auditforge/engagements/${id}/findings.json`, `{"v": ${version}}`)
     await putRaw(s3, shared, `auditforge/deliverables/${id}.json`, '{"v": 2}')
     await s3.send(new DeleteObjectCommand({Bucket: shared, Key: `auditforge/engagements/${id}/source/workpaper.pdf`}))
   }
@@ -89,7 +90,7 @@ describe('engagement delete', () => {
     expect(await listAllVersions(s3, shared)).toEqual(versionsBefore)
   })
 
-  it('deletes every version of its own keys and nobody else\'s (eng-abc vs eng-abcd)', async () => {
+  it("deletes every version of its own keys and nobody else's (eng-abc vs eng-abcd)", async () => {
     const s3 = testS3()
     const shared = await createSharedBucket(s3)
     await seedSharedData(s3, shared)
@@ -101,12 +102,19 @@ describe('engagement delete', () => {
 
     const result = await runJson<DeleteResult>(['engagement', 'delete', 'eng-abc', '--yes', '--shared-bucket', shared])
     expect(result.code, result.stderr).toBe(0)
-    expect(result.json).toMatchObject({engagement_id: 'eng-abc', source_bucket: '', bucket: null, shared_objects_deleted: ownVersions})
+    expect(result.json).toMatchObject({
+      engagement_id: 'eng-abc',
+      source_bucket: '',
+      bucket: null,
+      shared_objects_deleted: ownVersions,
+    })
 
     const after = await listAllVersions(s3, shared)
     const ownLeft = after.filter((version) => ownKeys('eng-abc').includes(version.key))
     expect(ownLeft).toEqual([])
-    expect(after.filter((version) => /eng-abc[./-]|eng-abc$/.test(version.key) && !othersKeys.includes(version.key))).toEqual([])
+    expect(
+      after.filter((version) => /eng-abc[./-]|eng-abc$/.test(version.key) && !othersKeys.includes(version.key)),
+    ).toEqual([])
 
     // Everything else is untouched, version for version.
     const afterCounts = countByKey(after)
@@ -122,7 +130,15 @@ describe('engagement delete', () => {
     await seedSharedData(s3, shared)
     const before = countByKey(await listAllVersions(s3, shared))
 
-    const result = await runJson<DeleteResult>(['engagement', 'delete', 'eng-abc', '--yes', '--keep-data', '--shared-bucket', shared])
+    const result = await runJson<DeleteResult>([
+      'engagement',
+      'delete',
+      'eng-abc',
+      '--yes',
+      '--keep-data',
+      '--shared-bucket',
+      shared,
+    ])
     expect(result.code, result.stderr).toBe(0)
     expect(result.json.shared_objects_deleted).toBe(0)
 
@@ -147,16 +163,23 @@ describe('engagement delete', () => {
     expect(recordsOf((await readIndex(s3, shared)).json)).toHaveLength(1)
   })
 
-  it('decommissions an isolated engagement\'s bucket', async () => {
+  it("decommissions an isolated engagement's bucket", async () => {
     const s3 = testS3()
     const shared = await createSharedBucket(s3)
-    const created = await runJson<{engagement_id: string; source_bucket: string}>(
-      ['engagement', 'create', '--name', 'Isolated', '--isolated', '--shared-bucket', shared],
-    )
+    const created = await runJson<{engagement_id: string; source_bucket: string}>([
+      'engagement',
+      'create',
+      '--name',
+      'Isolated',
+      '--isolated',
+      '--shared-bucket',
+      shared,
+    ])
     expect(created.code, created.stderr).toBe(0)
     const {engagement_id: id, source_bucket: bucket} = created.json
     expect(bucket).toBe(expectedBucketName(id))
-    for (const version of [1, 2]) await putRaw(s3, bucket, `auditforge/engagements/${id}/findings.json`, `{"v": ${version}}`)
+    for (const version of [1, 2])
+      await putRaw(s3, bucket, `auditforge/engagements/${id}/findings.json`, `{"v": ${version}}`)
     await s3.send(new DeleteObjectCommand({Bucket: bucket, Key: `auditforge/engagements/${id}/findings.json`}))
 
     const result = await runJson<DeleteResult>(['engagement', 'delete', id, '--yes', '--shared-bucket', shared])
@@ -168,7 +191,7 @@ describe('engagement delete', () => {
     expect(recordsOf((await readIndex(s3, shared)).json)).toEqual([])
   })
 
-  it('--keep-data keeps an isolated engagement\'s bucket and its objects', async () => {
+  it("--keep-data keeps an isolated engagement's bucket and its objects", async () => {
     const s3 = testS3()
     const shared = await createSharedBucket(s3)
     const id = randomEngagementId()
@@ -177,7 +200,15 @@ describe('engagement delete', () => {
     await putRaw(s3, bucket, `auditforge/engagements/${id}/findings.json`, '{}')
     const before = await listAllVersions(s3, bucket)
 
-    const result = await runJson<DeleteResult>(['engagement', 'delete', id, '--yes', '--keep-data', '--shared-bucket', shared])
+    const result = await runJson<DeleteResult>([
+      'engagement',
+      'delete',
+      id,
+      '--yes',
+      '--keep-data',
+      '--shared-bucket',
+      shared,
+    ])
     expect(result.code, result.stderr).toBe(0)
     expect(result.json.bucket).toBe('kept')
     expect(await listAllVersions(s3, bucket)).toEqual(before)
@@ -188,12 +219,20 @@ describe('engagement delete', () => {
     const s3 = testS3()
     const shared = await createSharedBucket(s3)
     const [first, second] = await Promise.all(
-      [randomEngagementId(), randomEngagementId()].map(async (id) => ({engagement_id: id, source_bucket: await makeManagedBucket(s3, id)})),
+      [randomEngagementId(), randomEngagementId()].map(async (id) => ({
+        engagement_id: id,
+        source_bucket: await makeManagedBucket(s3, id),
+      })),
     )
     await putIndex(s3, shared, {engagements: [first, second].map((record) => seedRecord(record.engagement_id, record))})
     // Without the managed-by tag, auditforge refuses to remove the bucket.
     for (const {engagement_id: id, source_bucket: bucket} of [first, second]) {
-      await s3.send(new PutBucketTaggingCommand({Bucket: bucket, Tagging: {TagSet: [{Key: 'auditforge:engagement-id', Value: id}]}}))
+      await s3.send(
+        new PutBucketTaggingCommand({
+          Bucket: bucket,
+          Tagging: {TagSet: [{Key: 'auditforge:engagement-id', Value: id}]},
+        }),
+      )
     }
 
     const [json, text] = await Promise.all([

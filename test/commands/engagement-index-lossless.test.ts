@@ -22,7 +22,7 @@ const platformFields = {
 }
 
 describe('engagement index: lossless through the real CLI', () => {
-  it('create and delete keep the platform\'s numbers, nesting and unicode exactly; show prints them exactly', async () => {
+  it("create and delete keep the platform's numbers, nesting and unicode exactly; show prints them exactly", async () => {
     const s3 = testS3()
     const shared = await createSharedBucket(s3)
     const kept = 'eng-0a0a0a0a0a0a'
@@ -44,7 +44,10 @@ describe('engagement index: lossless through the real CLI', () => {
 
     const after = (await readIndex(s3, shared)).text
     // The kept record is byte for byte what the platform wrote.
-    const keptBlock = original.slice(original.indexOf('    {\n      "engagement_id": "eng-0a0a'), original.indexOf('\n    },\n') + 7)
+    const keptBlock = original.slice(
+      original.indexOf('    {\n      "engagement_id": "eng-0a0a'),
+      original.indexOf('\n    },\n') + 7,
+    )
     expect(keptBlock).toContain('"seq": 12345678901234567891,')
     expect(after).toContain(keptBlock)
     expect(after).toMatch(/^ {6}"seq": 12345678901234567891,$/m)
@@ -92,9 +95,18 @@ describe('engagement index: lossless through the real CLI', () => {
     const [message, ...rest] = result.stderr.trimEnd().split('\n')
     expect(message).toMatch(reason)
     expect(message).toContain(`s3://${shared}/${indexKey}`)
-    expect(rest).toEqual(['  Restore a good version of the file (the bucket is versioned) before changing engagements.'])
+    expect(rest).toEqual([
+      '  Restore a good version of the file (the bucket is versioned) before changing engagements.',
+    ])
 
-    const json = await runJson<{error: {code: string; exit: number}}>(['engagement', 'create', '--name', 'Will fail', '--shared-bucket', shared])
+    const json = await runJson<{error: {code: string; exit: number}}>([
+      'engagement',
+      'create',
+      '--name',
+      'Will fail',
+      '--shared-bucket',
+      shared,
+    ])
     expect(json.code).toBe(1)
     expect(json.json.error).toMatchObject({code: 'index_corrupt', exit: 1})
 

@@ -78,9 +78,17 @@ describe('engagement create', () => {
   it('--isolated provisions the bucket and writes the first event there', async () => {
     const s3 = testS3()
     const shared = await createSharedBucket(s3)
-    const created = await runJson<EngagementRecord>(
-      ['engagement', 'create', '--name', 'Isolated', '--isolated', '--tag', 'cost-center=audit', '--shared-bucket', shared],
-    )
+    const created = await runJson<EngagementRecord>([
+      'engagement',
+      'create',
+      '--name',
+      'Isolated',
+      '--isolated',
+      '--tag',
+      'cost-center=audit',
+      '--shared-bucket',
+      shared,
+    ])
     expect(created.code, created.stderr).toBe(0)
     const id = created.json.engagement_id
     const bucket = expectedBucketName(id)
@@ -149,15 +157,21 @@ describe('engagement create', () => {
     const before = new Set((await listBucketNames(s3)).filter((name) => name.startsWith('metis-af-')))
 
     // Control: with this prefix and a healthy index, an isolated create does make a bucket.
-    const ok = await runJson<EngagementRecord>(['engagement', 'create', '--name', 'Control', '--isolated', '--shared-bucket', control], {
-      env: {AUDITFORGE_BUCKET_PREFIX: prefix},
-    })
+    const ok = await runJson<EngagementRecord>(
+      ['engagement', 'create', '--name', 'Control', '--isolated', '--shared-bucket', control],
+      {
+        env: {AUDITFORGE_BUCKET_PREFIX: prefix},
+      },
+    )
     expect(ok.code, ok.stderr).toBe(0)
     expect(ok.json.source_bucket).toBe(expectedBucketName(ok.json.engagement_id, prefix))
 
-    const failed = await runCli(['engagement', 'create', '--name', 'Rolled back', '--isolated', '--shared-bucket', broken], {
-      env: {AUDITFORGE_BUCKET_PREFIX: prefix},
-    })
+    const failed = await runCli(
+      ['engagement', 'create', '--name', 'Rolled back', '--isolated', '--shared-bucket', broken],
+      {
+        env: {AUDITFORGE_BUCKET_PREFIX: prefix},
+      },
+    )
     expect(failed.code).toBe(1)
     expect(failed.stdout).toBe('')
 
@@ -175,7 +189,9 @@ describe('engagement create', () => {
     const s3 = testS3()
     const shared = await createSharedBucket(s3)
     const results = await Promise.all(
-      Array.from({length: 6}, (_, i) => runJson<EngagementRecord>(['engagement', 'create', '--name', `Parallel ${i}`, '--shared-bucket', shared])),
+      Array.from({length: 6}, (_, i) =>
+        runJson<EngagementRecord>(['engagement', 'create', '--name', `Parallel ${i}`, '--shared-bucket', shared]),
+      ),
     )
     for (const result of results) expect(result.code, result.stderr).toBe(0)
     const ids = results.map((result) => result.json.engagement_id)
@@ -195,13 +211,24 @@ describe('unknown fields and the shape of the index', () => {
       generated_by: 'platform-app',
       settings: {retention_days: 2555, regions: ['us-east-1']},
       engagements: [
-        seedRecord('eng-platform1', {platform_status: 'fieldwork', reviewers: ['a@example.com'], extra: {nested: true}}),
+        seedRecord('eng-platform1', {
+          platform_status: 'fieldwork',
+          reviewers: ['a@example.com'],
+          extra: {nested: true},
+        }),
         seedRecord('eng-platform2', {firm_id: 'firm-9', legacy_flag: null}),
       ],
     }
     await putIndex(s3, shared, original)
 
-    const created = await runJson<EngagementRecord>(['engagement', 'create', '--name', 'New one', '--shared-bucket', shared])
+    const created = await runJson<EngagementRecord>([
+      'engagement',
+      'create',
+      '--name',
+      'New one',
+      '--shared-bucket',
+      shared,
+    ])
     expect(created.code, created.stderr).toBe(0)
     const middle = (await readIndex(s3, shared)).json as Record<string, unknown>
     expect(Object.keys(middle).sort()).toEqual(Object.keys(original).sort())
@@ -210,11 +237,24 @@ describe('unknown fields and the shape of the index', () => {
     expect(middle.settings).toEqual(original.settings)
     expect(middle.engagements).toEqual([...original.engagements, created.json])
 
-    const shown = await runJson<Record<string, unknown>>(['engagement', 'show', 'eng-platform1', '--shared-bucket', shared])
+    const shown = await runJson<Record<string, unknown>>([
+      'engagement',
+      'show',
+      'eng-platform1',
+      '--shared-bucket',
+      shared,
+    ])
     expect(shown.code).toBe(0)
     expect(shown.json).toEqual(original.engagements[0])
 
-    const deleted = await runCli(['engagement', 'delete', created.json.engagement_id, '--yes', '--shared-bucket', shared])
+    const deleted = await runCli([
+      'engagement',
+      'delete',
+      created.json.engagement_id,
+      '--yes',
+      '--shared-bucket',
+      shared,
+    ])
     expect(deleted.code, deleted.stderr).toBe(0)
     expect((await readIndex(s3, shared)).json).toEqual(original)
   })
@@ -225,13 +265,28 @@ describe('unknown fields and the shape of the index', () => {
     const original = [seedRecord('eng-arr1', {platform_only: 'kept'}), seedRecord('eng-arr2')]
     await putIndex(s3, shared, original)
 
-    const created = await runJson<EngagementRecord>(['engagement', 'create', '--name', 'Array', '--shared-bucket', shared])
+    const created = await runJson<EngagementRecord>([
+      'engagement',
+      'create',
+      '--name',
+      'Array',
+      '--shared-bucket',
+      shared,
+    ])
     expect(created.code, created.stderr).toBe(0)
     const middle = (await readIndex(s3, shared)).json
     expect(Array.isArray(middle)).toBe(true)
     expect(middle).toEqual([...original, created.json])
 
-    const deleted = await runCli(['engagement', 'delete', created.json.engagement_id, '--yes', '--keep-data', '--shared-bucket', shared])
+    const deleted = await runCli([
+      'engagement',
+      'delete',
+      created.json.engagement_id,
+      '--yes',
+      '--keep-data',
+      '--shared-bucket',
+      shared,
+    ])
     expect(deleted.code, deleted.stderr).toBe(0)
     expect((await readIndex(s3, shared)).json).toEqual(original)
   })
@@ -244,7 +299,11 @@ describe('engagement list and show', () => {
     const isolatedId = 'eng-0a1b2c3d4e5f'
     const records = [
       seedRecord('eng-listone', {name: 'First engagement', created_at: '2024-05-06T07:08:09Z'}),
-      seedRecord(isolatedId, {name: 'Second engagement', source_bucket: expectedBucketName(isolatedId), platform_note: 'kept'}),
+      seedRecord(isolatedId, {
+        name: 'Second engagement',
+        source_bucket: expectedBucketName(isolatedId),
+        platform_note: 'kept',
+      }),
     ]
     await putIndex(s3, shared, {engagements: records})
     const env = {AUDITFORGE_BUCKET: shared}

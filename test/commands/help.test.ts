@@ -15,7 +15,9 @@ interface ManifestCommand {
   examples?: string[]
 }
 
-const manifest = JSON.parse(readFileSync(new URL('../../oclif.manifest.json', import.meta.url), 'utf8')) as {commands: Record<string, ManifestCommand>}
+const manifest = JSON.parse(readFileSync(new URL('../../oclif.manifest.json', import.meta.url), 'utf8')) as {
+  commands: Record<string, ManifestCommand>
+}
 const commands = Object.values(manifest.commands).filter((command) => command.id !== 'help')
 
 describe('help', () => {
@@ -38,16 +40,25 @@ describe('help', () => {
     ])
   })
 
-  it.each(commands.map((command) => [command.id, command] as const))('%s has a summary, a description and two examples with long flags', (_id, command) => {
-    expect(command.summary?.length).toBeGreaterThan(10)
-    expect(command.description?.length).toBeGreaterThan(40)
-    expect(command.examples?.length).toBeGreaterThanOrEqual(2)
-    // Only auditforge's own flags count: a pipe into jq may use jq's short options.
-    for (const example of command.examples!) expect(example.split('|')[0]).not.toMatch(/\s-[a-z]\b/)
-  })
+  it.each(commands.map((command) => [command.id, command] as const))(
+    '%s has a summary, a description and two examples with long flags',
+    (_id, command) => {
+      expect(command.summary?.length).toBeGreaterThan(10)
+      expect(command.description?.length).toBeGreaterThan(40)
+      expect(command.examples?.length).toBeGreaterThanOrEqual(2)
+      // Only auditforge's own flags count: a pipe into jq may use jq's short options.
+      for (const example of command.examples!) expect(example.split('|')[0]).not.toMatch(/\s-[a-z]\b/)
+    },
+  )
 
   it('destructive commands state their safety rule in the description', () => {
-    for (const id of ['engagement:delete', 'bucket:decommission', 'migrate', 'migrate:rollback', 'migrate:purge-source']) {
+    for (const id of [
+      'engagement:delete',
+      'bucket:decommission',
+      'migrate',
+      'migrate:rollback',
+      'migrate:purge-source',
+    ]) {
       expect(manifest.commands[id].description, id).toMatch(/--yes/)
       expect(manifest.commands[id].description, id).toMatch(/exit 5/)
     }

@@ -16,7 +16,9 @@ import {putIndex, randomEngagementId, seedRecord} from '../helpers/commands.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
 
 const schemasDir = fileURLToPath(new URL('../../schemas/', import.meta.url))
-const manifest = JSON.parse(readFileSync(fileURLToPath(new URL('../../oclif.manifest.json', import.meta.url)), 'utf8')) as {commands: Record<string, {pluginName?: string}>}
+const manifest = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../oclif.manifest.json', import.meta.url)), 'utf8'),
+) as {commands: Record<string, {pluginName?: string}>}
 
 const ajv = new Ajv({allErrors: true, strict: true})
 const validators = new Map<string, ValidateFunction>()
@@ -35,7 +37,10 @@ function schemaOf(command: string): ValidateFunction {
 function expectValid(command: string, document: unknown): void {
   const validate = schemaOf(command)
   const valid = validate(document)
-  expect(valid, `${command}: ${ajv.errorsText(validate.errors, {separator: '\n'})}\n${JSON.stringify(document, null, 2)}`).toBe(true)
+  expect(
+    valid,
+    `${command}: ${ajv.errorsText(validate.errors, {separator: '\n'})}\n${JSON.stringify(document, null, 2)}`,
+  ).toBe(true)
 }
 
 /** Every key of every object in the document, at any depth. */
@@ -68,12 +73,15 @@ function expectStatusMatchesExit(result: {code: number | null; json: Reported}, 
 describe('the --json contract', () => {
   it('has a schema for every command, and nothing else but the error document', () => {
     const commands = Object.keys(manifest.commands)
-      .filter((id) => manifest.commands[id].pluginName === undefined || manifest.commands[id].pluginName === 'auditforge-cli')
+      .filter(
+        (id) => manifest.commands[id].pluginName === undefined || manifest.commands[id].pluginName === 'auditforge-cli',
+      )
       .map((id) => `${id.replace(/:/g, '-')}.json`)
     expect(commands.length).toBeGreaterThan(10)
     expect(readdirSync(schemasDir).sort()).toEqual([...commands, 'error.json'].sort())
     const strict = new Ajv({allErrors: true, strict: true})
-    for (const file of readdirSync(schemasDir)) expect(() => strict.compile(JSON.parse(readFileSync(`${schemasDir}${file}`, 'utf8'))), file).not.toThrow()
+    for (const file of readdirSync(schemasDir))
+      expect(() => strict.compile(JSON.parse(readFileSync(`${schemasDir}${file}`, 'utf8'))), file).not.toThrow()
   })
 
   it('engagement, bucket, audit-log and doctor documents match their schemas; keys are snake_case', async () => {
@@ -89,14 +97,25 @@ describe('the --json contract', () => {
       return result
     }
 
-    const isolated = await run<{engagement_id: string; source_bucket: string}>('engagement create', ['--name', 'Contract', '--isolated'])
+    const isolated = await run<{engagement_id: string; source_bucket: string}>('engagement create', [
+      '--name',
+      'Contract',
+      '--isolated',
+    ])
     const inShared = await run<{engagement_id: string}>('engagement create', ['--name', 'Shared one', '--no-isolated'])
     await run('engagement list', [])
     await run('engagement show', [isolated.json.engagement_id])
     const bucket = isolated.json.source_bucket
 
     // moto is plain http: the TLS-only policy is skipped, which is neither ok nor failed.
-    const verified = await run<Reported & {buckets: {engagement_id: string; controls: {control: string; status: string; ok: boolean | null; standard_ids: string[] | null}[]}[]}>('bucket verify', [bucket])
+    const verified = await run<
+      Reported & {
+        buckets: {
+          engagement_id: string
+          controls: {control: string; status: string; ok: boolean | null; standard_ids: string[] | null}[]
+        }[]
+      }
+    >('bucket verify', [bucket])
     expectStatusMatchesExit(verified, 0, 'ok')
     expect(verified.json.buckets[0].engagement_id).toBe(isolated.json.engagement_id)
     const tls = verified.json.buckets[0].controls.find((control) => control.control === 'tls-only')
@@ -111,26 +130,43 @@ describe('the --json contract', () => {
     expectStatusMatchesExit(doctor, 4, 'checks_failed')
     expect(doctor.json.ok).toBe(false)
 
-    const exported = await run<{expires_in: number; requested_expires_in: number; expires_at: string; warning: string | null}>('audit-log export', [
-      isolated.json.engagement_id,
-      '--delivery',
-      'signed_url',
-      '--expires-in',
-      '900',
-    ])
+    const exported = await run<{
+      expires_in: number
+      requested_expires_in: number
+      expires_at: string
+      warning: string | null
+    }>('audit-log export', [isolated.json.engagement_id, '--delivery', 'signed_url', '--expires-in', '900'])
     // moto's static credentials do not expire: the URL gets all it asked for.
     expect(exported.json).toMatchObject({expires_in: 900, requested_expires_in: 900, warning: null})
 
-    const deletedShared = await run<{bucket: string | null; trail_selector: unknown}>('engagement delete', [inShared.json.engagement_id, '--yes'])
-    expect(deletedShared.json).toMatchObject({bucket: null, trail_selector: null, cleanup_error: null, retry_command: null})
-    const deletedIsolated = await run<{bucket: string | null}>('engagement delete', [isolated.json.engagement_id, '--yes'])
+    const deletedShared = await run<{bucket: string | null; trail_selector: unknown}>('engagement delete', [
+      inShared.json.engagement_id,
+      '--yes',
+    ])
+    expect(deletedShared.json).toMatchObject({
+      bucket: null,
+      trail_selector: null,
+      cleanup_error: null,
+      retry_command: null,
+    })
+    const deletedIsolated = await run<{bucket: string | null}>('engagement delete', [
+      isolated.json.engagement_id,
+      '--yes',
+    ])
     expect(deletedIsolated.json.bucket).toBe('decommissioned')
 
     // A bucket no record points at any more (--keep-data), decommissioned: dry run, then for real.
-    const kept = await run<{engagement_id: string; source_bucket: string}>('engagement create', ['--name', 'Kept', '--isolated'])
+    const kept = await run<{engagement_id: string; source_bucket: string}>('engagement create', [
+      '--name',
+      'Kept',
+      '--isolated',
+    ])
     await run('engagement delete', [kept.json.engagement_id, '--yes', '--keep-data'])
     await run('bucket decommission', [kept.json.source_bucket, '--dry-run'])
-    const decommissioned = await run<{uploads_aborted: number; trail_selector: unknown}>('bucket decommission', [kept.json.source_bucket, '--yes'])
+    const decommissioned = await run<{uploads_aborted: number; trail_selector: unknown}>('bucket decommission', [
+      kept.json.source_bucket,
+      '--yes',
+    ])
     expect(decommissioned.json).toMatchObject({dry_run: false, uploads_aborted: 0, trail_selector: null})
 
     for (const key of keysOf(documents)) expect(key, 'a --json key').toMatch(snakeCase)
@@ -147,22 +183,32 @@ describe('the --json contract', () => {
     expectValid('migrate', plan.json)
     expectStatusMatchesExit(plan, 0, 'ok')
 
-    const verify = await runJson<Reported & {engagements: {differences: unknown[]; unlisted_differences: number}[]}>(['migrate', '--verify-only', '--engagement-id', id], {env})
+    const verify = await runJson<Reported & {engagements: {differences: unknown[]; unlisted_differences: number}[]}>(
+      ['migrate', '--verify-only', '--engagement-id', id],
+      {env},
+    )
     expectValid('migrate', verify.json)
     expectStatusMatchesExit(verify, 4, 'verification_failed')
-    expect(verify.json.engagements[0].differences).toEqual([{key: null, kind: 'not_migrated', source: null, target: null, detail: 'source_bucket is empty'}])
+    expect(verify.json.engagements[0].differences).toEqual([
+      {key: null, kind: 'not_migrated', source: null, target: null, detail: 'source_bucket is empty'},
+    ])
     expect(verify.json.engagements[0].unlisted_differences).toBe(0)
     for (const key of keysOf(verify.json)) expect(key).toMatch(snakeCase)
   })
 
   it('an error document matches error.json and carries the suggestion', async () => {
     const shared = await createSharedBucket(testS3(), 'contract')
-    const result = await runJson<{error: {suggestion: string | null}}>(['bucket', 'verify'], {env: {AUDITFORGE_BUCKET: shared}})
+    const result = await runJson<{error: {suggestion: string | null}}>(['bucket', 'verify'], {
+      env: {AUDITFORGE_BUCKET: shared},
+    })
     expect(result.code).toBe(2)
     const validate = schemaOf('error')
     expect(validate(result.json), ajv.errorsText(validate.errors)).toBe(true)
 
-    const refused = await runJson<{error: {code: string; suggestion: string | null}}>(['engagement', 'delete', 'eng-abc'], {env: {AUDITFORGE_BUCKET: shared}})
+    const refused = await runJson<{error: {code: string; suggestion: string | null}}>(
+      ['engagement', 'delete', 'eng-abc'],
+      {env: {AUDITFORGE_BUCKET: shared}},
+    )
     expect(refused.code).toBe(5)
     expect(validate(refused.json), ajv.errorsText(validate.errors)).toBe(true)
     expect(refused.json.error.suggestion).toEqual(expect.stringContaining('--yes'))

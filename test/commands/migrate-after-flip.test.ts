@@ -21,18 +21,37 @@ beforeAll(() => {
 
 const targetOf = (id: string) => `metis-af-${id.slice('eng-'.length)}-${motoAccountId}`
 const key = (id: string, name: string) => `auditforge/engagements/${id}/${name}`
-const put = (bucket: string, name: string, body: string) => s3.send(new PutObjectCommand({Bucket: bucket, Key: name, Body: body}))
+const put = (bucket: string, name: string, body: string) =>
+  s3.send(new PutObjectCommand({Bucket: bucket, Key: name, Body: body}))
 
 interface VerifyJson {
-  engagements: {status: string; differences: VerificationDifference[]; changed_since_migration: number; new_in_target: number; late_writes: number; evidence_run: string | null; reconciled?: number; conflicts?: string[]}[]
+  engagements: {
+    status: string
+    differences: VerificationDifference[]
+    changed_since_migration: number
+    new_in_target: number
+    late_writes: number
+    evidence_run: string | null
+    reconciled?: number
+    conflicts?: string[]
+  }[]
 }
 
 async function migrated() {
   const bucket = await createSharedBucket(s3, 'after-flip')
   const id = randomEngagementId()
   await putIndex(s3, bucket, {engagements: [seedRecord(id)]})
-  for (const name of ['findings.json', 'audit_log/shard-00000.jsonl', 'source/a.pdf', 'source/b.pdf']) await put(bucket, key(id, name), `${name} v1`)
-  const result = await runJson<MigrateJson>(['migrate', '--engagement-id', id, '--execute', '--yes', '--shared-bucket', bucket])
+  for (const name of ['findings.json', 'audit_log/shard-00000.jsonl', 'source/a.pdf', 'source/b.pdf'])
+    await put(bucket, key(id, name), `${name} v1`)
+  const result = await runJson<MigrateJson>([
+    'migrate',
+    '--engagement-id',
+    id,
+    '--execute',
+    '--yes',
+    '--shared-bucket',
+    bucket,
+  ])
   expect(result.code, result.stderr).toBe(0)
   expect(result.json.engagements[0]).toMatchObject({status: 'migrated', copied: 4})
   return {bucket, id, target: targetOf(id)}
@@ -48,15 +67,24 @@ describe('after the switch', () => {
     expect(versions).toHaveLength(2)
     // A key's versions are listed newest first (their times may share a second).
     const oldest = versions.at(-1)!
-    const before = JSON.parse(await (await s3.send(new GetObjectCommand({Bucket: target, Key: oldest.Key, VersionId: oldest.VersionId}))).Body!.transformToString())
-    expect(before).toMatchObject({verification: {result: 'passed', differences: 0}, flipped_at: null, objects: 4, copied: 4})
+    const before = JSON.parse(
+      await (
+        await s3.send(new GetObjectCommand({Bucket: target, Key: oldest.Key, VersionId: oldest.VersionId}))
+      ).Body!.transformToString(),
+    )
+    expect(before).toMatchObject({
+      verification: {result: 'passed', differences: 0},
+      flipped_at: null,
+      objects: 4,
+      copied: 4,
+    })
     const index = await s3.send(new ListObjectVersionsCommand({Bucket: bucket, Prefix: 'auditforge/engagements.json'}))
     const flip = (index.Versions ?? []).find((version) => version.IsLatest)!
     expect(oldest.LastModified!.getTime()).toBeLessThanOrEqual(flip.LastModified!.getTime())
 
-    const evidence = await runJson<{summary: {flipped_at: string; index_etag_after: string; verification: {result: string}}}>([
-      'migrate', 'evidence', id, '--shared-bucket', bucket,
-    ])
+    const evidence = await runJson<{
+      summary: {flipped_at: string; index_etag_after: string; verification: {result: string}}
+    }>(['migrate', 'evidence', id, '--shared-bucket', bucket])
     expect(evidence.code, evidence.stderr).toBe(0)
     expect(evidence.json.summary.verification.result).toBe('passed')
     expect(evidence.json.summary.index_etag_after).toBe(flip.ETag)
@@ -67,9 +95,21 @@ describe('after the switch', () => {
     await put(target, key(id, 'audit_log/shard-00001.jsonl'), 'new shard')
     await put(target, `auditforge/exports/${id}-20260101T000000.000Z-abcdef.jsonl`, 'an export')
     await put(target, key(id, 'findings.json'), 'findings, edited in the app')
-    const result = await runJson<VerifyJson>(['migrate', '--engagement-id', id, '--verify-only', '--shared-bucket', bucket])
+    const result = await runJson<VerifyJson>([
+      'migrate',
+      '--engagement-id',
+      id,
+      '--verify-only',
+      '--shared-bucket',
+      bucket,
+    ])
     expect(result.code, result.stderr).toBe(0)
-    expect(result.json.engagements[0]).toMatchObject({status: 'verified', changed_since_migration: 1, new_in_target: 2, late_writes: 0})
+    expect(result.json.engagements[0]).toMatchObject({
+      status: 'verified',
+      changed_since_migration: 1,
+      new_in_target: 2,
+      late_writes: 0,
+    })
     expect(result.json.engagements[0].evidence_run).toMatch(/^\d{8}T/)
   })
 
@@ -81,15 +121,32 @@ describe('after the switch', () => {
     await put(bucket, key(id, 'findings.json'), 'findings v2 (late)')
     await put(target, key(id, 'findings.json'), 'findings, edited in the app')
 
-    const verify = await runJson<VerifyJson>(['migrate', '--engagement-id', id, '--verify-only', '--shared-bucket', bucket])
+    const verify = await runJson<VerifyJson>([
+      'migrate',
+      '--engagement-id',
+      id,
+      '--verify-only',
+      '--shared-bucket',
+      bucket,
+    ])
     expect(verify.code).toBe(4)
     expect(verify.json.engagements[0].late_writes).toBe(3)
-    expect(verify.json.engagements[0].differences.map((difference) => differenceText(difference)).join('\n')).toContain(`migrate --reconcile --engagement-id ${id}`)
+    expect(verify.json.engagements[0].differences.map((difference) => differenceText(difference)).join('\n')).toContain(
+      `migrate --reconcile --engagement-id ${id}`,
+    )
     expect(verify.json.engagements[0].differences.every((difference) => difference.kind === 'late_write')).toBe(true)
 
     const refused = await runCli(['migrate', '--engagement-id', id, '--reconcile', '--shared-bucket', bucket])
     expect(refused.code).toBe(5)
-    const reconciled = await runJson<VerifyJson>(['migrate', '--engagement-id', id, '--reconcile', '--yes', '--shared-bucket', bucket])
+    const reconciled = await runJson<VerifyJson>([
+      'migrate',
+      '--engagement-id',
+      id,
+      '--reconcile',
+      '--yes',
+      '--shared-bucket',
+      bucket,
+    ])
     expect(reconciled.json.engagements[0]).toMatchObject({reconciled: 2, conflicts: [key(id, 'findings.json')]})
     expect(await getText(s3, target, key(id, 'source/a.pdf'))).toBe('source/a.pdf v2 (late)')
     expect(await getText(s3, target, key(id, 'source/c.pdf'))).toBe('source/c.pdf (new, late)')

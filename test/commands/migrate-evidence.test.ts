@@ -6,7 +6,13 @@ import {DeleteObjectCommand, PutObjectCommand} from '@aws-sdk/client-s3'
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {migrationKeys} from '../../src/lib/layout.js'
-import {type EvidenceLine, type EvidenceSummary, EvidenceWriter, segmentName, writeSummary} from '../../src/lib/migrate/evidence.js'
+import {
+  type EvidenceLine,
+  type EvidenceSummary,
+  EvidenceWriter,
+  segmentName,
+  writeSummary,
+} from '../../src/lib/migrate/evidence.js'
 import {runCli, runJson} from '../helpers/cli.js'
 import {expectedBucketName, makeManagedBucket, putIndex, randomEngagementId, seedRecord} from '../helpers/commands.js'
 import {createSharedBucket, motoAccountId, testS3} from '../helpers/s3.js'
@@ -26,7 +32,12 @@ function line(id: string, name: string, action: EvidenceLine['action']): Evidenc
   return evidenceLine(`auditforge/engagements/${id}/source/${name}`, action)
 }
 
-async function writeSegment(location: {bucket: string; expectedOwner: string; engagementId: string}, runId: string, segment: string, lines: EvidenceLine[]): Promise<void> {
+async function writeSegment(
+  location: {bucket: string; expectedOwner: string; engagementId: string},
+  runId: string,
+  segment: string,
+  lines: EvidenceLine[],
+): Promise<void> {
   const s3 = testS3()
   const writer = new EvidenceWriter(s3, location, runId, segment)
   for (const entry of lines) await writer.append(entry)
@@ -44,11 +55,26 @@ async function seed(): Promise<Seeded> {
   const firstRun = migrationKeys.newRunId(new Date(Date.UTC(2026, 0, 1, 10)), '00000a')
   const secondRun = migrationKeys.newRunId(new Date(Date.UTC(2026, 0, 2, 10)), '00000b')
 
-  await writeSegment(location, firstRun, segmentName(1, 'copy'), ['a', 'b', 'c'].map((name) => line(id, name, 'copied')))
-  await writeSegment(location, secondRun, segmentName(1, 'copy'), [line(id, 'b', 'proven'), line(id, 'c', 'removed'), line(id, 'd', 'copied')])
+  await writeSegment(
+    location,
+    firstRun,
+    segmentName(1, 'copy'),
+    ['a', 'b', 'c'].map((name) => line(id, name, 'copied')),
+  )
+  await writeSegment(location, secondRun, segmentName(1, 'copy'), [
+    line(id, 'b', 'proven'),
+    line(id, 'c', 'removed'),
+    line(id, 'd', 'copied'),
+  ])
   await writeSegment(location, secondRun, segmentName(2, 'late'), [line(id, 'e', 'late_write')])
 
-  const base = {engagement_id: id, tool_version: '0.1.0', source_bucket: shared, target_bucket: bucket, late_write_conflicts: 0}
+  const base = {
+    engagement_id: id,
+    tool_version: '0.1.0',
+    source_bucket: shared,
+    target_bucket: bucket,
+    late_write_conflicts: 0,
+  }
   const older: EvidenceSummary = {
     ...base,
     run_id: firstRun,
@@ -107,11 +133,15 @@ describe('migrate evidence', () => {
     expect(result.stdout).toContain(`Run:           ${latest.run_id} (2 runs)`)
     expect(result.stdout).toContain('Objects:       3 (3.00 MiB): 1 copied, 1 proven, 1 removed')
     expect(result.stdout).toContain('Verification:  passed at 2026-01-02T10:07:00.000Z (0 differences)')
-    expect(result.stdout).toContain('Flip:          at 2026-01-02T10:08:00.000Z, index ETag "etag-before" → "etag-after"')
+    expect(result.stdout).toContain(
+      'Flip:          at 2026-01-02T10:08:00.000Z, index ETag "etag-before" → "etag-after"',
+    )
     expect(result.stdout).toContain('Late writes:   1 (0 conflicts)')
     expect(result.stdout).toContain('Evidence:      5 lines (all runs): 2 copied, 1 proven, 1 removed, 1 late write')
     expect(result.stdout).toContain(`Location:      s3://${bucket}/auditforge/migrations/${id}/${latest.run_id}/`)
-    expect(result.stdout).toContain('Operator:      arn:aws:iam::123456789012:user/ops\\u001b]0;x\\u0007|[link](http://evil)')
+    expect(result.stdout).toContain(
+      'Operator:      arn:aws:iam::123456789012:user/ops\\u001b]0;x\\u0007|[link](http://evil)',
+    )
     expect(result.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/)
   })
 
@@ -131,14 +161,17 @@ describe('migrate evidence', () => {
     expect(result.code, result.stderr).toBe(0)
     const lines = result.stdout.split('\n')
     expect(lines[0]).toBe(`# Migration evidence: ${id}`)
-    for (const heading of ['## Facts', '## Statement', '## Evidence location', '## Runs']) expect(lines).toContain(heading)
+    for (const heading of ['## Facts', '## Statement', '## Evidence location', '## Runs'])
+      expect(lines).toContain(heading)
     expect(lines).toContain('| Fact | Value |')
     expect(lines).toContain(`| Run | ${latest.run_id} |`)
     expect(lines).toContain(`| Target bucket | ${bucket} |`)
     expect(lines).toContain('| Index ETag before flip | "etag-before" |')
     expect(lines).toContain('| Copied / proven / removed | 1 / 1 / 1 |')
     // The hostile ARN is escaped: no control characters, no table break, no link.
-    expect(lines).toContain('| Operator | arn:aws:iam::123456789012:user/ops\\\\u001b\\]0;x\\\\u0007\\|\\[link\\]\\(http://evil\\) |')
+    expect(lines).toContain(
+      '| Operator | arn:aws:iam::123456789012:user/ops\\\\u001b\\]0;x\\\\u0007\\|\\[link\\]\\(http://evil\\) |',
+    )
     expect(result.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/)
     expect(result.stdout).toContain(
       'The record was switched at 2026-01-02T10:08:00.000Z, after verification passed at 2026-01-02T10:07:00.000Z (index ETag "etag-before" → "etag-after").',
@@ -165,7 +198,9 @@ describe('migrate evidence', () => {
     expect((result.json as {summary: EvidenceSummary}).summary.operator_arn).toBe(hostileArn)
     expect(result.stdout).not.toContain('\u001b')
 
-    const run = await runJson<{summary: EvidenceSummary}>(['migrate', 'evidence', id, '--run', older.run_id], {env: env()})
+    const run = await runJson<{summary: EvidenceSummary}>(['migrate', 'evidence', id, '--run', older.run_id], {
+      env: env(),
+    })
     expect(run.json.summary).toEqual({...older, deep_checks: null})
   })
 
@@ -173,7 +208,15 @@ describe('migrate evidence', () => {
     const s3 = testS3()
     const {id, bucket, shared} = seeded
     const hostileKey = `auditforge/engagements/${id}/source/x\u001b[2J|[a](http://evil)`
-    const sampled = {key: hostileKey, size: 10, source_version_id: 'sv', target_version_id: 'tv', source_sha256: 'a'.repeat(64), target_sha256: 'a'.repeat(64), outcome: 'equal'}
+    const sampled = {
+      key: hostileKey,
+      size: 10,
+      source_version_id: 'sv',
+      target_version_id: 'tv',
+      source_sha256: 'a'.repeat(64),
+      target_sha256: 'a'.repeat(64),
+      outcome: 'equal',
+    }
     const record = (verificationId: string, result: string) => ({
       engagement_id: id,
       verification_id: verificationId,
@@ -191,13 +234,29 @@ describe('migrate evidence', () => {
       new_in_target: 0,
       deep_checks: {
         checksums: null,
-        content_sample: {result: 'passed', checked_at: '2026-01-03T10:00:00.000Z', requested: 1, population: 3, sampled: 1, equal: 1, mismatches: 0, not_compared: 0, objects: [sampled]},
+        content_sample: {
+          result: 'passed',
+          checked_at: '2026-01-03T10:00:00.000Z',
+          requested: 1,
+          population: 3,
+          sampled: 1,
+          equal: 1,
+          mismatches: 0,
+          not_compared: 0,
+          objects: [sampled],
+        },
       },
     })
     const older = record('20260103T090000.000Z-00000c', 'failed')
     const newest = record('20260103T100000.000Z-00000d', 'passed')
     for (const entry of [newest, older]) {
-      await s3.send(new PutObjectCommand({Bucket: bucket, Key: migrationKeys.verification(id, entry.verification_id), Body: JSON.stringify(entry)}))
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: migrationKeys.verification(id, entry.verification_id),
+          Body: JSON.stringify(entry),
+        }),
+      )
     }
     try {
       const json = await runJson<{verification_record: unknown}>(['migrate', 'evidence', id], {env: env()})
@@ -205,16 +264,25 @@ describe('migrate evidence', () => {
       expect(json.json.verification_record).toEqual(newest)
 
       const text = await runCli(['migrate', 'evidence', id], {env: env()})
-      expect(text.stdout).toContain(`Last verified: passed at 2026-01-03T10:00:00.000Z by arn:aws:iam::123456789012:user/ops\\u001b]0;x\\u0007|[link](http://evil), against run ${seeded.latest.run_id} (0 differences)`)
-      expect(text.stdout).toContain('               content sample passed: 1 of 3 objects (1 asked), SHA-256 equal on 1, 0 differ')
+      expect(text.stdout).toContain(
+        `Last verified: passed at 2026-01-03T10:00:00.000Z by arn:aws:iam::123456789012:user/ops\\u001b]0;x\\u0007|[link](http://evil), against run ${seeded.latest.run_id} (0 differences)`,
+      )
+      expect(text.stdout).toContain(
+        '               content sample passed: 1 of 3 objects (1 asked), SHA-256 equal on 1, 0 differ',
+      )
       expect(text.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/)
 
       const markdown = await runCli(['migrate', 'evidence', id, '--format', 'md'], {env: env()})
       expect(markdown.stdout).toContain('## Content sample')
-      expect(markdown.stdout).toContain(`| verification 20260103T100000.000Z-00000d | auditforge/engagements/${id}/source/x\\\\u001b\\[2J\\|\\[a\\]\\(http://evil\\) | 10 | ${'a'.repeat(64)} | ${'a'.repeat(64)} | equal |`)
+      expect(markdown.stdout).toContain(
+        `| verification 20260103T100000.000Z-00000d | auditforge/engagements/${id}/source/x\\\\u001b\\[2J\\|\\[a\\]\\(http://evil\\) | 10 | ${'a'.repeat(64)} | ${'a'.repeat(64)} | equal |`,
+      )
       expect(markdown.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/)
     } finally {
-      for (const entry of [newest, older]) await s3.send(new DeleteObjectCommand({Bucket: bucket, Key: migrationKeys.verification(id, entry.verification_id)}))
+      for (const entry of [newest, older])
+        await s3.send(
+          new DeleteObjectCommand({Bucket: bucket, Key: migrationKeys.verification(id, entry.verification_id)}),
+        )
     }
   })
 
@@ -233,15 +301,24 @@ describe('migrate evidence', () => {
     const neverMigrated = randomEngagementId()
     const emptyBucket = randomEngagementId()
     await makeManagedBucket(s3, emptyBucket, shared)
-    await putIndex(s3, shared, {engagements: [seedRecord(neverMigrated), seedRecord(emptyBucket, {source_bucket: expectedBucketName(emptyBucket)})]})
+    await putIndex(s3, shared, {
+      engagements: [
+        seedRecord(neverMigrated),
+        seedRecord(emptyBucket, {source_bucket: expectedBucketName(emptyBucket)}),
+      ],
+    })
     for (const id of [neverMigrated, emptyBucket]) {
       const result = await runCli(['migrate', 'evidence', id], {env: {AUDITFORGE_BUCKET: shared}})
       expect(result.code, result.stderr).toBe(3)
       expect(result.stdout).toBe('')
       const [first] = result.stderr.split('\n')
-      expect(first).toBe(`Error: No migration evidence for ${id} in ${expectedBucketName(id)}; it has not been migrated with evidence yet`)
+      expect(first).toBe(
+        `Error: No migration evidence for ${id} in ${expectedBucketName(id)}; it has not been migrated with evidence yet`,
+      )
     }
-    const json = await runJson<{error: {code: string; exit: number}}>(['migrate', 'evidence', neverMigrated], {env: {AUDITFORGE_BUCKET: shared}})
+    const json = await runJson<{error: {code: string; exit: number}}>(['migrate', 'evidence', neverMigrated], {
+      env: {AUDITFORGE_BUCKET: shared},
+    })
     expect(json.code).toBe(3)
     expect(json.json.error).toMatchObject({code: 'not_found', exit: 3})
   })

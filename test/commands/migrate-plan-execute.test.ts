@@ -24,7 +24,6 @@ import {runCli, runJson} from '../helpers/cli.js'
 import type {MigrateJson} from '../helpers/migrate.js'
 import {createSharedBucket, getText, motoAccountId, putText, testS3} from '../helpers/s3.js'
 
-
 interface Seeded {
   key: string
   body: string
@@ -90,7 +89,8 @@ async function listing(bucket: string): Promise<Map<string, {size: number; etag:
   for await (const page of paginateListObjectsV2({client: s3}, {Bucket: bucket})) {
     for (const object of page.Contents ?? []) {
       // The migration's evidence lives under its reserved prefix; it is not engagement data.
-      if (!object.Key!.startsWith('auditforge/migrations/')) objects.set(object.Key!, {size: object.Size!, etag: object.ETag!})
+      if (!object.Key!.startsWith('auditforge/migrations/'))
+        objects.set(object.Key!, {size: object.Size!, etag: object.ETag!})
     }
   }
   return objects
@@ -101,7 +101,13 @@ async function versions(bucket: string): Promise<string[]> {
   const all: string[] = []
   let page: ListObjectVersionsCommandOutput | undefined
   do {
-    page = await s3.send(new ListObjectVersionsCommand({Bucket: bucket, KeyMarker: page?.NextKeyMarker, VersionIdMarker: page?.NextVersionIdMarker}))
+    page = await s3.send(
+      new ListObjectVersionsCommand({
+        Bucket: bucket,
+        KeyMarker: page?.NextKeyMarker,
+        VersionIdMarker: page?.NextVersionIdMarker,
+      }),
+    )
     for (const version of page.Versions ?? []) all.push(`${version.Key}@${version.VersionId}`)
     for (const marker of page.DeleteMarkers ?? []) all.push(`${marker.Key}@${marker.VersionId} (delete marker)`)
   } while (page.IsTruncated)
@@ -143,9 +149,16 @@ const foreignObjects: Seeded[] = [
 const migrate = (bucket: string, ...args: string[]) => ['migrate', '--shared-bucket', bucket, ...args]
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(2)
 
-
 /** The fields of a migrated engagement's outcome that do not apply to a clean local run: null, never missing. */
-const notApplicable = {differences: null, unlisted_differences: null, error: null, error_code: null, late_write_conflicts: null, deep_checks: null, batch: null}
+const notApplicable = {
+  differences: null,
+  unlisted_differences: null,
+  error: null,
+  error_code: null,
+  late_write_conflicts: null,
+  deep_checks: null,
+  batch: null,
+}
 
 describe('migrate (dry run)', () => {
   it('prints the plan table on stdout and mutates nothing', async () => {
@@ -153,7 +166,10 @@ describe('migrate (dry run)', () => {
     const a = newId()
     const b = newId()
     const done = newId()
-    const aObjects = [...typicalObjects(a, 200), {key: `auditforge/engagements/${a}/source/big.bin`, body: 'b'.repeat(700_000)}]
+    const aObjects = [
+      ...typicalObjects(a, 200),
+      {key: `auditforge/engagements/${a}/source/big.bin`, body: 'b'.repeat(700_000)},
+    ]
     const bObjects = typicalObjects(b, 50)
     await writeIndex(bucket, [record(a), record(b), record(done, targetOf(done))])
     await seed(bucket, [...aObjects, ...bObjects, ...typicalObjects(done), ...foreignObjects])
@@ -171,7 +187,9 @@ describe('migrate (dry run)', () => {
     expect(result.stdout).toMatch(row(a, aObjects))
     expect(result.stdout).toMatch(row(b, bObjects))
     const total = aObjects.length + bObjects.length
-    expect(result.stdout).toContain(`Total: 2 engagements, ${total} objects, ${mb(bytes(aObjects) + bytes(bObjects))} MiB`)
+    expect(result.stdout).toContain(
+      `Total: 2 engagements, ${total} objects, ${mb(bytes(aObjects) + bytes(bObjects))} MiB`,
+    )
     // Only data on stdout; the dry-run notice goes to stderr.
     expect(result.stdout).not.toMatch(/Dry run/)
     expect(result.stderr).toMatch(/Dry run/)
@@ -183,7 +201,13 @@ describe('migrate (dry run)', () => {
     expect(json.json.source_bucket).toBe(bucket)
     const planned = json.json.engagements.filter((outcome) => outcome.status === 'planned')
     expect(planned.map((outcome) => outcome.engagement_id).sort()).toEqual([a, b].sort())
-    expect(planned.find((outcome) => outcome.engagement_id === a)).toMatchObject({target_bucket: targetOf(a), objects: aObjects.length, bytes: bytes(aObjects), copied: 0, skipped_existing: 0})
+    expect(planned.find((outcome) => outcome.engagement_id === a)).toMatchObject({
+      target_bucket: targetOf(a),
+      objects: aObjects.length,
+      bytes: bytes(aObjects),
+      copied: 0,
+      skipped_existing: 0,
+    })
     expect(json.json.totals).toMatchObject({engagements: 2, objects: total, bytes: bytes(aObjects) + bytes(bObjects)})
 
     // Nothing mutated: no bucket created, no version added anywhere in the shared bucket.
@@ -193,89 +217,112 @@ describe('migrate (dry run)', () => {
 })
 
 describe('migrate --execute', () => {
-  it('migrates an engagement of more than 1000 objects: every key, size, content type, metadata and tag; the source untouched', {timeout: 150_000}, async () => {
-    const bucket = await createSharedBucket(s3, 'mig-big')
-    const id = newId()
-    const objects: Seeded[] = []
-    for (let i = 0; i < 1000; i++) {
-      const key = `auditforge/engagements/${id}/index/chunks/${String(i).padStart(5, '0')}.json`
-      objects.push({key, body: `{"chunk": ${i}, "pad": "${'p'.repeat(i % 97)}"}`, contentType: 'application/json'})
-    }
-    // Some with user metadata and tags, some with names that need encoding in CopySource.
-    for (let i = 0; i < 10; i++) {
+  it(
+    'migrates an engagement of more than 1000 objects: every key, size, content type, metadata and tag; the source untouched',
+    {timeout: 150_000},
+    async () => {
+      const bucket = await createSharedBucket(s3, 'mig-big')
+      const id = newId()
+      const objects: Seeded[] = []
+      for (let i = 0; i < 1000; i++) {
+        const key = `auditforge/engagements/${id}/index/chunks/${String(i).padStart(5, '0')}.json`
+        objects.push({key, body: `{"chunk": ${i}, "pad": "${'p'.repeat(i % 97)}"}`, contentType: 'application/json'})
+      }
+      // Some with user metadata and tags, some with names that need encoding in CopySource.
+      for (let i = 0; i < 10; i++) {
+        objects.push({
+          key: `auditforge/engagements/${id}/source/doc ${i}.pdf`,
+          body: `%PDF-${i}`.repeat(50 + i),
+          contentType: 'application/pdf',
+          metadata: {'uploaded-by': `user-${i}`, pages: String(i + 1)},
+          tagging: `classification=confidential&doc=${i}`,
+        })
+      }
+      const odd = ['a+b.txt', '100% done.txt', 'naïve résumé 文件.txt', 'q?x=1&y#z.txt', "it's (1).txt"]
+      for (const name of odd)
+        objects.push({
+          key: `auditforge/engagements/${id}/source/${name}`,
+          body: `bytes of ${name}`,
+          contentType: 'text/plain; charset=utf-8',
+        })
       objects.push({
-        key: `auditforge/engagements/${id}/source/doc ${i}.pdf`,
-        body: `%PDF-${i}`.repeat(50 + i),
-        contentType: 'application/pdf',
-        metadata: {'uploaded-by': `user-${i}`, pages: String(i + 1)},
-        tagging: `classification=confidential&doc=${i}`,
+        key: `auditforge/deliverables/${id}.docx`,
+        body: 'docx',
+        contentType: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
       })
-    }
-    const odd = ['a+b.txt', '100% done.txt', 'naïve résumé 文件.txt', 'q?x=1&y#z.txt', "it's (1).txt"]
-    for (const name of odd) objects.push({key: `auditforge/engagements/${id}/source/${name}`, body: `bytes of ${name}`, contentType: 'text/plain; charset=utf-8'})
-    objects.push({key: `auditforge/deliverables/${id}.docx`, body: 'docx', contentType: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document'})
-    await writeIndex(bucket, [record(id)])
-    await seed(bucket, [...objects, ...foreignObjects])
-    const sourceBefore = (await versions(bucket)).filter((entry) => !entry.startsWith(`${indexKey}@`))
-    const sourceListing = await listing(bucket)
+      await writeIndex(bucket, [record(id)])
+      await seed(bucket, [...objects, ...foreignObjects])
+      const sourceBefore = (await versions(bucket)).filter((entry) => !entry.startsWith(`${indexKey}@`))
+      const sourceListing = await listing(bucket)
 
-    const result = await runJson<MigrateJson>(migrate(bucket, '--execute', '--yes', '--concurrency', '32'), {timeout: 140_000})
+      const result = await runJson<MigrateJson>(migrate(bucket, '--execute', '--yes', '--concurrency', '32'), {
+        timeout: 140_000,
+      })
 
-    expect(result.code, result.stderr).toBe(0)
-    const target = targetOf(id)
-    expect(result.json.engagements).toEqual([
-      {
-        engagement_id: id,
-        target_bucket: target,
-        objects: objects.length,
-        bytes: objects.reduce((sum, o) => sum + Buffer.byteLength(o.body), 0),
-        status: 'migrated',
-        copied: objects.length,
-        skipped_existing: 0,
-        run_id: expect.any(String),
-        late_writes: 0,
-        // moto is plain http: the TLS-only policy would deny every request, so it is skipped, and said.
-        skipped_controls: [{control: 'tls-only', reason: expect.stringContaining('plain-http')}],
-        // Every field of the contract is present; what does not apply to this run is null.
-        ...notApplicable,
-      },
-    ])
-    const landed = await listing(target)
-    expect([...landed.keys()].sort()).toEqual(objects.map((object) => object.key).sort())
-    for (const object of objects) {
-      expect(landed.get(object.key)!.size).toBe(sourceListing.get(object.key)!.size)
-      expect(landed.get(object.key)!.etag).toBe(sourceListing.get(object.key)!.etag)
-    }
-    // Content type, user metadata and tags: every object that has them, plus a sample of the rest.
-    const checked = objects.filter((object, i) => object.metadata || object.tagging || !object.key.includes('/chunks/') || i % 97 === 0)
-    const limit = pLimit(16)
-    await Promise.all(
-      checked.map((object) =>
-        limit(async () => {
-          const head = await s3.send(new HeadObjectCommand({Bucket: target, Key: object.key}))
-          expect(head.ContentType).toBe(object.contentType)
-          expect(head.Metadata ?? {}).toEqual(object.metadata ?? {})
-          const tags = await s3.send(new GetObjectTaggingCommand({Bucket: target, Key: object.key}))
-          const expectedTags = object.tagging ? Object.fromEntries(new URLSearchParams(object.tagging)) : {}
-          expect(Object.fromEntries((tags.TagSet ?? []).map((tag) => [tag.Key, tag.Value]))).toEqual(expectedTags)
-        }),
-      ),
-    )
-    for (const name of odd) {
-      const key = `auditforge/engagements/${id}/source/${name}`
-      const reply = await s3.send(new GetObjectCommand({Bucket: target, Key: key}))
-      expect(await reply.Body!.transformToString('utf8')).toBe(`bytes of ${name}`)
-    }
+      expect(result.code, result.stderr).toBe(0)
+      const target = targetOf(id)
+      expect(result.json.engagements).toEqual([
+        {
+          engagement_id: id,
+          target_bucket: target,
+          objects: objects.length,
+          bytes: objects.reduce((sum, o) => sum + Buffer.byteLength(o.body), 0),
+          status: 'migrated',
+          copied: objects.length,
+          skipped_existing: 0,
+          run_id: expect.any(String),
+          late_writes: 0,
+          // moto is plain http: the TLS-only policy would deny every request, so it is skipped, and said.
+          skipped_controls: [{control: 'tls-only', reason: expect.stringContaining('plain-http')}],
+          // Every field of the contract is present; what does not apply to this run is null.
+          ...notApplicable,
+        },
+      ])
+      const landed = await listing(target)
+      expect([...landed.keys()].sort()).toEqual(objects.map((object) => object.key).sort())
+      for (const object of objects) {
+        expect(landed.get(object.key)!.size).toBe(sourceListing.get(object.key)!.size)
+        expect(landed.get(object.key)!.etag).toBe(sourceListing.get(object.key)!.etag)
+      }
+      // Content type, user metadata and tags: every object that has them, plus a sample of the rest.
+      const checked = objects.filter(
+        (object, i) => object.metadata || object.tagging || !object.key.includes('/chunks/') || i % 97 === 0,
+      )
+      const limit = pLimit(16)
+      await Promise.all(
+        checked.map((object) =>
+          limit(async () => {
+            const head = await s3.send(new HeadObjectCommand({Bucket: target, Key: object.key}))
+            expect(head.ContentType).toBe(object.contentType)
+            expect(head.Metadata ?? {}).toEqual(object.metadata ?? {})
+            const tags = await s3.send(new GetObjectTaggingCommand({Bucket: target, Key: object.key}))
+            const expectedTags = object.tagging ? Object.fromEntries(new URLSearchParams(object.tagging)) : {}
+            expect(Object.fromEntries((tags.TagSet ?? []).map((tag) => [tag.Key, tag.Value]))).toEqual(expectedTags)
+          }),
+        ),
+      )
+      for (const name of odd) {
+        const key = `auditforge/engagements/${id}/source/${name}`
+        const reply = await s3.send(new GetObjectCommand({Bucket: target, Key: key}))
+        expect(await reply.Body!.transformToString('utf8')).toBe(`bytes of ${name}`)
+      }
 
-    const index = await readIndex(bucket)
-    expect(index.version).toBe(3)
-    expect(index.engagements).toEqual([{...record(id), source_bucket: target}])
-    // Nothing but the index and the run's lease (released: only its versions and delete marker remain) changed there.
-    const leaseKey = `auditforge/leases/migrate-${id}.json`
-    expect((await versions(bucket)).filter((entry) => !entry.startsWith(`${indexKey}@`) && !entry.startsWith(`${leaseKey}@`))).toEqual(sourceBefore)
-    await expect(s3.send(new HeadObjectCommand({Bucket: bucket, Key: leaseKey}))).rejects.toMatchObject({$metadata: {httpStatusCode: 404}})
-    for (const foreign of foreignObjects) expect(landed.has(foreign.key)).toBe(false)
-  })
+      const index = await readIndex(bucket)
+      expect(index.version).toBe(3)
+      expect(index.engagements).toEqual([{...record(id), source_bucket: target}])
+      // Nothing but the index and the run's lease (released: only its versions and delete marker remain) changed there.
+      const leaseKey = `auditforge/leases/migrate-${id}.json`
+      expect(
+        (await versions(bucket)).filter(
+          (entry) => !entry.startsWith(`${indexKey}@`) && !entry.startsWith(`${leaseKey}@`),
+        ),
+      ).toEqual(sourceBefore)
+      await expect(s3.send(new HeadObjectCommand({Bucket: bucket, Key: leaseKey}))).rejects.toMatchObject({
+        $metadata: {httpStatusCode: 404},
+      })
+      for (const foreign of foreignObjects) expect(landed.has(foreign.key)).toBe(false)
+    },
+  )
 
   it('gives each engagement exactly its own keys when ids share a prefix, and reports the --json shape', async () => {
     const bucket = await createSharedBucket(s3, 'mig-own')
@@ -295,15 +342,22 @@ describe('migrate --execute', () => {
 
     expect(result.code, result.stderr).toBe(0)
     expect(result.stderr).toBe('') // --json: no progress, no notes
-    expect(await listing(targetOf(short)).then((objects) => [...objects.keys()].sort())).toEqual(shortObjects.map((object) => object.key).sort())
-    expect(await listing(targetOf(long)).then((objects) => [...objects.keys()].sort())).toEqual(longObjects.map((object) => object.key).sort())
+    expect(await listing(targetOf(short)).then((objects) => [...objects.keys()].sort())).toEqual(
+      shortObjects.map((object) => object.key).sort(),
+    )
+    expect(await listing(targetOf(long)).then((objects) => [...objects.keys()].sort())).toEqual(
+      longObjects.map((object) => object.key).sort(),
+    )
 
     // The --json document: one entry per engagement with the documented fields, and totals.
     expect(result.json).toMatchObject({source_bucket: bucket, status: 'ok', mode: 'execute', error: null})
     const byId = Object.fromEntries(result.json.engagements.map((outcome) => [outcome.engagement_id, outcome]))
     expect(Object.keys(byId).sort()).toEqual([short, long].sort())
     const bytes = (objects: Seeded[]) => objects.reduce((sum, object) => sum + Buffer.byteLength(object.body), 0)
-    for (const [id, objects] of [[short, shortObjects], [long, longObjects]] as const) {
+    for (const [id, objects] of [
+      [short, shortObjects],
+      [long, longObjects],
+    ] as const) {
       expect(byId[id]).toEqual({
         engagement_id: id,
         target_bucket: targetOf(id),
@@ -346,7 +400,9 @@ describe('migrate --execute', () => {
     const again = await runJson<MigrateJson>(migrate(bucket, '--engagement-id', id, '--execute', '--yes'))
 
     expect(again.code, again.stderr).toBe(0)
-    expect(again.json.engagements).toEqual([expect.objectContaining({engagement_id: id, status: 'already_migrated', copied: 0, target_bucket: targetOf(id)})])
+    expect(again.json.engagements).toEqual([
+      expect.objectContaining({engagement_id: id, status: 'already_migrated', copied: 0, target_bucket: targetOf(id)}),
+    ])
     expect(again.json.totals).toMatchObject({engagements: 0, copied: 0})
     expect(await versions(targetOf(id))).toEqual(targetBefore)
     expect(await versions(bucket)).toEqual(sharedBefore)
@@ -399,9 +455,21 @@ describe('migrate: refusals and bad input', () => {
   })
 
   it('documents its flags and examples in --help', async () => {
-    const [main, rollback] = await Promise.all([runCli(['migrate', '--help']), runCli(['migrate', 'rollback', '--help'])])
+    const [main, rollback] = await Promise.all([
+      runCli(['migrate', '--help']),
+      runCli(['migrate', 'rollback', '--help']),
+    ])
     expect(main.code).toBe(0)
-    for (const flag of ['--engagement-id', '--execute', '--yes', '--verify-only', '--concurrency', '--json', '--shared-bucket']) expect(main.stdout).toContain(flag)
+    for (const flag of [
+      '--engagement-id',
+      '--execute',
+      '--yes',
+      '--verify-only',
+      '--concurrency',
+      '--json',
+      '--shared-bucket',
+    ])
+      expect(main.stdout).toContain(flag)
     expect(main.stdout).toMatch(/EXAMPLES[\s\S]*migrate --engagement-id eng-[0-9a-f]+ --execute/)
     expect(rollback.code).toBe(0)
     for (const flag of ['--engagement-id', '--yes', '--json']) expect(rollback.stdout).toContain(flag)

@@ -23,9 +23,21 @@ describe('migrate purge-source: an engagement migrated before evidence', () => {
     const id = randomEngagementId()
     const own = await makeManagedBucket(s3, id, bucket)
     await putIndex(s3, bucket, {engagements: [seedRecord(id, {source_bucket: own})]})
-    for (const target of [bucket, own]) await s3.send(new PutObjectCommand({Bucket: target, Key: key(id, 'findings.json'), Body: 'same bytes on both sides'}))
+    for (const target of [bucket, own])
+      await s3.send(
+        new PutObjectCommand({Bucket: target, Key: key(id, 'findings.json'), Body: 'same bytes on both sides'}),
+      )
 
-    const first = await runJson<{refusal: {code: string; suggestion: string} | null}>(['migrate', 'purge-source', '--engagement-id', id, '--shared-bucket', bucket, '--min-age', '0'])
+    const first = await runJson<{refusal: {code: string; suggestion: string} | null}>([
+      'migrate',
+      'purge-source',
+      '--engagement-id',
+      id,
+      '--shared-bucket',
+      bucket,
+      '--min-age',
+      '0',
+    ])
     expect(first.code).toBe(5)
     expect(first.json.refusal?.code).toBe('no_evidence')
     expect(first.json.refusal?.suggestion).toContain(`auditforge migrate rollback --engagement-id ${id}`)
@@ -33,12 +45,29 @@ describe('migrate purge-source: an engagement migrated before evidence', () => {
 
     const rollback = await runCli(['migrate', 'rollback', '--engagement-id', id, '--shared-bucket', bucket, '--yes'])
     expect(rollback.code, rollback.stderr).toBe(0)
-    const migrated = await runJson<{engagements: {status: string; copied: number; skipped_existing: number}[]}>(['migrate', '--engagement-id', id, '--execute', '--yes', '--shared-bucket', bucket])
+    const migrated = await runJson<{engagements: {status: string; copied: number; skipped_existing: number}[]}>([
+      'migrate',
+      '--engagement-id',
+      id,
+      '--execute',
+      '--yes',
+      '--shared-bucket',
+      bucket,
+    ])
     expect(migrated.code, migrated.stderr).toBe(0)
     // What was already in the bucket is proven by its MD5, not copied again.
     expect(migrated.json.engagements[0]).toMatchObject({status: 'migrated', skipped_existing: 1})
 
-    const again = await runJson<{status: string; refusal: {code: string} | null}>(['migrate', 'purge-source', '--engagement-id', id, '--shared-bucket', bucket, '--min-age', '0'])
+    const again = await runJson<{status: string; refusal: {code: string} | null}>([
+      'migrate',
+      'purge-source',
+      '--engagement-id',
+      id,
+      '--shared-bucket',
+      bucket,
+      '--min-age',
+      '0',
+    ])
     expect(again.code, again.stderr).toBe(0)
     expect(again.json).toMatchObject({status: 'would_purge', refusal: null})
   })

@@ -17,7 +17,15 @@ import {
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {runCli, runJson} from '../helpers/cli.js'
-import {expectedBucketName, makeManagedBucket, putIndex, randomEngagementId, readIndex, recordsOf, seedRecord} from '../helpers/commands.js'
+import {
+  expectedBucketName,
+  makeManagedBucket,
+  putIndex,
+  randomEngagementId,
+  readIndex,
+  recordsOf,
+  seedRecord,
+} from '../helpers/commands.js'
 import type {MigrateJson} from '../helpers/migrate.js'
 import {differenceText} from '../../src/ui/migration.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
@@ -29,8 +37,10 @@ beforeAll(() => {
 })
 
 const key = (id: string, name: string) => `auditforge/engagements/${id}/${name}`
-const put = (bucket: string, name: string, body: string) => s3.send(new PutObjectCommand({Bucket: bucket, Key: name, Body: body}))
-const text = async (bucket: string, name: string) => (await s3.send(new GetObjectCommand({Bucket: bucket, Key: name}))).Body!.transformToString('utf8')
+const put = (bucket: string, name: string, body: string) =>
+  s3.send(new PutObjectCommand({Bucket: bucket, Key: name, Body: body}))
+const text = async (bucket: string, name: string) =>
+  (await s3.send(new GetObjectCommand({Bucket: bucket, Key: name}))).Body!.transformToString('utf8')
 
 interface PurgeJson {
   engagement_id: string
@@ -42,7 +52,14 @@ interface PurgeJson {
   verification: {result: string; missing: number; late_writes: number; differences: VerificationDifference[]}
   removal: {keys: number; versions: number; delete_markers: number; bytes: number; first_keys: string[]} | null
   refusal: {code: string; message: string; exit: number} | null
-  purge: {purge_id: string; evidence_bucket: string; evidence_key: string; removed: {versions: number; delete_markers: number; bytes: number | null}; left: {versions: number}; audit_event_id: string | null} | null
+  purge: {
+    purge_id: string
+    evidence_bucket: string
+    evidence_key: string
+    removed: {versions: number; delete_markers: number; bytes: number | null}
+    left: {versions: number}
+    audit_event_id: string | null
+  } | null
 }
 
 /** Every version and delete marker in a bucket, as `key@version` (markers marked), sorted. */
@@ -51,7 +68,14 @@ async function allVersions(bucket: string, prefix?: string): Promise<string[]> {
   let keyMarker: string | undefined
   let versionIdMarker: string | undefined
   for (;;) {
-    const page = await s3.send(new ListObjectVersionsCommand({Bucket: bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionIdMarker}))
+    const page = await s3.send(
+      new ListObjectVersionsCommand({
+        Bucket: bucket,
+        Prefix: prefix,
+        KeyMarker: keyMarker,
+        VersionIdMarker: versionIdMarker,
+      }),
+    )
     for (const version of page.Versions ?? []) entries.push(`${version.Key}@${version.VersionId}`)
     for (const marker of page.DeleteMarkers ?? []) entries.push(`${marker.Key}@${marker.VersionId} (delete marker)`)
     if (!page.IsTruncated) break
@@ -84,7 +108,14 @@ async function migrated() {
     `auditforge/deliverables/${id}.md`,
     `auditforge/exports/${id}-20260101T000000Z.jsonl`,
   ]
-  for (const name of own) await put(bucket, name, name.includes('/audit_log/') ? `${JSON.stringify({event: 'engagement.created', engagement_id: id})}\n` : `${name} v1`)
+  for (const name of own)
+    await put(
+      bucket,
+      name,
+      name.includes('/audit_log/')
+        ? `${JSON.stringify({event: 'engagement.created', engagement_id: id})}\n`
+        : `${name} v1`,
+    )
   await put(bucket, key(id, 'source/a.pdf'), 'a v2')
   await s3.send(new DeleteObjectCommand({Bucket: bucket, Key: key(id, 'source/gone.pdf')}))
   const others = [
@@ -96,13 +127,22 @@ async function migrated() {
   ]
   for (const name of others) await put(bucket, name, `${name} v1`)
 
-  const result = await runJson<MigrateJson>(['migrate', '--engagement-id', id, '--execute', '--yes', '--shared-bucket', bucket])
+  const result = await runJson<MigrateJson>([
+    'migrate',
+    '--engagement-id',
+    id,
+    '--execute',
+    '--yes',
+    '--shared-bucket',
+    bucket,
+  ])
   expect(result.code, result.stderr).toBe(0)
   expect(result.json.engagements[0]).toMatchObject({status: 'migrated', copied: 5})
   return {bucket, id, neighbour, own, target: expectedBucketName(id)}
 }
 
-const purge = (bucket: string, id: string, ...flags: string[]) => runJson<PurgeJson>(['migrate', 'purge-source', '--engagement-id', id, '--shared-bucket', bucket, ...flags])
+const purge = (bucket: string, id: string, ...flags: string[]) =>
+  runJson<PurgeJson>(['migrate', 'purge-source', '--engagement-id', id, '--shared-bucket', bucket, ...flags])
 
 describe('migrate purge-source', () => {
   it('removes every version of exactly the engagement, records them and the audit event; then re-runs are no-ops, rollback is refused and evidence shows it', async () => {
@@ -116,10 +156,26 @@ describe('migrate purge-source', () => {
     // The dry run lists and changes nothing.
     const dry = await purge(bucket, id, '--min-age', '0')
     expect(dry.code, dry.stderr).toBe(0)
-    expect(dry.json).toMatchObject({status: 'would_purge', mode: 'dry_run', min_age_met: true, verification: {result: 'passed'}, refusal: null, purge: null})
+    expect(dry.json).toMatchObject({
+      status: 'would_purge',
+      mode: 'dry_run',
+      min_age_met: true,
+      verification: {result: 'passed'},
+      refusal: null,
+      purge: null,
+    })
     expect(dry.json.removal).toMatchObject({keys: 6, versions: 7, delete_markers: 1})
     expect([...dry.json.removal!.first_keys].sort()).toEqual([...own].sort())
-    const text0 = await runCli(['migrate', 'purge-source', '--engagement-id', id, '--shared-bucket', bucket, '--min-age', '0'])
+    const text0 = await runCli([
+      'migrate',
+      'purge-source',
+      '--engagement-id',
+      id,
+      '--shared-bucket',
+      bucket,
+      '--min-age',
+      '0',
+    ])
     expect(text0.code, text0.stderr).toBe(0)
     expect(text0.stdout).toContain('To remove:     6 keys: 7 versions, 1 delete marker')
     expect(text0.stdout).toContain(`  ${key(id, 'source/gone.pdf')}\n`)
@@ -130,46 +186,104 @@ describe('migrate purge-source', () => {
     const purged = await purge(bucket, id, '--min-age', '0', '--execute', '--yes')
     expect(purged.code, purged.stderr).toBe(0)
     expect(purged.json.status).toBe('purged')
-    expect(purged.json.purge).toMatchObject({removed: {versions: 7, delete_markers: 1}, left: {versions: 0}, evidence_bucket: target})
+    expect(purged.json.purge).toMatchObject({
+      removed: {versions: 7, delete_markers: 1},
+      left: {versions: 0},
+      evidence_bucket: target,
+    })
 
     // Exactly the engagement's versions are gone; the neighbour, the tenant corpus, the firms
     // file and the index (every version of it) are as they were.
     const after = await allVersions(bucket)
     expect(after).toEqual(before.filter((entry) => !ours.includes(entry)))
     expect(after.some((entry) => entry.startsWith('auditforge/engagements.json@'))).toBe(true)
-    expect(recordsOf((await readIndex(s3, bucket)).json).find((record) => record.engagement_id === id)?.source_bucket).toBe(target)
+    expect(
+      recordsOf((await readIndex(s3, bucket)).json).find((record) => record.engagement_id === id)?.source_bucket,
+    ).toBe(target)
 
     // The purge record, and its chunks name exactly the versions removed.
     const recordKey = purged.json.purge!.evidence_key
     const record = JSON.parse(await text(target, recordKey))
-    expect(record).toMatchObject({status: 'completed', purge_id: purged.json.purge!.purge_id, shared_bucket: bucket, min_age: '0', verification: {result: 'passed'}, left: {versions: 0}})
+    expect(record).toMatchObject({
+      status: 'completed',
+      purge_id: purged.json.purge!.purge_id,
+      shared_bucket: bucket,
+      min_age: '0',
+      verification: {result: 'passed'},
+      left: {versions: 0},
+    })
     expect(record.completed_at).toMatch(/^\d{4}-/)
-    const chunks = (await keysUnder(target, recordKey.replace(/purge\.json$/, ''))).filter((name) => name.endsWith('.jsonl'))
+    const chunks = (await keysUnder(target, recordKey.replace(/purge\.json$/, ''))).filter((name) =>
+      name.endsWith('.jsonl'),
+    )
     expect(chunks.map((name) => name.split('/').at(-1))).toEqual(['current-00001.jsonl', 'noncurrent-00001.jsonl'])
-    const lines = (await Promise.all(chunks.map((name) => text(target, name)))).flatMap((body) => body.trim().split('\n').map((line) => JSON.parse(line)))
-    expect(lines.map((line) => `${line.key}@${line.version_id}${line.is_delete_marker ? ' (delete marker)' : ''}`).sort()).toEqual(ours)
+    const lines = (await Promise.all(chunks.map((name) => text(target, name)))).flatMap((body) =>
+      body
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+    )
+    expect(
+      lines.map((line) => `${line.key}@${line.version_id}${line.is_delete_marker ? ' (delete marker)' : ''}`).sort(),
+    ).toEqual(ours)
 
     // The audit-log event, in the engagement's own bucket.
     const shards = await keysUnder(target, key(id, 'audit_log/'))
-    const events = (await Promise.all(shards.map((name) => text(target, name)))).flatMap((body) => body.trim().split('\n').map((line) => JSON.parse(line)))
+    const events = (await Promise.all(shards.map((name) => text(target, name)))).flatMap((body) =>
+      body
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+    )
     const event = events.find((candidate) => candidate.event === 'migration.source_purged')
-    expect(event).toMatchObject({engagement_id: id, evidence_key: recordKey, versions: 7, delete_markers: 1, event_id: purged.json.purge!.audit_event_id})
+    expect(event).toMatchObject({
+      engagement_id: id,
+      evidence_key: recordKey,
+      versions: 7,
+      delete_markers: 1,
+      event_id: purged.json.purge!.audit_event_id,
+    })
 
     // A re-run finds nothing left and says so, writing nothing.
-    const again = await runCli(['migrate', 'purge-source', '--engagement-id', id, '--shared-bucket', bucket, '--min-age', '0', '--execute', '--yes'])
+    const again = await runCli([
+      'migrate',
+      'purge-source',
+      '--engagement-id',
+      id,
+      '--shared-bucket',
+      bucket,
+      '--min-age',
+      '0',
+      '--execute',
+      '--yes',
+    ])
     expect(again.code, again.stderr).toBe(0)
     expect(again.stderr).toContain(`Nothing of ${id} is left in ${bucket}; it was purged at ${record.completed_at}`)
-    expect((await keysUnder(target, `auditforge/migrations/${id}/purges/`)).filter((name) => name.endsWith('purge.json'))).toEqual([recordKey])
+    expect(
+      (await keysUnder(target, `auditforge/migrations/${id}/purges/`)).filter((name) => name.endsWith('purge.json')),
+    ).toEqual([recordKey])
 
     // Rollback would point the application at a bucket without the data.
     const rollback = await runCli(['migrate', 'rollback', '--engagement-id', id, '--yes', '--shared-bucket', bucket])
     expect(rollback.code).toBe(5)
-    expect(rollback.stderr).toContain(`Refusing to roll back ${id}: its data was purged from the shared bucket ${bucket}`)
-    expect(recordsOf((await readIndex(s3, bucket)).json).find((record) => record.engagement_id === id)?.source_bucket).toBe(target)
+    expect(rollback.stderr).toContain(
+      `Refusing to roll back ${id}: its data was purged from the shared bucket ${bucket}`,
+    )
+    expect(
+      recordsOf((await readIndex(s3, bucket)).json).find((record) => record.engagement_id === id)?.source_bucket,
+    ).toBe(target)
 
-    const evidence = await runJson<{source_purge: {status: string; versions: number; delete_markers: number; completed_at: string; key: string} | null}>(['migrate', 'evidence', id, '--shared-bucket', bucket])
+    const evidence = await runJson<{
+      source_purge: {status: string; versions: number; delete_markers: number; completed_at: string; key: string} | null
+    }>(['migrate', 'evidence', id, '--shared-bucket', bucket])
     expect(evidence.code, evidence.stderr).toBe(0)
-    expect(evidence.json.source_purge).toMatchObject({status: 'completed', versions: 7, delete_markers: 1, completed_at: record.completed_at, key: recordKey})
+    expect(evidence.json.source_purge).toMatchObject({
+      status: 'completed',
+      versions: 7,
+      delete_markers: 1,
+      completed_at: record.completed_at,
+      key: recordKey,
+    })
     const shown = await runCli(['migrate', 'evidence', id, '--shared-bucket', bucket])
     expect(shown.stdout).toContain(`Source purge:  purged at ${record.completed_at}: 7 versions and 1 delete marker`)
 
@@ -189,9 +303,22 @@ describe('migrate purge-source', () => {
     // The dry run still made every check: it says what else would stand in the way.
     expect(dry.json.verification.result).toBe('passed')
 
-    const executed = await runCli(['migrate', 'purge-source', '--engagement-id', id, '--shared-bucket', bucket, '--execute', '--yes', '--min-age', '12h'])
+    const executed = await runCli([
+      'migrate',
+      'purge-source',
+      '--engagement-id',
+      id,
+      '--shared-bucket',
+      bucket,
+      '--execute',
+      '--yes',
+      '--min-age',
+      '12h',
+    ])
     expect(executed.code).toBe(5)
-    expect(executed.stderr).toMatch(new RegExp(`^Error: ${id} switched to ${target} at \\S+, \\d+s ago; --min-age is 12h\\n`))
+    expect(executed.stderr).toMatch(
+      new RegExp(`^Error: ${id} switched to ${target} at \\S+, \\d+s ago; --min-age is 12h\\n`),
+    )
     expect(await allVersions(bucket)).toEqual(before)
     expect(await keysUnder(target, `auditforge/migrations/${id}/purges/`)).toEqual([])
   })
@@ -201,24 +328,54 @@ describe('migrate purge-source', () => {
     await put(bucket, key(id, 'source/late.pdf'), 'written to the shared bucket after the switch')
     const before = await allVersions(bucket)
 
-    const late = await runCli(['migrate', 'purge-source', '--engagement-id', id, '--shared-bucket', bucket, '--min-age', '0', '--execute', '--yes'])
+    const late = await runCli([
+      'migrate',
+      'purge-source',
+      '--engagement-id',
+      id,
+      '--shared-bucket',
+      bucket,
+      '--min-age',
+      '0',
+      '--execute',
+      '--yes',
+    ])
     expect(late.code).toBe(4)
     expect(late.stderr).toContain(`late write: ${key(id, 'source/late.pdf')}`)
-    expect(late.stderr).toContain(`Error: ${id} does not verify against its migration evidence now: 1 late write in the shared bucket; nothing was deleted`)
+    expect(late.stderr).toContain(
+      `Error: ${id} does not verify against its migration evidence now: 1 late write in the shared bucket; nothing was deleted`,
+    )
     expect(late.stderr).toContain(`auditforge migrate --reconcile --engagement-id ${id}`)
     expect(await allVersions(bucket)).toEqual(before)
     expect(await keysUnder(target, `auditforge/migrations/${id}/purges/`)).toEqual([])
 
     // Reconciled, it verifies again; then a migrated version disappears from the engagement's bucket.
-    const reconciled = await runCli(['migrate', '--reconcile', '--engagement-id', id, '--yes', '--shared-bucket', bucket])
+    const reconciled = await runCli([
+      'migrate',
+      '--reconcile',
+      '--engagement-id',
+      id,
+      '--yes',
+      '--shared-bucket',
+      bucket,
+    ])
     expect(reconciled.code, reconciled.stderr).toBe(0)
     const versions = await s3.send(new ListObjectVersionsCommand({Bucket: target, Prefix: key(id, 'findings.json')}))
-    for (const version of versions.Versions ?? []) await s3.send(new DeleteObjectCommand({Bucket: target, Key: version.Key, VersionId: version.VersionId}))
+    for (const version of versions.Versions ?? [])
+      await s3.send(new DeleteObjectCommand({Bucket: target, Key: version.Key, VersionId: version.VersionId}))
     const missing = await purge(bucket, id, '--min-age', '0')
     expect(missing.code).toBe(4)
-    expect(missing.json).toMatchObject({status: 'refused', verification: {result: 'failed', missing: 1, late_writes: 0}, refusal: {code: 'verification_failed', exit: 4}})
-    expect(missing.json.verification.differences).toEqual([expect.objectContaining({key: key(id, 'findings.json'), kind: 'migrated_version_missing'})])
-    expect(missing.json.verification.differences.map((difference) => differenceText(difference))).toEqual([expect.stringContaining(`migrated version missing: ${key(id, 'findings.json')}`)])
+    expect(missing.json).toMatchObject({
+      status: 'refused',
+      verification: {result: 'failed', missing: 1, late_writes: 0},
+      refusal: {code: 'verification_failed', exit: 4},
+    })
+    expect(missing.json.verification.differences).toEqual([
+      expect.objectContaining({key: key(id, 'findings.json'), kind: 'migrated_version_missing'}),
+    ])
+    expect(missing.json.verification.differences.map((difference) => differenceText(difference))).toEqual([
+      expect.stringContaining(`migrated version missing: ${key(id, 'findings.json')}`),
+    ])
     expect(await allVersions(bucket)).toEqual(before)
   })
 
@@ -230,15 +387,35 @@ describe('migrate purge-source', () => {
     await put(bucket, key(plain, 'findings.json'), 'the only copy')
     await put(bucket, key(unproven, 'findings.json'), 'copied by hand')
 
-    const notMigrated = await runCli(['migrate', 'purge-source', '--engagement-id', plain, '--shared-bucket', bucket, '--min-age', '0', '--execute', '--yes'])
+    const notMigrated = await runCli([
+      'migrate',
+      'purge-source',
+      '--engagement-id',
+      plain,
+      '--shared-bucket',
+      bucket,
+      '--min-age',
+      '0',
+      '--execute',
+      '--yes',
+    ])
     expect(notMigrated.code).toBe(5)
-    expect(notMigrated.stderr).toContain(`Error: ${plain} is not migrated: its record points at the shared bucket ${bucket}`)
+    expect(notMigrated.stderr).toContain(
+      `Error: ${plain} is not migrated: its record points at the shared bucket ${bucket}`,
+    )
     const noEvidence = await purge(bucket, unproven, '--min-age', '0')
     expect(noEvidence.code).toBe(5)
     expect(noEvidence.json.refusal).toMatchObject({code: 'no_evidence', exit: 5})
     expect(await allVersions(bucket, 'auditforge/engagements/')).toHaveLength(2)
 
-    const unknown = await runCli(['migrate', 'purge-source', '--engagement-id', randomEngagementId(), '--shared-bucket', bucket])
+    const unknown = await runCli([
+      'migrate',
+      'purge-source',
+      '--engagement-id',
+      randomEngagementId(),
+      '--shared-bucket',
+      bucket,
+    ])
     expect(unknown.code).toBe(3)
   })
 
@@ -246,7 +423,11 @@ describe('migrate purge-source', () => {
     // Port 9 on loopback: nothing answers, so any AWS call would fail with exit 1.
     const env = {AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AUDITFORGE_BUCKET: 'some-shared-bucket'}
     const id = randomEngagementId()
-    const bad = await Promise.all(['30', '1.5d', '-1d', '2w', 'soon', ' '].map((value) => runCli(['migrate', 'purge-source', '--engagement-id', id, `--min-age=${value}`], {env})))
+    const bad = await Promise.all(
+      ['30', '1.5d', '-1d', '2w', 'soon', ' '].map((value) =>
+        runCli(['migrate', 'purge-source', '--engagement-id', id, `--min-age=${value}`], {env}),
+      ),
+    )
     for (const result of bad) {
       expect(result.code, result.stderr).toBe(2)
       expect(result.stderr).toMatch(/^Error: Invalid --min-age ".*": expected a whole number with a unit/)

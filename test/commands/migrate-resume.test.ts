@@ -26,7 +26,6 @@ import type {MigrateJson} from '../helpers/migrate.js'
 import {differenceText} from '../../src/ui/migration.js'
 import {createSharedBucket, getText, motoAccountId, putText, testS3} from '../helpers/s3.js'
 
-
 const indexKey = 'auditforge/engagements.json'
 let s3: S3Client
 
@@ -51,7 +50,9 @@ function record(id: string) {
 }
 
 async function sourceBucketOf(bucket: string, id: string): Promise<string> {
-  const index = JSON.parse(await getText(s3, bucket, indexKey)) as {engagements: {engagement_id: string; source_bucket: string}[]}
+  const index = JSON.parse(await getText(s3, bucket, indexKey)) as {
+    engagements: {engagement_id: string; source_bucket: string}[]
+  }
   return index.engagements.find((entry) => entry.engagement_id === id)!.source_bucket
 }
 
@@ -59,10 +60,22 @@ async function sourceBucketOf(bucket: string, id: string): Promise<string> {
 async function seedEngagement(bucket: string, id: string, count: number): Promise<string[]> {
   await putText(s3, bucket, indexKey, JSON.stringify({engagements: [record(id)]}), 'application/json')
   const keys = [`auditforge/engagements/${id}/findings.json`, `auditforge/deliverables/${id}.md`]
-  for (let i = keys.length; i < count; i++) keys.push(`auditforge/engagements/${id}/audit_log/shard-${String(i).padStart(5, '0')}.jsonl`)
+  for (let i = keys.length; i < count; i++)
+    keys.push(`auditforge/engagements/${id}/audit_log/shard-${String(i).padStart(5, '0')}.jsonl`)
   const limit = pLimit(32)
   await Promise.all(
-    keys.map((key, i) => limit(() => s3.send(new PutObjectCommand({Bucket: bucket, Key: key, Body: `{"n":${i},"key":"${key}"}\n`, ContentType: 'application/x-ndjson'})))),
+    keys.map((key, i) =>
+      limit(() =>
+        s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: `{"n":${i},"key":"${key}"}\n`,
+            ContentType: 'application/x-ndjson',
+          }),
+        ),
+      ),
+    ),
   )
   await putText(s3, bucket, 'client-1/index/corpus.json', 'tenant corpus')
   return keys.sort()
@@ -73,7 +86,8 @@ const isEvidence = (key: string) => key.startsWith('auditforge/migrations/')
 
 async function currentKeys(bucket: string): Promise<string[]> {
   const keys: string[] = []
-  for await (const page of paginateListObjectsV2({client: s3}, {Bucket: bucket})) for (const object of page.Contents ?? []) keys.push(object.Key!)
+  for await (const page of paginateListObjectsV2({client: s3}, {Bucket: bucket}))
+    for (const object of page.Contents ?? []) keys.push(object.Key!)
   return keys.filter((key) => !isEvidence(key)).sort()
 }
 
@@ -82,7 +96,13 @@ async function versionCounts(bucket: string): Promise<Map<string, number>> {
   const counts = new Map<string, number>()
   let page: ListObjectVersionsCommandOutput | undefined
   do {
-    page = await s3.send(new ListObjectVersionsCommand({Bucket: bucket, KeyMarker: page?.NextKeyMarker, VersionIdMarker: page?.NextVersionIdMarker}))
+    page = await s3.send(
+      new ListObjectVersionsCommand({
+        Bucket: bucket,
+        KeyMarker: page?.NextKeyMarker,
+        VersionIdMarker: page?.NextVersionIdMarker,
+      }),
+    )
     for (const entry of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) {
       if (!isEvidence(entry.Key!)) counts.set(entry.Key!, (counts.get(entry.Key!) ?? 0) + 1)
     }
@@ -95,8 +115,15 @@ async function versions(bucket: string, withoutIndex = false): Promise<string[]>
   const all: string[] = []
   let page: ListObjectVersionsCommandOutput | undefined
   do {
-    page = await s3.send(new ListObjectVersionsCommand({Bucket: bucket, KeyMarker: page?.NextKeyMarker, VersionIdMarker: page?.NextVersionIdMarker}))
-    for (const entry of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) all.push(`${entry.Key}@${entry.VersionId}`)
+    page = await s3.send(
+      new ListObjectVersionsCommand({
+        Bucket: bucket,
+        KeyMarker: page?.NextKeyMarker,
+        VersionIdMarker: page?.NextVersionIdMarker,
+      }),
+    )
+    for (const entry of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])])
+      all.push(`${entry.Key}@${entry.VersionId}`)
   } while (page.IsTruncated)
   return all.filter((entry) => !isEvidence(entry) && (!withoutIndex || !entry.startsWith(`${indexKey}@`))).sort()
 }
@@ -107,7 +134,7 @@ async function versions(bucket: string, withoutIndex = false): Promise<string[]>
  */
 async function settled(bucket: string): Promise<string[]> {
   let previous = await currentKeys(bucket)
-  for (let stable = 0; stable < 3; ) {
+  for (let stable = 0; stable < 3;) {
     await new Promise((resolve) => setTimeout(resolve, 150))
     const now = await currentKeys(bucket)
     stable = now.length === previous.length ? stable + 1 : 0
@@ -133,14 +160,26 @@ describe('migrate: resuming', () => {
     expect(provisioned.stdout.trim()).toBe(target)
     const already = keys.filter((_, i) => i % 3 === 0)
     for (const key of already) {
-      await s3.send(new CopyObjectCommand({Bucket: target, Key: key, CopySource: `${bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}`}))
+      await s3.send(
+        new CopyObjectCommand({
+          Bucket: target,
+          Key: key,
+          CopySource: `${bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}`,
+        }),
+      )
     }
 
     const result = await runJson<MigrateJson>(migrate(bucket, '--execute', '--yes'))
 
     expect(result.code, result.stderr).toBe(0)
     expect(result.json.engagements).toEqual([
-      expect.objectContaining({engagement_id: id, status: 'migrated', objects: keys.length, skipped_existing: already.length, copied: keys.length - already.length}),
+      expect.objectContaining({
+        engagement_id: id,
+        status: 'migrated',
+        objects: keys.length,
+        skipped_existing: already.length,
+        copied: keys.length - already.length,
+      }),
     ])
     expect(result.json.totals).toMatchObject({copied: keys.length - already.length, skipped_existing: already.length})
     expectOneVersionEach(await versionCounts(target), keys)
@@ -159,7 +198,9 @@ describe('migrate: resuming', () => {
     })
     let stderr = ''
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-    const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)))
+    const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+      child.once('exit', (code, signal) => resolve(signal ?? code)),
+    )
     // Kill it once some, but not all, objects have landed in the target.
     const deadline = Date.now() + 30_000
     let seen = 0
@@ -186,7 +227,13 @@ describe('migrate: resuming', () => {
 
     expect(rerun.code, rerun.stderr).toBe(0)
     const [outcome] = rerun.json.engagements
-    expect(outcome).toMatchObject({engagement_id: id, status: 'migrated', objects: keys.length, skipped_existing: landed.length, copied: keys.length - landed.length})
+    expect(outcome).toMatchObject({
+      engagement_id: id,
+      status: 'migrated',
+      objects: keys.length,
+      skipped_existing: landed.length,
+      copied: keys.length - landed.length,
+    })
     expect(await currentKeys(target)).toEqual(keys)
     expectOneVersionEach(await versionCounts(target), keys)
     expect(await sourceBucketOf(bucket, id)).toBe(target)
@@ -194,24 +241,54 @@ describe('migrate: resuming', () => {
 })
 
 describe('migrate: one run per engagement', () => {
-  it('is refused (exit 6, nothing copied, record untouched) while a live run holds the engagement\'s lease; a killed one\'s is taken over', async () => {
+  it("is refused (exit 6, nothing copied, record untouched) while a live run holds the engagement's lease; a killed one's is taken over", async () => {
     const bucket = await createSharedBucket(s3, 'mig-lease')
     const id = newId()
     await seedEngagement(bucket, id, 3)
     const leaseKey = `auditforge/leases/migrate-${id}.json`
     const at = new Date().toISOString()
     // Held by this very test process: alive, on this host.
-    await putText(s3, bucket, leaseKey, JSON.stringify({run_id: '20260101T000000.000Z-aaaaaa', operator: 'arn:aws:iam::123456789012:user/alice', host: hostname(), pid: process.pid, acquired_at: at, renewed_at: at}))
+    await putText(
+      s3,
+      bucket,
+      leaseKey,
+      JSON.stringify({
+        run_id: '20260101T000000.000Z-aaaaaa',
+        operator: 'arn:aws:iam::123456789012:user/alice',
+        host: hostname(),
+        pid: process.pid,
+        acquired_at: at,
+        renewed_at: at,
+      }),
+    )
 
     const refused = await runCli(migrate(bucket, '--execute', '--yes'))
     expect(refused.code).toBe(6)
-    expect(refused.stderr).toContain(`Another migrate run (20260101T000000.000Z-aaaaaa, by arn:aws:iam::123456789012:user/alice on ${hostname()}, pid ${process.pid}) is working on ${id}`)
-    expect(refused.stderr).toContain('1 engagement is being migrated by another run; run the command again once it has finished')
+    expect(refused.stderr).toContain(
+      `Another migrate run (20260101T000000.000Z-aaaaaa, by arn:aws:iam::123456789012:user/alice on ${hostname()}, pid ${process.pid}) is working on ${id}`,
+    )
+    expect(refused.stderr).toContain(
+      '1 engagement is being migrated by another run; run the command again once it has finished',
+    )
     expect(await sourceBucketOf(bucket, id)).toBe('')
-    await expect(s3.send(new ListObjectsV2Command({Bucket: targetOf(id)}))).rejects.toMatchObject({$metadata: {httpStatusCode: 404}})
+    await expect(s3.send(new ListObjectsV2Command({Bucket: targetOf(id)}))).rejects.toMatchObject({
+      $metadata: {httpStatusCode: 404},
+    })
 
     // A process that is gone (a pid no process has) left it: taken over at once.
-    await putText(s3, bucket, leaseKey, JSON.stringify({run_id: '20260101T000000.000Z-bbbbbb', operator: 'x', host: hostname(), pid: 2 ** 22 + 1, acquired_at: at, renewed_at: at}))
+    await putText(
+      s3,
+      bucket,
+      leaseKey,
+      JSON.stringify({
+        run_id: '20260101T000000.000Z-bbbbbb',
+        operator: 'x',
+        host: hostname(),
+        pid: 2 ** 22 + 1,
+        acquired_at: at,
+        renewed_at: at,
+      }),
+    )
     const rerun = await runJson<MigrateJson>(migrate(bucket, '--execute', '--yes'))
     expect(rerun.code, rerun.stderr).toBe(0)
     expect(await sourceBucketOf(bucket, id)).toBe(targetOf(id))
@@ -232,7 +309,15 @@ describe('migrate --verify-only', () => {
     const ok = await runJson<MigrateJson>(migrate(bucket, '--verify-only'))
     expect(ok.code, ok.stderr).toBe(0)
     expect(ok.json.mode).toBe('verify')
-    expect(ok.json.engagements).toEqual([expect.objectContaining({engagement_id: id, target_bucket: target, status: 'verified', objects: keys.length, differences: []})])
+    expect(ok.json.engagements).toEqual([
+      expect.objectContaining({
+        engagement_id: id,
+        target_bucket: target,
+        status: 'verified',
+        objects: keys.length,
+        differences: [],
+      }),
+    ])
     const table = await runCli(migrate(bucket, '--verify-only', '--engagement-id', id))
     expect(table.code).toBe(0)
     expect(table.stdout).toContain(target)
@@ -250,16 +335,25 @@ describe('migrate --verify-only', () => {
     const failed = await runJson<MigrateJson>(migrate(bucket, '--verify-only'))
     expect(failed.code).toBe(4)
     expect(failed.json.engagements).toEqual([
-      expect.objectContaining({engagement_id: id, status: 'verification_failed', differences: [expect.objectContaining({key: destroyed, kind: 'migrated_version_missing', target: expect.any(String)})]}),
+      expect.objectContaining({
+        engagement_id: id,
+        status: 'verification_failed',
+        differences: [
+          expect.objectContaining({key: destroyed, kind: 'migrated_version_missing', target: expect.any(String)}),
+        ],
+      }),
     ])
-    expect(failed.json.engagements[0].differences!.map((difference) => differenceText(difference))).toEqual([expect.stringContaining(`migrated version missing: ${destroyed}`)])
+    expect(failed.json.engagements[0].differences!.map((difference) => differenceText(difference))).toEqual([
+      expect.stringContaining(`migrated version missing: ${destroyed}`),
+    ])
     const plain = await runCli(migrate(bucket, '--verify-only', '--engagement-id', id))
     expect(plain.code).toBe(4)
     expect(plain.stderr).toContain(destroyed)
 
     // Verification copied nothing and changed no record.
     expect(await versions(bucket)).toEqual(sharedBefore)
-    const untouched = (entries: string[]) => entries.filter((entry) => !entry.startsWith(`${deleted}@`) && !entry.startsWith(`${destroyed}@`))
+    const untouched = (entries: string[]) =>
+      entries.filter((entry) => !entry.startsWith(`${deleted}@`) && !entry.startsWith(`${destroyed}@`))
     expect(untouched(await versions(target))).toEqual(untouched(targetBefore))
     expect(await sourceBucketOf(bucket, id)).toBe(target)
   })
@@ -283,18 +377,20 @@ describe('migrate rollback', () => {
     expect(await sourceBucketOf(bucket, id)).toBe(target)
     expect(await versions(bucket)).toEqual(sharedBefore)
 
-    const rolledBack = await runJson<{engagement_id: string; previous_source_bucket: string; source_bucket: string; newer_in_bucket: string[]}>([
-      'migrate',
-      'rollback',
-      '--engagement-id',
-      id,
-      '--yes',
-      '--shared-bucket',
-      bucket,
-    ])
+    const rolledBack = await runJson<{
+      engagement_id: string
+      previous_source_bucket: string
+      source_bucket: string
+      newer_in_bucket: string[]
+    }>(['migrate', 'rollback', '--engagement-id', id, '--yes', '--shared-bucket', bucket])
 
     expect(rolledBack.code, rolledBack.stderr).toBe(0)
-    expect(rolledBack.json).toEqual({engagement_id: id, previous_source_bucket: target, source_bucket: '', newer_in_bucket: [newer]})
+    expect(rolledBack.json).toEqual({
+      engagement_id: id,
+      previous_source_bucket: target,
+      source_bucket: '',
+      newer_in_bucket: [newer],
+    })
     expect(await sourceBucketOf(bucket, id)).toBe('')
     expect(await versions(target)).toEqual(targetBefore)
     expect(await versions(bucket, true)).toEqual(sharedBefore.filter((entry) => !entry.startsWith(`${indexKey}@`)))
@@ -304,7 +400,9 @@ describe('migrate rollback', () => {
     const targetKept = (await versions(target)).filter((entry) => !entry.startsWith(`${newer}@`))
     const again = await runJson<MigrateJson>(migrate(bucket, '--engagement-id', id, '--execute', '--yes'))
     expect(again.code, again.stderr).toBe(0)
-    expect(again.json.engagements).toEqual([expect.objectContaining({status: 'migrated', copied: 0, skipped_existing: keys.length})])
+    expect(again.json.engagements).toEqual([
+      expect.objectContaining({status: 'migrated', copied: 0, skipped_existing: keys.length}),
+    ])
     expect((await versions(target)).filter((entry) => !entry.startsWith(`${newer}@`))).toEqual(targetKept)
     expect(await sourceBucketOf(bucket, id)).toBe(target)
   })
@@ -312,7 +410,15 @@ describe('migrate rollback', () => {
   it('exits 3 for an unknown engagement and 2 for a bad id', async () => {
     const bucket = await createSharedBucket(s3, 'mig-rollback-bad')
     await seedEngagement(bucket, newId(), 2)
-    const unknown = await runCli(['migrate', 'rollback', '--engagement-id', newId(), '--yes', '--shared-bucket', bucket])
+    const unknown = await runCli([
+      'migrate',
+      'rollback',
+      '--engagement-id',
+      newId(),
+      '--yes',
+      '--shared-bucket',
+      bucket,
+    ])
     expect(unknown.code).toBe(3)
     const bad = await runCli(['migrate', 'rollback', '--engagement-id', 'eng-NOPE', '--yes', '--shared-bucket', bucket])
     expect(bad.code).toBe(2)

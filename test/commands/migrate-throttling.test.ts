@@ -31,12 +31,18 @@ class ThrottlingHandler {
   constructor(private readonly throttle: number) {}
 
   async handle(request: HandledRequest, options?: unknown) {
-    const isCopy = request.method === 'PUT' && Object.keys(request.headers).some((name) => name.toLowerCase() === 'x-amz-copy-source')
+    const isCopy =
+      request.method === 'PUT' &&
+      Object.keys(request.headers).some((name) => name.toLowerCase() === 'x-amz-copy-source')
     if (isCopy) {
       this.copyRequests++
       if (this.throttled < this.throttle) {
         this.throttled++
-        const body = Readable.from([Buffer.from('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>t</RequestId></Error>')])
+        const body = Readable.from([
+          Buffer.from(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>t</RequestId></Error>',
+          ),
+        ])
         return {response: new HttpResponse({statusCode: 503, headers: {'content-type': 'application/xml'}, body})}
       }
     }
@@ -60,8 +66,27 @@ describe('migrate under throttling', () => {
     const bucket = await createSharedBucket(s3, 'mig-slow')
     const id = `eng-${randomBytes(6).toString('hex')}`
     const keys = Array.from({length: 8}, (_, i) => `auditforge/engagements/${id}/source/file-${i}.txt`)
-    await putText(s3, bucket, 'auditforge/engagements.json', JSON.stringify({engagements: [{engagement_id: id, name: 'Slow', client_id: '', created_at: '2026-01-01T00:00:00Z', source_bucket: '', findings_key: '', audit_log_key: ''}]}))
-    await Promise.all(keys.map((key) => s3.send(new PutObjectCommand({Bucket: bucket, Key: key, Body: `body of ${key}`}))))
+    await putText(
+      s3,
+      bucket,
+      'auditforge/engagements.json',
+      JSON.stringify({
+        engagements: [
+          {
+            engagement_id: id,
+            name: 'Slow',
+            client_id: '',
+            created_at: '2026-01-01T00:00:00Z',
+            source_bucket: '',
+            findings_key: '',
+            audit_log_key: '',
+          },
+        ],
+      }),
+    )
+    await Promise.all(
+      keys.map((key) => s3.send(new PutObjectCommand({Bucket: bucket, Key: key, Body: `body of ${key}`}))),
+    )
 
     const settings = resolveSettings({'shared-bucket': bucket, 'endpoint-url': inject('motoEndpoint')}, {})
     const handler = new ThrottlingHandler(4)
@@ -71,7 +96,12 @@ describe('migrate under throttling', () => {
       credentials: {accessKeyId: 'testing', secretAccessKey: 'testing'},
       requestHandler: handler as never,
     })
-    const context: AwsContext = {s3: client, settings, accountId: async () => motoAccountId, callerArn: async () => 'arn:aws:iam::123456789012:user/t'}
+    const context: AwsContext = {
+      s3: client,
+      settings,
+      accountId: async () => motoAccountId,
+      callerArn: async () => 'arn:aws:iam::123456789012:user/t',
+    }
 
     try {
       const plan = await planMigration(context, bucket)
@@ -87,9 +117,13 @@ describe('migrate under throttling', () => {
     const target = `metis-af-${id.slice('eng-'.length)}-${motoAccountId}`
     const listed = await s3.send(new ListObjectVersionsCommand({Bucket: target}))
     // One version of each key (the evidence, under its reserved prefix, is not engagement data).
-    const data = (listed.Versions ?? []).map((version) => version.Key!).filter((key) => !key.startsWith('auditforge/migrations/'))
+    const data = (listed.Versions ?? [])
+      .map((version) => version.Key!)
+      .filter((key) => !key.startsWith('auditforge/migrations/'))
     expect(data.sort()).toEqual([...keys].sort())
-    const index = JSON.parse(await getText(s3, bucket, 'auditforge/engagements.json')) as {engagements: {source_bucket: string}[]}
+    const index = JSON.parse(await getText(s3, bucket, 'auditforge/engagements.json')) as {
+      engagements: {source_bucket: string}[]
+    }
     expect(index.engagements[0].source_bucket).toBe(target)
   })
 })

@@ -1,7 +1,15 @@
 import {describe, expect, it} from 'vitest'
 
 import {runCli, runJson} from '../helpers/cli.js'
-import {bucketExists, makeManagedBucket, putIndex, randomEngagementId, readIndex, recordsOf, seedRecord} from '../helpers/commands.js'
+import {
+  bucketExists,
+  makeManagedBucket,
+  putIndex,
+  randomEngagementId,
+  readIndex,
+  recordsOf,
+  seedRecord,
+} from '../helpers/commands.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
 
 interface JsonError {
@@ -42,9 +50,7 @@ describe('--json errors', () => {
 
     // The refusals refused: the bucket and the record are still there.
     expect(await bucketExists(s3, bucket)).toBe(true)
-    expect(recordsOf((await readIndex(s3, shared)).json).map((record) => record.engagement_id)).toEqual([
-      'eng-present',
-    ])
+    expect(recordsOf((await readIndex(s3, shared)).json).map((record) => record.engagement_id)).toEqual(['eng-present'])
   })
 
   it('an invalid flag value under --json is a JSON error with exit 2', async () => {

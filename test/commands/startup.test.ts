@@ -37,15 +37,18 @@ function importsOf(args: string[], env: Record<string, string> = {}): {code: num
 }
 
 describe('start-up', () => {
-  it.each([[['--help']], [['engagement', 'list', '--help']], [['migrate', '--help']], [['audit-log', 'export', '--help']], [['bucket', '--help']]])(
-    '%j does not load the AWS SDK',
-    (args) => {
-      const {code, urls} = importsOf(args)
-      expect(code).toBe(0)
-      expect(urls.length).toBeGreaterThan(0)
-      expect(urls.filter((url) => url.includes('@aws-sdk'))).toEqual([])
-    },
-  )
+  it.each([
+    [['--help']],
+    [['engagement', 'list', '--help']],
+    [['migrate', '--help']],
+    [['audit-log', 'export', '--help']],
+    [['bucket', '--help']],
+  ])('%j does not load the AWS SDK', (args) => {
+    const {code, urls} = importsOf(args)
+    expect(code).toBe(0)
+    expect(urls.length).toBeGreaterThan(0)
+    expect(urls.filter((url) => url.includes('@aws-sdk'))).toEqual([])
+  })
 
   it('a command that talks to S3 does load it (the recorder sees SDK imports)', async () => {
     const bucket = await createSharedBucket(testS3(), 'startup')

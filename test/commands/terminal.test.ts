@@ -5,7 +5,17 @@
 import {PutObjectCommand} from '@aws-sdk/client-s3'
 import {describe, expect, it} from 'vitest'
 
-import {countByKey, listAllVersions, mapLimit, putIndex, randomEngagementId, readIndex, recordsOf, seedRecord, seedS3} from '../helpers/commands.js'
+import {
+  countByKey,
+  listAllVersions,
+  mapLimit,
+  putIndex,
+  randomEngagementId,
+  readIndex,
+  recordsOf,
+  seedRecord,
+  seedS3,
+} from '../helpers/commands.js'
 import {runCli, runJson} from '../helpers/cli.js'
 import {runInPty} from '../helpers/pty.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
@@ -20,7 +30,14 @@ async function sharedWithEngagement(objects = 3): Promise<{bucket: string; id: s
   await mapLimit(
     Array.from({length: objects}, (_, n) => n),
     16,
-    (n) => s3.send(new PutObjectCommand({Bucket: bucket, Key: `auditforge/engagements/${id}/source/doc-${n}.txt`, Body: `document ${n} `.repeat(200)})),
+    (n) =>
+      s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: `auditforge/engagements/${id}/source/doc-${n}.txt`,
+          Body: `document ${n} `.repeat(200),
+        }),
+      ),
   )
   return {bucket, id}
 }
@@ -29,7 +46,9 @@ describe('in a terminal', () => {
   it('asks before deleting; answering n changes nothing and exits 5', async () => {
     const {bucket, id} = await sharedWithEngagement()
     const before = await listAllVersions(testS3(), bucket)
-    const result = await runInPty(['engagement', 'delete', id, '--shared-bucket', bucket], {steps: [{waitFor: /\(y\/N\)/, send: 'n\r'}]})
+    const result = await runInPty(['engagement', 'delete', id, '--shared-bucket', bucket], {
+      steps: [{waitFor: /\(y\/N\)/, send: 'n\r'}],
+    })
     expect(result.code).toBe(5)
     expect(result.screen).toMatch(/Delete engagement .*every/s)
     expect(result.screen).toContain('Not confirmed; nothing was changed')
@@ -39,7 +58,9 @@ describe('in a terminal', () => {
 
   it('asks before deleting; answering y deletes', async () => {
     const {bucket, id} = await sharedWithEngagement()
-    const result = await runInPty(['engagement', 'delete', id, '--shared-bucket', bucket], {steps: [{waitFor: /\(y\/N\)/, send: 'y\r'}]})
+    const result = await runInPty(['engagement', 'delete', id, '--shared-bucket', bucket], {
+      steps: [{waitFor: /\(y\/N\)/, send: 'y\r'}],
+    })
     expect(result.code).toBe(0)
     expect(recordsOf((await readIndex(testS3(), bucket)).json)).toEqual([])
     const left = await listAllVersions(testS3(), bucket, `auditforge/engagements/${id}/`)
@@ -105,32 +126,47 @@ describe('in a terminal', () => {
     expect(piped.stderr).toMatch(/^Migrating done in [\d.]+s: 5\/5 objects, /m)
 
     const third = await sharedWithEngagement(5)
-    const json = await runJson<{engagements: {status: string}[]}>(['migrate', '--execute', '--yes', '--shared-bucket', third.bucket])
+    const json = await runJson<{engagements: {status: string}[]}>([
+      'migrate',
+      '--execute',
+      '--yes',
+      '--shared-bucket',
+      third.bucket,
+    ])
     expect(json.json.engagements[0].status).toBe('migrated')
     expect(json.stderr).toBe('')
   })
 
   it('Ctrl-C during migrate --execute leaves a state that a re-run completes', async () => {
     const {bucket} = await sharedWithEngagement(400)
-    const interrupted = await runInPty(['migrate', '--execute', '--yes', '--concurrency', '2', '--shared-bucket', bucket], {
-      steps: [{waitFor: /Migrating \(copy\): [1-9]\d*\//, send: '\u0003'}],
-    })
+    const interrupted = await runInPty(
+      ['migrate', '--execute', '--yes', '--concurrency', '2', '--shared-bucket', bucket],
+      {
+        steps: [{waitFor: /Migrating \(copy\): [1-9]\d*\//, send: '\u0003'}],
+      },
+    )
     // One line: what is done, and the very command that resumes; the shell's code for SIGINT.
     expect(interrupted.code).toBe(130)
-    expect(interrupted.screen).toMatch(/Interrupted in copy, \d+\/400 objects \(.*\) done; .*\. Resume with: auditforge migrate --execute --yes --concurrency 2 --shared-bucket \S+/)
+    expect(interrupted.screen).toMatch(
+      /Interrupted in copy, \d+\/400 objects \(.*\) done; .*\. Resume with: auditforge migrate --execute --yes --concurrency 2 --shared-bucket \S+/,
+    )
     expect(interrupted.screen).toContain(`--shared-bucket ${bucket}`)
     expect(recordsOf((await readIndex(testS3(), bucket)).json)[0].source_bucket).toBe('')
 
-    const rerun = await runJson<{engagements: {status: string; copied: number; skipped_existing: number; target_bucket: string}[]}>([
-      'migrate', '--execute', '--yes', '--shared-bucket', bucket,
-    ])
+    const rerun = await runJson<{
+      engagements: {status: string; copied: number; skipped_existing: number; target_bucket: string}[]
+    }>(['migrate', '--execute', '--yes', '--shared-bucket', bucket])
     expect(rerun.code).toBe(0)
     const [outcome] = rerun.json.engagements
     expect(outcome.status).toBe('migrated')
     expect(outcome.skipped_existing).toBeGreaterThan(0)
     expect(outcome.copied + outcome.skipped_existing).toBe(400)
     // The migration's evidence (its reserved prefix) is not engagement data.
-    const versions = countByKey((await listAllVersions(testS3(), outcome.target_bucket)).filter((version) => !version.key.startsWith('auditforge/migrations/')))
+    const versions = countByKey(
+      (await listAllVersions(testS3(), outcome.target_bucket)).filter(
+        (version) => !version.key.startsWith('auditforge/migrations/'),
+      ),
+    )
     expect(Object.keys(versions)).toHaveLength(400)
     expect(Math.max(...Object.values(versions))).toBe(1)
     expect(recordsOf((await readIndex(testS3(), bucket)).json)[0].source_bucket).toBe(outcome.target_bucket)
@@ -140,7 +176,9 @@ describe('in a terminal', () => {
 describe('what reaches the terminal', () => {
   it('with NO_COLOR on a terminal: no escape sequences at all', async () => {
     const bucket = await createSharedBucket(testS3(), 'tty')
-    const result = await runInPty(['bucket', 'provision', randomEngagementId(), '--shared-bucket', bucket, '--force'], {env: {NO_COLOR: '1'}})
+    const result = await runInPty(['bucket', 'provision', randomEngagementId(), '--shared-bucket', bucket, '--force'], {
+      env: {NO_COLOR: '1'},
+    })
     expect(result.code).toBe(0)
     expect(result.screen).toMatch(/metis-af-[0-9a-f]{12}-\d{12}/)
     expect(result.screen).not.toContain('\u001b')
@@ -150,7 +188,11 @@ describe('what reaches the terminal', () => {
     const s3 = seedS3()
     const bucket = await createSharedBucket(s3, 'tty')
     const hostile = 'Evil \u001b]0;pwned\u0007\u001b[2J name that is rather long to overflow eighty columns of terminal'
-    await putIndex(s3, bucket, {engagements: [seedRecord(randomEngagementId(), {name: hostile, source_bucket: `metis-af-abcdefabcdef-123456789012`})]})
+    await putIndex(s3, bucket, {
+      engagements: [
+        seedRecord(randomEngagementId(), {name: hostile, source_bucket: `metis-af-abcdefabcdef-123456789012`}),
+      ],
+    })
     const result = await runInPty(['engagement', 'list', '--shared-bucket', bucket], {cols: 80, env: {NO_COLOR: '1'}})
     expect(result.code).toBe(0)
     expect(result.screen).not.toContain('\u001b]0;')

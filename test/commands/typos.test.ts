@@ -34,10 +34,18 @@ describe('a mistyped command without a terminal', () => {
   })
 
   it('under --json the error document carries it, with the suggestion the text shows, on stdout', async () => {
-    const result = await runJson<{error: {code: string; message: string; exit: number; suggestion: string | null}}>(['engagment', 'list'])
+    const result = await runJson<{error: {code: string; message: string; exit: number; suggestion: string | null}}>([
+      'engagment',
+      'list',
+    ])
     expect(result.code).toBe(2)
     expect(result.json).toEqual({
-      error: {code: 'invalid_input', message: 'engagment list is not an auditforge command; did you mean engagement list?', exit: 2, suggestion: usage},
+      error: {
+        code: 'invalid_input',
+        message: 'engagment list is not an auditforge command; did you mean engagement list?',
+        exit: 2,
+        suggestion: usage,
+      },
     })
     expect(result.stderr).toBe('')
   })
@@ -48,10 +56,16 @@ describe('flags', () => {
     [['engagement', 'list', '--jsn'], 'Unknown flag --jsn; did you mean --json?'],
     [['bucket', 'verify', '--all', '--standrd', 'fsbp'], 'Unknown flag --standrd; did you mean --standard?'],
     [['engagement', 'create', '--nme', 'Acme'], 'Unknown flag --nme; did you mean --name?'],
-    [['engagement', 'create', '--name', 'Acme', '--no-isolatd'], 'Unknown flag --no-isolatd; did you mean --no-isolated?'],
+    [
+      ['engagement', 'create', '--name', 'Acme', '--no-isolatd'],
+      'Unknown flag --no-isolatd; did you mean --no-isolated?',
+    ],
     [['engagement', 'list', '--shared-buckt=platform'], 'Unknown flag --shared-buckt; did you mean --shared-bucket?'],
     [['engagement', 'list', '--xyzzy'], 'Unknown flag --xyzzy'],
-    [['engagement', 'list', '--jsn', '--regon', 'eu-west-1'], 'Unknown flags: --jsn (did you mean --json?), --regon (did you mean --region?)'],
+    [
+      ['engagement', 'list', '--jsn', '--regon', 'eu-west-1'],
+      'Unknown flags: --jsn (did you mean --json?), --regon (did you mean --region?)',
+    ],
     [['engagement', 'create'], 'Missing required flag --name'],
     [['migrate', 'rollback'], 'Missing required flag --engagement-id'],
   ])('%j: one line naming the flag with its dashes, exit 2', async (args, message) => {

@@ -8,16 +8,22 @@
 import {describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
-import {bucketExists, expectedBucketName, listAllVersions, makeManagedBucket, putIndex, putRaw, randomEngagementId, seedRecord} from '../helpers/commands.js'
+import {
+  bucketExists,
+  expectedBucketName,
+  listAllVersions,
+  makeManagedBucket,
+  putIndex,
+  putRaw,
+  randomEngagementId,
+  seedRecord,
+} from '../helpers/commands.js'
 import {bounded, bucketPath, expectFullyProvisioned, expectOneErrorLine, useFaultProxy} from '../helpers/faults.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
 
 const s3 = testS3()
 const proxied = useFaultProxy()
 const {faulted} = proxied
-
-
-
 
 /** A shared bucket whose index has a record of a fresh engagement (not yet provisioned). */
 async function recorded(stem: string): Promise<{shared: string; id: string; bucket: string}> {
@@ -33,7 +39,10 @@ describe('bucket provision under faults', () => {
     ['500s at a seeded rate on the writes to the bucket', {mode: 'internal-error', rate: 0.5, seed: 2} as const],
   ])('%s is absorbed: every control and the binding', async (_, faults) => {
     const {shared, id, bucket} = await recorded('fp-retry')
-    const result = await proxied.run(['bucket', 'provision', id, '--shared-bucket', shared], {...faults, match: {method: 'PUT', path: bucketPath(bucket)}})
+    const result = await proxied.run(['bucket', 'provision', id, '--shared-bucket', shared], {
+      ...faults,
+      match: {method: 'PUT', path: bucketPath(bucket)},
+    })
     expect(result.code, result.stderr).toBe(0)
     expect(result.stdout.trim()).toBe(bucket)
     expect(faulted().length).toBeGreaterThanOrEqual(1)
@@ -42,7 +51,11 @@ describe('bucket provision under faults', () => {
 
   it.each([
     ['CreateBucket', (request: {method: string; query: string}) => request.method === 'PUT' && request.query === ''],
-    ['the tagging write', (request: {method: string; query: string}) => request.method === 'PUT' && new URLSearchParams(request.query).has('tagging')],
+    [
+      'the tagging write',
+      (request: {method: string; query: string}) =>
+        request.method === 'PUT' && new URLSearchParams(request.query).has('tagging'),
+    ],
   ])('the answer to %s is lost after it landed: provisioned exactly', async (_, which) => {
     const {shared, id, bucket} = await recorded('fp-lost')
     const result = await proxied.run(['bucket', 'provision', id, '--shared-bucket', shared], {
@@ -60,9 +73,15 @@ describe('bucket provision under faults', () => {
   it('a half-open tagging write fails with one line in bounded time; a re-run binds and completes', async () => {
     const {shared, id, bucket} = await recorded('fp-hole')
     const started = Date.now()
-    const result = await proxied.run(['bucket', 'provision', id, '--shared-bucket', shared], {mode: 'blackhole', match: {method: 'PUT', path: bucketPath(bucket), query: 'tagging'}}, bounded)
+    const result = await proxied.run(
+      ['bucket', 'provision', id, '--shared-bucket', shared],
+      {mode: 'blackhole', match: {method: 'PUT', path: bucketPath(bucket), query: 'tagging'}},
+      bounded,
+    )
     expect(Date.now() - started).toBeLessThan(15_000)
-    expect(expectOneErrorLine(result)).toMatch(new RegExp(`^Error: .*s3://${bucket}.*: no answer from .* within 1 s \\(timed out\\)$`))
+    expect(expectOneErrorLine(result)).toMatch(
+      new RegExp(`^Error: .*s3://${bucket}.*: no answer from .* within 1 s \\(timed out\\)$`),
+    )
 
     const rerun = await runCli(['bucket', 'provision', id, '--shared-bucket', shared])
     expect(rerun.code, rerun.stderr).toBe(0)
@@ -96,7 +115,10 @@ describe('bucket decommission under faults', () => {
     const {shared, bucket} = await filledBucket('fx-retry')
     const result = await proxied.run(['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared], {
       ...faults,
-      match: (request) => bucketPath(bucket).test(request.path) && (request.method === 'DELETE' || (request.method === 'POST' && new URLSearchParams(request.query).has('delete'))),
+      match: (request) =>
+        bucketPath(bucket).test(request.path) &&
+        (request.method === 'DELETE' ||
+          (request.method === 'POST' && new URLSearchParams(request.query).has('delete'))),
     })
     expect(result.code, result.stderr).toBe(0)
     expect(faulted().length).toBeGreaterThanOrEqual(1)
@@ -111,12 +133,14 @@ describe('bucket decommission under faults', () => {
       resetIn: 'head',
       match: (request) => {
         if (!bucketPath(bucket).test(request.path)) return false
-        if (request.method === 'POST' && !lost.objects) return (lost = {...lost, objects: true}), true
-        if (request.method === 'DELETE' && !lost.bucket) return (lost = {...lost, bucket: true}), true
+        if (request.method === 'POST' && !lost.objects) return ((lost = {...lost, objects: true}), true)
+        if (request.method === 'DELETE' && !lost.bucket) return ((lost = {...lost, bucket: true}), true)
         return false
       },
     })
-    const result = await runCli(['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared], {env: {AWS_ENDPOINT_URL: proxied.proxy.endpoint}})
+    const result = await runCli(['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared], {
+      env: {AWS_ENDPOINT_URL: proxied.proxy.endpoint},
+    })
     expect(faulted().map((entry) => entry.method)).toEqual(['POST', 'DELETE'])
     expect(result.code, result.stderr).toBe(0)
     expect(result.stderr).not.toMatch(/^(Error|Warning):/m)
@@ -129,9 +153,15 @@ describe('bucket decommission under faults', () => {
   ])('a half-open %s fails with one line in bounded time; a re-run removes the bucket', async (name, match) => {
     const {shared, bucket} = await filledBucket('fx-hole')
     const started = Date.now()
-    const result = await proxied.run(['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared], {mode: 'blackhole', match: match(bucket)}, bounded)
+    const result = await proxied.run(
+      ['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared],
+      {mode: 'blackhole', match: match(bucket)},
+      bounded,
+    )
     expect(Date.now() - started).toBeLessThan(15_000)
-    expect(expectOneErrorLine(result)).toMatch(new RegExp(`^Error: .*s3://${bucket}: no answer from .* within 1 s \\(timed out\\)$`))
+    expect(expectOneErrorLine(result)).toMatch(
+      new RegExp(`^Error: .*s3://${bucket}: no answer from .* within 1 s \\(timed out\\)$`),
+    )
     expect(await bucketExists(s3, bucket), name).toBe(true)
 
     const rerun = await runCli(['bucket', 'decommission', bucket, '--yes', '--shared-bucket', shared])

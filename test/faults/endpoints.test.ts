@@ -38,9 +38,17 @@ const deadEndpoint = 'http://127.0.0.1:9'
 describe('endpoints per service', () => {
   it('AWS_ENDPOINT_URL_S3 alone, with a dead STS endpoint: an S3-only command works with --account-id', async () => {
     const id = randomEngagementId()
-    const result = await runCli(['bucket', 'provision', id, '--shared-bucket', bucket, '--account-id', motoAccountId, '--force'], {
-      env: {AWS_ENDPOINT_URL: undefined, AWS_ENDPOINT_URL_S3: s3Proxy.endpoint, AWS_ENDPOINT_URL_STS: deadEndpoint, AWS_MAX_ATTEMPTS: '1'},
-    })
+    const result = await runCli(
+      ['bucket', 'provision', id, '--shared-bucket', bucket, '--account-id', motoAccountId, '--force'],
+      {
+        env: {
+          AWS_ENDPOINT_URL: undefined,
+          AWS_ENDPOINT_URL_S3: s3Proxy.endpoint,
+          AWS_ENDPOINT_URL_STS: deadEndpoint,
+          AWS_MAX_ATTEMPTS: '1',
+        },
+      },
+    )
     expect(result.stderr).not.toMatch(/Error/)
     expect(result.code).toBe(0)
     expect(result.stdout).toContain(expectedBucketName(id))
@@ -49,20 +57,43 @@ describe('endpoints per service', () => {
   })
 
   it('engagement create sends GetCallerIdentity to AWS_ENDPOINT_URL_STS and S3 calls to AWS_ENDPOINT_URL_S3', async () => {
-    const result = await runJson(['engagement', 'create', '--name', 'Routing', '--shared-bucket', bucket, '--no-isolated'], {
-      env: {AWS_ENDPOINT_URL: deadEndpoint, AWS_ENDPOINT_URL_S3: s3Proxy.endpoint, AWS_ENDPOINT_URL_STS: stsProxy.endpoint, AWS_MAX_ATTEMPTS: '1'},
-    })
+    const result = await runJson(
+      ['engagement', 'create', '--name', 'Routing', '--shared-bucket', bucket, '--no-isolated'],
+      {
+        env: {
+          AWS_ENDPOINT_URL: deadEndpoint,
+          AWS_ENDPOINT_URL_S3: s3Proxy.endpoint,
+          AWS_ENDPOINT_URL_STS: stsProxy.endpoint,
+          AWS_MAX_ATTEMPTS: '1',
+        },
+      },
+    )
     expect(result.code).toBe(0)
     expect(stsProxy.log.length).toBeGreaterThan(0)
     expect(stsProxy.log.every(isSts)).toBe(true)
     expect(s3Proxy.log.filter(isSts)).toEqual([])
-    expect(s3Proxy.log.some((entry) => entry.method === 'PUT' && entry.path === `/${bucket}/auditforge/engagements.json`)).toBe(true)
+    expect(
+      s3Proxy.log.some((entry) => entry.method === 'PUT' && entry.path === `/${bucket}/auditforge/engagements.json`),
+    ).toBe(true)
   })
 
   it('--endpoint-url changes S3 only: STS keeps AWS_ENDPOINT_URL', async () => {
-    const result = await runJson(['engagement', 'create', '--name', 'Flag', '--shared-bucket', bucket, '--no-isolated', '--endpoint-url', s3Proxy.endpoint], {
-      env: {AWS_ENDPOINT_URL: stsProxy.endpoint, AWS_MAX_ATTEMPTS: '1'},
-    })
+    const result = await runJson(
+      [
+        'engagement',
+        'create',
+        '--name',
+        'Flag',
+        '--shared-bucket',
+        bucket,
+        '--no-isolated',
+        '--endpoint-url',
+        s3Proxy.endpoint,
+      ],
+      {
+        env: {AWS_ENDPOINT_URL: stsProxy.endpoint, AWS_MAX_ATTEMPTS: '1'},
+      },
+    )
     expect(result.code).toBe(0)
     expect(stsProxy.log.length).toBeGreaterThan(0)
     expect(stsProxy.log.every(isSts)).toBe(true)
@@ -71,10 +102,20 @@ describe('endpoints per service', () => {
   })
 
   it('a dead STS endpoint is named in the failure, not the S3 one', async () => {
-    const result = await runCli(['engagement', 'create', '--name', 'NoSts', '--shared-bucket', bucket, '--no-isolated'], {
-      env: {AWS_ENDPOINT_URL: undefined, AWS_ENDPOINT_URL_S3: s3Proxy.endpoint, AWS_ENDPOINT_URL_STS: deadEndpoint, AWS_MAX_ATTEMPTS: '1'},
-    })
+    const result = await runCli(
+      ['engagement', 'create', '--name', 'NoSts', '--shared-bucket', bucket, '--no-isolated'],
+      {
+        env: {
+          AWS_ENDPOINT_URL: undefined,
+          AWS_ENDPOINT_URL_S3: s3Proxy.endpoint,
+          AWS_ENDPOINT_URL_STS: deadEndpoint,
+          AWS_MAX_ATTEMPTS: '1',
+        },
+      },
+    )
     expect(result.code).toBe(1)
-    expect(result.stderr.split('\n')[0]).toMatch(/^Error: Looking up the caller identity \(sts:GetCallerIdentity\): could not reach http:\/\/127\.0\.0\.1:9 \(/)
+    expect(result.stderr.split('\n')[0]).toMatch(
+      /^Error: Looking up the caller identity \(sts:GetCallerIdentity\): could not reach http:\/\/127\.0\.0\.1:9 \(/,
+    )
   })
 })

@@ -22,15 +22,21 @@ import {
   recordsOf,
   seedRecord,
 } from '../helpers/commands.js'
-import {auditEvents, bounded, bucketPath, exactly, expectFullyProvisioned, expectOneErrorLine, pathOf, useFaultProxy} from '../helpers/faults.js'
+import {
+  auditEvents,
+  bounded,
+  bucketPath,
+  exactly,
+  expectFullyProvisioned,
+  expectOneErrorLine,
+  pathOf,
+  useFaultProxy,
+} from '../helpers/faults.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
 
 const s3 = testS3()
 const proxied = useFaultProxy()
 const {faulted} = proxied
-
-
-
 
 interface Created {
   engagement_id: string
@@ -57,11 +63,14 @@ async function expectCreatedOnce(bucket: string, created: Created, others: strin
 describe('engagement create under faults', () => {
   it('--isolated: SlowDown on every 2nd write is absorbed; one record, one event, every control and the binding', async () => {
     const {bucket, other} = await sharedWithIndex('fc-slow')
-    const result = await proxied.run(['engagement', 'create', '--name', 'Throttled', '--isolated', '--shared-bucket', bucket, '--json'], {
-      mode: 'slowdown',
-      every: 2,
-      match: {method: 'PUT'},
-    })
+    const result = await proxied.run(
+      ['engagement', 'create', '--name', 'Throttled', '--isolated', '--shared-bucket', bucket, '--json'],
+      {
+        mode: 'slowdown',
+        every: 2,
+        match: {method: 'PUT'},
+      },
+    )
     expect(result.code, result.stderr).toBe(0)
     const created = JSON.parse(result.stdout) as Created
     expect(created.source_bucket).toBe(expectedBucketName(created.engagement_id))
@@ -89,17 +98,22 @@ describe('engagement create under faults', () => {
     ['the audit-log write', /\/audit_log\/shard-\d{5}\.jsonl$/],
   ])('--isolated: the answer to %s is lost after it landed: no duplicate, no false conflict', async (_, path) => {
     const {bucket, other} = await sharedWithIndex('fc-lost')
-    const result = await proxied.run(['engagement', 'create', '--name', 'Lost answer', '--isolated', '--shared-bucket', bucket, '--json'], {
-      mode: 'reset',
-      resetIn: 'head',
-      limit: 1,
-      match: {method: 'PUT', path},
-    })
+    const result = await proxied.run(
+      ['engagement', 'create', '--name', 'Lost answer', '--isolated', '--shared-bucket', bucket, '--json'],
+      {
+        mode: 'reset',
+        resetIn: 'head',
+        limit: 1,
+        match: {method: 'PUT', path},
+      },
+    )
     expect(result.code, result.stderr).toBe(0)
     expect(faulted()).toHaveLength(1)
     const created = JSON.parse(result.stdout) as Created
     // Nothing on stderr but the one warning every isolated create on a plain-http server gives.
-    expect(result.stderr).toBe(`Warning: tls-only was not applied to ${created.source_bucket}: plain-http endpoint: every request would be denied\n`)
+    expect(result.stderr).toBe(
+      `Warning: tls-only was not applied to ${created.source_bucket}: plain-http endpoint: every request would be denied\n`,
+    )
     await expectCreatedOnce(bucket, created, [other])
     await expectFullyProvisioned(s3, created.source_bucket, created.engagement_id, bucket)
   })
@@ -128,12 +142,22 @@ describe('engagement create under faults', () => {
     )
     expect(Date.now() - started).toBeLessThan(20_000)
     const line = expectOneErrorLine(result)
-    expect(line).toMatch(/^Error: Writing the engagement index s3:\/\/.*: no answer from .* within 1 s \(timed out\); the new bucket (metis-af-[0-9a-f]{12}-\d{12}) was removed again$/)
+    expect(line).toMatch(
+      /^Error: Writing the engagement index s3:\/\/.*: no answer from .* within 1 s \(timed out\); the new bucket (metis-af-[0-9a-f]{12}-\d{12}) was removed again$/,
+    )
     const leftover = /the new bucket (\S+) was removed again/.exec(line)![1]
     expect(await bucketExists(s3, leftover)).toBe(false)
     expect(recordsOf((await readIndex(s3, bucket)).json).map((record) => record.engagement_id)).toEqual([other])
 
-    const rerun = await runJson<Created>(['engagement', 'create', '--name', 'Half-open', '--isolated', '--shared-bucket', bucket])
+    const rerun = await runJson<Created>([
+      'engagement',
+      'create',
+      '--name',
+      'Half-open',
+      '--isolated',
+      '--shared-bucket',
+      bucket,
+    ])
     expect(rerun.code, rerun.stderr).toBe(0)
     await expectCreatedOnce(bucket, rerun.json, [other])
     await expectFullyProvisioned(s3, rerun.json.source_bucket, rerun.json.engagement_id, bucket)
@@ -160,7 +184,12 @@ async function sharedEngagement(stem: string) {
   const id = randomEngagementId()
   const other = randomEngagementId()
   await putIndex(s3, bucket, {engagements: [seedRecord(id), seedRecord(other)]})
-  const own = [`auditforge/engagements/${id}/findings.json`, auditShardKey(id), `auditforge/deliverables/${id}.json`, `auditforge/engagements/${id}/source/a.txt`]
+  const own = [
+    `auditforge/engagements/${id}/findings.json`,
+    auditShardKey(id),
+    `auditforge/deliverables/${id}.json`,
+    `auditforge/engagements/${id}/source/a.txt`,
+  ]
   for (const key of own) {
     await putRaw(s3, bucket, key, `${key} v1`)
     await putRaw(s3, bucket, key, `${key} v2`)
@@ -183,8 +212,16 @@ async function isolatedEngagement(stem: string) {
 }
 
 /** Deleted exactly: the record gone (the other kept), no version of its keys left, the look-alike kept, its bucket gone. */
-async function expectDeleted(setup: {bucket: string; id: string; other: string; othersKey: string; own?: string}): Promise<void> {
-  expect(recordsOf((await readIndex(s3, setup.bucket)).json).map((record) => record.engagement_id)).toEqual([setup.other])
+async function expectDeleted(setup: {
+  bucket: string
+  id: string
+  other: string
+  othersKey: string
+  own?: string
+}): Promise<void> {
+  expect(recordsOf((await readIndex(s3, setup.bucket)).json).map((record) => record.engagement_id)).toEqual([
+    setup.other,
+  ])
   const left = (await listAllVersions(s3, setup.bucket)).map((version) => version.key)
   expect(left.filter((key) => key.includes(setup.id) && key !== setup.othersKey)).toEqual([])
   expect(left).toContain(setup.othersKey)
@@ -194,11 +231,17 @@ async function expectDeleted(setup: {bucket: string; id: string; other: string; 
 describe('engagement delete under faults', () => {
   it('own bucket: SlowDown on every 2nd DeleteObjects / DeleteBucket / index write is absorbed', async () => {
     const setup = await isolatedEngagement('fd-slow')
-    const result = await proxied.run(['engagement', 'delete', setup.id, '--yes', '--shared-bucket', setup.bucket, '--json'], {
-      mode: 'slowdown',
-      every: 2,
-      match: (request) => (request.method === 'POST' && /(^|&)delete(=|&|$)/.test(request.query)) || request.method === 'DELETE' || request.method === 'PUT',
-    })
+    const result = await proxied.run(
+      ['engagement', 'delete', setup.id, '--yes', '--shared-bucket', setup.bucket, '--json'],
+      {
+        mode: 'slowdown',
+        every: 2,
+        match: (request) =>
+          (request.method === 'POST' && /(^|&)delete(=|&|$)/.test(request.query)) ||
+          request.method === 'DELETE' ||
+          request.method === 'PUT',
+      },
+    )
     expect(result.code, result.stderr).toBe(0)
     expect(JSON.parse(result.stdout)).toMatchObject({bucket: 'decommissioned', bucket_name: setup.own})
     expect(faulted().length).toBeGreaterThanOrEqual(2)
@@ -213,12 +256,19 @@ describe('engagement delete under faults', () => {
       resetIn: 'head',
       every: 1,
       match: (request) =>
-        (request.method === 'POST' && new URLSearchParams(request.query).has('delete') && !proxied.proxy.log.some((seen) => seen.fault && seen.method === 'POST')) ||
-        (request.method === 'PUT' && request.path.endsWith('/auditforge/engagements.json') && !proxied.proxy.log.some((seen) => seen.fault && seen.method === 'PUT')),
+        (request.method === 'POST' &&
+          new URLSearchParams(request.query).has('delete') &&
+          !proxied.proxy.log.some((seen) => seen.fault && seen.method === 'POST')) ||
+        (request.method === 'PUT' &&
+          request.path.endsWith('/auditforge/engagements.json') &&
+          !proxied.proxy.log.some((seen) => seen.fault && seen.method === 'PUT')),
     })
-    const result = await runCli(['engagement', 'delete', setup.id, '--yes', '--shared-bucket', setup.bucket, '--json'], {
-      env: {AWS_ENDPOINT_URL: proxied.proxy.endpoint},
-    })
+    const result = await runCli(
+      ['engagement', 'delete', setup.id, '--yes', '--shared-bucket', setup.bucket, '--json'],
+      {
+        env: {AWS_ENDPOINT_URL: proxied.proxy.endpoint},
+      },
+    )
     expect(faulted().map((entry) => entry.method)).toEqual(['POST', 'PUT'])
     expect(result.code, result.stderr).toBe(0)
     expect(JSON.parse(result.stdout)).toMatchObject({engagement_id: setup.id, bucket: null})
@@ -234,8 +284,14 @@ describe('engagement delete under faults', () => {
       bounded,
     )
     expect(Date.now() - started).toBeLessThan(20_000)
-    expect(expectOneErrorLine(result)).toMatch(/^Error: Writing the engagement index s3:\/\/fd-hole-[0-9a-f]+: no answer from .* within 1 s \(timed out\)$/)
-    expect(recordsOf((await readIndex(s3, setup.bucket)).json).map((record) => record.engagement_id).sort()).toEqual([setup.id, setup.other].sort())
+    expect(expectOneErrorLine(result)).toMatch(
+      /^Error: Writing the engagement index s3:\/\/fd-hole-[0-9a-f]+: no answer from .* within 1 s \(timed out\)$/,
+    )
+    expect(
+      recordsOf((await readIndex(s3, setup.bucket)).json)
+        .map((record) => record.engagement_id)
+        .sort(),
+    ).toEqual([setup.id, setup.other].sort())
 
     const rerun = await runCli(['engagement', 'delete', setup.id, '--yes', '--shared-bucket', setup.bucket])
     expect(rerun.code, rerun.stderr).toBe(0)
@@ -267,8 +323,14 @@ describe('engagement delete under faults', () => {
       {mode: 'blackhole', match: {method: 'POST', path: bucketPath(setup.bucket), query: 'delete'}},
       bounded,
     )
-    expect(expectOneErrorLine(result)).toMatch(/^Error: Deleting objects s3:\/\/fd-hole-shared-[0-9a-f]+: no answer from .* within 1 s \(timed out\)$/)
-    expect(recordsOf((await readIndex(s3, setup.bucket)).json).map((record) => record.engagement_id).sort()).toEqual([setup.id, setup.other].sort())
+    expect(expectOneErrorLine(result)).toMatch(
+      /^Error: Deleting objects s3:\/\/fd-hole-shared-[0-9a-f]+: no answer from .* within 1 s \(timed out\)$/,
+    )
+    expect(
+      recordsOf((await readIndex(s3, setup.bucket)).json)
+        .map((record) => record.engagement_id)
+        .sort(),
+    ).toEqual([setup.id, setup.other].sort())
     expect(await bucketExists(s3, setup.own)).toBe(true)
 
     const rerun = await runJson(['engagement', 'delete', setup.id, '--yes', '--shared-bucket', setup.bucket])

@@ -6,7 +6,12 @@
  * in bounded time with one `Error:` line and leaves nothing a plain re-run cannot complete.
  * Every export is checked with the SDK straight from moto and by downloading its URL.
  */
-import {HeadObjectCommand, ListMultipartUploadsCommand, ListObjectVersionsCommand, PutObjectCommand} from '@aws-sdk/client-s3'
+import {
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectVersionsCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3'
 import {describe, expect, it} from 'vitest'
 
 import {runJson} from '../helpers/cli.js'
@@ -33,14 +38,18 @@ function exportArgs(id: string, bucket: string): string[] {
   return ['audit-log', 'export', id, '--delivery', 'signed_url', '--shared-bucket', bucket]
 }
 
-
 /** A shared-bucket engagement whose audit log holds `lines` events (a line of `pad` bytes each). */
 async function withLog(stem: string, lines = 3, pad = 40): Promise<{bucket: string; id: string; log: string}> {
   const bucket = await createSharedBucket(s3, stem)
   const id = randomEngagementId()
   await putIndex(s3, bucket, {engagements: [seedRecord(id)]})
-  const log = Array.from({length: lines}, (_, n) => `${JSON.stringify({event: 'finding.updated', engagement_id: id, seq: n, detail: 'x'.repeat(pad)})}\n`).join('')
-  await s3.send(new PutObjectCommand({Bucket: bucket, Key: auditShardKey(id), Body: log, ContentType: 'application/x-ndjson'}))
+  const log = Array.from(
+    {length: lines},
+    (_, n) => `${JSON.stringify({event: 'finding.updated', engagement_id: id, seq: n, detail: 'x'.repeat(pad)})}\n`,
+  ).join('')
+  await s3.send(
+    new PutObjectCommand({Bucket: bucket, Key: auditShardKey(id), Body: log, ContentType: 'application/x-ndjson'}),
+  )
   return {bucket, id, log}
 }
 
@@ -85,7 +94,11 @@ async function expectExports(bucket: string, id: string, exports: SignedUrlJson[
 describe('audit-log export --delivery signed_url under faults', () => {
   it('SlowDown on every 2nd write (the export and the custody event) is absorbed', async () => {
     const {bucket, id, log} = await withLog('fe-slow')
-    const result = await proxied.run([...exportArgs(id, bucket), '--json'], {mode: 'slowdown', every: 2, match: {method: 'PUT'}})
+    const result = await proxied.run([...exportArgs(id, bucket), '--json'], {
+      mode: 'slowdown',
+      every: 2,
+      match: {method: 'PUT'},
+    })
     expect(result.code, result.stderr + result.stdout).toBe(0)
     expect(faulted().length).toBeGreaterThanOrEqual(1)
     await expectExports(bucket, id, [JSON.parse(result.stdout) as SignedUrlJson], log)
@@ -93,7 +106,12 @@ describe('audit-log export --delivery signed_url under faults', () => {
 
   it('a multipart export (over one 8 MiB part): 500s at a seeded rate on its parts and completion are absorbed', async () => {
     const {bucket, id, log} = await withLog('fe-parts', 9_000, 1_000)
-    const result = await proxied.run([...exportArgs(id, bucket), '--json'], {mode: 'internal-error', rate: 0.5, seed: 2, match: {query: 'uploadId'}})
+    const result = await proxied.run([...exportArgs(id, bucket), '--json'], {
+      mode: 'internal-error',
+      rate: 0.5,
+      seed: 2,
+      match: {query: 'uploadId'},
+    })
     expect(result.code, result.stderr + result.stdout).toBe(0)
     expect(proxied.proxy.log.some((entry) => new URLSearchParams(entry.query).has('uploads'))).toBe(true)
     expect(faulted().length).toBeGreaterThanOrEqual(1)
@@ -144,9 +162,15 @@ describe('audit-log export --delivery signed_url under faults', () => {
   it('a half-open export upload fails with one line in bounded time, leaves no export; a re-run completes', async () => {
     const {bucket, id, log} = await withLog('fe-hole')
     const started = Date.now()
-    const result = await proxied.run(exportArgs(id, bucket), {mode: 'blackhole', match: {method: 'PUT', path: /\/auditforge\/exports\//}}, bounded)
+    const result = await proxied.run(
+      exportArgs(id, bucket),
+      {mode: 'blackhole', match: {method: 'PUT', path: /\/auditforge\/exports\//}},
+      bounded,
+    )
     expect(Date.now() - started).toBeLessThan(15_000)
-    expect(expectOneErrorLine(result)).toMatch(/^Error: Uploading the export s3:\/\/.*\/auditforge\/exports\/.*: no answer from .* within 1 s \(timed out\)$/)
+    expect(expectOneErrorLine(result)).toMatch(
+      /^Error: Uploading the export s3:\/\/.*\/auditforge\/exports\/.*: no answer from .* within 1 s \(timed out\)$/,
+    )
     expect(await exportVersions(bucket)).toEqual([])
     expect((await auditEvents(s3, bucket, id)).filter((event) => event.event === 'audit_log.exported')).toEqual([])
 
@@ -159,7 +183,10 @@ describe('audit-log export --delivery signed_url under faults', () => {
 describe('concurrent exports', () => {
   it('two exports at the same moment get distinct keys, versions, URLs and custody events', async () => {
     const {bucket, id, log} = await withLog('fe-concurrent', 20)
-    const runs = await Promise.all([runJson<SignedUrlJson>(exportArgs(id, bucket)), runJson<SignedUrlJson>(exportArgs(id, bucket))])
+    const runs = await Promise.all([
+      runJson<SignedUrlJson>(exportArgs(id, bucket)),
+      runJson<SignedUrlJson>(exportArgs(id, bucket)),
+    ])
     for (const run of runs) expect(run.code, run.stderr).toBe(0)
     const [first, second] = runs.map((run) => run.json)
     expect(first.s3_key).not.toBe(second.s3_key)

@@ -27,7 +27,14 @@ import {
   seedRecord,
   seedS3,
 } from '../helpers/commands.js'
-import {bounded, expectFullyProvisioned, expectOneErrorLine, getTextOf, keysUnder, useFaultProxy} from '../helpers/faults.js'
+import {
+  bounded,
+  expectFullyProvisioned,
+  expectOneErrorLine,
+  getTextOf,
+  keysUnder,
+  useFaultProxy,
+} from '../helpers/faults.js'
 import type {MigrateJson} from '../helpers/migrate.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
 
@@ -35,14 +42,15 @@ const s3 = testS3()
 const proxied = useFaultProxy()
 const {faulted} = proxied
 
-
-
 function migrateArgs(id: string, bucket: string): string[] {
   return ['migrate', '--execute', '--yes', '--engagement-id', id, '--concurrency', '4', '--shared-bucket', bucket]
 }
 
 /** An engagement in the shared bucket with `count` objects of its own. */
-async function unmigrated(stem: string, count = 8): Promise<{bucket: string; id: string; target: string; keys: string[]}> {
+async function unmigrated(
+  stem: string,
+  count = 8,
+): Promise<{bucket: string; id: string; target: string; keys: string[]}> {
   const seed = seedS3()
   const bucket = await createSharedBucket(seed, stem)
   const id = randomEngagementId()
@@ -53,11 +61,17 @@ async function unmigrated(stem: string, count = 8): Promise<{bucket: string; id:
 }
 
 /** Every key of the source is in the target once (one version), same bytes; the record points there; the index was rewritten once. */
-async function expectMigratedOnce(setup: {bucket: string; id: string; target: string; keys: string[]}, indexVersionsBefore: number): Promise<void> {
+async function expectMigratedOnce(
+  setup: {bucket: string; id: string; target: string; keys: string[]},
+  indexVersionsBefore: number,
+): Promise<void> {
   const versions = countByKey(await listAllVersions(s3, setup.target, `auditforge/engagements/${setup.id}/`))
   expect(versions).toEqual(Object.fromEntries(setup.keys.map((key) => [key, 1])))
-  for (const key of setup.keys.slice(0, 2)) expect(await getTextOf(s3, setup.target, key)).toBe(await getTextOf(s3, setup.bucket, key))
-  const record = recordsOf((await readIndex(s3, setup.bucket)).json).find((candidate) => candidate.engagement_id === setup.id)
+  for (const key of setup.keys.slice(0, 2))
+    expect(await getTextOf(s3, setup.target, key)).toBe(await getTextOf(s3, setup.bucket, key))
+  const record = recordsOf((await readIndex(s3, setup.bucket)).json).find(
+    (candidate) => candidate.engagement_id === setup.id,
+  )
   expect(record?.source_bucket).toBe(setup.target)
   expect((await listAllVersions(s3, setup.bucket, indexKey)).length).toBe(indexVersionsBefore + 1)
   await expectFullyProvisioned(s3, setup.target, setup.id, setup.bucket)
@@ -83,22 +97,44 @@ describe('migrate --execute under faults', () => {
   it('the answer to the record flip is lost after it landed: flipped once, no false conflict', async () => {
     const setup = await unmigrated('fm-lost-flip')
     const before = await indexVersions(setup.bucket)
-    const result = await proxied.run(migrateArgs(setup.id, setup.bucket), {mode: 'reset', resetIn: 'head', limit: 1, match: {method: 'PUT', path: /\/auditforge\/engagements\.json$/}})
+    const result = await proxied.run(migrateArgs(setup.id, setup.bucket), {
+      mode: 'reset',
+      resetIn: 'head',
+      limit: 1,
+      match: {method: 'PUT', path: /\/auditforge\/engagements\.json$/},
+    })
     expect(faulted()).toHaveLength(1)
     expect(result.code, result.stderr).toBe(0)
     // The only warning: TLS-only does not apply on moto's plain http (said, never hidden).
     expect(result.stderr).not.toMatch(/^Error:/m)
-    expect(result.stderr.match(/^Warning:.*$/gm)).toEqual([`Warning: ${setup.id}: tls-only was not applied to ${expectedBucketName(setup.id)}: plain-http endpoint: every request would be denied`])
+    expect(result.stderr.match(/^Warning:.*$/gm)).toEqual([
+      `Warning: ${setup.id}: tls-only was not applied to ${expectedBucketName(setup.id)}: plain-http endpoint: every request would be denied`,
+    ])
     await expectMigratedOnce(setup, before)
   })
 
   it('the answers to copies are lost after they landed: migrated, every key verified', async () => {
     const setup = await unmigrated('fm-lost-copy')
-    const result = await proxied.run(migrateArgs(setup.id, setup.bucket), {mode: 'reset', resetIn: 'head', every: 3, limit: 2, match: copies(setup.target)})
+    const result = await proxied.run(migrateArgs(setup.id, setup.bucket), {
+      mode: 'reset',
+      resetIn: 'head',
+      every: 3,
+      limit: 2,
+      match: copies(setup.target),
+    })
     expect(faulted()).toHaveLength(2)
     expect(result.code, result.stderr).toBe(0)
-    expect(await keysUnder(s3, setup.target, `auditforge/engagements/${setup.id}/source/`)).toEqual([...setup.keys].sort())
-    const verify = await runJson<MigrateJson>(['migrate', '--verify-only', '--engagement-id', setup.id, '--shared-bucket', setup.bucket])
+    expect(await keysUnder(s3, setup.target, `auditforge/engagements/${setup.id}/source/`)).toEqual(
+      [...setup.keys].sort(),
+    )
+    const verify = await runJson<MigrateJson>([
+      'migrate',
+      '--verify-only',
+      '--engagement-id',
+      setup.id,
+      '--shared-bucket',
+      setup.bucket,
+    ])
     expect(verify.code, verify.stderr).toBe(0)
     expect(verify.json.engagements[0]).toMatchObject({status: 'verified', objects: setup.keys.length})
   })
@@ -108,12 +144,26 @@ describe('migrate --execute under faults', () => {
     const before = await indexVersions(setup.bucket)
     const stuck = setup.keys[5]
     const started = Date.now()
-    const result = await proxied.run(migrateArgs(setup.id, setup.bucket), {mode: 'blackhole', match: {method: 'PUT', path: `/${setup.target}/${stuck}`}}, bounded)
+    const result = await proxied.run(
+      migrateArgs(setup.id, setup.bucket),
+      {mode: 'blackhole', match: {method: 'PUT', path: `/${setup.target}/${stuck}`}},
+      bounded,
+    )
     expect(Date.now() - started).toBeLessThan(20_000)
     // stdout carries the plan and outcome tables (data); stderr the warning and the one error line.
-    expect(expectOneErrorLine({...result, stdout: ''})).toBe('Error: 1 engagement failed to migrate; its record was not changed and running the command again finishes it.')
-    expect(result.stderr).toMatch(new RegExp(`^Warning: ${setup.id}: Copying s3://${setup.target}/${stuck}: no answer from .* within 1 s \\(timed out\\)$`, 'm'))
-    expect(recordsOf((await readIndex(s3, setup.bucket)).json).find((record) => record.engagement_id === setup.id)?.source_bucket).toBe('')
+    expect(expectOneErrorLine({...result, stdout: ''})).toBe(
+      'Error: 1 engagement failed to migrate; its record was not changed and running the command again finishes it.',
+    )
+    expect(result.stderr).toMatch(
+      new RegExp(
+        `^Warning: ${setup.id}: Copying s3://${setup.target}/${stuck}: no answer from .* within 1 s \\(timed out\\)$`,
+        'm',
+      ),
+    )
+    expect(
+      recordsOf((await readIndex(s3, setup.bucket)).json).find((record) => record.engagement_id === setup.id)
+        ?.source_bucket,
+    ).toBe('')
     expect(await indexVersions(setup.bucket)).toBe(before)
 
     const rerun = await runJson<MigrateJson>(migrateArgs(setup.id, setup.bucket))
@@ -130,11 +180,29 @@ describe('deleting an engagement around a migration', () => {
     const migrated = await runCli(migrateArgs(setup.id, setup.bucket))
     expect(migrated.code, migrated.stderr).toBe(0)
     expect(await bucketExists(s3, setup.target)).toBe(true)
-    const rollback = await runCli(['migrate', 'rollback', '--engagement-id', setup.id, '--yes', '--shared-bucket', setup.bucket])
+    const rollback = await runCli([
+      'migrate',
+      'rollback',
+      '--engagement-id',
+      setup.id,
+      '--yes',
+      '--shared-bucket',
+      setup.bucket,
+    ])
     expect(rollback.code, rollback.stderr).toBe(0)
-    expect(recordsOf((await readIndex(s3, setup.bucket)).json).find((record) => record.engagement_id === setup.id)?.source_bucket).toBe('')
+    expect(
+      recordsOf((await readIndex(s3, setup.bucket)).json).find((record) => record.engagement_id === setup.id)
+        ?.source_bucket,
+    ).toBe('')
 
-    const deleted = await runJson<{bucket: string; bucket_name: string}>(['engagement', 'delete', setup.id, '--yes', '--shared-bucket', setup.bucket])
+    const deleted = await runJson<{bucket: string; bucket_name: string}>([
+      'engagement',
+      'delete',
+      setup.id,
+      '--yes',
+      '--shared-bucket',
+      setup.bucket,
+    ])
     expect(deleted.code, deleted.stderr).toBe(0)
     expect(deleted.json).toMatchObject({bucket: 'decommissioned', bucket_name: setup.target})
     expect(await bucketExists(s3, setup.target)).toBe(false)
@@ -152,18 +220,30 @@ describe('deleting an engagement around a migration', () => {
     }
     expect((await keysUnder(s3, setup.target, '')).length).toBe(3)
 
-    const deleted = await runJson<{bucket: string; bucket_name: string}>(['engagement', 'delete', setup.id, '--yes', '--shared-bucket', setup.bucket])
+    const deleted = await runJson<{bucket: string; bucket_name: string}>([
+      'engagement',
+      'delete',
+      setup.id,
+      '--yes',
+      '--shared-bucket',
+      setup.bucket,
+    ])
     expect(deleted.code, deleted.stderr).toBe(0)
     expect(deleted.json).toMatchObject({bucket: 'decommissioned', bucket_name: setup.target})
     expect(await bucketExists(s3, setup.target)).toBe(false)
-    expect(recordsOf((await readIndex(s3, setup.bucket)).json).some((record) => record.engagement_id === setup.id)).toBe(false)
+    expect(
+      recordsOf((await readIndex(s3, setup.bucket)).json).some((record) => record.engagement_id === setup.id),
+    ).toBe(false)
   })
 })
 
 describe('keys with control characters', () => {
   it('a key with CR and one with \\u0001 migrate exactly and pass --verify-only', async () => {
     const setup = await unmigrated('fm-control', 1)
-    const hostile = [`auditforge/engagements/${setup.id}/source/a\rb.txt`, `auditforge/engagements/${setup.id}/source/c\u0001d.txt`]
+    const hostile = [
+      `auditforge/engagements/${setup.id}/source/a\rb.txt`,
+      `auditforge/engagements/${setup.id}/source/c\u0001d.txt`,
+    ]
     for (const key of hostile) await putRaw(s3, setup.bucket, key, `bytes of ${JSON.stringify(key)}`)
     const keys = [...setup.keys, ...hostile]
 
@@ -172,7 +252,13 @@ describe('keys with control characters', () => {
     expect(result.json.engagements[0]).toMatchObject({status: 'migrated', objects: 3, copied: 3})
 
     // The target's keys, listed URL-encoded and decoded here: exactly those, nothing normalised.
-    const listed = await s3.send(new ListObjectsV2Command({Bucket: setup.target, Prefix: `auditforge/engagements/${setup.id}/`, EncodingType: 'url'}))
+    const listed = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: setup.target,
+        Prefix: `auditforge/engagements/${setup.id}/`,
+        EncodingType: 'url',
+      }),
+    )
     const decoded = (listed.Contents ?? []).map((object) => decodeURIComponent(object.Key!.replace(/\+/g, ' ')))
     expect(decoded.sort()).toEqual([...keys].sort())
     for (const key of hostile) {
@@ -181,7 +267,14 @@ describe('keys with control characters', () => {
       expect(await getTextOf(s3, setup.target, key)).toBe(`bytes of ${JSON.stringify(key)}`)
     }
 
-    const verify = await runJson<MigrateJson>(['migrate', '--verify-only', '--engagement-id', setup.id, '--shared-bucket', setup.bucket])
+    const verify = await runJson<MigrateJson>([
+      'migrate',
+      '--verify-only',
+      '--engagement-id',
+      setup.id,
+      '--shared-bucket',
+      setup.bucket,
+    ])
     expect(verify.code, verify.stderr).toBe(0)
     expect(verify.json.engagements[0]).toMatchObject({status: 'verified', objects: 3})
   })

@@ -31,12 +31,15 @@ beforeAll(async () => {
 afterAll(() => proxy.close())
 beforeEach(() => proxy.reset())
 
-const read = (client: S3Client) => client.send(new GetObjectCommand({Bucket: bucket, Key: key})).then((reply) => reply.Body!.transformToString())
+const read = (client: S3Client) =>
+  client.send(new GetObjectCommand({Bucket: bucket, Key: key})).then((reply) => reply.Body!.transformToString())
 
 describe('fault proxy', () => {
   it('forwards to moto and logs method and path', async () => {
     await expect(read(throughProxy())).resolves.toBe('{"engagements": []}')
-    expect(proxy.log.map(({method, path, fault}) => ({method, path, fault}))).toEqual([{method: 'GET', path: `/${bucket}/${key}`, fault: undefined}])
+    expect(proxy.log.map(({method, path, fault}) => ({method, path, fault}))).toEqual([
+      {method: 'GET', path: `/${bucket}/${key}`, fault: undefined},
+    ])
   })
 
   it('answers SlowDown and InternalError on every N-th matching request only', async () => {
@@ -47,8 +50,17 @@ describe('fault proxy', () => {
     await client.send(new ListObjectsV2Command({Bucket: bucket}))
     await expect(read(client)).resolves.toBeTruthy()
     proxy.set({mode: 'internal-error', match: {query: 'list-type'}})
-    await expect(client.send(new ListObjectsV2Command({Bucket: bucket}))).rejects.toMatchObject({name: 'InternalError', $metadata: {httpStatusCode: 500}})
-    expect(proxy.log.map((entry) => entry.fault)).toEqual([undefined, 'slowdown', undefined, undefined, 'internal-error'])
+    await expect(client.send(new ListObjectsV2Command({Bucket: bucket}))).rejects.toMatchObject({
+      name: 'InternalError',
+      $metadata: {httpStatusCode: 500},
+    })
+    expect(proxy.log.map((entry) => entry.fault)).toEqual([
+      undefined,
+      'slowdown',
+      undefined,
+      undefined,
+      'internal-error',
+    ])
   })
 
   it('a seeded rate picks the same requests every run', async () => {
@@ -76,7 +88,11 @@ describe('fault proxy', () => {
     const written = client.send(new PutObjectCommand({Bucket: bucket, Key: 'landed.txt', Body: 'landed'}))
     await expect(written).rejects.toThrow(/aborted|ECONNRESET|socket hang up|premature|parse/i)
     proxy.reset()
-    await expect(client.send(new GetObjectCommand({Bucket: bucket, Key: 'landed.txt'})).then((reply) => reply.Body!.transformToString())).resolves.toBe('landed')
+    await expect(
+      client
+        .send(new GetObjectCommand({Bucket: bucket, Key: 'landed.txt'}))
+        .then((reply) => reply.Body!.transformToString()),
+    ).resolves.toBe('landed')
   })
 
   it('holds a connection without answering (half-open)', async () => {

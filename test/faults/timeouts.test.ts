@@ -29,7 +29,11 @@ beforeAll(async () => {
   bucket = await createSharedBucket(s3, 'timeouts')
   await putIndex(s3, bucket, {engagements: [seedRecord(engagementId)]})
   // One shard of about 3 MB: long enough that dripping it outlasts the per-attempt deadline.
-  const line = JSON.stringify({event: 'finding.updated', actor: 'arn:aws:iam::123456789012:user/a', detail: 'x'.repeat(200)})
+  const line = JSON.stringify({
+    event: 'finding.updated',
+    actor: 'arn:aws:iam::123456789012:user/a',
+    detail: 'x'.repeat(200),
+  })
   log = `${Array.from({length: 14_000}, () => line).join('\n')}\n`
   await putRaw(s3, bucket, auditShardKey(engagementId), log, 'application/x-ndjson')
 })
@@ -39,7 +43,10 @@ beforeEach(() => proxy.reset())
 /** Runs the CLI through the proxy and times it. */
 async function timed(args: string[], env: Record<string, string>) {
   const started = Date.now()
-  const result = await runCli([...args, '--shared-bucket', bucket], {env: {AWS_ENDPOINT_URL: proxy.endpoint, ...env}, timeout: 40_000})
+  const result = await runCli([...args, '--shared-bucket', bucket], {
+    env: {AWS_ENDPOINT_URL: proxy.endpoint, ...env},
+    timeout: 40_000,
+  })
   return {...result, elapsed: Date.now() - started, firstLine: result.stderr.split('\n')[0]}
 }
 
@@ -53,7 +60,9 @@ describe('time bounds', () => {
     expect(result.code).toBe(1)
     expect(result.elapsed).toBeLessThan(15_000)
     expect(result.firstLine).toMatch(
-      new RegExp(`^Error: Reading the engagement index s3://${bucket}/auditforge/engagements\\.json: no answer from ${escaped(proxy.endpoint)} within 0\\.5 s \\(timed out\\)$`),
+      new RegExp(
+        `^Error: Reading the engagement index s3://${bucket}/auditforge/engagements\\.json: no answer from ${escaped(proxy.endpoint)} within 0\\.5 s \\(timed out\\)$`,
+      ),
     )
     expect(proxy.log.filter((entry) => entry.fault === 'blackhole')).toHaveLength(5)
   })
@@ -64,16 +73,23 @@ describe('time bounds', () => {
     expect(result.code).toBe(1)
     expect(result.elapsed).toBeLessThan(12_000)
     expect(result.firstLine).toMatch(
-      new RegExp(`^Error: Reading the engagement index s3://${bucket}/auditforge/engagements\\.json: the answer from ${escaped(proxy.endpoint)} did not complete within 2 s \\(timed out\\)$`),
+      new RegExp(
+        `^Error: Reading the engagement index s3://${bucket}/auditforge/engagements\\.json: the answer from ${escaped(proxy.endpoint)} did not complete within 2 s \\(timed out\\)$`,
+      ),
     )
   })
 
   it('a non-streamed answer whose body drips is cut at the deadline too', async () => {
     proxy.set({mode: 'drip', match: {query: 'list-type'}, drip: {bytes: 1, everyMs: 100, from: 'body'}})
-    const result = await timed(['audit-log', 'export', engagementId], {AUDITFORGE_READ_TIMEOUT: '0.5', AWS_MAX_ATTEMPTS: '1'})
+    const result = await timed(['audit-log', 'export', engagementId], {
+      AUDITFORGE_READ_TIMEOUT: '0.5',
+      AWS_MAX_ATTEMPTS: '1',
+    })
     expect(result.code).toBe(1)
     expect(result.elapsed).toBeLessThan(10_000)
-    expect(result.firstLine).toMatch(new RegExp(`the answer from ${escaped(proxy.endpoint)} did not complete within 2 s \\(timed out\\)$`))
+    expect(result.firstLine).toMatch(
+      new RegExp(`the answer from ${escaped(proxy.endpoint)} did not complete within 2 s \\(timed out\\)$`),
+    )
   })
 
   it('a GetObject body that is not an export stream (the index) is cut at the deadline too', async () => {
@@ -82,7 +98,9 @@ describe('time bounds', () => {
     expect(result.code).toBe(1)
     expect(result.elapsed).toBeLessThan(10_000)
     expect(result.firstLine).toMatch(
-      new RegExp(`^Error: Reading the engagement index s3://${bucket}/auditforge/engagements\\.json: the answer from ${escaped(proxy.endpoint)} did not complete within 2 s \\(timed out\\)$`),
+      new RegExp(
+        `^Error: Reading the engagement index s3://${bucket}/auditforge/engagements\\.json: the answer from ${escaped(proxy.endpoint)} did not complete within 2 s \\(timed out\\)$`,
+      ),
     )
   })
 
@@ -95,8 +113,16 @@ describe('time bounds', () => {
         join(home, '.aws', 'config'),
         `[profile sso-test]\nsso_start_url = ${startUrl}\nsso_region = us-east-1\nsso_account_id = 123456789012\nsso_role_name = Auditor\nregion = us-east-1\n`,
       )
-      const token = {accessToken: 'token', expiresAt: new Date(Date.now() + 3_600_000).toISOString(), region: 'us-east-1', startUrl}
-      await writeFile(join(home, '.aws', 'sso', 'cache', `${createHash('sha1').update(startUrl).digest('hex')}.json`), JSON.stringify(token))
+      const token = {
+        accessToken: 'token',
+        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+        region: 'us-east-1',
+        startUrl,
+      }
+      await writeFile(
+        join(home, '.aws', 'sso', 'cache', `${createHash('sha1').update(startUrl).digest('hex')}.json`),
+        JSON.stringify(token),
+      )
       proxy.set({mode: 'blackhole', match: {path: /federation\/credentials/}})
       const result = await timed(['engagement', 'list'], {
         HOME: home,
@@ -120,7 +146,10 @@ describe('time bounds', () => {
   it('a streamed export is not cut while bytes flow, even past the per-attempt deadline', async () => {
     // About 1 MB/s: the 3 MB shard takes about 3 s, well past the 2 s deadline; never 0.5 s idle.
     proxy.set({mode: 'drip', match: {path: /audit_log\/shard-/}, drip: {bytes: 32 * 1024, everyMs: 30, from: 'body'}})
-    const result = await timed(['audit-log', 'export', engagementId], {AUDITFORGE_READ_TIMEOUT: '0.5', AWS_MAX_ATTEMPTS: '1'})
+    const result = await timed(['audit-log', 'export', engagementId], {
+      AUDITFORGE_READ_TIMEOUT: '0.5',
+      AWS_MAX_ATTEMPTS: '1',
+    })
     expect(result.stderr).toBe('')
     expect(result.code).toBe(0)
     expect(result.stdout).toBe(log)
@@ -151,17 +180,26 @@ describe('time bounds', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     const {port} = server.address() as {port: number}
     await new Promise((resolve) => server.close(resolve))
-    const result = await runCli(['engagement', 'list', '--shared-bucket', bucket], {env: {AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`, AWS_MAX_ATTEMPTS: '1'}})
+    const result = await runCli(['engagement', 'list', '--shared-bucket', bucket], {
+      env: {AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`, AWS_MAX_ATTEMPTS: '1'},
+    })
     expect(result.code).toBe(1)
-    expect(result.stderr.split('\n')[0]).toMatch(new RegExp(`: could not reach http://127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\)$`))
+    expect(result.stderr.split('\n')[0]).toMatch(
+      new RegExp(`: could not reach http://127\\.0\\.0\\.1:${port} \\(.*ECONNREFUSED.*\\)$`),
+    )
   })
 
-  it.each(['0', 'soon', '-5', '7200'])('AUDITFORGE_READ_TIMEOUT=%j is exit 2 with one line, before any AWS call', async (value) => {
-    const result = await timed(['engagement', 'list'], {AUDITFORGE_READ_TIMEOUT: value})
-    expect(result.code).toBe(2)
-    expect(result.firstLine).toBe(`Error: Invalid AUDITFORGE_READ_TIMEOUT ${JSON.stringify(value)}: expected seconds, more than 0 and at most 3600`)
-    expect(proxy.log).toEqual([])
-  })
+  it.each(['0', 'soon', '-5', '7200'])(
+    'AUDITFORGE_READ_TIMEOUT=%j is exit 2 with one line, before any AWS call',
+    async (value) => {
+      const result = await timed(['engagement', 'list'], {AUDITFORGE_READ_TIMEOUT: value})
+      expect(result.code).toBe(2)
+      expect(result.firstLine).toBe(
+        `Error: Invalid AUDITFORGE_READ_TIMEOUT ${JSON.stringify(value)}: expected seconds, more than 0 and at most 3600`,
+      )
+      expect(proxy.log).toEqual([])
+    },
+  )
 
   it('AUDITFORGE_CONNECT_TIMEOUT is validated the same way', async () => {
     const result = await timed(['engagement', 'list'], {AUDITFORGE_CONNECT_TIMEOUT: '5s'})

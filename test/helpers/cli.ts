@@ -42,7 +42,10 @@ export function baseEnv(): Record<string, string> {
 export async function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   const env = {...baseEnv(), ...options.env}
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name]
-  const child = spawn(process.execPath, [binPath, ...args], {env: env as NodeJS.ProcessEnv, stdio: ['pipe', 'pipe', 'pipe']})
+  const child = spawn(process.execPath, [binPath, ...args], {
+    env: env as NodeJS.ProcessEnv,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
@@ -62,7 +65,9 @@ export async function runJson<T = unknown>(args: string[], options: CliOptions =
   try {
     json = JSON.parse(result.stdout) as T
   } catch {
-    throw new Error(`stdout is not one JSON document (exit ${result.code}):\n${result.stdout}\nstderr:\n${result.stderr}`)
+    throw new Error(
+      `stdout is not one JSON document (exit ${result.code}):\n${result.stdout}\nstderr:\n${result.stderr}`,
+    )
   }
   return {...result, json}
 }

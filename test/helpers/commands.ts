@@ -73,13 +73,22 @@ export async function putIndex(s3: S3Client, bucket: string, document: unknown):
   await putRaw(s3, bucket, indexKey, `${JSON.stringify(document, null, 2)}\n`, 'application/json')
 }
 
-export async function putRaw(s3: S3Client, bucket: string, key: string, body: string, contentType = 'text/plain'): Promise<{VersionId?: string; ETag?: string}> {
+export async function putRaw(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: string,
+  contentType = 'text/plain',
+): Promise<{VersionId?: string; ETag?: string}> {
   const reply = await s3.send(new PutObjectCommand({Bucket: bucket, Key: key, Body: body, ContentType: contentType}))
   return {VersionId: reply.VersionId, ETag: reply.ETag}
 }
 
 /** The index exactly as stored: raw text, parsed document, ETag and VersionId. */
-export async function readIndex(s3: S3Client, bucket: string): Promise<{text: string; json: unknown; etag?: string; versionId?: string}> {
+export async function readIndex(
+  s3: S3Client,
+  bucket: string,
+): Promise<{text: string; json: unknown; etag?: string; versionId?: string}> {
   const reply = await s3.send(new GetObjectCommand({Bucket: bucket, Key: indexKey}))
   const text = await reply.Body!.transformToString('utf8')
   let json: unknown
@@ -135,7 +144,9 @@ export async function listAllVersions(s3: S3Client, bucket: string, prefix?: str
   let KeyMarker: string | undefined
   let VersionIdMarker: string | undefined
   for (;;) {
-    const page = await s3.send(new ListObjectVersionsCommand({Bucket: bucket, Prefix: prefix, KeyMarker, VersionIdMarker}))
+    const page = await s3.send(
+      new ListObjectVersionsCommand({Bucket: bucket, Prefix: prefix, KeyMarker, VersionIdMarker}),
+    )
     for (const v of page.Versions ?? []) all.push({key: v.Key!, versionId: v.VersionId!, deleteMarker: false})
     for (const m of page.DeleteMarkers ?? []) all.push({key: m.Key!, versionId: m.VersionId!, deleteMarker: true})
     if (!page.IsTruncated) return all
@@ -204,18 +215,26 @@ export async function mapLimit<T>(items: T[], concurrency: number, fn: (item: T)
 
 const execFileAsync = promisify(execFile)
 
+/** The reply of any aws CLI command: tests read it as the AWS API documents it and assert on what they read. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any service's reply, by design
+type AwsReply = any
+
 /**
  * `aws --endpoint-url <moto> s3api ...` (AWS CLI v1); the parsed JSON reply, or the failure.
  * `endpoint` and `caBundle` point it at another server (the https moto of the TLS tests).
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the reply of any s3api command: tests read it as the AWS API documents it and assert on what they read
-export async function awsS3api(args: string[], options: {endpoint?: string; caBundle?: string} = {}): Promise<{code: number; json?: any; stderr: string}> {
+export async function awsS3api(
+  args: string[],
+  options: {endpoint?: string; caBundle?: string} = {},
+): Promise<{code: number; json?: AwsReply; stderr: string}> {
   return awsCli(['s3api', ...args], options)
 }
 
 /** `aws --endpoint-url <moto> <service> ...` (AWS CLI v1) for any service moto serves; as {@link awsS3api}. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- as awsS3api: the reply of any command of any service
-export async function awsCli(args: string[], options: {endpoint?: string; caBundle?: string} = {}): Promise<{code: number; json?: any; stderr: string}> {
+export async function awsCli(
+  args: string[],
+  options: {endpoint?: string; caBundle?: string} = {},
+): Promise<{code: number; json?: AwsReply; stderr: string}> {
   const env = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '',
@@ -225,7 +244,11 @@ export async function awsCli(args: string[], options: {endpoint?: string; caBund
     AWS_PAGER: '',
   }
   try {
-    const server = ['--endpoint-url', options.endpoint ?? inject('motoEndpoint'), ...(options.caBundle ? ['--ca-bundle', options.caBundle] : [])]
+    const server = [
+      '--endpoint-url',
+      options.endpoint ?? inject('motoEndpoint'),
+      ...(options.caBundle ? ['--ca-bundle', options.caBundle] : []),
+    ]
     const {stdout, stderr} = await execFileAsync('aws', [...server, '--output', 'json', ...args], {env})
     return {code: 0, json: stdout.trim() ? JSON.parse(stdout) : undefined, stderr}
   } catch (error) {

@@ -58,7 +58,12 @@ export async function auditEvents(s3: S3Client, bucket: string, engagementId: st
 }
 
 /** Every control of a provisioned bucket, read back with the SDK, and its binding to `index`. */
-export async function expectFullyProvisioned(s3: S3Client, bucket: string, engagementId: string, index: string): Promise<void> {
+export async function expectFullyProvisioned(
+  s3: S3Client,
+  bucket: string,
+  engagementId: string,
+  index: string,
+): Promise<void> {
   const [block, encryption, versioning, ownership, tags] = await Promise.all([
     s3.send(new GetPublicAccessBlockCommand({Bucket: bucket})),
     s3.send(new GetBucketEncryptionCommand({Bucket: bucket})),
@@ -66,12 +71,23 @@ export async function expectFullyProvisioned(s3: S3Client, bucket: string, engag
     s3.send(new GetBucketOwnershipControlsCommand({Bucket: bucket})),
     s3.send(new GetBucketTaggingCommand({Bucket: bucket})),
   ])
-  expect(block.PublicAccessBlockConfiguration).toEqual({BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true})
-  expect(encryption.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm).toBe('AES256')
+  expect(block.PublicAccessBlockConfiguration).toEqual({
+    BlockPublicAcls: true,
+    IgnorePublicAcls: true,
+    BlockPublicPolicy: true,
+    RestrictPublicBuckets: true,
+  })
+  expect(
+    encryption.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm,
+  ).toBe('AES256')
   expect(versioning.Status).toBe('Enabled')
   expect(ownership.OwnershipControls?.Rules?.[0]?.ObjectOwnership).toBe('BucketOwnerEnforced')
   const tagMap = Object.fromEntries((tags.TagSet ?? []).map((tag) => [tag.Key, tag.Value]))
-  expect(tagMap).toMatchObject({'auditforge:engagement-id': engagementId, 'auditforge:managed-by': 'auditforge', 'auditforge:index': index})
+  expect(tagMap).toMatchObject({
+    'auditforge:engagement-id': engagementId,
+    'auditforge:managed-by': 'auditforge',
+    'auditforge:index': index,
+  })
 }
 
 /** `/<bucket>/<key>` as the proxy logs paths, for `match.path`. */

@@ -20,7 +20,15 @@ export interface Outcome {
   new_in_target?: number
   error?: string
   error_code?: string
-  batch?: {job_id: string | null; reattached: boolean; tasks: number; succeeded: number; failed: number; retried_locally: number; copied_locally: number}
+  batch?: {
+    job_id: string | null
+    reattached: boolean
+    tasks: number
+    succeeded: number
+    failed: number
+    retried_locally: number
+    copied_locally: number
+  }
 }
 
 export interface MigrateJson {
@@ -32,7 +40,11 @@ export interface MigrateJson {
 }
 
 /** An evidence line for tests: source version sv (ETag "s") copied to target version tv (ETag "t"). */
-export function evidenceLine(key: string, action: EvidenceLine['action'] = 'copied', overrides: Partial<EvidenceLine> = {}): EvidenceLine {
+export function evidenceLine(
+  key: string,
+  action: EvidenceLine['action'] = 'copied',
+  overrides: Partial<EvidenceLine> = {},
+): EvidenceLine {
   return {
     key,
     size: 10,

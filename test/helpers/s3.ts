@@ -4,7 +4,13 @@
  */
 import {randomBytes} from 'node:crypto'
 
-import {CreateBucketCommand, GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand, S3Client} from '@aws-sdk/client-s3'
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3'
 import {inject} from 'vitest'
 
 /** moto's fixed account id for the fake credentials. */
@@ -36,7 +42,13 @@ export async function createSharedBucket(s3: S3Client, stem = 'shared'): Promise
   return bucket
 }
 
-export async function putText(s3: S3Client, bucket: string, key: string, body: string, contentType = 'text/plain'): Promise<void> {
+export async function putText(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  body: string,
+  contentType = 'text/plain',
+): Promise<void> {
   await s3.send(new PutObjectCommand({Bucket: bucket, Key: key, Body: body, ContentType: contentType}))
 }
 

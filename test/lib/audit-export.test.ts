@@ -95,8 +95,15 @@ function seed(shards: (string | Buffer)[][], bucket = shared, delayMs = 0): Expo
       return {Body: handed, ETag: `"etag-${n}"`}
     })
   }
-  s3Mock.on(ListObjectsV2Command).resolves({Contents: infos.map((info) => ({Key: info.key, Size: info.size})), IsTruncated: false})
-  return {engagement: record(bucket === shared ? '' : bucket), bucket, expectedOwner: bucket === shared ? undefined : account, shards: infos}
+  s3Mock
+    .on(ListObjectsV2Command)
+    .resolves({Contents: infos.map((info) => ({Key: info.key, Size: info.size})), IsTruncated: false})
+  return {
+    engagement: record(bucket === shared ? '' : bucket),
+    bucket,
+    expectedOwner: bucket === shared ? undefined : account,
+    shards: infos,
+  }
 }
 
 async function collect(readable: Readable): Promise<Buffer> {
@@ -107,7 +114,14 @@ async function collect(readable: Readable): Promise<Buffer> {
 
 async function payload(source: ExportSource, format: ExportFormat) {
   const counters = {bytes: 0, events: 0}
-  const bytes = await collect(exportPayload(new S3Client({region: 'us-east-1', credentials: {accessKeyId: 'x', secretAccessKey: 'x'}}), source, format, counters))
+  const bytes = await collect(
+    exportPayload(
+      new S3Client({region: 'us-east-1', credentials: {accessKeyId: 'x', secretAccessKey: 'x'}}),
+      source,
+      format,
+      counters,
+    ),
+  )
   return {bytes, text: bytes.toString('utf8'), counters}
 }
 
@@ -196,7 +210,14 @@ describe('exportPayload jsonl', () => {
 
   it('a shard that cannot be read fails the export with its key, without an unhandled rejection', async () => {
     const source = seed([['{"n":0}\n'], ['{"n":1}\n'], ['{"n":2}\n']])
-    s3Mock.on(GetObjectCommand, {Key: shardKey(1)}).rejects(new S3ServiceException({name: 'NoSuchKey', $fault: 'client', $metadata: {httpStatusCode: 404}, message: 'gone'}))
+    s3Mock.on(GetObjectCommand, {Key: shardKey(1)}).rejects(
+      new S3ServiceException({
+        name: 'NoSuchKey',
+        $fault: 'client',
+        $metadata: {httpStatusCode: 404},
+        message: 'gone',
+      }),
+    )
     const error = await payloadError(source, 'jsonl')
     expect(error.message).toContain(shardKey(1))
     expect(error.exit).toBe(3)
@@ -207,12 +228,7 @@ describe('exportPayload json', () => {
   it('builds one JSON array of the events, skipping blank lines', async () => {
     const events = [{n: 0, msg: 'Grüße'}, {n: 1}, {n: 2, nested: {a: [1, 2]}}, {n: 3, msg: '🎉'}, {n: 4}]
     const line = (n: number) => JSON.stringify(events[n])
-    const source = seed([
-      [`${line(0)}\n\n${line(1)}\n`],
-      [`\n   \n${line(2)}\r\n`],
-      [],
-      [`${line(3)}\n${line(4)}`],
-    ])
+    const source = seed([[`${line(0)}\n\n${line(1)}\n`], [`\n   \n${line(2)}\r\n`], [], [`${line(3)}\n${line(4)}`]])
     const {text, bytes, counters} = await payload(source, 'json')
     expect(JSON.parse(text)).toEqual(events)
     expect(counters.events).toBe(5)
@@ -312,7 +328,12 @@ describe('streamExport and exportToFile', () => {
 
   it('writes the file through a temporary name and renames it', async () => {
     const path = join(folder, 'out.jsonl')
-    const counters = await exportToFile(new S3Client({region: 'us-east-1'}), seed([['{"n":0}\n'], ['{"n":1}']]), 'jsonl', path)
+    const counters = await exportToFile(
+      new S3Client({region: 'us-east-1'}),
+      seed([['{"n":0}\n'], ['{"n":1}']]),
+      'jsonl',
+      path,
+    )
     expect(await readFile(path, 'utf8')).toBe('{"n":0}\n{"n":1}\n')
     expect(counters).toEqual({bytes: 16, events: 2})
     expect(await readdir(folder)).toEqual(['out.jsonl'])
@@ -352,11 +373,17 @@ describe('resolveExportSource', () => {
     expect(source.shards.map((shard) => shard.shard)).toEqual([0, 1, 2, 10, 11, 100_000])
     expect(source.shards[3]).toEqual({key: shardKey(10), shard: 10, size: 11})
     const list = s3Mock.commandCalls(ListObjectsV2Command)[0].args[0].input
-    expect(list).toMatchObject({Bucket: ownBucket, Prefix: `auditforge/engagements/${id}/audit_log/`, ExpectedBucketOwner: account})
+    expect(list).toMatchObject({
+      Bucket: ownBucket,
+      Prefix: `auditforge/engagements/${id}/audit_log/`,
+      ExpectedBucketOwner: account,
+    })
   })
 
   it('an engagement that is not in the index is exit 3', async () => {
-    s3Mock.on(GetObjectCommand, {Bucket: shared, Key: indexKey}).callsFake(() => ({Body: body(JSON.stringify({engagements: [record()]})), ETag: '"i"'}))
+    s3Mock
+      .on(GetObjectCommand, {Bucket: shared, Key: indexKey})
+      .callsFake(() => ({Body: body(JSON.stringify({engagements: [record()]})), ETag: '"i"'}))
     const error = await resolveExportSource(context(), shared, 'eng-000000000000').catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(AuditforgeError)
     expect((error as AuditforgeError).exit).toBe(3)
@@ -368,9 +395,11 @@ describe('exportSignedUrl', () => {
   const at = new Date('2026-05-08T13:20:00.123Z')
 
   function mockUploads(versionId = 'export-version-1') {
-    s3Mock.on(PutObjectCommand).callsFake((input: {Key?: string}) =>
-      input.Key?.startsWith('auditforge/exports/') ? {VersionId: versionId, ETag: '"up"'} : {ETag: '"log"'},
-    )
+    s3Mock
+      .on(PutObjectCommand)
+      .callsFake((input: {Key?: string}) =>
+        input.Key?.startsWith('auditforge/exports/') ? {VersionId: versionId, ETag: '"up"'} : {ETag: '"log"'},
+      )
   }
 
   it('uploads to the timestamped key, pins the URL to the version and records the custody event', async () => {
@@ -455,7 +484,10 @@ describe('exportSignedUrl', () => {
 
   it('credentials that outlive expires_in change nothing', async () => {
     const expiration = new Date(Date.now() + 7_200_000)
-    const s3 = new S3Client({region: 'us-east-1', credentials: {accessKeyId: 'ASIATEMP', secretAccessKey: 's', sessionToken: 't', expiration}})
+    const s3 = new S3Client({
+      region: 'us-east-1',
+      credentials: {accessKeyId: 'ASIATEMP', secretAccessKey: 's', sessionToken: 't', expiration},
+    })
     mockUploads()
     const before = Date.now()
     const result = await exportSignedUrl(context(s3), shared, seed([['{"n":0}\n']]), 'jsonl', 600)
@@ -471,7 +503,16 @@ describe('exportSignedUrl', () => {
       s3Mock.reset()
       const source = seed(shards)
       const result = await exportSignedUrl(context(), shared, source, 'json', 600, () => at)
-      expect(result).toMatchObject({signed_url: null, empty: true, size_bytes: 0, event_count: 0, shard_count: shards.length, expires_in: null, expires_at: null, requested_expires_in: 600})
+      expect(result).toMatchObject({
+        signed_url: null,
+        empty: true,
+        size_bytes: 0,
+        event_count: 0,
+        shard_count: shards.length,
+        expires_in: null,
+        expires_at: null,
+        requested_expires_in: 600,
+      })
       expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0)
       expect(s3Mock.commandCalls(CreateMultipartUploadCommand)).toHaveLength(0)
       expect(s3Mock.commandCalls(UploadPartCommand)).toHaveLength(0)
@@ -482,7 +523,9 @@ describe('exportSignedUrl', () => {
   it('a corrupt line uploads nothing and records nothing', async () => {
     const source = seed([['{"n":0}\n'], ['{"n":1}\n{oops\n']])
     mockUploads()
-    const error = await exportSignedUrl(context(), shared, source, 'json', 600, () => at).catch((caught: unknown) => caught)
+    const error = await exportSignedUrl(context(), shared, source, 'json', 600, () => at).catch(
+      (caught: unknown) => caught,
+    )
     expect(error).toBeInstanceOf(AuditforgeError)
     expect((error as AuditforgeError).exit).toBe(1)
     expect((error as AuditforgeError).message).toContain(`${shardKey(1)} line 2`)

@@ -5,7 +5,10 @@ import {resolveSettings} from '../../src/lib/config.js'
 
 describe('client configuration', () => {
   it('each client gets its own service endpoint: --endpoint-url never reaches STS or Service Quotas', () => {
-    const settings = resolveSettings({'endpoint-url': 'http://127.0.0.1:7000'}, {AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:7001'})
+    const settings = resolveSettings(
+      {'endpoint-url': 'http://127.0.0.1:7000'},
+      {AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:7001'},
+    )
     expect(createClientConfig(settings, 's3').endpoint).toBe('http://127.0.0.1:7000')
     expect(createClientConfig(settings, 'sts').endpoint).toBe('http://127.0.0.1:7001')
     expect(createClientConfig(settings, 'serviceQuotas').endpoint).toBeUndefined()
@@ -15,7 +18,10 @@ describe('client configuration', () => {
   })
 
   it('timeouts that throw, from the settings', () => {
-    const settings = resolveSettings({}, {AUDITFORGE_CONNECT_TIMEOUT: '2', AUDITFORGE_READ_TIMEOUT: '3', AWS_MAX_ATTEMPTS: '4'})
+    const settings = resolveSettings(
+      {},
+      {AUDITFORGE_CONNECT_TIMEOUT: '2', AUDITFORGE_READ_TIMEOUT: '3', AWS_MAX_ATTEMPTS: '4'},
+    )
     const config = createClientConfig(settings)
     expect(config.maxAttempts).toBe(4)
     expect(config.requestHandler).toBeInstanceOf(BoundedHttpHandler)

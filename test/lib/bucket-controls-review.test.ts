@@ -6,7 +6,12 @@
  * kept, the trail flag carried into retry commands, a removed new bucket's selector taken off,
  * and a trail's last selector left rather than replaced by management events.
  */
-import {CloudTrailClient, GetEventSelectorsCommand, PutEventSelectorsCommand, type AdvancedEventSelector} from '@aws-sdk/client-cloudtrail'
+import {
+  CloudTrailClient,
+  GetEventSelectorsCommand,
+  PutEventSelectorsCommand,
+  type AdvancedEventSelector,
+} from '@aws-sdk/client-cloudtrail'
 import {GetRoleCommand, IAMClient} from '@aws-sdk/client-iam'
 import {
   CreateBucketCommand,
@@ -55,15 +60,28 @@ const indexWith = (...records: EngagementRecord[]) => serveIndex(s3Mock, ...reco
 
 /** Every control in place but the ones the tags say; the tag set is served by the caller. */
 function compliantButTags() {
-  s3Mock.on(GetObjectCommand, {Key: tombstonesKey}).rejects(new NoSuchKey({$metadata: {httpStatusCode: 404}, message: 'no'}))
+  s3Mock
+    .on(GetObjectCommand, {Key: tombstonesKey})
+    .rejects(new NoSuchKey({$metadata: {httpStatusCode: 404}, message: 'no'}))
   s3Mock.on(HeadBucketCommand).resolves({})
   s3Mock.on(GetPublicAccessBlockCommand).resolves({
-    PublicAccessBlockConfiguration: {BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true},
+    PublicAccessBlockConfiguration: {
+      BlockPublicAcls: true,
+      IgnorePublicAcls: true,
+      BlockPublicPolicy: true,
+      RestrictPublicBuckets: true,
+    },
   })
-  s3Mock.on(GetBucketOwnershipControlsCommand).resolves({OwnershipControls: {Rules: [{ObjectOwnership: 'BucketOwnerEnforced'}]}})
+  s3Mock
+    .on(GetBucketOwnershipControlsCommand)
+    .resolves({OwnershipControls: {Rules: [{ObjectOwnership: 'BucketOwnerEnforced'}]}})
   s3Mock.on(GetBucketVersioningCommand).resolves({Status: 'Enabled'})
-  s3Mock.on(GetBucketEncryptionCommand).resolves({ServerSideEncryptionConfiguration: {Rules: [{ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'AES256'}}]}})
-  s3Mock.on(GetBucketPolicyCommand).resolves({Policy: JSON.stringify({Version: '2012-10-17', Statement: [tlsStatement]})})
+  s3Mock.on(GetBucketEncryptionCommand).resolves({
+    ServerSideEncryptionConfiguration: {Rules: [{ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'AES256'}}]},
+  })
+  s3Mock
+    .on(GetBucketPolicyCommand)
+    .resolves({Policy: JSON.stringify({Version: '2012-10-17', Statement: [tlsStatement]})})
   s3Mock.on(GetBucketLifecycleConfigurationCommand).resolves({Rules: defaultRules as never})
 }
 
@@ -72,7 +90,10 @@ const ours = dataEventsSelectorFor(bucket)
 /** A trail as CloudTrail would keep it: GetEventSelectors answers what PutEventSelectors last wrote. */
 function trailHolding(selectors: AdvancedEventSelector[]) {
   const state = {advanced: selectors}
-  trailMock.on(GetEventSelectorsCommand).callsFake(() => ({TrailARN: `arn:aws:cloudtrail:us-east-1:${accountId}:trail/${trail}`, AdvancedEventSelectors: state.advanced}))
+  trailMock.on(GetEventSelectorsCommand).callsFake(() => ({
+    TrailARN: `arn:aws:cloudtrail:us-east-1:${accountId}:trail/${trail}`,
+    AdvancedEventSelectors: state.advanced,
+  }))
   trailMock.on(PutEventSelectorsCommand).callsFake((input: {AdvancedEventSelectors: AdvancedEventSelector[]}) => {
     state.advanced = input.AdvancedEventSelectors
     return {}
@@ -87,23 +108,33 @@ beforeEach(() => {
 })
 
 describe('least-privilege lock-out check', () => {
-  const asCaller = (arn: string, flags: Parameters<typeof testContext>[0] = {}) => ({...testContext(flags), callerArn: async () => arn})
+  const asCaller = (arn: string, flags: Parameters<typeof testContext>[0] = {}) => ({
+    ...testContext(flags),
+    callerArn: async () => arn,
+  })
 
   it('with the role path unknown, refuses a pattern that matches the probe path "auditforge-any-path/x/" but not a real path', async () => {
     // GetRole denied: the path of auditforge-operator is unknown. Its real path could be /ops/, and
     // then aws:PrincipalArn is arn:aws:iam::123456789012:role/ops/auditforge-operator, which
     // role/auditforge-* does not match: the written policy would deny the caller.
-    iamMock.on(GetRoleCommand).rejects(Object.assign(new Error('denied'), {name: 'AccessDenied', $metadata: {httpStatusCode: 403}}))
+    iamMock
+      .on(GetRoleCommand)
+      .rejects(Object.assign(new Error('denied'), {name: 'AccessDenied', $metadata: {httpStatusCode: 403}}))
     const session = 'arn:aws:sts::123456789012:assumed-role/auditforge-operator/alice'
     for (const pattern of ['arn:aws:iam::123456789012:role/auditforge-*', 'arn:aws:iam::123456789012:role/a*']) {
-      await expect(assertAllowsCaller(asCaller(session, {'allow-principal': [pattern]})), pattern).rejects.toMatchObject({exit: 2})
+      await expect(
+        assertAllowsCaller(asCaller(session, {'allow-principal': [pattern]})),
+        pattern,
+      ).rejects.toMatchObject({exit: 2})
     }
   })
 
   it('refuses an assumed-role session ARN in --allow-principal: aws:PrincipalArn never carries one, so the principal would be denied', () => {
     // IAM: for a role, aws:PrincipalArn is the role's ARN; "do not specify the assumed role
     // session ARN as a value for this condition key".
-    expect(() => validatePrincipal('arn:aws:sts::123456789012:assumed-role/platform-task/i-0abc')).toThrow(expect.objectContaining({exit: 2}))
+    expect(() => validatePrincipal('arn:aws:sts::123456789012:assumed-role/platform-task/i-0abc')).toThrow(
+      expect.objectContaining({exit: 2}),
+    )
   })
 })
 
@@ -125,7 +156,11 @@ describe('bucket verify --fix and the index binding', () => {
     await repairBucketControls(testContext(), bucket).catch(() => undefined)
     const rebinds = s3Mock
       .commandCalls(PutBucketTaggingCommand)
-      .filter((call) => call.args[0].input.Tagging?.TagSet?.some((tag) => tag.Key === 'auditforge:index' && tag.Value !== 'staging-shared'))
+      .filter((call) =>
+        call.args[0].input.Tagging?.TagSet?.some(
+          (tag) => tag.Key === 'auditforge:index' && tag.Value !== 'staging-shared',
+        ),
+      )
     expect(rebinds).toEqual([])
   })
 })
@@ -133,19 +168,28 @@ describe('bucket verify --fix and the index binding', () => {
 describe('CloudTrail selector cleanup', () => {
   it('engagement delete: the retry command of a failed cleanup keeps --cloudtrail-trail, so the retry takes the selector off too', async () => {
     const own = `metis-af-abc-${accountId}`
-    s3Mock.on(GetObjectCommand, {Key: tombstonesKey}).rejects(new NoSuchKey({$metadata: {httpStatusCode: 404}, message: 'no'}))
+    s3Mock
+      .on(GetObjectCommand, {Key: tombstonesKey})
+      .rejects(new NoSuchKey({$metadata: {httpStatusCode: 404}, message: 'no'}))
     s3Mock.on(ListObjectVersionsCommand).resolves({IsTruncated: false})
     s3Mock.on(PutObjectCommand).resolves({})
     indexWith(recordOf('eng-abc', own))
     s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('AccessDenied', 403))
-    const result = await deleteEngagement(testContext({'cloudtrail-trail': trail}), sharedBucket, 'eng-abc', {keepData: false})
+    const result = await deleteEngagement(testContext({'cloudtrail-trail': trail}), sharedBucket, 'eng-abc', {
+      keepData: false,
+    })
     expect(result.bucket).toBe('cleanup_failed')
     expect(result.retry_command).toContain(`--cloudtrail-trail ${trail}`)
   })
 
   it('engagement create / provision: a new bucket removed again after a failed step leaves no selector on the trail', async () => {
-    s3Mock.on(GetObjectCommand, {Key: tombstonesKey}).rejects(new NoSuchKey({$metadata: {httpStatusCode: 404}, message: 'no'}))
-    s3Mock.on(HeadBucketCommand).rejectsOnce(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})).resolves({})
+    s3Mock
+      .on(GetObjectCommand, {Key: tombstonesKey})
+      .rejects(new NoSuchKey({$metadata: {httpStatusCode: 404}, message: 'no'}))
+    s3Mock
+      .on(HeadBucketCommand)
+      .rejectsOnce(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'}))
+      .resolves({})
     s3Mock.on(CreateBucketCommand).resolves({})
     s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404))
     s3Mock.on(ListObjectVersionsCommand).resolves({})
@@ -156,7 +200,9 @@ describe('CloudTrail selector cleanup', () => {
     s3Mock.on(DeleteBucketCommand).resolves({})
     const management = {Name: 'Management events', FieldSelectors: [{Field: 'eventCategory', Equals: ['Management']}]}
     const state = trailHolding([management])
-    await expect(provisionEngagementBucket(testContext({'cloudtrail-trail': trail}), engagementId, {removeIfIncomplete: true})).rejects.toThrow(/removed again/)
+    await expect(
+      provisionEngagementBucket(testContext({'cloudtrail-trail': trail}), engagementId, {removeIfIncomplete: true}),
+    ).rejects.toThrow(/removed again/)
     expect(s3Mock).toHaveReceivedCommandWith(DeleteBucketCommand, {Bucket: bucket})
     expect(state.advanced.map((selector) => selector.Name)).toEqual(['Management events'])
   })

@@ -60,24 +60,43 @@ const archiveRule = (days = 90) => archiveRuleFor(engagementId, days)
 const foreignRule = {ID: 'platform-expire-tmp', Status: 'Enabled', Filter: {Prefix: 'tmp/'}, Expiration: {Days: 1}}
 
 /** A bucket with every control in place (AES256, the TLS statement, the default rules); override to drift. */
-function compliantBucket(overrides: {encryption?: object | null; statements?: object[] | null; rules?: object[] | null} = {}) {
+function compliantBucket(
+  overrides: {encryption?: object | null; statements?: object[] | null; rules?: object[] | null} = {},
+) {
   noTombstones()
   s3Mock.on(HeadBucketCommand).resolves({})
   s3Mock.on(GetPublicAccessBlockCommand).resolves({
-    PublicAccessBlockConfiguration: {BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true},
+    PublicAccessBlockConfiguration: {
+      BlockPublicAcls: true,
+      IgnorePublicAcls: true,
+      BlockPublicPolicy: true,
+      RestrictPublicBuckets: true,
+    },
   })
-  s3Mock.on(GetBucketOwnershipControlsCommand).resolves({OwnershipControls: {Rules: [{ObjectOwnership: 'BucketOwnerEnforced'}]}})
+  s3Mock
+    .on(GetBucketOwnershipControlsCommand)
+    .resolves({OwnershipControls: {Rules: [{ObjectOwnership: 'BucketOwnerEnforced'}]}})
   s3Mock.on(GetBucketVersioningCommand).resolves({Status: 'Enabled'})
-  if (overrides.encryption === null) s3Mock.on(GetBucketEncryptionCommand).rejects(s3Error('ServerSideEncryptionConfigurationNotFoundError', 404))
+  if (overrides.encryption === null)
+    s3Mock.on(GetBucketEncryptionCommand).rejects(s3Error('ServerSideEncryptionConfigurationNotFoundError', 404))
   else {
     s3Mock.on(GetBucketEncryptionCommand).resolves({
-      ServerSideEncryptionConfiguration: {Rules: [(overrides.encryption ?? {ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'AES256'}}) as never]},
+      ServerSideEncryptionConfiguration: {
+        Rules: [(overrides.encryption ?? {ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'AES256'}}) as never],
+      },
     })
   }
   if (overrides.statements === null) s3Mock.on(GetBucketPolicyCommand).rejects(s3Error('NoSuchBucketPolicy', 404))
-  else s3Mock.on(GetBucketPolicyCommand).resolves({Policy: JSON.stringify({Version: '2012-10-17', Statement: overrides.statements ?? [tlsStatement]})})
-  if (overrides.rules === null) s3Mock.on(GetBucketLifecycleConfigurationCommand).rejects(s3Error('NoSuchLifecycleConfiguration', 404))
-  else s3Mock.on(GetBucketLifecycleConfigurationCommand).resolves({Rules: (overrides.rules ?? [abortRule, markersRule, archiveRule()]) as never})
+  else
+    s3Mock
+      .on(GetBucketPolicyCommand)
+      .resolves({Policy: JSON.stringify({Version: '2012-10-17', Statement: overrides.statements ?? [tlsStatement]})})
+  if (overrides.rules === null)
+    s3Mock.on(GetBucketLifecycleConfigurationCommand).rejects(s3Error('NoSuchLifecycleConfiguration', 404))
+  else
+    s3Mock
+      .on(GetBucketLifecycleConfigurationCommand)
+      .resolves({Rules: (overrides.rules ?? [abortRule, markersRule, archiveRule()]) as never})
   s3Mock.on(GetBucketTaggingCommand).resolves({
     TagSet: [
       {Key: 'auditforge:engagement-id', Value: engagementId},
@@ -93,8 +112,10 @@ function noTombstones() {
 }
 
 const sentPolicy = () => JSON.parse(s3Mock.commandCalls(PutBucketPolicyCommand)[0].args[0].input.Policy!)
-const sentRules = () => s3Mock.commandCalls(PutBucketLifecycleConfigurationCommand)[0].args[0].input.LifecycleConfiguration!.Rules!
-const row = async (control: string, context = testContext()) => (await checkBucketControls(context, bucket)).controls.find((c) => c.control === control)!
+const sentRules = () =>
+  s3Mock.commandCalls(PutBucketLifecycleConfigurationCommand)[0].args[0].input.LifecycleConfiguration!.Rules!
+const row = async (control: string, context = testContext()) =>
+  (await checkBucketControls(context, bucket)).controls.find((c) => c.control === control)!
 
 beforeEach(() => {
   s3Mock.reset()
@@ -122,10 +143,18 @@ describe('the controls table', () => {
 
 describe('encryption', () => {
   it('provisioning keeps an SSE-KMS bucket SSE-KMS: no PutBucketEncryption without --kms-key-id', async () => {
-    compliantBucket({encryption: {ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn}, BucketKeyEnabled: true}})
+    compliantBucket({
+      encryption: {
+        ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn},
+        BucketKeyEnabled: true,
+      },
+    })
     await provisionEngagementBucket(testContext(), engagementId)
     expect(s3Mock).not.toHaveReceivedCommand(PutBucketEncryptionCommand)
-    expect(s3Mock).toHaveReceivedCommandWith(GetBucketEncryptionCommand, {Bucket: bucket, ExpectedBucketOwner: accountId})
+    expect(s3Mock).toHaveReceivedCommandWith(GetBucketEncryptionCommand, {
+      Bucket: bucket,
+      ExpectedBucketOwner: accountId,
+    })
   })
 
   it('--kms-key-id provisions SSE-KMS with that key and a bucket key', async () => {
@@ -134,35 +163,85 @@ describe('encryption', () => {
     expect(s3Mock).toHaveReceivedCommandExactlyOnceWith(PutBucketEncryptionCommand, {
       Bucket: bucket,
       ExpectedBucketOwner: accountId,
-      ServerSideEncryptionConfiguration: {Rules: [{ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn}, BucketKeyEnabled: true}]},
+      ServerSideEncryptionConfiguration: {
+        Rules: [
+          {
+            ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn},
+            BucketKeyEnabled: true,
+          },
+        ],
+      },
     })
   })
 
   it('AUDITFORGE_KMS_KEY_ID does the same, and a DSSE-KMS bucket keeps its second layer', async () => {
-    compliantBucket({encryption: {ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'aws:kms:dsse', KMSMasterKeyID: 'other'}}})
+    compliantBucket({
+      encryption: {ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'aws:kms:dsse', KMSMasterKeyID: 'other'}},
+    })
     await provisionEngagementBucket(testContext({}, {AUDITFORGE_KMS_KEY_ID: keyArn}), engagementId)
     const sent = s3Mock.commandCalls(PutBucketEncryptionCommand)[0].args[0].input.ServerSideEncryptionConfiguration
-    expect(sent).toEqual({Rules: [{ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'aws:kms:dsse', KMSMasterKeyID: keyArn}, BucketKeyEnabled: true}]})
+    expect(sent).toEqual({
+      Rules: [
+        {
+          ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'aws:kms:dsse', KMSMasterKeyID: keyArn},
+          BucketKeyEnabled: true,
+        },
+      ],
+    })
   })
 
   it('with --kms-key-id, verify fails AES256 and another key, passes the key by ARN or bare id, and --fix sets it', async () => {
     const context = testContext({'kms-key-id': keyArn})
     compliantBucket()
-    expect(await row('encryption', context)).toMatchObject({status: 'fail', actual: 'AES256', expected: `aws:kms (${keyArn}, bucket key)`})
-    compliantBucket({encryption: {ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'aws:kms', KMSMasterKeyID: 'arn:aws:kms:us-east-1:123456789012:key/other'}, BucketKeyEnabled: true}})
+    expect(await row('encryption', context)).toMatchObject({
+      status: 'fail',
+      actual: 'AES256',
+      expected: `aws:kms (${keyArn}, bucket key)`,
+    })
+    compliantBucket({
+      encryption: {
+        ApplyServerSideEncryptionByDefault: {
+          SSEAlgorithm: 'aws:kms',
+          KMSMasterKeyID: 'arn:aws:kms:us-east-1:123456789012:key/other',
+        },
+        BucketKeyEnabled: true,
+      },
+    })
     expect((await row('encryption', context)).status).toBe('fail')
-    compliantBucket({encryption: {ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'aws:kms', KMSMasterKeyID: '1234abcd-12ab-34cd-56ef-1234567890ab'}, BucketKeyEnabled: true}})
+    compliantBucket({
+      encryption: {
+        ApplyServerSideEncryptionByDefault: {
+          SSEAlgorithm: 'aws:kms',
+          KMSMasterKeyID: '1234abcd-12ab-34cd-56ef-1234567890ab',
+        },
+        BucketKeyEnabled: true,
+      },
+    })
     expect((await row('encryption', context)).status).toBe('pass')
 
     s3Mock.reset()
     compliantBucket()
     s3Mock
       .on(GetBucketEncryptionCommand)
-      .resolvesOnce({ServerSideEncryptionConfiguration: {Rules: [{ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'AES256'}}]}})
-      .resolves({ServerSideEncryptionConfiguration: {Rules: [{ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn}, BucketKeyEnabled: true}]}})
+      .resolvesOnce({
+        ServerSideEncryptionConfiguration: {Rules: [{ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'AES256'}}]},
+      })
+      .resolves({
+        ServerSideEncryptionConfiguration: {
+          Rules: [
+            {
+              ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'aws:kms', KMSMasterKeyID: keyArn},
+              BucketKeyEnabled: true,
+            },
+          ],
+        },
+      })
     expect((await repairBucketControls(context, bucket)).ok).toBe(true)
     expect(s3Mock).toHaveReceivedCommandTimes(PutBucketEncryptionCommand, 1)
-    expect(s3Mock.commandCalls(PutBucketEncryptionCommand)[0].args[0].input.ServerSideEncryptionConfiguration?.Rules?.[0].ApplyServerSideEncryptionByDefault?.SSEAlgorithm).toBe('aws:kms')
+    expect(
+      s3Mock.commandCalls(PutBucketEncryptionCommand)[0].args[0].input.ServerSideEncryptionConfiguration?.Rules?.[0]
+        .ApplyServerSideEncryptionByDefault?.SSEAlgorithm,
+    ).toBe('aws:kms')
   })
 })
 
@@ -182,7 +261,11 @@ describe('tls-only', () => {
     s3Mock.reset()
     compliantBucket({statements: [{...tlsStatement, Action: 's3:GetObject'}, foreignStatement]})
     const drifted = await row('tls-only')
-    expect(drifted).toMatchObject({status: 'fail', ok: false, actual: 'statement AuditforgeDenyInsecureTransport changed'})
+    expect(drifted).toMatchObject({
+      status: 'fail',
+      ok: false,
+      actual: 'statement AuditforgeDenyInsecureTransport changed',
+    })
     await repairBucketControls(testContext(), bucket)
     expect(sentPolicy().Statement).toEqual([foreignStatement, tlsStatement])
   })
@@ -240,7 +323,9 @@ describe('tls-only', () => {
 describe('lifecycle', () => {
   it('provisioning merges auditforge rules into the configuration there, keeping other rules and the size default', async () => {
     compliantBucket({rules: [foreignRule]})
-    s3Mock.on(GetBucketLifecycleConfigurationCommand).resolves({Rules: [foreignRule as never], TransitionDefaultMinimumObjectSize: 'varies_by_storage_class'})
+    s3Mock
+      .on(GetBucketLifecycleConfigurationCommand)
+      .resolves({Rules: [foreignRule as never], TransitionDefaultMinimumObjectSize: 'varies_by_storage_class'})
     await provisionEngagementBucket(testContext(), engagementId)
     expect(s3Mock).toHaveReceivedCommandWith(PutBucketLifecycleConfigurationCommand, {
       Bucket: bucket,
@@ -252,21 +337,47 @@ describe('lifecycle', () => {
 
   it('archive days 0 leaves out the archive rule; --noncurrent-days adds the expiry of old versions', async () => {
     compliantBucket({rules: null})
-    await provisionEngagementBucket(testContext({'archive-findings-after-days': 0, 'noncurrent-days': 365}), engagementId)
+    await provisionEngagementBucket(
+      testContext({'archive-findings-after-days': 0, 'noncurrent-days': 365}),
+      engagementId,
+    )
     expect(sentRules()).toEqual([
       abortRule,
       markersRule,
-      {ID: 'auditforge-expire-noncurrent-versions', Status: 'Enabled', Filter: {Prefix: ''}, NoncurrentVersionExpiration: {NoncurrentDays: 365}},
+      {
+        ID: 'auditforge-expire-noncurrent-versions',
+        Status: 'Enabled',
+        Filter: {Prefix: ''},
+        NoncurrentVersionExpiration: {NoncurrentDays: 365},
+      },
     ])
   })
 
   it.each([
-    ['no configuration', null, 'missing auditforge-abort-incomplete-multipart-uploads, auditforge-expired-delete-markers, auditforge-archive-findings'],
+    [
+      'no configuration',
+      null,
+      'missing auditforge-abort-incomplete-multipart-uploads, auditforge-expired-delete-markers, auditforge-archive-findings',
+    ],
     ['a rule changed', [abortRule, markersRule, archiveRule(30)], 'changed auditforge-archive-findings'],
-    ['a rule disabled', [{...abortRule, Status: 'Disabled'}, markersRule, archiveRule()], 'changed auditforge-abort-incomplete-multipart-uploads'],
+    [
+      'a rule disabled',
+      [{...abortRule, Status: 'Disabled'}, markersRule, archiveRule()],
+      'changed auditforge-abort-incomplete-multipart-uploads',
+    ],
     [
       'an own rule the settings do not ask for',
-      [abortRule, markersRule, archiveRule(), {ID: 'auditforge-expire-noncurrent-versions', Status: 'Enabled', Filter: {}, NoncurrentVersionExpiration: {NoncurrentDays: 1}}],
+      [
+        abortRule,
+        markersRule,
+        archiveRule(),
+        {
+          ID: 'auditforge-expire-noncurrent-versions',
+          Status: 'Enabled',
+          Filter: {},
+          NoncurrentVersionExpiration: {NoncurrentDays: 1},
+        },
+      ],
       'not configured but present auditforge-expire-noncurrent-versions',
     ],
   ])('reports drift: %s', async (_what, rules, actual) => {
@@ -296,14 +407,20 @@ describe('lifecycle', () => {
 describe('creating a bucket', () => {
   it('applies the new controls after versioning and before the tags', async () => {
     noTombstones()
-    s3Mock.on(HeadBucketCommand).rejectsOnce(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})).resolves({})
+    s3Mock
+      .on(HeadBucketCommand)
+      .rejectsOnce(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'}))
+      .resolves({})
     s3Mock.on(CreateBucketCommand).resolves({})
     s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404))
     s3Mock.on(ListObjectVersionsCommand).resolves({})
     s3Mock.on(GetBucketPolicyCommand).rejects(s3Error('NoSuchBucketPolicy', 404))
     s3Mock.on(GetBucketLifecycleConfigurationCommand).rejects(s3Error('NoSuchLifecycleConfiguration', 404))
     await provisionEngagementBucket(testContext(), engagementId)
-    const puts = s3Mock.calls().map((call) => (call.args[0] as object).constructor.name).filter((name) => name.startsWith('Put'))
+    const puts = s3Mock
+      .calls()
+      .map((call) => (call.args[0] as object).constructor.name)
+      .filter((name) => name.startsWith('Put'))
     expect(puts).toEqual([
       'PutPublicAccessBlockCommand',
       'PutBucketOwnershipControlsCommand',
@@ -325,12 +442,17 @@ describe('least-privilege', () => {
     compliantBucket({statements: [foreignStatement]})
     await provisionEngagementBucket(testContext({'allow-principal': [task, caller]}), engagementId)
     expect(s3Mock).toHaveReceivedCommandTimes(PutBucketPolicyCommand, 1)
-    expect(sentPolicy()).toEqual({Version: '2012-10-17', Statement: [foreignStatement, tlsStatement, lpStatement([task, caller])]})
+    expect(sentPolicy()).toEqual({
+      Version: '2012-10-17',
+      Statement: [foreignStatement, tlsStatement, lpStatement([task, caller])],
+    })
   })
 
   it('refuses (exit 2) a list that would lock out the caller, before anything is created or written', async () => {
     s3Mock.on(HeadBucketCommand).rejects(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'}))
-    await expect(provisionEngagementBucket(testContext({'allow-principal': [task]}), engagementId)).rejects.toMatchObject({
+    await expect(
+      provisionEngagementBucket(testContext({'allow-principal': [task]}), engagementId),
+    ).rejects.toMatchObject({
       exit: 2,
       message: expect.stringContaining(`the caller ${caller} is not among ${task}`),
     })
@@ -338,26 +460,42 @@ describe('least-privilege', () => {
 
     // AUDITFORGE_ALLOWED_PRINCIPALS (comma-separated) is checked the same way, and --fix refuses too.
     compliantBucket({statements: [tlsStatement]})
-    await expect(repairBucketControls(testContext({}, {AUDITFORGE_ALLOWED_PRINCIPALS: task}), bucket)).rejects.toMatchObject({exit: 2})
+    await expect(
+      repairBucketControls(testContext({}, {AUDITFORGE_ALLOWED_PRINCIPALS: task}), bucket),
+    ).rejects.toMatchObject({exit: 2})
     expect(s3Mock).not.toHaveReceivedCommand(PutBucketPolicyCommand)
   })
 
   it('on a plain-http endpoint writes its own statement alone, leaving a TLS-only statement that is there', async () => {
     compliantBucket({statements: [tlsStatement, foreignStatement]})
-    const result = await provisionEngagementBucket(testContext({'allow-principal': ['arn:aws:iam::123456789012:user/*']}, plainHttp), engagementId)
+    const result = await provisionEngagementBucket(
+      testContext({'allow-principal': ['arn:aws:iam::123456789012:user/*']}, plainHttp),
+      engagementId,
+    )
     expect(result.skipped.map((skip) => skip.control)).toEqual(['tls-only'])
-    expect(sentPolicy().Statement).toEqual([tlsStatement, foreignStatement, lpStatement(['arn:aws:iam::123456789012:user/*'])])
+    expect(sentPolicy().Statement).toEqual([
+      tlsStatement,
+      foreignStatement,
+      lpStatement(['arn:aws:iam::123456789012:user/*']),
+    ])
   })
 
   it('verify: skipped when not configured; passes the same list in any order; reports a changed list; --fix rewrites it', async () => {
     compliantBucket({statements: [tlsStatement]})
-    expect(await row('least-privilege')).toMatchObject({status: 'skipped', ok: true, actual: 'skipped: not configured (--allow-principal)'})
+    expect(await row('least-privilege')).toMatchObject({
+      status: 'skipped',
+      ok: true,
+      actual: 'skipped: not configured (--allow-principal)',
+    })
     compliantBucket({statements: [tlsStatement, lpStatement([caller, task])]})
     const context = testContext({'allow-principal': [task, caller]})
     expect(await row('least-privilege', context)).toMatchObject({status: 'pass', actual: `only ${caller}, ${task}`})
 
     compliantBucket({statements: [tlsStatement, lpStatement([caller, 'arn:aws:iam::999999999999:root'])]})
-    expect(await row('least-privilege', context)).toMatchObject({status: 'fail', actual: `statement changed: allows ${caller}, arn:aws:iam::999999999999:root`})
+    expect(await row('least-privilege', context)).toMatchObject({
+      status: 'fail',
+      actual: `statement changed: allows ${caller}, arn:aws:iam::999999999999:root`,
+    })
     await repairBucketControls(context, bucket)
     expect(sentPolicy().Statement).toEqual([tlsStatement, lpStatement([task, caller])])
   })
@@ -365,7 +503,11 @@ describe('least-privilege', () => {
 
 describe('least-privilege left from an earlier --allow-principal', () => {
   const retired = 'arn:aws:iam::123456789012:role/retired-task'
-  const stale = {...tlsStatement, Sid: 'AuditforgeDenyOtherPrincipals', Condition: {ArnNotLike: {'aws:PrincipalArn': [retired]}}}
+  const stale = {
+    ...tlsStatement,
+    Sid: 'AuditforgeDenyOtherPrincipals',
+    Condition: {ArnNotLike: {'aws:PrincipalArn': [retired]}},
+  }
 
   it('is drift when the option is not set (never a silent pass), and --fix keeps it: dropping the option must not widen access', async () => {
     compliantBucket({statements: [tlsStatement, stale]})
@@ -385,7 +527,10 @@ describe('least-privilege left from an earlier --allow-principal', () => {
   it('setting the option to a new list replaces it', async () => {
     compliantBucket({statements: [tlsStatement, stale]})
     await repairBucketControls(testContext({'allow-principal': ['arn:aws:iam::123456789012:user/test']}), bucket)
-    expect(sentPolicy().Statement).toEqual([tlsStatement, {...stale, Condition: {ArnNotLike: {'aws:PrincipalArn': ['arn:aws:iam::123456789012:user/test']}}}])
+    expect(sentPolicy().Statement).toEqual([
+      tlsStatement,
+      {...stale, Condition: {ArnNotLike: {'aws:PrincipalArn': ['arn:aws:iam::123456789012:user/test']}}},
+    ])
   })
 })
 
@@ -394,7 +539,10 @@ describe('principals', () => {
   const ssoRole = 'AWSReservedSSO_AdminAccess_0123456789abcdef'
   const ssoSession = `arn:aws:sts::123456789012:assumed-role/${ssoRole}/alice@example.com`
   const ssoRoleArn = `arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/${ssoRole}`
-  const asCaller = (arn: string, flags: Parameters<typeof testContext>[0] = {}) => ({...testContext(flags), callerArn: async () => arn})
+  const asCaller = (arn: string, flags: Parameters<typeof testContext>[0] = {}) => ({
+    ...testContext(flags),
+    callerArn: async () => arn,
+  })
   beforeEach(() => iamMock.reset())
 
   it('matches as ArnLike does: each part on its own, * and ? wildcards, the path part of the ARN', () => {
@@ -411,25 +559,41 @@ describe('principals', () => {
   })
 
   it('a role session is its role as iam:GetRole gives it, path included: an SSO role allowed without its path is refused', async () => {
-    iamMock.on(GetRoleCommand, {RoleName: ssoRole}).resolves({Role: {Arn: ssoRoleArn, RoleName: ssoRole, Path: '/aws-reserved/sso.amazonaws.com/eu-west-1/', RoleId: 'AROA', CreateDate: new Date()}})
+    iamMock.on(GetRoleCommand, {RoleName: ssoRole}).resolves({
+      Role: {
+        Arn: ssoRoleArn,
+        RoleName: ssoRole,
+        Path: '/aws-reserved/sso.amazonaws.com/eu-west-1/',
+        RoleId: 'AROA',
+        CreateDate: new Date(),
+      },
+    })
     expect(await callerPrincipal(asCaller(ssoSession))).toEqual({arn: ssoRoleArn})
-    await expect(assertAllowsCaller(asCaller(ssoSession, {'allow-principal': [`arn:aws:iam::123456789012:role/${ssoRole}`]}))).rejects.toMatchObject({
+    await expect(
+      assertAllowsCaller(asCaller(ssoSession, {'allow-principal': [`arn:aws:iam::123456789012:role/${ssoRole}`]})),
+    ).rejects.toMatchObject({
       exit: 2,
       message: expect.stringContaining(`the caller ${ssoRoleArn} is not among`),
     })
     await expect(assertAllowsCaller(asCaller(ssoSession, {'allow-principal': [ssoRoleArn]}))).resolves.toBeUndefined()
     // A user is its own ARN; IAM is not asked.
-    expect(await callerPrincipal(asCaller('arn:aws:iam::123456789012:user/alice'))).toEqual({arn: 'arn:aws:iam::123456789012:user/alice'})
+    expect(await callerPrincipal(asCaller('arn:aws:iam::123456789012:user/alice'))).toEqual({
+      arn: 'arn:aws:iam::123456789012:user/alice',
+    })
     expect(iamMock).toHaveReceivedCommandTimes(GetRoleCommand, 3)
   })
 
   it('when iam:GetRole is denied, only a pattern that allows the role whatever its path passes', async () => {
-    iamMock.on(GetRoleCommand).rejects(Object.assign(new Error('denied'), {name: 'AccessDenied', $metadata: {httpStatusCode: 403}}))
+    iamMock
+      .on(GetRoleCommand)
+      .rejects(Object.assign(new Error('denied'), {name: 'AccessDenied', $metadata: {httpStatusCode: 403}}))
     const pathless = `arn:aws:iam::123456789012:role/${ssoRole}`
     for (const pattern of [pathless, ssoRoleArn]) {
       await expect(assertAllowsCaller(asCaller(ssoSession, {'allow-principal': [pattern]}))).rejects.toMatchObject({
         exit: 2,
-        message: expect.stringContaining(`the path of your role ${ssoRole} could not be read (iam:GetRole failed: AccessDenied)`),
+        message: expect.stringContaining(
+          `the path of your role ${ssoRole} could not be read (iam:GetRole failed: AccessDenied)`,
+        ),
         suggestion: expect.stringContaining(`--allow-principal 'arn:aws:iam::123456789012:role/*${ssoRole}'`),
       })
     }

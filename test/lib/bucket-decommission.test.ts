@@ -20,7 +20,14 @@ import {mockClient} from 'aws-sdk-client-mock'
 import 'aws-sdk-client-mock-vitest/extend'
 import {beforeEach, describe, expect, it} from 'vitest'
 
-import {assertDecommissionable, preflightDecommission, provisionEngagementBucket, readTombstones, recordTombstone, removeTombstone} from '../../src/lib/buckets.js'
+import {
+  assertDecommissionable,
+  preflightDecommission,
+  provisionEngagementBucket,
+  readTombstones,
+  recordTombstone,
+  removeTombstone,
+} from '../../src/lib/buckets.js'
 import {accountId, s3Error, sharedBucket, streamBody, testContext} from './fixtures.js'
 
 const s3Mock = mockClient(S3Client)
@@ -38,18 +45,28 @@ function decommissionable(options: {mfaDelete?: boolean; lock?: object} = {}) {
       {Key: 'auditforge:index', Value: sharedBucket},
     ],
   })
-  s3Mock.on(GetBucketVersioningCommand).resolves({Status: 'Enabled', ...(options.mfaDelete ? {MFADelete: 'Enabled'} : {})})
+  s3Mock
+    .on(GetBucketVersioningCommand)
+    .resolves({Status: 'Enabled', ...(options.mfaDelete ? {MFADelete: 'Enabled'} : {})})
   if (options.lock) s3Mock.on(GetObjectLockConfigurationCommand).resolves({ObjectLockConfiguration: options.lock})
   else s3Mock.on(GetObjectLockConfigurationCommand).rejects(s3Error('ObjectLockConfigurationNotFoundError', 404))
 }
 
 /** The tombstones object as stored: its document and ETag. */
 function storedTombstones(tombstones: object[], etag = '"t1"') {
-  s3Mock.on(GetObjectCommand, {Bucket: sharedBucket, Key: tombstonesKey}).callsFake(() => ({Body: streamBody(JSON.stringify({tombstones})), ETag: etag}))
+  s3Mock
+    .on(GetObjectCommand, {Bucket: sharedBucket, Key: tombstonesKey})
+    .callsFake(() => ({Body: streamBody(JSON.stringify({tombstones})), ETag: etag}))
 }
 
-const tombstone = {bucket, engagement_id: engagementId, decommissioned_at: '2026-01-02T03:04:05Z', decommissioned_by: 'arn:aws:iam::123456789012:user/ops'}
-const sentTombstones = () => JSON.parse(String(s3Mock.commandCalls(PutObjectCommand, {Key: tombstonesKey})[0].args[0].input.Body)).tombstones
+const tombstone = {
+  bucket,
+  engagement_id: engagementId,
+  decommissioned_at: '2026-01-02T03:04:05Z',
+  decommissioned_by: 'arn:aws:iam::123456789012:user/ops',
+}
+const sentTombstones = () =>
+  JSON.parse(String(s3Mock.commandCalls(PutObjectCommand, {Key: tombstonesKey})[0].args[0].input.Body)).tombstones
 
 beforeEach(() => {
   s3Mock.reset()
@@ -72,14 +89,17 @@ describe('decommission preflight', () => {
       ['mfa-delete', true],
     ])
     expect(s3Mock).not.toHaveReceivedCommand(ListObjectVersionsCommand)
-    for (const call of s3Mock.calls()) expect((call.args[0].input as {ExpectedBucketOwner?: string}).ExpectedBucketOwner).toBe(accountId)
+    for (const call of s3Mock.calls())
+      expect((call.args[0].input as {ExpectedBucketOwner?: string}).ExpectedBucketOwner).toBe(accountId)
   })
 
   it('refuses (exit 5) a bucket with MFA delete enabled, naming it, before anything is listed or deleted', async () => {
     decommissionable({mfaDelete: true})
     await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [])).rejects.toMatchObject({
       exit: 5,
-      message: expect.stringContaining("mfa-delete: MFA delete is enabled: versions can only be deleted with the root user's MFA device"),
+      message: expect.stringContaining(
+        "mfa-delete: MFA delete is enabled: versions can only be deleted with the root user's MFA device",
+      ),
     })
     expect(s3Mock).not.toHaveReceivedCommand(ListObjectVersionsCommand)
     expect(s3Mock).not.toHaveReceivedCommand(DeleteObjectsCommand)
@@ -99,23 +119,38 @@ describe('decommission preflight', () => {
     })
     s3Mock.on(HeadObjectCommand).resolves({})
     s3Mock.on(HeadObjectCommand, {Key: 'held'}).resolves({ObjectLockLegalHoldStatus: 'ON'})
-    s3Mock.on(HeadObjectCommand, {Key: 'kept'}).resolves({ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: new Date('2099-01-01T00:00:00Z')})
-    s3Mock.on(HeadObjectCommand, {Key: 'expired'}).resolves({ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: new Date('2001-01-01T00:00:00Z')})
+    s3Mock
+      .on(HeadObjectCommand, {Key: 'kept'})
+      .resolves({ObjectLockMode: 'COMPLIANCE', ObjectLockRetainUntilDate: new Date('2099-01-01T00:00:00Z')})
+    s3Mock
+      .on(HeadObjectCommand, {Key: 'expired'})
+      .resolves({ObjectLockMode: 'GOVERNANCE', ObjectLockRetainUntilDate: new Date('2001-01-01T00:00:00Z')})
 
     const preflight = await preflightDecommission(testContext(), bucket, sharedBucket, [])
     expect(preflight.ok).toBe(false)
     expect(preflight.checks.filter((check) => !check.ok)).toEqual([
       {check: 'object-lock', ok: false, detail: 'Object Lock is enabled (default retention COMPLIANCE 30 days)'},
       {check: 'legal-hold', ok: false, detail: '1 version under legal hold: held (v1)'},
-      {check: 'retention', ok: false, detail: '1 version under unexpired retention: kept (v2) until 2099-01-01T00:00:00.000Z'},
+      {
+        check: 'retention',
+        ok: false,
+        detail: '1 version under unexpired retention: kept (v2) until 2099-01-01T00:00:00.000Z',
+      },
     ])
     // One HeadObject per version, pinned to it; none for the delete marker.
     expect(s3Mock).toHaveReceivedCommandTimes(HeadObjectCommand, 4)
-    expect(s3Mock).toHaveReceivedCommandWith(HeadObjectCommand, {Bucket: bucket, Key: 'held', VersionId: 'v1', ExpectedBucketOwner: accountId})
+    expect(s3Mock).toHaveReceivedCommandWith(HeadObjectCommand, {
+      Bucket: bucket,
+      Key: 'held',
+      VersionId: 'v1',
+      ExpectedBucketOwner: accountId,
+    })
 
     await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [])).rejects.toMatchObject({
       exit: 5,
-      message: expect.stringMatching(/object-lock: Object Lock is enabled.*legal-hold: 1 version.*retention: 1 version.*nothing was deleted/),
+      message: expect.stringMatching(
+        /object-lock: Object Lock is enabled.*legal-hold: 1 version.*retention: 1 version.*nothing was deleted/,
+      ),
     })
     expect(s3Mock).not.toHaveReceivedCommand(DeleteObjectsCommand)
   })
@@ -123,7 +158,10 @@ describe('decommission preflight', () => {
   it('a bucket of another account (HeadBucket 403) is refused, one that is gone is exit 3', async () => {
     decommissionable()
     s3Mock.on(HeadBucketCommand).rejects(s3Error('Forbidden', 403))
-    await expect(preflightDecommission(testContext(), bucket, sharedBucket, [])).rejects.toMatchObject({exit: 5, message: expect.stringContaining(`not a bucket of account ${accountId}`)})
+    await expect(preflightDecommission(testContext(), bucket, sharedBucket, [])).rejects.toMatchObject({
+      exit: 5,
+      message: expect.stringContaining(`not a bucket of account ${accountId}`),
+    })
     s3Mock.on(HeadBucketCommand).rejects(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'}))
     await expect(preflightDecommission(testContext(), bucket, sharedBucket, [])).rejects.toMatchObject({exit: 3})
   })
@@ -135,7 +173,12 @@ describe('tombstones', () => {
     storedTombstones([other])
     s3Mock.on(PutObjectCommand).resolves({ETag: '"t2"'})
     await recordTombstone(testContext().s3, sharedBucket, tombstone)
-    expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {Bucket: sharedBucket, Key: tombstonesKey, IfMatch: '"t1"', ContentType: 'application/json'})
+    expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
+      Bucket: sharedBucket,
+      Key: tombstonesKey,
+      IfMatch: '"t1"',
+      ContentType: 'application/json',
+    })
     expect(sentTombstones()).toEqual([other, tombstone])
 
     s3Mock.resetHistory()
@@ -161,19 +204,27 @@ describe('tombstones', () => {
 
   it('a corrupt tombstones object is reported (exit 1) and never overwritten', async () => {
     s3Mock.on(GetObjectCommand, {Key: tombstonesKey}).callsFake(() => ({Body: streamBody('{not json'), ETag: '"x"'}))
-    await expect(recordTombstone(testContext().s3, sharedBucket, tombstone)).rejects.toMatchObject({exit: 1, code: 'corrupt_tombstones'})
+    await expect(recordTombstone(testContext().s3, sharedBucket, tombstone)).rejects.toMatchObject({
+      exit: 1,
+      code: 'corrupt_tombstones',
+    })
     expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand)
   })
 
   it('provisioning refuses (exit 5) a tombstoned name before creating anything; --reuse-name provisions it and removes the tombstone', async () => {
     storedTombstones([tombstone])
-    s3Mock.on(HeadBucketCommand).rejectsOnce(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})).resolves({})
+    s3Mock
+      .on(HeadBucketCommand)
+      .rejectsOnce(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'}))
+      .resolves({})
     s3Mock.on(CreateBucketCommand).resolves({})
     s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404))
     s3Mock.on(ListObjectVersionsCommand).resolves({})
     await expect(provisionEngagementBucket(testContext(), engagementId)).rejects.toMatchObject({
       exit: 5,
-      message: expect.stringContaining(`${bucket} was decommissioned (2026-01-02T03:04:05Z, by arn:aws:iam::123456789012:user/ops`),
+      message: expect.stringContaining(
+        `${bucket} was decommissioned (2026-01-02T03:04:05Z, by arn:aws:iam::123456789012:user/ops`,
+      ),
       suggestion: expect.stringContaining('--reuse-name'),
     })
     expect(s3Mock).not.toHaveReceivedCommand(CreateBucketCommand)

@@ -18,11 +18,25 @@ export function tlsStatementFor(bucket: string) {
 
 /** The least-privilege statement for `bucket`, letting only `principals` through. */
 export function leastPrivilegeStatementFor(bucket: string, principals: string[]) {
-  return {...tlsStatementFor(bucket), Sid: 'AuditforgeDenyOtherPrincipals', Condition: {ArnNotLike: {'aws:PrincipalArn': principals}}}
+  return {
+    ...tlsStatementFor(bucket),
+    Sid: 'AuditforgeDenyOtherPrincipals',
+    Condition: {ArnNotLike: {'aws:PrincipalArn': principals}},
+  }
 }
 
-export const abortRule = {ID: 'auditforge-abort-incomplete-multipart-uploads', Status: 'Enabled', Filter: {Prefix: ''}, AbortIncompleteMultipartUpload: {DaysAfterInitiation: 7}}
-export const markersRule = {ID: 'auditforge-expired-delete-markers', Status: 'Enabled', Filter: {Prefix: ''}, Expiration: {ExpiredObjectDeleteMarker: true}}
+export const abortRule = {
+  ID: 'auditforge-abort-incomplete-multipart-uploads',
+  Status: 'Enabled',
+  Filter: {Prefix: ''},
+  AbortIncompleteMultipartUpload: {DaysAfterInitiation: 7},
+}
+export const markersRule = {
+  ID: 'auditforge-expired-delete-markers',
+  Status: 'Enabled',
+  Filter: {Prefix: ''},
+  Expiration: {ExpiredObjectDeleteMarker: true},
+}
 
 /** The rule archiving the engagement's findings.json after `days`. */
 export function archiveRuleFor(engagementId: string, days = 90) {

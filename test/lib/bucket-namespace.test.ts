@@ -22,7 +22,10 @@ interface Captured {
 }
 
 /** An S3 client whose requests are recorded and answered by `answer` (a status per request). */
-function capturingClient(answer: (request: Captured) => {status: number; body?: string}): {s3: S3Client; requests: Captured[]} {
+function capturingClient(answer: (request: Captured) => {status: number; body?: string}): {
+  s3: S3Client
+  requests: Captured[]
+} {
   const requests: Captured[] = []
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
   const s3 = new S3Client({
@@ -31,9 +34,18 @@ function capturingClient(answer: (request: Captured) => {status: number; body?: 
     forcePathStyle: true,
     credentials: {accessKeyId: 'x', secretAccessKey: 'x'},
     requestHandler: {
-      async handle(request: {method: string; path: string; query?: Record<string, unknown>; headers: Record<string, string>}) {
+      async handle(request: {
+        method: string
+        path: string
+        query?: Record<string, unknown>
+        headers: Record<string, string>
+      }) {
         const query = Object.keys(request.query ?? {}).join('&')
-        const captured = {method: request.method, path: `${request.path}${query ? `?${query}` : ''}`, headers: request.headers}
+        const captured = {
+          method: request.method,
+          path: `${request.path}${query ? `?${query}` : ''}`,
+          headers: request.headers,
+        }
         requests.push(captured)
         const {status, body = ''} = answer(captured)
         return {response: new HttpResponse({statusCode: status, headers: {}, body: Readable.from([Buffer.from(body)])})}
@@ -55,7 +67,9 @@ function contextWith(s3: S3Client, env: Record<string, string>): AwsContext {
 describe('the x-amz-bucket-namespace header', () => {
   it('is sent by the pinned SDK for CreateBucket with BucketNamespace, and not without it', async () => {
     const {s3, requests} = capturingClient(() => ({status: 200}))
-    await s3.send(new CreateBucketCommand({Bucket: `metis-af-abc-${accountId}-eu-west-1-an`, BucketNamespace: 'account-regional'}))
+    await s3.send(
+      new CreateBucketCommand({Bucket: `metis-af-abc-${accountId}-eu-west-1-an`, BucketNamespace: 'account-regional'}),
+    )
     await s3.send(new CreateBucketCommand({Bucket: `metis-af-abc-${accountId}`}))
     expect(requests[0].headers['x-amz-bucket-namespace']).toBe('account-regional')
     expect(requests[1].headers['x-amz-bucket-namespace']).toBeUndefined()
@@ -71,14 +85,22 @@ describe('the x-amz-bucket-namespace header', () => {
         created = true
         return {status: 200}
       }
-      if (request.method === 'GET' && request.path.includes('decommissioned-buckets.json')) return {status: 404, body: '<Error><Code>NoSuchKey</Code></Error>'}
-      if (request.method === 'GET' && request.path.endsWith('?tagging')) return {status: 404, body: '<Error><Code>NoSuchTagSet</Code></Error>'}
-      if (request.method === 'GET' && request.path.endsWith('?policy')) return {status: 404, body: '<Error><Code>NoSuchBucketPolicy</Code></Error>'}
-      if (request.method === 'GET' && request.path.endsWith('?lifecycle')) return {status: 404, body: '<Error><Code>NoSuchLifecycleConfiguration</Code></Error>'}
-      if (request.method === 'GET' && request.path.endsWith('?encryption')) return {status: 404, body: '<Error><Code>ServerSideEncryptionConfigurationNotFoundError</Code></Error>'}
+      if (request.method === 'GET' && request.path.includes('decommissioned-buckets.json'))
+        return {status: 404, body: '<Error><Code>NoSuchKey</Code></Error>'}
+      if (request.method === 'GET' && request.path.endsWith('?tagging'))
+        return {status: 404, body: '<Error><Code>NoSuchTagSet</Code></Error>'}
+      if (request.method === 'GET' && request.path.endsWith('?policy'))
+        return {status: 404, body: '<Error><Code>NoSuchBucketPolicy</Code></Error>'}
+      if (request.method === 'GET' && request.path.endsWith('?lifecycle'))
+        return {status: 404, body: '<Error><Code>NoSuchLifecycleConfiguration</Code></Error>'}
+      if (request.method === 'GET' && request.path.endsWith('?encryption'))
+        return {status: 404, body: '<Error><Code>ServerSideEncryptionConfigurationNotFoundError</Code></Error>'}
       return {status: 200}
     })
-    const result = await provisionEngagementBucket(contextWith(s3, {AUDITFORGE_BUCKET_NAMESPACE: 'account-regional'}), 'eng-6715f196fa40')
+    const result = await provisionEngagementBucket(
+      contextWith(s3, {AUDITFORGE_BUCKET_NAMESPACE: 'account-regional'}),
+      'eng-6715f196fa40',
+    )
     expect(result.bucket).toBe(name)
     const create = requests.find((request) => request.method === 'PUT' && request.path === `/${name}/`)!
     expect(create.headers['x-amz-bucket-namespace']).toBe('account-regional')
@@ -100,7 +122,13 @@ describe('names in both namespaces', () => {
     const regional = contextWith(s3, {AUDITFORGE_BUCKET_NAMESPACE: 'account-regional'})
     expect(await bucketNameFor(global, 'eng-abc')).toBe(`metis-af-abc-${accountId}`)
     expect(await bucketNameFor(regional, 'eng-abc')).toBe(`metis-af-abc-${accountId}-eu-west-1-an`)
-    expect(await bucketNamesFor(global, 'eng-abc')).toEqual([`metis-af-abc-${accountId}`, `metis-af-abc-${accountId}-eu-west-1-an`])
-    expect(await bucketNamesFor(regional, 'eng-abc')).toEqual([`metis-af-abc-${accountId}-eu-west-1-an`, `metis-af-abc-${accountId}`])
+    expect(await bucketNamesFor(global, 'eng-abc')).toEqual([
+      `metis-af-abc-${accountId}`,
+      `metis-af-abc-${accountId}-eu-west-1-an`,
+    ])
+    expect(await bucketNamesFor(regional, 'eng-abc')).toEqual([
+      `metis-af-abc-${accountId}-eu-west-1-an`,
+      `metis-af-abc-${accountId}`,
+    ])
   })
 })

@@ -123,29 +123,39 @@ function freshBucket() {
 }
 
 /** A bucket with every control in place; pass overrides to introduce drift. */
-function compliantBucket(overrides: {
-  ownership?: string
-  versioning?: 'Enabled' | 'Suspended' | undefined
-  algorithm?: 'AES256' | 'aws:kms' | undefined
-  block?: boolean[]
-  tags?: {Key: string; Value: string}[]
-  /** The auditforge:index tag: the shared bucket by default, null for none. */
-  binding?: string | null
-  /** The bucket policy's statements: the TLS-only one by default, null for no policy. */
-  statements?: object[] | null
-  /** The lifecycle rules: auditforge's defaults by default, null for no configuration. */
-  rules?: object[] | null
-} = {}) {
+function compliantBucket(
+  overrides: {
+    ownership?: string
+    versioning?: 'Enabled' | 'Suspended' | undefined
+    algorithm?: 'AES256' | 'aws:kms' | undefined
+    block?: boolean[]
+    tags?: {Key: string; Value: string}[]
+    /** The auditforge:index tag: the shared bucket by default, null for none. */
+    binding?: string | null
+    /** The bucket policy's statements: the TLS-only one by default, null for no policy. */
+    statements?: object[] | null
+    /** The lifecycle rules: auditforge's defaults by default, null for no configuration. */
+    rules?: object[] | null
+  } = {},
+) {
   noTombstones()
   s3Mock.on(HeadBucketCommand).resolves({})
   if (overrides.statements === null) s3Mock.on(GetBucketPolicyCommand).rejects(s3Error('NoSuchBucketPolicy', 404))
-  else s3Mock.on(GetBucketPolicyCommand).resolves({Policy: JSON.stringify({Version: '2012-10-17', Statement: overrides.statements ?? [tlsStatement]})})
-  if (overrides.rules === null) s3Mock.on(GetBucketLifecycleConfigurationCommand).rejects(s3Error('NoSuchLifecycleConfiguration', 404))
+  else
+    s3Mock
+      .on(GetBucketPolicyCommand)
+      .resolves({Policy: JSON.stringify({Version: '2012-10-17', Statement: overrides.statements ?? [tlsStatement]})})
+  if (overrides.rules === null)
+    s3Mock.on(GetBucketLifecycleConfigurationCommand).rejects(s3Error('NoSuchLifecycleConfiguration', 404))
   else s3Mock.on(GetBucketLifecycleConfigurationCommand).resolves({Rules: (overrides.rules ?? defaultRules) as never})
   s3Mock.on(GetBucketOwnershipControlsCommand).resolves({
-    OwnershipControls: {Rules: [{ObjectOwnership: (overrides.ownership ?? 'BucketOwnerEnforced') as 'BucketOwnerEnforced'}]},
+    OwnershipControls: {
+      Rules: [{ObjectOwnership: (overrides.ownership ?? 'BucketOwnerEnforced') as 'BucketOwnerEnforced'}],
+    },
   })
-  s3Mock.on(GetBucketVersioningCommand).resolves('versioning' in overrides ? {Status: overrides.versioning} : {Status: 'Enabled'})
+  s3Mock
+    .on(GetBucketVersioningCommand)
+    .resolves('versioning' in overrides ? {Status: overrides.versioning} : {Status: 'Enabled'})
   if ('algorithm' in overrides && overrides.algorithm === undefined) {
     s3Mock.on(GetBucketEncryptionCommand).rejects(s3Error('ServerSideEncryptionConfigurationNotFoundError', 404))
   } else {
@@ -155,7 +165,9 @@ function compliantBucket(overrides: {
           {
             ApplyServerSideEncryptionByDefault: {
               SSEAlgorithm: overrides.algorithm ?? 'AES256',
-              ...(overrides.algorithm === 'aws:kms' ? {KMSMasterKeyID: 'arn:aws:kms:us-east-1:123456789012:key/k'} : {}),
+              ...(overrides.algorithm === 'aws:kms'
+                ? {KMSMasterKeyID: 'arn:aws:kms:us-east-1:123456789012:key/k'}
+                : {}),
             },
           },
         ],
@@ -164,7 +176,12 @@ function compliantBucket(overrides: {
   }
   const [a, b, c, d] = overrides.block ?? [true, true, true, true]
   s3Mock.on(GetPublicAccessBlockCommand).resolves({
-    PublicAccessBlockConfiguration: {BlockPublicAcls: a, IgnorePublicAcls: b, BlockPublicPolicy: c, RestrictPublicBuckets: d},
+    PublicAccessBlockConfiguration: {
+      BlockPublicAcls: a,
+      IgnorePublicAcls: b,
+      BlockPublicPolicy: c,
+      RestrictPublicBuckets: d,
+    },
   })
   const binding = overrides.binding === undefined ? sharedBucket : overrides.binding
   s3Mock.on(GetBucketTaggingCommand).resolves({
@@ -193,9 +210,20 @@ describe('provisionEngagementBucket', () => {
     })
 
     expect(result).toEqual({bucket, created: true, skipped: []})
-    expect(steps).toEqual(['create', 'public-access-block', 'object-ownership', 'encryption', 'versioning', 'tls-only', 'lifecycle', 'tags'])
+    expect(steps).toEqual([
+      'create',
+      'public-access-block',
+      'object-ownership',
+      'encryption',
+      'versioning',
+      'tls-only',
+      'lifecycle',
+      'tags',
+    ])
     // Besides the per-engagement bucket, only the tombstones next to the index are read.
-    expect(history().filter(([, input]) => input.Bucket !== bucket)).toEqual([['GetObjectCommand', {Bucket: sharedBucket, Key: tombstonesKey}]])
+    expect(history().filter(([, input]) => input.Bucket !== bucket)).toEqual([
+      ['GetObjectCommand', {Bucket: sharedBucket, Key: tombstonesKey}],
+    ])
     const calls = bucketHistory()
     expect(calls.length).toBeGreaterThanOrEqual(8)
     for (const [name, input] of calls) {
@@ -206,10 +234,22 @@ describe('provisionEngagementBucket', () => {
     // Public access is blocked before anything else is configured.
     // CreateBucket cannot carry ExpectedBucketOwner: HeadBucket proves ownership right after it,
     // and a bucket with no tags and no object proves it is the one just created.
-    expect(calledNames().slice(0, 6)).toEqual(['HeadBucketCommand', 'CreateBucketCommand', 'HeadBucketCommand', 'GetBucketTaggingCommand', 'ListObjectVersionsCommand', 'PutPublicAccessBlockCommand'])
+    expect(calledNames().slice(0, 6)).toEqual([
+      'HeadBucketCommand',
+      'CreateBucketCommand',
+      'HeadBucketCommand',
+      'GetBucketTaggingCommand',
+      'ListObjectVersionsCommand',
+      'PutPublicAccessBlockCommand',
+    ])
 
     expect(s3Mock).toHaveReceivedCommandWith(PutPublicAccessBlockCommand, {
-      PublicAccessBlockConfiguration: {BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true},
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        IgnorePublicAcls: true,
+        BlockPublicPolicy: true,
+        RestrictPublicBuckets: true,
+      },
     })
     expect(s3Mock).toHaveReceivedCommandWith(PutBucketOwnershipControlsCommand, {
       OwnershipControls: {Rules: [{ObjectOwnership: 'BucketOwnerEnforced'}]},
@@ -251,12 +291,16 @@ describe('provisionEngagementBucket', () => {
   it('sets LocationConstraint from the client region when no --region/AWS_REGION was given (e.g. a profile region)', async () => {
     freshBucket()
     await provisionEngagementBucket(testContext({}, {}, 'ap-southeast-2'), engagementId)
-    expect(s3Mock).toHaveReceivedCommandWith(CreateBucketCommand, {CreateBucketConfiguration: {LocationConstraint: 'ap-southeast-2'}})
+    expect(s3Mock).toHaveReceivedCommandWith(CreateBucketCommand, {
+      CreateBucketConfiguration: {LocationConstraint: 'ap-southeast-2'},
+    })
   })
 
   it('BucketAlreadyExists is a hard error and nothing is written to that bucket', async () => {
     freshBucket()
-    s3Mock.on(CreateBucketCommand).rejects(new BucketAlreadyExists({$metadata: {httpStatusCode: 409}, message: 'taken'}))
+    s3Mock
+      .on(CreateBucketCommand)
+      .rejects(new BucketAlreadyExists({$metadata: {httpStatusCode: 409}, message: 'taken'}))
     await expect(provisionEngagementBucket(testContext(), engagementId)).rejects.toMatchObject({
       code: 'bucket_owned_elsewhere',
       exit: 1,
@@ -270,7 +314,9 @@ describe('provisionEngagementBucket', () => {
   it('BucketAlreadyOwnedByYou re-applies the controls and reports created=false', async () => {
     freshBucket()
     s3Mock.on(GetBucketTaggingCommand).resolves({TagSet: [{Key: 'auditforge:index', Value: sharedBucket}]})
-    s3Mock.on(CreateBucketCommand).rejects(new BucketAlreadyOwnedByYou({$metadata: {httpStatusCode: 409}, message: 'yours'}))
+    s3Mock
+      .on(CreateBucketCommand)
+      .rejects(new BucketAlreadyOwnedByYou({$metadata: {httpStatusCode: 409}, message: 'yours'}))
     const result = await provisionEngagementBucket(testContext(), engagementId)
     expect(result).toEqual({bucket, created: false, skipped: []})
     expect(putCounts()).toEqual(eachPutOnce)
@@ -302,18 +348,24 @@ describe('provisionEngagementBucket', () => {
     expect(tagSet).toHaveLength(4)
   })
 
-  it('a bucket that is not this account\'s right after CreateBucket (HeadBucket 403) is never written to', async () => {
+  it("a bucket that is not this account's right after CreateBucket (HeadBucket 403) is never written to", async () => {
     freshBucket()
     s3Mock.on(HeadBucketCommand).rejectsOnce(notFound()).rejects(s3Error('Forbidden', 403))
-    await expect(provisionEngagementBucket(testContext(), engagementId)).rejects.toMatchObject({code: 'bucket_owned_elsewhere', exit: 1})
+    await expect(provisionEngagementBucket(testContext(), engagementId)).rejects.toMatchObject({
+      code: 'bucket_owned_elsewhere',
+      exit: 1,
+    })
     expect(calledNames()).toEqual(['HeadBucketCommand', 'CreateBucketCommand', 'HeadBucketCommand'])
     expect(s3Mock.commandCalls(CreateBucketCommand)[0].args[0].input).not.toHaveProperty('ExpectedBucketOwner')
   })
 
-  it('HeadBucket 403 is treated as someone else\'s bucket: no CreateBucket, no Put', async () => {
+  it("HeadBucket 403 is treated as someone else's bucket: no CreateBucket, no Put", async () => {
     freshBucket()
     s3Mock.on(HeadBucketCommand).rejects(s3Error('Forbidden', 403))
-    await expect(provisionEngagementBucket(testContext(), engagementId)).rejects.toMatchObject({code: 'bucket_owned_elsewhere', exit: 1})
+    await expect(provisionEngagementBucket(testContext(), engagementId)).rejects.toMatchObject({
+      code: 'bucket_owned_elsewhere',
+      exit: 1,
+    })
     expect(calledNames()).toEqual(['HeadBucketCommand'])
   })
 
@@ -344,7 +396,9 @@ describe('provisionEngagementBucket', () => {
 
   it('bucketNameFor uses the configured prefix and the account id', async () => {
     await expect(bucketNameFor(testContext(), engagementId)).resolves.toBe(bucket)
-    await expect(bucketNameFor(testContext({}, {AUDITFORGE_BUCKET_PREFIX: 'acme-'}), 'eng-abc')).resolves.toBe(`acme-abc-${accountId}`)
+    await expect(bucketNameFor(testContext({}, {AUDITFORGE_BUCKET_PREFIX: 'acme-'}), 'eng-abc')).resolves.toBe(
+      `acme-abc-${accountId}`,
+    )
   })
 })
 
@@ -403,7 +457,12 @@ describe('checkBucketControls', () => {
     ['tags', {tags: []}, 'auditforge:engagement-id missing, auditforge:managed-by missing'],
     [
       'tags',
-      {tags: [{Key: 'auditforge:engagement-id', Value: 'eng-other'}, {Key: 'auditforge:managed-by', Value: 'auditforge'}]},
+      {
+        tags: [
+          {Key: 'auditforge:engagement-id', Value: 'eng-other'},
+          {Key: 'auditforge:managed-by', Value: 'auditforge'},
+        ],
+      },
       'auditforge:engagement-id=eng-other, auditforge:managed-by=auditforge',
     ],
   ] as const)('reports drift of %s (%j)', async (control, overrides, actual) => {
@@ -433,7 +492,9 @@ describe('checkBucketControls', () => {
     compliantBucket({algorithm: 'aws:kms'})
     const check = await checkBucketControls(testContext(), bucket)
     expect(check.ok).toBe(true)
-    expect(check.controls.find((c) => c.control === 'encryption')?.actual).toBe('aws:kms (arn:aws:kms:us-east-1:123456789012:key/k)')
+    expect(check.controls.find((c) => c.control === 'encryption')?.actual).toBe(
+      'aws:kms (arn:aws:kms:us-east-1:123456789012:key/k)',
+    )
   })
 
   it('a bucket of another account (HeadBucket 403) fails the owner control without reading anything else', async () => {
@@ -447,7 +508,10 @@ describe('checkBucketControls', () => {
 
   it('a missing bucket is exit 3', async () => {
     s3Mock.on(HeadBucketCommand).rejects(notFound())
-    await expect(checkBucketControls(testContext(), bucket)).rejects.toMatchObject({exit: 3, message: expect.stringContaining(bucket)})
+    await expect(checkBucketControls(testContext(), bucket)).rejects.toMatchObject({
+      exit: 3,
+      message: expect.stringContaining(bucket),
+    })
   })
 
   it('a name that is not a per-engagement bucket is refused (exit 5) before any call', async () => {
@@ -459,14 +523,25 @@ describe('checkBucketControls', () => {
 describe('repairBucketControls', () => {
   it('re-applies only the failing controls', async () => {
     compliantBucket({block: [true, false, true, true]})
-    s3Mock
-      .on(GetBucketVersioningCommand)
-      .resolvesOnce({Status: 'Suspended'})
-      .resolves({Status: 'Enabled'})
+    s3Mock.on(GetBucketVersioningCommand).resolvesOnce({Status: 'Suspended'}).resolves({Status: 'Enabled'})
     s3Mock
       .on(GetPublicAccessBlockCommand)
-      .resolvesOnce({PublicAccessBlockConfiguration: {BlockPublicAcls: true, IgnorePublicAcls: false, BlockPublicPolicy: true, RestrictPublicBuckets: true}})
-      .resolves({PublicAccessBlockConfiguration: {BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true}})
+      .resolvesOnce({
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          IgnorePublicAcls: false,
+          BlockPublicPolicy: true,
+          RestrictPublicBuckets: true,
+        },
+      })
+      .resolves({
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          IgnorePublicAcls: true,
+          BlockPublicPolicy: true,
+          RestrictPublicBuckets: true,
+        },
+      })
     const after = await repairBucketControls(testContext(), bucket)
     expect(after.ok).toBe(true)
     expect(s3Mock).toHaveReceivedCommandTimes(PutBucketVersioningCommand, 1)
@@ -521,13 +596,19 @@ describe('assertDecommissionable', () => {
 
   it('allows an unreferenced, managed bucket of this account', async () => {
     s3Mock.on(GetBucketTaggingCommand).resolves({TagSet: managed})
-    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [])).resolves.toMatchObject({bucket, engagementId, ok: true})
+    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [])).resolves.toMatchObject({
+      bucket,
+      engagementId,
+      ok: true,
+    })
     expect(s3Mock).toHaveReceivedCommandWith(GetBucketTaggingCommand, {Bucket: bucket, ExpectedBucketOwner: accountId})
   })
 
   it('refuses the shared bucket (exit 5)', async () => {
     const shared = `metis-af-abc-${accountId}`
-    await expect(assertDecommissionable(testContext({'shared-bucket': shared}), shared, shared, [])).rejects.toMatchObject({
+    await expect(
+      assertDecommissionable(testContext({'shared-bucket': shared}), shared, shared, []),
+    ).rejects.toMatchObject({
       exit: 5,
       code: 'refused',
       message: expect.stringContaining('shared platform bucket'),
@@ -544,7 +625,9 @@ describe('assertDecommissionable', () => {
   )
 
   it('refuses a bucket of another account (exit 5)', async () => {
-    await expect(assertDecommissionable(testContext(), 'metis-af-6715f196fa40-999999999999', sharedBucket, [])).rejects.toMatchObject({
+    await expect(
+      assertDecommissionable(testContext(), 'metis-af-6715f196fa40-999999999999', sharedBucket, []),
+    ).rejects.toMatchObject({
       exit: 5,
       message: expect.stringContaining('999999999999'),
     })
@@ -624,23 +707,32 @@ describe('decommissionBucket', () => {
 
     s3Mock.on(DeleteBucketCommand).rejects(s3Error('BucketNotEmpty', 409))
     s3Mock.resetHistory()
-    await expect(decommissionBucket(testContext(), bucket)).rejects.toMatchObject({exit: 1, message: expect.stringContaining(bucket)})
+    await expect(decommissionBucket(testContext(), bucket)).rejects.toMatchObject({
+      exit: 1,
+      message: expect.stringContaining(bucket),
+    })
     expect(s3Mock).toHaveReceivedCommandTimes(DeleteBucketCommand, 3)
   })
 })
 
 describe('index binding (auditforge:index)', () => {
   const indexWith = (records: unknown[]) => {
-    s3Mock.on(GetObjectCommand).callsFake(() => ({Body: streamBody(JSON.stringify({engagements: records})), ETag: '"i"'}))
+    s3Mock
+      .on(GetObjectCommand)
+      .callsFake(() => ({Body: streamBody(JSON.stringify({engagements: records})), ETag: '"i"'}))
   }
 
   it('verify reports a bucket bound to another index, and one bound to none', async () => {
     compliantBucket({binding: 'staging-shared'})
     let check = await checkBucketControls(testContext(), bucket)
-    expect(check.controls.filter((c) => !c.ok).map((c) => [c.control, c.actual])).toEqual([['index-binding', 'auditforge:index=staging-shared']])
+    expect(check.controls.filter((c) => !c.ok).map((c) => [c.control, c.actual])).toEqual([
+      ['index-binding', 'auditforge:index=staging-shared'],
+    ])
     compliantBucket({binding: null})
     check = await checkBucketControls(testContext(), bucket)
-    expect(check.controls.filter((c) => !c.ok).map((c) => [c.control, c.actual])).toEqual([['index-binding', 'not bound']])
+    expect(check.controls.filter((c) => !c.ok).map((c) => [c.control, c.actual])).toEqual([
+      ['index-binding', 'not bound'],
+    ])
   })
 
   it('--fix binds an unbound bucket only when a record of this index points at it', async () => {
@@ -648,7 +740,10 @@ describe('index binding (auditforge:index)', () => {
     // neither this index's binding nor its policy (which may deny that environment's roles) is written.
     compliantBucket({binding: null, statements: null, rules: []})
     indexWith([{engagement_id: 'eng-other', source_bucket: ''}])
-    const unclaimed = await repairBucketControls(testContext({'allow-principal': ['arn:aws:iam::123456789012:role/prod-task']}), bucket)
+    const unclaimed = await repairBucketControls(
+      testContext({'allow-principal': ['arn:aws:iam::123456789012:role/prod-task']}),
+      bucket,
+    )
     expect(unclaimed.ok).toBe(false)
     expect(unclaimed.fix_refused).toContain('not bound to any engagement index')
     expect(putCounts()).toEqual(noPuts)
@@ -711,17 +806,28 @@ describe('index binding (auditforge:index)', () => {
       exit: 5,
       message: expect.stringContaining('bound to the engagement index in staging-shared'),
     })
-    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [], {unboundOk: true})).rejects.toMatchObject({exit: 5})
+    await expect(
+      assertDecommissionable(testContext(), bucket, sharedBucket, [], {unboundOk: true}),
+    ).rejects.toMatchObject({exit: 5})
     compliantBucket({binding: null})
     await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [])).rejects.toMatchObject({
       exit: 5,
       message: expect.stringContaining('not bound to any engagement index'),
     })
-    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [], {unboundOk: true})).resolves.toMatchObject({ok: true})
+    await expect(
+      assertDecommissionable(testContext(), bucket, sharedBucket, [], {unboundOk: true}),
+    ).resolves.toMatchObject({ok: true})
   })
 
   it('decommission for an engagement refuses a bucket tagged for another engagement', async () => {
-    compliantBucket({tags: [{Key: 'auditforge:engagement-id', Value: 'eng-other'}, {Key: 'auditforge:managed-by', Value: 'auditforge'}]})
-    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [], {engagementId})).rejects.toMatchObject({exit: 5})
+    compliantBucket({
+      tags: [
+        {Key: 'auditforge:engagement-id', Value: 'eng-other'},
+        {Key: 'auditforge:managed-by', Value: 'auditforge'},
+      ],
+    })
+    await expect(assertDecommissionable(testContext(), bucket, sharedBucket, [], {engagementId})).rejects.toMatchObject(
+      {exit: 5},
+    )
   })
 })

@@ -34,23 +34,28 @@ describe('resolveSettings: flag > environment > default', () => {
 
   it('shared bucket: flag beats AUDITFORGE_BUCKET', () => {
     expect(resolveSettings({}, {AUDITFORGE_BUCKET: 'env-bucket'}).sharedBucket).toBe('env-bucket')
-    expect(resolveSettings({'shared-bucket': 'flag-bucket'}, {AUDITFORGE_BUCKET: 'env-bucket'}).sharedBucket).toBe('flag-bucket')
+    expect(resolveSettings({'shared-bucket': 'flag-bucket'}, {AUDITFORGE_BUCKET: 'env-bucket'}).sharedBucket).toBe(
+      'flag-bucket',
+    )
     expect(resolveSettings({'shared-bucket': ''}, {AUDITFORGE_BUCKET: 'env-bucket'}).sharedBucket).toBe('env-bucket')
   })
 
   it('region: flag beats AWS_REGION beats AWS_DEFAULT_REGION', () => {
     expect(resolveSettings({}, {AWS_DEFAULT_REGION: 'eu-west-1'}).region).toBe('eu-west-1')
-    expect(resolveSettings({}, {AWS_DEFAULT_REGION: 'eu-west-1', AWS_REGION: 'eu-central-1'}).region).toBe('eu-central-1')
-    expect(resolveSettings({region: 'ap-southeast-2'}, {AWS_DEFAULT_REGION: 'eu-west-1', AWS_REGION: 'eu-central-1'}).region).toBe(
-      'ap-southeast-2',
+    expect(resolveSettings({}, {AWS_DEFAULT_REGION: 'eu-west-1', AWS_REGION: 'eu-central-1'}).region).toBe(
+      'eu-central-1',
     )
+    expect(
+      resolveSettings({region: 'ap-southeast-2'}, {AWS_DEFAULT_REGION: 'eu-west-1', AWS_REGION: 'eu-central-1'}).region,
+    ).toBe('ap-southeast-2')
     expect(resolveSettings({}, {AWS_REGION: 'us-gov-west-1'}).region).toBe('us-gov-west-1')
   })
 
   it('S3 endpoint: flag beats AWS_ENDPOINT_URL_S3 beats AWS_ENDPOINT_URL', () => {
     expect(resolveSettings({}, {AWS_ENDPOINT_URL: 'http://127.0.0.1:5000'}).endpoints.s3).toBe('http://127.0.0.1:5000')
     expect(
-      resolveSettings({}, {AWS_ENDPOINT_URL: 'http://127.0.0.1:5000', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:6000'}).endpoints.s3,
+      resolveSettings({}, {AWS_ENDPOINT_URL: 'http://127.0.0.1:5000', AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:6000'})
+        .endpoints.s3,
     ).toBe('http://127.0.0.1:6000')
     expect(
       resolveSettings(
@@ -70,8 +75,12 @@ describe('resolveSettings: flag > environment > default', () => {
       cloudtrail: 'http://127.0.0.1:5000',
       iam: 'http://127.0.0.1:5000',
     })
-    expect(resolveSettings({'endpoint-url': 'http://127.0.0.1:7000'}, {}).endpoints).toEqual({s3: 'http://127.0.0.1:7000'})
-    expect(resolveSettings({}, {AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:6000'}).endpoints).toEqual({s3: 'http://127.0.0.1:6000'})
+    expect(resolveSettings({'endpoint-url': 'http://127.0.0.1:7000'}, {}).endpoints).toEqual({
+      s3: 'http://127.0.0.1:7000',
+    })
+    expect(resolveSettings({}, {AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:6000'}).endpoints).toEqual({
+      s3: 'http://127.0.0.1:6000',
+    })
     expect(
       resolveSettings(
         {},
@@ -94,7 +103,13 @@ describe('resolveSettings: flag > environment > default', () => {
     })
   })
 
-  it.each(['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL_STS', 'AWS_ENDPOINT_URL_S3_CONTROL', 'AWS_ENDPOINT_URL_CLOUDTRAIL'])('rejects a malformed %s (exit 2)', (name) => {
+  it.each([
+    'AWS_ENDPOINT_URL',
+    'AWS_ENDPOINT_URL_S3',
+    'AWS_ENDPOINT_URL_STS',
+    'AWS_ENDPOINT_URL_S3_CONTROL',
+    'AWS_ENDPOINT_URL_CLOUDTRAIL',
+  ])('rejects a malformed %s (exit 2)', (name) => {
     const error = thrown(() => resolveSettings({}, {[name]: 'ftp://example.test'}))
     expect(error.exit).toBe(2)
     expect(error.message).toContain(name)
@@ -109,13 +124,16 @@ describe('resolveSettings: flag > environment > default', () => {
     })
   })
 
-  it.each(['0', '-1', 'abc', '1e3', '3601', '2s', '.5'])('rejects AUDITFORGE_READ_TIMEOUT=%j (exit 2, one line)', (value) => {
-    const error = thrown(() => resolveSettings({}, {AUDITFORGE_READ_TIMEOUT: value}))
-    expect(error.exit).toBe(2)
-    expect(error.message).toMatch(/^Invalid AUDITFORGE_READ_TIMEOUT .*seconds/)
-    expect(error.message).not.toContain('\n')
-    expect(thrown(() => resolveSettings({}, {AUDITFORGE_CONNECT_TIMEOUT: value})).exit).toBe(2)
-  })
+  it.each(['0', '-1', 'abc', '1e3', '3601', '2s', '.5'])(
+    'rejects AUDITFORGE_READ_TIMEOUT=%j (exit 2, one line)',
+    (value) => {
+      const error = thrown(() => resolveSettings({}, {AUDITFORGE_READ_TIMEOUT: value}))
+      expect(error.exit).toBe(2)
+      expect(error.message).toMatch(/^Invalid AUDITFORGE_READ_TIMEOUT .*seconds/)
+      expect(error.message).not.toContain('\n')
+      expect(thrown(() => resolveSettings({}, {AUDITFORGE_CONNECT_TIMEOUT: value})).exit).toBe(2)
+    },
+  )
 
   it('attempts: AWS_MAX_ATTEMPTS, default 5, validated', () => {
     expect(resolveSettings({}, {AWS_MAX_ATTEMPTS: '2'}).maxAttempts).toBe(2)
@@ -125,7 +143,10 @@ describe('resolveSettings: flag > environment > default', () => {
 
   it('checksums: WHEN_REQUIRED on a custom S3 endpoint unless the SDK variables are set; SDK defaults on AWS', () => {
     const custom = {AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:6000'}
-    expect(resolveSettings({}, custom).checksums).toEqual({requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED'})
+    expect(resolveSettings({}, custom).checksums).toEqual({
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    })
     expect(resolveSettings({}, {...custom, AWS_REQUEST_CHECKSUM_CALCULATION: 'WHEN_SUPPORTED'}).checksums).toEqual({
       responseChecksumValidation: 'WHEN_REQUIRED',
     })
@@ -138,7 +159,9 @@ describe('resolveSettings: flag > environment > default', () => {
 
   it('account id: flag beats AUDITFORGE_ACCOUNT_ID', () => {
     expect(resolveSettings({}, {AUDITFORGE_ACCOUNT_ID: '111111111111'}).accountId).toBe('111111111111')
-    expect(resolveSettings({'account-id': '222222222222'}, {AUDITFORGE_ACCOUNT_ID: '111111111111'}).accountId).toBe('222222222222')
+    expect(resolveSettings({'account-id': '222222222222'}, {AUDITFORGE_ACCOUNT_ID: '111111111111'}).accountId).toBe(
+      '222222222222',
+    )
   })
 
   it('profile comes from the flag only (the SDK reads AWS_PROFILE itself)', () => {
@@ -152,15 +175,21 @@ describe('resolveSettings: flag > environment > default', () => {
 })
 
 describe('per-engagement isolation flag', () => {
-  it.each(['1', 'true', 'TRUE', 'True', 'yes', 'YES', 'Yes', ' yes '])('AUDITFORGE_PROVISION_PER_ENGAGEMENT_BUCKET=%j turns it on', (value) => {
-    expect(isEnabled(value)).toBe(true)
-    expect(resolveSettings({}, {AUDITFORGE_PROVISION_PER_ENGAGEMENT_BUCKET: value}).isolated).toBe(true)
-  })
+  it.each(['1', 'true', 'TRUE', 'True', 'yes', 'YES', 'Yes', ' yes '])(
+    'AUDITFORGE_PROVISION_PER_ENGAGEMENT_BUCKET=%j turns it on',
+    (value) => {
+      expect(isEnabled(value)).toBe(true)
+      expect(resolveSettings({}, {AUDITFORGE_PROVISION_PER_ENGAGEMENT_BUCKET: value}).isolated).toBe(true)
+    },
+  )
 
-  it.each(['0', 'false', 'no', 'on', 'enabled', 'y', '2', '', 'truee', '1 1'])('AUDITFORGE_PROVISION_PER_ENGAGEMENT_BUCKET=%j leaves it off', (value) => {
-    expect(isEnabled(value)).toBe(false)
-    expect(resolveSettings({}, {AUDITFORGE_PROVISION_PER_ENGAGEMENT_BUCKET: value}).isolated).toBe(false)
-  })
+  it.each(['0', 'false', 'no', 'on', 'enabled', 'y', '2', '', 'truee', '1 1'])(
+    'AUDITFORGE_PROVISION_PER_ENGAGEMENT_BUCKET=%j leaves it off',
+    (value) => {
+      expect(isEnabled(value)).toBe(false)
+      expect(resolveSettings({}, {AUDITFORGE_PROVISION_PER_ENGAGEMENT_BUCKET: value}).isolated).toBe(false)
+    },
+  )
 
   it('is off when unset', () => {
     expect(isEnabled(undefined)).toBe(false)
@@ -168,7 +197,9 @@ describe('per-engagement isolation flag', () => {
   })
 
   it('--no-isolated beats the environment, and --isolated beats its absence', () => {
-    expect(resolveSettings({isolated: false}, {AUDITFORGE_PROVISION_PER_ENGAGEMENT_BUCKET: 'true'}).isolated).toBe(false)
+    expect(resolveSettings({isolated: false}, {AUDITFORGE_PROVISION_PER_ENGAGEMENT_BUCKET: 'true'}).isolated).toBe(
+      false,
+    )
     expect(resolveSettings({isolated: true}, {AUDITFORGE_PROVISION_PER_ENGAGEMENT_BUCKET: 'no'}).isolated).toBe(true)
     expect(resolveSettings({isolated: true}, {}).isolated).toBe(true)
   })
@@ -179,8 +210,14 @@ describe('bucket control settings: flag > environment > default', () => {
 
   it('KMS key: flag beats AUDITFORGE_KMS_KEY_ID; ids, ARNs and aliases are accepted', () => {
     expect(resolveSettings({}, {AUDITFORGE_KMS_KEY_ID: keyArn}).controls.kmsKeyId).toBe(keyArn)
-    expect(resolveSettings({'kms-key-id': 'alias/audit'}, {AUDITFORGE_KMS_KEY_ID: keyArn}).controls.kmsKeyId).toBe('alias/audit')
-    for (const key of ['1234abcd-12ab-34cd-56ef-1234567890ab', 'mrk-1234567890abcdef1234567890abcdef', 'arn:aws:kms:eu-west-1:123456789012:alias/audit']) {
+    expect(resolveSettings({'kms-key-id': 'alias/audit'}, {AUDITFORGE_KMS_KEY_ID: keyArn}).controls.kmsKeyId).toBe(
+      'alias/audit',
+    )
+    for (const key of [
+      '1234abcd-12ab-34cd-56ef-1234567890ab',
+      'mrk-1234567890abcdef1234567890abcdef',
+      'arn:aws:kms:eu-west-1:123456789012:alias/audit',
+    ]) {
       expect(resolveSettings({'kms-key-id': key}, {}).controls.kmsKeyId).toBe(key)
     }
   })
@@ -189,7 +226,10 @@ describe('bucket control settings: flag > environment > default', () => {
     expect(resolveSettings({}, {}).controls).toMatchObject({archiveFindingsAfterDays: 90, noncurrentDays: undefined})
     const env = {AUDITFORGE_ARCHIVE_FINDINGS_AFTER_DAYS: '0', AUDITFORGE_NONCURRENT_DAYS: '365'}
     expect(resolveSettings({}, env).controls).toMatchObject({archiveFindingsAfterDays: 0, noncurrentDays: 365})
-    expect(resolveSettings({'archive-findings-after-days': 30, 'noncurrent-days': 7}, env).controls).toMatchObject({archiveFindingsAfterDays: 30, noncurrentDays: 7})
+    expect(resolveSettings({'archive-findings-after-days': 30, 'noncurrent-days': 7}, env).controls).toMatchObject({
+      archiveFindingsAfterDays: 30,
+      noncurrentDays: 7,
+    })
   })
 })
 
@@ -235,7 +275,9 @@ describe('bucket namespace', () => {
   it('flag beats AUDITFORGE_BUCKET_NAMESPACE beats global; anything else is exit 2', () => {
     expect(resolveSettings({}, {}).namespace).toBe('global')
     expect(resolveSettings({}, {AUDITFORGE_BUCKET_NAMESPACE: 'account-regional'}).namespace).toBe('account-regional')
-    expect(resolveSettings({namespace: 'global'}, {AUDITFORGE_BUCKET_NAMESPACE: 'account-regional'}).namespace).toBe('global')
+    expect(resolveSettings({namespace: 'global'}, {AUDITFORGE_BUCKET_NAMESPACE: 'account-regional'}).namespace).toBe(
+      'global',
+    )
     const error = thrown(() => resolveSettings({}, {AUDITFORGE_BUCKET_NAMESPACE: 'regional'}))
     expect(error.exit).toBe(2)
     expect(error.message).toContain('AUDITFORGE_BUCKET_NAMESPACE')
@@ -246,8 +288,13 @@ describe('allowed principals', () => {
   it('flag beats AUDITFORGE_ALLOWED_PRINCIPALS (comma- or space-separated); duplicates dropped; a non-ARN is exit 2', () => {
     const a = 'arn:aws:iam::123456789012:role/a'
     const b = 'arn:aws:iam::123456789012:user/b'
-    expect(resolveSettings({}, {AUDITFORGE_ALLOWED_PRINCIPALS: `${a}, ${b} ${a}`}).controls.allowedPrincipals).toEqual([a, b])
-    expect(resolveSettings({'allow-principal': [b]}, {AUDITFORGE_ALLOWED_PRINCIPALS: a}).controls.allowedPrincipals).toEqual([b])
+    expect(resolveSettings({}, {AUDITFORGE_ALLOWED_PRINCIPALS: `${a}, ${b} ${a}`}).controls.allowedPrincipals).toEqual([
+      a,
+      b,
+    ])
+    expect(
+      resolveSettings({'allow-principal': [b]}, {AUDITFORGE_ALLOWED_PRINCIPALS: a}).controls.allowedPrincipals,
+    ).toEqual([b])
     const error = thrown(() => resolveSettings({'allow-principal': ['platform-task']}, {}))
     expect(error.exit).toBe(2)
     expect(error.message).toContain('--allow-principal')

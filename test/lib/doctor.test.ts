@@ -18,7 +18,8 @@ import {accountId, s3Error, sharedBucket, streamBody, testContext} from './fixtu
 const s3Mock = mockClient(S3Client)
 const quotasMock = mockClient(ServiceQuotasClient)
 
-const status = (checks: {check: string; status: string}[], name: string) => checks.find((check) => check.check === name)?.status
+const status = (checks: {check: string; status: string}[], name: string) =>
+  checks.find((check) => check.check === name)?.status
 
 function healthy(buckets: string[] = []) {
   s3Mock.on(HeadBucketCommand).resolves({})
@@ -51,7 +52,9 @@ describe('runDoctor', () => {
     s3Mock.on(PutObjectCommand).resolves({})
     const checks = await runDoctor(testContext(), sharedBucket)
     expect(status(checks, 'conditional writes')).toBe('fail')
-    expect(checks.find((check) => check.check === 'conditional writes')!.detail).toMatch(/ignores If-None-Match and If-Match/)
+    expect(checks.find((check) => check.check === 'conditional writes')!.detail).toMatch(
+      /ignores If-None-Match and If-Match/,
+    )
   })
 
   it('reads the quota from Service Quotas and warns past 80%', async () => {
@@ -60,7 +63,10 @@ describe('runDoctor', () => {
     const checks = await runDoctor(testContext(), sharedBucket)
     expect(status(checks, 'bucket quota')).toBe('warn')
     expect(checks.at(-1)!.detail).toMatch(/90 of 100 buckets.*Service Quotas/)
-    expect(quotasMock.commandCalls(GetServiceQuotaCommand)[0].args[0].input).toEqual({ServiceCode: 's3', QuotaCode: 'L-DC2B2D3D'})
+    expect(quotasMock.commandCalls(GetServiceQuotaCommand)[0].args[0].input).toEqual({
+      ServiceCode: 's3',
+      QuotaCode: 'L-DC2B2D3D',
+    })
   })
 
   it('warns on a managed bucket no record points at, and fails on a record whose bucket is gone', async () => {
@@ -69,7 +75,11 @@ describe('runDoctor', () => {
     expect(status(await runDoctor(testContext(), sharedBucket), 'engagement buckets')).toBe('warn')
 
     s3Mock.on(GetObjectCommand).callsFake(() => ({
-      Body: streamBody(JSON.stringify({engagements: [{engagement_id: 'eng-bbbbbbbbbbbb', source_bucket: `metis-af-bbbbbbbbbbbb-${accountId}`}]})),
+      Body: streamBody(
+        JSON.stringify({
+          engagements: [{engagement_id: 'eng-bbbbbbbbbbbb', source_bucket: `metis-af-bbbbbbbbbbbb-${accountId}`}],
+        }),
+      ),
       ETag: '"e"',
     }))
     const checks = await runDoctor(testContext(), sharedBucket)
@@ -78,16 +88,23 @@ describe('runDoctor', () => {
   })
 
   it('tells buckets of other environments (bound to another index) from orphans, and fails a record pointing at one', async () => {
-    const [mine, theirs, unboundPointed] = ['aaaaaaaaaaaa', 'cccccccccccc', 'dddddddddddd'].map((id) => `metis-af-${id}-${accountId}`)
+    const [mine, theirs, unboundPointed] = ['aaaaaaaaaaaa', 'cccccccccccc', 'dddddddddddd'].map(
+      (id) => `metis-af-${id}-${accountId}`,
+    )
     healthy([mine, theirs, unboundPointed])
     const bound = (index?: string) => ({
-      TagSet: [{Key: 'auditforge:managed-by', Value: 'auditforge'}, ...(index ? [{Key: 'auditforge:index', Value: index}] : [])],
+      TagSet: [
+        {Key: 'auditforge:managed-by', Value: 'auditforge'},
+        ...(index ? [{Key: 'auditforge:index', Value: index}] : []),
+      ],
     })
     s3Mock.on(GetBucketTaggingCommand, {Bucket: mine}).resolves(bound(sharedBucket))
     s3Mock.on(GetBucketTaggingCommand, {Bucket: theirs}).resolves(bound('staging-shared'))
     s3Mock.on(GetBucketTaggingCommand, {Bucket: unboundPointed}).resolves(bound())
     const index = (records: unknown[]) =>
-      s3Mock.on(GetObjectCommand).callsFake(() => ({Body: streamBody(JSON.stringify({engagements: records})), ETag: '"e"'}))
+      s3Mock
+        .on(GetObjectCommand)
+        .callsFake(() => ({Body: streamBody(JSON.stringify({engagements: records})), ETag: '"e"'}))
 
     index([
       {engagement_id: 'eng-aaaaaaaaaaaa', source_bucket: mine},
@@ -95,7 +112,9 @@ describe('runDoctor', () => {
     ])
     let found = (await runDoctor(testContext(), sharedBucket)).find((check) => check.check === 'engagement buckets')!
     expect(found.status).toBe('warn')
-    expect(found.detail).toContain(`not yet bound to this index (run \`auditforge bucket verify --all --fix\`): ${unboundPointed}`)
+    expect(found.detail).toContain(
+      `not yet bound to this index (run \`auditforge bucket verify --all --fix\`): ${unboundPointed}`,
+    )
     expect(found.detail).toContain('1 bound to other indexes (other environments)')
     expect(found.detail).not.toContain('no record points at')
 

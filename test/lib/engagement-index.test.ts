@@ -114,7 +114,9 @@ describe('EngagementIndex', () => {
   })
 
   it('keeps a top-level {id: record} map a map', async () => {
-    s3Mock.on(GetObjectCommand).callsFake(() => indexReply({'eng-aaa': {name: 'A', source_bucket: '', extra: 1}}, '"1"'))
+    s3Mock
+      .on(GetObjectCommand)
+      .callsFake(() => indexReply({'eng-aaa': {name: 'A', source_bucket: '', extra: 1}}, '"1"'))
     s3Mock.on(PutObjectCommand).resolves({})
     await newIndex().setSourceBucket('eng-aaa', 'metis-af-aaa-123456789012')
     const written = writtenDocument() as Record<string, Record<string, unknown>>
@@ -169,29 +171,38 @@ describe('EngagementIndex', () => {
     s3Mock.on(PutObjectCommand).resolves({})
     const failure = newIndex().add(record('eng-bbb'))
     await expect(failure).rejects.toBeInstanceOf(AuditforgeError)
-    await expect(failure).rejects.toMatchObject({code: 'index_corrupt', exit: 1, message: expect.stringMatching(reason)})
+    await expect(failure).rejects.toMatchObject({
+      code: 'index_corrupt',
+      exit: 1,
+      message: expect.stringMatching(reason),
+    })
     expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand)
   })
 
   it.each([
     ['without an ETag', undefined, 'HTTP 200 without an ETag'],
     ['with a weak ETag (W/"…", a web framework\'s)', 'W/"33-abc"', 'HTTP 200 with a weak ETag'],
-  ])('a 200 %s is not an S3 answer: not_s3, no advice to restore the index, nothing written', async (_what, etag, detail) => {
-    // A wrong endpoint answering JSON: it would otherwise read as a corrupt index ("restore a good version").
-    s3Mock.on(GetObjectCommand).callsFake(() => ({Body: streamBody(JSON.stringify({status: 'ok', service: 'billing'})), ETag: etag}))
-    s3Mock.on(PutObjectCommand).resolves({})
-    const failure = newIndex().add(record('eng-bbb'))
-    await expect(failure).rejects.toMatchObject({
-      code: 'not_s3',
-      exit: 1,
-      message: `Reading the engagement index s3://${sharedBucket}/${indexKey}: the endpoint's answer is not an S3 response (${detail})`,
-      suggestion: expect.stringMatching(/--endpoint-url/),
-    })
-    await expect(failure).rejects.not.toMatchObject({suggestion: expect.stringMatching(/[Rr]estore/)})
-    expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand)
-  })
+  ])(
+    'a 200 %s is not an S3 answer: not_s3, no advice to restore the index, nothing written',
+    async (_what, etag, detail) => {
+      // A wrong endpoint answering JSON: it would otherwise read as a corrupt index ("restore a good version").
+      s3Mock
+        .on(GetObjectCommand)
+        .callsFake(() => ({Body: streamBody(JSON.stringify({status: 'ok', service: 'billing'})), ETag: etag}))
+      s3Mock.on(PutObjectCommand).resolves({})
+      const failure = newIndex().add(record('eng-bbb'))
+      await expect(failure).rejects.toMatchObject({
+        code: 'not_s3',
+        exit: 1,
+        message: `Reading the engagement index s3://${sharedBucket}/${indexKey}: the endpoint's answer is not an S3 response (${detail})`,
+        suggestion: expect.stringMatching(/--endpoint-url/),
+      })
+      await expect(failure).rejects.not.toMatchObject({suggestion: expect.stringMatching(/[Rr]estore/)})
+      expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand)
+    },
+  )
 
-  it('the same body with a strong ETag is S3\'s own object: a corrupt index, as before', async () => {
+  it("the same body with a strong ETag is S3's own object: a corrupt index, as before", async () => {
     s3Mock.on(GetObjectCommand).callsFake(() => indexReply({status: 'ok', service: 'billing'}, '"1"'))
     await expect(newIndex().list()).rejects.toMatchObject({code: 'index_corrupt'})
   })
@@ -201,9 +212,14 @@ describe('EngagementIndex', () => {
       .on(GetObjectCommand)
       .resolvesOnce(indexReply({engagements: [record('eng-aaa')]}, '"1"'))
       .resolvesOnce(indexReply({engagements: [record('eng-aaa'), record('eng-other')]}, '"2"'))
-    s3Mock.on(PutObjectCommand).rejectsOnce(s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold')).resolves({})
+    s3Mock
+      .on(PutObjectCommand)
+      .rejectsOnce(s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold'))
+      .resolves({})
     const sleeps: number[] = []
-    await new EngagementIndex(testContext().s3, sharedBucket, {sleep: async (ms) => void sleeps.push(ms)}).add(record('eng-mine'))
+    await new EngagementIndex(testContext().s3, sharedBucket, {sleep: async (ms) => void sleeps.push(ms)}).add(
+      record('eng-mine'),
+    )
 
     expect(s3Mock).toHaveReceivedCommandTimes(GetObjectCommand, 2)
     expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 2)
@@ -258,7 +274,11 @@ describe('EngagementIndex', () => {
       .resolvesOnce(indexReply({engagements: [record('eng-aaa')]}, '"1"'))
       .resolvesOnce(indexReply({engagements: [record('eng-aaa')]}, '"1"'))
       .resolvesOnce(indexReply({engagements: [record('eng-aaa'), mine]}, '"2"'))
-    s3Mock.on(PutObjectCommand).rejectsOnce(s3Error('InternalError', 500)).rejectsOnce(s3Error('PreconditionFailed', 412)).resolves({})
+    s3Mock
+      .on(PutObjectCommand)
+      .rejectsOnce(s3Error('InternalError', 500))
+      .rejectsOnce(s3Error('PreconditionFailed', 412))
+      .resolves({})
     await newIndex().add(mine)
     expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 2)
     expect(s3Mock).toHaveReceivedCommandTimes(GetObjectCommand, 3)
@@ -282,7 +302,11 @@ describe('EngagementIndex', () => {
     s3Mock.on(PutObjectCommand).rejects(s3Error('PreconditionFailed', 412))
     let slept = 0
     const index = new EngagementIndex(testContext().s3, sharedBucket, {maxAttempts: 4, sleep: async () => void slept++})
-    await expect(index.add(record('eng-mine'))).rejects.toMatchObject({code: 'conflict', exit: 6, message: expect.stringContaining(indexKey)})
+    await expect(index.add(record('eng-mine'))).rejects.toMatchObject({
+      code: 'conflict',
+      exit: 6,
+      message: expect.stringContaining(indexKey),
+    })
     expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 4)
     expect(s3Mock).toHaveReceivedCommandTimes(GetObjectCommand, 4)
     expect(slept).toBe(4)
@@ -309,7 +333,10 @@ describe('EngagementIndex', () => {
     s3Mock.on(PutObjectCommand).resolves({})
     await newIndex().add(record('eng-aaa'))
     expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand)
-    await expect(newIndex().add(record('eng-aaa', {name: 'Different'}))).rejects.toMatchObject({code: 'conflict', exit: 6})
+    await expect(newIndex().add(record('eng-aaa', {name: 'Different'}))).rejects.toMatchObject({
+      code: 'conflict',
+      exit: 6,
+    })
     expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand)
   })
 
@@ -322,7 +349,9 @@ describe('EngagementIndex', () => {
   })
 
   it('remove drops only that record; removing a missing one writes nothing', async () => {
-    s3Mock.on(GetObjectCommand).callsFake(() => indexReply({engagements: [record('eng-aaa'), record('eng-bbb', {x: 1})]}, '"1"'))
+    s3Mock
+      .on(GetObjectCommand)
+      .callsFake(() => indexReply({engagements: [record('eng-aaa'), record('eng-bbb', {x: 1})]}, '"1"'))
     s3Mock.on(PutObjectCommand).resolves({})
     await newIndex().remove('eng-aaa')
     expect(writtenDocument()).toEqual({engagements: [record('eng-bbb', {x: 1})]})
@@ -344,9 +373,16 @@ describe('EngagementIndex', () => {
   })
 
   it('setSourceBucket with an expected value refuses (exit 6) when the record changed meanwhile', async () => {
-    s3Mock.on(GetObjectCommand).callsFake(() => indexReply({engagements: [record('eng-aaa', {source_bucket: 'metis-af-other-123456789012'})]}, '"1"'))
+    s3Mock
+      .on(GetObjectCommand)
+      .callsFake(() =>
+        indexReply({engagements: [record('eng-aaa', {source_bucket: 'metis-af-other-123456789012'})]}, '"1"'),
+      )
     s3Mock.on(PutObjectCommand).resolves({})
-    await expect(newIndex().setSourceBucket('eng-aaa', 'metis-af-aaa-123456789012', '')).rejects.toMatchObject({exit: 6, code: 'conflict'})
+    await expect(newIndex().setSourceBucket('eng-aaa', 'metis-af-aaa-123456789012', '')).rejects.toMatchObject({
+      exit: 6,
+      code: 'conflict',
+    })
     expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand)
   })
 })

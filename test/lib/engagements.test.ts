@@ -48,7 +48,10 @@ function emptyIndex() {
 }
 
 function bucketCanBeCreated() {
-  s3Mock.on(HeadBucketCommand).rejectsOnce(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})).resolves({})
+  s3Mock
+    .on(HeadBucketCommand)
+    .rejectsOnce(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'}))
+    .resolves({})
   s3Mock.on(CreateBucketCommand).resolves({})
   s3Mock.on(GetBucketTaggingCommand).rejects(s3Error('NoSuchTagSet', 404))
   s3Mock.on(ListObjectVersionsCommand).resolves({})
@@ -64,7 +67,9 @@ const tombstonesKey = 'auditforge/decommissioned-buckets.json'
 beforeEach(() => {
   s3Mock.reset()
   // No bucket has been decommissioned yet: the tombstones object next to the index does not exist.
-  s3Mock.on(GetObjectCommand, {Key: tombstonesKey}).rejects(new NoSuchKey({$metadata: {httpStatusCode: 404}, message: 'no'}))
+  s3Mock
+    .on(GetObjectCommand, {Key: tombstonesKey})
+    .rejects(new NoSuchKey({$metadata: {httpStatusCode: 404}, message: 'no'}))
 })
 
 describe('createEngagement', () => {
@@ -99,9 +104,18 @@ describe('createEngagement', () => {
     expect(JSON.parse(indexPuts()[0].Body as string)).toEqual({engagements: [record]})
 
     expect(logPuts()).toHaveLength(1)
-    expect(logPuts()[0]).toMatchObject({Bucket: sharedBucket, Key: `${record.audit_log_key}shard-00000.jsonl`, IfNoneMatch: '*'})
+    expect(logPuts()[0]).toMatchObject({
+      Bucket: sharedBucket,
+      Key: `${record.audit_log_key}shard-00000.jsonl`,
+      IfNoneMatch: '*',
+    })
     const logged = JSON.parse(logPuts()[0].Body as string)
-    expect(logged).toMatchObject({event: 'engagement.created', engagement_id: record.engagement_id, actor: callerArn, timestamp: record.created_at})
+    expect(logged).toMatchObject({
+      event: 'engagement.created',
+      engagement_id: record.engagement_id,
+      actor: callerArn,
+      timestamp: record.created_at,
+    })
   })
 
   it('provisions the bucket when isolated and writes the first event there', async () => {
@@ -109,7 +123,11 @@ describe('createEngagement', () => {
     bucketCanBeCreated()
     s3Mock.on(ListObjectsV2Command).resolves({Contents: [], IsTruncated: false})
     s3Mock.on(PutObjectCommand).resolves({})
-    const {record} = await createEngagement(testContext(), sharedBucket, {name: 'Iso', isolated: true, firmId: 'firm-1'})
+    const {record} = await createEngagement(testContext(), sharedBucket, {
+      name: 'Iso',
+      isolated: true,
+      firmId: 'firm-1',
+    })
     const expectedBucket = `metis-af-${record.engagement_id.slice(4)}-${accountId}`
     expect(record.source_bucket).toBe(expectedBucket)
     expect(record.firm_id).toBe('firm-1')
@@ -131,7 +149,10 @@ describe('createEngagement', () => {
 
     const created = s3Mock.commandCalls(CreateBucketCommand)[0].args[0].input.Bucket
     expect(created).toMatch(/^metis-af-[0-9a-f]{12}-123456789012$/)
-    expect(s3Mock).toHaveReceivedCommandExactlyOnceWith(DeleteBucketCommand, {Bucket: created, ExpectedBucketOwner: accountId})
+    expect(s3Mock).toHaveReceivedCommandExactlyOnceWith(DeleteBucketCommand, {
+      Bucket: created,
+      ExpectedBucketOwner: accountId,
+    })
     expect(steps.slice(-2)).toEqual(['record', 'rollback'])
     expect(logPuts()).toEqual([])
   })
@@ -147,7 +168,10 @@ describe('createEngagement', () => {
       message: expect.stringContaining('was removed again'),
     })
     const created = s3Mock.commandCalls(CreateBucketCommand)[0].args[0].input.Bucket
-    expect(s3Mock).toHaveReceivedCommandExactlyOnceWith(DeleteBucketCommand, {Bucket: created, ExpectedBucketOwner: accountId})
+    expect(s3Mock).toHaveReceivedCommandExactlyOnceWith(DeleteBucketCommand, {
+      Bucket: created,
+      ExpectedBucketOwner: accountId,
+    })
     expect(indexPuts()).toEqual([])
   })
 
@@ -172,7 +196,9 @@ describe('createEngagement', () => {
       if (reads === 2) throw Object.assign(new Error('socket hang up'), {code: 'ECONNRESET'})
       return {Body: streamBody(written), ETag: '"2"'}
     })
-    await expect(createEngagement(testContext(), sharedBucket, {name: 'Lost answer', isolated: true})).rejects.toMatchObject({code: 'network'})
+    await expect(
+      createEngagement(testContext(), sharedBucket, {name: 'Lost answer', isolated: true}),
+    ).rejects.toMatchObject({code: 'network'})
     expect(s3Mock).not.toHaveReceivedCommand(DeleteBucketCommand)
   })
 
@@ -182,7 +208,9 @@ describe('createEngagement', () => {
     s3Mock.on(HeadBucketCommand).resolves({})
     s3Mock.on(GetBucketTaggingCommand).resolves({TagSet: [{Key: 'auditforge:index', Value: sharedBucket}]})
     s3Mock.on(PutObjectCommand, {Key: indexKey}).rejects(s3Error('AccessDenied', 403))
-    await expect(createEngagement(testContext(), sharedBucket, {name: 'X', isolated: true})).rejects.toMatchObject({exit: 1})
+    await expect(createEngagement(testContext(), sharedBucket, {name: 'X', isolated: true})).rejects.toMatchObject({
+      exit: 1,
+    })
     expect(s3Mock).not.toHaveReceivedCommand(DeleteBucketCommand)
   })
 
@@ -193,7 +221,9 @@ describe('createEngagement', () => {
     s3Mock.on(DeleteBucketCommand).rejects(s3Error('InternalError', 500))
     await expect(createEngagement(testContext(), sharedBucket, {name: 'X', isolated: true})).rejects.toMatchObject({
       exit: 1,
-      message: expect.stringMatching(/access denied; the new bucket metis-af-[0-9a-f]{12}-123456789012 could not be removed either/),
+      message: expect.stringMatching(
+        /access denied; the new bucket metis-af-[0-9a-f]{12}-123456789012 could not be removed either/,
+      ),
     })
   })
 
@@ -228,7 +258,10 @@ describe('deleteEngagement', () => {
   /** The shared bucket as S3 would list it by prefix: eng-abc's keys next to eng-abcd's. */
   function sharedListing() {
     const byPrefix: Record<string, string[]> = {
-      'auditforge/engagements/eng-abc/': ['auditforge/engagements/eng-abc/findings.json', 'auditforge/engagements/eng-abc/audit_log/shard-00000.jsonl'],
+      'auditforge/engagements/eng-abc/': [
+        'auditforge/engagements/eng-abc/findings.json',
+        'auditforge/engagements/eng-abc/audit_log/shard-00000.jsonl',
+      ],
       'auditforge/audit_logs/eng-abc/': ['auditforge/audit_logs/eng-abc/old.jsonl'],
       'auditforge/deliverables/eng-abc': [
         'auditforge/deliverables/eng-abc-methodology.md',
@@ -248,7 +281,7 @@ describe('deleteEngagement', () => {
     })
   }
 
-  it('without --keep-data deletes every version of its own keys from the shared bucket, and nobody else\'s', async () => {
+  it("without --keep-data deletes every version of its own keys from the shared bucket, and nobody else's", async () => {
     indexWith(recordOf('eng-abc'), recordOf('eng-abcd'))
     sharedListing()
     s3Mock.on(DeleteObjectsCommand).resolves({})
@@ -310,7 +343,9 @@ describe('deleteEngagement', () => {
   it('decommissions the engagement bucket after removing the record', async () => {
     const own = `metis-af-abc-${accountId}`
     s3Mock.on(ListObjectVersionsCommand).resolves({IsTruncated: false})
-    s3Mock.on(ListObjectVersionsCommand, {Bucket: own}).resolves({Versions: [{Key: 'auditforge/engagements/eng-abc/findings.json', VersionId: 'v'}], IsTruncated: false})
+    s3Mock
+      .on(ListObjectVersionsCommand, {Bucket: own})
+      .resolves({Versions: [{Key: 'auditforge/engagements/eng-abc/findings.json', VersionId: 'v'}], IsTruncated: false})
     s3Mock.on(DeleteObjectsCommand).resolves({})
     s3Mock.on(PutObjectCommand).resolves({})
     indexWith(recordOf('eng-abc', own))
@@ -326,13 +361,21 @@ describe('deleteEngagement', () => {
     const result = await deleteEngagement(testContext(), sharedBucket, 'eng-abc', {keepData: false})
     expect(result).toMatchObject({bucket: 'decommissioned', bucket_objects_deleted: 1, source_bucket: own})
     expect(s3Mock).toHaveReceivedCommandWith(DeleteBucketCommand, {Bucket: own, ExpectedBucketOwner: accountId})
-    const order = s3Mock.calls().map((call) => (call.args[0] as unknown as {constructor: {name: string}}).constructor.name)
+    const order = s3Mock
+      .calls()
+      .map((call) => (call.args[0] as unknown as {constructor: {name: string}}).constructor.name)
     expect(order.indexOf('PutObjectCommand')).toBeLessThan(order.indexOf('DeleteBucketCommand'))
     // Its name is tombstoned next to the index, conditionally, before any of its objects goes.
-    const tombstone = s3Mock.commandCalls(PutObjectCommand).find((call) => call.args[0].input.Key === tombstonesKey)!.args[0].input
+    const tombstone = s3Mock.commandCalls(PutObjectCommand).find((call) => call.args[0].input.Key === tombstonesKey)!
+      .args[0].input
     expect(tombstone).toMatchObject({Bucket: sharedBucket, IfNoneMatch: '*'})
     expect(JSON.parse(String(tombstone.Body)).tombstones).toEqual([
-      {bucket: own, engagement_id: 'eng-abc', decommissioned_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/), decommissioned_by: callerArn},
+      {
+        bucket: own,
+        engagement_id: 'eng-abc',
+        decommissioned_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+        decommissioned_by: callerArn,
+      },
     ])
     const calls = s3Mock.calls().map((call) => call.args[0].input as {Key?: string; Bucket?: string})
     const tombstoneAt = calls.findIndex((input) => input.Key === tombstonesKey && 'Body' in input)
@@ -347,7 +390,10 @@ describe('deleteEngagement', () => {
     s3Mock.on(GetBucketTaggingCommand).resolves({TagSet: [{Key: 'auditforge:managed-by', Value: 'auditforge'}]})
     indexWith(recordOf('eng-abc', others), recordOf('eng-xyz', others))
     const misnamed = await deleteEngagement(testContext(), sharedBucket, 'eng-abc', {keepData: false})
-    expect(misnamed).toMatchObject({bucket: 'cleanup_failed', cleanup_error: expect.stringContaining('not the bucket of eng-abc')})
+    expect(misnamed).toMatchObject({
+      bucket: 'cleanup_failed',
+      cleanup_error: expect.stringContaining('not the bucket of eng-abc'),
+    })
 
     const own = `metis-af-abc-${accountId}`
     indexWith(recordOf('eng-abc', own), recordOf('eng-copy', own))
@@ -358,7 +404,7 @@ describe('deleteEngagement', () => {
     expect(s3Mock).not.toHaveReceivedCommandWith(ListObjectVersionsCommand, {Bucket: own})
   })
 
-  it('never decommissions a bucket the record points at that is bound to no index (the record may be a copy of another environment\'s)', async () => {
+  it("never decommissions a bucket the record points at that is bound to no index (the record may be a copy of another environment's)", async () => {
     const own = `metis-af-abc-${accountId}`
     s3Mock.on(ListObjectVersionsCommand).resolves({IsTruncated: false})
     s3Mock.on(PutObjectCommand).resolves({})
@@ -370,7 +416,10 @@ describe('deleteEngagement', () => {
       ],
     })
     const result = await deleteEngagement(testContext(), sharedBucket, 'eng-abc', {keepData: false})
-    expect(result).toMatchObject({bucket: 'cleanup_failed', cleanup_error: expect.stringContaining('not bound to any engagement index')})
+    expect(result).toMatchObject({
+      bucket: 'cleanup_failed',
+      cleanup_error: expect.stringContaining('not bound to any engagement index'),
+    })
     expect(s3Mock).not.toHaveReceivedCommandWith(ListObjectVersionsCommand, {Bucket: own})
     expect(s3Mock).not.toHaveReceivedCommand(DeleteBucketCommand)
   })
@@ -398,7 +447,10 @@ describe('deleteEngagement', () => {
     ]
     function derivedBucketExists(tags: {Key: string; Value: string}[]) {
       s3Mock.on(ListObjectVersionsCommand).resolves({IsTruncated: false})
-      s3Mock.on(ListObjectVersionsCommand, {Bucket: own}).resolves({Versions: [{Key: 'auditforge/engagements/eng-abc/findings.json', VersionId: 'v'}], IsTruncated: false})
+      s3Mock.on(ListObjectVersionsCommand, {Bucket: own}).resolves({
+        Versions: [{Key: 'auditforge/engagements/eng-abc/findings.json', VersionId: 'v'}],
+        IsTruncated: false,
+      })
       s3Mock.on(DeleteObjectsCommand).resolves({})
       s3Mock.on(PutObjectCommand).resolves({})
       s3Mock.on(HeadBucketCommand, {Bucket: own}).resolves({})
@@ -411,7 +463,12 @@ describe('deleteEngagement', () => {
     it('is decommissioned when it is bound to this index', async () => {
       derivedBucketExists(boundTags(sharedBucket))
       const result = await deleteEngagement(testContext(), sharedBucket, 'eng-abc', {keepData: false})
-      expect(result).toMatchObject({source_bucket: '', bucket_name: own, bucket: 'decommissioned', bucket_objects_deleted: 1})
+      expect(result).toMatchObject({
+        source_bucket: '',
+        bucket_name: own,
+        bucket: 'decommissioned',
+        bucket_objects_deleted: 1,
+      })
       expect(s3Mock).toHaveReceivedCommandWith(DeleteBucketCommand, {Bucket: own, ExpectedBucketOwner: accountId})
     })
 
@@ -421,7 +478,11 @@ describe('deleteEngagement', () => {
     ])('is left in place when %s', async (_what, tags, reason) => {
       derivedBucketExists(tags)
       const result = await deleteEngagement(testContext(), sharedBucket, 'eng-abc', {keepData: false})
-      expect(result).toMatchObject({bucket_name: own, bucket: 'left_in_place', cleanup_error: expect.stringContaining(reason)})
+      expect(result).toMatchObject({
+        bucket_name: own,
+        bucket: 'left_in_place',
+        cleanup_error: expect.stringContaining(reason),
+      })
       expect(s3Mock).not.toHaveReceivedCommandWith(ListObjectVersionsCommand, {Bucket: own})
       expect(s3Mock).not.toHaveReceivedCommand(DeleteBucketCommand)
     })
@@ -437,7 +498,9 @@ describe('deleteEngagement', () => {
 
   it('an unknown engagement is exit 3 and nothing is deleted', async () => {
     indexWith(recordOf('eng-abcd'))
-    await expect(deleteEngagement(testContext(), sharedBucket, 'eng-abc', {keepData: false})).rejects.toMatchObject({exit: 3})
+    await expect(deleteEngagement(testContext(), sharedBucket, 'eng-abc', {keepData: false})).rejects.toMatchObject({
+      exit: 3,
+    })
     expect(s3Mock).not.toHaveReceivedCommand(DeleteObjectsCommand)
     expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand)
   })

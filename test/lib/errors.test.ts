@@ -15,7 +15,11 @@ import {
 } from '../../src/lib/errors.js'
 import {s3Error, systemError} from './fixtures.js'
 
-const context = {action: 'Reading findings', bucket: 'platform-shared', key: 'auditforge/engagements/eng-abc/findings.json'}
+const context = {
+  action: 'Reading findings',
+  bucket: 'platform-shared',
+  key: 'auditforge/engagements/eng-abc/findings.json',
+}
 
 describe('describeAwsError', () => {
   it('AccessDenied → exit 1, access_denied, naming action, bucket and key', () => {
@@ -23,7 +27,9 @@ describe('describeAwsError', () => {
     expect(error).toBeInstanceOf(AuditforgeError)
     expect(error.exit).toBe(1)
     expect(error.code).toBe('access_denied')
-    expect(error.message).toBe('Reading findings s3://platform-shared/auditforge/engagements/eng-abc/findings.json: access denied')
+    expect(error.message).toBe(
+      'Reading findings s3://platform-shared/auditforge/engagements/eng-abc/findings.json: access denied',
+    )
     expect(error.suggestion).toBeTruthy()
     expect(error.message).not.toContain('\n')
   })
@@ -33,10 +39,13 @@ describe('describeAwsError', () => {
   })
 
   it('NoSuchBucket → exit 3', () => {
-    const error = describeAwsError(new NoSuchBucket({$metadata: {httpStatusCode: 404}, message: 'The specified bucket does not exist'}), {
-      action: 'Listing objects',
-      bucket: 'gone-bucket',
-    })
+    const error = describeAwsError(
+      new NoSuchBucket({$metadata: {httpStatusCode: 404}, message: 'The specified bucket does not exist'}),
+      {
+        action: 'Listing objects',
+        bucket: 'gone-bucket',
+      },
+    )
     expect(error.exit).toBe(3)
     expect(error.code).toBe('no_such_bucket')
     expect(error.message).toContain('Listing objects')
@@ -50,7 +59,11 @@ describe('describeAwsError', () => {
   })
 
   it('PreconditionFailed / 412 → exit 6 conflict', () => {
-    for (const error of [s3Error('PreconditionFailed', 412), s3Error('Unknown', 412), s3Error('ConditionalRequestConflict', 409)]) {
+    for (const error of [
+      s3Error('PreconditionFailed', 412),
+      s3Error('Unknown', 412),
+      s3Error('ConditionalRequestConflict', 409),
+    ]) {
       const described = describeAwsError(error, context)
       expect(described.exit).toBe(6)
       expect(described.code).toBe('conflict')
@@ -59,7 +72,10 @@ describe('describeAwsError', () => {
   })
 
   it('SlowDown → exit 1 throttled', () => {
-    const error = describeAwsError(s3Error('SlowDown', 503, 'Please reduce your request rate.'), {action: 'Deleting objects', bucket: 'b-1'})
+    const error = describeAwsError(s3Error('SlowDown', 503, 'Please reduce your request rate.'), {
+      action: 'Deleting objects',
+      bucket: 'b-1',
+    })
     expect(error.exit).toBe(1)
     expect(error.code).toBe('throttled')
     expect(error.message).toContain('Deleting objects s3://b-1')
@@ -70,7 +86,9 @@ describe('describeAwsError', () => {
     const error = describeAwsError(systemError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:1'), context)
     expect(error.code).toBe('network')
     expect(error.exit).toBe(1)
-    expect(error.message).toContain('Reading findings s3://platform-shared/auditforge/engagements/eng-abc/findings.json')
+    expect(error.message).toContain(
+      'Reading findings s3://platform-shared/auditforge/engagements/eng-abc/findings.json',
+    )
     expect(error.message).toContain('ECONNREFUSED')
   })
 
@@ -81,14 +99,19 @@ describe('describeAwsError', () => {
   })
 
   it('an AggregateError with an empty message (Node 20 happy eyeballs) and code ECONNREFUSED is a network error', () => {
-    const error = Object.assign(new AggregateError([systemError('ECONNREFUSED', 'connect ECONNREFUSED ::1:1')], ''), {code: 'ECONNREFUSED'})
+    const error = Object.assign(new AggregateError([systemError('ECONNREFUSED', 'connect ECONNREFUSED ::1:1')], ''), {
+      code: 'ECONNREFUSED',
+    })
     const described = describeAwsError(error, context)
     expect(described.code).toBe('network')
     expect(described.message).toContain('(ECONNREFUSED)')
   })
 
   it('anything else is exit 1 with the code and the first line of the message', () => {
-    const error = describeAwsError(s3Error('InternalError', 500, 'We encountered an internal error.\nPlease try again.'), context)
+    const error = describeAwsError(
+      s3Error('InternalError', 500, 'We encountered an internal error.\nPlease try again.'),
+      context,
+    )
     expect(error.exit).toBe(1)
     expect(error.code).toBe('aws_error')
     expect(error.message).toBe(
@@ -97,8 +120,12 @@ describe('describeAwsError', () => {
   })
 
   it('names only the action when there is no bucket, and only the bucket when there is no key', () => {
-    expect(describeAwsError(s3Error('AccessDenied', 403), {action: 'Looking up the caller'}).message).toBe('Looking up the caller: access denied')
-    expect(describeAwsError(s3Error('AccessDenied', 403), {action: 'Tagging', bucket: 'b-1'}).message).toBe('Tagging s3://b-1: access denied')
+    expect(describeAwsError(s3Error('AccessDenied', 403), {action: 'Looking up the caller'}).message).toBe(
+      'Looking up the caller: access denied',
+    )
+    expect(describeAwsError(s3Error('AccessDenied', 403), {action: 'Tagging', bucket: 'b-1'}).message).toBe(
+      'Tagging s3://b-1: access denied',
+    )
   })
 
   it('passes AuditforgeErrors through unchanged', () => {
@@ -129,7 +156,9 @@ describe('error classification', () => {
     expect(isNotFound(s3Error('NotFound', 404))).toBe(true)
     expect(isNotFound(s3Error('AccessDenied', 403))).toBe(false)
     expect(isAccessDenied(s3Error('AllAccessDisabled', 403))).toBe(true)
-    expect(isAccessDenied(new S3ServiceException({name: 'Unknown', $fault: 'client', $metadata: {httpStatusCode: 403}}))).toBe(true)
+    expect(
+      isAccessDenied(new S3ServiceException({name: 'Unknown', $fault: 'client', $metadata: {httpStatusCode: 403}})),
+    ).toBe(true)
     // A 403 with a code of its own says something more precise than "access denied".
     expect(isAccessDenied(s3Error('InvalidObjectState', 403))).toBe(false)
     expect(isAccessDenied(s3Error('SignatureDoesNotMatch', 403))).toBe(false)
@@ -138,8 +167,18 @@ describe('error classification', () => {
   it('only 412 PreconditionFailed and 409 ConditionalRequestConflict are conflicts', () => {
     expect(isPreconditionFailure(s3Error('PreconditionFailed', 412))).toBe(true)
     expect(isPreconditionFailure(s3Error('ConditionalRequestConflict', 409))).toBe(true)
-    expect(isPreconditionFailure(new S3ServiceException({name: 'Unknown', $fault: 'client', $metadata: {httpStatusCode: 412}}))).toBe(true)
-    for (const code of ['OperationAborted', 'InvalidBucketState', 'BucketNotEmpty', 'BucketAlreadyOwnedByYou', 'SomethingNew']) {
+    expect(
+      isPreconditionFailure(
+        new S3ServiceException({name: 'Unknown', $fault: 'client', $metadata: {httpStatusCode: 412}}),
+      ),
+    ).toBe(true)
+    for (const code of [
+      'OperationAborted',
+      'InvalidBucketState',
+      'BucketNotEmpty',
+      'BucketAlreadyOwnedByYou',
+      'SomethingNew',
+    ]) {
       expect(isPreconditionFailure(s3Error(code, 409)), code).toBe(false)
     }
   })
@@ -153,7 +192,11 @@ describe('describeAwsError: precise classes', () => {
   })
 
   it.each([
-    ['OperationAborted', 'operation_aborted', /another operation on this bucket is still in progress \(OperationAborted\)$/],
+    [
+      'OperationAborted',
+      'operation_aborted',
+      /another operation on this bucket is still in progress \(OperationAborted\)$/,
+    ],
     ['InvalidBucketState', 'invalid_bucket_state', /the bucket's state does not allow this \(InvalidBucketState: /],
     ['BucketNotEmpty', 'bucket_not_empty', /: the bucket is not empty$/],
     ['SomethingNew', 'aws_error', /: SomethingNew: /],
@@ -166,39 +209,64 @@ describe('describeAwsError: precise classes', () => {
   })
 
   it('InvalidObjectState (403) says the object is archived and names the key, not "access denied"', () => {
-    const archived = Object.assign(s3Error('InvalidObjectState', 403, 'The operation is not valid for the object\'s storage class'), {StorageClass: 'DEEP_ARCHIVE'})
+    const archived = Object.assign(
+      s3Error('InvalidObjectState', 403, "The operation is not valid for the object's storage class"),
+      {StorageClass: 'DEEP_ARCHIVE'},
+    )
     const error = describeAwsError(archived, context)
     expect(error.exit).toBe(ExitCode.failed)
     expect(error.code).toBe('archived')
-    expect(error.message).toBe(`Reading findings s3://platform-shared/${context.key}: the object is archived (DEEP_ARCHIVE); restore it first`)
+    expect(error.message).toBe(
+      `Reading findings s3://platform-shared/${context.key}: the object is archived (DEEP_ARCHIVE); restore it first`,
+    )
     expect(error.message).not.toMatch(/access denied/)
     expect(describeAwsError(s3Error('InvalidObjectState', 403), context).message).toContain('(GLACIER or DEEP_ARCHIVE)')
   })
 
   it('a 403 with another code is described by that code', () => {
-    const error = describeAwsError(s3Error('SignatureDoesNotMatch', 403, 'The request signature we calculated does not match'), context)
+    const error = describeAwsError(
+      s3Error('SignatureDoesNotMatch', 403, 'The request signature we calculated does not match'),
+      context,
+    )
     expect(error.code).toBe('aws_error')
     expect(error.message).toContain('SignatureDoesNotMatch')
   })
 
   it('an answer the SDK could not parse is "not an S3 response"', () => {
-    const parse = Object.assign(new SyntaxError("Unexpected token '<', \"<html>\" is not valid JSON\n  Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object."), {
-      $response: {statusCode: 200, headers: {'content-type': 'text/html'}},
-      $metadata: {httpStatusCode: 200},
-    })
+    const parse = Object.assign(
+      new SyntaxError(
+        'Unexpected token \'<\', "<html>" is not valid JSON\n  Deserialization error: to see the raw response, inspect the hidden field {error}.$response on this object.',
+      ),
+      {
+        $response: {statusCode: 200, headers: {'content-type': 'text/html'}},
+        $metadata: {httpStatusCode: 200},
+      },
+    )
     const error = describeAwsError(parse, context)
     expect(error.code).toBe('not_s3')
     expect(error.exit).toBe(ExitCode.failed)
-    expect(error.message).toBe(`Reading findings s3://platform-shared/${context.key}: the endpoint's answer is not an S3 response (HTTP 200)`)
+    expect(error.message).toBe(
+      `Reading findings s3://platform-shared/${context.key}: the endpoint's answer is not an S3 response (HTTP 200)`,
+    )
   })
 
   it('an HTML error page without an S3 error code is "not an S3 response"', () => {
-    const page = Object.assign(new S3ServiceException({name: 'Unknown', $fault: 'server', $metadata: {httpStatusCode: 502}, message: 'UnknownError'}), {
-      $response: {statusCode: 502, headers: {'content-type': 'text/html; charset=utf-8'}},
-    })
+    const page = Object.assign(
+      new S3ServiceException({
+        name: 'Unknown',
+        $fault: 'server',
+        $metadata: {httpStatusCode: 502},
+        message: 'UnknownError',
+      }),
+      {
+        $response: {statusCode: 502, headers: {'content-type': 'text/html; charset=utf-8'}},
+      },
+    )
     expect(describeAwsError(page, context).message).toMatch(/the endpoint's answer is not an S3 response \(HTTP 502\)$/)
     // S3's own XML errors are not.
-    const xml = Object.assign(s3Error('InternalError', 500, 'We encountered an internal error'), {$response: {statusCode: 500, headers: {'content-type': 'application/xml'}}})
+    const xml = Object.assign(s3Error('InternalError', 500, 'We encountered an internal error'), {
+      $response: {statusCode: 500, headers: {'content-type': 'application/xml'}},
+    })
     expect(describeAwsError(xml, context).code).toBe('aws_error')
   })
 })
@@ -223,10 +291,17 @@ describe('describeAwsError: timeouts and the endpoint', () => {
   })
 
   it('a network failure names the endpoint it was sent to', () => {
-    const refused = markTransportFailure(systemError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:9'), 'http://127.0.0.1:9')
-    expect(describeAwsError(refused, {action: 'Listing buckets'}).message).toBe('Listing buckets: could not reach http://127.0.0.1:9 (connect ECONNREFUSED 127.0.0.1:9)')
+    const refused = markTransportFailure(
+      systemError('ECONNREFUSED', 'connect ECONNREFUSED 127.0.0.1:9'),
+      'http://127.0.0.1:9',
+    )
+    expect(describeAwsError(refused, {action: 'Listing buckets'}).message).toBe(
+      'Listing buckets: could not reach http://127.0.0.1:9 (connect ECONNREFUSED 127.0.0.1:9)',
+    )
     const reset = markTransportFailure(systemError('ECONNRESET', 'aborted'), 'https://s3.eu-west-1.amazonaws.com')
-    expect(describeAwsError(reset, {action: 'Listing buckets'}).message).toBe('Listing buckets: the connection to https://s3.eu-west-1.amazonaws.com was cut (aborted)')
+    expect(describeAwsError(reset, {action: 'Listing buckets'}).message).toBe(
+      'Listing buckets: the connection to https://s3.eu-west-1.amazonaws.com was cut (aborted)',
+    )
   })
 
   it('the first mark wins: retries keep the endpoint and bound of the failure', () => {
@@ -245,6 +320,10 @@ describe('attempt', () => {
     const failure = attempt({action: 'Writing findings', bucket: 'b-1', key: 'k'}, async () => {
       throw s3Error('AccessDenied', 403)
     })
-    await expect(failure).rejects.toMatchObject({code: 'access_denied', exit: 1, message: 'Writing findings s3://b-1/k: access denied'})
+    await expect(failure).rejects.toMatchObject({
+      code: 'access_denied',
+      exit: 1,
+      message: 'Writing findings s3://b-1/k: access denied',
+    })
   })
 })

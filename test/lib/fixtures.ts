@@ -19,7 +19,11 @@ export const callerArn = 'arn:aws:iam::123456789012:user/test'
 export const sharedBucket = 'platform-shared'
 
 /** An AwsContext over a real S3Client class (which the test file's mockClient intercepts). */
-export function testContext(flags: SettingFlags = {}, env: Record<string, string | undefined> = {}, region = 'us-east-1'): AwsContext {
+export function testContext(
+  flags: SettingFlags = {},
+  env: Record<string, string | undefined> = {},
+  region = 'us-east-1',
+): AwsContext {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
   return {
     s3: new S3Client({region, credentials: {accessKeyId: 'x', secretAccessKey: 'x'}}),
@@ -36,7 +40,12 @@ export function streamBody(text: string) {
 
 /** An S3 service error as the SDK throws it for an unmodelled code. */
 export function s3Error(name: string, httpStatusCode: number, message = `${name} (test)`): S3ServiceException {
-  return new S3ServiceException({name, $fault: httpStatusCode >= 500 ? 'server' : 'client', $metadata: {httpStatusCode}, message})
+  return new S3ServiceException({
+    name,
+    $fault: httpStatusCode >= 500 ? 'server' : 'client',
+    $metadata: {httpStatusCode},
+    message,
+  })
 }
 
 /** A Node system error as the HTTP handler throws it (name "Error", the errno code in `code`). */

@@ -1,7 +1,13 @@
 import {parse} from 'lossless-json'
 import {describe, expect, it} from 'vitest'
 
-import {type EngagementRecord, cloneRecords, parseIndex, serializeIndex, stringifyJson} from '../../src/lib/index-document.js'
+import {
+  type EngagementRecord,
+  cloneRecords,
+  parseIndex,
+  serializeIndex,
+  stringifyJson,
+} from '../../src/lib/index-document.js'
 import {AuditforgeError} from '../../src/lib/errors.js'
 import {renderEngagement} from '../../src/ui/records.js'
 import {sharedBucket} from './fixtures.js'
@@ -54,13 +60,28 @@ function entry(id: string, extra: Record<string, unknown> = {}): Record<string, 
 
 const shapes: [string, unknown][] = [
   ['a top-level array', [record('eng-aaa', tricky), record('eng-bbb')]],
-  ['a wrapped list with other top-level fields', {version: '#3', generated_at: '#1700000000.0', meta: tricky, engagements: [record('eng-aaa', tricky)], trailer: 'x'}],
-  ['a wrapped map whose entries repeat their id', {schema: 'v2', engagements: {'eng-aaa': record('eng-aaa', tricky), 'eng-bbb': record('eng-bbb')}}],
+  [
+    'a wrapped list with other top-level fields',
+    {
+      version: '#3',
+      generated_at: '#1700000000.0',
+      meta: tricky,
+      engagements: [record('eng-aaa', tricky)],
+      trailer: 'x',
+    },
+  ],
+  [
+    'a wrapped map whose entries repeat their id',
+    {schema: 'v2', engagements: {'eng-aaa': record('eng-aaa', tricky), 'eng-bbb': record('eng-bbb')}},
+  ],
   ['a wrapped map whose entries do not', {engagements: {'eng-aaa': entry('eng-aaa', tricky)}, count: '#1.0'}],
   ['a top-level map whose entries repeat their id', {'eng-aaa': record('eng-aaa', tricky)}],
   ['a top-level map whose entries do not', {'eng-aaa': entry('eng-aaa', tricky), 'eng-bbb': entry('eng-bbb')}],
   ['a map mixing both', {'eng-aaa': entry('eng-aaa', tricky), 'eng-bbb': record('eng-bbb')}],
-  ['a record with engagement_id not first', {engagements: {'eng-aaa': {name: 'A', engagement_id: 'eng-aaa', seq: '#12345678901234567891'}}}],
+  [
+    'a record with engagement_id not first',
+    {engagements: {'eng-aaa': {name: 'A', engagement_id: 'eng-aaa', seq: '#12345678901234567891'}}},
+  ],
 ]
 
 /** Parses with lossless-json, so two documents compare number by number as written. */
@@ -71,7 +92,11 @@ function corruptMessage(text: string): string {
     parseIndex(text, sharedBucket)
   } catch (error) {
     expect(error).toBeInstanceOf(AuditforgeError)
-    expect(error).toMatchObject({code: 'index_corrupt', exit: 1, suggestion: expect.stringContaining('Restore a good version')})
+    expect(error).toMatchObject({
+      code: 'index_corrupt',
+      exit: 1,
+      suggestion: expect.stringContaining('Restore a good version'),
+    })
     return (error as Error).message
   }
   throw new Error(`parsed as valid: ${text}`)
@@ -130,9 +155,20 @@ describe('index document: lossless round trip', () => {
   })
 
   it('known fields are plain strings; unknown numbers print their digits in JSON and in tables', () => {
-    const {records} = parseIndex(platformText([record('eng-aaa', {seq: '#12345678901234567891', ratio: '#1.0', deep: {n: '#-0'}})]), sharedBucket)
+    const {records} = parseIndex(
+      platformText([record('eng-aaa', {seq: '#12345678901234567891', ratio: '#1.0', deep: {n: '#-0'}})]),
+      sharedBucket,
+    )
     const [parsed] = records
-    for (const field of ['engagement_id', 'name', 'client_id', 'created_at', 'source_bucket', 'findings_key', 'audit_log_key']) {
+    for (const field of [
+      'engagement_id',
+      'name',
+      'client_id',
+      'created_at',
+      'source_bucket',
+      'findings_key',
+      'audit_log_key',
+    ]) {
       expect(typeof parsed[field]).toBe('string')
     }
     expect(stringifyJson(parsed)).toContain('"seq":12345678901234567891,"ratio":1.0,"deep":{"n":-0}')
@@ -156,7 +192,9 @@ describe('index document: corrupt indexes', () => {
     ['a wrapped map', {engagements: {'eng-aaa': record('eng-bbb')}}],
     ['a top-level map', {'eng-aaa': record('eng-aaa'), 'eng-ccc': record('eng-ddd')}],
   ])('%s whose key and engagement_id disagree', (_what, document) => {
-    expect(corruptMessage(JSON.stringify(document))).toMatch(/is corrupt: entry "eng-(aaa|ccc)" holds engagement_id "eng-(bbb|ddd)"/)
+    expect(corruptMessage(JSON.stringify(document))).toMatch(
+      /is corrupt: entry "eng-(aaa|ccc)" holds engagement_id "eng-(bbb|ddd)"/,
+    )
   })
 
   it.each([
@@ -167,9 +205,15 @@ describe('index document: corrupt indexes', () => {
   })
 
   it.each([
-    ['a wrapped map, different entries', `{"engagements": {"eng-aaa": ${JSON.stringify(entry('eng-aaa'))}, "eng-aaa": {"name": "Other"}}}`],
+    [
+      'a wrapped map, different entries',
+      `{"engagements": {"eng-aaa": ${JSON.stringify(entry('eng-aaa'))}, "eng-aaa": {"name": "Other"}}}`,
+    ],
     ['a wrapped map, identical entries', `{"engagements": {"eng-aaa": {"name": "A"}, "eng-aaa": {"name": "A"}}}`],
-    ['a top-level map, different entries', `{"eng-aaa": {"name": "A"}, "eng-bbb": {"name": "B"}, "eng-aaa": {"name": "C"}}`],
+    [
+      'a top-level map, different entries',
+      `{"eng-aaa": {"name": "A"}, "eng-bbb": {"name": "B"}, "eng-aaa": {"name": "C"}}`,
+    ],
     ['a top-level map, the key spelt with an escape', `{"eng-aaa": {"name": "A"}, "eng-\\u0061aa": {"name": "A"}}`],
   ])('a repeated JSON key in %s', (_what, text) => {
     expect(corruptMessage(text)).toMatch(/the key "eng-aaa" appears twice in one object/)
@@ -180,19 +224,44 @@ describe('index document: corrupt indexes', () => {
   })
 
   it('keys repeated in different objects are fine', () => {
-    const text = platformText([record('eng-aaa', {meta: {name: 'x', "a\"b": 1}}), record('eng-bbb', {meta: {name: 'y', "a\"b": 2}})])
+    const text = platformText([
+      record('eng-aaa', {meta: {name: 'x', 'a"b': 1}}),
+      record('eng-bbb', {meta: {name: 'y', 'a"b': 2}}),
+    ])
     expect(parseIndex(text, sharedBucket).records).toHaveLength(2)
   })
 
   it.each([
-    ['source_bucket a number', [record('eng-aaa', {source_bucket: 5})], /engagement "eng-aaa" has a source_bucket that is not a string \(5\)/],
+    [
+      'source_bucket a number',
+      [record('eng-aaa', {source_bucket: 5})],
+      /engagement "eng-aaa" has a source_bucket that is not a string \(5\)/,
+    ],
     ['source_bucket null', [record('eng-aaa', {source_bucket: null})], /source_bucket that is not a string \(null\)/],
-    ['engagement_id a number', [record('eng-aaa', {engagement_id: 12345678901234567891n})], /entry 0 has no engagement_id/],
-    ['name an object', {engagements: {'eng-aaa': entry('eng-aaa', {name: {first: 'x'}})}}, /entry "eng-aaa" has a name that is not a string/],
-    ['created_at a number', {'eng-aaa': entry('eng-aaa', {created_at: 1700000000})}, /created_at that is not a string \(1700000000\)/],
-    ['a map entry with a numeric engagement_id', {engagements: {'eng-aaa': {engagement_id: 7}}}, /engagement_id that is not a string/],
+    [
+      'engagement_id a number',
+      [record('eng-aaa', {engagement_id: 12345678901234567891n})],
+      /entry 0 has no engagement_id/,
+    ],
+    [
+      'name an object',
+      {engagements: {'eng-aaa': entry('eng-aaa', {name: {first: 'x'}})}},
+      /entry "eng-aaa" has a name that is not a string/,
+    ],
+    [
+      'created_at a number',
+      {'eng-aaa': entry('eng-aaa', {created_at: 1700000000})},
+      /created_at that is not a string \(1700000000\)/,
+    ],
+    [
+      'a map entry with a numeric engagement_id',
+      {engagements: {'eng-aaa': {engagement_id: 7}}},
+      /engagement_id that is not a string/,
+    ],
   ])('a known field of the wrong type: %s', (_what, document, reason) => {
-    const text = JSON.stringify(document, (_key, value) => (typeof value === 'bigint' ? `#${value}` : value)).replaceAll(/"#([^"]*)"/g, '$1')
+    const text = JSON.stringify(document, (_key, value) =>
+      typeof value === 'bigint' ? `#${value}` : value,
+    ).replaceAll(/"#([^"]*)"/g, '$1')
     expect(corruptMessage(text)).toMatch(reason)
   })
 })

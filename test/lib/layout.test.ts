@@ -82,8 +82,12 @@ describe('engagement keys', () => {
     expect(engagementKeys.prefix('eng-abc')).toBe('auditforge/engagements/eng-abc/')
     expect(engagementKeys.findings('eng-abc')).toBe('auditforge/engagements/eng-abc/findings.json')
     expect(engagementKeys.auditLogPrefix('eng-abc')).toBe('auditforge/engagements/eng-abc/audit_log/')
-    expect(engagementKeys.auditLogShard('eng-abc', 0)).toBe('auditforge/engagements/eng-abc/audit_log/shard-00000.jsonl')
-    expect(engagementKeys.auditLogShard('eng-abc', 42)).toBe('auditforge/engagements/eng-abc/audit_log/shard-00042.jsonl')
+    expect(engagementKeys.auditLogShard('eng-abc', 0)).toBe(
+      'auditforge/engagements/eng-abc/audit_log/shard-00000.jsonl',
+    )
+    expect(engagementKeys.auditLogShard('eng-abc', 42)).toBe(
+      'auditforge/engagements/eng-abc/audit_log/shard-00042.jsonl',
+    )
     expect(engagementKeys.source('eng-abc', 'a/b.pdf')).toBe('auditforge/engagements/eng-abc/source/a/b.pdf')
     expect(engagementKeys.index('eng-abc', 'vectors.bin')).toBe('auditforge/engagements/eng-abc/index/vectors.bin')
     expect(engagementKeys.deliverable('eng-abc', 'docx')).toBe('auditforge/deliverables/eng-abc.docx')
@@ -94,9 +98,15 @@ describe('engagement keys', () => {
   it('formats export keys as <id>-<YYYYMMDDTHHMMSS.mmmZ>-<token>.<ext>, unique per request and sorted by time', () => {
     const at = new Date(Date.UTC(2024, 2, 5, 7, 8, 9, 123))
     expect(exportTimestamp(at)).toBe('20240305T070809.123Z')
-    expect(engagementKeys.export('eng-abc', at, 'jsonl', '0a1b2c')).toBe('auditforge/exports/eng-abc-20240305T070809.123Z-0a1b2c.jsonl')
-    expect(engagementKeys.export('eng-abc', at, 'json', 'ffffff')).toBe('auditforge/exports/eng-abc-20240305T070809.123Z-ffffff.json')
-    expect(engagementKeys.export('eng-abc', at, 'json')).toMatch(/^auditforge\/exports\/eng-abc-\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}\.json$/)
+    expect(engagementKeys.export('eng-abc', at, 'jsonl', '0a1b2c')).toBe(
+      'auditforge/exports/eng-abc-20240305T070809.123Z-0a1b2c.jsonl',
+    )
+    expect(engagementKeys.export('eng-abc', at, 'json', 'ffffff')).toBe(
+      'auditforge/exports/eng-abc-20240305T070809.123Z-ffffff.json',
+    )
+    expect(engagementKeys.export('eng-abc', at, 'json')).toMatch(
+      /^auditforge\/exports\/eng-abc-\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{6}\.json$/,
+    )
     // The same millisecond twice: two keys.
     const keys = new Set(Array.from({length: 50}, () => engagementKeys.export('eng-abc', at, 'jsonl')))
     expect(keys.size).toBe(50)
@@ -202,7 +212,9 @@ describe('ownsKey: exact key ownership', () => {
 
 describe('bucket names', () => {
   it('builds <prefix><short id>-<account id>', () => {
-    expect(engagementBucketName('metis-af-', 'eng-6715f196fa40', '741783034843')).toBe('metis-af-6715f196fa40-741783034843')
+    expect(engagementBucketName('metis-af-', 'eng-6715f196fa40', '741783034843')).toBe(
+      'metis-af-6715f196fa40-741783034843',
+    )
     expect(engagementBucketName('acme-', 'eng-abc', '123456789012')).toBe('acme-abc-123456789012')
   })
 
@@ -238,14 +250,18 @@ describe('bucket names', () => {
     expect(thrown(() => validateBucketName(name)).exit).toBe(2)
   })
 
-  it.each(['abc', 'a'.repeat(63), 'my.bucket-1', 'metis-af-6715f196fa40-741783034843'])('%s is a valid name', (name) => {
-    expect(bucketNameProblem(name)).toBeUndefined()
-    expect(validateBucketName(name)).toBe(name)
-  })
+  it.each(['abc', 'a'.repeat(63), 'my.bucket-1', 'metis-af-6715f196fa40-741783034843'])(
+    '%s is a valid name',
+    (name) => {
+      expect(bucketNameProblem(name)).toBeUndefined()
+      expect(validateBucketName(name)).toBe(name)
+    },
+  )
 
   it('validates bucket prefixes', () => {
     expect(validateBucketPrefix('metis-af-')).toBe('metis-af-')
-    for (const bad of ['', 'Metis-', '-x', 'a'.repeat(18), 'a..b', 'a_b']) expect(thrown(() => validateBucketPrefix(bad)).exit).toBe(2)
+    for (const bad of ['', 'Metis-', '-x', 'a'.repeat(18), 'a..b', 'a_b'])
+      expect(thrown(() => validateBucketPrefix(bad)).exit).toBe(2)
   })
 
   it('parses per-engagement bucket names back into id and account', () => {
@@ -258,19 +274,44 @@ describe('bucket names', () => {
   })
 
   it('builds and parses the account-regional form <prefix><short id>-<account id>-<region>-an', () => {
-    const name = engagementBucketName('metis-af-', 'eng-6715f196fa40', '741783034843', {namespace: 'account-regional', region: 'eu-west-1'})
+    const name = engagementBucketName('metis-af-', 'eng-6715f196fa40', '741783034843', {
+      namespace: 'account-regional',
+      region: 'eu-west-1',
+    })
     expect(name).toBe('metis-af-6715f196fa40-741783034843-eu-west-1-an')
-    expect(parseEngagementBucketName('metis-af-', name)).toEqual({engagementId: 'eng-6715f196fa40', accountId: '741783034843', region: 'eu-west-1'})
-    expect(parseEngagementBucketName('metis-af-', 'metis-af-abc-741783034843-us-gov-west-1-an')).toEqual({engagementId: 'eng-abc', accountId: '741783034843', region: 'us-gov-west-1'})
+    expect(parseEngagementBucketName('metis-af-', name)).toEqual({
+      engagementId: 'eng-6715f196fa40',
+      accountId: '741783034843',
+      region: 'eu-west-1',
+    })
+    expect(parseEngagementBucketName('metis-af-', 'metis-af-abc-741783034843-us-gov-west-1-an')).toEqual({
+      engagementId: 'eng-abc',
+      accountId: '741783034843',
+      region: 'us-gov-west-1',
+    })
     // A new id with the longest prefix and a long region still makes a valid name.
-    const long = engagementBucketName('a'.repeat(17), 'eng-6715f196fa40', '741783034843', {namespace: 'account-regional', region: 'ap-southeast-2'})
+    const long = engagementBucketName('a'.repeat(17), 'eng-6715f196fa40', '741783034843', {
+      namespace: 'account-regional',
+      region: 'ap-southeast-2',
+    })
     expect(bucketNameProblem(long)).toBeUndefined()
   })
 
   it('an account-regional name needs a region, and one too long for S3 is refused (exit 2)', () => {
-    expect(thrown(() => engagementBucketName('metis-af-', 'eng-abc', '741783034843', {namespace: 'account-regional'})).exit).toBe(2)
-    expect(thrown(() => engagementBucketName('metis-af-', 'eng-abc', '741783034843', {namespace: 'account-regional', region: 'Mars'})).exit).toBe(2)
-    const tooLong = thrown(() => engagementBucketName('a'.repeat(17), `eng-${'b'.repeat(32)}`, '123456789012', {namespace: 'account-regional', region: 'eu-west-1'}))
+    expect(
+      thrown(() => engagementBucketName('metis-af-', 'eng-abc', '741783034843', {namespace: 'account-regional'})).exit,
+    ).toBe(2)
+    expect(
+      thrown(() =>
+        engagementBucketName('metis-af-', 'eng-abc', '741783034843', {namespace: 'account-regional', region: 'Mars'}),
+      ).exit,
+    ).toBe(2)
+    const tooLong = thrown(() =>
+      engagementBucketName('a'.repeat(17), `eng-${'b'.repeat(32)}`, '123456789012', {
+        namespace: 'account-regional',
+        region: 'eu-west-1',
+      }),
+    )
     expect(tooLong.exit).toBe(2)
     expect(tooLong.message).toMatch(/3 to 63/)
   })

@@ -109,10 +109,16 @@ interface Stored {
 const storedChecksum = (body: string) => createHash('sha256').update(body).digest('base64').slice(0, 12)
 
 function s3Error(name: string, status: number): S3ServiceException {
-  return new S3ServiceException({name, $fault: status >= 500 ? 'server' : 'client', $metadata: {httpStatusCode: status}, message: `${name} (test)`})
+  return new S3ServiceException({
+    name,
+    $fault: status >= 500 ? 'server' : 'client',
+    $metadata: {httpStatusCode: status},
+    message: `${name} (test)`,
+  })
 }
 
-const noSuchBucket = () => new NoSuchBucket({$metadata: {httpStatusCode: 404}, message: 'The specified bucket does not exist'})
+const noSuchBucket = () =>
+  new NoSuchBucket({$metadata: {httpStatusCode: 404}, message: 'The specified bucket does not exist'})
 
 /**
  * An in-memory S3 behind the mock. Listing pages are deliberately small (3 keys) so the
@@ -148,7 +154,13 @@ class FakeS3 {
   versions = 0
 
   put(bucket: string, key: string, body: string, extra: Partial<Stored> = {}): void {
-    this.bucket(bucket).set(key, {body, size: Buffer.byteLength(body), etag: md5(body), versionId: `v${++this.versions}`, ...extra})
+    this.bucket(bucket).set(key, {
+      body,
+      size: Buffer.byteLength(body),
+      etag: md5(body),
+      versionId: `v${++this.versions}`,
+      ...extra,
+    })
   }
 
   writeIndex(records: EngagementRecord[]): void {
@@ -161,7 +173,9 @@ class FakeS3 {
 
   /** The bucket's keys, without migrate's evidence (a reserved prefix, never engagement data). */
   keys(bucket: string): string[] {
-    return [...(this.buckets.get(bucket)?.keys() ?? [])].filter((key) => !key.startsWith('auditforge/migrations/')).sort()
+    return [...(this.buckets.get(bucket)?.keys() ?? [])]
+      .filter((key) => !key.startsWith('auditforge/migrations/'))
+      .sort()
   }
 
   private existing(name: string | undefined): Map<string, Stored> {
@@ -216,7 +230,13 @@ class FakeS3 {
       const page = keys.slice(from, from + this.pageSize)
       const truncated = from + this.pageSize < keys.length
       return {
-        Versions: page.map((key) => ({Key: key, Size: bucket.get(key)!.size, ETag: bucket.get(key)!.etag, VersionId: bucket.get(key)!.versionId, IsLatest: true})),
+        Versions: page.map((key) => ({
+          Key: key,
+          Size: bucket.get(key)!.size,
+          ETag: bucket.get(key)!.etag,
+          VersionId: bucket.get(key)!.versionId,
+          IsLatest: true,
+        })),
         IsTruncated: truncated,
         NextKeyMarker: truncated ? page.at(-1) : undefined,
         NextVersionIdMarker: truncated ? bucket.get(page.at(-1)!)!.versionId : undefined,
@@ -230,7 +250,11 @@ class FakeS3 {
       const object = this.existing(input.Bucket).get(input.Key)
       if (!object) throw s3Error('NoSuchKey', 404)
       if (input.VersionId !== undefined && input.VersionId !== object.versionId) throw s3Error('NoSuchVersion', 404)
-      return {Body: sdkStreamMixin(Readable.from([Buffer.from(object.body)])), ETag: object.etag, ContentLength: object.size}
+      return {
+        Body: sdkStreamMixin(Readable.from([Buffer.from(object.body)])),
+        ETag: object.etag,
+        ContentLength: object.size,
+      }
     })
     s3Mock.on(PutObjectCommand).callsFake(async (input) => {
       const bucket = this.existing(input.Bucket)
@@ -250,7 +274,8 @@ class FakeS3 {
       // The pinned version must still be the current one (only current versions are kept here).
       const pinned = query ? new URLSearchParams(query).get('versionId') : null
       if (pinned !== null && pinned !== source.versionId) throw s3Error('NoSuchVersion', 404)
-      if (input.CopySourceIfMatch !== undefined && input.CopySourceIfMatch !== source.etag) throw s3Error('PreconditionFailed', 412)
+      if (input.CopySourceIfMatch !== undefined && input.CopySourceIfMatch !== source.etag)
+        throw s3Error('PreconditionFailed', 412)
       const target = this.existing(input.Bucket)
       if (input.IfNoneMatch === '*' && target.has(input.Key!)) throw s3Error('PreconditionFailed', 412)
       if (this.archived.has(key)) throw s3Error('InvalidObjectState', 403)
@@ -261,12 +286,17 @@ class FakeS3 {
       // S3 computes the checksum asked for from the bytes it wrote.
       const checksum = input.ChecksumAlgorithm === 'CRC64NVME' ? storedChecksum(body) : undefined
       target.set(input.Key!, {...source, body, size: Buffer.byteLength(body), etag, versionId, checksum})
-      return {CopyObjectResult: {ETag: etag, ...(checksum ? {ChecksumCRC64NVME: checksum} : {})}, VersionId: versionId, CopySourceVersionId: source.versionId}
+      return {
+        CopyObjectResult: {ETag: etag, ...(checksum ? {ChecksumCRC64NVME: checksum} : {})},
+        VersionId: versionId,
+        CopySourceVersionId: source.versionId,
+      }
     })
     s3Mock.on(HeadObjectCommand).callsFake(async (input) => {
       const object = this.existing(input.Bucket).get(input.Key)
       // Only current versions are kept: a version id that is not the current one is gone.
-      if (!object || (input.VersionId !== undefined && input.VersionId !== object.versionId)) throw new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})
+      if (!object || (input.VersionId !== undefined && input.VersionId !== object.versionId))
+        throw new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})
       return {
         ContentLength: object.size,
         ETag: object.etag,
@@ -274,19 +304,29 @@ class FakeS3 {
         Metadata: object.metadata,
         VersionId: object.versionId,
         ServerSideEncryption: this.kms ? 'aws:kms' : undefined,
-        ...(input.ChecksumMode === 'ENABLED' && object.checksum ? {ChecksumCRC64NVME: object.checksum, ChecksumType: 'FULL_OBJECT' as const} : {}),
+        ...(input.ChecksumMode === 'ENABLED' && object.checksum
+          ? {ChecksumCRC64NVME: object.checksum, ChecksumType: 'FULL_OBJECT' as const}
+          : {}),
       }
     })
-    s3Mock.on(GetObjectTaggingCommand).callsFake(async (input) => ({TagSet: this.existing(input.Bucket).get(input.Key)?.tags ?? []}))
+    s3Mock
+      .on(GetObjectTaggingCommand)
+      .callsFake(async (input) => ({TagSet: this.existing(input.Bucket).get(input.Key)?.tags ?? []}))
     s3Mock.on(CreateMultipartUploadCommand).callsFake(async () => ({UploadId: `upload-${++this.uploads}`}))
-    s3Mock.on(UploadPartCopyCommand).callsFake(async (input) => ({CopyPartResult: {ETag: `"part-${input.PartNumber}"`}}))
+    s3Mock
+      .on(UploadPartCopyCommand)
+      .callsFake(async (input) => ({CopyPartResult: {ETag: `"part-${input.PartNumber}"`}}))
     s3Mock.on(CompleteMultipartUploadCommand).callsFake(async (input) => {
       // The part copies are not simulated byte by byte: the completed object has the source's
       // bytes and, as on S3, a multipart ETag that is not an MD5 of them.
       const source = this.bucket(shared).get(input.Key!)!
       const parts = input.MultipartUpload!.Parts!.length
       const versionId = `v${++this.versions}`
-      this.bucket(input.Bucket!).set(input.Key!, {...source, etag: `"0123456789abcdef0123456789abcdef-${parts}"`, versionId})
+      this.bucket(input.Bucket!).set(input.Key!, {
+        ...source,
+        etag: `"0123456789abcdef0123456789abcdef-${parts}"`,
+        versionId,
+      })
       return {ETag: `"0123456789abcdef0123456789abcdef-${parts}"`, VersionId: versionId}
     })
   }
@@ -345,12 +385,12 @@ beforeEach(() => {
   fake = new FakeS3()
 })
 
-
 /** An outcome's differences as the text view prints them (the JSON carries them structured). */
-const differenceTexts = (outcome: {differences?: Parameters<typeof differenceText>[0][] | null}) => (outcome.differences ?? []).map((difference) => differenceText(difference))
+const differenceTexts = (outcome: {differences?: Parameters<typeof differenceText>[0][] | null}) =>
+  (outcome.differences ?? []).map((difference) => differenceText(difference))
 
 describe('planMigration', () => {
-  it('lists exactly each unmigrated engagement\'s own keys and mutates nothing', async () => {
+  it("lists exactly each unmigrated engagement's own keys and mutates nothing", async () => {
     const abc = 'eng-abc'
     const abcd = 'eng-abcd'
     fake.writeIndex([record(abc), record(abcd), record('eng-done', targetOf('eng-done'))])
@@ -388,7 +428,8 @@ describe('planMigration', () => {
 
   it('plans only the named engagement, and reports a named migrated one as already migrated', async () => {
     fake.writeIndex([record('eng-one'), record('eng-two'), record('eng-moved', targetOf('eng-moved'))])
-    for (const id of ['eng-one', 'eng-two', 'eng-moved']) fake.put(shared, `auditforge/engagements/${id}/findings.json`, '{}')
+    for (const id of ['eng-one', 'eng-two', 'eng-moved'])
+      fake.put(shared, `auditforge/engagements/${id}/findings.json`, '{}')
 
     const one = await planMigration(context(), shared, {engagementId: 'eng-two'})
     expect(one.engagements.map((engagement) => engagement.engagementId)).toEqual(['eng-two'])
@@ -397,7 +438,14 @@ describe('planMigration', () => {
     expect(moved.engagements).toEqual([])
     expect(moved.alreadyMigrated.map((entry) => entry.engagement_id)).toEqual(['eng-moved'])
     const outcomes = await executeMigration(context(), moved)
-    expect(outcomes).toEqual([expect.objectContaining({engagement_id: 'eng-moved', status: 'already_migrated', copied: 0, target_bucket: targetOf('eng-moved')})])
+    expect(outcomes).toEqual([
+      expect.objectContaining({
+        engagement_id: 'eng-moved',
+        status: 'already_migrated',
+        copied: 0,
+        target_bucket: targetOf('eng-moved'),
+      }),
+    ])
     expect(mutations()).toEqual([])
   })
 
@@ -415,13 +463,24 @@ describe('planMigration', () => {
     fake.writeIndex([record('eng-one')])
     await expect(planMigration(context(), shared, {engagementId: 'eng-../x'})).rejects.toMatchObject({exit: 2})
     expect(s3Mock.calls()).toHaveLength(0)
-    await expect(planMigration(context(), shared, {engagementId: 'eng-missing'})).rejects.toMatchObject({exit: 3, code: 'not_found'})
+    await expect(planMigration(context(), shared, {engagementId: 'eng-missing'})).rejects.toMatchObject({
+      exit: 3,
+      code: 'not_found',
+    })
     expect(mutations()).toEqual([])
   })
 
   it.each([
-    ['AccessDenied on the index', 'access_denied', () => s3Mock.on(GetObjectCommand).rejects(s3Error('AccessDenied', 403))],
-    ['AccessDenied on the listing', 'access_denied', () => s3Mock.on(ListObjectsV2Command).rejects(s3Error('AccessDenied', 403))],
+    [
+      'AccessDenied on the index',
+      'access_denied',
+      () => s3Mock.on(GetObjectCommand).rejects(s3Error('AccessDenied', 403)),
+    ],
+    [
+      'AccessDenied on the listing',
+      'access_denied',
+      () => s3Mock.on(ListObjectsV2Command).rejects(s3Error('AccessDenied', 403)),
+    ],
     ['NoSuchBucket', 'no_such_bucket', () => fake.buckets.delete(shared)],
   ] as const)('%s on the shared bucket gives status %s, no plan and no mutation', async (_name, status, breakIt) => {
     fake.writeIndex([record('eng-one')])
@@ -562,7 +621,9 @@ describe('executeMigration', () => {
     const [outcome] = await executeMigration(context(), await planMigration(context(), shared))
 
     expect(outcome.status).toBe('verification_failed')
-    expect(differenceTexts(outcome)).toEqual(expect.arrayContaining([expect.stringContaining(`size differs: ${keys[3]}`)]))
+    expect(differenceTexts(outcome)).toEqual(
+      expect.arrayContaining([expect.stringContaining(`size differs: ${keys[3]}`)]),
+    )
     expect(indexWrites()).toEqual([])
     expect(fake.bucket(shared).get(indexKey)!.body).toBe(indexBefore)
     expect(fake.readIndex()[0].source_bucket).toBe('')
@@ -573,7 +634,8 @@ describe('executeMigration', () => {
     fake.kms = true
     fake.writeIndex([record(id)])
     const keys = engagementKeys(id)
-    for (const key of keys) fake.put(shared, key, `${key} body`, {etag: `"${createHash('md5').update(`${key} kms source`).digest('hex')}"`})
+    for (const key of keys)
+      fake.put(shared, key, `${key} body`, {etag: `"${createHash('md5').update(`${key} kms source`).digest('hex')}"`})
     // The first run's flip fails: the copies and their evidence stay.
     s3Mock.on(PutObjectCommand, {Key: indexKey}).rejectsOnce(s3Error('AccessDenied', 403))
     const [first] = await executeMigration(context(), await planMigration(context(), shared))
@@ -594,7 +656,9 @@ describe('executeMigration', () => {
     fake.archived.add(keys[2])
     const [outcome] = await executeMigration(context(), await planMigration(context(), shared))
     expect(outcome.status).toBe('verification_failed')
-    expect(differenceTexts(outcome)).toEqual([expect.stringMatching(new RegExp(`^archived: ${keys[2].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} .*restore`))])
+    expect(differenceTexts(outcome)).toEqual([
+      expect.stringMatching(new RegExp(`^archived: ${keys[2].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} .*restore`)),
+    ])
     expect(migrationExitCode([outcome])).toBe(4)
     expect(indexWrites()).toEqual([])
   })
@@ -614,13 +678,15 @@ describe('executeMigration', () => {
     expect(outcome).toMatchObject({status: 'migrated', objects: keys.length - 1})
     expect(fake.keys(targetOf(id))).toEqual(keys.filter((key) => key !== gone).sort())
     // (and the run's lease, released at the end)
-    expect(s3Mock.commandCalls(DeleteObjectCommand).map((call) => [call.args[0].input.Bucket, call.args[0].input.Key])).toEqual([
+    expect(
+      s3Mock.commandCalls(DeleteObjectCommand).map((call) => [call.args[0].input.Bucket, call.args[0].input.Key]),
+    ).toEqual([
       [targetOf(id), gone],
       [shared, leaseKey(id)],
     ])
   })
 
-  it('records one engagement\'s failure and still migrates the others', async () => {
+  it("records one engagement's failure and still migrates the others", async () => {
     fake.writeIndex([record('eng-good'), record('eng-bad')])
     fake.put(shared, 'auditforge/engagements/eng-good/findings.json', 'good')
     fake.put(shared, 'auditforge/engagements/eng-bad/findings.json', 'bad')
@@ -640,7 +706,15 @@ describe('executeMigration', () => {
   it('copies keys that need encoding in CopySource byte for byte', async () => {
     const id = 'eng-names'
     fake.writeIndex([record(id)])
-    const names = ['a b.txt', 'a+b.txt', '100%.txt', 'naïve résumé 文件.txt', 'q?x=1&y#z.txt', "it's (1).txt", 'plus+and%2F.txt']
+    const names = [
+      'a b.txt',
+      'a+b.txt',
+      '100%.txt',
+      'naïve résumé 文件.txt',
+      'q?x=1&y#z.txt',
+      "it's (1).txt",
+      'plus+and%2F.txt',
+    ]
     const keys = names.map((name) => `auditforge/engagements/${id}/source/${name}`)
     for (const key of keys) fake.put(shared, key, `body of ${key}`)
 
@@ -649,7 +723,8 @@ describe('executeMigration', () => {
     expect(outcome.status).toBe('migrated')
     expect(fake.keys(targetOf(id))).toEqual([...keys].sort())
     for (const key of keys) expect(fake.bucket(targetOf(id)).get(key)!.body).toBe(`body of ${key}`)
-    for (const input of copyInputs()) expect(String(input.CopySource).split('?versionId=')[0]).not.toMatch(/[ +?#&\u0080-\uffff]|%(?![0-9A-F]{2})/)
+    for (const input of copyInputs())
+      expect(String(input.CopySource).split('?versionId=')[0]).not.toMatch(/[ +?#&\u0080-\uffff]|%(?![0-9A-F]{2})/)
   })
 
   it('copies large objects part by part with byte ranges, carrying content type, metadata and tags', async () => {
@@ -660,11 +735,17 @@ describe('executeMigration', () => {
     fake.put(shared, big, '0123456789A', {
       contentType: 'application/octet-stream',
       metadata: {origin: 'scanner', 'page-count': '3'},
-      tags: [{Key: 'class', Value: 'confidential'}, {Key: 'a b', Value: 'c&d=e'}],
+      tags: [
+        {Key: 'class', Value: 'confidential'},
+        {Key: 'a b', Value: 'c&d=e'},
+      ],
     })
     fake.put(shared, small, '{}')
 
-    const [outcome] = await executeMigration(context(), await planMigration(context(), shared), {multipartThreshold: 10, partSize: 4})
+    const [outcome] = await executeMigration(context(), await planMigration(context(), shared), {
+      multipartThreshold: 10,
+      partSize: 4,
+    })
 
     expect(outcome).toMatchObject({status: 'migrated', copied: 2})
     const target = targetOf(id)
@@ -684,7 +765,13 @@ describe('executeMigration', () => {
     const parts = s3Mock.commandCalls(UploadPartCopyCommand).map((call) => call.args[0].input)
     expect(parts.map((part) => [part.PartNumber, part.CopySourceRange])).toEqual([[1, 'bytes=0-10']])
     for (const part of parts) {
-      expect(part).toMatchObject({Bucket: target, Key: big, UploadId: 'upload-1', ExpectedBucketOwner: account, ExpectedSourceBucketOwner: account})
+      expect(part).toMatchObject({
+        Bucket: target,
+        Key: big,
+        UploadId: 'upload-1',
+        ExpectedBucketOwner: account,
+        ExpectedSourceBucketOwner: account,
+      })
       expect(part.CopySource).toBe(copySource(shared, big))
       expect(part.CopySourceIfMatch).toBe(md5('0123456789A'))
     }
@@ -708,7 +795,10 @@ describe('executeMigration', () => {
     fake.put(shared, `auditforge/engagements/${id}/source/big.bin`, 'x'.repeat(20))
     s3Mock.on(UploadPartCopyCommand).rejects(s3Error('InternalError', 500))
 
-    const [outcome] = await executeMigration(context(), await planMigration(context(), shared), {multipartThreshold: 10, partSize: 8})
+    const [outcome] = await executeMigration(context(), await planMigration(context(), shared), {
+      multipartThreshold: 10,
+      partSize: 8,
+    })
 
     expect(outcome.status).toBe('failed')
     expect(s3Mock.commandCalls(AbortMultipartUploadCommand).map((call) => call.args[0].input)).toEqual([
@@ -723,14 +813,24 @@ describe('executeMigration', () => {
     fake.writeIndex([record(id)])
     for (const key of engagementKeys(id)) fake.put(shared, key, `${key} body`)
     const plan = await planMigration(context(), shared)
-    const snapshots: {objectsDone: number; objectsTotal: number; bytesDone: number; bytesTotal: number; phase: string}[] = []
-    await migrateEngagement(context(), shared, plan.engagements[0], {onProgress: (snapshot) => snapshots.push(snapshot)})
+    const snapshots: {
+      objectsDone: number
+      objectsTotal: number
+      bytesDone: number
+      bytesTotal: number
+      phase: string
+    }[] = []
+    await migrateEngagement(context(), shared, plan.engagements[0], {
+      onProgress: (snapshot) => snapshots.push(snapshot),
+    })
     const last = snapshots.at(-1)!
     expect(last.phase).toBe('record')
     expect(last.objectsDone).toBe(last.objectsTotal)
     expect(last.objectsTotal).toBe(engagementKeys(id).length)
     expect(last.bytesDone).toBe(plan.engagements[0].bytes)
-    expect(snapshots.filter((snapshot) => snapshot.phase === 'copy').length).toBeGreaterThanOrEqual(engagementKeys(id).length)
+    expect(snapshots.filter((snapshot) => snapshot.phase === 'copy').length).toBeGreaterThanOrEqual(
+      engagementKeys(id).length,
+    )
   })
 })
 
@@ -766,18 +866,29 @@ describe('executeMigration with deep checks', () => {
     const id = 'eng-corrupt1'
     const keys = seeded(id)
     fake.corruptCopies.add(keys[3])
-    const [outcome] = await executeMigration(context(), await planMigration(context(), shared), {contentSample: keys.length})
+    const [outcome] = await executeMigration(context(), await planMigration(context(), shared), {
+      contentSample: keys.length,
+    })
 
     expect(outcome.status).toBe('verification_failed')
     expect(migrationExitCode([outcome])).toBe(4)
-    expect(differenceTexts(outcome)).toEqual([`content differs: ${keys[3]} (SHA-256 source ${sha256(`${keys[3]} body`)}, target ${sha256(fake.bucket(targetOf(id)).get(keys[3])!.body)})`])
+    expect(differenceTexts(outcome)).toEqual([
+      `content differs: ${keys[3]} (SHA-256 source ${sha256(`${keys[3]} body`)}, target ${sha256(fake.bucket(targetOf(id)).get(keys[3])!.body)})`,
+    ])
     expect(indexWrites()).toEqual([])
     expect(fake.readIndex()[0].source_bucket).toBe('')
     const [{summary}] = summaryWrites().slice(-1)
     expect(summary.verification).toMatchObject({result: 'failed', differences: 1})
     expect(summary.flipped_at).toBeNull()
     expect(summary.deep_checks?.checksums).toBeNull()
-    expect(summary.deep_checks?.content_sample).toMatchObject({result: 'failed', requested: keys.length, population: keys.length, sampled: keys.length, mismatches: 1, equal: keys.length - 1})
+    expect(summary.deep_checks?.content_sample).toMatchObject({
+      result: 'failed',
+      requested: keys.length,
+      population: keys.length,
+      sampled: keys.length,
+      mismatches: 1,
+      equal: keys.length - 1,
+    })
   })
 
   it('--checksums catches it before the flip too', async () => {
@@ -786,8 +897,19 @@ describe('executeMigration with deep checks', () => {
     fake.corruptCopies.add(keys[3])
     const [outcome] = await executeMigration(context(), await planMigration(context(), shared), {checksums: true})
     expect(outcome.status).toBe('verification_failed')
-    expect(differenceTexts(outcome)).toEqual([expect.stringMatching(new RegExp(`^checksum differs: ${keys[3].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(source CRC64NVME FULL_OBJECT .+, target CRC64NVME FULL_OBJECT .+\\)$`))])
-    expect(outcome.deep_checks!.checksums).toMatchObject({result: 'failed', objects: keys.length, compared: keys.length, mismatches: 1})
+    expect(differenceTexts(outcome)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^checksum differs: ${keys[3].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(source CRC64NVME FULL_OBJECT .+, target CRC64NVME FULL_OBJECT .+\\)$`,
+        ),
+      ),
+    ])
+    expect(outcome.deep_checks!.checksums).toMatchObject({
+      result: 'failed',
+      objects: keys.length,
+      compared: keys.length,
+      mismatches: 1,
+    })
     expect(indexWrites()).toEqual([])
   })
 
@@ -803,27 +925,56 @@ describe('executeMigration with deep checks', () => {
     })
 
     expect(outcome.status).toBe('migrated')
-    expect(outcome.deep_checks!.checksums).toMatchObject({result: 'passed', objects: keys.length, compared: keys.length, equal: keys.length, not_comparable: 0})
+    expect(outcome.deep_checks!.checksums).toMatchObject({
+      result: 'passed',
+      objects: keys.length,
+      compared: keys.length,
+      equal: keys.length,
+      not_comparable: 0,
+    })
     const sorted = [...keys].sort()
     const expectedSample = [sorted.at(-1)!, sorted[1], sorted[2]].sort()
-    expect(outcome.deep_checks!.content_sample).toMatchObject({result: 'passed', requested: 3, population: keys.length, sampled: 3, equal: 3})
-    expect(outcome.deep_checks!.content_sample!.objects.map((object) => [object.key, object.source_sha256, object.target_sha256])).toEqual(
-      expectedSample.map((key) => [key, sha256(`${key} body`), sha256(`${key} body`)]),
-    )
+    expect(outcome.deep_checks!.content_sample).toMatchObject({
+      result: 'passed',
+      requested: 3,
+      population: keys.length,
+      sampled: 3,
+      equal: 3,
+    })
+    expect(
+      outcome.deep_checks!.content_sample!.objects.map((object) => [
+        object.key,
+        object.source_sha256,
+        object.target_sha256,
+      ]),
+    ).toEqual(expectedSample.map((key) => [key, sha256(`${key} body`), sha256(`${key} body`)]))
     expect(draws).toBe(keys.length - 3)
     // The summary with the deep checks is written before the index flips.
     const writes = summaryWrites()
     const indexAt = history().findIndex(([name, input]) => name === 'PutObjectCommand' && input.Key === indexKey)
     expect(writes[0].order).toBeLessThan(indexAt)
-    expect(writes[0].summary).toMatchObject({flipped_at: null, verification: {result: 'passed'}, deep_checks: {checksums: {equal: keys.length}, content_sample: {sampled: 3}}})
+    expect(writes[0].summary).toMatchObject({
+      flipped_at: null,
+      verification: {result: 'passed'},
+      deep_checks: {checksums: {equal: keys.length}, content_sample: {sampled: 3}},
+    })
     // Checksums read with checksum mode, pinned to the versions the evidence names.
-    const heads = s3Mock.commandCalls(HeadObjectCommand).map((call) => call.args[0].input).filter((input) => input.ChecksumMode === 'ENABLED')
+    const heads = s3Mock
+      .commandCalls(HeadObjectCommand)
+      .map((call) => call.args[0].input)
+      .filter((input) => input.ChecksumMode === 'ENABLED')
     expect(heads).toHaveLength(2 * keys.length)
     for (const input of heads) expect(input.VersionId).toMatch(/^v\d+$/)
     const reads = s3Mock
       .commandCalls(GetObjectCommand)
       .map((call) => call.args[0].input)
-      .filter((input) => input.Key !== indexKey && input.Key !== tombstonesKey && !String(input.Key).startsWith('auditforge/migrations/') && !String(input.Key).startsWith('auditforge/leases/'))
+      .filter(
+        (input) =>
+          input.Key !== indexKey &&
+          input.Key !== tombstonesKey &&
+          !String(input.Key).startsWith('auditforge/migrations/') &&
+          !String(input.Key).startsWith('auditforge/leases/'),
+      )
     expect(reads).toHaveLength(6)
     for (const input of reads) expect(input.VersionId).toMatch(/^v\d+$/)
   })
@@ -844,13 +995,19 @@ describe('executeMigration with deep checks', () => {
     for (const key of keys) fake.put(shared, key, `${key} body`)
     const [outcome] = await executeMigration(context(), await planMigration(context(), shared), {checksums: true})
     expect(outcome.status).toBe('migrated')
-    expect(outcome.deep_checks!.checksums).toMatchObject({result: 'passed', compared: 0, not_comparable: keys.length, not_comparable_reasons: {no_source_checksum: keys.length}})
+    expect(outcome.deep_checks!.checksums).toMatchObject({
+      result: 'passed',
+      compared: 0,
+      not_comparable: keys.length,
+      not_comparable_reasons: {no_source_checksum: keys.length},
+    })
     expect(outcome.deep_checks!.checksums!.not_comparable_objects).toHaveLength(keys.length)
   })
 
   it('a bad --content-sample is exit 2 before any call', async () => {
     const plan = {sourceBucket: shared, status: 'ok' as const, engagements: [], alreadyMigrated: [], invalidIds: []}
-    for (const bad of [0, -1, 1.5, 10_001]) await expect(executeMigration(context(), plan, {contentSample: bad})).rejects.toMatchObject({exit: 2})
+    for (const bad of [0, -1, 1.5, 10_001])
+      await expect(executeMigration(context(), plan, {contentSample: bad})).rejects.toMatchObject({exit: 2})
     expect(s3Mock.calls()).toHaveLength(0)
   })
 })
@@ -867,12 +1024,22 @@ describe('verifyMigrations', () => {
 
   it('passes when the target holds every source key, copying and writing nothing', async () => {
     fake.writeIndex([migrated('eng-v1'), record('eng-unmigrated')])
-    fake.put(targetOf('eng-v1'), 'auditforge/engagements/eng-v1/audit_log/shard-00009.jsonl', 'written after the migration')
+    fake.put(
+      targetOf('eng-v1'),
+      'auditforge/engagements/eng-v1/audit_log/shard-00009.jsonl',
+      'written after the migration',
+    )
 
     const outcomes = await verifyMigrations(context(), shared)
 
     expect(outcomes).toEqual([
-      expect.objectContaining({engagement_id: 'eng-v1', target_bucket: targetOf('eng-v1'), status: 'verified', differences: [], objects: engagementKeys('eng-v1').length}),
+      expect.objectContaining({
+        engagement_id: 'eng-v1',
+        target_bucket: targetOf('eng-v1'),
+        status: 'verified',
+        differences: [],
+        objects: engagementKeys('eng-v1').length,
+      }),
     ])
     expect(mutations()).toEqual([])
     for (const call of s3Mock.commandCalls(ListObjectsV2Command)) {
@@ -890,10 +1057,25 @@ describe('verifyMigrations', () => {
 
     expect(outcome.status).toBe('verification_failed')
     expect(differenceTexts(outcome)).toContain(`missing in target: ${keys[2]}`)
-    expect(differenceTexts(outcome)).toEqual(expect.arrayContaining([expect.stringContaining(`size differs: ${keys[4]}`)]))
+    expect(differenceTexts(outcome)).toEqual(
+      expect.arrayContaining([expect.stringContaining(`size differs: ${keys[4]}`)]),
+    )
     expect(differenceTexts(outcome)).toHaveLength(2)
-    expect(outcome.differences).toContainEqual({key: keys[2], kind: 'missing_in_target', source: expect.any(String), target: null, detail: null})
-    expect(outcome.differences).toContainEqual(expect.objectContaining({key: keys[4], kind: 'size_differs', source: expect.stringMatching(/^\d+ B$/), target: expect.stringMatching(/^\d+ B$/)}))
+    expect(outcome.differences).toContainEqual({
+      key: keys[2],
+      kind: 'missing_in_target',
+      source: expect.any(String),
+      target: null,
+      detail: null,
+    })
+    expect(outcome.differences).toContainEqual(
+      expect.objectContaining({
+        key: keys[4],
+        kind: 'size_differs',
+        source: expect.stringMatching(/^\d+ B$/),
+        target: expect.stringMatching(/^\d+ B$/),
+      }),
+    )
     expect(mutations()).toEqual([])
   })
 
@@ -907,7 +1089,9 @@ describe('verifyMigrations', () => {
     const [outcome] = await verifyMigrations(context(), shared, id)
 
     expect(outcome.status).toBe('verification_failed')
-    expect(differenceTexts(outcome)).toEqual([`unproven: ${key} (same size; a multipart ETag is not an MD5 of the bytes)`])
+    expect(differenceTexts(outcome)).toEqual([
+      `unproven: ${key} (same size; a multipart ETag is not an MD5 of the bytes)`,
+    ])
     expect(outcome.unproven).toBe(1)
     expect(outcome.suggestion).toContain(`auditforge migrate --verify-only --engagement-id ${id} --checksums`)
     expect(outcome.suggestion).toContain('--content-sample')
@@ -926,7 +1110,9 @@ describe('verifyMigrations', () => {
 
   it('without evidence, --checksums proves equal multipart objects, fails different ones, and stores a verification record', async () => {
     const id = 'eng-v5'
-    const [same, other, bare] = ['same.bin', 'other.bin', 'bare.bin'].map((name) => `auditforge/engagements/${id}/source/${name}`)
+    const [same, other, bare] = ['same.bin', 'other.bin', 'bare.bin'].map(
+      (name) => `auditforge/engagements/${id}/source/${name}`,
+    )
     fake.writeIndex([migrated(id)])
     const multipart = {etag: '"0123456789abcdef0123456789abcdef-2"'}
     fake.put(shared, same, 'SAME', {...multipart, checksum: storedChecksum('SAME')})
@@ -936,7 +1122,11 @@ describe('verifyMigrations', () => {
     fake.put(shared, bare, 'CCCC', multipart)
     fake.put(targetOf(id), bare, 'CCCC', {...multipart, checksum: storedChecksum('CCCC')})
 
-    const [outcome] = await verifyMigrations(context(), shared, id, {checksums: true, now: () => new Date('2026-03-04T05:06:07.008Z'), toolVersion: '9.9.9'})
+    const [outcome] = await verifyMigrations(context(), shared, id, {
+      checksums: true,
+      now: () => new Date('2026-03-04T05:06:07.008Z'),
+      toolVersion: '9.9.9',
+    })
 
     expect(outcome.status).toBe('verification_failed')
     expect(differenceTexts(outcome)).toEqual([
@@ -944,15 +1134,28 @@ describe('verifyMigrations', () => {
       `unproven: ${bare} (same size; a multipart ETag is not an MD5 of the bytes; not comparable by checksum: the source object has no stored checksum)`,
     ])
     expect(outcome.unproven).toBe(1)
-    expect(outcome.suggestion).toMatch(/only their bytes prove them: `auditforge migrate --verify-only --engagement-id eng-v5 --content-sample \d+`/)
+    expect(outcome.suggestion).toMatch(
+      /only their bytes prove them: `auditforge migrate --verify-only --engagement-id eng-v5 --content-sample \d+`/,
+    )
     // Every object is read with its checksum: the single-part MD5 ones too (proven by MD5; their
     // sources have no checksum here, so they count as not comparable, which fails nothing).
-    expect(outcome.deep_checks!.checksums).toMatchObject({objects: engagementKeys(id).length + 3, compared: 2, equal: 1, mismatches: 1, result: 'failed'})
+    expect(outcome.deep_checks!.checksums).toMatchObject({
+      objects: engagementKeys(id).length + 3,
+      compared: 2,
+      equal: 1,
+      mismatches: 1,
+      result: 'failed',
+    })
     expect(outcome.deep_checks!.checksums!.not_comparable).toBe(engagementKeys(id).length + 1)
     // One write: the verification record, conditional, under the reserved prefix.
     expect(mutations()).toEqual(['PutObjectCommand'])
     const [write] = s3Mock.commandCalls(PutObjectCommand).map((call) => call.args[0].input)
-    expect(write).toMatchObject({Bucket: targetOf(id), Key: `auditforge/migrations/${id}/verifications/20260304T050607.008Z-${write.Key!.slice(-11, -5)}.json`, IfNoneMatch: '*', ExpectedBucketOwner: account})
+    expect(write).toMatchObject({
+      Bucket: targetOf(id),
+      Key: `auditforge/migrations/${id}/verifications/20260304T050607.008Z-${write.Key!.slice(-11, -5)}.json`,
+      IfNoneMatch: '*',
+      ExpectedBucketOwner: account,
+    })
     expect(outcome.verification_record).toBe(write.Key)
     expect(JSON.parse(String(write.Body))).toMatchObject({
       engagement_id: id,
@@ -980,8 +1183,18 @@ describe('verifyMigrations', () => {
 
     expect(outcome.status).toBe('verification_failed')
     expect(outcome.unproven).toBe(0)
-    expect(differenceTexts(outcome)).toEqual([expect.stringMatching(new RegExp(`^content differs: ${other.replace(/[.]/g, '\\.')} \\(SHA-256 source [0-9a-f]{64}, target [0-9a-f]{64}\\)$`))])
-    expect(outcome.deep_checks!.content_sample).toMatchObject({population: engagementKeys(id).length + 2, sampled: engagementKeys(id).length + 2, mismatches: 1})
+    expect(differenceTexts(outcome)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^content differs: ${other.replace(/[.]/g, '\\.')} \\(SHA-256 source [0-9a-f]{64}, target [0-9a-f]{64}\\)$`,
+        ),
+      ),
+    ])
+    expect(outcome.deep_checks!.content_sample).toMatchObject({
+      population: engagementKeys(id).length + 2,
+      sampled: engagementKeys(id).length + 2,
+      mismatches: 1,
+    })
 
     // With the different object put right, the same full sample proves every object.
     fake.put(targetOf(id), other, 'AAAA', multipart)

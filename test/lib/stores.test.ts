@@ -14,7 +14,14 @@ const shardKey = (n: number) => `${logPrefix}shard-${String(n).padStart(5, '0')}
 
 /** Events carry their id, so the line written is predictable; `append` adds one when absent. */
 function event(extra: Record<string, unknown> = {}): AuditEvent {
-  return {event: 'test.event', timestamp: '2024-03-05T07:08:09Z', engagement_id: engagementId, actor: callerArn, event_id: `evt-${JSON.stringify(extra)}`, ...extra}
+  return {
+    event: 'test.event',
+    timestamp: '2024-03-05T07:08:09Z',
+    engagement_id: engagementId,
+    actor: callerArn,
+    event_id: `evt-${JSON.stringify(extra)}`,
+    ...extra,
+  }
 }
 
 const line = (e: AuditEvent) => `${JSON.stringify(e)}\n`
@@ -24,7 +31,9 @@ function puts() {
 }
 
 function shards(...entries: [number, number][]) {
-  s3Mock.on(ListObjectsV2Command).resolves({Contents: entries.map(([n, size]) => ({Key: shardKey(n), Size: size})), IsTruncated: false})
+  s3Mock
+    .on(ListObjectsV2Command)
+    .resolves({Contents: entries.map(([n, size]) => ({Key: shardKey(n), Size: size})), IsTruncated: false})
 }
 
 beforeEach(() => {
@@ -61,7 +70,11 @@ describe('AuditLogStore.listShards', () => {
   it('passes ExpectedBucketOwner when reading an engagement bucket', async () => {
     shards()
     await new AuditLogStore(testContext(), sharedBucket).listShards(engagementId, ownBucket)
-    expect(s3Mock).toHaveReceivedCommandWith(ListObjectsV2Command, {Bucket: ownBucket, ExpectedBucketOwner: accountId, Prefix: logPrefix})
+    expect(s3Mock).toHaveReceivedCommandWith(ListObjectsV2Command, {
+      Bucket: ownBucket,
+      ExpectedBucketOwner: accountId,
+      Prefix: logPrefix,
+    })
   })
 })
 
@@ -96,7 +109,12 @@ describe('AuditLogStore.append', () => {
     await new AuditLogStore(testContext(), sharedBucket).append(event({n: 2}))
     const body = puts()[0].Body as string
     expect(body).toBe(`${stored}\n${line(event({n: 2}))}`)
-    expect(body.trimEnd().split('\n').map((text) => JSON.parse(text).n)).toEqual([1, 2])
+    expect(
+      body
+        .trimEnd()
+        .split('\n')
+        .map((text) => JSON.parse(text).n),
+    ).toEqual([1, 2])
   })
 
   it('rotates to the next shard (If-None-Match: *) once the last one would grow past maxShardBytes', async () => {
@@ -113,7 +131,9 @@ describe('AuditLogStore.append', () => {
     shards([0, Buffer.byteLength(stored)])
     s3Mock.on(GetObjectCommand).callsFake(() => ({Body: streamBody(stored), ETag: '"e"'}))
     s3Mock.on(PutObjectCommand).resolves({})
-    await new AuditLogStore(testContext(), sharedBucket, {maxShardBytes: Buffer.byteLength(stored + next)}).append(event({n: 2}))
+    await new AuditLogStore(testContext(), sharedBucket, {maxShardBytes: Buffer.byteLength(stored + next)}).append(
+      event({n: 2}),
+    )
     expect(puts()[0]).toMatchObject({Key: shardKey(0), IfMatch: '"e"'})
   })
 
@@ -165,7 +185,9 @@ describe('AuditLogStore.append', () => {
     // Each retry looks for its own line in the shard it tried: not there.
     s3Mock.on(GetObjectCommand).rejects(new NoSuchKey({$metadata: {httpStatusCode: 404}, message: 'none'}))
     s3Mock.on(PutObjectCommand).rejects(s3Error('PreconditionFailed', 412))
-    await expect(new AuditLogStore(testContext(), sharedBucket, {maxAttempts: 3}).append(event())).rejects.toMatchObject({
+    await expect(
+      new AuditLogStore(testContext(), sharedBucket, {maxAttempts: 3}).append(event()),
+    ).rejects.toMatchObject({
       exit: 6,
       code: 'conflict',
     })
@@ -202,8 +224,14 @@ describe('FindingsStore and DeliverableStore', () => {
     const store = new FindingsStore(testContext(), sharedBucket)
     await expect(store.get(engagementId)).resolves.toEqual({findings: [1, 2]})
     await expect(store.get(engagementId, ownBucket)).resolves.toBeUndefined()
-    expect(s3Mock).toHaveReceivedNthCommandWith(GetObjectCommand, 1, {Bucket: sharedBucket, Key: 'auditforge/engagements/eng-abc/findings.json'})
-    expect(s3Mock).toHaveReceivedNthCommandWith(GetObjectCommand, 2, {Bucket: ownBucket, ExpectedBucketOwner: accountId})
+    expect(s3Mock).toHaveReceivedNthCommandWith(GetObjectCommand, 1, {
+      Bucket: sharedBucket,
+      Key: 'auditforge/engagements/eng-abc/findings.json',
+    })
+    expect(s3Mock).toHaveReceivedNthCommandWith(GetObjectCommand, 2, {
+      Bucket: ownBucket,
+      ExpectedBucketOwner: accountId,
+    })
   })
 
   it('writes findings and deliverables at their keys with content types', async () => {
@@ -225,7 +253,10 @@ describe('FindingsStore and DeliverableStore', () => {
       ContentType: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
     })
     expect(puts()[1].ExpectedBucketOwner).toBeUndefined()
-    expect(puts()[2]).toMatchObject({Key: 'auditforge/deliverables/eng-abc-methodology.md', ContentType: 'text/markdown; charset=utf-8'})
+    expect(puts()[2]).toMatchObject({
+      Key: 'auditforge/deliverables/eng-abc-methodology.md',
+      ContentType: 'text/markdown; charset=utf-8',
+    })
   })
 
   it('a read failure other than NoSuchKey names the action, bucket and key', async () => {

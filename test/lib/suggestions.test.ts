@@ -45,7 +45,15 @@ describe('closestCommand', () => {
 })
 
 describe('closestFlag', () => {
-  const flags = {json: {}, 'shared-bucket': {}, region: {}, standard: {}, name: {}, isolated: {allowNo: true}, 'dry-run': {}}
+  const flags = {
+    json: {},
+    'shared-bucket': {},
+    region: {},
+    standard: {},
+    name: {},
+    isolated: {allowNo: true},
+    'dry-run': {},
+  }
 
   it.each([
     ['--jsn', '--json'],

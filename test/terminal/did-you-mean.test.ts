@@ -17,7 +17,10 @@ describe('did you mean, in a terminal', () => {
     const bucket = await createSharedBucket(s3, 'typo')
     const id = randomEngagementId()
     await putIndex(s3, bucket, {engagements: [seedRecord(id)]})
-    const result = await runInPty(['engagment', 'list', '--shared-bucket', bucket], {steps: [{waitFor: /\(Y\/n\)/, send: 'y\r'}], timeout: 30_000})
+    const result = await runInPty(['engagment', 'list', '--shared-bucket', bucket], {
+      steps: [{waitFor: /\(Y\/n\)/, send: 'y\r'}],
+      timeout: 30_000,
+    })
     expect(result.code).toBe(0)
     expect(result.screen).toMatch(/engagment list.*is not a.* auditforge command/)
     expect(result.screen).toMatch(question)

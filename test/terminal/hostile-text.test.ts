@@ -40,7 +40,9 @@ describe('hostile text reaches the terminal escaped', () => {
     const dryRun = await runCli(['migrate', '--shared-bucket', bucket])
     expect(dryRun.code, dryRun.stderr).toBe(0)
     expectNoRawControls(dryRun.stdout + dryRun.stderr)
-    expect(dryRun.stderr).toContain(`Warning: Skipped index entries with ids auditforge does not accept: "eng-${oscShown}\\u001b[2J"`)
+    expect(dryRun.stderr).toContain(
+      `Warning: Skipped index entries with ids auditforge does not accept: "eng-${oscShown}\\u001b[2J"`,
+    )
 
     const executed = await runCli(['migrate', '--execute', '--yes', '--engagement-id', id, '--shared-bucket', bucket])
     expect(executed.code, executed.stderr).toBe(0)
@@ -61,11 +63,22 @@ describe('hostile text reaches the terminal escaped', () => {
     // Added to the shared bucket after the switch: a late write.
     expect(verify.stderr).toContain(`failed verification; its record was not changed:\n  late write: ${lateShown} (`)
 
-    const verifyJson = await runJson<MigrateJson>(['migrate', '--verify-only', '--engagement-id', id, '--shared-bucket', bucket])
+    const verifyJson = await runJson<MigrateJson>([
+      'migrate',
+      '--verify-only',
+      '--engagement-id',
+      id,
+      '--shared-bucket',
+      bucket,
+    ])
     expect(verifyJson.code).toBe(4)
     // Structured under --json (the text view's line is built from the same fields).
-    expect(verifyJson.json.engagements[0].differences).toEqual([expect.objectContaining({key: late, kind: 'late_write'})])
-    expect(verifyJson.json.engagements[0].differences!.map((difference) => differenceText(difference))).toEqual([expect.stringContaining(`late write: ${late} (`)])
+    expect(verifyJson.json.engagements[0].differences).toEqual([
+      expect.objectContaining({key: late, kind: 'late_write'}),
+    ])
+    expect(verifyJson.json.engagements[0].differences!.map((difference) => differenceText(difference))).toEqual([
+      expect.stringContaining(`late write: ${late} (`),
+    ])
     // JSON escapes (U+009B too, which JSON.stringify alone would leave raw): same key when parsed.
     expect(verifyJson.stdout).toContain(`"key": "${lateShown}"`)
     expectNoRawControls(verifyJson.stdout)
@@ -104,7 +117,9 @@ describe('hostile text reaches the terminal escaped', () => {
     let endpoint = ''
     const server = createServer((_request, response) => {
       response.writeHead(400, {'content-type': 'application/xml'})
-      response.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidArgument</Code><Message>${message}</Message><RequestId>r1</RequestId></Error>`)
+      response.end(
+        `<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidArgument</Code><Message>${message}</Message><RequestId>r1</RequestId></Error>`,
+      )
     })
     beforeAll(async () => {
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

@@ -42,7 +42,15 @@ describe('tables fit the terminal and never cut an identifier', () => {
     }
     const records = ids.map((id, index) => seedRecord(id, {name: longName, source_bucket: buckets[index] ?? ''}))
     await putIndex(s3, shared, {engagements: records})
-    await mapLimit([0, 1, 2], 3, (n) => s3.send(new PutObjectCommand({Bucket: shared, Key: `auditforge/engagements/${ids[2]}/source/doc-${n}.txt`, Body: 'x'.repeat(1000)})))
+    await mapLimit([0, 1, 2], 3, (n) =>
+      s3.send(
+        new PutObjectCommand({
+          Bucket: shared,
+          Key: `auditforge/engagements/${ids[2]}/source/doc-${n}.txt`,
+          Body: 'x'.repeat(1000),
+        }),
+      ),
+    )
   })
 
   for (const cols of widths) {
@@ -57,7 +65,10 @@ describe('tables fit the terminal and never cut an identifier', () => {
       // Wide enough for everything: one row per engagement, date kept. At 80 the date goes first
       // and the name wraps; at 60 not even the ids and buckets fit side by side, so each
       // engagement becomes a block of labelled lines, with nothing cut.
-      if (cols === 120) expect(lines.some((line) => line.startsWith(ids[0]) && line.includes(buckets[0]) && line.endsWith('2025-01-02'))).toBe(true)
+      if (cols === 120)
+        expect(
+          lines.some((line) => line.startsWith(ids[0]) && line.includes(buckets[0]) && line.endsWith('2025-01-02')),
+        ).toBe(true)
       if (cols === 80) {
         expect(result.screen).not.toContain('2025-01-02')
         expect(lines.some((line) => line.startsWith(ids[0]) && line.endsWith(buckets[0]))).toBe(true)
@@ -71,7 +82,10 @@ describe('tables fit the terminal and never cut an identifier', () => {
     })
 
     it(`bucket verify --standard fsbp at ${cols} columns`, async () => {
-      const result = await runInPty(['bucket', 'verify', buckets[0], '--standard', 'fsbp', '--shared-bucket', shared], {cols, env: {NO_COLOR: '1'}})
+      const result = await runInPty(['bucket', 'verify', buckets[0], '--standard', 'fsbp', '--shared-bucket', shared], {
+        cols,
+        env: {NO_COLOR: '1'},
+      })
       const lines = screenLines(result.screen)
       for (const line of lines) expect([...line].length, line).toBeLessThanOrEqual(cols)
       expect(lines.some((line) => line.startsWith(buckets[0]))).toBe(true)
@@ -112,7 +126,9 @@ describe('tables fit the terminal and never cut an identifier', () => {
     const bucket = await createSharedBucket(s3, 'pipe')
     const id = randomEngagementId()
     const name = `${'n'.repeat(150)} end`
-    await putIndex(s3, bucket, {engagements: [seedRecord(id, {name}), seedRecord(randomEngagementId(), {name: 'short'})]})
+    await putIndex(s3, bucket, {
+      engagements: [seedRecord(id, {name}), seedRecord(randomEngagementId(), {name: 'short'})],
+    })
     const piped = await runCli(['engagement', 'list', '--shared-bucket', bucket])
     expect(piped.code).toBe(0)
     const lines = piped.stdout.trimEnd().split('\n')
@@ -126,11 +142,16 @@ describe('tables fit the terminal and never cut an identifier', () => {
 
 describe('NO_COLOR and TERM=dumb take colour and cursor movement away, nothing else', () => {
   for (const env of [{NO_COLOR: '1'}, {TERM: 'dumb'}]) {
-    const label = Object.entries(env).map(([name, value]) => `${name}=${value}`).join(' ')
+    const label = Object.entries(env)
+      .map(([name, value]) => `${name}=${value}`)
+      .join(' ')
 
     it(`${label}: the success line stays, as plain text`, async () => {
       const bucket = await createSharedBucket(seedS3(), 'plain')
-      const result = await runInPty(['bucket', 'provision', randomEngagementId(), '--shared-bucket', bucket, '--force'], {env})
+      const result = await runInPty(
+        ['bucket', 'provision', randomEngagementId(), '--shared-bucket', bucket, '--force'],
+        {env},
+      )
       expect(result.code).toBe(0)
       expect(result.screen).not.toContain('\u001b')
       expect(result.screen).toMatch(/^✔ Created metis-af-[0-9a-f]{12}-\d{12} with every control/m)
@@ -141,7 +162,15 @@ describe('NO_COLOR and TERM=dumb take colour and cursor movement away, nothing e
       const bucket = await createSharedBucket(s3, 'plain')
       const id = randomEngagementId()
       await putIndex(s3, bucket, {engagements: [seedRecord(id)]})
-      await mapLimit([0, 1], 2, (n) => s3.send(new PutObjectCommand({Bucket: bucket, Key: `auditforge/engagements/${id}/source/doc-${n}.txt`, Body: 'x'.repeat(100)})))
+      await mapLimit([0, 1], 2, (n) =>
+        s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: `auditforge/engagements/${id}/source/doc-${n}.txt`,
+            Body: 'x'.repeat(100),
+          }),
+        ),
+      )
       const result = await runInPty(['migrate', '--execute', '--yes', '--shared-bucket', bucket], {env})
       expect(result.code).toBe(0)
       expect(result.screen).not.toContain('\u001b')

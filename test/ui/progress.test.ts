@@ -35,12 +35,21 @@ describe('describeProgress', () => {
   })
 
   it('estimates the time left from the byte rate when it has one', () => {
-    expect(describeProgress(snapshot(50, 500), {objectsPerSecond: 5, bytesPerSecond: 50})).toBe('Migrating (copy): 50/200 objects, 500 B/1.95 KiB, 5.0 obj/s, 50 B/s, ETA 30s')
+    expect(describeProgress(snapshot(50, 500), {objectsPerSecond: 5, bytesPerSecond: 50})).toBe(
+      'Migrating (copy): 50/200 objects, 500 B/1.95 KiB, 5.0 obj/s, 50 B/s, ETA 30s',
+    )
   })
 
   it("shows a Batch Operations job's failed tasks and its own estimate of the time left", () => {
-    const line = describeProgress({...snapshot(50, 500), detail: 'S3 Batch Operations job j-1: Active', failed: 3, remainingSeconds: 125})
-    expect(line).toBe('Migrating (copy, S3 Batch Operations job j-1: Active): 50/200 objects (3 failed), 500 B/1.95 KiB, ETA 2m05s')
+    const line = describeProgress({
+      ...snapshot(50, 500),
+      detail: 'S3 Batch Operations job j-1: Active',
+      failed: 3,
+      remainingSeconds: 125,
+    })
+    expect(line).toBe(
+      'Migrating (copy, S3 Batch Operations job j-1: Active): 50/200 objects (3 failed), 500 B/1.95 KiB, ETA 2m05s',
+    )
   })
 
   it('uses singular nouns for one', () => {
@@ -80,7 +89,9 @@ describe('createProgressDisplay', () => {
     }
     // 10 s of updates every 250 ms: one line at 5 s and one at 10 s.
     expect(written).toHaveLength(2)
-    expect(written[0]).toMatch(/^Migrating \(copy\): 100\/200 objects, 1000 B\/1\.95 KiB, 20 obj\/s, 200 B\/s, ETA 5\.0s\n$/)
+    expect(written[0]).toMatch(
+      /^Migrating \(copy\): 100\/200 objects, 1000 B\/1\.95 KiB, 20 obj\/s, 200 B\/s, ETA 5\.0s\n$/,
+    )
     display.done()
     expect(written).toHaveLength(3)
     expect(written[2]).toBe('Migrating done in 10s: 200/200 objects, 1.95 KiB/1.95 KiB, average 20 obj/s, 200 B/s\n')
@@ -124,9 +135,34 @@ describe('createProgressDisplay', () => {
     display.done()
     const events = written.map((line) => JSON.parse(line) as Record<string, unknown>)
     expect(written.every((line) => line.endsWith('\n') && !line.slice(0, -1).includes('\n'))).toBe(true)
-    expect(events.map((event) => event.phase)).toEqual(['provision', 'copy', 'copy', 'copy', 'copy', 'copy', 'verify', 'verify'])
-    expect(events.at(-1)).toMatchObject({event: 'done', objects_done: 200, objects_total: 200, bytes_done: 2000, bytes_total: 2000})
-    expect(Object.keys(events[0])).toEqual(expect.arrayContaining(['phase', 'objects_done', 'objects_total', 'bytes_done', 'bytes_total', 'rate', 'eta_seconds']))
+    expect(events.map((event) => event.phase)).toEqual([
+      'provision',
+      'copy',
+      'copy',
+      'copy',
+      'copy',
+      'copy',
+      'verify',
+      'verify',
+    ])
+    expect(events.at(-1)).toMatchObject({
+      event: 'done',
+      objects_done: 200,
+      objects_total: 200,
+      bytes_done: 2000,
+      bytes_total: 2000,
+    })
+    expect(Object.keys(events[0])).toEqual(
+      expect.arrayContaining([
+        'phase',
+        'objects_done',
+        'objects_total',
+        'bytes_done',
+        'bytes_total',
+        'rate',
+        'eta_seconds',
+      ]),
+    )
     expect(events[0].rate).toBeNull()
     expect(events[0].eta_seconds).toBeNull()
     // After 3 s of copying: 20 objects a second.
@@ -145,11 +181,16 @@ describe('createProgressDisplay', () => {
 
 describe('summary and interruption lines', () => {
   it('a summary says where a run stopped when it did not finish', () => {
-    expect(describeSummary(snapshot(50, 500, 'verify'), 2)).toBe('Migrating stopped in verify in 2.0s: 50/200 objects, 500 B/1.95 KiB, average 25 obj/s, 250 B/s')
+    expect(describeSummary(snapshot(50, 500, 'verify'), 2)).toBe(
+      'Migrating stopped in verify in 2.0s: 50/200 objects, 500 B/1.95 KiB, average 25 obj/s, 250 B/s',
+    )
   })
 
   it('the interruption line says what is done and the exact command to resume', () => {
-    const line = describeInterruption(snapshot(50, 500), shellCommand(['auditforge', 'migrate', '--execute', '--yes', '--shared-bucket', "it's odd"]))
+    const line = describeInterruption(
+      snapshot(50, 500),
+      shellCommand(['auditforge', 'migrate', '--execute', '--yes', '--shared-bucket', "it's odd"]),
+    )
     expect(line).toBe(
       "Interrupted in copy, 50/200 objects (500 B/1.95 KiB) done; copies made so far are kept and no record was switched for an unfinished engagement. Resume with: auditforge migrate --execute --yes --shared-bucket 'it'\\''s odd'",
     )
@@ -158,9 +199,30 @@ describe('summary and interruption lines', () => {
 })
 
 describe('renderBatch', () => {
-  const batch = {engine: 'batch' as const, job_id: 'j-1', reattached: false, tasks: 10, succeeded: 8, failed: 2, retried_locally: 2, copied_locally: 1}
+  const batch = {
+    engine: 'batch' as const,
+    job_id: 'j-1',
+    reattached: false,
+    tasks: 10,
+    succeeded: 8,
+    failed: 2,
+    retried_locally: 2,
+    copied_locally: 1,
+  }
   it('says what the job did and what the local engine copied beside it', () => {
-    expect(renderBatch('eng-1', batch)).toBe('eng-1: S3 Batch Operations job j-1: 8 of 10 tasks succeeded, 2 failed, 2 retried by the local engine; 1 object copied by the local engine')
-    expect(renderBatch('eng-1', {...batch, job_id: null, tasks: 0, succeeded: 0, failed: 0, retried_locally: 0, copied_locally: 0})).toBe('eng-1: no S3 Batch Operations job was needed; 0 objects copied by the local engine')
+    expect(renderBatch('eng-1', batch)).toBe(
+      'eng-1: S3 Batch Operations job j-1: 8 of 10 tasks succeeded, 2 failed, 2 retried by the local engine; 1 object copied by the local engine',
+    )
+    expect(
+      renderBatch('eng-1', {
+        ...batch,
+        job_id: null,
+        tasks: 0,
+        succeeded: 0,
+        failed: 0,
+        retried_locally: 0,
+        copied_locally: 0,
+      }),
+    ).toBe('eng-1: no S3 Batch Operations job was needed; 0 objects copied by the local engine')
   })
 })

@@ -12,7 +12,12 @@ describe('renderTable', () => {
     {title: 'Bucket', fit: 'whole' as const},
     {title: 'Created', drop: 1},
   ]
-  const row = ['eng-6715f196fa40', 'Acme Corp FY2024 statutory audit', 'metis-af-6715f196fa40-741783034843', '2024-05-01']
+  const row = [
+    'eng-6715f196fa40',
+    'Acme Corp FY2024 statutory audit',
+    'metis-af-6715f196fa40-741783034843',
+    '2024-05-01',
+  ]
 
   it('drops the droppable column before free text narrows past reading, and wraps it; ids stay whole', () => {
     const table = lines(renderTable(head, [row], {width: 80}))
@@ -23,7 +28,9 @@ describe('renderTable', () => {
   })
 
   it('keeps every column when there is room', () => {
-    expect(lines(renderTable(head, [row], {width: 120}))[1]).toBe(`eng-6715f196fa40  Acme Corp FY2024 statutory audit  metis-af-6715f196fa40-741783034843  2024-05-01`)
+    expect(lines(renderTable(head, [row], {width: 120}))[1]).toBe(
+      `eng-6715f196fa40  Acme Corp FY2024 statutory audit  metis-af-6715f196fa40-741783034843  2024-05-01`,
+    )
   })
 
   it('too narrow for the identifiers side by side: labelled blocks, nothing cut', () => {
@@ -38,7 +45,9 @@ describe('renderTable', () => {
   })
 
   it('cuts a right-sized short column with … only when nothing else gives', () => {
-    const table = lines(renderTable([{title: 'Key', fit: 'whole'}, {title: 'Note'}], [['k'.repeat(30), 'n'.repeat(30)]], {width: 45}))
+    const table = lines(
+      renderTable([{title: 'Key', fit: 'whole'}, {title: 'Note'}], [['k'.repeat(30), 'n'.repeat(30)]], {width: 45}),
+    )
     expect(table[1]).toBe(`${'k'.repeat(30)}  ${'n'.repeat(12)}…`)
   })
 })
@@ -53,8 +62,20 @@ describe('wrapText', () => {
 
 describe('renderBucketCheck', () => {
   it('at 60 columns the standard ids wrap before what was found does', () => {
-    const control = (name: string, ids: string[], actual: string) => ({control: name, status: 'pass', actual, standards: {fsbp: ids}})
-    const check = {bucket: 'b', ok: true, controls: [control('cloudtrail-data-events', ['S3.22', 'S3.23'], 'skipped: not configured (--cloudtrail-trail)'), control('object-ownership', ['S3.12'], 'BucketOwnerEnforced')]}
+    const control = (name: string, ids: string[], actual: string) => ({
+      control: name,
+      status: 'pass',
+      actual,
+      standards: {fsbp: ids},
+    })
+    const check = {
+      bucket: 'b',
+      ok: true,
+      controls: [
+        control('cloudtrail-data-events', ['S3.22', 'S3.23'], 'skipped: not configured (--cloudtrail-trail)'),
+        control('object-ownership', ['S3.12'], 'BucketOwnerEnforced'),
+      ],
+    }
     const table = lines(renderBucketCheck(check as never, 'fsbp', 60).text.replace(/\u001b\[\d+m/g, ''))
     for (const line of table) expect(line.length).toBeLessThanOrEqual(60)
     // The ids wrap one to a line, each whole; control names and results are never broken.

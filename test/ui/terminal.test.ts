@@ -52,7 +52,13 @@ describe('renderers', () => {
   })
 
   it('renderDifferences shows the first 20 and counts the rest, those not listed included', () => {
-    const differences = Array.from({length: 25}, (_, i) => ({key: `k${i}`, kind: 'missing' as const, source: null, target: null, detail: 'not in the target'}))
+    const differences = Array.from({length: 25}, (_, i) => ({
+      key: `k${i}`,
+      kind: 'missing' as const,
+      source: null,
+      target: null,
+      detail: 'not in the target',
+    }))
     const [, details] = renderDifferences('eng-abc', differences, 975)
     expect(details).toHaveLength(21)
     expect(details[0]).toBe('missing: k0 (not in the target)')
@@ -60,12 +66,22 @@ describe('renderers', () => {
   })
 
   it('differenceText: a difference of the whole engagement has no key', () => {
-    expect(differenceText({key: null, kind: 'not_migrated', detail: 'source_bucket is empty'})).toBe('not migrated: source_bucket is empty')
+    expect(differenceText({key: null, kind: 'not_migrated', detail: 'source_bucket is empty'})).toBe(
+      'not migrated: source_bucket is empty',
+    )
   })
 
   it('renderPlan sanitises every value, so none adds a line', () => {
     const plan = renderPlan('shared\n\u001b[2J', [
-      {engagement_id: 'eng-a\rb', target_bucket: 'b\u001b]0;x\u0007', objects: 1, bytes: 1, status: 'planned', copied: 0, skipped_existing: 0} as never,
+      {
+        engagement_id: 'eng-a\rb',
+        target_bucket: 'b\u001b]0;x\u0007',
+        objects: 1,
+        bytes: 1,
+        status: 'planned',
+        copied: 0,
+        skipped_existing: 0,
+      } as never,
     ])
     expect(plan).not.toMatch(/[\u001b\u0007\r]/)
     expect(plan).toContain('Source bucket: shared\\u000a\\u001b[2J')

@@ -19,7 +19,6 @@ import type {AuditLogExportResult} from '../../results/audit-log.js'
 import {renderSignedUrl} from '../../ui/export.js'
 import {formatBytes} from '../../ui/format.js'
 
-
 export default class AuditLogExport extends AuditforgeCommand<typeof AuditLogExport, AuditLogExportResult | undefined> {
   static override summary = "Export an engagement's audit log, streamed or as a presigned URL."
   static override description = `Reads the audit-log shards from the engagement's bucket in shard-number order, never holding the whole log in memory. jsonl: the lines as stored. json: one JSON array; a line that is not JSON stops the export with an error naming the shard and line.
@@ -39,8 +38,16 @@ export default class AuditLogExport extends AuditforgeCommand<typeof AuditLogExp
   }
 
   static override flags = {
-    format: Flags.string({summary: 'jsonl: the lines as stored; json: one JSON array.', options: [...exportFormats], default: 'jsonl'}),
-    delivery: Flags.string({summary: 'stream to stdout/--output, or upload and print a presigned URL.', options: [...deliveries], default: 'stream'}),
+    format: Flags.string({
+      summary: 'jsonl: the lines as stored; json: one JSON array.',
+      options: [...exportFormats],
+      default: 'jsonl',
+    }),
+    delivery: Flags.string({
+      summary: 'stream to stdout/--output, or upload and print a presigned URL.',
+      options: [...deliveries],
+      default: 'stream',
+    }),
     'expires-in': Flags.integer({summary: 'Seconds the presigned URL is valid (60..3600).', default: 600}),
     output: Flags.string({char: 'o', summary: 'Write the stream to this file instead of stdout.'}),
   }
@@ -52,7 +59,8 @@ export default class AuditLogExport extends AuditforgeCommand<typeof AuditLogExp
     const delivery = flags.delivery as Delivery
     const expiresIn = validateExpiresIn(flags['expires-in'])
     const output = flags.output === undefined ? undefined : validateOutputPath(flags.output)
-    if (delivery === 'signed_url' && output) throw invalidInput('--output goes with --delivery stream; a signed URL needs no file')
+    if (delivery === 'signed_url' && output)
+      throw invalidInput('--output goes with --delivery stream; a signed URL needs no file')
     if (delivery === 'stream' && !output && this.jsonEnabled()) {
       throw invalidInput('--json with --delivery stream needs --output FILE: stdout carries the audit log itself')
     }
@@ -73,7 +81,9 @@ export default class AuditLogExport extends AuditforgeCommand<typeof AuditLogExp
     if (output) {
       this.spinner.start(`Writing ${output}`)
       const counters = await exportToFile(context.s3, source, format, output)
-      this.spinner.succeed(`Wrote ${output}: ${formatBytes(counters.bytes)}, ${counters.events} events from ${source.shards.length} shards`)
+      this.spinner.succeed(
+        `Wrote ${output}: ${formatBytes(counters.bytes)}, ${counters.events} events from ${source.shards.length} shards`,
+      )
       return {...base, output, size_bytes: counters.bytes, event_count: counters.events}
     }
     // The stream is the audit log itself, byte-exact: never sanitised (pipe it, or use --output).

@@ -9,7 +9,6 @@ import type {BucketDecommissionResult} from '../../results/bucket.js'
 import {renderPreflight, trailSelectorWarning} from '../../ui/controls.js'
 import {plural} from '../../ui/format.js'
 
-
 export default class BucketDecommission extends AuditforgeCommand<typeof BucketDecommission, BucketDecommissionResult> {
   static override summary = 'Empty and delete a per-engagement bucket.'
   static override description = `Destructive: asks y/N on a terminal; --yes skips the question; without a terminal and without --yes it refuses (exit 5). --dry-run shows the preflight and what would be deleted, and changes nothing.
@@ -30,7 +29,10 @@ Then records the bucket's name as a tombstone next to the index (auditforge/deco
 
   static override flags = {
     yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation.'}),
-    'dry-run': Flags.boolean({summary: 'Run the preflight and count what would be deleted; change nothing.', exclusive: ['yes']}),
+    'dry-run': Flags.boolean({
+      summary: 'Run the preflight and count what would be deleted; change nothing.',
+      exclusive: ['yes'],
+    }),
     ...trailCleanupFlags,
   }
 
@@ -53,7 +55,9 @@ Then records the bucket's name as a tombstone next to the index (auditforge/deco
       this.spinner.start(`Counting the object versions in ${bucket}`)
       const versions = await countObjectVersions(context, bucket)
       this.spinner.stop()
-      this.note(`Dry run: would record ${bucket} as decommissioned, delete ${plural(versions, 'object version')} and delete markers and any incomplete uploads, and remove the bucket. Nothing was changed.`)
+      this.note(
+        `Dry run: would record ${bucket} as decommissioned, delete ${plural(versions, 'object version')} and delete markers and any incomplete uploads, and remove the bucket. Nothing was changed.`,
+      )
       return {bucket, dry_run: true, preflight: preflight.checks, object_versions: versions}
     }
 
@@ -63,9 +67,26 @@ Then records the bucket's name as a tombstone next to the index (auditforge/deco
       onProgress: ({deleted}) => this.spinner.update(`Emptying ${bucket}: ${deleted} object versions deleted`),
     })
     this.spinner.succeed(`Decommissioned ${bucket}`)
-    this.note(`Deleted ${plural(result.deleted, 'object version')} and delete markers, aborted ${plural(result.uploads_aborted, 'multipart upload')}, removed ${bucket}; its name is tombstoned.`)
+    this.note(
+      `Deleted ${plural(result.deleted, 'object version')} and delete markers, aborted ${plural(result.uploads_aborted, 'multipart upload')}, removed ${bucket}; its name is tombstoned.`,
+    )
     const trailWarning = trailSelectorWarning(bucket, result.trail_selector)
-    if (trailWarning) this.warning(trailWarning, typeof result.trail_selector !== 'object' || result.trail_selector === null ? [] : [`Remove the selector named "auditforge ${bucket}" from the trail (CloudTrail console, or aws cloudtrail put-event-selectors).`])
-    return {bucket: result.bucket, dry_run: false, deleted: result.deleted, uploads_aborted: result.uploads_aborted, trail_selector: result.trail_selector, preflight: preflight.checks}
+    if (trailWarning)
+      this.warning(
+        trailWarning,
+        typeof result.trail_selector !== 'object' || result.trail_selector === null
+          ? []
+          : [
+              `Remove the selector named "auditforge ${bucket}" from the trail (CloudTrail console, or aws cloudtrail put-event-selectors).`,
+            ],
+      )
+    return {
+      bucket: result.bucket,
+      dry_run: false,
+      deleted: result.deleted,
+      uploads_aborted: result.uploads_aborted,
+      trail_selector: result.trail_selector,
+      preflight: preflight.checks,
+    }
   }
 }

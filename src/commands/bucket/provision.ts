@@ -23,9 +23,12 @@ export default class BucketProvision extends AuditforgeCommand<typeof BucketProv
   static override flags = {
     tag: Flags.string({multiple: true, summary: 'Extra bucket tag key=value; repeatable.'}),
     force: Flags.boolean({
-      summary: 'Provision even when the index has no record of the engagement, and bind an existing unbound bucket to this index.',
+      summary:
+        'Provision even when the index has no record of the engagement, and bind an existing unbound bucket to this index.',
     }),
-    'reuse-name': Flags.boolean({summary: 'Provision the bucket even though auditforge decommissioned that name before (removes its tombstone).'}),
+    'reuse-name': Flags.boolean({
+      summary: 'Provision the bucket even though auditforge decommissioned that name before (removes its tombstone).',
+    }),
     ...bucketProvisionFlags,
   }
 
@@ -48,7 +51,9 @@ export default class BucketProvision extends AuditforgeCommand<typeof BucketProv
       reuseName: this.flags['reuse-name'],
       onStep: (_step, text) => this.spinner.update(text),
     })
-    this.spinner.succeed(`${result.created ? 'Created' : 'Repaired'} ${result.bucket} with every control${result.skipped.length > 0 ? ' that applies here' : ''}`)
+    this.spinner.succeed(
+      `${result.created ? 'Created' : 'Repaired'} ${result.bucket} with every control${result.skipped.length > 0 ? ' that applies here' : ''}`,
+    )
     for (const skipped of result.skipped) this.warning(`${skipped.control} was not applied: ${skipped.reason}`)
     if (!this.jsonEnabled()) this.log(result.bucket)
     return {engagement_id: id, bucket: result.bucket, created: result.created, skipped: result.skipped}

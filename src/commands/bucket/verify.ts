@@ -2,7 +2,14 @@ import {Args, Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
 import {bucketControlFlags} from '../../flags/bucket-controls.js'
-import {type BucketCheck, type StandardName, bucketsToVerify, checkBucketControls, repairBucketControls, standardNames} from '../../lib/buckets.js'
+import {
+  type BucketCheck,
+  type StandardName,
+  bucketsToVerify,
+  checkBucketControls,
+  repairBucketControls,
+  standardNames,
+} from '../../lib/buckets.js'
 import {AuditforgeError, ExitCode, invalidInput, refused} from '../../lib/errors.js'
 import {validateBucketName} from '../../lib/layout.js'
 import type {BucketReport, BucketVerifyResult} from '../../results/bucket.js'
@@ -25,9 +32,15 @@ export default class BucketVerify extends AuditforgeCommand<typeof BucketVerify,
   }
 
   static override flags = {
-    all: Flags.boolean({summary: 'Check every bucket an engagement record points at, and every managed bucket of this index in the account.'}),
+    all: Flags.boolean({
+      summary:
+        'Check every bucket an engagement record points at, and every managed bucket of this index in the account.',
+    }),
     fix: Flags.boolean({summary: 'Re-apply the controls that failed, then check again.'}),
-    standard: Flags.option({options: standardNames, summary: 'Label each row with the control ids of this standard (AWS FSBP, CIS AWS Foundations, Prowler).'})(),
+    standard: Flags.option({
+      options: standardNames,
+      summary: 'Label each row with the control ids of this standard (AWS FSBP, CIS AWS Foundations, Prowler).',
+    })(),
     ...bucketControlFlags,
   }
 
@@ -36,11 +49,15 @@ export default class BucketVerify extends AuditforgeCommand<typeof BucketVerify,
     if (buckets.length === 0 && !this.flags.all) throw invalidInput('Name at least one bucket, or pass --all')
     const standard = this.flags.standard ?? null
     const context = await this.aws()
-    if (this.flags.all) for (const bucket of await bucketsToVerify(context, this.sharedBucket)) if (!buckets.includes(bucket)) buckets.push(bucket)
+    if (this.flags.all)
+      for (const bucket of await bucketsToVerify(context, this.sharedBucket))
+        if (!buckets.includes(bucket)) buckets.push(bucket)
 
     const checks: BucketCheck[] = []
     for (const [i, bucket] of buckets.entries()) {
-      this.spinner.start(`${this.flags.fix ? 'Checking and repairing' : 'Checking'} ${bucket} (${i + 1}/${buckets.length})`)
+      this.spinner.start(
+        `${this.flags.fix ? 'Checking and repairing' : 'Checking'} ${bucket} (${i + 1}/${buckets.length})`,
+      )
       checks.push(await (this.flags.fix ? repairBucketControls(context, bucket) : checkBucketControls(context, bucket)))
     }
     this.spinner.stop()
@@ -68,11 +85,14 @@ export default class BucketVerify extends AuditforgeCommand<typeof BucketVerify,
       )
     }
     const drifted = checks.filter((check) => !check.ok).length
-    return new AuditforgeError(`${drifted} of ${plural(checks.length, 'bucket')} ${drifted === 1 ? 'has' : 'have'} drifted controls`, {
-      code: 'drift',
-      exit: ExitCode.verificationFailed,
-      suggestion: this.flags.fix ? undefined : 'Run again with --fix to re-apply them.',
-    })
+    return new AuditforgeError(
+      `${drifted} of ${plural(checks.length, 'bucket')} ${drifted === 1 ? 'has' : 'have'} drifted controls`,
+      {
+        code: 'drift',
+        exit: ExitCode.verificationFailed,
+        suggestion: this.flags.fix ? undefined : 'Run again with --fix to re-apply them.',
+      },
+    )
   }
 }
 

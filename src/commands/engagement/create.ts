@@ -38,10 +38,15 @@ export default class EngagementCreate extends AuditforgeCommand<typeof Engagemen
     const sharedBucket = this.sharedBucket
 
     this.spinner.start('Creating the engagement')
-    const {record, warnings} = await createEngagement(await this.aws(), sharedBucket, {...input, isolated}, (_step, text) =>
-      this.spinner.update(text),
+    const {record, warnings} = await createEngagement(
+      await this.aws(),
+      sharedBucket,
+      {...input, isolated},
+      (_step, text) => this.spinner.update(text),
     )
-    this.spinner.succeed(`Created ${record.engagement_id}${record.source_bucket ? ` in its own bucket ${record.source_bucket}` : ' in the shared bucket'}`)
+    this.spinner.succeed(
+      `Created ${record.engagement_id}${record.source_bucket ? ` in its own bucket ${record.source_bucket}` : ' in the shared bucket'}`,
+    )
     for (const warning of warnings) this.warning(warning)
     if (!this.jsonEnabled()) this.log(renderEngagement(record))
     return record

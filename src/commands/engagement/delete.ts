@@ -40,24 +40,44 @@ Without --keep-data, every version of the engagement's own keys is deleted from 
     const context = await this.aws()
     const record = await new EngagementIndex(context.s3, sharedBucket).get(id)
 
-    const where = record.source_bucket ? `its bucket ${record.source_bucket} and its keys in ${sharedBucket}` : `its keys in ${sharedBucket}`
+    const where = record.source_bucket
+      ? `its bucket ${record.source_bucket} and its keys in ${sharedBucket}`
+      : `its keys in ${sharedBucket}`
     const question = `Delete engagement ${id} (${sanitize(record.name)})${keepData ? ', keeping its data' : ` and ${where}, every version`}?`
     await this.confirm(question, yes)
 
     this.spinner.start(`Deleting ${id}`)
     const result = await deleteEngagement(context, sharedBucket, id, {
       keepData,
-      onProgress: ({deleted, phase}) => this.spinner.update(`Deleting ${id}: ${deleted} object versions from ${phase === 'shared' ? sharedBucket : 'its bucket'}`),
+      onProgress: ({deleted, phase}) =>
+        this.spinner.update(
+          `Deleting ${id}: ${deleted} object versions from ${phase === 'shared' ? sharedBucket : 'its bucket'}`,
+        ),
     })
     this.spinner.stop()
-    this.note(`Deleted engagement ${id}: ${plural(result.shared_objects_deleted, 'object version')} removed from ${sharedBucket}.`)
-    if (result.bucket === 'decommissioned') this.note(`Decommissioned ${result.bucket_name} (${plural(result.bucket_objects_deleted, 'object version')}).`)
-    const trailWarning = result.bucket_name ? trailSelectorWarning(result.bucket_name, result.trail_selector) : undefined
-    if (trailWarning) this.warning(trailWarning, typeof result.trail_selector !== 'object' || result.trail_selector === null ? [] : [`Remove the selector named "auditforge ${result.bucket_name}" from the trail (CloudTrail console, or aws cloudtrail put-event-selectors).`])
+    this.note(
+      `Deleted engagement ${id}: ${plural(result.shared_objects_deleted, 'object version')} removed from ${sharedBucket}.`,
+    )
+    if (result.bucket === 'decommissioned')
+      this.note(`Decommissioned ${result.bucket_name} (${plural(result.bucket_objects_deleted, 'object version')}).`)
+    const trailWarning = result.bucket_name
+      ? trailSelectorWarning(result.bucket_name, result.trail_selector)
+      : undefined
+    if (trailWarning)
+      this.warning(
+        trailWarning,
+        typeof result.trail_selector !== 'object' || result.trail_selector === null
+          ? []
+          : [
+              `Remove the selector named "auditforge ${result.bucket_name}" from the trail (CloudTrail console, or aws cloudtrail put-event-selectors).`,
+            ],
+      )
     if (result.bucket === 'kept') this.note(`Kept the bucket ${result.bucket_name}.`)
     if (result.bucket === 'left_in_place') this.warning(`Left ${result.bucket_name} in place: ${result.cleanup_error}`)
     if (result.bucket === 'cleanup_failed') {
-      this.warning(`The engagement is deleted, but its bucket was not: ${result.cleanup_error}`, [`Retry with: ${result.retry_command}`])
+      this.warning(`The engagement is deleted, but its bucket was not: ${result.cleanup_error}`, [
+        `Retry with: ${result.retry_command}`,
+      ])
     }
     return result
   }

@@ -5,11 +5,12 @@ import {renderEngagementList} from '../../ui/records.js'
 
 export default class EngagementList extends AuditforgeCommand<typeof EngagementList, EngagementListResult> {
   static override summary = 'List the engagements in the index.'
-  static override description = 'Reads auditforge/engagements.json from the shared bucket and shows each engagement with its bucket ("shared" when it still lives in the shared platform bucket). Read-only.'
+  static override description =
+    'Reads auditforge/engagements.json from the shared bucket and shows each engagement with its bucket ("shared" when it still lives in the shared platform bucket). Read-only.'
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> --shared-bucket platform-bucket',
-    '<%= config.bin %> <%= command.id %> --json | jq -r \'.engagements[].engagement_id\'',
+    "<%= config.bin %> <%= command.id %> --json | jq -r '.engagements[].engagement_id'",
   ]
 
   public async run(): Promise<EngagementListResult> {

@@ -8,7 +8,8 @@ import {renderEngagement} from '../../ui/records.js'
 
 export default class EngagementShow extends AuditforgeCommand<typeof EngagementShow, EngagementShowResult> {
   static override summary = 'Show one engagement record.'
-  static override description = 'Prints the engagement\'s record from the index, including fields auditforge does not know. Read-only. Exit 3 when there is no such engagement.'
+  static override description =
+    "Prints the engagement's record from the index, including fields auditforge does not know. Read-only. Exit 3 when there is no such engagement."
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> eng-6715f196fa40',
@@ -24,7 +25,8 @@ export default class EngagementShow extends AuditforgeCommand<typeof EngagementS
     const sharedBucket = this.sharedBucket
     const record = await new EngagementIndex((await this.aws()).s3, sharedBucket).get(id)
     // As in `engagement list`: an empty source_bucket is the shared bucket. --json keeps the record as stored.
-    if (!this.jsonEnabled()) this.log(renderEngagement(record.source_bucket ? record : {...record, source_bucket: 'shared'}))
+    if (!this.jsonEnabled())
+      this.log(renderEngagement(record.source_bucket ? record : {...record, source_bucket: 'shared'}))
     return record
   }
 }

@@ -20,22 +20,34 @@ export default class MigrateBatchRole extends AuditforgeCommand<typeof MigrateBa
   static override flags = {
     'engagement-id': Flags.string({summary: 'Only this engagement.'}),
     'report-bucket': Flags.string({summary: 'Bucket of the completion reports (default: the shared bucket).'}),
-    'role-arn': Flags.string({summary: 'The role, for the caller policy (iam:PassRole). Env: AUDITFORGE_BATCH_ROLE_ARN.'}),
+    'role-arn': Flags.string({
+      summary: 'The role, for the caller policy (iam:PassRole). Env: AUDITFORGE_BATCH_ROLE_ARN.',
+    }),
     'kms-key-arn': Flags.string({
       multiple: true,
-      summary: "An SSE-KMS key the copies read or write with (the shared bucket's, the engagement buckets'): the role gets kms:Decrypt and kms:GenerateDataKey on it. Repeatable.",
+      summary:
+        "An SSE-KMS key the copies read or write with (the shared bucket's, the engagement buckets'): the role gets kms:Decrypt and kms:GenerateDataKey on it. Repeatable.",
     }),
   }
 
   public async run(): Promise<MigrateBatchRoleResult> {
     const {flags} = this
     const engagementId = flags['engagement-id'] === undefined ? undefined : validateEngagementId(flags['engagement-id'])
-    const reportBucket = flags['report-bucket'] === undefined ? undefined : validateBucketName(flags['report-bucket'], '--report-bucket')
+    const reportBucket =
+      flags['report-bucket'] === undefined ? undefined : validateBucketName(flags['report-bucket'], '--report-bucket')
     const kmsKeyArns = (flags['kms-key-arn'] ?? []).map((arn) => validateKmsKeyArn(arn.trim()))
     const sharedBucket = this.sharedBucket
     const accountId = this.settings.accountId ?? (await (await this.aws()).accountId())
     const roleArn = flags['role-arn'] ?? (process.env.AUDITFORGE_BATCH_ROLE_ARN?.trim() || undefined)
-    const policies = batchRolePolicies({sharedBucket, accountId, bucketPrefix: this.settings.bucketPrefix, reportBucket, engagementId, roleArn, kmsKeyArns})
+    const policies = batchRolePolicies({
+      sharedBucket,
+      accountId,
+      bucketPrefix: this.settings.bucketPrefix,
+      reportBucket,
+      engagementId,
+      roleArn,
+      kmsKeyArns,
+    })
     if (!this.jsonEnabled()) {
       const block = (title: string, document: unknown) => `${title}\n${JSON.stringify(document, null, 2)}`
       this.log(

@@ -24,7 +24,11 @@ export default class MigrateEvidence extends AuditforgeCommand<typeof MigrateEvi
 
   static override flags = {
     run: Flags.string({summary: 'The run to report on (default: the latest), e.g. 20250102T030405.678Z-a1b2c3.'}),
-    format: Flags.string({summary: 'text: a short block; md: a Markdown report for an auditor.', options: ['text', 'md'], default: 'text'}),
+    format: Flags.string({
+      summary: 'text: a short block; md: a Markdown report for an auditor.',
+      options: ['text', 'md'],
+      default: 'text',
+    }),
   }
 
   public async run(): Promise<MigrateEvidenceResult> {

@@ -23,7 +23,14 @@ import {
   wantsDeepChecks,
 } from '../../lib/migrate/index.js'
 import type {MigrateResult} from '../../results/migrate.js'
-import {renderBatch, renderDeepChecks, renderDifferences, renderOutcomes, renderPlan, renderVerification} from '../../ui/migration.js'
+import {
+  renderBatch,
+  renderDeepChecks,
+  renderDifferences,
+  renderOutcomes,
+  renderPlan,
+  renderVerification,
+} from '../../ui/migration.js'
 import {plural} from '../../ui/format.js'
 import {createProgressDisplay, exitOnInterrupt, shellCommand} from '../../ui/progress.js'
 
@@ -56,7 +63,10 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
 
   static override flags = {
     'engagement-id': Flags.string({summary: 'Only this engagement.'}),
-    execute: Flags.boolean({summary: 'Copy, verify and update the records (otherwise: plan only).', exclusive: ['verify-only']}),
+    execute: Flags.boolean({
+      summary: 'Copy, verify and update the records (otherwise: plan only).',
+      exclusive: ['verify-only'],
+    }),
     yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation before --execute.'}),
     'verify-only': Flags.boolean({summary: 'Verify migrated engagements against their evidence; copy nothing.'}),
     reconcile: Flags.boolean({
@@ -65,28 +75,37 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
       dependsOn: ['engagement-id'],
     }),
     strict: Flags.boolean({
-      summary: 'Exit 1 instead of 0 when AccessDenied or NoSuchBucket on the shared bucket leaves no plan (for CI pipelines).',
+      summary:
+        'Exit 1 instead of 0 when AccessDenied or NoSuchBucket on the shared bucket leaves no plan (for CI pipelines).',
     }),
     concurrency: Flags.integer({summary: 'Copies in flight at once.', default: 16, min: 1, max: 256}),
     checksums: Flags.boolean({
-      summary: 'With --execute or --verify-only: compare the stored full-object checksums of both sides of every migrated object.',
+      summary:
+        'With --execute or --verify-only: compare the stored full-object checksums of both sides of every migrated object.',
     }),
     'content-sample': Flags.integer({
-      summary: 'With --execute or --verify-only: compare the SHA-256 of N objects drawn at random, downloaded from both sides.',
+      summary:
+        'With --execute or --verify-only: compare the SHA-256 of N objects drawn at random, downloaded from both sides.',
       helpValue: 'N',
       min: 1,
       max: maxContentSample,
     }),
     engine: Flags.string({
-      summary: 'With --execute: copy in this process (local), with an S3 Batch Operations job (batch), or batch for large engagements (auto). Default local.',
+      summary:
+        'With --execute: copy in this process (local), with an S3 Batch Operations job (batch), or batch for large engagements (auto). Default local.',
       options: [...engineChoices],
     }),
-    'role-arn': Flags.string({summary: 'The IAM role S3 Batch Operations copies as (--engine batch/auto). Env: AUDITFORGE_BATCH_ROLE_ARN.'}),
-    'report-bucket': Flags.string({summary: 'Bucket for the Batch Operations completion reports (default: the shared bucket).'}),
+    'role-arn': Flags.string({
+      summary: 'The IAM role S3 Batch Operations copies as (--engine batch/auto). Env: AUDITFORGE_BATCH_ROLE_ARN.',
+    }),
+    'report-bucket': Flags.string({
+      summary: 'Bucket for the Batch Operations completion reports (default: the shared bucket).',
+    }),
     progress: Flags.option({
       options: ['auto', 'ndjson'] as const,
       default: 'auto' as const,
-      summary: 'With --execute: progress for people on stderr (auto), or one JSON object per progress event on stderr (ndjson), also under --json.',
+      summary:
+        'With --execute: progress for people on stderr (auto), or one JSON object per progress event on stderr (ndjson), also under --json.',
     })(),
     ...bucketProvisionFlags,
   }
@@ -98,25 +117,44 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
     if (wantsDeepChecks(deepChecks) && (flags.reconcile || (!flags.execute && !flags['verify-only']))) {
       throw invalidInput('--checksums and --content-sample check a migration: use them with --execute or --verify-only')
     }
-    const engine = resolveEngine({engine: flags.engine, 'role-arn': flags['role-arn'], 'report-bucket': flags['report-bucket'], execute: flags.execute})
+    const engine = resolveEngine({
+      engine: flags.engine,
+      'role-arn': flags['role-arn'],
+      'report-bucket': flags['report-bucket'],
+      execute: flags.execute,
+    })
     if (flags.execute) this.assertCanConfirm(flags.yes)
     const sharedBucket = this.sharedBucket
     const context = await this.aws()
 
     if (flags.reconcile) {
       this.assertCanConfirm(flags.yes)
-      await this.confirm(`Copy the late writes of ${engagementId} into its bucket where it still holds the migrated version?`, flags.yes)
+      await this.confirm(
+        `Copy the late writes of ${engagementId} into its bucket where it still holds the migrated version?`,
+        flags.yes,
+      )
       this.spinner.start(`Reconciling ${engagementId}`)
-      const outcome = await reconcileMigration(context, sharedBucket, engagementId!, {concurrency: flags.concurrency, toolVersion: this.config.version})
+      const outcome = await reconcileMigration(context, sharedBucket, engagementId!, {
+        concurrency: flags.concurrency,
+        toolVersion: this.config.version,
+      })
       this.spinner.stop()
       this.note(`Copied ${plural(outcome.reconciled, 'late write')} of ${engagementId}.`)
-      if (outcome.conflicts.length > 0) this.warning(`${plural(outcome.conflicts.length, 'late write')} not copied: the engagement's bucket has changed since`, outcome.conflicts.slice(0, 20))
+      if (outcome.conflicts.length > 0)
+        this.warning(
+          `${plural(outcome.conflicts.length, 'late write')} not copied: the engagement's bucket has changed since`,
+          outcome.conflicts.slice(0, 20),
+        )
       return this.verified(sharedBucket, 'reconcile', [outcome])
     }
 
     if (flags['verify-only']) {
       this.spinner.start('Comparing migrated engagements with the shared bucket')
-      const outcomes = await verifyMigrations(context, sharedBucket, engagementId, {...deepChecks, concurrency: flags.concurrency, toolVersion: this.config.version})
+      const outcomes = await verifyMigrations(context, sharedBucket, engagementId, {
+        ...deepChecks,
+        concurrency: flags.concurrency,
+        toolVersion: this.config.version,
+      })
       this.spinner.stop()
       return this.verified(sharedBucket, 'verify', outcomes)
     }
@@ -127,15 +165,29 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
     if (plan.status !== 'ok') {
       if (flags.strict) throw noPlan(plan.status, `${plan.message}. No plan was made and nothing was changed`)
       this.warning(`${plan.message}. No plan was made and nothing was changed.`)
-      return this.finish<MigrateResult>(migrationReport(sharedBucket, plan.status, flags.execute ? 'execute' : 'plan', []))
+      return this.finish<MigrateResult>(
+        migrationReport(sharedBucket, plan.status, flags.execute ? 'execute' : 'plan', []),
+      )
     }
     if (plan.invalidIds.length > 0) {
-      this.warning(`Skipped index entries with ids auditforge does not accept: ${plan.invalidIds.slice(0, 5).map((id) => JSON.stringify(id)).join(', ')}`)
+      this.warning(
+        `Skipped index entries with ids auditforge does not accept: ${plan.invalidIds
+          .slice(0, 5)
+          .map((id) => JSON.stringify(id))
+          .join(', ')}`,
+      )
     }
-    const planned = [...plan.alreadyMigrated.map((record) => alreadyMigrated(record)), ...plan.engagements.map((engagement) => plannedOutcome(engagement))]
+    const planned = [
+      ...plan.alreadyMigrated.map((record) => alreadyMigrated(record)),
+      ...plan.engagements.map((engagement) => plannedOutcome(engagement)),
+    ]
     if (!this.jsonEnabled()) this.log(renderPlan(sharedBucket, planned))
     if (!flags.execute) {
-      this.note(plan.engagements.length > 0 ? 'Dry run: nothing was changed. Run again with --execute to migrate.' : 'Nothing to migrate.')
+      this.note(
+        plan.engagements.length > 0
+          ? 'Dry run: nothing was changed. Run again with --execute to migrate.'
+          : 'Nothing to migrate.',
+      )
       return this.finish<MigrateResult>(migrationReport(sharedBucket, 'ok', 'plan', planned))
     }
     if (plan.engagements.length === 0) {
@@ -143,10 +195,17 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
       return this.finish<MigrateResult>(migrationReport(sharedBucket, 'ok', 'execute', planned))
     }
 
-    await this.confirm(`Copy ${plural(plan.engagements.length, 'engagement')} into their own buckets and point their records there?`, flags.yes)
+    await this.confirm(
+      `Copy ${plural(plan.engagements.length, 'engagement')} into their own buckets and point their records there?`,
+      flags.yes,
+    )
     const progress = createProgressDisplay(!this.jsonEnabled(), {format: flags.progress})
     // Re-running the same command resumes: it copies only what is missing.
-    const stopHandlingInterrupt = exitOnInterrupt(progress, shellCommand([this.config.bin, ...(this.id ?? 'migrate').split(':'), ...this.argv]), {ndjson: flags.progress === 'ndjson'})
+    const stopHandlingInterrupt = exitOnInterrupt(
+      progress,
+      shellCommand([this.config.bin, ...(this.id ?? 'migrate').split(':'), ...this.argv]),
+      {ndjson: flags.progress === 'ndjson'},
+    )
     if (engine.note) this.note(engine.note)
     const bulk = engine.roleArn
       ? createBatchEngine(context, sharedBucket, {
@@ -162,7 +221,13 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
       ...deepChecks,
       bulk,
       onProgress: ({job, ...snapshot}) =>
-        progress.update({...snapshot, label: 'Migrating', detail: job ? `S3 Batch Operations job ${job.jobId}: ${job.status}` : undefined, failed: job?.failed, remainingSeconds: job?.remainingSeconds}),
+        progress.update({
+          ...snapshot,
+          label: 'Migrating',
+          detail: job ? `S3 Batch Operations job ${job.jobId}: ${job.status}` : undefined,
+          failed: job?.failed,
+          remainingSeconds: job?.remainingSeconds,
+        }),
     })
     stopHandlingInterrupt()
     progress.done()
@@ -171,7 +236,10 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
     for (const outcome of outcomes) if (outcome.error) this.warning(`${outcome.engagement_id}: ${outcome.error}`)
     // Under --json the document carries them (`skipped_controls`).
     for (const outcome of this.jsonEnabled() ? [] : outcomes) {
-      for (const skipped of outcome.skipped_controls ?? []) this.warning(`${outcome.engagement_id}: ${skipped.control} was not applied to ${outcome.target_bucket}: ${skipped.reason}`)
+      for (const skipped of outcome.skipped_controls ?? [])
+        this.warning(
+          `${outcome.engagement_id}: ${skipped.control} was not applied to ${outcome.target_bucket}: ${skipped.reason}`,
+        )
     }
     for (const outcome of outcomes) {
       if (outcome.late_write_conflicts?.length) {
@@ -181,13 +249,19 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
         )
       }
     }
-    return this.finish<MigrateResult>(migrationReport(sharedBucket, 'ok', 'execute', outcomes), this.reportDifferences(outcomes))
+    return this.finish<MigrateResult>(
+      migrationReport(sharedBucket, 'ok', 'execute', outcomes),
+      this.reportDifferences(outcomes),
+    )
   }
 
   /** Renders verification outcomes (the table, then the differences) and finishes with their exit code. */
   private verified(sharedBucket: string, mode: 'verify' | 'reconcile', outcomes: VerifyOutcome[]): MigrateResult {
     if (!this.jsonEnabled()) this.log(renderVerification(outcomes))
-    return this.finish<MigrateResult>(migrationReport(sharedBucket, 'ok', mode, outcomes), this.reportDifferences(outcomes))
+    return this.finish<MigrateResult>(
+      migrationReport(sharedBucket, 'ok', mode, outcomes),
+      this.reportDifferences(outcomes),
+    )
   }
 
   /**
@@ -196,24 +270,37 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
    * (a non-zero exit always says why: finish() prints it as the `Error:` line).
    */
   private reportDifferences(outcomes: (EngagementOutcome | VerifyOutcome)[]): AuditforgeError | undefined {
-    for (const outcome of outcomes) for (const line of renderDeepChecks(outcome.engagement_id, outcome.deep_checks)) this.note(line)
+    for (const outcome of outcomes)
+      for (const line of renderDeepChecks(outcome.engagement_id, outcome.deep_checks)) this.note(line)
     const failed = outcomes.filter((outcome) => outcome.status === 'verification_failed')
-    for (const outcome of failed) this.warning(...renderDifferences(outcome.engagement_id, outcome.differences ?? [], outcome.unlisted_differences ?? 0))
-    for (const outcome of outcomes) if ('suggestion' in outcome && outcome.suggestion) this.note(`${outcome.engagement_id}: ${outcome.suggestion}`)
+    for (const outcome of failed)
+      this.warning(
+        ...renderDifferences(outcome.engagement_id, outcome.differences ?? [], outcome.unlisted_differences ?? 0),
+      )
+    for (const outcome of outcomes)
+      if ('suggestion' in outcome && outcome.suggestion) this.note(`${outcome.engagement_id}: ${outcome.suggestion}`)
     const heldElsewhere = (outcome: EngagementOutcome | VerifyOutcome) =>
-      'error_code' in outcome && (outcome.error_code === 'migration_in_progress' || outcome.error_code === 'migration_lease_lost')
+      'error_code' in outcome &&
+      (outcome.error_code === 'migration_in_progress' || outcome.error_code === 'migration_lease_lost')
     const held = outcomes.filter((outcome) => outcome.status === 'failed' && heldElsewhere(outcome)).length
     const broken = outcomes.filter((outcome) => outcome.status === 'failed' && !heldElsewhere(outcome)).length
     const problems = [
       ...(failed.length > 0 ? [`${plural(failed.length, 'engagement')} failed verification`] : []),
-      ...(held > 0 ? [`${plural(held, 'engagement')} ${held === 1 ? 'is' : 'are'} being migrated by another run; run the command again once it has finished`] : []),
-      ...(broken > 0 ? [`${plural(broken, 'engagement')} failed to migrate; ${broken === 1 ? 'its record was' : 'their records were'} not changed and running the command again finishes ${broken === 1 ? 'it' : 'them'}`] : []),
+      ...(held > 0
+        ? [
+            `${plural(held, 'engagement')} ${held === 1 ? 'is' : 'are'} being migrated by another run; run the command again once it has finished`,
+          ]
+        : []),
+      ...(broken > 0
+        ? [
+            `${plural(broken, 'engagement')} failed to migrate; ${broken === 1 ? 'its record was' : 'their records were'} not changed and running the command again finishes ${broken === 1 ? 'it' : 'them'}`,
+          ]
+        : []),
     ]
     const exit = migrationExitCode(outcomes)
     if (problems.length === 0 || exit === ExitCode.ok) return undefined
     return new AuditforgeError(`${problems.join('; ')}.`, {code: migrationFailureCodes[exit], exit})
   }
-
 }
 
 /** The `status` of a migration that exits non-zero, by its exit code. */

@@ -4,13 +4,23 @@ import {AuditforgeCommand} from '../../base-command.js'
 import {AuditforgeError, ExitCode} from '../../lib/errors.js'
 import {validateEngagementId} from '../../lib/layout.js'
 import type {MigratePurgeSourceResult} from '../../results/migrate.js'
-import {type PurgeInspection, type PurgeProgress, defaultMinAge, inspectPurge, parseDuration, purgeReport, purgeSource, refusalError} from '../../lib/migrate/index.js'
+import {
+  type PurgeInspection,
+  type PurgeProgress,
+  defaultMinAge,
+  inspectPurge,
+  parseDuration,
+  purgeReport,
+  purgeSource,
+  refusalError,
+} from '../../lib/migrate/index.js'
 import {plural} from '../../ui/format.js'
 import {differenceText} from '../../ui/migration.js'
 import {describePurgeOutcome, renderPurgeInspection} from '../../ui/purge.js'
 
 export default class MigratePurgeSource extends AuditforgeCommand<typeof MigratePurgeSource, MigratePurgeSourceResult> {
-  static override summary = "After the soak, remove a migrated engagement's objects from the shared bucket (dry-run by default)."
+  static override summary =
+    "After the soak, remove a migrated engagement's objects from the shared bucket (dry-run by default)."
   static override description = `The clean-up after a migration has soaked: removes every version and delete marker of exactly the engagement's own keys from the shared bucket (nobody else's, never the index or other reserved keys). After it, the engagement's bucket holds the only copy and \`migrate rollback\` is refused.
 
 Without --execute nothing is changed: it prints the checks and what would be removed (keys, versions, delete markers, bytes, the first keys). The checks, made before anything is deleted and in the dry run too: the record points at the engagement's own bucket; the migration evidence there shows a run out of this shared bucket that switched the record; that switch is at least --min-age ago (from the evidence, never from object dates; default ${defaultMinAge}; e.g. 30d, 12h, 90m, 0); and a fresh verification against the evidence passes now (every migrated version still in the engagement's bucket, no late write in the shared bucket: \`migrate --reconcile\` copies those).
@@ -26,17 +36,28 @@ Exit codes: 0 done, or nothing left to purge, or a dry run that would go ahead; 
   ]
 
   static override flags = {
-    'engagement-id': Flags.string({required: true, summary: 'The migrated engagement whose shared-bucket copy to remove.'}),
+    'engagement-id': Flags.string({
+      required: true,
+      summary: 'The migrated engagement whose shared-bucket copy to remove.',
+    }),
     execute: Flags.boolean({summary: 'Remove the objects (otherwise: a dry run that changes nothing).'}),
     yes: Flags.boolean({char: 'y', summary: 'Do not ask for confirmation before --execute.'}),
-    'min-age': Flags.string({summary: 'How long the record must have pointed at the engagement\'s bucket: 30d, 12h, 90m, 0.', default: defaultMinAge}),
+    'min-age': Flags.string({
+      summary: "How long the record must have pointed at the engagement's bucket: 30d, 12h, 90m, 0.",
+      default: defaultMinAge,
+    }),
   }
 
   public async run(): Promise<MigratePurgeSourceResult> {
     const {flags} = this
     const id = validateEngagementId(flags['engagement-id'])
     const minAge = flags['min-age']
-    const options = {minAge, minAgeMs: parseDuration(minAge), stopAtFirstRefusal: flags.execute, onProgress: (progress: PurgeProgress) => this.progress(id, progress)}
+    const options = {
+      minAge,
+      minAgeMs: parseDuration(minAge),
+      stopAtFirstRefusal: flags.execute,
+      onProgress: (progress: PurgeProgress) => this.progress(id, progress),
+    }
     if (flags.execute) this.assertCanConfirm(flags.yes)
     const sharedBucket = this.sharedBucket
     const context = await this.aws()
@@ -51,21 +72,35 @@ Exit codes: 0 done, or nothing left to purge, or a dry run that would go ahead; 
     if (!this.jsonEnabled()) this.log(renderPurgeInspection(inspection))
     if (inspection.status === 'nothing_to_purge') {
       const last = inspection.last_purge
-      this.note(`Nothing of ${id} is left in ${sharedBucket}${last ? `; it was purged at ${last.completed_at} (purge ${last.purge_id})` : ''}. Nothing was changed.`)
+      this.note(
+        `Nothing of ${id} is left in ${sharedBucket}${last ? `; it was purged at ${last.completed_at} (purge ${last.purge_id})` : ''}. Nothing was changed.`,
+      )
       return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, flags.execute ? 'execute' : 'dry_run'))
     }
     if (!flags.execute) return this.dryRun(inspection)
 
     const removal = inspection.removal!
-    await this.confirm(`Remove ${plural(removal.versions + removal.delete_markers, 'version')} of ${id} from ${sharedBucket} for good? (${inspection.bucket} keeps the only copy)`, flags.yes)
+    await this.confirm(
+      `Remove ${plural(removal.versions + removal.delete_markers, 'version')} of ${id} from ${sharedBucket} for good? (${inspection.bucket} keeps the only copy)`,
+      flags.yes,
+    )
     this.spinner.start(`Purging ${id}`)
     const outcome = await purgeSource(context, inspection, {...options, toolVersion: this.config.version})
     this.spinner.stop()
     this.note(describePurgeOutcome(id, sharedBucket, outcome))
-    if (outcome.resumes.length > 0) this.note(`It finishes the interrupted ${outcome.resumes.length === 1 ? 'purge' : 'purges'} ${outcome.resumes.join(', ')}.`)
-    if (outcome.audit_event_error) this.warning(`The purge is done and recorded, but its audit-log event was not written: ${outcome.audit_event_error}`)
+    if (outcome.resumes.length > 0)
+      this.note(
+        `It finishes the interrupted ${outcome.resumes.length === 1 ? 'purge' : 'purges'} ${outcome.resumes.join(', ')}.`,
+      )
+    if (outcome.audit_event_error)
+      this.warning(
+        `The purge is done and recorded, but its audit-log event was not written: ${outcome.audit_event_error}`,
+      )
     if (outcome.left.versions > 0) {
-      this.warning(`${plural(outcome.left.versions, 'version')} of ${id} written to ${sharedBucket} during the purge were left there:`, outcome.left.first_keys)
+      this.warning(
+        `${plural(outcome.left.versions, 'version')} of ${id} written to ${sharedBucket} during the purge were left there:`,
+        outcome.left.first_keys,
+      )
       const failure = new AuditforgeError(`The shared bucket still holds late writes of ${id}`, {
         code: 'late_writes_left',
         exit: ExitCode.verificationFailed,
@@ -85,17 +120,30 @@ Exit codes: 0 done, or nothing left to purge, or a dry run that would go ahead; 
     }
     this.showDifferences(inspection)
     const failure = refusalError(inspection)
-    const wouldRefuse = new AuditforgeError(`--execute would refuse: ${failure.message}`, {code: failure.code, exit: failure.exit, suggestion: failure.suggestion})
+    const wouldRefuse = new AuditforgeError(`--execute would refuse: ${failure.message}`, {
+      code: failure.code,
+      exit: failure.exit,
+      suggestion: failure.suggestion,
+    })
     return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, 'dry_run'), wouldRefuse, 'refused')
   }
 
   private showDifferences(inspection: PurgeInspection): void {
     const {differences} = inspection.verification
-    if (differences.length > 0) this.warning(`${inspection.engagement_id} differs from its migration evidence:`, differences.map((difference) => differenceText(difference)))
+    if (differences.length > 0)
+      this.warning(
+        `${inspection.engagement_id} differs from its migration evidence:`,
+        differences.map((difference) => differenceText(difference)),
+      )
   }
 
   private progress(id: string, {phase, done, total}: PurgeProgress): void {
-    const what = {list: `listing versions (${done})`, verify: 'verifying against the migration evidence', delete: `deleting versions (${done}/${total})`, record: 'recording'}[phase]
+    const what = {
+      list: `listing versions (${done})`,
+      verify: 'verifying against the migration evidence',
+      delete: `deleting versions (${done}/${total})`,
+      record: 'recording',
+    }[phase]
     this.spinner.update(`${id}: ${what}`)
   }
 }

@@ -32,7 +32,16 @@ import {accessLogPrefix} from '../layout.js'
 import {readBucketTags, writeBucketTags} from '../s3/index.js'
 import {regionOf} from './names.js'
 import {lifecycleDrift, readLifecycle, wantedRules, writeLifecycle} from './lifecycle.js'
-import {type PolicyStatement, auditforgeSidPrefix, bucketResources, ownStatement, partitionOf, readPolicy, sameStatement, writePolicy} from './policy.js'
+import {
+  type PolicyStatement,
+  auditforgeSidPrefix,
+  bucketResources,
+  ownStatement,
+  partitionOf,
+  readPolicy,
+  sameStatement,
+  writePolicy,
+} from './policy.js'
 import {assertBoundTo, engagementIdTagKey, indexTagKey, managedByTag} from './tags.js'
 import {coversBucket, readTrailSelectors, selectorName, writeTrailSelectors} from './trail.js'
 import {plural} from '../wording.js'
@@ -124,7 +133,12 @@ function control<T>(definition: BucketControl<T>): BucketControl {
 }
 
 /** Reads a bucket setting, treating "not configured" errors as an absent value. */
-async function readSetting<T>(bucket: string, action: string, absentCodes: string[], call: () => Promise<T>): Promise<T | undefined> {
+async function readSetting<T>(
+  bucket: string,
+  action: string,
+  absentCodes: string[],
+  call: () => Promise<T>,
+): Promise<T | undefined> {
   try {
     return await call()
   } catch (error) {
@@ -133,7 +147,8 @@ async function readSetting<T>(bucket: string, action: string, absentCodes: strin
   }
 }
 
-const bucketTags = (target: ControlTarget) => target.once('tags', () => readBucketTags(target.s3, target.bucket, target.owner))
+const bucketTags = (target: ControlTarget) =>
+  target.once('tags', () => readBucketTags(target.s3, target.bucket, target.owner))
 
 /**
  * Writes the whole tag set: the tags of others kept, the operator's added, auditforge's own
@@ -148,7 +163,8 @@ async function writeTagSet(target: ControlTarget): Promise<void> {
   wanted.set(managedByTag.Key!, managedByTag.Value!)
   // Binding a bucket is decided on an earlier read: one bound meanwhile (another environment
   // claiming it) is not taken over.
-  if (target.bind !== undefined) assertBoundTo(target.bucket, existing.get(indexTagKey) ?? target.bind, target.bind, {unboundOk: true})
+  if (target.bind !== undefined)
+    assertBoundTo(target.bucket, existing.get(indexTagKey) ?? target.bind, target.bind, {unboundOk: true})
   const binding = target.bind ?? existing.get(indexTagKey)
   if (binding !== undefined) wanted.set(indexTagKey, binding)
   await writeBucketTags(target.s3, target.bucket, target.owner, wanted)
@@ -159,7 +175,9 @@ function describeTagDrift(engagementTag: string | undefined, managedBy: string |
     engagementTag === undefined ? `${engagementIdTagKey} missing` : undefined,
     managedBy === undefined ? `${managedByTag.Key} missing` : undefined,
   ]
-  return problems.filter(Boolean).join(', ') || `${engagementIdTagKey}=${engagementTag}, ${managedByTag.Key}=${managedBy}`
+  return (
+    problems.filter(Boolean).join(', ') || `${engagementIdTagKey}=${engagementTag}, ${managedByTag.Key}=${managedBy}`
+  )
 }
 
 const publicAccessBlock = control({
@@ -173,7 +191,12 @@ const publicAccessBlock = control({
       target.s3.send(new GetPublicAccessBlockCommand({Bucket: target.bucket, ExpectedBucketOwner: target.owner})),
     ).then((reply) => reply?.PublicAccessBlockConfiguration),
   evaluate(block) {
-    const flags = [block?.BlockPublicAcls, block?.IgnorePublicAcls, block?.BlockPublicPolicy, block?.RestrictPublicBuckets]
+    const flags = [
+      block?.BlockPublicAcls,
+      block?.IgnorePublicAcls,
+      block?.BlockPublicPolicy,
+      block?.RestrictPublicBuckets,
+    ]
     const on = flags.filter((flag) => flag === true).length
     return {ok: on === 4, expected: 'all four true', actual: block ? `${on} of 4 true` : 'not set'}
   },
@@ -182,7 +205,12 @@ const publicAccessBlock = control({
       new PutPublicAccessBlockCommand({
         Bucket: target.bucket,
         ExpectedBucketOwner: target.owner,
-        PublicAccessBlockConfiguration: {BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true, RestrictPublicBuckets: true},
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          IgnorePublicAcls: true,
+          BlockPublicPolicy: true,
+          RestrictPublicBuckets: true,
+        },
       }),
     ),
 })
@@ -197,7 +225,11 @@ const objectOwnership = control({
     readSetting(target.bucket, 'Reading object ownership', ['OwnershipControlsNotFoundError'], () =>
       target.s3.send(new GetBucketOwnershipControlsCommand({Bucket: target.bucket, ExpectedBucketOwner: target.owner})),
     ).then((reply) => reply?.OwnershipControls?.Rules?.[0]?.ObjectOwnership),
-  evaluate: (ownership) => ({ok: ownership === 'BucketOwnerEnforced', expected: 'BucketOwnerEnforced', actual: ownership ?? 'not set'}),
+  evaluate: (ownership) => ({
+    ok: ownership === 'BucketOwnerEnforced',
+    expected: 'BucketOwnerEnforced',
+    actual: ownership ?? 'not set',
+  }),
   apply: (target) =>
     target.s3.send(
       new PutBucketOwnershipControlsCommand({
@@ -225,23 +257,32 @@ function sameKey(found: string | undefined, wanted: string): boolean {
 
 const readEncryption = (target: ControlTarget): Promise<EncryptionSetting> =>
   target.once('encryption', async () => {
-    const reply = await readSetting(target.bucket, 'Reading default encryption', ['ServerSideEncryptionConfigurationNotFoundError'], () =>
-      target.s3.send(new GetBucketEncryptionCommand({Bucket: target.bucket, ExpectedBucketOwner: target.owner})),
+    const reply = await readSetting(
+      target.bucket,
+      'Reading default encryption',
+      ['ServerSideEncryptionConfigurationNotFoundError'],
+      () => target.s3.send(new GetBucketEncryptionCommand({Bucket: target.bucket, ExpectedBucketOwner: target.owner})),
     )
     const rule = reply?.ServerSideEncryptionConfiguration?.Rules?.[0]
-    return {algorithm: rule?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm, keyId: rule?.ApplyServerSideEncryptionByDefault?.KMSMasterKeyID, bucketKey: rule?.BucketKeyEnabled}
+    return {
+      algorithm: rule?.ApplyServerSideEncryptionByDefault?.SSEAlgorithm,
+      keyId: rule?.ApplyServerSideEncryptionByDefault?.KMSMasterKeyID,
+      bucketKey: rule?.BucketKeyEnabled,
+    }
   })
 
 const encryption = control({
   id: 'encryption',
-  description: 'Default encryption AES256 (SSE-S3), or SSE-KMS with --kms-key-id and an S3 Bucket Key; an SSE-KMS bucket is never downgraded.',
+  description:
+    'Default encryption AES256 (SSE-S3), or SSE-KMS with --kms-key-id and an S3 Bucket Key; an SSE-KMS bucket is never downgraded.',
   standards: {prowler: ['s3_bucket_default_encryption']},
   appliesWhen: 'always',
   step: 'Setting default encryption',
   read: readEncryption,
   evaluate({algorithm, keyId, bucketKey}, target) {
     const wantedKey = target.controls.kmsKeyId
-    const actual = algorithm === undefined ? 'none' : keyId ? `${algorithm} (${keyId}${bucketKey ? ', bucket key' : ''})` : algorithm
+    const actual =
+      algorithm === undefined ? 'none' : keyId ? `${algorithm} (${keyId}${bucketKey ? ', bucket key' : ''})` : algorithm
     if (wantedKey !== undefined) {
       const ok = kmsAlgorithms.includes(algorithm ?? '') && sameKey(keyId, wantedKey) && bucketKey === true
       return {ok, expected: `aws:kms (${wantedKey}, bucket key)`, actual}
@@ -254,7 +295,8 @@ const encryption = control({
     const current = await readEncryption(target)
     if (wantedKey === undefined && kmsAlgorithms.includes(current.algorithm ?? '')) return
     // DSSE-KMS is SSE-KMS with a second layer: asked for a key, it keeps its layers.
-    const algorithm = wantedKey === undefined ? 'AES256' : current.algorithm === 'aws:kms:dsse' ? 'aws:kms:dsse' : 'aws:kms'
+    const algorithm =
+      wantedKey === undefined ? 'AES256' : current.algorithm === 'aws:kms:dsse' ? 'aws:kms:dsse' : 'aws:kms'
     await target.s3.send(
       new PutBucketEncryptionCommand({
         Bucket: target.bucket,
@@ -263,7 +305,10 @@ const encryption = control({
           Rules: [
             wantedKey === undefined
               ? {ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'AES256'}}
-              : {ApplyServerSideEncryptionByDefault: {SSEAlgorithm: algorithm as 'aws:kms', KMSMasterKeyID: wantedKey}, BucketKeyEnabled: true},
+              : {
+                  ApplyServerSideEncryptionByDefault: {SSEAlgorithm: algorithm as 'aws:kms', KMSMasterKeyID: wantedKey},
+                  BucketKeyEnabled: true,
+                },
           ],
         },
       }),
@@ -283,7 +328,13 @@ const versioning = control({
     ).then((reply) => reply?.Status),
   evaluate: (status) => ({ok: status === 'Enabled', expected: 'Enabled', actual: status ?? 'never enabled'}),
   apply: (target) =>
-    target.s3.send(new PutBucketVersioningCommand({Bucket: target.bucket, ExpectedBucketOwner: target.owner, VersioningConfiguration: {Status: 'Enabled'}})),
+    target.s3.send(
+      new PutBucketVersioningCommand({
+        Bucket: target.bucket,
+        ExpectedBucketOwner: target.owner,
+        VersioningConfiguration: {Status: 'Enabled'},
+      }),
+    ),
 })
 
 /** The Sid of auditforge's TLS-only statement. */
@@ -337,17 +388,27 @@ function wantedStatements(target: ControlTarget): Map<string, PolicyStatement | 
 
 const tlsOnly = control({
   id: 'tls-only',
-  description: 'Bucket policy denying every request (s3:*) to the bucket and its objects that does not use TLS (aws:SecureTransport false).',
+  description:
+    'Bucket policy denying every request (s3:*) to the bucket and its objects that does not use TLS (aws:SecureTransport false).',
   standards: {fsbp: ['S3.5'], cis: ['2.1.1'], prowler: ['s3_bucket_secure_transport_policy']},
   appliesWhen: 'not on a plain-http:// endpoint (no request there could pass it)',
   skip: (target) => (target.plainHttp ? 'plain-http endpoint: every request would be denied' : undefined),
   step: 'Denying requests without TLS in the bucket policy',
   // auditforge's own statement, or else any statement of the operator's that says the same.
   read: (target) =>
-    readPolicy(target).then((policy) => ownStatement(policy, tlsOnlySid) ?? policy?.Statement.find((statement) => sameStatement(statement, tlsOnlyStatement(target)))),
+    readPolicy(target).then(
+      (policy) =>
+        ownStatement(policy, tlsOnlySid) ??
+        policy?.Statement.find((statement) => sameStatement(statement, tlsOnlyStatement(target))),
+    ),
   evaluate(found, target) {
     const ok = sameStatement(found, tlsOnlyStatement(target))
-    const actual = found === undefined ? 'no such statement' : ok ? `statement ${found.Sid ?? '(no Sid)'}` : `statement ${found.Sid} changed`
+    const actual =
+      found === undefined
+        ? 'no such statement'
+        : ok
+          ? `statement ${found.Sid ?? '(no Sid)'}`
+          : `statement ${found.Sid} changed`
     return {ok, expected: `Deny s3:* without aws:SecureTransport (${tlsOnlySid})`, actual}
   },
   apply: (target) => writePolicy(target, wantedStatements(target)),
@@ -366,7 +427,12 @@ const leastPrivilege = control({
   evaluate(found, target) {
     const wanted = leastPrivilegeStatement(target)
     const ok = sameStatement(found, wanted)
-    const actual = found === undefined ? 'no such statement' : ok ? `only ${allowedBy(found)}` : `statement changed: allows ${allowedBy(found)}`
+    const actual =
+      found === undefined
+        ? 'no such statement'
+        : ok
+          ? `only ${allowedBy(found)}`
+          : `statement changed: allows ${allowedBy(found)}`
     return {ok, expected: `only ${allowedBy(wanted)}`, actual}
   },
   async leftWhenOff(target) {
@@ -401,7 +467,10 @@ const lifecycle = control({
     return {
       ok: problems.length === 0,
       expected: wanted.map((rule) => rule.ID).join(', '),
-      actual: problems.length > 0 ? problems.join('; ') : `${plural(wanted.length, 'auditforge rule')}${others > 0 ? ` and ${plural(others, 'other')}` : ''}`,
+      actual:
+        problems.length > 0
+          ? problems.join('; ')
+          : `${plural(wanted.length, 'auditforge rule')}${others > 0 ? ` and ${plural(others, 'other')}` : ''}`,
     }
   },
   apply: writeLifecycle,
@@ -428,18 +497,28 @@ const accessLogging = control({
       new PutBucketLoggingCommand({
         Bucket: target.bucket,
         ExpectedBucketOwner: target.owner,
-        BucketLoggingStatus: {LoggingEnabled: {TargetBucket: target.controls.accessLogBucket, TargetPrefix: accessLogPrefix(target.engagementId)}},
+        BucketLoggingStatus: {
+          LoggingEnabled: {
+            TargetBucket: target.controls.accessLogBucket,
+            TargetPrefix: accessLogPrefix(target.engagementId),
+          },
+        },
       }),
     ),
 })
 
 const cloudTrailDataEvents = control({
   id: 'cloudtrail-data-events',
-  description: "An advanced event selector on the trail --cloudtrail-trail for every object-level event (reads and writes) of the bucket; the trail's other selectors are kept.",
-  standards: {fsbp: ['S3.22', 'S3.23'], cis: ['3.8', '3.9'], prowler: ['cloudtrail_s3_dataevents_write_enabled', 'cloudtrail_s3_dataevents_read_enabled']},
+  description:
+    "An advanced event selector on the trail --cloudtrail-trail for every object-level event (reads and writes) of the bucket; the trail's other selectors are kept.",
+  standards: {
+    fsbp: ['S3.22', 'S3.23'],
+    cis: ['3.8', '3.9'],
+    prowler: ['cloudtrail_s3_dataevents_write_enabled', 'cloudtrail_s3_dataevents_read_enabled'],
+  },
   appliesWhen: 'with --cloudtrail-trail',
   notConfigured: (target) => (target.controls.cloudtrailTrail === undefined ? '--cloudtrail-trail' : undefined),
-  step: 'Adding the bucket\'s data events to the CloudTrail trail',
+  step: "Adding the bucket's data events to the CloudTrail trail",
   read: readTrailSelectors,
   evaluate(selectors, target) {
     const ok = coversBucket(selectors, target)
@@ -447,7 +526,11 @@ const cloudTrailDataEvents = control({
     return {
       ok,
       expected: `data events of s3://${target.bucket} on ${target.controls.cloudtrailTrail}`,
-      actual: ok ? (own ? `selector "${selectorName(target.bucket)}"` : 'covered by another selector') : `not logged by ${target.controls.cloudtrailTrail}`,
+      actual: ok
+        ? own
+          ? `selector "${selectorName(target.bucket)}"`
+          : 'covered by another selector'
+        : `not logged by ${target.controls.cloudtrailTrail}`,
     }
   },
   apply: writeTrailSelectors,
@@ -483,7 +566,11 @@ const indexBinding = control({
   read: bucketTags,
   evaluate(found, target) {
     const binding = found.get(indexTagKey)
-    return {ok: binding === target.index, expected: `${indexTagKey}=${target.index}`, actual: binding === undefined ? 'not bound' : `${indexTagKey}=${binding}`}
+    return {
+      ok: binding === target.index,
+      expected: `${indexTagKey}=${target.index}`,
+      actual: binding === undefined ? 'not bound' : `${indexTagKey}=${binding}`,
+    }
   },
   apply: writeTagSet,
 })
@@ -607,12 +694,19 @@ function skipReason(entry: BucketControl, target: ControlTarget): string | undef
 /** Reads every control that applies back (concurrently; shared reads once) and judges each, in table order. */
 export async function evaluateControls(target: ControlTarget): Promise<ControlCheck[]> {
   const skips = bucketControls.map((entry) => skipReason(entry, target))
-  const values = await Promise.all(bucketControls.map((entry, i) => (skips[i] === undefined ? entry.read(target) : undefined)))
-  const leftovers = await Promise.all(bucketControls.map((entry) => (entry.notConfigured?.(target) === undefined ? undefined : entry.leftWhenOff?.(target))))
+  const values = await Promise.all(
+    bucketControls.map((entry, i) => (skips[i] === undefined ? entry.read(target) : undefined)),
+  )
+  const leftovers = await Promise.all(
+    bucketControls.map((entry) =>
+      entry.notConfigured?.(target) === undefined ? undefined : entry.leftWhenOff?.(target),
+    ),
+  )
   return bucketControls.map((entry, i) => {
     const row = {control: entry.id, standards: entry.standards}
     if (leftovers[i] !== undefined) return {...row, status: 'fail', ...leftovers[i]}
-    if (skips[i] !== undefined) return {...row, status: 'skipped', ok: true, expected: 'not checked here', actual: `skipped: ${skips[i]}`}
+    if (skips[i] !== undefined)
+      return {...row, status: 'skipped', ok: true, expected: 'not checked here', actual: `skipped: ${skips[i]}`}
     const verdict = entry.evaluate(values[i], target)
     return {...row, status: verdict.ok ? 'pass' : 'fail', ...verdict}
   })

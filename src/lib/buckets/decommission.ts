@@ -13,7 +13,14 @@ import pLimit from 'p-limit'
 import type {AwsContext} from '../aws.js'
 import {AuditforgeError, awsErrorCode, describeAwsError, httpStatus, notFound, refused} from '../errors.js'
 import {validateBucketName} from '../layout.js'
-import {type DeleteProgress, abortMultipartUploads, deleteObjectVersions, headObject, listObjectVersions, readBucketTags} from '../s3/index.js'
+import {
+  type DeleteProgress,
+  abortMultipartUploads,
+  deleteObjectVersions,
+  headObject,
+  listObjectVersions,
+  readBucketTags,
+} from '../s3/index.js'
 import {parsePerEngagementBucket} from './names.js'
 import {assertBoundTo, engagementIdTagKey, indexTagKey, managedByTag} from './tags.js'
 import {recordTombstone} from './tombstones.js'
@@ -53,8 +60,10 @@ export async function decommissionBucket(
       await s3.send(new DeleteBucketCommand({Bucket: bucket, ExpectedBucketOwner: owner}))
       return {bucket, deleted, uploads_aborted: uploadsAborted, trail_selector: null}
     } catch (error) {
-      if (awsErrorCode(error) === 'NoSuchBucket') return {bucket, deleted, uploads_aborted: uploadsAborted, trail_selector: null}
-      if (awsErrorCode(error) !== 'BucketNotEmpty' || pass === 3) throw describeAwsError(error, {action: 'Deleting the bucket', bucket})
+      if (awsErrorCode(error) === 'NoSuchBucket')
+        return {bucket, deleted, uploads_aborted: uploadsAborted, trail_selector: null}
+      if (awsErrorCode(error) !== 'BucketNotEmpty' || pass === 3)
+        throw describeAwsError(error, {action: 'Deleting the bucket', bucket})
     }
   }
 }
@@ -71,7 +80,16 @@ export interface DecommissionChecks {
 
 /** One check of the preflight: what was checked, whether it lets the decommission go ahead, what was found. */
 export interface PreflightCheck {
-  check: 'owner' | 'records' | 'managed-by' | 'engagement-tag' | 'index-binding' | 'object-lock' | 'legal-hold' | 'retention' | 'mfa-delete'
+  check:
+    | 'owner'
+    | 'records'
+    | 'managed-by'
+    | 'engagement-tag'
+    | 'index-binding'
+    | 'object-lock'
+    | 'legal-hold'
+    | 'retention'
+    | 'mfa-delete'
   ok: boolean
   detail: string
 }
@@ -119,7 +137,8 @@ export async function preflightDecommission(
   try {
     tags = await readBucketTags(context.s3, bucket, owner)
   } catch (error) {
-    if (error instanceof AuditforgeError && error.code === 'no_such_bucket') throw notFound(`The bucket ${bucket} does not exist`)
+    if (error instanceof AuditforgeError && error.code === 'no_such_bucket')
+      throw notFound(`The bucket ${bucket} does not exist`)
     throw error
   }
   if (tags.get(managedByTag.Key!) !== managedByTag.Value) {
@@ -131,17 +150,26 @@ export async function preflightDecommission(
   // The bucket's name and its engagement tag must agree (and with the engagement being deleted).
   const expected = checks.engagementId ?? parsed.engagementId
   if (tags.get(engagementIdTagKey) !== expected || parsed.engagementId !== expected) {
-    throw refused(`${bucket} is not tagged ${engagementIdTagKey}=${expected}; nothing proves whose bucket it is, so it was left untouched`)
+    throw refused(
+      `${bucket} is not tagged ${engagementIdTagKey}=${expected}; nothing proves whose bucket it is, so it was left untouched`,
+    )
   }
   const binding = tags.get(indexTagKey)
-  assertBoundTo(bucket, binding, sharedBucket, {unboundOk: checks.unboundOk ?? false, engagementId: parsed.engagementId})
+  assertBoundTo(bucket, binding, sharedBucket, {
+    unboundOk: checks.unboundOk ?? false,
+    engagementId: parsed.engagementId,
+  })
 
   const found: PreflightCheck[] = [
     {check: 'owner', ok: true, detail: `account ${owner}`},
     {check: 'records', ok: true, detail: 'no engagement record points at it'},
     {check: 'managed-by', ok: true, detail: `${managedByTag.Key}=${managedByTag.Value}`},
     {check: 'engagement-tag', ok: true, detail: `${engagementIdTagKey}=${expected}, as its name says`},
-    {check: 'index-binding', ok: true, detail: binding === undefined ? 'not bound; a record of this index pointed at it' : `${indexTagKey}=${binding}`},
+    {
+      check: 'index-binding',
+      ok: true,
+      detail: binding === undefined ? 'not bound; a record of this index pointed at it' : `${indexTagKey}=${binding}`,
+    },
     ...(await retentionChecks(context, bucket, owner)),
   ]
   return {bucket, engagementId: parsed.engagementId, ok: found.every((check) => check.ok), checks: found}
@@ -181,7 +209,8 @@ async function assertOwned(context: AwsContext, bucket: string, owner: string): 
   } catch (error) {
     const status = httpStatus(error)
     if (status === 404) throw notFound(`The bucket ${bucket} does not exist`)
-    if (status === 403) throw refused(`${bucket} is not a bucket of account ${owner} (or it cannot be read); it was left untouched`)
+    if (status === 403)
+      throw refused(`${bucket} is not a bucket of account ${owner} (or it cannot be read); it was left untouched`)
     throw describeAwsError(error, {action: 'Checking the bucket', bucket})
   }
 }
@@ -199,14 +228,27 @@ async function retentionChecks(context: AwsContext, bucket: string, owner: strin
   const configuration = lock?.ObjectLockConfiguration
   const locked = configuration?.ObjectLockEnabled === 'Enabled'
   const retention = configuration?.Rule?.DefaultRetention
-  const defaultRetention = retention ? ` (default retention ${retention.Mode} ${retention.Days ? `${retention.Days} days` : `${retention.Years} years`})` : ''
+  const defaultRetention = retention
+    ? ` (default retention ${retention.Mode} ${retention.Days ? `${retention.Days} days` : `${retention.Years} years`})`
+    : ''
   const mfaDelete = versioning?.MFADelete === 'Enabled'
   const checks: PreflightCheck[] = [
     {check: 'object-lock', ok: !locked, detail: locked ? `Object Lock is enabled${defaultRetention}` : 'not enabled'},
-    {check: 'mfa-delete', ok: !mfaDelete, detail: mfaDelete ? 'MFA delete is enabled: versions can only be deleted with the root user\'s MFA device' : 'not enabled'},
+    {
+      check: 'mfa-delete',
+      ok: !mfaDelete,
+      detail: mfaDelete
+        ? "MFA delete is enabled: versions can only be deleted with the root user's MFA device"
+        : 'not enabled',
+    },
   ]
   if (!locked) {
-    checks.splice(1, 0, {check: 'legal-hold', ok: true, detail: 'none: impossible without Object Lock'}, {check: 'retention', ok: true, detail: 'none: impossible without Object Lock'})
+    checks.splice(
+      1,
+      0,
+      {check: 'legal-hold', ok: true, detail: 'none: impossible without Object Lock'},
+      {check: 'retention', ok: true, detail: 'none: impossible without Object Lock'},
+    )
     return checks
   }
   const {held, retained, scanned, more} = await scanLocks(context, bucket, owner)
@@ -215,14 +257,33 @@ async function retentionChecks(context: AwsContext, bucket: string, owner: strin
   checks.splice(
     1,
     0,
-    {check: 'legal-hold', ok: held.length === 0, detail: held.length === 0 ? `none${among}` : `${plural(held.length, 'version')} under legal hold${among}: ${some(held)}`},
-    {check: 'retention', ok: retained.length === 0, detail: retained.length === 0 ? `none unexpired${among}` : `${plural(retained.length, 'version')} under unexpired retention${among}: ${some(retained)}`},
+    {
+      check: 'legal-hold',
+      ok: held.length === 0,
+      detail:
+        held.length === 0
+          ? `none${among}`
+          : `${plural(held.length, 'version')} under legal hold${among}: ${some(held)}`,
+    },
+    {
+      check: 'retention',
+      ok: retained.length === 0,
+      detail:
+        retained.length === 0
+          ? `none unexpired${among}`
+          : `${plural(retained.length, 'version')} under unexpired retention${among}: ${some(retained)}`,
+    },
   )
   return checks
 }
 
 /** A read whose "not configured" errors mean no value. */
-async function unlessAbsent<T>(bucket: string, action: string, absentCodes: string[], call: () => Promise<T>): Promise<T | undefined> {
+async function unlessAbsent<T>(
+  bucket: string,
+  action: string,
+  absentCodes: string[],
+  call: () => Promise<T>,
+): Promise<T | undefined> {
   try {
     return await call()
   } catch (error) {
@@ -236,7 +297,11 @@ async function unlessAbsent<T>(bucket: string, action: string, absentCodes: stri
  * HeadObject per version says both (its Object Lock headers), where GetObjectLegalHold and
  * GetObjectRetention would take two calls.
  */
-async function scanLocks(context: AwsContext, bucket: string, owner: string): Promise<{held: string[]; retained: string[]; scanned: number; more: boolean}> {
+async function scanLocks(
+  context: AwsContext,
+  bucket: string,
+  owner: string,
+): Promise<{held: string[]; retained: string[]; scanned: number; more: boolean}> {
   const held: string[] = []
   const retained: string[] = []
   const limit = pLimit(8)
@@ -254,7 +319,12 @@ async function scanLocks(context: AwsContext, bucket: string, owner: string): Pr
     const name = `${version.Key}${version.VersionId && version.VersionId !== 'null' ? ` (${version.VersionId})` : ''}`
     reads.push(
       limit(async () => {
-        const head = await headObject(context.s3, {bucket, key: version.Key, versionId: version.VersionId, expectedOwner: owner})
+        const head = await headObject(context.s3, {
+          bucket,
+          key: version.Key,
+          versionId: version.VersionId,
+          expectedOwner: owner,
+        })
         if (head?.ObjectLockLegalHoldStatus === 'ON') held.push(name)
         const until = head?.ObjectLockRetainUntilDate
         if (until && new Date(until).getTime() > now) retained.push(`${name} until ${new Date(until).toISOString()}`)
@@ -268,7 +338,8 @@ async function scanLocks(context: AwsContext, bucket: string, owner: string): Pr
 /** How many object versions and delete markers the bucket holds (a dry run's count). */
 export async function countObjectVersions(context: AwsContext, bucket: string): Promise<number> {
   let count = 0
-  for await (const _version of listObjectVersions(context.s3, {bucket, expectedOwner: await context.accountId()})) count++
+  for await (const _version of listObjectVersions(context.s3, {bucket, expectedOwner: await context.accountId()}))
+    count++
   return count
 }
 

@@ -24,7 +24,9 @@ export async function listManagedBuckets(context: AwsContext): Promise<BucketInv
   const owner = await context.accountId()
   const names = new Set<string>()
   for await (const name of listBucketNames(context.s3)) names.add(name)
-  const candidates = [...names].filter((name) => parseEngagementBucketName(context.settings.bucketPrefix, name)?.accountId === owner)
+  const candidates = [...names].filter(
+    (name) => parseEngagementBucketName(context.settings.bucketPrefix, name)?.accountId === owner,
+  )
   const limit = pLimit(8)
   const managed = new Map<string, string | undefined>()
   await Promise.all(

@@ -32,9 +32,19 @@ export interface LifecycleState {
 export function wantedRules(target: ControlTarget): LifecycleRule[] {
   const rules: LifecycleRule[] = [
     // Parts of an upload that never completed cost money and hold data nobody can see.
-    {ID: lifecycleRuleIds.abortUploads, Status: 'Enabled', Filter: {Prefix: ''}, AbortIncompleteMultipartUpload: {DaysAfterInitiation: 7}},
+    {
+      ID: lifecycleRuleIds.abortUploads,
+      Status: 'Enabled',
+      Filter: {Prefix: ''},
+      AbortIncompleteMultipartUpload: {DaysAfterInitiation: 7},
+    },
     // A delete marker with no version left behind it is clutter; removing it deletes no data.
-    {ID: lifecycleRuleIds.deleteMarkers, Status: 'Enabled', Filter: {Prefix: ''}, Expiration: {ExpiredObjectDeleteMarker: true}},
+    {
+      ID: lifecycleRuleIds.deleteMarkers,
+      Status: 'Enabled',
+      Filter: {Prefix: ''},
+      Expiration: {ExpiredObjectDeleteMarker: true},
+    },
   ]
   const archiveDays = target.controls.archiveFindingsAfterDays
   if (archiveDays > 0) {
@@ -49,7 +59,12 @@ export function wantedRules(target: ControlTarget): LifecycleRule[] {
   }
   const noncurrentDays = target.controls.noncurrentDays
   if (noncurrentDays !== undefined) {
-    rules.push({ID: lifecycleRuleIds.noncurrent, Status: 'Enabled', Filter: {Prefix: ''}, NoncurrentVersionExpiration: {NoncurrentDays: noncurrentDays}})
+    rules.push({
+      ID: lifecycleRuleIds.noncurrent,
+      Status: 'Enabled',
+      Filter: {Prefix: ''},
+      NoncurrentVersionExpiration: {NoncurrentDays: noncurrentDays},
+    })
   }
   return rules
 }
@@ -58,7 +73,9 @@ export function wantedRules(target: ControlTarget): LifecycleRule[] {
 export function readLifecycle(target: ControlTarget): Promise<LifecycleState> {
   return target.once('lifecycle', async () => {
     try {
-      const reply = await target.s3.send(new GetBucketLifecycleConfigurationCommand({Bucket: target.bucket, ExpectedBucketOwner: target.owner}))
+      const reply = await target.s3.send(
+        new GetBucketLifecycleConfigurationCommand({Bucket: target.bucket, ExpectedBucketOwner: target.owner}),
+      )
       return {rules: reply?.Rules ?? [], transitionDefaultMinimumObjectSize: reply?.TransitionDefaultMinimumObjectSize}
     } catch (error) {
       if (awsErrorCode(error) === 'NoSuchLifecycleConfiguration') return {rules: []}
@@ -77,26 +94,48 @@ export const isOwnRule = (rule: LifecycleRule): boolean => rule.ID?.startsWith(l
 export function ruleMeaning(rule: LifecycleRule): string {
   const filter = rule.Filter
   const prefix = filter?.Prefix ?? filter?.And?.Prefix ?? rule.Prefix ?? ''
-  const tags = [...(filter?.Tag ? [filter.Tag] : []), ...(filter?.And?.Tags ?? [])].map((tag) => `${tag.Key}=${tag.Value}`).sort()
+  const tags = [...(filter?.Tag ? [filter.Tag] : []), ...(filter?.And?.Tags ?? [])]
+    .map((tag) => `${tag.Key}=${tag.Value}`)
+    .sort()
   return JSON.stringify({
     status: rule.Status,
     prefix,
     tags,
     abort: rule.AbortIncompleteMultipartUpload?.DaysAfterInitiation,
-    expiration: rule.Expiration ? {days: rule.Expiration.Days, date: rule.Expiration.Date?.toISOString(), markers: rule.Expiration.ExpiredObjectDeleteMarker} : undefined,
-    transitions: (rule.Transitions ?? []).map((transition) => [transition.Days, transition.Date?.toISOString(), transition.StorageClass]),
-    noncurrent: rule.NoncurrentVersionExpiration ? [rule.NoncurrentVersionExpiration.NoncurrentDays, rule.NoncurrentVersionExpiration.NewerNoncurrentVersions] : undefined,
-    noncurrentTransitions: (rule.NoncurrentVersionTransitions ?? []).map((transition) => [transition.NoncurrentDays, transition.StorageClass]),
+    expiration: rule.Expiration
+      ? {
+          days: rule.Expiration.Days,
+          date: rule.Expiration.Date?.toISOString(),
+          markers: rule.Expiration.ExpiredObjectDeleteMarker,
+        }
+      : undefined,
+    transitions: (rule.Transitions ?? []).map((transition) => [
+      transition.Days,
+      transition.Date?.toISOString(),
+      transition.StorageClass,
+    ]),
+    noncurrent: rule.NoncurrentVersionExpiration
+      ? [rule.NoncurrentVersionExpiration.NoncurrentDays, rule.NoncurrentVersionExpiration.NewerNoncurrentVersions]
+      : undefined,
+    noncurrentTransitions: (rule.NoncurrentVersionTransitions ?? []).map((transition) => [
+      transition.NoncurrentDays,
+      transition.StorageClass,
+    ]),
   })
 }
 
 /** The ids of the wanted rules that are missing or say something else, and of own rules no longer wanted. */
-export function lifecycleDrift(state: LifecycleState, wanted: LifecycleRule[]): {missing: string[]; changed: string[]; unwanted: string[]} {
+export function lifecycleDrift(
+  state: LifecycleState,
+  wanted: LifecycleRule[],
+): {missing: string[]; changed: string[]; unwanted: string[]} {
   const byId = new Map(state.rules.map((rule) => [rule.ID ?? '', rule]))
   const wantedIds = new Set(wanted.map((rule) => rule.ID!))
   return {
     missing: wanted.filter((rule) => !byId.has(rule.ID!)).map((rule) => rule.ID!),
-    changed: wanted.filter((rule) => byId.has(rule.ID!) && ruleMeaning(byId.get(rule.ID!)!) !== ruleMeaning(rule)).map((rule) => rule.ID!),
+    changed: wanted
+      .filter((rule) => byId.has(rule.ID!) && ruleMeaning(byId.get(rule.ID!)!) !== ruleMeaning(rule))
+      .map((rule) => rule.ID!),
     unwanted: state.rules.filter((rule) => isOwnRule(rule) && !wantedIds.has(rule.ID!)).map((rule) => rule.ID!),
   }
 }

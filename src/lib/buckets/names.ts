@@ -1,7 +1,14 @@
 /** The names of per-engagement buckets for this account and prefix, and telling them apart from others. */
 import type {AwsContext} from '../aws.js'
 import {refused} from '../errors.js'
-import {type BucketNamespace, type ParsedBucketName, bucketNamespaces, engagementBucketName, parseEngagementBucketName, validateBucketName} from '../layout.js'
+import {
+  type BucketNamespace,
+  type ParsedBucketName,
+  bucketNamespaces,
+  engagementBucketName,
+  parseEngagementBucketName,
+  validateBucketName,
+} from '../layout.js'
 
 /** The region buckets are created in: the configured one, else the client's (a profile's). */
 export async function regionOf(context: AwsContext): Promise<string | undefined> {
@@ -12,14 +19,24 @@ export async function regionOf(context: AwsContext): Promise<string | undefined>
  * The per-engagement bucket name for this account and prefix, in the configured namespace (or
  * the one given): `<prefix><id>-<account>`, or `<prefix><id>-<account>-<region>-an`.
  */
-export async function bucketNameFor(context: AwsContext, engagementId: string, namespace: BucketNamespace = context.settings.namespace): Promise<string> {
+export async function bucketNameFor(
+  context: AwsContext,
+  engagementId: string,
+  namespace: BucketNamespace = context.settings.namespace,
+): Promise<string> {
   const region = namespace === 'account-regional' ? await regionOf(context) : undefined
-  return engagementBucketName(context.settings.bucketPrefix, engagementId, await context.accountId(), {namespace, region})
+  return engagementBucketName(context.settings.bucketPrefix, engagementId, await context.accountId(), {
+    namespace,
+    region,
+  })
 }
 
 /** Both names the engagement's bucket may have, the configured namespace's first. */
 export async function bucketNamesFor(context: AwsContext, engagementId: string): Promise<string[]> {
-  const namespaces = [context.settings.namespace, ...bucketNamespaces.filter((namespace) => namespace !== context.settings.namespace)]
+  const namespaces = [
+    context.settings.namespace,
+    ...bucketNamespaces.filter((namespace) => namespace !== context.settings.namespace),
+  ]
   const names: string[] = []
   for (const namespace of namespaces) {
     try {

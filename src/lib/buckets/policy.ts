@@ -45,7 +45,9 @@ export function readPolicy(target: ControlTarget): Promise<PolicyDocument | unde
   return target.once('policy', async () => {
     let text: string | undefined
     try {
-      const reply = await target.s3.send(new GetBucketPolicyCommand({Bucket: target.bucket, ExpectedBucketOwner: target.owner}))
+      const reply = await target.s3.send(
+        new GetBucketPolicyCommand({Bucket: target.bucket, ExpectedBucketOwner: target.owner}),
+      )
       text = reply?.Policy
     } catch (error) {
       if (awsErrorCode(error) === 'NoSuchBucketPolicy') return undefined
@@ -54,7 +56,8 @@ export function readPolicy(target: ControlTarget): Promise<PolicyDocument | unde
     if (!text) return undefined
     try {
       const parsed = JSON.parse(text) as {Statement?: PolicyStatement | PolicyStatement[]}
-      const statements = parsed.Statement === undefined ? [] : Array.isArray(parsed.Statement) ? parsed.Statement : [parsed.Statement]
+      const statements =
+        parsed.Statement === undefined ? [] : Array.isArray(parsed.Statement) ? parsed.Statement : [parsed.Statement]
       return {...parsed, Statement: statements}
     } catch (error) {
       throw new AuditforgeError(`The bucket policy of ${target.bucket} is not valid JSON; it was left as it is`, {
@@ -83,7 +86,11 @@ export function sameStatement(found: PolicyStatement | undefined, wanted: Policy
 
 function meaning({Sid: _sid, ...statement}: PolicyStatement): PolicyStatement {
   const principal = statement.Principal
-  const everyone = principal && typeof principal === 'object' && Object.keys(principal).length === 1 && asList((principal as {AWS?: unknown}).AWS).join() === '*'
+  const everyone =
+    principal &&
+    typeof principal === 'object' &&
+    Object.keys(principal).length === 1 &&
+    asList((principal as {AWS?: unknown}).AWS).join() === '*'
   return everyone ? {...statement, Principal: '*'} : statement
 }
 
@@ -115,9 +122,14 @@ export function principalsOf(statement: PolicyStatement): string[] {
  * then auditforge's statements for the controls that apply (`wanted`, by Sid; a Sid mapped to
  * undefined is removed). auditforge's statements for controls skipped here are left as they are.
  */
-export async function writePolicy(target: ControlTarget, wanted: ReadonlyMap<string, PolicyStatement | undefined>): Promise<void> {
+export async function writePolicy(
+  target: ControlTarget,
+  wanted: ReadonlyMap<string, PolicyStatement | undefined>,
+): Promise<void> {
   const current = await readPolicy(target)
-  const kept = (current?.Statement ?? []).filter((statement) => !(statement.Sid !== undefined && wanted.has(statement.Sid)))
+  const kept = (current?.Statement ?? []).filter(
+    (statement) => !(statement.Sid !== undefined && wanted.has(statement.Sid)),
+  )
   const ours = [...wanted.values()].filter((statement): statement is PolicyStatement => statement !== undefined)
   const statements = [...kept, ...ours]
   const location = {Bucket: target.bucket, ExpectedBucketOwner: target.owner}

@@ -59,7 +59,10 @@ export async function callerPrincipal(context: AwsContext): Promise<CallerPrinci
   } catch (error) {
     // Denied, or unreachable: the path stays unknown, and only a list that allows the role
     // whatever its path is accepted.
-    return {arn: role.arn, pathUnknown: {role: role.name, reason: `iam:GetRole failed: ${awsErrorCode(error) ?? (error as Error).message}`}}
+    return {
+      arn: role.arn,
+      pathUnknown: {role: role.name, reason: `iam:GetRole failed: ${awsErrorCode(error) ?? (error as Error).message}`},
+    }
   } finally {
     iam.destroy()
   }
@@ -76,7 +79,10 @@ export function principalMatches(pattern: string, arn: string): boolean {
 }
 
 function wildcard(part: string): RegExp {
-  const escaped = part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')
+  const escaped = part
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.')
   return new RegExp(`^${escaped}$`)
 }
 

@@ -2,7 +2,14 @@
  * Provisioning a per-engagement bucket: create it (or find it already ours), prove it may be
  * worked on, and apply every control of the table.
  */
-import {CreateBucketCommand, type CreateBucketCommandInput, DeleteBucketCommand, HeadBucketCommand, type S3Client, type Tag} from '@aws-sdk/client-s3'
+import {
+  CreateBucketCommand,
+  type CreateBucketCommandInput,
+  DeleteBucketCommand,
+  HeadBucketCommand,
+  type S3Client,
+  type Tag,
+} from '@aws-sdk/client-s3'
 
 import type {AwsContext} from '../aws.js'
 import {requireSharedBucket} from '../config.js'
@@ -48,7 +55,11 @@ export interface ProvisionOptions {
  * name auditforge decommissioned (a tombstone) unless `reuseName`. An allowed-principals list
  * that leaves out the caller is refused (exit 2) before anything is created.
  */
-export async function provisionEngagementBucket(context: AwsContext, engagementId: string, options: ProvisionOptions = {}): Promise<ProvisionResult> {
+export async function provisionEngagementBucket(
+  context: AwsContext,
+  engagementId: string,
+  options: ProvisionOptions = {},
+): Promise<ProvisionResult> {
   const index = requireSharedBucket(context.settings)
   const owner = await context.accountId()
   const bucket = await bucketNameFor(context, engagementId)
@@ -65,7 +76,13 @@ export async function provisionEngagementBucket(context: AwsContext, engagementI
   // Without --region/AWS_REGION the client may still have one (a profile's region); the bucket
   // is created where the client sends the request, so that is the LocationConstraint.
   const region = await regionOf(context)
-  const created = await createBucketIfMissing(s3, bucket, owner, region, namespaceOf(parsePerEngagementBucket(context, bucket)))
+  const created = await createBucketIfMissing(
+    s3,
+    bucket,
+    owner,
+    region,
+    namespaceOf(parsePerEngagementBucket(context, bucket)),
+  )
   if (!created) await assertClaimable(s3, bucket, owner, index, engagementId, options.bindUnbound ?? false)
   try {
     const target = await controlTargetFor(context, {bucket, engagementId, tags: options.tags ?? [], bind: index})
@@ -114,9 +131,18 @@ export async function removeNewBucket(context: AwsContext, bucket: string, cause
  * it carries no auditforge tag at all and holds nothing (what a provision interrupted between
  * CreateBucket and tagging leaves: a bucket from before binding always has the managed-by tag).
  */
-async function assertClaimable(s3: S3Client, bucket: string, owner: string, index: string, engagementId: string, bindUnbound: boolean): Promise<void> {
+async function assertClaimable(
+  s3: S3Client,
+  bucket: string,
+  owner: string,
+  index: string,
+  engagementId: string,
+  bindUnbound: boolean,
+): Promise<void> {
   const tags = await readBucketTags(s3, bucket, owner)
-  const untouched = ![...tags.keys()].some((key) => key.startsWith('auditforge:')) && (await isBucketEmpty(s3, {bucket, expectedOwner: owner}))
+  const untouched =
+    ![...tags.keys()].some((key) => key.startsWith('auditforge:')) &&
+    (await isBucketEmpty(s3, {bucket, expectedOwner: owner}))
   assertBoundTo(bucket, tags.get(indexTagKey), index, {unboundOk: bindUnbound || untouched, engagementId})
 }
 
@@ -125,7 +151,13 @@ async function assertClaimable(s3: S3Client, bucket: string, owner: string, inde
  * cannot carry ExpectedBucketOwner (S3 rejects it), so ownership is proved with HeadBucket right
  * after: a bucket that turns out not to be ours is never written to.
  */
-async function createBucketIfMissing(s3: S3Client, bucket: string, owner: string, region: string | undefined, namespace: BucketNamespace): Promise<boolean> {
+async function createBucketIfMissing(
+  s3: S3Client,
+  bucket: string,
+  owner: string,
+  region: string | undefined,
+  namespace: BucketNamespace,
+): Promise<boolean> {
   if ((await bucketState(s3, bucket, owner)) === 'ours') return false
   const input: CreateBucketCommandInput = {Bucket: bucket, ObjectOwnership: 'BucketOwnerEnforced'}
   if (region && region !== 'us-east-1') input.CreateBucketConfiguration = {LocationConstraint: region as never}
@@ -144,17 +176,24 @@ async function createBucketIfMissing(s3: S3Client, bucket: string, owner: string
   // In us-east-1 CreateBucket answers 200 for a bucket this account already owns: one that
   // appeared since the HeadBucket above (another provision, another environment) is not new,
   // and must go through the claim checks. A bucket created now has no tags and no object.
-  if (created && ((await readBucketTags(s3, bucket, owner)).size > 0 || !(await isBucketEmpty(s3, {bucket, expectedOwner: owner})))) return false
+  if (
+    created &&
+    ((await readBucketTags(s3, bucket, owner)).size > 0 || !(await isBucketEmpty(s3, {bucket, expectedOwner: owner})))
+  )
+    return false
   return created
 }
 
 function someoneElsesBucket(bucket: string, cause?: unknown): AuditforgeError {
-  return new AuditforgeError(`The bucket ${bucket} already exists and belongs to another account; nothing was written to it`, {
-    code: 'bucket_owned_elsewhere',
-    exit: ExitCode.failed,
-    suggestion: 'Check --account-id / AUDITFORGE_ACCOUNT_ID and AUDITFORGE_BUCKET_PREFIX.',
-    cause,
-  })
+  return new AuditforgeError(
+    `The bucket ${bucket} already exists and belongs to another account; nothing was written to it`,
+    {
+      code: 'bucket_owned_elsewhere',
+      exit: ExitCode.failed,
+      suggestion: 'Check --account-id / AUDITFORGE_ACCOUNT_ID and AUDITFORGE_BUCKET_PREFIX.',
+      cause,
+    },
+  )
 }
 
 /**
@@ -181,7 +220,8 @@ export async function engagementBucketOf(
 ): Promise<string | undefined> {
   if (record.source_bucket) return record.source_bucket
   // In either namespace: the setting may have changed since the bucket was made.
-  for (const bucket of await bucketNamesFor(context, record.engagement_id)) if (await bucketExists(context, bucket)) return bucket
+  for (const bucket of await bucketNamesFor(context, record.engagement_id))
+    if (await bucketExists(context, bucket)) return bucket
   return undefined
 }
 

@@ -23,12 +23,15 @@ export function parseTag(text: string): Tag {
   if (separator <= 0) throw invalidInput(`Invalid tag ${JSON.stringify(text)}: expected key=value`)
   const key = text.slice(0, separator)
   const value = text.slice(separator + 1)
-  if (key.length > 128 || value.length > 256) throw invalidInput(`Invalid tag ${JSON.stringify(text)}: key up to 128, value up to 256 characters`)
+  if (key.length > 128 || value.length > 256)
+    throw invalidInput(`Invalid tag ${JSON.stringify(text)}: key up to 128, value up to 256 characters`)
   if (!/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u.test(key + value)) {
     throw invalidInput(`Invalid tag ${JSON.stringify(text)}: use letters, digits, spaces and _ . : / = + - @`)
   }
   if (reservedTagPrefixes.some((prefix) => key.toLowerCase().startsWith(prefix))) {
-    throw invalidInput(`Invalid tag ${JSON.stringify(text)}: keys starting with ${reservedTagPrefixes.join(' or ')} are reserved`)
+    throw invalidInput(
+      `Invalid tag ${JSON.stringify(text)}: keys starting with ${reservedTagPrefixes.join(' or ')} are reserved`,
+    )
   }
   return {Key: key, Value: value}
 }

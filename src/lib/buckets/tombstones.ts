@@ -27,7 +27,8 @@ interface TombstoneDocument {
 function parse(bucket: string, text: string): TombstoneDocument {
   try {
     const document = JSON.parse(text) as Partial<TombstoneDocument>
-    if (document === null || typeof document !== 'object' || !Array.isArray(document.tombstones ?? [])) throw new Error('no tombstones list')
+    if (document === null || typeof document !== 'object' || !Array.isArray(document.tombstones ?? []))
+      throw new Error('no tombstones list')
     return {...document, tombstones: document.tombstones ?? []}
   } catch (error) {
     throw new AuditforgeError(`The tombstones s3://${bucket}/${tombstonesKey} are corrupt; they were not changed`, {
@@ -41,7 +42,9 @@ function parse(bucket: string, text: string): TombstoneDocument {
 
 async function readDocument(s3: S3Client, sharedBucket: string): Promise<{document: TombstoneDocument; etag?: string}> {
   const stored = await readText(s3, {bucket: sharedBucket, key: tombstonesKey}, 'Reading the tombstones')
-  return stored === undefined ? {document: {tombstones: []}} : {document: parse(sharedBucket, stored.text), etag: stored.etag}
+  return stored === undefined
+    ? {document: {tombstones: []}}
+    : {document: parse(sharedBucket, stored.text), etag: stored.etag}
 }
 
 /** Every tombstone of this index; none when the object does not exist yet. */
@@ -50,15 +53,28 @@ export async function readTombstones(s3: S3Client, sharedBucket: string): Promis
 }
 
 /** Rewrites the document with one change, conditionally, re-reading and re-applying on a conflict. */
-async function changeTombstones(s3: S3Client, sharedBucket: string, change: (tombstones: Tombstone[]) => Tombstone[] | undefined): Promise<void> {
+async function changeTombstones(
+  s3: S3Client,
+  sharedBucket: string,
+  change: (tombstones: Tombstone[]) => Tombstone[] | undefined,
+): Promise<void> {
   await writeConditionally(
     s3,
-    {bucket: sharedBucket, action: 'Writing the tombstones', subject: `The tombstones s3://${sharedBucket}/${tombstonesKey}`},
+    {
+      bucket: sharedBucket,
+      action: 'Writing the tombstones',
+      subject: `The tombstones s3://${sharedBucket}/${tombstonesKey}`,
+    },
     async () => {
       const {document, etag} = await readDocument(s3, sharedBucket)
       const changed = change(document.tombstones)
       if (changed === undefined) return undefined
-      return {key: tombstonesKey, body: `${JSON.stringify({...document, tombstones: changed}, null, 2)}\n`, contentType: 'application/json', ifMatch: etag}
+      return {
+        key: tombstonesKey,
+        body: `${JSON.stringify({...document, tombstones: changed}, null, 2)}\n`,
+        contentType: 'application/json',
+        ifMatch: etag,
+      }
     },
   )
 }
@@ -73,6 +89,8 @@ export async function recordTombstone(s3: S3Client, sharedBucket: string, tombst
 /** Removes a bucket's tombstone (its name was provisioned again with `--reuse-name`). */
 export async function removeTombstone(s3: S3Client, sharedBucket: string, bucket: string): Promise<void> {
   await changeTombstones(s3, sharedBucket, (tombstones) =>
-    tombstones.some((existing) => existing.bucket === bucket) ? tombstones.filter((existing) => existing.bucket !== bucket) : undefined,
+    tombstones.some((existing) => existing.bucket === bucket)
+      ? tombstones.filter((existing) => existing.bucket !== bucket)
+      : undefined,
   )
 }

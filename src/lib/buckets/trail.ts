@@ -57,7 +57,9 @@ export function readTrailSelectors(target: ControlTarget): Promise<TrailSelector
   const trail = target.controls.cloudtrailTrail!
   return target.once('trail', () =>
     withTrail(target, async (client) => {
-      const reply = await attempt({action: `Reading the event selectors of the trail ${trail}`}, () => client.send(new GetEventSelectorsCommand({TrailName: trail})))
+      const reply = await attempt({action: `Reading the event selectors of the trail ${trail}`}, () =>
+        client.send(new GetEventSelectorsCommand({TrailName: trail})),
+      )
       return {advanced: reply?.AdvancedEventSelectors ?? [], basic: reply?.EventSelectors ?? []}
     }),
   )
@@ -68,7 +70,9 @@ const operators = ['Equals', 'StartsWith', 'EndsWith', 'NotEquals', 'NotStartsWi
 
 /** Whether a field selector uses exactly this one operator. */
 function onlyOperator(field: AdvancedFieldSelector, operator: (typeof operators)[number]): boolean {
-  return operators.every((name) => (name === operator ? (field[name] ?? []).length > 0 : (field[name] ?? []).length === 0))
+  return operators.every((name) =>
+    name === operator ? (field[name] ?? []).length > 0 : (field[name] ?? []).length === 0,
+  )
 }
 
 /**
@@ -85,7 +89,11 @@ export function coversBucket(selectors: TrailSelectors, target: ControlTarget): 
   const advanced = selectors.advanced.some((selector) => {
     const fields = selector.FieldSelectors ?? []
     const named = new Map(fields.map((field) => [field.Field, field]))
-    if (named.size !== fields.length || fields.some((field) => !['eventCategory', 'resources.type', 'resources.ARN'].includes(field.Field ?? ''))) return false
+    if (
+      named.size !== fields.length ||
+      fields.some((field) => !['eventCategory', 'resources.type', 'resources.ARN'].includes(field.Field ?? ''))
+    )
+      return false
     const category = named.get('eventCategory')
     const type = named.get('resources.type')
     const arn = named.get('resources.ARN')
@@ -97,14 +105,19 @@ export function coversBucket(selectors: TrailSelectors, target: ControlTarget): 
       onlyOperator(type, 'Equals') &&
       type.Equals!.includes('AWS::S3::Object') &&
       // No ARN condition: every object of every bucket; otherwise a prefix of this bucket's objects.
-      (arn === undefined || (onlyOperator(arn, 'StartsWith') && arn.StartsWith!.some((start) => prefix.startsWith(start))))
+      (arn === undefined ||
+        (onlyOperator(arn, 'StartsWith') && arn.StartsWith!.some((start) => prefix.startsWith(start))))
     )
   })
   const basic = selectors.basic.some(
     (selector) =>
       (selector.ReadWriteType ?? 'All') === 'All' &&
       (selector.DataResources ?? []).some(
-        (resource) => resource.Type === 'AWS::S3::Object' && (resource.Values ?? []).some((value) => value === prefix || value === bucketArn || everyS3Object.includes(value)),
+        (resource) =>
+          resource.Type === 'AWS::S3::Object' &&
+          (resource.Values ?? []).some(
+            (value) => value === prefix || value === bucketArn || everyS3Object.includes(value),
+          ),
       ),
   )
   return advanced || basic
@@ -121,7 +134,8 @@ function asAdvanced(basic: EventSelector[], trail: string): AdvancedEventSelecto
       {
         code: 'trail_basic_selectors',
         exit: ExitCode.failed,
-        suggestion: 'Switch the trail to advanced event selectors (CloudTrail console: "Switch to advanced event selectors"), then run the command again.',
+        suggestion:
+          'Switch the trail to advanced event selectors (CloudTrail console: "Switch to advanced event selectors"), then run the command again.',
       },
     )
   }
@@ -133,7 +147,9 @@ function asAdvanced(basic: EventSelector[], trail: string): AdvancedEventSelecto
         {Field: 'eventCategory', Equals: ['Management']},
         ...(selector.ReadWriteType === 'ReadOnly' ? [{Field: 'readOnly', Equals: ['true']}] : []),
         ...(selector.ReadWriteType === 'WriteOnly' ? [{Field: 'readOnly', Equals: ['false']}] : []),
-        ...((selector.ExcludeManagementEventSources ?? []).length > 0 ? [{Field: 'eventSource', NotEquals: selector.ExcludeManagementEventSources}] : []),
+        ...((selector.ExcludeManagementEventSources ?? []).length > 0
+          ? [{Field: 'eventSource', NotEquals: selector.ExcludeManagementEventSources}]
+          : []),
       ],
     }))
 }
@@ -147,8 +163,14 @@ export type {TrailSelectorOutcome} from '../../results/bucket.js'
  * selector. One that is the trail's only selector is left: a trail with none would log
  * management events it did not log before, and one selector cannot accumulate.
  */
-export async function removeTrailSelector(client: CloudTrailClient, trail: string, bucket: string): Promise<'removed' | 'absent' | 'only'> {
-  const reply = await attempt({action: `Reading the event selectors of the trail ${trail}`}, () => client.send(new GetEventSelectorsCommand({TrailName: trail})))
+export async function removeTrailSelector(
+  client: CloudTrailClient,
+  trail: string,
+  bucket: string,
+): Promise<'removed' | 'absent' | 'only'> {
+  const reply = await attempt({action: `Reading the event selectors of the trail ${trail}`}, () =>
+    client.send(new GetEventSelectorsCommand({TrailName: trail})),
+  )
   const advanced = reply?.AdvancedEventSelectors ?? []
   const others = advanced.filter((selector) => selector.Name !== selectorName(bucket))
   if (others.length === advanced.length) return 'absent'
@@ -167,7 +189,9 @@ export async function takeOffTrail(context: AwsContext, bucket: string): Promise
   try {
     return await removeTrailSelector(client, trail, bucket)
   } catch (error) {
-    return {error: describeAwsError(error, {action: `Removing the data events of ${bucket} from the trail ${trail}`}).message}
+    return {
+      error: describeAwsError(error, {action: `Removing the data events of ${bucket} from the trail ${trail}`}).message,
+    }
   } finally {
     client.destroy()
   }
@@ -188,7 +212,12 @@ export async function writeTrailSelectors(target: ControlTarget): Promise<void> 
         : [{Name: 'Management events', FieldSelectors: [{Field: 'eventCategory', Equals: ['Management']}]}]
   await withTrail(target, (client) =>
     attempt({action: `Adding the bucket's data events to the trail ${trail}`}, () =>
-      client.send(new PutEventSelectorsCommand({TrailName: trail, AdvancedEventSelectors: [...others, dataEventsSelector(target)]})),
+      client.send(
+        new PutEventSelectorsCommand({
+          TrailName: trail,
+          AdvancedEventSelectors: [...others, dataEventsSelector(target)],
+        }),
+      ),
     ),
   )
 }

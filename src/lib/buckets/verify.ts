@@ -69,12 +69,16 @@ export async function repairBucketControls(context: AwsContext, bucket: string):
   const before = await checkBucketControls(context, bucket)
   if (before.ok) return before
   if (before.controls.some((control) => control.control === 'owner' && !control.ok)) return before
-  const failing = new Set(before.controls.filter((control) => !control.ok).map((control) => control.control as ControlId))
+  const failing = new Set(
+    before.controls.filter((control) => !control.ok).map((control) => control.control as ControlId),
+  )
   const shared = requireSharedBucket(context.settings)
   let bind: string | undefined
   if (failing.has('index-binding')) {
     const binding = (await readBucketTags(context.s3, bucket, await context.accountId())).get(indexTagKey)
-    const pointing = (await new EngagementIndex(context.s3, shared).list()).filter((record) => record.source_bucket === bucket)
+    const pointing = (await new EngagementIndex(context.s3, shared).list()).filter(
+      (record) => record.source_bucket === bucket,
+    )
     const tagsAgree = before.controls.find((control) => control.control === 'tags')?.ok === true
     const pointedAt = pointing.length === 1 && pointing[0].engagement_id === before.engagementId && tagsAgree
     try {
@@ -105,7 +109,9 @@ export async function repairBucketControls(context: AwsContext, bucket: string):
  */
 export async function bucketsToVerify(context: AwsContext, sharedBucket: string): Promise<string[]> {
   const records = await new EngagementIndex(context.s3, sharedBucket).list()
-  const buckets = new Set(records.map((record) => record.source_bucket).filter((bucket): bucket is string => Boolean(bucket)))
+  const buckets = new Set(
+    records.map((record) => record.source_bucket).filter((bucket): bucket is string => Boolean(bucket)),
+  )
   const {managed} = await listManagedBuckets(context)
   for (const [bucket, binding] of managed) if (binding === sharedBucket) buckets.add(bucket)
   return [...buckets].sort()

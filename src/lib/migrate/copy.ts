@@ -14,7 +14,14 @@ import {
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3'
 
-import {AuditforgeError, ExitCode, awsErrorCode, describeAwsError, httpStatus, isPreconditionFailure} from '../errors.js'
+import {
+  AuditforgeError,
+  ExitCode,
+  awsErrorCode,
+  describeAwsError,
+  httpStatus,
+  isPreconditionFailure,
+} from '../errors.js'
 import {checksumOf, headObject, pinnableVersion, readObjectVersionTags} from '../s3/index.js'
 import type {CopiedObject, CopyEngine, CopyRequest, SourceObject} from './engine.js'
 
@@ -29,8 +36,6 @@ export function copySource(bucket: string, key: string, versionId?: string): str
   const path = `${bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}`
   return versionId === undefined ? path : `${path}?versionId=${encodeURIComponent(versionId)}`
 }
-
-
 
 const MiB = 1024 ** 2
 
@@ -60,7 +65,10 @@ export function partSizeFor(size: number, configured: number = defaultPartBytes)
   const fitting = Math.ceil(Math.ceil(size / maxParts) / MiB) * MiB
   const partSize = Math.max(Math.min(Math.max(configured, minPartBytes), maxPartBytes), fitting)
   if (partSize > maxPartBytes) {
-    throw new AuditforgeError(`An object of ${size} bytes does not fit in ${maxParts} parts of at most 5 GiB`, {code: 'too_large', exit: ExitCode.failed})
+    throw new AuditforgeError(`An object of ${size} bytes does not fit in ${maxParts} parts of at most 5 GiB`, {
+      code: 'too_large',
+      exit: ExitCode.failed,
+    })
   }
   return partSize
 }
@@ -125,10 +133,13 @@ export class LocalCopyEngine implements CopyEngine {
     let {source} = request
     const {replaces} = request
     // Without `replaces`, the target condition follows what the target held when listed.
-    let target: TargetCondition = replaces === undefined ? (request.targetHasKey ? {} : {ifNoneMatch: '*'}) : guardOf(replaces)
+    let target: TargetCondition =
+      replaces === undefined ? (request.targetHasKey ? {} : {ifNoneMatch: '*'}) : guardOf(replaces)
     for (let tried = 1; ; tried++) {
       try {
-        return source.size > this.threshold ? await this.copyInParts(source, target) : await this.copyWhole(source, target)
+        return source.size > this.threshold
+          ? await this.copyInParts(source, target)
+          : await this.copyWhole(source, target)
       } catch (error) {
         if (!mustReread(error)) throw this.describe(error, source)
         // The source changed since it was listed, or the target gained (or lost) the key: the
@@ -136,7 +147,8 @@ export class LocalCopyEngine implements CopyEngine {
         // writes to the engagement's bucket, so a target that gained the key is copied over;
         // after it (`replaces`), the target is the application's and a change there is final.
         const [current, targetEtag] = await Promise.all([this.readSource(source.key), this.targetEtag(source.key)])
-        if (replaces !== undefined && targetEtag !== (replaces ?? undefined)) throw this.targetChanged(source.key, error)
+        if (replaces !== undefined && targetEtag !== (replaces ?? undefined))
+          throw this.targetChanged(source.key, error)
         if (!current) throw this.vanished(source.key, error)
         if (tried >= copyAttempts) throw this.conflict(source.key, error)
         source = current
@@ -180,7 +192,10 @@ export class LocalCopyEngine implements CopyEngine {
     const location = {bucket: sourceBucket, key: source.key, expectedOwner: owner, versionId: version}
     // Metadata and tags of the very version the parts are copied from; If-Match turns a
     // changed unversioned source into a 412 here rather than a mixed copy later.
-    const [head, tags] = await Promise.all([headObject(this.s3, location, {ifMatch: source.etag}), readObjectVersionTags(this.s3, location)])
+    const [head, tags] = await Promise.all([
+      headObject(this.s3, location, {ifMatch: source.etag}),
+      readObjectVersionTags(this.s3, location),
+    ])
     if (!head) throw new SourceNotAsRequested(source.key)
     const storageClass = head.StorageClass ?? source.storageClass
     const upload = await this.s3.send(
@@ -222,7 +237,14 @@ export class LocalCopyEngine implements CopyEngine {
       }
     } catch (error) {
       try {
-        await this.s3.send(new AbortMultipartUploadCommand({Bucket: targetBucket, Key: source.key, UploadId: uploadId, ExpectedBucketOwner: owner}))
+        await this.s3.send(
+          new AbortMultipartUploadCommand({
+            Bucket: targetBucket,
+            Key: source.key,
+            UploadId: uploadId,
+            ExpectedBucketOwner: owner,
+          }),
+        )
       } catch {
         // Best effort: the target's lifecycle rule aborts what is left after 7 days anyway.
       }
@@ -231,7 +253,11 @@ export class LocalCopyEngine implements CopyEngine {
   }
 
   /** Copies the parts a few at a time, started in part-number order; stops starting parts at the first failure. */
-  private async copyParts(source: SourceObject, version: string | undefined, uploadId: string): Promise<CompletedPart[]> {
+  private async copyParts(
+    source: SourceObject,
+    version: string | undefined,
+    uploadId: string,
+  ): Promise<CompletedPart[]> {
     const {sourceBucket, targetBucket, owner} = this.options
     const ranges = partRanges(source.size, partSizeFor(source.size, this.partSize))
     const parts: CompletedPart[] = []
@@ -258,7 +284,9 @@ export class LocalCopyEngine implements CopyEngine {
           parts[range.partNumber - 1] = {
             PartNumber: range.partNumber,
             ETag: reply.CopyPartResult?.ETag,
-            ...(reply.CopyPartResult?.ChecksumCRC64NVME ? {ChecksumCRC64NVME: reply.CopyPartResult.ChecksumCRC64NVME} : {}),
+            ...(reply.CopyPartResult?.ChecksumCRC64NVME
+              ? {ChecksumCRC64NVME: reply.CopyPartResult.ChecksumCRC64NVME}
+              : {}),
           }
         } catch (error) {
           failure ??= {error}
@@ -275,7 +303,13 @@ export class LocalCopyEngine implements CopyEngine {
     const {sourceBucket, owner} = this.options
     const head = await headObject(this.s3, {bucket: sourceBucket, key, expectedOwner: owner})
     if (!head) return undefined
-    return {key, size: head.ContentLength ?? 0, etag: head.ETag ?? '', versionId: head.VersionId, storageClass: head.StorageClass ?? 'STANDARD'}
+    return {
+      key,
+      size: head.ContentLength ?? 0,
+      etag: head.ETag ?? '',
+      versionId: head.VersionId,
+      storageClass: head.StorageClass ?? 'STANDARD',
+    }
   }
 
   /** The ETag of the target's current object; undefined when it has none. */
@@ -285,11 +319,14 @@ export class LocalCopyEngine implements CopyEngine {
   }
 
   private targetChanged(key: string, cause: unknown): AuditforgeError {
-    return new AuditforgeError(`Copying ${this.where(key)}: the engagement's bucket was written meanwhile; not copied over it`, {
-      code: 'target_changed',
-      exit: ExitCode.conflict,
-      cause,
-    })
+    return new AuditforgeError(
+      `Copying ${this.where(key)}: the engagement's bucket was written meanwhile; not copied over it`,
+      {
+        code: 'target_changed',
+        exit: ExitCode.conflict,
+        cause,
+      },
+    )
   }
 
   private where(key: string): string {
@@ -299,14 +336,18 @@ export class LocalCopyEngine implements CopyEngine {
   private describe(error: unknown, source: SourceObject): AuditforgeError {
     const cause = underlying(error)
     if (awsErrorCode(cause) === 'InvalidObjectState') {
-      const storageClass = source.storageClass ?? (cause as {StorageClass?: string}).StorageClass ?? 'GLACIER or DEEP_ARCHIVE'
+      const storageClass =
+        source.storageClass ?? (cause as {StorageClass?: string}).StorageClass ?? 'GLACIER or DEEP_ARCHIVE'
       const restore = `aws s3api restore-object --bucket ${this.options.sourceBucket} --key ${shellQuoted(source.key)} --restore-request Days=7`
-      return new AuditforgeError(`Copying s3://${this.options.sourceBucket}/${source.key}: the object is archived (${storageClass}); restore it first (${restore})`, {
-        code: 'archived',
-        exit: ExitCode.verificationFailed,
-        suggestion: 'Run the migration again once the restore has finished.',
-        cause,
-      })
+      return new AuditforgeError(
+        `Copying s3://${this.options.sourceBucket}/${source.key}: the object is archived (${storageClass}); restore it first (${restore})`,
+        {
+          code: 'archived',
+          exit: ExitCode.verificationFailed,
+          suggestion: 'Run the migration again once the restore has finished.',
+          cause,
+        },
+      )
     }
     return describeAwsError(error, {action: 'Copying', bucket: this.options.targetBucket, key: source.key})
   }
@@ -321,12 +362,15 @@ export class LocalCopyEngine implements CopyEngine {
   }
 
   private conflict(key: string, cause: unknown): AuditforgeError {
-    return new AuditforgeError(`Copying ${this.where(key)}: the source or the target kept changing (${copyAttempts} attempts)`, {
-      code: 'conflict',
-      exit: ExitCode.conflict,
-      suggestion: 'Something else is writing these objects; run the migration again once it has stopped.',
-      cause,
-    })
+    return new AuditforgeError(
+      `Copying ${this.where(key)}: the source or the target kept changing (${copyAttempts} attempts)`,
+      {
+        code: 'conflict',
+        exit: ExitCode.conflict,
+        suggestion: 'Something else is writing these objects; run the migration again once it has stopped.',
+        cause,
+      },
+    )
   }
 }
 
@@ -341,7 +385,12 @@ function mustReread(error: unknown): boolean {
   const cause = underlying(error)
   const code = awsErrorCode(cause)
   if (isPreconditionFailure(cause)) return true
-  return code === 'NoSuchKey' || code === 'NoSuchVersion' || code === 'NotFound' || (httpStatus(cause) === 404 && code !== 'NoSuchBucket')
+  return (
+    code === 'NoSuchKey' ||
+    code === 'NoSuchVersion' ||
+    code === 'NotFound' ||
+    (httpStatus(cause) === 404 && code !== 'NoSuchBucket')
+  )
 }
 
 /** The StorageClass to ask for: the source's, unless it is STANDARD (what S3 writes when asked nothing). */

@@ -22,7 +22,14 @@ import type {HeadObjectCommandOutput, S3Client} from '@aws-sdk/client-s3'
 import pLimit from 'p-limit'
 
 import {invalidInput} from '../errors.js'
-import {type StoredChecksum, checksumOf, compareKeys, headObject, openObjectVersionStream, pinnableVersion} from '../s3/index.js'
+import {
+  type StoredChecksum,
+  checksumOf,
+  compareKeys,
+  headObject,
+  openObjectVersionStream,
+  pinnableVersion,
+} from '../s3/index.js'
 import type {EvidenceLine} from './evidence.js'
 import {orderedMap} from './streams.js'
 
@@ -199,19 +206,31 @@ export function isFullObjectChecksum(checksum: StoredChecksum, etag: string | un
  * values of full-object checksums of one algorithm are equal bytes; different values are
  * different bytes; anything else is not comparable, with the reason.
  */
-export function judgeChecksums(pair: ObjectPair, sourceHead: HeadObjectCommandOutput | undefined, targetHead: HeadObjectCommandOutput | undefined): ChecksumComparison {
+export function judgeChecksums(
+  pair: ObjectPair,
+  sourceHead: HeadObjectCommandOutput | undefined,
+  targetHead: HeadObjectCommandOutput | undefined,
+): ChecksumComparison {
   const source = checksumOf(sourceHead)
   const target = checksumOf(targetHead)
-  const result = (outcome: ChecksumComparison['outcome'], reason?: NotComparableReason): ChecksumComparison => ({key: pair.key, outcome, ...(reason ? {reason} : {}), source, target})
+  const result = (outcome: ChecksumComparison['outcome'], reason?: NotComparableReason): ChecksumComparison => ({
+    key: pair.key,
+    outcome,
+    ...(reason ? {reason} : {}),
+    source,
+    target,
+  })
   // Without a version id to pin to, the ETag tells whether the object is still the one copied.
-  const moved = (side: ObjectPair['source'], head: HeadObjectCommandOutput) => pinnableVersion(side.versionId ?? undefined) === undefined && side.etag !== null && head.ETag !== side.etag
+  const moved = (side: ObjectPair['source'], head: HeadObjectCommandOutput) =>
+    pinnableVersion(side.versionId ?? undefined) === undefined && side.etag !== null && head.ETag !== side.etag
   if (!targetHead || moved(pair.target, targetHead)) return result('target_missing')
   if (!sourceHead) return result('not_comparable', 'source_version_gone')
   if (moved(pair.source, sourceHead)) return result('not_comparable', 'source_changed')
   if (!source) return result('not_comparable', 'no_source_checksum')
   if (!target) return result('not_comparable', 'no_target_checksum')
   if (source.algorithm !== target.algorithm) return result('not_comparable', 'different_algorithms')
-  if (!isFullObjectChecksum(source, sourceHead.ETag) || !isFullObjectChecksum(target, targetHead.ETag)) return result('not_comparable', 'composite')
+  if (!isFullObjectChecksum(source, sourceHead.ETag) || !isFullObjectChecksum(target, targetHead.ETag))
+    return result('not_comparable', 'composite')
   return result(source.value === target.value ? 'equal' : 'mismatch')
 }
 
@@ -222,8 +241,21 @@ export async function headPair(
   options: {checksums: boolean},
 ): Promise<{source: HeadObjectCommandOutput | undefined; target: HeadObjectCommandOutput | undefined}> {
   const [source, target] = await Promise.all([
-    headObject(sides.s3, {bucket: sides.sourceBucket, key: pair.key, versionId: pair.source.versionId ?? undefined}, {checksums: options.checksums}),
-    headObject(sides.s3, {bucket: sides.targetBucket, key: pair.key, versionId: pair.target.versionId ?? undefined, expectedOwner: sides.owner}, {checksums: options.checksums}),
+    headObject(
+      sides.s3,
+      {bucket: sides.sourceBucket, key: pair.key, versionId: pair.source.versionId ?? undefined},
+      {checksums: options.checksums},
+    ),
+    headObject(
+      sides.s3,
+      {
+        bucket: sides.targetBucket,
+        key: pair.key,
+        versionId: pair.target.versionId ?? undefined,
+        expectedOwner: sides.owner,
+      },
+      {checksums: options.checksums},
+    ),
   ])
   return {source, target}
 }
@@ -254,7 +286,12 @@ export class ChecksumTally {
       case 'mismatch':
         check.compared++
         check.mismatches++
-        if (check.mismatched.length < maxListed) check.mismatched.push({key: comparison.key, source: describeChecksum(comparison.source), target: describeChecksum(comparison.target)})
+        if (check.mismatched.length < maxListed)
+          check.mismatched.push({
+            key: comparison.key,
+            source: describeChecksum(comparison.source),
+            target: describeChecksum(comparison.target),
+          })
         break
       case 'target_missing':
         check.target_missing++
@@ -264,7 +301,8 @@ export class ChecksumTally {
         const reason = comparison.reason!
         check.not_comparable++
         check.not_comparable_reasons[reason] = (check.not_comparable_reasons[reason] ?? 0) + 1
-        if (check.not_comparable_objects.length < maxListed) check.not_comparable_objects.push({key: comparison.key, reason})
+        if (check.not_comparable_objects.length < maxListed)
+          check.not_comparable_objects.push({key: comparison.key, reason})
         break
       }
     }
@@ -323,7 +361,12 @@ export async function sha256OfVersion(
 ): Promise<string | undefined> {
   const opened = await openObjectVersionStream(
     s3,
-    {bucket: location.bucket, key: location.key, versionId: location.versionId ?? undefined, expectedOwner: location.expectedOwner},
+    {
+      bucket: location.bucket,
+      key: location.key,
+      versionId: location.versionId ?? undefined,
+      expectedOwner: location.expectedOwner,
+    },
     {action: 'Reading an object for the content sample', ifMatch: location.etag ?? undefined},
   )
   if (!opened) return undefined
@@ -338,7 +381,14 @@ export async function compareContent(sides: DeepCheckSides, pair: ObjectPair): P
     sha256OfVersion(sides.s3, {bucket: sides.sourceBucket, key: pair.key, ...pair.source}),
     sha256OfVersion(sides.s3, {bucket: sides.targetBucket, key: pair.key, ...pair.target, expectedOwner: sides.owner}),
   ])
-  const outcome: SampledObject['outcome'] = target === undefined ? 'target_missing' : source === undefined ? 'source_gone' : source === target ? 'equal' : 'differs'
+  const outcome: SampledObject['outcome'] =
+    target === undefined
+      ? 'target_missing'
+      : source === undefined
+        ? 'source_gone'
+        : source === target
+          ? 'equal'
+          : 'differs'
   return {
     key: pair.key,
     size: pair.size,
@@ -390,7 +440,11 @@ export async function checkSample(
  * and compared; with `contentSample`, a uniform sample of that many pairs is drawn as they
  * stream by and then compared byte for byte. Memory: the read window and the sample.
  */
-export async function runDeepChecks(sides: DeepCheckSides, pairs: AsyncIterable<ObjectPair>, options: DeepCheckOptions): Promise<DeepChecks> {
+export async function runDeepChecks(
+  sides: DeepCheckSides,
+  pairs: AsyncIterable<ObjectPair>,
+  options: DeepCheckOptions,
+): Promise<DeepChecks> {
   const limit: Limit = options.limit ?? pLimit(16)
   const now = options.now ?? (() => new Date())
   const tally = options.checksums ? new ChecksumTally() : undefined
@@ -406,10 +460,11 @@ export async function runDeepChecks(sides: DeepCheckSides, pairs: AsyncIterable<
   if (tally) {
     await orderedMap(
       offered(),
-      (pair) => limit(async () => {
-        const heads = await headPair(sides, pair, {checksums: true})
-        return judgeChecksums(pair, heads.source, heads.target)
-      }),
+      (pair) =>
+        limit(async () => {
+          const heads = await headPair(sides, pair, {checksums: true})
+          return judgeChecksums(pair, heads.source, heads.target)
+        }),
       (comparison) => tally.add(comparison),
       {window: options.window ?? 512, limit: (task) => task()},
     )
@@ -419,22 +474,39 @@ export async function runDeepChecks(sides: DeepCheckSides, pairs: AsyncIterable<
     }
   }
   const checksums = tally ? tally.result(now()) : null
-  const content = reservoir ? await checkSample(sides, reservoir.items, {requested, population: reservoir.seen}, {limit, now}) : null
+  const content = reservoir
+    ? await checkSample(sides, reservoir.items, {requested, population: reservoir.seen}, {limit, now})
+    : null
   return {checksums, content_sample: content}
 }
 
 /** How many objects failed the deep checks (a mismatch, or a target version that is gone). */
 export function deepCheckFailures(checks: DeepChecks | null | undefined): number {
   if (!checks) return 0
-  return (checks.checksums ? checks.checksums.mismatches + checks.checksums.target_missing : 0) + (checks.content_sample?.mismatches ?? 0)
+  return (
+    (checks.checksums ? checks.checksums.mismatches + checks.checksums.target_missing : 0) +
+    (checks.content_sample?.mismatches ?? 0)
+  )
 }
 
 /** The checksum check's failures as differences: the listed mismatches, then the target versions found missing. */
 export function checksumDifferences(checksums: ChecksumCheck | null | undefined): VerificationDifference[] {
   if (!checksums) return []
   return [
-    ...checksums.mismatched.map((object) => ({key: object.key, kind: 'checksum_differs' as const, source: object.source, target: object.target, detail: `source ${object.source}, target ${object.target}`})),
-    ...checksums.missing.map((key) => ({key, kind: 'target_version_missing' as const, source: null, target: null, detail: 'the version the copy wrote is not in the engagement bucket'})),
+    ...checksums.mismatched.map((object) => ({
+      key: object.key,
+      kind: 'checksum_differs' as const,
+      source: object.source,
+      target: object.target,
+      detail: `source ${object.source}, target ${object.target}`,
+    })),
+    ...checksums.missing.map((key) => ({
+      key,
+      kind: 'target_version_missing' as const,
+      source: null,
+      target: null,
+      detail: 'the version the copy wrote is not in the engagement bucket',
+    })),
   ]
 }
 
@@ -449,10 +521,22 @@ export function sampleDifferences(sample: ContentSampleCheck | null | undefined)
   const differences: VerificationDifference[] = []
   for (const object of sample?.objects ?? []) {
     if (object.outcome === 'differs') {
-      differences.push({key: object.key, kind: 'content_differs', source: `SHA-256 ${object.source_sha256}`, target: `SHA-256 ${object.target_sha256}`, detail: `SHA-256 source ${object.source_sha256}, target ${object.target_sha256}`})
+      differences.push({
+        key: object.key,
+        kind: 'content_differs',
+        source: `SHA-256 ${object.source_sha256}`,
+        target: `SHA-256 ${object.target_sha256}`,
+        detail: `SHA-256 source ${object.source_sha256}, target ${object.target_sha256}`,
+      })
     }
     if (object.outcome === 'target_missing') {
-      differences.push({key: object.key, kind: 'target_version_missing', source: object.source_version_id, target: null, detail: `sampled; the version ${object.target_version_id ?? '(unknown)'} is not in the engagement bucket`})
+      differences.push({
+        key: object.key,
+        kind: 'target_version_missing',
+        source: object.source_version_id,
+        target: null,
+        detail: `sampled; the version ${object.target_version_id ?? '(unknown)'} is not in the engagement bucket`,
+      })
     }
   }
   return differences

@@ -7,7 +7,15 @@ import {bucketNameFor, engagementBucketOf} from '../buckets.js'
 import {EngagementIndex} from '../engagement-index.js'
 import {AuditforgeError, ExitCode, notFound} from '../errors.js'
 import {migrationKeys, validateEngagementId} from '../layout.js'
-import {type EvidenceLine, type EvidenceLocation, type EvidenceSummary, type VerificationRecord, readEvidence, readLatestVerificationRecord, readSummaries} from './evidence.js'
+import {
+  type EvidenceLine,
+  type EvidenceLocation,
+  type EvidenceSummary,
+  type VerificationRecord,
+  readEvidence,
+  readLatestVerificationRecord,
+  readSummaries,
+} from './evidence.js'
 import {readPurgeRecords} from './purge.js'
 
 /** The evidence lines of the engagement's record (every run merged, newest line per key), by action. */
@@ -41,7 +49,12 @@ export interface EvidenceReport {
  * unknown, naming the runs), the evidence lines counted by action as they stream by, and the
  * newest verification record. The id and the run id are checked before any AWS call (exit 2).
  */
-export async function loadEvidence(context: AwsContext, sharedBucket: string, engagementId: string, options: {runId?: string} = {}): Promise<EvidenceReport> {
+export async function loadEvidence(
+  context: AwsContext,
+  sharedBucket: string,
+  engagementId: string,
+  options: {runId?: string} = {},
+): Promise<EvidenceReport> {
   const id = validateEngagementId(engagementId)
   // Builds the run's prefix only to have the run id checked (exit 2) before any call.
   if (options.runId !== undefined) migrationKeys.run(id, options.runId)
@@ -54,9 +67,13 @@ export async function loadEvidence(context: AwsContext, sharedBucket: string, en
   if (summaries.length === 0) throw noEvidence(id, bucket)
   for (const summary of summaries) assertRunId(location, summary)
   const runs = summaries.map((summary) => summary.run_id)
-  const summary = options.runId === undefined ? summaries.at(-1)! : summaries.find((candidate) => candidate.run_id === options.runId)
+  const summary =
+    options.runId === undefined ? summaries.at(-1)! : summaries.find((candidate) => candidate.run_id === options.runId)
   if (!summary) {
-    throw notFound(`No run ${options.runId} in the migration evidence of ${id} in ${bucket}; its runs: ${runs.join(', ')}`, 'Pass one of the runs listed to --run, or leave --run out for the latest.')
+    throw notFound(
+      `No run ${options.runId} in the migration evidence of ${id} in ${bucket}; its runs: ${runs.join(', ')}`,
+      'Pass one of the runs listed to --run, or leave --run out for the latest.',
+    )
   }
   return {
     engagement_id: id,
@@ -90,7 +107,10 @@ function assertRunId(location: EvidenceLocation, summary: EvidenceSummary): void
   try {
     migrationKeys.run(location.engagementId, String(summary.run_id))
   } catch {
-    throw new AuditforgeError(`A migration summary of ${location.engagementId} in ${location.bucket} has an invalid run_id ${JSON.stringify(summary.run_id)}; it was not written by auditforge`, {code: 'invalid_evidence', exit: ExitCode.failed})
+    throw new AuditforgeError(
+      `A migration summary of ${location.engagementId} in ${location.bucket} has an invalid run_id ${JSON.stringify(summary.run_id)}; it was not written by auditforge`,
+      {code: 'invalid_evidence', exit: ExitCode.failed},
+    )
   }
 }
 
@@ -108,7 +128,10 @@ function withNulls(summary: EvidenceSummary): EvidenceSummary {
 }
 
 function noEvidence(id: string, bucket: string): AuditforgeError {
-  return notFound(`No migration evidence for ${id} in ${bucket}; it has not been migrated with evidence yet`, 'Migrate it with `auditforge migrate --engagement-id <id> --execute`.')
+  return notFound(
+    `No migration evidence for ${id} in ${bucket}; it has not been migrated with evidence yet`,
+    'Migrate it with `auditforge migrate --engagement-id <id> --execute`.',
+  )
 }
 
 /** The latest purge of the shared bucket's copy, as `migrate evidence` reports it. */
@@ -132,7 +155,9 @@ export interface SourcePurgeReport {
 
 /** The latest purge that got past its listing (an `aborted` one deleted nothing), or null. */
 async function sourcePurgeOf(context: AwsContext, location: EvidenceLocation): Promise<SourcePurgeReport | null> {
-  const purge = (await readPurgeRecords(context.s3, location)).filter((candidate) => candidate.status !== 'aborted').at(-1)
+  const purge = (await readPurgeRecords(context.s3, location))
+    .filter((candidate) => candidate.status !== 'aborted')
+    .at(-1)
   if (!purge || purge.status === 'aborted') return null
   return {
     purge_id: purge.purge_id,

@@ -100,7 +100,11 @@ export function segmentName(sequence: number, kind: 'copy' | 'late'): string {
 /** Every evidence chunk key, grouped by segment, the groups in the order they were written. */
 async function listSegments(s3: S3Client, location: EvidenceLocation): Promise<string[][]> {
   const groups = new Map<string, string[]>()
-  const listing = listObjects(s3, {bucket: location.bucket, prefix: migrationKeys.prefix(location.engagementId), expectedOwner: location.expectedOwner})
+  const listing = listObjects(s3, {
+    bucket: location.bucket,
+    prefix: migrationKeys.prefix(location.engagementId),
+    expectedOwner: location.expectedOwner,
+  })
   for await (const object of listing) {
     const parsed = parseEvidenceKey(location.engagementId, object.Key)
     if (!parsed) continue
@@ -111,9 +115,17 @@ async function listSegments(s3: S3Client, location: EvidenceLocation): Promise<s
   return [...groups.keys()].sort().map((group) => groups.get(group)!.sort())
 }
 
-async function* segmentLines(s3: S3Client, location: EvidenceLocation, chunkKeys: string[]): AsyncGenerator<EvidenceLine> {
+async function* segmentLines(
+  s3: S3Client,
+  location: EvidenceLocation,
+  chunkKeys: string[],
+): AsyncGenerator<EvidenceLine> {
   for (const key of chunkKeys) {
-    const stored = await readText(s3, {bucket: location.bucket, key, expectedOwner: location.expectedOwner}, 'Reading migration evidence')
+    const stored = await readText(
+      s3,
+      {bucket: location.bucket, key, expectedOwner: location.expectedOwner},
+      'Reading migration evidence',
+    )
     if (stored === undefined) continue
     for (const text of stored.text.split('\n')) if (text.trim() !== '') yield JSON.parse(text) as EvidenceLine
   }
@@ -176,20 +188,33 @@ export interface EvidenceSummary {
 /** Writes (or rewrites: the bucket is versioned, so every state stays provable) a run's summary. */
 export async function writeSummary(s3: S3Client, location: EvidenceLocation, summary: EvidenceSummary): Promise<void> {
   const key = migrationKeys.summary(location.engagementId, summary.run_id)
-  await putObject(s3, {bucket: location.bucket, key, expectedOwner: location.expectedOwner}, `${JSON.stringify(summary, null, 2)}\n`, {
-    contentType: 'application/json',
-    action: 'Writing the migration summary',
-  })
+  await putObject(
+    s3,
+    {bucket: location.bucket, key, expectedOwner: location.expectedOwner},
+    `${JSON.stringify(summary, null, 2)}\n`,
+    {
+      contentType: 'application/json',
+      action: 'Writing the migration summary',
+    },
+  )
 }
 
 /** The summaries of every run, oldest first. */
 export async function readSummaries(s3: S3Client, location: EvidenceLocation): Promise<EvidenceSummary[]> {
   const summaries: EvidenceSummary[] = []
-  const listing = listObjects(s3, {bucket: location.bucket, prefix: migrationKeys.prefix(location.engagementId), expectedOwner: location.expectedOwner})
+  const listing = listObjects(s3, {
+    bucket: location.bucket,
+    prefix: migrationKeys.prefix(location.engagementId),
+    expectedOwner: location.expectedOwner,
+  })
   const keys: string[] = []
   for await (const object of listing) if (object.Key.endsWith('/summary.json')) keys.push(object.Key)
   for (const key of keys.sort()) {
-    const stored = await readText(s3, {bucket: location.bucket, key, expectedOwner: location.expectedOwner}, 'Reading the migration summary')
+    const stored = await readText(
+      s3,
+      {bucket: location.bucket, key, expectedOwner: location.expectedOwner},
+      'Reading the migration summary',
+    )
     if (stored) summaries.push(JSON.parse(stored.text) as EvidenceSummary)
   }
   return summaries
@@ -222,24 +247,44 @@ export interface VerificationRecord {
 }
 
 /** Stores a verification record; written once (a conditional put), never replaced. */
-export async function writeVerificationRecord(s3: S3Client, location: EvidenceLocation, record: VerificationRecord): Promise<string> {
+export async function writeVerificationRecord(
+  s3: S3Client,
+  location: EvidenceLocation,
+  record: VerificationRecord,
+): Promise<string> {
   const key = migrationKeys.verification(location.engagementId, record.verification_id)
-  await putObject(s3, {bucket: location.bucket, key, expectedOwner: location.expectedOwner}, `${JSON.stringify(record, null, 2)}\n`, {
-    contentType: 'application/json',
-    action: 'Writing the migration verification record',
-    ifAbsent: true,
-  })
+  await putObject(
+    s3,
+    {bucket: location.bucket, key, expectedOwner: location.expectedOwner},
+    `${JSON.stringify(record, null, 2)}\n`,
+    {
+      contentType: 'application/json',
+      action: 'Writing the migration verification record',
+      ifAbsent: true,
+    },
+  )
   return key
 }
 
 /** The newest verification record (the names sort by time), or null when there is none. */
-export async function readLatestVerificationRecord(s3: S3Client, location: EvidenceLocation): Promise<VerificationRecord | null> {
+export async function readLatestVerificationRecord(
+  s3: S3Client,
+  location: EvidenceLocation,
+): Promise<VerificationRecord | null> {
   const prefix = migrationKeys.verificationsPrefix(location.engagementId)
   let latest: string | undefined
-  for await (const object of listObjects(s3, {bucket: location.bucket, prefix, expectedOwner: location.expectedOwner})) {
+  for await (const object of listObjects(s3, {
+    bucket: location.bucket,
+    prefix,
+    expectedOwner: location.expectedOwner,
+  })) {
     if (object.Key.endsWith('.json') && (latest === undefined || object.Key > latest)) latest = object.Key
   }
   if (latest === undefined) return null
-  const stored = await readText(s3, {bucket: location.bucket, key: latest, expectedOwner: location.expectedOwner}, 'Reading the migration verification record')
+  const stored = await readText(
+    s3,
+    {bucket: location.bucket, key: latest, expectedOwner: location.expectedOwner},
+    'Reading the migration verification record',
+  )
   return stored ? (JSON.parse(stored.text) as VerificationRecord) : null
 }

@@ -16,8 +16,25 @@ import {LocalCopyEngine} from './copy.js'
 import {createJobGuard} from './batch/guard.js'
 import type {BulkCopyEngine, BulkJobGuard, BulkJobProgress, BulkOutcome, CopyEngine} from './engine.js'
 import {type LeaseOptions, MigrationLease} from './lease.js'
-import {type DeepChecks, checksumDifferences, deepCheckFailures, evidencePairs, runDeepChecks, sampleDifferences, unlistedChecksumDifferences, validateContentSample, wantsDeepChecks} from './deep-check.js'
-import {type EvidenceLine, type EvidenceSummary, EvidenceWriter, readEvidence, segmentName, writeSummary} from './evidence.js'
+import {
+  type DeepChecks,
+  checksumDifferences,
+  deepCheckFailures,
+  evidencePairs,
+  runDeepChecks,
+  sampleDifferences,
+  unlistedChecksumDifferences,
+  validateContentSample,
+  wantsDeepChecks,
+} from './deep-check.js'
+import {
+  type EvidenceLine,
+  type EvidenceSummary,
+  EvidenceWriter,
+  readEvidence,
+  segmentName,
+  writeSummary,
+} from './evidence.js'
 import type {EngagementPlan, MigrationPlan} from './plan.js'
 import {emptyStream} from './streams.js'
 import {type EngagementOutcome, alreadyMigrated, plannedOutcome} from './report.js'
@@ -91,7 +108,13 @@ export async function migrateEngagement(
   const startedAt = now()
   const runId = migrationKeys.newRunId(startedAt)
   // One run per engagement at a time: taken before anything is provisioned or copied.
-  const lease = await MigrationLease.acquire(context.s3, sharedBucket, plan.engagementId, {runId, operator: await context.callerArn()}, {now, ...options.lease})
+  const lease = await MigrationLease.acquire(
+    context.s3,
+    sharedBucket,
+    plan.engagementId,
+    {runId, operator: await context.callerArn()},
+    {now, ...options.lease},
+  )
   try {
     return await migrateLeased(context, sharedBucket, plan, options, copyLimit, {runId, startedAt, lease})
   } finally {
@@ -181,7 +204,10 @@ async function migrateLeased(
     report('copy')
   }
   /** Runs `pass` with a fresh evidence segment, written out even when the pass fails half way. */
-  const withSegment = async <T>(kind: 'copy' | 'late', pass: (record: (line: EvidenceLine) => Promise<void>) => Promise<T>): Promise<T> => {
+  const withSegment = async <T>(
+    kind: 'copy' | 'late',
+    pass: (record: (line: EvidenceLine) => Promise<void>) => Promise<T>,
+  ): Promise<T> => {
     const writer = new EvidenceWriter(s3, location, runId, segmentName(segments.length + 1, kind))
     segments.push(writer.segment)
     try {
@@ -196,7 +222,13 @@ async function migrateLeased(
   const onJob = (job: BulkJobProgress) => {
     const done = job.succeeded + job.failed
     const bytes = job.tasks > 0 ? Math.round((job.bytes * done) / job.tasks) : 0
-    options.onProgress?.({...progress, objectsDone: progress.objectsDone + done, bytesDone: progress.bytesDone + bytes, phase: 'copy', job})
+    options.onProgress?.({
+      ...progress,
+      objectsDone: progress.objectsDone + done,
+      bytesDone: progress.bytesDone + bytes,
+      phase: 'copy',
+      job,
+    })
   }
   let check: PassTotals | undefined
   // Sources the copy found archived: their "missing" in the check is said as what it is.
@@ -210,13 +242,25 @@ async function migrateLeased(
     const firstSides = pass === 1 && created ? freshSides() : sides()
     const totals =
       pass === 1 && bulk
-        ? await bulk.firstPass({sides: firstSides, engine, limit: copyLimit, onObject, onJob, runId, withSegment: (run) => withSegment('copy', run), checkpoint: () => lease.renew()})
-        : await withSegment('copy', (record) => copyPass(firstSides, {engine, record, recordProven: pass === 1, limit: copyLimit, onObject}))
+        ? await bulk.firstPass({
+            sides: firstSides,
+            engine,
+            limit: copyLimit,
+            onObject,
+            onJob,
+            runId,
+            withSegment: (run) => withSegment('copy', run),
+            checkpoint: () => lease.renew(),
+          })
+        : await withSegment('copy', (record) =>
+            copyPass(firstSides, {engine, record, recordProven: pass === 1, limit: copyLimit, onObject}),
+          )
     if ('bulk' in totals) bulkOutcome = totals.bulk as BulkOutcome
     done.copied += totals.copied
     if (pass === 1) done.proven = totals.proven
     done.removed += totals.removed
-    for (const difference of totals.differences) if (difference.kind === 'archived') archived.set(difference.key, difference)
+    for (const difference of totals.differences)
+      if (difference.kind === 'archived') archived.set(difference.key, difference)
     report('verify')
     check = await checkPass(sides())
     check.differences = check.differences.map((difference) => archived.get(difference.key) ?? difference)
@@ -229,7 +273,11 @@ async function migrateLeased(
   if (check!.differenceCount === 0 && wantsDeepChecks(options)) {
     report('verify')
     const pairs = evidencePairs(readEvidence(s3, location))
-    deepChecks = await runDeepChecks({s3, sourceBucket: sharedBucket, targetBucket: bucket, owner}, pairs, {...options, limit: copyLimit, now})
+    deepChecks = await runDeepChecks({s3, sourceBucket: sharedBucket, targetBucket: bucket, owner}, pairs, {
+      ...options,
+      limit: copyLimit,
+      now,
+    })
   }
   const deepFailures = deepCheckFailures(deepChecks)
   const verified = check!.differenceCount === 0 && deepFailures === 0
@@ -247,7 +295,11 @@ async function migrateLeased(
     copied: done.copied,
     proven: done.proven,
     removed: done.removed,
-    verification: {result: verified ? 'passed' : 'failed', checked_at: iso(now()), differences: check!.differenceCount + deepFailures},
+    verification: {
+      result: verified ? 'passed' : 'failed',
+      checked_at: iso(now()),
+      differences: check!.differenceCount + deepFailures,
+    },
     index_etag_before: null,
     index_etag_after: null,
     flipped_at: null,
@@ -256,14 +308,29 @@ async function migrateLeased(
     segments,
     deep_checks: deepChecks,
   }
-  Object.assign(outcome, {objects: check!.objects, bytes: check!.bytes, copied: done.copied, skipped_existing: done.proven, run_id: runId}, bulkOutcome ? {batch: bulkOutcome} : {})
+  Object.assign(
+    outcome,
+    {objects: check!.objects, bytes: check!.bytes, copied: done.copied, skipped_existing: done.proven, run_id: runId},
+    bulkOutcome ? {batch: bulkOutcome} : {},
+  )
   // The summary, verification included, is stored before the record can switch.
   await writeSummary(s3, location, summary)
   if (!verified) {
     await writeSummary(s3, location, {...summary, finished_at: iso(now())})
-    const differences = [...check!.differences, ...checksumDifferences(deepChecks?.checksums), ...sampleDifferences(deepChecks?.content_sample)]
-    const unlisted = check!.differenceCount - check!.differences.length + unlistedChecksumDifferences(deepChecks?.checksums)
-    return {...outcome, status: 'verification_failed', differences, unlisted_differences: unlisted, ...(deepChecks ? {deep_checks: deepChecks} : {})}
+    const differences = [
+      ...check!.differences,
+      ...checksumDifferences(deepChecks?.checksums),
+      ...sampleDifferences(deepChecks?.content_sample),
+    ]
+    const unlisted =
+      check!.differenceCount - check!.differences.length + unlistedChecksumDifferences(deepChecks?.checksums)
+    return {
+      ...outcome,
+      status: 'verification_failed',
+      differences,
+      unlisted_differences: unlisted,
+      ...(deepChecks ? {deep_checks: deepChecks} : {}),
+    }
   }
 
   report('record')
@@ -318,14 +385,30 @@ export async function executeMigration(
   const engagementLimit = pLimit(options.engagementConcurrency ?? 4)
   // Progress across the whole run: the sum of every engagement's latest snapshot.
   const latest = new Map<string, MigrationProgress>()
-  const onProgress = options.onProgress && ((snapshot: MigrationProgress) => {
-    latest.set(snapshot.engagementId, snapshot)
-    const all = [...latest.values()]
-    const add = (field: 'objectsDone' | 'objectsTotal' | 'bytesDone' | 'bytesTotal') => all.reduce((total, item) => total + item[field], 0)
-    options.onProgress!({...snapshot, objectsDone: add('objectsDone'), objectsTotal: add('objectsTotal'), bytesDone: add('bytesDone'), bytesTotal: add('bytesTotal')})
-  })
+  const onProgress =
+    options.onProgress &&
+    ((snapshot: MigrationProgress) => {
+      latest.set(snapshot.engagementId, snapshot)
+      const all = [...latest.values()]
+      const add = (field: 'objectsDone' | 'objectsTotal' | 'bytesDone' | 'bytesTotal') =>
+        all.reduce((total, item) => total + item[field], 0)
+      options.onProgress!({
+        ...snapshot,
+        objectsDone: add('objectsDone'),
+        objectsTotal: add('objectsTotal'),
+        bytesDone: add('bytesDone'),
+        bytesTotal: add('bytesTotal'),
+      })
+    })
   for (const engagement of plan.engagements) {
-    latest.set(engagement.engagementId, {engagementId: engagement.engagementId, phase: 'provision', objectsDone: 0, objectsTotal: engagement.objects, bytesDone: 0, bytesTotal: engagement.bytes})
+    latest.set(engagement.engagementId, {
+      engagementId: engagement.engagementId,
+      phase: 'provision',
+      objectsDone: 0,
+      objectsTotal: engagement.objects,
+      bytesDone: 0,
+      bytesTotal: engagement.bytes,
+    })
   }
 
   const migrated = await Promise.all(
@@ -342,4 +425,3 @@ export async function executeMigration(
   )
   return [...plan.alreadyMigrated.map((record) => alreadyMigrated(record)), ...migrated]
 }
-

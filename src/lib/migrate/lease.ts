@@ -112,7 +112,14 @@ export class MigrationLease {
   ): Promise<MigrationLease> {
     const settings: Required<LeaseOptions> = {now: () => new Date(), isAlive: processAlive, ...defaults, ...options}
     const at = settings.now().toISOString()
-    const holder: LeaseHolder = {run_id: run.runId, operator: run.operator, host: hostname(), pid: process.pid, acquired_at: at, renewed_at: at}
+    const holder: LeaseHolder = {
+      run_id: run.runId,
+      operator: run.operator,
+      host: hostname(),
+      pid: process.pid,
+      acquired_at: at,
+      renewed_at: at,
+    }
     const lease = new MigrationLease(s3, sharedBucket, engagementId, holder, settings)
     await lease.write((current) => {
       if (current === undefined || current.holder.run_id === run.runId) return true
@@ -151,16 +158,33 @@ export class MigrationLease {
 
   /** Writes the lease as this run's if `mayWrite` allows, given what is there now; conditional on what was read. */
   private async write(mayWrite: (current: StoredLease | undefined) => boolean): Promise<void> {
-    const outcome = await writeConditionally(this.s3, {bucket: this.bucket, action: 'Writing the migration lease', subject: `The migration lease s3://${this.bucket}/${this.key}`}, async () => {
-      const current = await readLease(this.s3, this.bucket, this.key)
-      // Our own write already in place (an answer that was lost): nothing to write.
-      if (current && current.holder.run_id === this.holder.run_id && current.holder.renewed_at === this.holder.renewed_at) {
-        this.etag = current.etag
-        return undefined
-      }
-      if (!mayWrite(current)) return undefined
-      return {key: this.key, body: `${JSON.stringify(this.holder, null, 2)}\n`, contentType: 'application/json', ifMatch: current?.etag}
-    })
+    const outcome = await writeConditionally(
+      this.s3,
+      {
+        bucket: this.bucket,
+        action: 'Writing the migration lease',
+        subject: `The migration lease s3://${this.bucket}/${this.key}`,
+      },
+      async () => {
+        const current = await readLease(this.s3, this.bucket, this.key)
+        // Our own write already in place (an answer that was lost): nothing to write.
+        if (
+          current &&
+          current.holder.run_id === this.holder.run_id &&
+          current.holder.renewed_at === this.holder.renewed_at
+        ) {
+          this.etag = current.etag
+          return undefined
+        }
+        if (!mayWrite(current)) return undefined
+        return {
+          key: this.key,
+          body: `${JSON.stringify(this.holder, null, 2)}\n`,
+          contentType: 'application/json',
+          ifMatch: current?.etag,
+        }
+      },
+    )
     if (outcome.etag) this.etag = outcome.etag
     this.lastRenewed = this.options.now().getTime()
   }
@@ -179,7 +203,8 @@ export class MigrationLease {
       })
     } catch (error) {
       // A renewal that could not be made: lost once another run may have taken the lease over.
-      if (!this.lost && this.options.now().getTime() - this.lastRenewed >= this.options.staleAfterMs / 2) this.lost = this.takenOver(undefined)
+      if (!this.lost && this.options.now().getTime() - this.lastRenewed >= this.options.staleAfterMs / 2)
+        this.lost = this.takenOver(undefined)
       throw this.lost ?? error
     }
   }
@@ -187,7 +212,12 @@ export class MigrationLease {
   private takenOver(other: LeaseHolder | undefined): AuditforgeError {
     return new AuditforgeError(
       `This run lost its lease on ${this.engagementId}${other ? ` to run ${other.run_id} (${other.operator} on ${other.host})` : ' (it could not be renewed)'}; it stopped before copying or switching anything more`,
-      {code: 'migration_lease_lost', exit: ExitCode.conflict, suggestion: 'Run the migration again once the other run has finished; what was copied is proven or copied again.'},
+      {
+        code: 'migration_lease_lost',
+        exit: ExitCode.conflict,
+        suggestion:
+          'Run the migration again once the other run has finished; what was copied is proven or copied again.',
+      },
     )
   }
 
@@ -196,7 +226,8 @@ export class MigrationLease {
    * time after which another run may take it. Cheap; called before every copy and removal.
    */
   assertHeld(): void {
-    if (!this.lost && this.options.now().getTime() - this.lastRenewed >= this.options.staleAfterMs * 0.75) this.lost = this.takenOver(undefined)
+    if (!this.lost && this.options.now().getTime() - this.lastRenewed >= this.options.staleAfterMs * 0.75)
+      this.lost = this.takenOver(undefined)
     if (this.lost) throw this.lost
   }
 
@@ -207,7 +238,13 @@ export class MigrationLease {
       const current = await readLease(this.s3, this.bucket, this.key)
       if (!current || current.holder.run_id !== this.holder.run_id) return
       await attempt({action: 'Releasing the migration lease', bucket: this.bucket, key: this.key}, () =>
-        this.s3.send(new DeleteObjectCommand({Bucket: this.bucket, Key: this.key, ...(current.etag ? {IfMatch: current.etag} : {})})),
+        this.s3.send(
+          new DeleteObjectCommand({
+            Bucket: this.bucket,
+            Key: this.key,
+            ...(current.etag ? {IfMatch: current.etag} : {}),
+          }),
+        ),
       )
     } catch {
       // Taken over meanwhile (412): the lease is the other run's. Anything else: a lease left

@@ -45,7 +45,6 @@ export interface PlanOptions {
   concurrency?: number
 }
 
-
 /**
  * Lists, for every engagement still in the shared bucket (or the one named), exactly its own
  * objects there: `auditforge/engagements/<id>/…`, legacy `auditforge/audit_logs/<id>/…`,
@@ -54,13 +53,19 @@ export interface PlanOptions {
  * AccessDenied or NoSuchBucket on the shared bucket gives a plan with that status and no
  * engagements.
  */
-export async function planMigration(context: AwsContext, sharedBucket: string, options: PlanOptions = {}): Promise<MigrationPlan> {
+export async function planMigration(
+  context: AwsContext,
+  sharedBucket: string,
+  options: PlanOptions = {},
+): Promise<MigrationPlan> {
   if (options.engagementId !== undefined) validateEngagementId(options.engagementId)
   const empty = {sourceBucket: sharedBucket, engagements: [], alreadyMigrated: [], invalidIds: []}
   try {
     const records = await new EngagementIndex(context.s3, sharedBucket).list()
     // An id outside the accepted form cannot be matched to keys exactly, so it never moves.
-    const invalidIds = records.filter((record) => !isEngagementId(record.engagement_id)).map((record) => record.engagement_id)
+    const invalidIds = records
+      .filter((record) => !isEngagementId(record.engagement_id))
+      .map((record) => record.engagement_id)
     let candidates = records.filter((record) => !record.source_bucket && isEngagementId(record.engagement_id))
     const alreadyMigrated: EngagementRecord[] = []
     if (options.engagementId !== undefined) {
@@ -78,7 +83,12 @@ export async function planMigration(context: AwsContext, sharedBucket: string, o
             objects++
             bytes += object.size
           }
-          return {engagementId: record.engagement_id, targetBucket: await bucketNameFor(context, record.engagement_id), objects, bytes}
+          return {
+            engagementId: record.engagement_id,
+            targetBucket: await bucketNameFor(context, record.engagement_id),
+            objects,
+            bytes,
+          }
         }),
       ),
     )

@@ -26,9 +26,24 @@ import type {AwsContext} from '../aws.js'
 import {EngagementIndex, type EngagementRecord} from '../engagement-index.js'
 import {AuditforgeError, ExitCode, describeAwsError, invalidInput} from '../errors.js'
 import {type PurgePhase, engagementKeys, migrationKeys, parsePurgeRecordKey, validateEngagementId} from '../layout.js'
-import {type VersionEntry, compareKeys, deleteObjectVersions, listEngagementVersions, listObjects, putObject, readText, readVersioning} from '../s3/index.js'
+import {
+  type VersionEntry,
+  compareKeys,
+  deleteObjectVersions,
+  listEngagementVersions,
+  listObjects,
+  putObject,
+  readText,
+  readVersioning,
+} from '../s3/index.js'
 import {AuditLogStore} from '../stores.js'
-import {type EvidenceLine, type EvidenceLocation, type EvidenceSummary, readEvidence, readSummaries} from './evidence.js'
+import {
+  type EvidenceLine,
+  type EvidenceLocation,
+  type EvidenceSummary,
+  readEvidence,
+  readSummaries,
+} from './evidence.js'
 import {Cursor} from './streams.js'
 import {afterFlipPass} from './sync.js'
 import {agree, plural} from '../wording.js'
@@ -45,7 +60,9 @@ const durationUnits: Record<string, number> = {d: 86_400_000, h: 3_600_000, m: 6
 export function parseDuration(text: string, flag = '--min-age'): number {
   const match = /^(\d{1,9})([dhms])?$/.exec(text.trim())
   if (!match || (match[2] === undefined && Number(match[1]) !== 0)) {
-    throw invalidInput(`Invalid ${flag} ${JSON.stringify(text)}: expected a whole number with a unit, e.g. 30d, 12h, 90m, 45s, or 0`)
+    throw invalidInput(
+      `Invalid ${flag} ${JSON.stringify(text)}: expected a whole number with a unit, e.g. 30d, 12h, 90m, 45s, or 0`,
+    )
   }
   return Number(match[1]) * (match[2] ? durationUnits[match[2]] : 0)
 }
@@ -94,7 +111,15 @@ export interface PurgeVerification {
 
 /** Why the purge will not (or would not) go ahead. */
 export interface PurgeRefusal {
-  code: 'not_migrated' | 'unversioned_source' | 'no_evidence' | 'evidence_mismatch' | 'too_young' | 'verification_failed' | 'written_after_switch' | 'record_changed'
+  code:
+    | 'not_migrated'
+    | 'unversioned_source'
+    | 'no_evidence'
+    | 'evidence_mismatch'
+    | 'too_young'
+    | 'verification_failed'
+    | 'written_after_switch'
+    | 'record_changed'
   message: string
   exit: 4 | 5
   suggestion: string | null
@@ -180,7 +205,11 @@ export interface PurgeReport extends Omit<PurgeInspection, 'status'> {
   purge: PurgeOutcome | null
 }
 
-export function purgeReport(inspection: PurgeInspection, mode: PurgeReport['mode'], outcome: PurgeOutcome | null = null): PurgeReport {
+export function purgeReport(
+  inspection: PurgeInspection,
+  mode: PurgeReport['mode'],
+  outcome: PurgeOutcome | null = null,
+): PurgeReport {
   return {...inspection, mode, status: outcome ? 'purged' : inspection.status, purge: outcome}
 }
 
@@ -207,7 +236,15 @@ export interface PurgeOptions {
 const listed = 20
 const evidenceChunkLines = 2000
 
-const notRun = (): PurgeVerification => ({result: 'not_run', checked_at: null, objects: 0, bytes: 0, missing: 0, late_writes: 0, differences: []})
+const notRun = (): PurgeVerification => ({
+  result: 'not_run',
+  checked_at: null,
+  objects: 0,
+  bytes: 0,
+  missing: 0,
+  late_writes: 0,
+  differences: [],
+})
 
 /**
  * Every check `purge-source` makes before deleting, and what it would remove, changing nothing:
@@ -218,7 +255,12 @@ const notRun = (): PurgeVerification => ({result: 'not_run', checked_at: null, o
  * of exactly the engagement's keys in the shared bucket. When nothing is left there and no
  * purge is unfinished, the status is `nothing_to_purge`, whatever the age.
  */
-export async function inspectPurge(context: AwsContext, sharedBucket: string, engagementId: string, options: PurgeOptions): Promise<PurgeInspection> {
+export async function inspectPurge(
+  context: AwsContext,
+  sharedBucket: string,
+  engagementId: string,
+  options: PurgeOptions,
+): Promise<PurgeInspection> {
   const id = validateEngagementId(engagementId)
   const now = options.now ?? (() => new Date())
   const record = await new EngagementIndex(context.s3, sharedBucket).get(id)
@@ -267,7 +309,9 @@ export async function inspectPurge(context: AwsContext, sharedBucket: string, en
   if (!flip) {
     // A run stopped between the switch and its last summary, or a migration from before
     // evidence existed: neither says when the record switched.
-    const interrupted = summaries.some((summary) => summary.verification?.result === 'passed' && summary.target_bucket === bucket)
+    const interrupted = summaries.some(
+      (summary) => summary.verification?.result === 'passed' && summary.target_bucket === bucket,
+    )
     return refuse({
       code: 'no_evidence',
       message: `${id} has no migration evidence in ${bucket} of a run that switched its record; without it nothing proves the copy or its age`,
@@ -290,7 +334,9 @@ export async function inspectPurge(context: AwsContext, sharedBucket: string, en
 
   const purges = await readPurgeRecords(context.s3, location)
   // An interrupted purge is unfinished until a later purge that resumed it completed.
-  const finished = new Set(purges.filter((purge) => purge.status === 'completed').flatMap((purge) => [purge.purge_id, ...purge.resumes]))
+  const finished = new Set(
+    purges.filter((purge) => purge.status === 'completed').flatMap((purge) => [purge.purge_id, ...purge.resumes]),
+  )
   inspection.unfinished_purges = purges
     .filter((purge) => (purge.status === 'listed' || purge.status === 'incomplete') && !finished.has(purge.purge_id))
     .map((purge) => purge.purge_id)
@@ -298,8 +344,14 @@ export async function inspectPurge(context: AwsContext, sharedBucket: string, en
   inspection.last_purge = completed ? {purge_id: completed.purge_id, completed_at: completed.completed_at} : null
 
   options.onProgress?.({phase: 'list', done: 0, total: 0})
-  inspection.removal = await countVersions(classifiedVersions(context.s3, sharedBucket, location, flip.flipped_at), (done) => options.onProgress?.({phase: 'list', done, total: 0}))
-  if (inspection.removal.versions + inspection.removal.delete_markers === 0 && inspection.unfinished_purges.length === 0) {
+  inspection.removal = await countVersions(
+    classifiedVersions(context.s3, sharedBucket, location, flip.flipped_at),
+    (done) => options.onProgress?.({phase: 'list', done, total: 0}),
+  )
+  if (
+    inspection.removal.versions + inspection.removal.delete_markers === 0 &&
+    inspection.unfinished_purges.length === 0
+  ) {
     return {...inspection, status: 'nothing_to_purge'}
   }
 
@@ -315,7 +367,8 @@ export async function inspectPurge(context: AwsContext, sharedBucket: string, en
         suggestion: 'Let the engagement soak in its own bucket, or pass a shorter --min-age.',
       }
   if (tooYoung && options.stopAtFirstRefusal) return refuse(tooYoung)
-  if (inspection.removal.written_after_switch > 0) return refuse(writtenAfterSwitch(id, sharedBucket, inspection.removal.written_after_switch))
+  if (inspection.removal.written_after_switch > 0)
+    return refuse(writtenAfterSwitch(id, sharedBucket, inspection.removal.written_after_switch))
 
   options.onProgress?.({phase: 'verify', done: 0, total: 0})
   inspection.verification = await verifyAgainstEvidence(context, sharedBucket, location, now)
@@ -349,14 +402,22 @@ export async function purgeSource(
   const location: EvidenceLocation = {bucket, expectedOwner: await context.accountId(), engagementId: id}
   const startedAt = now()
   const purgeId = migrationKeys.newRunId(startedAt)
-  const progress = (phase: PurgeProgress['phase'], done: number, total = 0) => options.onProgress?.({phase, done, total})
+  const progress = (phase: PurgeProgress['phase'], done: number, total = 0) =>
+    options.onProgress?.({phase, done, total})
 
   // The intent: every version, into one chunk series per phase.
-  const writers = {noncurrent: new PurgeChunkWriter(s3, location, purgeId, 'noncurrent'), current: new PurgeChunkWriter(s3, location, purgeId, 'current')}
-  const intent = await countVersions(classifiedVersions(s3, sharedBucket, location, inspection.flipped_at!), (done) => progress('list', done), async (version) => {
-    // A server that does not say which version is current: treated as current, deleted last.
-    await writers[version.isLatest === false ? 'noncurrent' : 'current'].append(versionLine(version))
-  })
+  const writers = {
+    noncurrent: new PurgeChunkWriter(s3, location, purgeId, 'noncurrent'),
+    current: new PurgeChunkWriter(s3, location, purgeId, 'current'),
+  }
+  const intent = await countVersions(
+    classifiedVersions(s3, sharedBucket, location, inspection.flipped_at!),
+    (done) => progress('list', done),
+    async (version) => {
+      // A server that does not say which version is current: treated as current, deleted last.
+      await writers[version.isLatest === false ? 'noncurrent' : 'current'].append(versionLine(version))
+    },
+  )
   const chunks = {noncurrent: await writers.noncurrent.finish(), current: await writers.current.finish()}
   const record: PurgeRecord = {
     engagement_id: id,
@@ -391,16 +452,21 @@ export async function purgeSource(
       ? verificationRefusal(id, record.verification)
       : intent.written_after_switch > 0
         ? writtenAfterSwitch(id, sharedBucket, intent.written_after_switch)
-      : current.source_bucket === bucket
-        ? undefined
-        : {
-            code: 'record_changed',
-            message: `The record of ${id} no longer points at ${bucket} (now ${JSON.stringify(current.source_bucket)}); nothing was deleted`,
-            exit: ExitCode.refused,
-            suggestion: null,
-          }
+        : current.source_bucket === bucket
+          ? undefined
+          : {
+              code: 'record_changed',
+              message: `The record of ${id} no longer points at ${bucket} (now ${JSON.stringify(current.source_bucket)}); nothing was deleted`,
+              exit: ExitCode.refused,
+              suggestion: null,
+            }
   if (stopped) {
-    await writePurgeRecord(s3, location, {...record, status: 'aborted', completed_at: iso(now()), error: stopped.message})
+    await writePurgeRecord(s3, location, {
+      ...record,
+      status: 'aborted',
+      completed_at: iso(now()),
+      error: stopped.message,
+    })
     throw refusalError({...inspection, refusal: stopped})
   }
 
@@ -476,18 +542,31 @@ export async function purgeSource(
 }
 
 /** The error a refused inspection stands for: its message, exit code and suggestion. */
-export function refusalError(inspection: Pick<PurgeInspection, 'refusal' | 'status' | 'engagement_id'>): AuditforgeError {
+export function refusalError(
+  inspection: Pick<PurgeInspection, 'refusal' | 'status' | 'engagement_id'>,
+): AuditforgeError {
   const refusal = inspection.refusal
   if (!refusal) {
-    return new AuditforgeError(`Nothing of ${inspection.engagement_id} is left in the shared bucket to purge`, {code: 'nothing_to_purge', exit: ExitCode.refused})
+    return new AuditforgeError(`Nothing of ${inspection.engagement_id} is left in the shared bucket to purge`, {
+      code: 'nothing_to_purge',
+      exit: ExitCode.refused,
+    })
   }
-  return new AuditforgeError(refusal.message, {code: refusal.code, exit: refusal.exit, suggestion: refusal.suggestion ?? undefined})
+  return new AuditforgeError(refusal.message, {
+    code: refusal.code,
+    exit: refusal.exit,
+    suggestion: refusal.suggestion ?? undefined,
+  })
 }
 
 /** Every purge record of the engagement in its bucket, oldest first. */
 export async function readPurgeRecords(s3: S3Client, location: EvidenceLocation): Promise<PurgeRecord[]> {
   const ids: string[] = []
-  const listing = listObjects(s3, {bucket: location.bucket, prefix: migrationKeys.purges(location.engagementId), expectedOwner: location.expectedOwner})
+  const listing = listObjects(s3, {
+    bucket: location.bucket,
+    prefix: migrationKeys.purges(location.engagementId),
+    expectedOwner: location.expectedOwner,
+  })
   for await (const object of listing) {
     const purgeId = parsePurgeRecordKey(location.engagementId, object.Key)
     if (purgeId !== undefined) ids.push(purgeId)
@@ -495,7 +574,11 @@ export async function readPurgeRecords(s3: S3Client, location: EvidenceLocation)
   const records: PurgeRecord[] = []
   for (const purgeId of ids.sort()) {
     const key = migrationKeys.purgeRecord(location.engagementId, purgeId)
-    const stored = await readText(s3, {bucket: location.bucket, key, expectedOwner: location.expectedOwner}, 'Reading the purge record')
+    const stored = await readText(
+      s3,
+      {bucket: location.bucket, key, expectedOwner: location.expectedOwner},
+      'Reading the purge record',
+    )
     if (stored) records.push(JSON.parse(stored.text) as PurgeRecord)
   }
   return records
@@ -506,18 +589,35 @@ export async function readPurgeRecords(s3: S3Client, location: EvidenceLocation)
  * that got past its listing (anything but `aborted`, which deleted nothing). Undefined when
  * none did, or the engagement has no bucket of its own.
  */
-export async function sourcePurge(context: AwsContext, record: Pick<EngagementRecord, 'engagement_id' | 'source_bucket'>): Promise<PurgeRecord | undefined> {
+export async function sourcePurge(
+  context: AwsContext,
+  record: Pick<EngagementRecord, 'engagement_id' | 'source_bucket'>,
+): Promise<PurgeRecord | undefined> {
   if (!record.source_bucket) return undefined
-  const location = {bucket: record.source_bucket, expectedOwner: await context.accountId(), engagementId: record.engagement_id}
+  const location = {
+    bucket: record.source_bucket,
+    expectedOwner: await context.accountId(),
+    engagementId: record.engagement_id,
+  }
   return (await readPurgeRecords(context.s3, location)).filter((purge) => purge.status !== 'aborted').at(-1)
 }
 
 /** The newest migration run that switched the record. */
 function latestFlip(summaries: EvidenceSummary[]): (EvidenceSummary & {flipped_at: string}) | undefined {
-  return summaries.filter((summary): summary is EvidenceSummary & {flipped_at: string} => typeof summary.flipped_at === 'string' && summary.flipped_at !== '').at(-1)
+  return summaries
+    .filter(
+      (summary): summary is EvidenceSummary & {flipped_at: string} =>
+        typeof summary.flipped_at === 'string' && summary.flipped_at !== '',
+    )
+    .at(-1)
 }
 
-async function verifyAgainstEvidence(context: AwsContext, sharedBucket: string, location: EvidenceLocation, now: () => Date): Promise<PurgeVerification> {
+async function verifyAgainstEvidence(
+  context: AwsContext,
+  sharedBucket: string,
+  location: EvidenceLocation,
+  now: () => Date,
+): Promise<PurgeVerification> {
   const totals = await afterFlipPass({
     s3: context.s3,
     sourceBucket: sharedBucket,
@@ -543,7 +643,9 @@ async function verifyAgainstEvidence(context: AwsContext, sharedBucket: string, 
 
 function verificationRefusal(id: string, verification: PurgeVerification): PurgeRefusal {
   const reasons = [
-    ...(verification.missing > 0 ? [`${plural(verification.missing, 'migrated version')} missing from the engagement's bucket`] : []),
+    ...(verification.missing > 0
+      ? [`${plural(verification.missing, 'migrated version')} missing from the engagement's bucket`]
+      : []),
     ...(verification.late_writes > 0 ? [`${plural(verification.late_writes, 'late write')} in the shared bucket`] : []),
   ]
   return {
@@ -577,7 +679,12 @@ function writtenAfterSwitch(id: string, sharedBucket: string, count: number): Pu
  * seconds in listings: a version of the switch's own second counts as after it). Streams: the
  * listing and the evidence are merged by key.
  */
-async function* classifiedVersions(s3: S3Client, sharedBucket: string, location: EvidenceLocation, flippedAt: string): AsyncGenerator<VersionEntry & {afterSwitch: boolean}> {
+async function* classifiedVersions(
+  s3: S3Client,
+  sharedBucket: string,
+  location: EvidenceLocation,
+  flippedAt: string,
+): AsyncGenerator<VersionEntry & {afterSwitch: boolean}> {
   const switchSecond = Math.floor(Date.parse(flippedAt) / 1000) * 1000
   const evidence = new Cursor(readEvidence(s3, location))
   let key: string | undefined
@@ -612,7 +719,14 @@ async function countVersions(
   onCount?: (done: number) => void,
   each?: (version: VersionEntry) => Promise<void>,
 ): Promise<PurgeRemoval> {
-  const removal: PurgeRemoval = {keys: 0, versions: 0, delete_markers: 0, bytes: 0, written_after_switch: 0, first_keys: []}
+  const removal: PurgeRemoval = {
+    keys: 0,
+    versions: 0,
+    delete_markers: 0,
+    bytes: 0,
+    written_after_switch: 0,
+    first_keys: [],
+  }
   for await (const version of versions) {
     if (version.afterSwitch) removal.written_after_switch++
     if (version.isDeleteMarker) removal.delete_markers++
@@ -631,7 +745,13 @@ async function countVersions(
 }
 
 function versionLine(version: VersionEntry): PurgeVersionLine {
-  return {key: version.Key, version_id: version.VersionId ?? null, etag: version.etag ?? null, size: version.size, is_delete_marker: version.isDeleteMarker}
+  return {
+    key: version.Key,
+    version_id: version.VersionId ?? null,
+    etag: version.etag ?? null,
+    size: version.size,
+    is_delete_marker: version.isDeleteMarker,
+  }
 }
 
 /** Writes one phase of a purge's intent, a chunk at a time; each chunk is written once. */
@@ -671,11 +791,25 @@ class PurgeChunkWriter {
 }
 
 /** The versions of one phase of a purge's intent, read back a chunk at a time. */
-async function* readPurgeChunks(s3: S3Client, location: EvidenceLocation, purgeId: string, phase: PurgePhase, chunks: number): AsyncGenerator<Pick<VersionEntry, 'Key' | 'VersionId'>> {
+async function* readPurgeChunks(
+  s3: S3Client,
+  location: EvidenceLocation,
+  purgeId: string,
+  phase: PurgePhase,
+  chunks: number,
+): AsyncGenerator<Pick<VersionEntry, 'Key' | 'VersionId'>> {
   for (let chunk = 1; chunk <= chunks; chunk++) {
     const key = migrationKeys.purgeChunk(location.engagementId, purgeId, phase, chunk)
-    const stored = await readText(s3, {bucket: location.bucket, key, expectedOwner: location.expectedOwner}, 'Reading the purge record')
-    if (stored === undefined) throw new AuditforgeError(`The purge record chunk s3://${location.bucket}/${key} is missing; nothing more was deleted`, {code: 'invalid_evidence', exit: ExitCode.failed})
+    const stored = await readText(
+      s3,
+      {bucket: location.bucket, key, expectedOwner: location.expectedOwner},
+      'Reading the purge record',
+    )
+    if (stored === undefined)
+      throw new AuditforgeError(
+        `The purge record chunk s3://${location.bucket}/${key} is missing; nothing more was deleted`,
+        {code: 'invalid_evidence', exit: ExitCode.failed},
+      )
     for (const text of stored.text.split('\n')) {
       if (text.trim() === '') continue
       const line = JSON.parse(text) as PurgeVersionLine
@@ -689,10 +823,15 @@ async function* readPurgeChunks(s3: S3Client, location: EvidenceLocation, purgeI
 /** Writes (or rewrites: the bucket is versioned, so every state stays provable) the purge record. */
 async function writePurgeRecord(s3: S3Client, location: EvidenceLocation, record: PurgeRecord): Promise<void> {
   const key = migrationKeys.purgeRecord(location.engagementId, record.purge_id)
-  await putObject(s3, {bucket: location.bucket, key, expectedOwner: location.expectedOwner}, `${JSON.stringify(record, null, 2)}\n`, {
-    contentType: 'application/json',
-    action: 'Writing the purge record',
-  })
+  await putObject(
+    s3,
+    {bucket: location.bucket, key, expectedOwner: location.expectedOwner},
+    `${JSON.stringify(record, null, 2)}\n`,
+    {
+      contentType: 'application/json',
+      action: 'Writing the purge record',
+    },
+  )
 }
 
 function describeAge(ms: number): string {

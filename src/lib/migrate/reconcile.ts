@@ -28,13 +28,17 @@ export async function reconcileMigration(
   validateEngagementId(engagementId)
   const now = options.now ?? (() => new Date())
   const record = await new EngagementIndex(context.s3, sharedBucket).get(engagementId)
-  if (!record.source_bucket) throw notFound(`${engagementId} is not migrated (it uses the shared bucket); there is nothing to reconcile`)
+  if (!record.source_bucket)
+    throw notFound(`${engagementId} is not migrated (it uses the shared bucket); there is nothing to reconcile`)
   const {s3} = context
   const owner = await context.accountId()
   const bucket = record.source_bucket
   const location = {bucket, expectedOwner: owner, engagementId}
   const previous = await readSummaries(s3, location)
-  if (previous.length === 0) throw notFound(`${engagementId} has no migration evidence in ${bucket}; --reconcile needs the record of what was copied`)
+  if (previous.length === 0)
+    throw notFound(
+      `${engagementId} has no migration evidence in ${bucket}; --reconcile needs the record of what was copied`,
+    )
 
   const startedAt = now()
   const runId = migrationKeys.newRunId(startedAt)
@@ -61,7 +65,11 @@ export async function reconcileMigration(
     copied: 0,
     proven: 0,
     removed: 0,
-    verification: {result: verified.status === 'verified' ? 'passed' : 'failed', checked_at: now().toISOString(), differences: verified.differences.length},
+    verification: {
+      result: verified.status === 'verified' ? 'passed' : 'failed',
+      checked_at: now().toISOString(),
+      differences: verified.differences.length,
+    },
     index_etag_before: null,
     index_etag_after: null,
     // A run stopped between the switch and its last summary never said when it switched: the

@@ -1,12 +1,16 @@
 /** Outcomes of a migration run, its `--json` document and its exit code. */
 import type {EngagementRecord} from '../engagement-index.js'
 import {ExitCode} from '../errors.js'
-import type {EngagementOutcome, MigrationReport, ReportedEngagementOutcome, SourceStatus, VerifyOutcome} from '../../results/migrate.js'
+import type {
+  EngagementOutcome,
+  MigrationReport,
+  ReportedEngagementOutcome,
+  SourceStatus,
+  VerifyOutcome,
+} from '../../results/migrate.js'
 import type {EngagementPlan} from './plan.js'
 
 export type {EngagementOutcome, MigrationReport, MigrationStatus} from '../../results/migrate.js'
-
-
 
 export function plannedOutcome(engagement: EngagementPlan): EngagementOutcome {
   return {
@@ -32,7 +36,6 @@ export function alreadyMigrated(record: EngagementRecord): EngagementOutcome {
   }
 }
 
-
 /** The report with its totals; engagements already migrated are listed but not counted. */
 export function migrationReport(
   sourceBucket: string,
@@ -41,7 +44,8 @@ export function migrationReport(
   engagements: (EngagementOutcome | VerifyOutcome)[],
 ): MigrationReport {
   const counted = engagements.filter((outcome) => outcome.status !== 'already_migrated')
-  const add = (value: (outcome: EngagementOutcome | VerifyOutcome) => number) => counted.reduce((total, outcome) => total + value(outcome), 0)
+  const add = (value: (outcome: EngagementOutcome | VerifyOutcome) => number) =>
+    counted.reduce((total, outcome) => total + value(outcome), 0)
   return {
     source_bucket: sourceBucket,
     status,
@@ -82,8 +86,11 @@ export function migrationExitCode(outcomes: readonly {status: string; error_code
   const held = (code?: string) => code === 'migration_in_progress' || code === 'migration_lease_lost'
   if (failed.length > 0 && failed.every((outcome) => held(outcome.error_code))) return ExitCode.conflict
   // Refused for safety (an earlier run's job still active, or another run holding some), and nothing else failed.
-  if (failed.length > 0 && failed.every((outcome) => outcome.error_code === 'batch_job_active' || held(outcome.error_code))) return ExitCode.refused
+  if (
+    failed.length > 0 &&
+    failed.every((outcome) => outcome.error_code === 'batch_job_active' || held(outcome.error_code))
+  )
+    return ExitCode.refused
   if (failed.length > 0) return ExitCode.failed
   return ExitCode.ok
 }
-

@@ -24,7 +24,11 @@ const maxRisk = 1000
  * anything else (a multipart or SSE-KMS ETag, which says nothing about content) is at risk.
  * Listings are merged as they stream: nothing is held but the keys returned.
  */
-export async function rollbackRisk(context: AwsContext, sharedBucket: string, record: EngagementRecord): Promise<string[]> {
+export async function rollbackRisk(
+  context: AwsContext,
+  sharedBucket: string,
+  record: EngagementRecord,
+): Promise<string[]> {
   const id = record.engagement_id
   const owner = await context.accountId()
   const location = {bucket: record.source_bucket, expectedOwner: owner, engagementId: id}
@@ -37,7 +41,9 @@ export async function rollbackRisk(context: AwsContext, sharedBucket: string, re
       const shared = await source.skipWhile((object) => compareKeys(object.key, target.key) < 0)
       const line = await evidence.skipWhile((candidate) => compareKeys(candidate.key, target.key) < 0)
       const inShared = shared?.key === target.key ? shared : undefined
-      const safe = withEvidence ? inShared !== undefined && line?.key === target.key && isMigratedVersion(line, target) : sameSinglePart(inShared, target)
+      const safe = withEvidence
+        ? inShared !== undefined && line?.key === target.key && isMigratedVersion(line, target)
+        : sameSinglePart(inShared, target)
       if (!safe) risk.push(target.key)
       if (risk.length >= maxRisk) break
     }
@@ -49,13 +55,23 @@ export async function rollbackRisk(context: AwsContext, sharedBucket: string, re
 
 /** Whether the target's current object is the version the evidence says the migration wrote. */
 function isMigratedVersion(line: EvidenceLine, target: CurrentVersion): boolean {
-  return line.action !== 'removed' && line.target_etag !== null && line.target_etag === target.etag && line.size === target.size
+  return (
+    line.action !== 'removed' &&
+    line.target_etag !== null &&
+    line.target_etag === target.etag &&
+    line.size === target.size
+  )
 }
-
 
 /** Exact single-part MD5 ETag and size equality; a multipart ETag ("…-N") never proves content. */
 function sameSinglePart(shared: CurrentVersion | undefined, target: CurrentVersion): boolean {
-  return shared !== undefined && shared.etag !== undefined && isMd5(shared.etag) && shared.etag === target.etag && shared.size === target.size
+  return (
+    shared !== undefined &&
+    shared.etag !== undefined &&
+    isMd5(shared.etag) &&
+    shared.etag === target.etag &&
+    shared.size === target.size
+  )
 }
 
 async function* empty(): AsyncGenerator<EvidenceLine> {}
@@ -65,13 +81,23 @@ async function* empty(): AsyncGenerator<EvidenceLine> {}
  * (even partly) from the shared bucket: pointing the record there would show the application
  * an engagement without its data.
  */
-export async function assertRollbackPossible(context: AwsContext, sharedBucket: string, record: EngagementRecord): Promise<void> {
+export async function assertRollbackPossible(
+  context: AwsContext,
+  sharedBucket: string,
+  record: EngagementRecord,
+): Promise<void> {
   const purge = await sourcePurge(context, record)
   if (!purge) return
-  const when = purge.completed_at ? `at ${purge.completed_at}` : `by a purge started at ${purge.started_at} (not completed)`
+  const when = purge.completed_at
+    ? `at ${purge.completed_at}`
+    : `by a purge started at ${purge.started_at} (not completed)`
   throw new AuditforgeError(
     `Refusing to roll back ${record.engagement_id}: its data was purged from the shared bucket ${sharedBucket} ${when} (purge ${purge.purge_id}); only ${record.source_bucket} holds it now`,
-    {code: 'source_purged', exit: ExitCode.refused, suggestion: `Keep ${record.engagement_id} on ${record.source_bucket}; \`auditforge migrate evidence ${record.engagement_id}\` shows the purge.`},
+    {
+      code: 'source_purged',
+      exit: ExitCode.refused,
+      suggestion: `Keep ${record.engagement_id} on ${record.source_bucket}; \`auditforge migrate evidence ${record.engagement_id}\` shows the purge.`,
+    },
   )
 }
 
@@ -79,7 +105,11 @@ export async function assertRollbackPossible(context: AwsContext, sharedBucket: 
  * Points the engagement back at the shared bucket; touches no object. Refused (exit 5) after
  * `migrate purge-source` removed its data from there.
  */
-export async function rollbackMigration(context: AwsContext, sharedBucket: string, engagementId: string): Promise<EngagementRecord> {
+export async function rollbackMigration(
+  context: AwsContext,
+  sharedBucket: string,
+  engagementId: string,
+): Promise<EngagementRecord> {
   const index = new EngagementIndex(context.s3, sharedBucket)
   await assertRollbackPossible(context, sharedBucket, await index.get(engagementId))
   return index.setSourceBucket(engagementId, '')

@@ -71,16 +71,18 @@ export async function orderedMap<T, R>(
       while (pending.length >= options.window) await drainOne()
       if (failure) break
       pending.push(
-        options.limit(async () => {
-          if (failure) throw new Error('not started: an earlier item failed')
-          return work(item)
-        }).then(
-          (value) => ({ok: true as const, value}),
-          (error: unknown) => {
-            failure ??= {error}
-            return {ok: false as const, error}
-          },
-        ),
+        options
+          .limit(async () => {
+            if (failure) throw new Error('not started: an earlier item failed')
+            return work(item)
+          })
+          .then(
+            (value) => ({ok: true as const, value}),
+            (error: unknown) => {
+              failure ??= {error}
+              return {ok: false as const, error}
+            },
+          ),
       )
     }
   } finally {

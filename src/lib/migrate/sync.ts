@@ -19,7 +19,8 @@ import type {BulkSink, CopiedObject, CopyEngine, SourceObject} from './engine.js
 import type {EvidenceLine} from './evidence.js'
 import {Cursor, emptyStream, orderedMap} from './streams.js'
 
-export type DifferenceKind = 'missing' | 'changed_in_source' | 'size_differs' | 'not_the_copied_version' | 'not_in_source' | 'archived'
+export type DifferenceKind =
+  'missing' | 'changed_in_source' | 'size_differs' | 'not_the_copied_version' | 'not_in_source' | 'archived'
 
 /**
  * One way the target does not (yet) hold what the source does: `source` and `target` say what
@@ -98,7 +99,9 @@ export interface Row {
 export async function* joined(sides: SyncSides, {listTarget = true} = {}): AsyncGenerator<Row> {
   const source = new Cursor(listCurrentVersions(sides.s3, sides.sourceBucket, sides.engagementId))
   const target = new Cursor(
-    listTarget && !sides.targetKnownEmpty ? listCurrentVersions(sides.s3, sides.targetBucket, sides.engagementId, sides.owner) : emptyStream<CurrentVersion>(),
+    listTarget && !sides.targetKnownEmpty
+      ? listCurrentVersions(sides.s3, sides.targetBucket, sides.engagementId, sides.owner)
+      : emptyStream<CurrentVersion>(),
   )
   const evidence = new Cursor(sides.evidence)
   try {
@@ -120,7 +123,8 @@ export async function* joined(sides: SyncSides, {listTarget = true} = {}): Async
   }
 }
 
-const nullVersion = (versionId: string | null | undefined) => (versionId === undefined || versionId === 'null' ? null : versionId)
+const nullVersion = (versionId: string | null | undefined) =>
+  versionId === undefined || versionId === 'null' ? null : versionId
 
 /** Whether the evidence line was made from exactly this source version. */
 function sameSource(line: EvidenceLine, source: CurrentVersion): boolean {
@@ -133,7 +137,8 @@ function sameSource(line: EvidenceLine, source: CurrentVersion): boolean {
 function sameTarget(line: EvidenceLine, target: CurrentVersion | undefined): boolean {
   if (!target || line.action === 'removed' || target.size !== line.size) return false
   const [then, now] = [nullVersion(line.target_version_id), nullVersion(target.versionId)]
-  if (then !== null && now !== null) return then === now && (line.target_etag === null || line.target_etag === target.etag)
+  if (then !== null && now !== null)
+    return then === now && (line.target_etag === null || line.target_etag === target.etag)
   return line.target_etag !== null && line.target_etag === target.etag
 }
 
@@ -148,7 +153,12 @@ type HeadFacts = {ETag?: string; ServerSideEncryption?: string} | undefined
  * and sizes, neither side SSE-KMS (whose ETags are not MD5s). A side that is gone (undefined)
  * proves nothing; no encryption and SSE-S3 keep MD5 ETags.
  */
-export function md5Proves(source: CurrentVersion, target: CurrentVersion, sourceHead: HeadFacts, targetHead: HeadFacts): boolean {
+export function md5Proves(
+  source: CurrentVersion,
+  target: CurrentVersion,
+  sourceHead: HeadFacts,
+  targetHead: HeadFacts,
+): boolean {
   if (!isMd5(source.etag) || source.etag !== target.etag || source.size !== target.size) return false
   const kms = (head: HeadFacts) => head === undefined || (head.ServerSideEncryption?.startsWith('aws:kms') ?? false)
   return !kms(sourceHead) && !kms(targetHead) && sourceHead!.ETag === source.etag && targetHead!.ETag === target.etag
@@ -165,7 +175,11 @@ interface Md5Proof {
  * ETags are not MD5s) — which takes a HeadObject of each side, for these keys only. The proof
  * names the versions it was made on, so the evidence can later find that target version.
  */
-async function provenByMd5(sides: SyncSides, source: CurrentVersion, target: CurrentVersion): Promise<Md5Proof | undefined> {
+async function provenByMd5(
+  sides: SyncSides,
+  source: CurrentVersion,
+  target: CurrentVersion,
+): Promise<Md5Proof | undefined> {
   if (!isMd5(source.etag) || source.etag !== target.etag || source.size !== target.size) return undefined
   const [s, t] = await Promise.all([
     headObject(sides.s3, {bucket: sides.sourceBucket, key: source.key, versionId: source.versionId}),
@@ -175,7 +189,12 @@ async function provenByMd5(sides: SyncSides, source: CurrentVersion, target: Cur
   return {sourceVersionId: nullVersion(s?.VersionId), targetVersionId: nullVersion(t?.VersionId)}
 }
 
-function line(key: string, size: number, action: EvidenceLine['action'], copied: Pick<CopiedObject, 'source' | 'target'>): EvidenceLine {
+function line(
+  key: string,
+  size: number,
+  action: EvidenceLine['action'],
+  copied: Pick<CopiedObject, 'source' | 'target'>,
+): EvidenceLine {
   return {
     key,
     size,
@@ -191,7 +210,13 @@ function line(key: string, size: number, action: EvidenceLine['action'], copied:
 }
 
 function asSource(version: CurrentVersion): SourceObject {
-  return {key: version.key, size: version.size, etag: version.etag, versionId: version.versionId, storageClass: version.storageClass}
+  return {
+    key: version.key,
+    size: version.size,
+    etag: version.etag,
+    versionId: version.versionId,
+    storageClass: version.storageClass,
+  }
 }
 
 function newTotals(): PassTotals {
@@ -209,21 +234,47 @@ export async function checkPass(sides: SyncSides): Promise<PassTotals> {
   for await (const row of joined(sides)) {
     const {key, source, target, evidence} = row
     if (!source) {
-      if (target) addDifference(totals, {key, kind: 'not_in_source', source: null, target: target.etag, detail: 'in the target, not in the source'})
+      if (target)
+        addDifference(totals, {
+          key,
+          kind: 'not_in_source',
+          source: null,
+          target: target.etag,
+          detail: 'in the target, not in the source',
+        })
       continue
     }
     totals.objects++
     totals.bytes += source.size
-    if (evidence && evidence.action !== 'removed' && sameSource(evidence, source) && sameTarget(evidence, target)) continue
+    if (evidence && evidence.action !== 'removed' && sameSource(evidence, source) && sameTarget(evidence, target))
+      continue
     if (!evidence && target && (await provenByMd5(sides, source, target)) !== undefined) continue
     if (evidence && evidence.action !== 'removed' && !sameSource(evidence, source)) {
-      addDifference(totals, {key, kind: 'changed_in_source', source: source.etag, target: target?.etag ?? null, detail: `the source changed after it was copied (now ${source.etag}, copied ${evidence.source_etag})`})
+      addDifference(totals, {
+        key,
+        kind: 'changed_in_source',
+        source: source.etag,
+        target: target?.etag ?? null,
+        detail: `the source changed after it was copied (now ${source.etag}, copied ${evidence.source_etag})`,
+      })
     } else if (!target) {
       addDifference(totals, {key, kind: 'missing', source: source.etag, target: null, detail: 'not in the target'})
     } else if (target.size !== source.size) {
-      addDifference(totals, {key, kind: 'size_differs', source: `${source.size} B`, target: `${target.size} B`, detail: `source ${source.size} B, target ${target.size} B`})
+      addDifference(totals, {
+        key,
+        kind: 'size_differs',
+        source: `${source.size} B`,
+        target: `${target.size} B`,
+        detail: `source ${source.size} B, target ${target.size} B`,
+      })
     } else {
-      addDifference(totals, {key, kind: 'not_the_copied_version', source: source.etag, target: target.versionId ?? target.etag, detail: `the target holds ${target.versionId ?? target.etag}, not the version the copy wrote`})
+      addDifference(totals, {
+        key,
+        kind: 'not_the_copied_version',
+        source: source.etag,
+        target: target.versionId ?? target.etag,
+        detail: `the target holds ${target.versionId ?? target.etag}, not the version the copy wrote`,
+      })
     }
   }
   return totals
@@ -255,7 +306,8 @@ export async function copyPass(sides: SyncSides, options: CopyPassOptions): Prom
         yield {kind: 'proven', row: {...row, source}, evidence, md5}
         continue
       }
-      if (options.bulk && (await options.bulk.take({source: asSource(source), targetHasKey: target !== undefined}))) continue
+      if (options.bulk && (await options.bulk.take({source: asSource(source), targetHasKey: target !== undefined})))
+        continue
       yield {kind: 'copy', row: {...row, source}}
     }
   }
@@ -279,10 +331,17 @@ export async function copyPass(sides: SyncSides, options: CopyPassOptions): Prom
     if (item.kind === 'remove') {
       const {target} = item.row
       sides.mayWrite?.()
-      const marker = await deleteCurrentObject(sides.s3, {bucket: sides.targetBucket, key: target.key, expectedOwner: sides.owner})
+      const marker = await deleteCurrentObject(sides.s3, {
+        bucket: sides.targetBucket,
+        key: target.key,
+        expectedOwner: sides.owner,
+      })
       totals.removed++
       options.onObject?.({key: target.key, size: 0, action: 'removed'})
-      return line(target.key, 0, 'removed', {source: {key: target.key, size: 0, etag: ''}, target: {etag: null, versionId: marker, checksum: null}})
+      return line(target.key, 0, 'removed', {
+        source: {key: target.key, size: 0, etag: ''},
+        target: {etag: null, versionId: marker, checksum: null},
+      })
     }
     const {source, target} = item.row
     try {
@@ -292,7 +351,13 @@ export async function copyPass(sides: SyncSides, options: CopyPassOptions): Prom
       return line(source.key, copied.source.size, 'copied', copied)
     } catch (error) {
       if (error instanceof AuditforgeError && error.code === 'archived') {
-        addDifference(totals, {key: source.key, kind: 'archived', source: source.storageClass ?? null, target: null, detail: error.message})
+        addDifference(totals, {
+          key: source.key,
+          kind: 'archived',
+          source: source.storageClass ?? null,
+          target: null,
+          detail: error.message,
+        })
         options.onObject?.({key: source.key, size: source.size, action: 'archived'})
         return undefined
       }
@@ -302,9 +367,16 @@ export async function copyPass(sides: SyncSides, options: CopyPassOptions): Prom
         totals.bytes -= source.size
         if (!target) return undefined
         sides.mayWrite?.()
-        const marker = await deleteCurrentObject(sides.s3, {bucket: sides.targetBucket, key: source.key, expectedOwner: sides.owner})
+        const marker = await deleteCurrentObject(sides.s3, {
+          bucket: sides.targetBucket,
+          key: source.key,
+          expectedOwner: sides.owner,
+        })
         totals.removed++
-        return line(source.key, 0, 'removed', {source: {key: source.key, size: 0, etag: ''}, target: {etag: null, versionId: marker, checksum: null}})
+        return line(source.key, 0, 'removed', {
+          source: {key: source.key, size: 0, etag: ''},
+          target: {etag: null, versionId: marker, checksum: null},
+        })
       }
       throw error
     }
@@ -337,11 +409,21 @@ export interface LatePassTotals {
  * action `late_write`; otherwise the application has already written the target and the late
  * write is a conflict for the operator, never overwritten.
  */
-export async function latePass(sides: SyncSides, options: Omit<CopyPassOptions, 'recordProven'>): Promise<LatePassTotals> {
+export async function latePass(
+  sides: SyncSides,
+  options: Omit<CopyPassOptions, 'recordProven'>,
+): Promise<LatePassTotals> {
   const totals: LatePassTotals = {copied: 0, conflicts: [], conflictCount: 0}
   const conflict = (row: Row & {source: CurrentVersion}, target: CurrentVersion | undefined, detail: string) => {
     totals.conflictCount++
-    if (totals.conflicts.length < maxListed) totals.conflicts.push({key: row.key, kind: 'changed_in_source', source: row.source.etag, target: target?.etag ?? null, detail})
+    if (totals.conflicts.length < maxListed)
+      totals.conflicts.push({
+        key: row.key,
+        kind: 'changed_in_source',
+        source: row.source.etag,
+        target: target?.etag ?? null,
+        detail,
+      })
   }
   // The target is not listed: a late write is rare, and only its key's current version matters
   // (a HeadObject, in the pool with the copies).
@@ -351,7 +433,8 @@ export async function latePass(sides: SyncSides, options: Omit<CopyPassOptions, 
       if (source && !(evidence && evidence.action !== 'removed' && sameSource(evidence, source))) yield {...row, source}
     }
   }
-  const notCopied = 'written to the source after the switch, and the engagement bucket has been written since: not copied'
+  const notCopied =
+    'written to the source after the switch, and the engagement bucket has been written since: not copied'
   const copyLate = async (row: Row & {source: CurrentVersion}): Promise<EvidenceLine | undefined> => {
     const {evidence} = row
     const target = await currentTarget(sides, row.key)
@@ -363,7 +446,11 @@ export async function latePass(sides: SyncSides, options: Omit<CopyPassOptions, 
     try {
       // Only over exactly the version the migration wrote, or onto nothing: the application
       // may write the key between this look and the copy.
-      const copied = await options.engine.copy({source: asSource(row.source), targetHasKey: target !== undefined, replaces: target?.etag ?? null})
+      const copied = await options.engine.copy({
+        source: asSource(row.source),
+        targetHasKey: target !== undefined,
+        replaces: target?.etag ?? null,
+      })
       totals.copied++
       options.onObject?.({key: row.key, size: copied.source.size, action: 'late_write'})
       return line(row.key, copied.source.size, 'late_write', copied)
@@ -388,7 +475,13 @@ export async function latePass(sides: SyncSides, options: Omit<CopyPassOptions, 
 async function currentTarget(sides: SyncSides, key: string): Promise<CurrentVersion | undefined> {
   const head = await headObject(sides.s3, {bucket: sides.targetBucket, key, expectedOwner: sides.owner})
   if (!head) return undefined
-  return {key, size: head.ContentLength ?? 0, etag: head.ETag ?? '', versionId: head.VersionId, storageClass: head.StorageClass}
+  return {
+    key,
+    size: head.ContentLength ?? 0,
+    etag: head.ETag ?? '',
+    versionId: head.VersionId,
+    storageClass: head.StorageClass,
+  }
 }
 
 export interface AfterFlipTotals {
@@ -415,10 +508,26 @@ export interface AfterFlipTotals {
  * (a change or a new key there is a late write, for `migrate --reconcile`).
  */
 export async function afterFlipPass(sides: SyncSides): Promise<AfterFlipTotals> {
-  const totals: AfterFlipTotals = {objects: 0, bytes: 0, lateWrites: [], lateWriteCount: 0, missing: [], missingCount: 0, changedSinceMigration: 0, newInTarget: 0}
+  const totals: AfterFlipTotals = {
+    objects: 0,
+    bytes: 0,
+    lateWrites: [],
+    lateWriteCount: 0,
+    missing: [],
+    missingCount: 0,
+    changedSinceMigration: 0,
+    newInTarget: 0,
+  }
   const late = (key: string, source: CurrentVersion, target: CurrentVersion | undefined, detail: string) => {
     totals.lateWriteCount++
-    if (totals.lateWrites.length < maxListed) totals.lateWrites.push({key, kind: 'changed_in_source', source: source.etag, target: target?.etag ?? null, detail})
+    if (totals.lateWrites.length < maxListed)
+      totals.lateWrites.push({
+        key,
+        kind: 'changed_in_source',
+        source: source.etag,
+        target: target?.etag ?? null,
+        detail,
+      })
   }
   for await (const {key, source, target, evidence} of joined(sides)) {
     const migrated = evidence !== undefined && evidence.action !== 'removed'
@@ -429,15 +538,34 @@ export async function afterFlipPass(sides: SyncSides): Promise<AfterFlipTotals> 
     }
     totals.objects++
     totals.bytes += evidence.size
-    if (source && !sameSource(evidence, source)) late(key, source, target, `changed in the shared bucket after its copy (now ${source.etag}, copied ${evidence.source_etag})`)
+    if (source && !sameSource(evidence, source))
+      late(
+        key,
+        source,
+        target,
+        `changed in the shared bucket after its copy (now ${source.etag}, copied ${evidence.source_etag})`,
+      )
     if (target && target.etag === evidence.target_etag && target.size === evidence.size) continue
     totals.changedSinceMigration++
     const version = nullVersion(evidence.target_version_id)
-    const kept = version !== null && (await headObject(sides.s3, {bucket: sides.targetBucket, key, versionId: version, expectedOwner: sides.owner})) !== undefined
+    const kept =
+      version !== null &&
+      (await headObject(sides.s3, {
+        bucket: sides.targetBucket,
+        key,
+        versionId: version,
+        expectedOwner: sides.owner,
+      })) !== undefined
     if (!kept) {
       totals.missingCount++
       if (totals.missing.length < maxListed) {
-        totals.missing.push({key, kind: 'missing', source: evidence.source_etag, target: version, detail: `the migrated version ${version ?? '(unknown)'} is no longer in the engagement bucket`})
+        totals.missing.push({
+          key,
+          kind: 'missing',
+          source: evidence.source_etag,
+          target: version,
+          detail: `the migrated version ${version ?? '(unknown)'} is no longer in the engagement bucket`,
+        })
       }
     }
   }

@@ -37,11 +37,16 @@ import {
   validateContentSample,
   wantsDeepChecks,
 } from './deep-check.js'
-import {type EvidenceLine, type EvidenceLocation, readEvidence, readSummaries, writeVerificationRecord} from './evidence.js'
+import {
+  type EvidenceLine,
+  type EvidenceLocation,
+  readEvidence,
+  readSummaries,
+  writeVerificationRecord,
+} from './evidence.js'
 import {type Row, afterFlipPass, isMd5, joined, md5Proves} from './sync.js'
 import {orderedMap} from './streams.js'
 import {agree, plural} from '../wording.js'
-
 
 export type {VerifyOutcome} from '../../results/migrate.js'
 
@@ -64,7 +69,12 @@ const maxListed = 1000
  * (or the listed ones); when any was asked for, the result is stored as a verification record
  * (a conditional put under the engagement's reserved migrations prefix).
  */
-export async function verifyMigratedEngagement(context: AwsContext, sharedBucket: string, record: EngagementRecord, options: VerifyOptions = {}): Promise<VerifyOutcome> {
+export async function verifyMigratedEngagement(
+  context: AwsContext,
+  sharedBucket: string,
+  record: EngagementRecord,
+  options: VerifyOptions = {},
+): Promise<VerifyOutcome> {
   if (options.contentSample !== undefined) validateContentSample(options.contentSample)
   const id = record.engagement_id
   const owner = await context.accountId()
@@ -73,7 +83,10 @@ export async function verifyMigratedEngagement(context: AwsContext, sharedBucket
   const sides: DeepCheckSides = {s3: context.s3, sourceBucket: sharedBucket, targetBucket: record.source_bucket, owner}
   const limit = pLimit(options.concurrency ?? 16)
   const runs = await readSummaries(context.s3, location)
-  const {differenceCount, ...outcome} = runs.length === 0 ? await verifyWithoutEvidence(sides, id, options, limit) : await verifyAgainstEvidence(sides, id, location, options, limit)
+  const {differenceCount, ...outcome} =
+    runs.length === 0
+      ? await verifyWithoutEvidence(sides, id, options, limit)
+      : await verifyAgainstEvidence(sides, id, location, options, limit)
   const result: VerifyOutcome = {
     engagement_id: id,
     target_bucket: record.source_bucket,
@@ -105,17 +118,31 @@ export async function verifyMigratedEngagement(context: AwsContext, sharedBucket
 }
 
 /** An engagement's verification before it is named and recorded; `differenceCount` counts past the listed lines. */
-type Verified = Omit<VerifyOutcome, 'engagement_id' | 'target_bucket' | 'evidence_run' | 'verification_record'> & {differenceCount: number}
+type Verified = Omit<VerifyOutcome, 'engagement_id' | 'target_bucket' | 'evidence_run' | 'verification_record'> & {
+  differenceCount: number
+}
 
 /** After the flip, against the evidence (sync.ts afterFlipPass), then the deep checks over its pairs. */
-async function verifyAgainstEvidence(sides: DeepCheckSides, id: string, location: EvidenceLocation, options: VerifyOptions, limit: ReturnType<typeof pLimit>): Promise<Verified> {
+async function verifyAgainstEvidence(
+  sides: DeepCheckSides,
+  id: string,
+  location: EvidenceLocation,
+  options: VerifyOptions,
+  limit: ReturnType<typeof pLimit>,
+): Promise<Verified> {
   const evidence = () => readEvidence(sides.s3, location)
   const totals = await afterFlipPass({...sides, engagementId: id, evidence: evidence()})
-  const deep = wantsDeepChecks(options) ? await runDeepChecks(sides, evidencePairs(evidence()), {...options, limit}) : null
+  const deep = wantsDeepChecks(options)
+    ? await runDeepChecks(sides, evidencePairs(evidence()), {...options, limit})
+    : null
   const reconcile = `auditforge migrate --reconcile --engagement-id ${id}`
   const differences: VerificationDifference[] = [
     ...totals.missing.map((difference) => ({...difference, kind: 'migrated_version_missing' as const})),
-    ...totals.lateWrites.map((difference) => ({...difference, kind: 'late_write' as const, detail: `${difference.detail}; \`${reconcile}\` copies it`})),
+    ...totals.lateWrites.map((difference) => ({
+      ...difference,
+      kind: 'late_write' as const,
+      detail: `${difference.detail}; \`${reconcile}\` copies it`,
+    })),
     ...checksumDifferences(deep?.checksums),
     ...sampleDifferences(deep?.content_sample),
   ]
@@ -141,8 +168,20 @@ async function verifyAgainstEvidence(sides: DeepCheckSides, id: string, location
 /** What one listed key of a migration without evidence comes to. */
 type Verdict =
   | {kind: 'target_only'}
-  | {kind: 'difference'; size: number; difference: VerificationDifference; pair?: ObjectPair; checksum?: ChecksumComparison}
-  | {kind: 'proven' | 'unproven'; size: number; pair: ObjectPair; difference?: VerificationDifference; checksum?: ChecksumComparison}
+  | {
+      kind: 'difference'
+      size: number
+      difference: VerificationDifference
+      pair?: ObjectPair
+      checksum?: ChecksumComparison
+    }
+  | {
+      kind: 'proven' | 'unproven'
+      size: number
+      pair: ObjectPair
+      difference?: VerificationDifference
+      checksum?: ChecksumComparison
+    }
 
 /** Nothing: a migration from before evidence has none to merge. */
 async function* noEvidence(): AsyncGenerator<EvidenceLine> {}
@@ -156,11 +195,17 @@ async function* noEvidence(): AsyncGenerator<EvidenceLine> {}
  * a suggestion of the check that can prove it. Keys only in the engagement's bucket were written
  * there since (information).
  */
-async function verifyWithoutEvidence(sides: DeepCheckSides, id: string, options: VerifyOptions, limit: ReturnType<typeof pLimit>): Promise<Verified> {
+async function verifyWithoutEvidence(
+  sides: DeepCheckSides,
+  id: string,
+  options: VerifyOptions,
+  limit: ReturnType<typeof pLimit>,
+): Promise<Verified> {
   const checksums = Boolean(options.checksums)
   const tally = checksums ? new ChecksumTally() : undefined
   const requested = options.contentSample ?? 0
-  const reservoir = requested > 0 ? new Reservoir<{pair: ObjectPair; unproven: boolean}>(requested, options.randomInt) : undefined
+  const reservoir =
+    requested > 0 ? new Reservoir<{pair: ObjectPair; unproven: boolean}>(requested, options.randomInt) : undefined
   const found = {objects: 0, bytes: 0, newInTarget: 0, differenceCount: 0, unproven: 0}
   const differences: VerificationDifference[] = []
   let unproven: {key: string; difference: VerificationDifference}[] = []
@@ -168,29 +213,89 @@ async function verifyWithoutEvidence(sides: DeepCheckSides, id: string, options:
   const judge = async ({key, source, target}: Row): Promise<Verdict> => {
     if (!source) return {kind: 'target_only'}
     const size = source.size
-    const differs = (kind: DifferenceKind, sides: [string | null, string | null], detail: string | null): VerificationDifference => ({key, kind, source: sides[0], target: sides[1], detail})
+    const differs = (
+      kind: DifferenceKind,
+      sides: [string | null, string | null],
+      detail: string | null,
+    ): VerificationDifference => ({key, kind, source: sides[0], target: sides[1], detail})
     if (!target) return {kind: 'difference', size, difference: differs('missing_in_target', [source.etag, null], null)}
     if (target.size !== source.size) {
-      return {kind: 'difference', size, difference: differs('size_differs', [`${source.size} B`, `${target.size} B`], `source ${source.size} B, target ${target.size} B`)}
+      return {
+        kind: 'difference',
+        size,
+        difference: differs(
+          'size_differs',
+          [`${source.size} B`, `${target.size} B`],
+          `source ${source.size} B, target ${target.size} B`,
+        ),
+      }
     }
-    const pair: ObjectPair = {key, size, source: {etag: source.etag, versionId: source.versionId ?? null}, target: {etag: target.etag, versionId: target.versionId ?? null}}
+    const pair: ObjectPair = {
+      key,
+      size,
+      source: {etag: source.etag, versionId: source.versionId ?? null},
+      target: {etag: target.etag, versionId: target.versionId ?? null},
+    }
     const bothMd5 = isMd5(source.etag) && isMd5(target.etag)
-    if (!checksums && !bothMd5) return {kind: 'unproven', size, pair, difference: differs('unproven', [source.etag, target.etag], 'same size; a multipart ETag is not an MD5 of the bytes')}
+    if (!checksums && !bothMd5)
+      return {
+        kind: 'unproven',
+        size,
+        pair,
+        difference: differs(
+          'unproven',
+          [source.etag, target.etag],
+          'same size; a multipart ETag is not an MD5 of the bytes',
+        ),
+      }
     const heads = await limit(() => headPair(sides, pair, {checksums}))
     const checksum = checksums ? judgeChecksums(pair, heads.source, heads.target) : undefined
     if (checksum?.outcome === 'mismatch') {
       const sides: [string, string] = [describe(checksum.source), describe(checksum.target)]
-      return {kind: 'difference', size, pair, checksum, difference: differs('checksum_differs', sides, `source ${sides[0]}, target ${sides[1]}`)}
+      return {
+        kind: 'difference',
+        size,
+        pair,
+        checksum,
+        difference: differs('checksum_differs', sides, `source ${sides[0]}, target ${sides[1]}`),
+      }
     }
-    if (checksum?.outcome === 'target_missing') return {kind: 'difference', size, checksum, difference: differs('missing_in_target', [source.etag, null], 'gone or changed while it was verified')}
-    if (md5Proves(source, target, heads.source, heads.target) || checksum?.outcome === 'equal') return {kind: 'proven', size, pair, checksum}
+    if (checksum?.outcome === 'target_missing')
+      return {
+        kind: 'difference',
+        size,
+        checksum,
+        difference: differs('missing_in_target', [source.etag, null], 'gone or changed while it was verified'),
+      }
+    if (md5Proves(source, target, heads.source, heads.target) || checksum?.outcome === 'equal')
+      return {kind: 'proven', size, pair, checksum}
     const kms = [heads.source, heads.target].some((head) => head?.ServerSideEncryption?.startsWith('aws:kms'))
     if (bothMd5 && !kms && heads.source && heads.target && source.etag !== target.etag) {
-      return {kind: 'difference', size, pair, checksum, difference: differs('content_differs', [source.etag, target.etag], `MD5 ETags: source ${source.etag}, target ${target.etag}`)}
+      return {
+        kind: 'difference',
+        size,
+        pair,
+        checksum,
+        difference: differs(
+          'content_differs',
+          [source.etag, target.etag],
+          `MD5 ETags: source ${source.etag}, target ${target.etag}`,
+        ),
+      }
     }
-    const why = !bothMd5 ? 'a multipart ETag is not an MD5 of the bytes' : kms ? 'SSE-KMS ETags are not MD5s of the bytes' : 'it changed while it was verified'
+    const why = !bothMd5
+      ? 'a multipart ETag is not an MD5 of the bytes'
+      : kms
+        ? 'SSE-KMS ETags are not MD5s of the bytes'
+        : 'it changed while it was verified'
     const also = checksum?.reason ? `; not comparable by checksum: ${notComparableText[checksum.reason]}` : ''
-    return {kind: 'unproven', size, pair, checksum, difference: differs('unproven', [source.etag, target.etag], `same size; ${why}${also}`)}
+    return {
+      kind: 'unproven',
+      size,
+      pair,
+      checksum,
+      difference: differs('unproven', [source.etag, target.etag], `same size; ${why}${also}`),
+    }
   }
   const tallied = (verdict: Verdict) => {
     if (verdict.kind === 'target_only') {
@@ -209,17 +314,29 @@ async function verifyWithoutEvidence(sides: DeepCheckSides, id: string, options:
       if (unproven.length < maxListed) unproven.push({key: verdict.pair.key, difference: verdict.difference!})
     }
   }
-  await orderedMap(joined({...sides, engagementId: id, evidence: noEvidence()}), judge, tallied, {window: 512, limit: (task) => task()})
+  await orderedMap(joined({...sides, engagementId: id, evidence: noEvidence()}), judge, tallied, {
+    window: 512,
+    limit: (task) => task(),
+  })
 
   const now = options.now ?? (() => new Date())
   const sample = reservoir
-    ? await checkSample(sides, reservoir.items.map((item) => item.pair), {requested, population: reservoir.seen}, {limit, now})
+    ? await checkSample(
+        sides,
+        reservoir.items.map((item) => item.pair),
+        {requested, population: reservoir.seen},
+        {limit, now},
+      )
     : null
   if (sample) {
     // A sampled object's bytes decide it: equal on both sides proves it, different bytes (or a
     // target gone meanwhile) are a difference of their own; either way it is no longer unproven.
     const wasUnproven = new Set(reservoir!.items.filter((item) => item.unproven).map((item) => item.pair.key))
-    const decided = new Set(sample.objects.filter((object) => object.outcome !== 'source_gone' && wasUnproven.has(object.key)).map((object) => object.key))
+    const decided = new Set(
+      sample.objects
+        .filter((object) => object.outcome !== 'source_gone' && wasUnproven.has(object.key))
+        .map((object) => object.key),
+    )
     found.unproven -= decided.size
     unproven = unproven.filter((object) => !decided.has(object.key))
     const failed = sampleDifferences(sample)
@@ -256,7 +373,8 @@ function describe(checksum: ChecksumComparison['source']): string {
 function unprovenSuggestion(id: string, unproven: number, objects: number, checksumsDone: boolean): string {
   const everyObject = Math.min(objects, maxContentSample)
   const bytes = `\`auditforge migrate --verify-only --engagement-id ${id} --content-sample ${everyObject}\` compares the bytes of ${everyObject >= objects ? 'every object' : `${everyObject} objects drawn at random`}`
-  if (checksumsDone) return `${plural(unproven, 'object')} ${agree(unproven, 'has', 'have')} no checksums that can be compared and no MD5 ETags; only their bytes prove them: ${bytes}.`
+  if (checksumsDone)
+    return `${plural(unproven, 'object')} ${agree(unproven, 'has', 'have')} no checksums that can be compared and no MD5 ETags; only their bytes prove them: ${bytes}.`
   return `${plural(unproven, 'object')} ${agree(unproven, 'is', 'are')} not proven by MD5 ETags (multipart or SSE-KMS) and size alone proves nothing. \`auditforge migrate --verify-only --engagement-id ${id} --checksums\` compares the checksums S3 stored on both sides; what that cannot compare, only bytes prove: ${bytes}.`
 }
 
@@ -264,7 +382,12 @@ function unprovenSuggestion(id: string, unproven: number, objects: number, check
  * The engagements `--verify-only` checks: every migrated one, or the one named. A named
  * engagement that was never migrated fails verification: there is no target to compare.
  */
-export async function verifyMigrations(context: AwsContext, sharedBucket: string, engagementId?: string, options: VerifyOptions = {}): Promise<VerifyOutcome[]> {
+export async function verifyMigrations(
+  context: AwsContext,
+  sharedBucket: string,
+  engagementId?: string,
+  options: VerifyOptions = {},
+): Promise<VerifyOutcome[]> {
   if (options.contentSample !== undefined) validateContentSample(options.contentSample)
   const records = await new EngagementIndex(context.s3, sharedBucket).list()
   let selected = records.filter((record) => record.source_bucket)
@@ -279,7 +402,9 @@ export async function verifyMigrations(context: AwsContext, sharedBucket: string
           objects: 0,
           bytes: 0,
           status: 'verification_failed',
-          differences: [{key: null, kind: 'not_migrated', source: null, target: null, detail: 'source_bucket is empty'}],
+          differences: [
+            {key: null, kind: 'not_migrated', source: null, target: null, detail: 'source_bucket is empty'},
+          ],
           unlisted_differences: 0,
           evidence_run: null,
           changed_since_migration: 0,

@@ -11,7 +11,16 @@
  */
 import {GetObjectCommand, PutObjectCommand, type S3Client} from '@aws-sdk/client-s3'
 
-import {AuditforgeError, ExitCode, attempt, awsErrorCode, describeAwsError, httpStatus, isNetworkError, isPreconditionFailure} from '../errors.js'
+import {
+  AuditforgeError,
+  ExitCode,
+  attempt,
+  awsErrorCode,
+  describeAwsError,
+  httpStatus,
+  isNetworkError,
+  isPreconditionFailure,
+} from '../errors.js'
 
 export interface ObjectLocation {
   bucket: string
@@ -29,10 +38,16 @@ export interface StoredText {
  * The object's text and ETag, or undefined when the key does not exist. A missing bucket is
  * an error (exit 3), never "no object".
  */
-export async function readText(s3: S3Client, location: ObjectLocation, action: string): Promise<StoredText | undefined> {
+export async function readText(
+  s3: S3Client,
+  location: ObjectLocation,
+  action: string,
+): Promise<StoredText | undefined> {
   const context = {action, bucket: location.bucket, key: location.key}
   try {
-    const reply = await s3.send(new GetObjectCommand({Bucket: location.bucket, Key: location.key, ExpectedBucketOwner: location.expectedOwner}))
+    const reply = await s3.send(
+      new GetObjectCommand({Bucket: location.bucket, Key: location.key, ExpectedBucketOwner: location.expectedOwner}),
+    )
     return {text: reply.Body ? await reply.Body.transformToString('utf8') : '', etag: reply.ETag}
   } catch (error) {
     const code = awsErrorCode(error)
@@ -153,12 +168,28 @@ export async function putObject(
 
 /** A single conditional PutObject, no retry: for probes that test the conditions themselves. */
 export async function putIfAbsent(s3: S3Client, location: ObjectLocation, body: string): Promise<void> {
-  await s3.send(new PutObjectCommand({Bucket: location.bucket, Key: location.key, Body: body, ExpectedBucketOwner: location.expectedOwner, IfNoneMatch: '*'}))
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: location.bucket,
+      Key: location.key,
+      Body: body,
+      ExpectedBucketOwner: location.expectedOwner,
+      IfNoneMatch: '*',
+    }),
+  )
 }
 
 /** A single PutObject conditional on the ETag, no retry: for probes that test the conditions. */
 export async function putIfMatch(s3: S3Client, location: ObjectLocation, body: string, etag: string): Promise<void> {
-  await s3.send(new PutObjectCommand({Bucket: location.bucket, Key: location.key, Body: body, ExpectedBucketOwner: location.expectedOwner, IfMatch: etag}))
+  await s3.send(
+    new PutObjectCommand({
+      Bucket: location.bucket,
+      Key: location.key,
+      Body: body,
+      ExpectedBucketOwner: location.expectedOwner,
+      IfMatch: etag,
+    }),
+  )
 }
 
 /** A 5xx or a transport failure: the request may or may not have been carried out. */

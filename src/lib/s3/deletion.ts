@@ -2,7 +2,13 @@
  * Deleting object versions in batches, with per-key errors: the building block of
  * decommissioning a bucket, removing one engagement's keys, and aborting stale uploads.
  */
-import {AbortMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand, type ObjectIdentifier, type S3Client} from '@aws-sdk/client-s3'
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  type ObjectIdentifier,
+  type S3Client,
+} from '@aws-sdk/client-s3'
 import pLimit from 'p-limit'
 
 import {AuditforgeError, ExitCode, attempt} from '../errors.js'
@@ -83,7 +89,11 @@ export async function deleteObjectVersions(
   if (failures.length > 0) {
     throw new AuditforgeError(
       `Deleting objects in s3://${options.bucket}: ${failures.length} could not be deleted, e.g. ${failures.slice(0, 3).join('; ')}`,
-      {code: 'delete_failed', exit: ExitCode.failed, suggestion: 'Run the command again; it deletes only what is left.'},
+      {
+        code: 'delete_failed',
+        exit: ExitCode.failed,
+        suggestion: 'Run the command again; it deletes only what is left.',
+      },
     )
   }
   return {deleted}
@@ -120,9 +130,18 @@ export async function abortMultipartUploads(
  * versioned bucket that leaves a delete marker, whose version id is returned, and keeps the
  * history.
  */
-export async function deleteCurrentObject(s3: S3Client, location: {bucket: string; key: string; expectedOwner?: string}): Promise<string | null> {
+export async function deleteCurrentObject(
+  s3: S3Client,
+  location: {bucket: string; key: string; expectedOwner?: string},
+): Promise<string | null> {
   const reply = await attempt({action: 'Removing an object', bucket: location.bucket, key: location.key}, () =>
-    s3.send(new DeleteObjectCommand({Bucket: location.bucket, Key: location.key, ExpectedBucketOwner: location.expectedOwner})),
+    s3.send(
+      new DeleteObjectCommand({
+        Bucket: location.bucket,
+        Key: location.key,
+        ExpectedBucketOwner: location.expectedOwner,
+      }),
+    ),
   )
   return reply.VersionId ?? null
 }

@@ -17,9 +17,15 @@ export interface ObjectSummary {
 }
 
 /** Exactly the engagement's own current objects in a bucket, sorted by key, collected (small engagements only). */
-export async function listEngagementObjects(s3: S3Client, bucket: string, engagementId: string, expectedOwner?: string): Promise<ObjectSummary[]> {
+export async function listEngagementObjects(
+  s3: S3Client,
+  bucket: string,
+  engagementId: string,
+  expectedOwner?: string,
+): Promise<ObjectSummary[]> {
   const objects: ObjectSummary[] = []
-  for await (const object of listCurrentVersions(s3, bucket, engagementId, expectedOwner)) objects.push({key: object.key, size: object.size, etag: object.etag || undefined})
+  for await (const object of listCurrentVersions(s3, bucket, engagementId, expectedOwner))
+    objects.push({key: object.key, size: object.size, etag: object.etag || undefined})
   return objects
 }
 
@@ -27,7 +33,12 @@ export async function listEngagementObjects(s3: S3Client, bucket: string, engage
  * Every version and delete marker of the engagement's own keys in a bucket, and nobody else's,
  * in key order (the list prefixes are walked in sorted order).
  */
-export async function* listEngagementVersions(s3: S3Client, bucket: string, engagementId: string, expectedOwner?: string): AsyncGenerator<VersionEntry> {
+export async function* listEngagementVersions(
+  s3: S3Client,
+  bucket: string,
+  engagementId: string,
+  expectedOwner?: string,
+): AsyncGenerator<VersionEntry> {
   for (const prefix of [...engagementListPrefixes(engagementId)].sort(compareKeys)) {
     for await (const version of listObjectVersions(s3, {bucket, prefix, expectedOwner})) {
       if (ownsKey(engagementId, version.Key)) yield version
@@ -56,7 +67,12 @@ export interface CurrentVersion {
  * hand a CR in a key back as LF), and ETag and size are what identity needs; version ids come
  * from the copies themselves and are recorded in the evidence.
  */
-export async function* listCurrentVersions(s3: S3Client, bucket: string, engagementId: string, expectedOwner?: string): AsyncGenerator<CurrentVersion> {
+export async function* listCurrentVersions(
+  s3: S3Client,
+  bucket: string,
+  engagementId: string,
+  expectedOwner?: string,
+): AsyncGenerator<CurrentVersion> {
   for (const prefix of [...engagementListPrefixes(engagementId)].sort(compareKeys)) {
     for await (const object of listObjects(s3, {bucket, prefix, expectedOwner})) {
       if (!ownsKey(engagementId, object.Key)) continue
@@ -72,11 +88,23 @@ export async function* listCurrentVersions(s3: S3Client, bucket: string, engagem
  * stream, like {@link listCurrentVersions}; its keys come from a version listing, which some
  * servers return less exactly (see there), so callers match them against a current listing.
  */
-export async function* listLatestVersions(s3: S3Client, bucket: string, engagementId: string, expectedOwner?: string): AsyncGenerator<CurrentVersion> {
+export async function* listLatestVersions(
+  s3: S3Client,
+  bucket: string,
+  engagementId: string,
+  expectedOwner?: string,
+): AsyncGenerator<CurrentVersion> {
   for (const prefix of [...engagementListPrefixes(engagementId)].sort(compareKeys)) {
     for await (const version of listObjectVersions(s3, {bucket, prefix, expectedOwner})) {
       if (version.isDeleteMarker || !version.isLatest || !ownsKey(engagementId, version.Key)) continue
-      yield {key: version.Key, size: version.size, etag: version.etag ?? '', versionId: version.VersionId, storageClass: version.storageClass, lastModified: version.lastModified}
+      yield {
+        key: version.Key,
+        size: version.size,
+        etag: version.etag ?? '',
+        versionId: version.VersionId,
+        storageClass: version.storageClass,
+        lastModified: version.lastModified,
+      }
     }
   }
 }

@@ -57,7 +57,8 @@ export async function* listObjects(s3: S3Client, options: ListOptions): AsyncGen
   for (;;) {
     const page = await attempt(context, () => iterator.next())
     if (page.done) return
-    for (const object of page.value.Contents ?? []) yield {...object, Key: decodeListedKey(object.Key ?? '', page.value.EncodingType)}
+    for (const object of page.value.Contents ?? [])
+      yield {...object, Key: decodeListedKey(object.Key ?? '', page.value.EncodingType)}
   }
 }
 
@@ -97,7 +98,8 @@ export async function* listObjectVersions(s3: S3Client, options: ListOptions): A
     // page, which silently ends the listing early and leaves the bucket non-empty.
     const encoding = page.EncodingType
     const nextMarker = decodeListedKey(page.NextKeyMarker, encoding)
-    const next = page.IsTruncated && nextMarker !== undefined ? await fetchPage(nextMarker, page.NextVersionIdMarker) : undefined
+    const next =
+      page.IsTruncated && nextMarker !== undefined ? await fetchPage(nextMarker, page.NextVersionIdMarker) : undefined
     // Each page holds its versions, then its delete markers, each list in key order: a reader
     // that keeps only current versions sees them in key order across pages.
     for (const version of page.Versions ?? []) {
@@ -113,7 +115,13 @@ export async function* listObjectVersions(s3: S3Client, options: ListOptions): A
       }
     }
     for (const marker of page.DeleteMarkers ?? []) {
-      yield {Key: decodeListedKey(marker.Key!, encoding), VersionId: marker.VersionId, isDeleteMarker: true, size: 0, isLatest: marker.IsLatest}
+      yield {
+        Key: decodeListedKey(marker.Key!, encoding),
+        VersionId: marker.VersionId,
+        isDeleteMarker: true,
+        size: 0,
+        isLatest: marker.IsLatest,
+      }
     }
     if (!next) return
     page = next
@@ -169,7 +177,9 @@ export async function* listBucketNames(s3: S3Client): AsyncGenerator<string> {
 /** Whether a bucket holds no object version and no delete marker at all (one short listing). */
 export async function isBucketEmpty(s3: S3Client, options: Omit<ListOptions, 'prefix'>): Promise<boolean> {
   const page = await attempt({action: 'Listing object versions', bucket: options.bucket}, () =>
-    s3.send(new ListObjectVersionsCommand({Bucket: options.bucket, MaxKeys: 1, ExpectedBucketOwner: options.expectedOwner})),
+    s3.send(
+      new ListObjectVersionsCommand({Bucket: options.bucket, MaxKeys: 1, ExpectedBucketOwner: options.expectedOwner}),
+    ),
   )
   return (page.Versions ?? []).length === 0 && (page.DeleteMarkers ?? []).length === 0
 }

@@ -3,7 +3,12 @@
  * when there is a real one, so what is read belongs to exactly the version that is being copied
  * or checked, not to whatever became current meanwhile.
  */
-import {GetObjectTaggingCommand, HeadObjectCommand, type HeadObjectCommandOutput, type S3Client} from '@aws-sdk/client-s3'
+import {
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  type HeadObjectCommandOutput,
+  type S3Client,
+} from '@aws-sdk/client-s3'
 
 import type {ObjectLocation} from './conditional.js'
 
@@ -45,7 +50,13 @@ export async function headObject(
     )
   } catch (error) {
     const code = awsErrorCode(error)
-    if (code === 'NotFound' || code === 'NoSuchKey' || code === 'NoSuchVersion' || (httpStatus(error) === 404 && code !== 'NoSuchBucket')) return undefined
+    if (
+      code === 'NotFound' ||
+      code === 'NoSuchKey' ||
+      code === 'NoSuchVersion' ||
+      (httpStatus(error) === 404 && code !== 'NoSuchBucket')
+    )
+      return undefined
     throw describeAwsError(error, {action: 'Reading object metadata', bucket: location.bucket, key: location.key})
   }
 }

@@ -23,7 +23,11 @@ export function isStreamedRead(input: unknown): boolean {
 
 /** The object's body as a stream; the caller reads it to the end or destroys it. */
 export async function openObjectStream(s3: S3Client, location: ObjectLocation, action: string): Promise<Readable> {
-  const input: GetObjectCommandInput = {Bucket: location.bucket, Key: location.key, ExpectedBucketOwner: location.expectedOwner}
+  const input: GetObjectCommandInput = {
+    Bucket: location.bucket,
+    Key: location.key,
+    ExpectedBucketOwner: location.expectedOwner,
+  }
   streamedInputs.add(input)
   return attempt({action, bucket: location.bucket, key: location.key}, async () => {
     const reply = await s3.send(new GetObjectCommand(input))
@@ -57,7 +61,13 @@ export async function openObjectVersionStream(
   } catch (error) {
     const code = awsErrorCode(error)
     // A version that is gone, or an unversioned object that changed (412): not the bytes asked for.
-    if (code === 'NoSuchKey' || code === 'NoSuchVersion' || isPreconditionFailure(error) || (httpStatus(error) === 404 && code !== 'NoSuchBucket')) return undefined
+    if (
+      code === 'NoSuchKey' ||
+      code === 'NoSuchVersion' ||
+      isPreconditionFailure(error) ||
+      (httpStatus(error) === 404 && code !== 'NoSuchBucket')
+    )
+      return undefined
     throw describeAwsError(error, {action: options.action, bucket: location.bucket, key: location.key})
   }
 }
@@ -93,7 +103,14 @@ export class StreamingUpload {
   ) {
     this.upload = new Upload({
       client: s3,
-      params: {Bucket: location.bucket, Key: location.key, Body: this.stream, ContentType: contentType, ExpectedBucketOwner: location.expectedOwner, IfNoneMatch: '*'},
+      params: {
+        Bucket: location.bucket,
+        Key: location.key,
+        Body: this.stream,
+        ContentType: contentType,
+        ExpectedBucketOwner: location.expectedOwner,
+        IfNoneMatch: '*',
+      },
       partSize: 8 * 1024 * 1024,
       queueSize: 2,
     })
@@ -107,8 +124,10 @@ export class StreamingUpload {
   }
 
   async write(text: string): Promise<void> {
-    if (this.failure !== undefined) throw describeAwsError(this.failure, {action: this.action, bucket: this.location.bucket, key: this.location.key})
-    if (!this.stream.write(text)) await new Promise<void>((resolve) => this.stream.once('drain', resolve).once('close', resolve))
+    if (this.failure !== undefined)
+      throw describeAwsError(this.failure, {action: this.action, bucket: this.location.bucket, key: this.location.key})
+    if (!this.stream.write(text))
+      await new Promise<void>((resolve) => this.stream.once('drain', resolve).once('close', resolve))
   }
 
   async finish(): Promise<{etag: string | null; versionId: string | null}> {

@@ -4,7 +4,11 @@ import {GetBucketTaggingCommand, PutBucketTaggingCommand, type S3Client} from '@
 import {attempt, awsErrorCode, describeAwsError} from '../errors.js'
 
 /** The bucket's tags; a bucket without a tag set has none. */
-export async function readBucketTags(s3: S3Client, bucket: string, expectedOwner: string | undefined): Promise<Map<string, string>> {
+export async function readBucketTags(
+  s3: S3Client,
+  bucket: string,
+  expectedOwner: string | undefined,
+): Promise<Map<string, string>> {
   try {
     const reply = await s3.send(new GetBucketTaggingCommand({Bucket: bucket, ExpectedBucketOwner: expectedOwner}))
     return new Map((reply.TagSet ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? '']))
@@ -15,7 +19,12 @@ export async function readBucketTags(s3: S3Client, bucket: string, expectedOwner
 }
 
 /** Replaces the bucket's whole tag set. */
-export async function writeBucketTags(s3: S3Client, bucket: string, expectedOwner: string | undefined, tags: ReadonlyMap<string, string>): Promise<void> {
+export async function writeBucketTags(
+  s3: S3Client,
+  bucket: string,
+  expectedOwner: string | undefined,
+  tags: ReadonlyMap<string, string>,
+): Promise<void> {
   await attempt({action: 'Tagging the bucket', bucket}, () =>
     s3.send(
       new PutBucketTaggingCommand({
@@ -26,4 +35,3 @@ export async function writeBucketTags(s3: S3Client, bucket: string, expectedOwne
     ),
   )
 }
-

@@ -24,7 +24,12 @@ beforeAll(() => {
 
 /** The CLI's own context, built in process: moto for S3, the job service for S3 Control. */
 function contextFor(sharedBucket: string): AwsContext {
-  const env = {AWS_ENDPOINT_URL: inject('motoEndpoint'), AWS_ENDPOINT_URL_S3_CONTROL: inject('batchEndpoint'), AWS_REGION: 'us-east-1', AUDITFORGE_ACCOUNT_ID: motoAccountId}
+  const env = {
+    AWS_ENDPOINT_URL: inject('motoEndpoint'),
+    AWS_ENDPOINT_URL_S3_CONTROL: inject('batchEndpoint'),
+    AWS_REGION: 'us-east-1',
+    AUDITFORGE_ACCOUNT_ID: motoAccountId,
+  }
   return createAwsContext(resolveSettings({'shared-bucket': sharedBucket}, env))
 }
 
@@ -33,39 +38,69 @@ afterAll(() => {
 })
 
 describe('the batch engine beside the local engine', () => {
-  it('leaves objects over its size limit and objects that are not STANDARD to the local engine in the same run', {timeout: 60_000}, async () => {
-    const bucket = await createSharedBucket(s3, 'batch-engine')
-    const id = randomEngagementId()
-    await putIndex(s3, bucket, {engagements: [seedRecord(id)]})
-    const key = (name: string) => `auditforge/engagements/${id}/source/${name}`
-    const big = key('scan.bin')
-    const infrequent = key('archive-ia.txt')
-    const small = ['a.txt', 'b.txt', 'c d.txt'].map(key)
-    await s3.send(new PutObjectCommand({Bucket: bucket, Key: big, Body: 'x'.repeat(200), ContentType: 'application/octet-stream', Metadata: {origin: 'scanner'}}))
-    await s3.send(new PutObjectCommand({Bucket: bucket, Key: infrequent, Body: 'rarely read', StorageClass: 'STANDARD_IA'}))
-    for (const name of small) await s3.send(new PutObjectCommand({Bucket: bucket, Key: name, Body: `small ${name}`}))
+  it(
+    'leaves objects over its size limit and objects that are not STANDARD to the local engine in the same run',
+    {timeout: 60_000},
+    async () => {
+      const bucket = await createSharedBucket(s3, 'batch-engine')
+      const id = randomEngagementId()
+      await putIndex(s3, bucket, {engagements: [seedRecord(id)]})
+      const key = (name: string) => `auditforge/engagements/${id}/source/${name}`
+      const big = key('scan.bin')
+      const infrequent = key('archive-ia.txt')
+      const small = ['a.txt', 'b.txt', 'c d.txt'].map(key)
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: big,
+          Body: 'x'.repeat(200),
+          ContentType: 'application/octet-stream',
+          Metadata: {origin: 'scanner'},
+        }),
+      )
+      await s3.send(
+        new PutObjectCommand({Bucket: bucket, Key: infrequent, Body: 'rarely read', StorageClass: 'STANDARD_IA'}),
+      )
+      for (const name of small) await s3.send(new PutObjectCommand({Bucket: bucket, Key: name, Body: `small ${name}`}))
 
-    const context = contextFor(bucket)
-    const plan = await planMigration(context, bucket)
-    const engine = createBatchEngine(context, bucket, {choice: 'batch', roleArn: 'arn:aws:iam::123456789012:role/batch', maxObjectBytes: 64, pollIntervals: [100]})
-    const [outcome] = await executeMigration(context, plan, {bulk: engine, multipartThreshold: 64})
+      const context = contextFor(bucket)
+      const plan = await planMigration(context, bucket)
+      const engine = createBatchEngine(context, bucket, {
+        choice: 'batch',
+        roleArn: 'arn:aws:iam::123456789012:role/batch',
+        maxObjectBytes: 64,
+        pollIntervals: [100],
+      })
+      const [outcome] = await executeMigration(context, plan, {bulk: engine, multipartThreshold: 64})
 
-    expect(outcome.error).toBeUndefined()
-    expect(outcome).toMatchObject({status: 'migrated', copied: 5, batch: {tasks: 3, succeeded: 3, failed: 0, retried_locally: 0, copied_locally: 2}})
-    const [job] = await service.jobs(id)
-    const manifest = await getText(s3, bucket, job.manifest.objectArn.replace(`arn:aws:s3:::${bucket}/`, ''))
-    expect(manifest.trim().split('\n').map((line) => decodeURIComponent(line.split(',')[1]))).toEqual([...small].sort())
-    const target = `metis-af-${id.slice(4)}-${motoAccountId}`
-    // The big object went part by part (a multipart ETag) with its metadata; the other kept its storage class.
-    const head = await s3.send(new HeadObjectCommand({Bucket: target, Key: big}))
-    expect(head.ETag).toMatch(/-1"$/)
-    expect(head.Metadata).toEqual({origin: 'scanner'})
-    expect((await s3.send(new HeadObjectCommand({Bucket: target, Key: infrequent}))).StorageClass).toBe('STANDARD_IA')
-    for (const name of [big, infrequent, ...small]) {
-      const copied = await (await s3.send(new GetObjectCommand({Bucket: target, Key: name}))).Body!.transformToString()
-      expect(copied).toBe(await getText(s3, bucket, name))
-    }
-    const record = recordsOf((await readIndex(s3, bucket)).json).find((candidate) => candidate.engagement_id === id)!
-    expect(record.source_bucket).toBe(target)
-  })
+      expect(outcome.error).toBeUndefined()
+      expect(outcome).toMatchObject({
+        status: 'migrated',
+        copied: 5,
+        batch: {tasks: 3, succeeded: 3, failed: 0, retried_locally: 0, copied_locally: 2},
+      })
+      const [job] = await service.jobs(id)
+      const manifest = await getText(s3, bucket, job.manifest.objectArn.replace(`arn:aws:s3:::${bucket}/`, ''))
+      expect(
+        manifest
+          .trim()
+          .split('\n')
+          .map((line) => decodeURIComponent(line.split(',')[1])),
+      ).toEqual([...small].sort())
+      const target = `metis-af-${id.slice(4)}-${motoAccountId}`
+      // The big object went part by part (a multipart ETag) with its metadata; the other kept its storage class.
+      const head = await s3.send(new HeadObjectCommand({Bucket: target, Key: big}))
+      expect(head.ETag).toMatch(/-1"$/)
+      expect(head.Metadata).toEqual({origin: 'scanner'})
+      expect((await s3.send(new HeadObjectCommand({Bucket: target, Key: infrequent}))).StorageClass).toBe('STANDARD_IA')
+      for (const name of [big, infrequent, ...small]) {
+        const copied = await (
+          await s3.send(new GetObjectCommand({Bucket: target, Key: name}))
+        ).Body!.transformToString()
+        expect(copied).toBe(await getText(s3, bucket, name))
+      }
+      const record = recordsOf((await readIndex(s3, bucket)).json).find((candidate) => candidate.engagement_id === id)!
+      expect(record.source_bucket).toBe(target)
+    },
+  )
 })

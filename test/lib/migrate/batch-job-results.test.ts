@@ -11,13 +11,21 @@ import {describe, expect, it} from 'vitest'
 
 import {EngagementIndex} from '../../../src/lib/engagement-index.js'
 import {createBatchEngine, executeMigration, planMigration} from '../../../src/lib/migrate/index.js'
-import {expectedBucketName, makeManagedBucket, putIndex, randomEngagementId, seedRecord} from '../../helpers/commands.js'
+import {
+  expectedBucketName,
+  makeManagedBucket,
+  putIndex,
+  randomEngagementId,
+  seedRecord,
+} from '../../helpers/commands.js'
 import {motoContext} from '../../helpers/library.js'
 import {createSharedBucket, testS3} from '../../helpers/s3.js'
 
 const key = (id: string, name: string) => `auditforge/engagements/${id}/${name}`
-const put = (s3: S3Client, bucket: string, name: string, body: string) => s3.send(new PutObjectCommand({Bucket: bucket, Key: name, Body: body}))
-const read = async (s3: S3Client, bucket: string, name: string) => (await s3.send(new GetObjectCommand({Bucket: bucket, Key: name}))).Body!.transformToString()
+const put = (s3: S3Client, bucket: string, name: string, body: string) =>
+  s3.send(new PutObjectCommand({Bucket: bucket, Key: name, Body: body}))
+const read = async (s3: S3Client, bucket: string, name: string) =>
+  (await s3.send(new GetObjectCommand({Bucket: bucket, Key: name}))).Body!.transformToString()
 const role = 'arn:aws:iam::123456789012:role/auditforge-batch'
 
 interface FakeJob {
@@ -48,7 +56,11 @@ function fakeControl(s3: S3Client, options: {failed: number; writeReport: () => 
             new PutObjectCommand({
               Bucket: reportBucket,
               Key: `${input.Report!.Prefix}/job-${jobId}/manifest.json`,
-              Body: JSON.stringify({Format: 'Report_CSV_20180820', Results: [], ReportSchema: 'Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage'}),
+              Body: JSON.stringify({
+                Format: 'Report_CSV_20180820',
+                Results: [],
+                ReportSchema: 'Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage',
+              }),
             }),
           )
         }
@@ -60,7 +72,12 @@ function fakeControl(s3: S3Client, options: {failed: number; writeReport: () => 
           Job: {
             JobId: command.input.JobId,
             Status: 'Complete',
-            ProgressSummary: {TotalNumberOfTasks: job.tasks, NumberOfTasksSucceeded: job.tasks - job.failed, NumberOfTasksFailed: job.failed, Timers: {ElapsedTimeInActiveSeconds: 1}},
+            ProgressSummary: {
+              TotalNumberOfTasks: job.tasks,
+              NumberOfTasksSucceeded: job.tasks - job.failed,
+              NumberOfTasksFailed: job.failed,
+              Timers: {ElapsedTimeInActiveSeconds: 1},
+            },
           },
         }
       }
@@ -88,20 +105,31 @@ async function seedWithStaleTarget(stem: string) {
   return {s3, shared, id, target}
 }
 
-describe('the batch engine proves a job\'s copies by identity, never on size', () => {
+describe("the batch engine proves a job's copies by identity, never on size", () => {
   for (const failed of [0, 1]) {
     it(`does not flip a stale same-size target object after a Complete job whose report lists no failed task (DescribeJob: ${failed} failed)`, async () => {
       const {s3, shared, id, target} = await seedWithStaleTarget(`silent-${failed}`)
       const control = fakeControl(s3, {failed, writeReport: () => true})
       const context = motoContext(shared)
-      const engine = createBatchEngine(context, shared, {choice: 'batch', roleArn: role, pollIntervals: [1], control: control as unknown as S3ControlClient})
+      const engine = createBatchEngine(context, shared, {
+        choice: 'batch',
+        roleArn: role,
+        pollIntervals: [1],
+        control: control as unknown as S3ControlClient,
+      })
 
-      const [outcome] = await executeMigration(context, await planMigration(context, shared, {engagementId: id}), {bulk: engine})
+      const [outcome] = await executeMigration(context, await planMigration(context, shared, {engagementId: id}), {
+        bulk: engine,
+      })
 
       // Whatever the job said, the record must not point at a bucket holding other bytes than the source.
       const flipped = (await new EngagementIndex(s3, shared).get(id)).source_bucket === target
       const bytes = await read(s3, target, key(id, 'findings.json'))
-      expect({status: outcome.status, flipped, bytes}).toEqual(flipped ? {status: 'migrated', flipped: true, bytes: 'NEW-CONTENT'} : {status: outcome.status, flipped: false, bytes})
+      expect({status: outcome.status, flipped, bytes}).toEqual(
+        flipped
+          ? {status: 'migrated', flipped: true, bytes: 'NEW-CONTENT'}
+          : {status: outcome.status, flipped: false, bytes},
+      )
       // Nothing the job wrote is proven, so the local engine copied both objects in the same run.
       expect(outcome).toMatchObject({status: 'migrated', batch: {tasks: 2, retried_locally: 2}})
     })
@@ -118,15 +146,25 @@ describe('a finished job whose report could not be read is settled, not re-attac
     let reportsWork = false
     const control = fakeControl(s3, {failed: 0, writeReport: () => reportsWork})
     const context = motoContext(shared)
-    const engine = () => createBatchEngine(context, shared, {choice: 'batch', roleArn: role, pollIntervals: [1], control: control as unknown as S3ControlClient})
+    const engine = () =>
+      createBatchEngine(context, shared, {
+        choice: 'batch',
+        roleArn: role,
+        pollIntervals: [1],
+        control: control as unknown as S3ControlClient,
+      })
 
-    const [first] = await executeMigration(context, await planMigration(context, shared, {engagementId: id}), {bulk: engine()})
+    const [first] = await executeMigration(context, await planMigration(context, shared, {engagementId: id}), {
+      bulk: engine(),
+    })
     expect(first.status).toBe('failed')
     expect(first.error).toContain('without a completion report')
 
     // The operator does what the message says (lets the role write the report) and runs again.
     reportsWork = true
-    const [second] = await executeMigration(context, await planMigration(context, shared, {engagementId: id}), {bulk: engine()})
+    const [second] = await executeMigration(context, await planMigration(context, shared, {engagementId: id}), {
+      bulk: engine(),
+    })
     expect(second.error).toBeUndefined()
     expect(second.status).toBe('migrated')
     // The first job was settled (abandoned, with the reason); the second run made its own.

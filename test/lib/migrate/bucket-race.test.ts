@@ -4,7 +4,13 @@
  * the claim checks run, so a bucket bound to another index is refused, not re-bound and migrated
  * into (and migrate's first pass does not skip listing it).
  */
-import {CreateBucketCommand, GetBucketTaggingCommand, PutBucketTaggingCommand, PutBucketVersioningCommand, PutObjectCommand} from '@aws-sdk/client-s3'
+import {
+  CreateBucketCommand,
+  GetBucketTaggingCommand,
+  PutBucketTaggingCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3'
 import {describe, expect, it} from 'vitest'
 
 import {EngagementIndex} from '../../../src/lib/engagement-index.js'
@@ -31,7 +37,17 @@ describe('a bucket that appears between HeadBucket and CreateBucket (us-east-1)'
           fired = true
           await s3.send(new CreateBucketCommand({Bucket: target}))
           await s3.send(new PutBucketVersioningCommand({Bucket: target, VersioningConfiguration: {Status: 'Enabled'}}))
-          await s3.send(new PutBucketTaggingCommand({Bucket: target, Tagging: {TagSet: [{Key: 'auditforge:managed-by', Value: 'auditforge'}, {Key: 'auditforge:index', Value: 'another-environments-index'}]}}))
+          await s3.send(
+            new PutBucketTaggingCommand({
+              Bucket: target,
+              Tagging: {
+                TagSet: [
+                  {Key: 'auditforge:managed-by', Value: 'auditforge'},
+                  {Key: 'auditforge:index', Value: 'another-environments-index'},
+                ],
+              },
+            }),
+          )
           await s3.send(new PutObjectCommand({Bucket: target, Key: key(id, 'stale-only.txt'), Body: 'stale'}))
         }
         return next(args)
@@ -41,8 +57,14 @@ describe('a bucket that appears between HeadBucket and CreateBucket (us-east-1)'
     const context = motoContext(shared, racing)
     const [outcome] = await executeMigration(context, await planMigration(context, shared, {engagementId: id}))
     expect(fired).toBe(true)
-    const binding = (await s3.send(new GetBucketTaggingCommand({Bucket: target}))).TagSet?.find((tag) => tag.Key === 'auditforge:index')?.Value
+    const binding = (await s3.send(new GetBucketTaggingCommand({Bucket: target}))).TagSet?.find(
+      (tag) => tag.Key === 'auditforge:index',
+    )?.Value
     const record = await new EngagementIndex(s3, shared).get(id)
-    expect({status: outcome.status, binding, source_bucket: record.source_bucket}).toEqual({status: 'failed', binding: 'another-environments-index', source_bucket: ''})
+    expect({status: outcome.status, binding, source_bucket: record.source_bucket}).toEqual({
+      status: 'failed',
+      binding: 'another-environments-index',
+      source_bucket: '',
+    })
   })
 })

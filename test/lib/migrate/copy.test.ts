@@ -18,7 +18,15 @@ import {mockClient} from 'aws-sdk-client-mock'
 import {beforeEach, describe, expect, it} from 'vitest'
 
 import {ExitCode} from '../../../src/lib/errors.js'
-import {LocalCopyEngine, type LocalCopyEngineOptions, maxPartBytes, maxParts, minPartBytes, partRanges, partSizeFor} from '../../../src/lib/migrate/copy.js'
+import {
+  LocalCopyEngine,
+  type LocalCopyEngineOptions,
+  maxPartBytes,
+  maxParts,
+  minPartBytes,
+  partRanges,
+  partSizeFor,
+} from '../../../src/lib/migrate/copy.js'
 import type {SourceObject} from '../../../src/lib/migrate/engine.js'
 import {accountId, failure, s3Error, testContext} from '../fixtures.js'
 
@@ -32,15 +40,22 @@ const listed: SourceObject = {key, size: 1234, etag: '"etag-v1"', versionId: 'v1
 const owners = {ExpectedBucketOwner: accountId, ExpectedSourceBucketOwner: accountId}
 
 function engine(options: Partial<LocalCopyEngineOptions> = {}): LocalCopyEngine {
-  return new LocalCopyEngine(testContext().s3, {sourceBucket: shared, targetBucket: target, owner: accountId, ...options})
+  return new LocalCopyEngine(testContext().s3, {
+    sourceBucket: shared,
+    targetBucket: target,
+    owner: accountId,
+    ...options,
+  })
 }
 
 function inputs<T extends {input: object}>(command: new (...args: never[]) => T): T['input'][] {
   return s3Mock.commandCalls(command as never).map((call) => (call.args[0] as unknown as T).input)
 }
 
-
-const copied = {VersionId: 'tv1', CopyObjectResult: {ETag: '"etag-v1"', ChecksumCRC64NVME: 'AAAAAAAAAAE=', ChecksumType: 'FULL_OBJECT' as const}}
+const copied = {
+  VersionId: 'tv1',
+  CopyObjectResult: {ETag: '"etag-v1"', ChecksumCRC64NVME: 'AAAAAAAAAAE=', ChecksumType: 'FULL_OBJECT' as const},
+}
 
 beforeEach(() => {
   s3Mock.reset()
@@ -97,7 +112,8 @@ describe('LocalCopyEngine: CopyObject', () => {
     s3Mock.on(CopyObjectCommand).resolves(copied)
     const keys = ['a b/c+d%e é.txt', 'q?x=1&y#z', '文件/ファイル', 'a%2Fb', '50%']
 
-    for (const odd of keys) await engine().copy({source: {...listed, key: odd, versionId: '3/L4kq+tJ=?&'}, targetHasKey: false})
+    for (const odd of keys)
+      await engine().copy({source: {...listed, key: odd, versionId: '3/L4kq+tJ=?&'}, targetHasKey: false})
 
     const sources = inputs(CopyObjectCommand).map((input) => input.CopySource!)
     expect(sources[0]).toBe(`${shared}/a%20b/c%2Bd%25e%20%C3%A9.txt?versionId=3%2FL4kq%2BtJ%3D%3F%26`)
@@ -118,7 +134,11 @@ describe('LocalCopyEngine: CopyObject', () => {
 
     expect(pinned).toEqual({
       source: listed,
-      target: {etag: '"etag-v1"', versionId: 'tv1', checksum: {algorithm: 'CRC64NVME', type: 'FULL_OBJECT', value: 'AAAAAAAAAAE='}},
+      target: {
+        etag: '"etag-v1"',
+        versionId: 'tv1',
+        checksum: {algorithm: 'CRC64NVME', type: 'FULL_OBJECT', value: 'AAAAAAAAAAE='},
+      },
     })
     expect(unpinned.source.versionId).toBe('current-v')
   })
@@ -126,17 +146,35 @@ describe('LocalCopyEngine: CopyObject', () => {
 
 describe('LocalCopyEngine: failed conditions', () => {
   it('a 412 because the source changed: reads both sides again and copies the new version, pinned to its ETag', async () => {
-    s3Mock.on(CopyObjectCommand).rejectsOnce(s3Error('PreconditionFailed', 412)).resolves({...copied, VersionId: 'tv2'})
-    s3Mock.on(HeadObjectCommand, {Bucket: shared}).resolves({ETag: '"etag-v2"', ContentLength: 99, VersionId: 'v2', StorageClass: 'STANDARD_IA'})
+    s3Mock
+      .on(CopyObjectCommand)
+      .rejectsOnce(s3Error('PreconditionFailed', 412))
+      .resolves({...copied, VersionId: 'tv2'})
+    s3Mock
+      .on(HeadObjectCommand, {Bucket: shared})
+      .resolves({ETag: '"etag-v2"', ContentLength: 99, VersionId: 'v2', StorageClass: 'STANDARD_IA'})
     s3Mock.on(HeadObjectCommand, {Bucket: target}).rejects(s3Error('NotFound', 404))
 
     const result = await engine().copy({source: listed, targetHasKey: false})
 
     const [first, second] = inputs(CopyObjectCommand)
     expect(first.CopySourceIfMatch).toBe('"etag-v1"')
-    expect(second).toMatchObject({CopySource: `${shared}/${key}?versionId=v2`, CopySourceIfMatch: '"etag-v2"', IfNoneMatch: '*', StorageClass: 'STANDARD_IA'})
-    expect(inputs(HeadObjectCommand).map((input) => input.Bucket).sort()).toEqual([target, shared].sort())
-    expect(inputs(HeadObjectCommand).every((input) => input.ExpectedBucketOwner === accountId && input.VersionId === undefined)).toBe(true)
+    expect(second).toMatchObject({
+      CopySource: `${shared}/${key}?versionId=v2`,
+      CopySourceIfMatch: '"etag-v2"',
+      IfNoneMatch: '*',
+      StorageClass: 'STANDARD_IA',
+    })
+    expect(
+      inputs(HeadObjectCommand)
+        .map((input) => input.Bucket)
+        .sort(),
+    ).toEqual([target, shared].sort())
+    expect(
+      inputs(HeadObjectCommand).every(
+        (input) => input.ExpectedBucketOwner === accountId && input.VersionId === undefined,
+      ),
+    ).toBe(true)
     expect(result.source).toEqual({key, size: 99, etag: '"etag-v2"', versionId: 'v2', storageClass: 'STANDARD_IA'})
     expect(result.target.versionId).toBe('tv2')
   })
@@ -151,7 +189,9 @@ describe('LocalCopyEngine: failed conditions', () => {
 
     await engine().copy({source: listed, targetHasKey: false})
 
-    expect(inputs(CopyObjectCommand).map((input) => [input.IfNoneMatch, input.CopySource, input.CopySourceIfMatch])).toEqual([
+    expect(
+      inputs(CopyObjectCommand).map((input) => [input.IfNoneMatch, input.CopySource, input.CopySourceIfMatch]),
+    ).toEqual([
       ['*', `${shared}/${key}?versionId=v1`, '"etag-v1"'],
       [undefined, `${shared}/${key}?versionId=v1`, '"etag-v1"'],
     ])
@@ -173,18 +213,21 @@ describe('LocalCopyEngine: failed conditions', () => {
   it.each([
     ['NoSuchKey on the copy', s3Error('NoSuchKey', 404)],
     ['a 412 on the copy', s3Error('PreconditionFailed', 412)],
-  ])('a source deleted meanwhile (%s, then 404 on the re-read) is source_vanished (exit 1), not retried', async (_, copyError) => {
-    s3Mock.on(CopyObjectCommand).rejects(copyError)
-    s3Mock.on(HeadObjectCommand, {Bucket: shared}).rejects(s3Error('NotFound', 404))
-    s3Mock.on(HeadObjectCommand, {Bucket: target}).rejects(s3Error('NotFound', 404))
+  ])(
+    'a source deleted meanwhile (%s, then 404 on the re-read) is source_vanished (exit 1), not retried',
+    async (_, copyError) => {
+      s3Mock.on(CopyObjectCommand).rejects(copyError)
+      s3Mock.on(HeadObjectCommand, {Bucket: shared}).rejects(s3Error('NotFound', 404))
+      s3Mock.on(HeadObjectCommand, {Bucket: target}).rejects(s3Error('NotFound', 404))
 
-    const error = await failure(engine().copy({source: listed, targetHasKey: false}))
+      const error = await failure(engine().copy({source: listed, targetHasKey: false}))
 
-    expect(error.code).toBe('source_vanished')
-    expect(error.exit).toBe(ExitCode.failed)
-    expect(error.message).toContain(key)
-    expect(s3Mock.commandCalls(CopyObjectCommand)).toHaveLength(1)
-  })
+      expect(error.code).toBe('source_vanished')
+      expect(error.exit).toBe(ExitCode.failed)
+      expect(error.message).toContain(key)
+      expect(s3Mock.commandCalls(CopyObjectCommand)).toHaveLength(1)
+    },
+  )
 
   it('an archived source (InvalidObjectState) is `archived`, exit 4, naming the key, the class and restore-object', async () => {
     s3Mock.on(CopyObjectCommand).rejects(s3Error('InvalidObjectState', 403))
@@ -244,7 +287,11 @@ describe('partSizeFor and partRanges', () => {
       const length = range.end - range.start + 1
       const last = i === ranges.length - 1
       const contiguous = range.start === (i === 0 ? 0 : ranges[i - 1].end + 1)
-      return range.partNumber !== i + 1 || !contiguous || (last ? length < 1 || length > partSize : length !== partSize || length < minPartBytes)
+      return (
+        range.partNumber !== i + 1 ||
+        !contiguous ||
+        (last ? length < 1 || length > partSize : length !== partSize || length < minPartBytes)
+      )
     })
     expect(misfits).toEqual([])
     // One MiB less would not fit.
@@ -276,12 +323,22 @@ describe('LocalCopyEngine: multipart copy', () => {
 
   function mockUpload(): void {
     s3Mock.on(HeadObjectCommand, {Bucket: shared}).resolves(head)
-    s3Mock.on(GetObjectTaggingCommand).resolves({TagSet: [{Key: 'auditforge:engagement-id', Value: 'eng-0a1b2c3d4e5f'}, {Key: 'a b', Value: 'x&y=z'}]})
+    s3Mock.on(GetObjectTaggingCommand).resolves({
+      TagSet: [
+        {Key: 'auditforge:engagement-id', Value: 'eng-0a1b2c3d4e5f'},
+        {Key: 'a b', Value: 'x&y=z'},
+      ],
+    })
     s3Mock.on(CreateMultipartUploadCommand).resolves({UploadId: 'up-1'})
     s3Mock.on(UploadPartCopyCommand).callsFake((input: {PartNumber: number}) => ({
       CopyPartResult: {ETag: `"part-${input.PartNumber}"`, ChecksumCRC64NVME: `crc-${input.PartNumber}`},
     }))
-    s3Mock.on(CompleteMultipartUploadCommand).resolves({ETag: '"etag-target-3"', VersionId: 'tv7', ChecksumCRC64NVME: 'AAAAAAAAAAI=', ChecksumType: 'FULL_OBJECT'})
+    s3Mock.on(CompleteMultipartUploadCommand).resolves({
+      ETag: '"etag-target-3"',
+      VersionId: 'tv7',
+      ChecksumCRC64NVME: 'AAAAAAAAAAI=',
+      ChecksumType: 'FULL_OBJECT',
+    })
   }
 
   it('carries metadata, tags, storage class and CRC64NVME to CreateMultipartUpload, read from the pinned version', async () => {
@@ -290,8 +347,12 @@ describe('LocalCopyEngine: multipart copy', () => {
     await engine(small).copy({source: big, targetHasKey: false})
 
     expect(s3Mock.commandCalls(CopyObjectCommand)).toHaveLength(0)
-    expect(inputs(HeadObjectCommand)).toEqual([{Bucket: shared, Key: key, VersionId: 'v7', IfMatch: '"etag-mp-3"', ExpectedBucketOwner: accountId}])
-    expect(inputs(GetObjectTaggingCommand)).toEqual([{Bucket: shared, Key: key, VersionId: 'v7', ExpectedBucketOwner: accountId}])
+    expect(inputs(HeadObjectCommand)).toEqual([
+      {Bucket: shared, Key: key, VersionId: 'v7', IfMatch: '"etag-mp-3"', ExpectedBucketOwner: accountId},
+    ])
+    expect(inputs(GetObjectTaggingCommand)).toEqual([
+      {Bucket: shared, Key: key, VersionId: 'v7', ExpectedBucketOwner: accountId},
+    ])
     expect(inputs(CreateMultipartUploadCommand)).toEqual([
       {
         Bucket: target,
@@ -324,7 +385,14 @@ describe('LocalCopyEngine: multipart copy', () => {
       [3, `bytes=${10 * MiB}-${12 * MiB}`],
     ])
     for (const part of parts) {
-      expect(part).toMatchObject({Bucket: target, Key: key, UploadId: 'up-1', CopySource: `${shared}/${key}?versionId=v7`, CopySourceIfMatch: '"etag-mp-3"', ...owners})
+      expect(part).toMatchObject({
+        Bucket: target,
+        Key: key,
+        UploadId: 'up-1',
+        CopySource: `${shared}/${key}?versionId=v7`,
+        CopySourceIfMatch: '"etag-mp-3"',
+        ...owners,
+      })
     }
     expect(inputs(CompleteMultipartUploadCommand)).toEqual([
       {
@@ -340,7 +408,11 @@ describe('LocalCopyEngine: multipart copy', () => {
     ])
     expect(result).toEqual({
       source: big,
-      target: {etag: '"etag-target-3"', versionId: 'tv7', checksum: {algorithm: 'CRC64NVME', type: 'FULL_OBJECT', value: 'AAAAAAAAAAI='}},
+      target: {
+        etag: '"etag-target-3"',
+        versionId: 'tv7',
+        checksum: {algorithm: 'CRC64NVME', type: 'FULL_OBJECT', value: 'AAAAAAAAAAI='},
+      },
     })
     expect(s3Mock.commandCalls(AbortMultipartUploadCommand)).toHaveLength(0)
   })
@@ -364,11 +436,16 @@ describe('LocalCopyEngine: multipart copy', () => {
       return {CopyPartResult: {ETag: `"part-${input.PartNumber}"`}}
     })
 
-    await engine({multipartThreshold: 10 * MiB, partSize: 5 * MiB}).copy({source: {...big, size: 50 * MiB}, targetHasKey: false})
+    await engine({multipartThreshold: 10 * MiB, partSize: 5 * MiB}).copy({
+      source: {...big, size: 50 * MiB},
+      targetHasKey: false,
+    })
 
     expect(inputs(UploadPartCopyCommand).map((part) => part.PartNumber)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
     expect(most).toBe(4)
-    expect(inputs(CompleteMultipartUploadCommand)[0].MultipartUpload!.Parts!.map((part) => part.PartNumber)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    expect(inputs(CompleteMultipartUploadCommand)[0].MultipartUpload!.Parts!.map((part) => part.PartNumber)).toEqual([
+      1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+    ])
   })
 
   it('aborts the upload when a part fails and rethrows the failure described, even if the abort fails too', async () => {
@@ -381,15 +458,21 @@ describe('LocalCopyEngine: multipart copy', () => {
     expect(error.exit).toBe(ExitCode.failed)
     expect(error.message).toContain(key)
     expect(error.message).toContain('InternalError')
-    expect(inputs(AbortMultipartUploadCommand)).toEqual([{Bucket: target, Key: key, UploadId: 'up-1', ExpectedBucketOwner: accountId}])
+    expect(inputs(AbortMultipartUploadCommand)).toEqual([
+      {Bucket: target, Key: key, UploadId: 'up-1', ExpectedBucketOwner: accountId},
+    ])
     expect(s3Mock.commandCalls(CompleteMultipartUploadCommand)).toHaveLength(0)
   })
 
   it('a 412 on a part (the source changed mid-copy) aborts, re-reads, and copies the new version in a new upload', async () => {
     mockUpload()
     s3Mock.on(UploadPartCopyCommand, {CopySourceIfMatch: '"etag-mp-3"'}).rejects(s3Error('PreconditionFailed', 412))
-    s3Mock.on(HeadObjectCommand, {Bucket: shared, VersionId: undefined}).resolves({ETag: '"etag-new-3"', ContentLength: size, VersionId: 'v8'})
-    s3Mock.on(HeadObjectCommand, {Bucket: shared, VersionId: 'v8'}).resolves({...head, ETag: '"etag-new-3"', VersionId: 'v8'})
+    s3Mock
+      .on(HeadObjectCommand, {Bucket: shared, VersionId: undefined})
+      .resolves({ETag: '"etag-new-3"', ContentLength: size, VersionId: 'v8'})
+    s3Mock
+      .on(HeadObjectCommand, {Bucket: shared, VersionId: 'v8'})
+      .resolves({...head, ETag: '"etag-new-3"', VersionId: 'v8'})
     s3Mock.on(HeadObjectCommand, {Bucket: target}).rejects(s3Error('NotFound', 404))
 
     const result = await engine(small).copy({source: big, targetHasKey: false})

@@ -7,7 +7,14 @@
 import {createHash} from 'node:crypto'
 import {Readable} from 'node:stream'
 
-import {GetObjectCommand, HeadObjectCommand, type HeadObjectCommandOutput, NotFound, S3Client, S3ServiceException} from '@aws-sdk/client-s3'
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  type HeadObjectCommandOutput,
+  NotFound,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3'
 import {sdkStreamMixin} from '@smithy/core/serde'
 import {mockClient} from 'aws-sdk-client-mock'
 import pLimit from 'p-limit'
@@ -32,14 +39,30 @@ const owner = '123456789012'
 
 function sides(): DeepCheckSides {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
-  return {s3: new S3Client({region: 'us-east-1', credentials: {accessKeyId: 'x', secretAccessKey: 'x'}}), sourceBucket: 'shared', targetBucket: 'own', owner}
+  return {
+    s3: new S3Client({region: 'us-east-1', credentials: {accessKeyId: 'x', secretAccessKey: 'x'}}),
+    sourceBucket: 'shared',
+    targetBucket: 'own',
+    owner,
+  }
 }
 
 function pair(key: string, extra: Partial<ObjectPair> = {}): ObjectPair {
-  return {key, size: 4, source: {etag: '"s"', versionId: `sv-${key}`}, target: {etag: '"t"', versionId: `tv-${key}`}, ...extra}
+  return {
+    key,
+    size: 4,
+    source: {etag: '"s"', versionId: `sv-${key}`},
+    target: {etag: '"t"', versionId: `tv-${key}`},
+    ...extra,
+  }
 }
 
-const crc = (value: string, type: string | undefined = 'FULL_OBJECT'): HeadObjectCommandOutput => ({$metadata: {}, ETag: '"e"', ChecksumCRC64NVME: value, ...(type ? {ChecksumType: type as 'FULL_OBJECT'} : {})})
+const crc = (value: string, type: string | undefined = 'FULL_OBJECT'): HeadObjectCommandOutput => ({
+  $metadata: {},
+  ETag: '"e"',
+  ChecksumCRC64NVME: value,
+  ...(type ? {ChecksumType: type as 'FULL_OBJECT'} : {}),
+})
 const sha256 = (body: string) => createHash('sha256').update(body).digest('hex')
 
 /** mulberry32: a small seeded generator, so the sampling tests are exact and repeatable. */
@@ -59,7 +82,13 @@ async function* streamOf<T>(items: Iterable<T>): AsyncGenerator<T> {
 }
 
 const notFound = () => new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'})
-const noSuchVersion = () => new S3ServiceException({name: 'NoSuchVersion', $fault: 'client', $metadata: {httpStatusCode: 404}, message: 'NoSuchVersion'})
+const noSuchVersion = () =>
+  new S3ServiceException({
+    name: 'NoSuchVersion',
+    $fault: 'client',
+    $metadata: {httpStatusCode: 404},
+    message: 'NoSuchVersion',
+  })
 
 beforeEach(() => {
   s3Mock.reset()
@@ -70,7 +99,9 @@ describe('--content-sample N', () => {
     expect(validateContentSample('5')).toBe(5)
     expect(validateContentSample(10_000)).toBe(10_000)
     for (const bad of ['0', '-1', 'x', '1.5', '', '10001', 0, -3, Number.NaN, '1e3']) {
-      expect(() => validateContentSample(bad), String(bad)).toThrow(expect.objectContaining({exit: 2, message: expect.stringContaining('--content-sample')}))
+      expect(() => validateContentSample(bad), String(bad)).toThrow(
+        expect.objectContaining({exit: 2, message: expect.stringContaining('--content-sample')}),
+      )
     }
   })
 })
@@ -82,8 +113,12 @@ describe('which stored checksums can be compared', () => {
     // No type given: the value's "-N", the algorithm, then the ETag decide.
     expect(isFullObjectChecksum({algorithm: 'SHA256', type: null, value: 'AAAA-3'}, undefined)).toBe(false)
     expect(isFullObjectChecksum({algorithm: 'CRC64NVME', type: null, value: 'AAAA'}, '"abc-3"')).toBe(true)
-    expect(isFullObjectChecksum({algorithm: 'CRC32', type: null, value: 'AAAA'}, '"0cc175b9c0f1b6a831c399e269772661"')).toBe(true)
-    expect(isFullObjectChecksum({algorithm: 'CRC32', type: null, value: 'AAAA'}, '"0cc175b9c0f1b6a831c399e269772661-2"')).toBe(false)
+    expect(
+      isFullObjectChecksum({algorithm: 'CRC32', type: null, value: 'AAAA'}, '"0cc175b9c0f1b6a831c399e269772661"'),
+    ).toBe(true)
+    expect(
+      isFullObjectChecksum({algorithm: 'CRC32', type: null, value: 'AAAA'}, '"0cc175b9c0f1b6a831c399e269772661-2"'),
+    ).toBe(false)
   })
 
   it('equal full-object checksums of one algorithm are equal; different values differ', () => {
@@ -96,15 +131,37 @@ describe('which stored checksums can be compared', () => {
   })
 
   it('SSE-KMS and multipart ETags do not matter: the checksums are compared all the same', () => {
-    const kms = (value: string, etag: string): HeadObjectCommandOutput => ({...crc(value), ETag: etag, ServerSideEncryption: 'aws:kms', SSEKMSKeyId: 'arn:aws:kms:x'})
+    const kms = (value: string, etag: string): HeadObjectCommandOutput => ({
+      ...crc(value),
+      ETag: etag,
+      ServerSideEncryption: 'aws:kms',
+      SSEKMSKeyId: 'arn:aws:kms:x',
+    })
     // A KMS source ETag (not an MD5) and the copy's multipart ETag: unequal ETags, equal bytes.
-    expect(judgeChecksums(pair('k'), kms('AAAAAAAAAAA=', '"9b2cf535f27731c974343645a3985328"'), kms('AAAAAAAAAAA=', '"0123456789abcdef0123456789abcdef-3"'))).toMatchObject({outcome: 'equal'})
-    expect(judgeChecksums(pair('k'), kms('AAAAAAAAAAA=', '"9b2cf535f27731c974343645a3985328"'), kms('CCCCCCCCCCC=', '"9b2cf535f27731c974343645a3985328"'))).toMatchObject({outcome: 'mismatch'})
+    expect(
+      judgeChecksums(
+        pair('k'),
+        kms('AAAAAAAAAAA=', '"9b2cf535f27731c974343645a3985328"'),
+        kms('AAAAAAAAAAA=', '"0123456789abcdef0123456789abcdef-3"'),
+      ),
+    ).toMatchObject({outcome: 'equal'})
+    expect(
+      judgeChecksums(
+        pair('k'),
+        kms('AAAAAAAAAAA=', '"9b2cf535f27731c974343645a3985328"'),
+        kms('CCCCCCCCCCC=', '"9b2cf535f27731c974343645a3985328"'),
+      ),
+    ).toMatchObject({outcome: 'mismatch'})
   })
 
   it('anything else is not comparable, with the reason, and never passed as equal', () => {
     const none: HeadObjectCommandOutput = {$metadata: {}, ETag: '"e"'}
-    const crc32 = (value: string, type?: string, etag = '"e"'): HeadObjectCommandOutput => ({$metadata: {}, ETag: etag, ChecksumCRC32: value, ...(type ? {ChecksumType: type as 'COMPOSITE'} : {})})
+    const crc32 = (value: string, type?: string, etag = '"e"'): HeadObjectCommandOutput => ({
+      $metadata: {},
+      ETag: etag,
+      ChecksumCRC32: value,
+      ...(type ? {ChecksumType: type as 'COMPOSITE'} : {}),
+    })
     const cases: [HeadObjectCommandOutput | undefined, HeadObjectCommandOutput | undefined, string][] = [
       [none, crc('AAAAAAAAAAA='), 'no_source_checksum'],
       [crc('AAAAAAAAAAA='), none, 'no_target_checksum'],
@@ -115,9 +172,13 @@ describe('which stored checksums can be compared', () => {
       [crc32('AAAAAA==', undefined, '"x-2"'), crc32('AAAAAA==', undefined, '"x-2"'), 'composite'],
       [undefined, crc('AAAAAAAAAAA='), 'source_version_gone'],
     ]
-    for (const [source, target, reason] of cases) expect(judgeChecksums(pair('k'), source, target), reason).toMatchObject({outcome: 'not_comparable', reason})
+    for (const [source, target, reason] of cases)
+      expect(judgeChecksums(pair('k'), source, target), reason).toMatchObject({outcome: 'not_comparable', reason})
     // An unversioned source that changed since its copy (its ETag is not the one copied).
-    expect(judgeChecksums(pair('k', {source: {etag: '"old"', versionId: null}}), crc('A'), crc('A'))).toMatchObject({outcome: 'not_comparable', reason: 'source_changed'})
+    expect(judgeChecksums(pair('k', {source: {etag: '"old"', versionId: null}}), crc('A'), crc('A'))).toMatchObject({
+      outcome: 'not_comparable',
+      reason: 'source_changed',
+    })
     // The target version the copy wrote is gone: a failure, not a shrug.
     expect(judgeChecksums(pair('k'), crc('A'), undefined)).toMatchObject({outcome: 'target_missing'})
   })
@@ -143,7 +204,10 @@ describe('runDeepChecks --checksums', () => {
       'own/c@tv-c': crc('CCCCCCCCCCC='),
       'shared/d@sv-d': crc('DDDDDDDDDDD='),
     })
-    const checks = await runDeepChecks(sides(), streamOf(['a', 'b', 'c', 'd'].map((key) => pair(key))), {checksums: true, now: () => new Date('2026-02-03T04:05:06Z')})
+    const checks = await runDeepChecks(sides(), streamOf(['a', 'b', 'c', 'd'].map((key) => pair(key))), {
+      checksums: true,
+      now: () => new Date('2026-02-03T04:05:06Z'),
+    })
 
     expect(checks.content_sample).toBeNull()
     expect(checks.checksums).toEqual({
@@ -156,7 +220,9 @@ describe('runDeepChecks --checksums', () => {
       target_missing: 1,
       not_comparable: 1,
       not_comparable_reasons: {no_source_checksum: 1},
-      mismatched: [{key: 'b', source: 'CRC64NVME FULL_OBJECT AAAAAAAAAAA=', target: 'CRC64NVME FULL_OBJECT BBBBBBBBBBB='}],
+      mismatched: [
+        {key: 'b', source: 'CRC64NVME FULL_OBJECT AAAAAAAAAAA=', target: 'CRC64NVME FULL_OBJECT BBBBBBBBBBB='},
+      ],
       missing: ['d'],
       not_comparable_objects: [{key: 'c', reason: 'no_source_checksum'}],
     })
@@ -209,13 +275,26 @@ describe('runDeepChecks --content-sample', () => {
     s3Mock.on(GetObjectCommand).callsFake(async (input) => {
       const body = stored[`${input.Bucket}/${input.Key}@${input.VersionId}`]
       if (body === undefined) throw noSuchVersion()
-      return {Body: sdkStreamMixin(Readable.from([Buffer.from(body.slice(0, 2)), Buffer.from(body.slice(2))])), ETag: '"e"'}
+      return {
+        Body: sdkStreamMixin(Readable.from([Buffer.from(body.slice(0, 2)), Buffer.from(body.slice(2))])),
+        ETag: '"e"',
+      }
     })
   }
 
   it('downloads both sides of every sampled pair pinned to its versions and compares their SHA-256', async () => {
-    bodies({'shared/a@sv-a': 'AAAA', 'own/a@tv-a': 'AAAA', 'shared/b@sv-b': 'BBBB', 'own/b@tv-b': 'BBBX', 'shared/c@sv-c': 'CCCC', 'own/c@tv-c': 'CCCC'})
-    const checks = await runDeepChecks(sides(), streamOf(['c', 'a', 'b'].map((key) => pair(key))), {contentSample: 5, now: () => new Date('2026-02-03T04:05:06Z')})
+    bodies({
+      'shared/a@sv-a': 'AAAA',
+      'own/a@tv-a': 'AAAA',
+      'shared/b@sv-b': 'BBBB',
+      'own/b@tv-b': 'BBBX',
+      'shared/c@sv-c': 'CCCC',
+      'own/c@tv-c': 'CCCC',
+    })
+    const checks = await runDeepChecks(sides(), streamOf(['c', 'a', 'b'].map((key) => pair(key))), {
+      contentSample: 5,
+      now: () => new Date('2026-02-03T04:05:06Z'),
+    })
 
     expect(checks.checksums).toBeNull()
     expect(checks.content_sample).toEqual({
@@ -228,9 +307,33 @@ describe('runDeepChecks --content-sample', () => {
       mismatches: 1,
       not_compared: 0,
       objects: [
-        {key: 'a', size: 4, source_version_id: 'sv-a', target_version_id: 'tv-a', source_sha256: sha256('AAAA'), target_sha256: sha256('AAAA'), outcome: 'equal'},
-        {key: 'b', size: 4, source_version_id: 'sv-b', target_version_id: 'tv-b', source_sha256: sha256('BBBB'), target_sha256: sha256('BBBX'), outcome: 'differs'},
-        {key: 'c', size: 4, source_version_id: 'sv-c', target_version_id: 'tv-c', source_sha256: sha256('CCCC'), target_sha256: sha256('CCCC'), outcome: 'equal'},
+        {
+          key: 'a',
+          size: 4,
+          source_version_id: 'sv-a',
+          target_version_id: 'tv-a',
+          source_sha256: sha256('AAAA'),
+          target_sha256: sha256('AAAA'),
+          outcome: 'equal',
+        },
+        {
+          key: 'b',
+          size: 4,
+          source_version_id: 'sv-b',
+          target_version_id: 'tv-b',
+          source_sha256: sha256('BBBB'),
+          target_sha256: sha256('BBBX'),
+          outcome: 'differs',
+        },
+        {
+          key: 'c',
+          size: 4,
+          source_version_id: 'sv-c',
+          target_version_id: 'tv-c',
+          source_sha256: sha256('CCCC'),
+          target_sha256: sha256('CCCC'),
+          outcome: 'equal',
+        },
       ],
     })
     for (const call of s3Mock.commandCalls(GetObjectCommand)) {
@@ -250,12 +353,23 @@ describe('runDeepChecks --content-sample', () => {
   it('an unversioned side is read only while it still has the ETag the evidence names', async () => {
     bodies({})
     s3Mock.on(GetObjectCommand).callsFake(async (input) => {
-      if (input.VersionId === undefined && input.IfMatch !== '"s"') throw new S3ServiceException({name: 'PreconditionFailed', $fault: 'client', $metadata: {httpStatusCode: 412}, message: 'x'})
+      if (input.VersionId === undefined && input.IfMatch !== '"s"')
+        throw new S3ServiceException({
+          name: 'PreconditionFailed',
+          $fault: 'client',
+          $metadata: {httpStatusCode: 412},
+          message: 'x',
+        })
       return {Body: sdkStreamMixin(Readable.from([Buffer.from('AAAA')]))}
     })
-    const checks = await runDeepChecks(sides(), streamOf([pair('a', {source: {etag: '"s"', versionId: 'null'}})]), {contentSample: 1})
+    const checks = await runDeepChecks(sides(), streamOf([pair('a', {source: {etag: '"s"', versionId: 'null'}})]), {
+      contentSample: 1,
+    })
     expect(checks.content_sample).toMatchObject({result: 'passed', equal: 1})
-    const source = s3Mock.commandCalls(GetObjectCommand).map((call) => call.args[0].input).find((input) => input.Bucket === 'shared')!
+    const source = s3Mock
+      .commandCalls(GetObjectCommand)
+      .map((call) => call.args[0].input)
+      .find((input) => input.Bucket === 'shared')!
     expect(source).toMatchObject({VersionId: undefined, IfMatch: '"s"'})
   })
 
@@ -301,8 +415,16 @@ describe('evidencePairs', () => {
   it('pairs each migrated line with its source and target versions; removed keys are not objects', async () => {
     const line = (key: string, action: EvidenceLine['action']): EvidenceLine => evidenceLine(key, action, {size: 3})
     const pairs = []
-    for await (const item of evidencePairs(streamOf([line('a', 'copied'), line('b', 'removed'), line('c', 'proven'), line('d', 'late_write')]))) pairs.push(item)
+    for await (const item of evidencePairs(
+      streamOf([line('a', 'copied'), line('b', 'removed'), line('c', 'proven'), line('d', 'late_write')]),
+    ))
+      pairs.push(item)
     expect(pairs.map((item) => item.key)).toEqual(['a', 'c', 'd'])
-    expect(pairs[0]).toEqual({key: 'a', size: 3, source: {etag: '"s"', versionId: 'sv'}, target: {etag: '"t"', versionId: 'tv'}})
+    expect(pairs[0]).toEqual({
+      key: 'a',
+      size: 3,
+      source: {etag: '"s"', versionId: 'sv'},
+      target: {etag: '"t"', versionId: 'tv'},
+    })
   })
 })

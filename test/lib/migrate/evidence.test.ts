@@ -6,7 +6,14 @@ import {ListObjectsV2Command} from '@aws-sdk/client-s3'
 import {describe, expect, it} from 'vitest'
 
 import {migrationKeys} from '../../../src/lib/layout.js'
-import {type EvidenceLine, EvidenceWriter, readEvidence, readSummaries, segmentName, writeSummary} from '../../../src/lib/migrate/evidence.js'
+import {
+  type EvidenceLine,
+  EvidenceWriter,
+  readEvidence,
+  readSummaries,
+  segmentName,
+  writeSummary,
+} from '../../../src/lib/migrate/evidence.js'
 import {Cursor, orderedMap} from '../../../src/lib/migrate/streams.js'
 import {compareKeys} from '../../../src/lib/s3/index.js'
 import {createSharedBucket, motoAccountId, testS3} from '../../helpers/s3.js'
@@ -42,7 +49,10 @@ describe('evidence', () => {
     const first = migrationKeys.newRunId(new Date(Date.UTC(2026, 0, 1)), '000001')
     const second = migrationKeys.newRunId(new Date(Date.UTC(2026, 0, 2)), '000002')
 
-    const keys = Array.from({length: 25}, (_, i) => `auditforge/engagements/${engagementId}/source/f-${String(i).padStart(3, '0')}`)
+    const keys = Array.from(
+      {length: 25},
+      (_, i) => `auditforge/engagements/${engagementId}/source/f-${String(i).padStart(3, '0')}`,
+    )
     const writer = new EvidenceWriter(s3, location, first, segmentName(1, 'copy'), 10)
     for (const key of keys) await writer.append(line(key))
     await expect(writer.append(line(keys[3]))).rejects.toThrow(/out of order/)
@@ -64,7 +74,9 @@ describe('evidence', () => {
     expect(merged[0].target_version_id).toBe('v1')
 
     const listed = await s3.send(new ListObjectsV2Command({Bucket: bucket, Prefix: migrationKeys.prefix(engagementId)}))
-    expect(listed.Contents?.map((object) => object.Key)).toContain(migrationKeys.chunk(engagementId, first, segmentName(1, 'copy'), 3))
+    expect(listed.Contents?.map((object) => object.Key)).toContain(
+      migrationKeys.chunk(engagementId, first, segmentName(1, 'copy'), 3),
+    )
   })
 
   it('keeps one summary per run, read back oldest first', async () => {
@@ -72,12 +84,29 @@ describe('evidence', () => {
     const bucket = await createSharedBucket(s3, 'evidence')
     const location = {bucket, expectedOwner: motoAccountId, engagementId}
     const base = {
-      engagement_id: engagementId, tool_version: '0.0.0', operator_arn: 'arn', source_bucket: 's', target_bucket: bucket,
-      started_at: 'x', finished_at: null, objects: 1, bytes: 1, copied: 1, proven: 0, removed: 0,
+      engagement_id: engagementId,
+      tool_version: '0.0.0',
+      operator_arn: 'arn',
+      source_bucket: 's',
+      target_bucket: bucket,
+      started_at: 'x',
+      finished_at: null,
+      objects: 1,
+      bytes: 1,
+      copied: 1,
+      proven: 0,
+      removed: 0,
       verification: {result: 'passed' as const, checked_at: 'x', differences: 0},
-      index_etag_before: null, index_etag_after: null, flipped_at: null, late_writes: 0, late_write_conflicts: 0, segments: [],
+      index_etag_before: null,
+      index_etag_after: null,
+      flipped_at: null,
+      late_writes: 0,
+      late_write_conflicts: 0,
+      segments: [],
     }
-    const [a, b] = ['000001', '000002'].map((token, i) => migrationKeys.newRunId(new Date(Date.UTC(2026, 0, 1 + i)), token))
+    const [a, b] = ['000001', '000002'].map((token, i) =>
+      migrationKeys.newRunId(new Date(Date.UTC(2026, 0, 1 + i)), token),
+    )
     await writeSummary(s3, location, {...base, run_id: b})
     await writeSummary(s3, location, {...base, run_id: a})
     expect((await readSummaries(s3, location)).map((summary) => summary.run_id)).toEqual([a, b])
@@ -132,9 +161,11 @@ describe('stream tools', () => {
   })
 
   it('a cursor peeks without taking, and compareKeys is S3 (UTF-8) order', async () => {
-    const cursor = new Cursor((async function* () {
-      yield* ['a', 'b', 'c']
-    })())
+    const cursor = new Cursor(
+      (async function* () {
+        yield* ['a', 'b', 'c']
+      })(),
+    )
     expect(await cursor.peek()).toBe('a')
     expect(await cursor.skipWhile((item) => item < 'c')).toBe('c')
     expect(await cursor.take()).toBe('c')

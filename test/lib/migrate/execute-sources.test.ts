@@ -4,7 +4,17 @@
  * and a same-size multipart object (a multipart ETag, not an MD5) left stale in a pre-filled
  * target (copied again before the switch).
  */
-import {CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, GetObjectCommand, PutBucketTaggingCommand, PutBucketVersioningCommand, PutObjectCommand, UploadPartCommand, type S3Client} from '@aws-sdk/client-s3'
+import {
+  CompleteMultipartUploadCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  PutBucketTaggingCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3'
 import {describe, expect, it} from 'vitest'
 
 import {EngagementIndex} from '../../../src/lib/engagement-index.js'
@@ -14,13 +24,22 @@ import {motoContext} from '../../helpers/library.js'
 import {createSharedBucket, testS3} from '../../helpers/s3.js'
 
 const key = (id: string, name: string) => `auditforge/engagements/${id}/${name}`
-const put = (s3: S3Client, bucket: string, name: string, body: string) => s3.send(new PutObjectCommand({Bucket: bucket, Key: name, Body: body}))
-const read = async (s3: S3Client, bucket: string, name: string) => (await s3.send(new GetObjectCommand({Bucket: bucket, Key: name}))).Body!.transformToString()
+const put = (s3: S3Client, bucket: string, name: string, body: string) =>
+  s3.send(new PutObjectCommand({Bucket: bucket, Key: name, Body: body}))
+const read = async (s3: S3Client, bucket: string, name: string) =>
+  (await s3.send(new GetObjectCommand({Bucket: bucket, Key: name}))).Body!.transformToString()
 
 async function putMultipart(s3: S3Client, bucket: string, name: string, body: string): Promise<void> {
   const {UploadId} = await s3.send(new CreateMultipartUploadCommand({Bucket: bucket, Key: name}))
   const {ETag} = await s3.send(new UploadPartCommand({Bucket: bucket, Key: name, UploadId, PartNumber: 1, Body: body}))
-  await s3.send(new CompleteMultipartUploadCommand({Bucket: bucket, Key: name, UploadId, MultipartUpload: {Parts: [{ETag, PartNumber: 1}]}}))
+  await s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: bucket,
+      Key: name,
+      UploadId,
+      MultipartUpload: {Parts: [{ETag, PartNumber: 1}]},
+    }),
+  )
 }
 
 describe('migrate --execute: sources that move, targets pre-filled', () => {
@@ -62,7 +81,18 @@ describe('migrate --execute: sources that move, targets pre-filled', () => {
     const target = expectedBucketName(id)
     await s3.send(new CreateBucketCommand({Bucket: target}))
     await s3.send(new PutBucketVersioningCommand({Bucket: target, VersioningConfiguration: {Status: 'Enabled'}}))
-    await s3.send(new PutBucketTaggingCommand({Bucket: target, Tagging: {TagSet: [{Key: 'auditforge:managed-by', Value: 'auditforge'}, {Key: 'auditforge:engagement-id', Value: id}, {Key: 'auditforge:index', Value: shared}]}}))
+    await s3.send(
+      new PutBucketTaggingCommand({
+        Bucket: target,
+        Tagging: {
+          TagSet: [
+            {Key: 'auditforge:managed-by', Value: 'auditforge'},
+            {Key: 'auditforge:engagement-id', Value: id},
+            {Key: 'auditforge:index', Value: shared},
+          ],
+        },
+      }),
+    )
     await putMultipart(s3, target, key(id, 'source/big.bin'), 'OLD-CONTENT')
     const context = motoContext(shared)
     const [outcome] = await executeMigration(context, await planMigration(context, shared, {engagementId: id}))

@@ -25,7 +25,9 @@ async function* lines(...items: EvidenceLine[]): AsyncGenerator<EvidenceLine> {
 
 function listSource(etag: string, size: number) {
   s3Mock.on(ListObjectsV2Command).resolves({Contents: [], IsTruncated: false})
-  s3Mock.on(ListObjectsV2Command, {Bucket: shared, Prefix: `auditforge/engagements/${id}/`}).resolves({Contents: [{Key: key, Size: size, ETag: etag}], IsTruncated: false})
+  s3Mock
+    .on(ListObjectsV2Command, {Bucket: shared, Prefix: `auditforge/engagements/${id}/`})
+    .resolves({Contents: [{Key: key, Size: size, ETag: etag}], IsTruncated: false})
 }
 
 async function runLatePass(evidence: AsyncIterable<EvidenceLine>) {
@@ -73,9 +75,15 @@ describe('the late pass after the switch never overwrites what the application w
   it('a new key: when the application creates it in the target before the copy lands (412), it is a conflict, not copied over', async () => {
     listSource('"late"', 4)
     // The HeadObject of the late pass: nothing there yet. The engine's re-read after the 412: the application's object.
-    s3Mock.on(HeadObjectCommand, {Bucket: target}).rejectsOnce(s3Error('NotFound', 404)).resolves({VersionId: 'app-1', ETag: '"written-by-the-app"', ContentLength: 99})
+    s3Mock
+      .on(HeadObjectCommand, {Bucket: target})
+      .rejectsOnce(s3Error('NotFound', 404))
+      .resolves({VersionId: 'app-1', ETag: '"written-by-the-app"', ContentLength: 99})
     s3Mock.on(HeadObjectCommand, {Bucket: shared}).resolves({VersionId: 'sv9', ETag: '"late"', ContentLength: 4})
-    s3Mock.on(CopyObjectCommand).rejectsOnce(s3Error('PreconditionFailed', 412)).resolves({VersionId: 'tv-late', CopyObjectResult: {ETag: '"late"'}})
+    s3Mock
+      .on(CopyObjectCommand)
+      .rejectsOnce(s3Error('PreconditionFailed', 412))
+      .resolves({VersionId: 'tv-late', CopyObjectResult: {ETag: '"late"'}})
 
     const {totals, copies} = await runLatePass(lines())
     expect(copies.map((input) => input.IfNoneMatch)).toEqual(['*'])
@@ -86,7 +94,10 @@ describe('the late pass after the switch never overwrites what the application w
 describe('a late-pass copy whose target condition fails', () => {
   it('a migrated key the application rewrote between the look and the copy (412 on If-Match): a conflict, one copy only', async () => {
     listSource('"src-v2"', 10)
-    s3Mock.on(HeadObjectCommand, {Bucket: target}).resolvesOnce({VersionId: 'tv1', ETag: '"tgt-v1"', ContentLength: 10}).resolves({VersionId: 'app-2', ETag: '"app"', ContentLength: 12})
+    s3Mock
+      .on(HeadObjectCommand, {Bucket: target})
+      .resolvesOnce({VersionId: 'tv1', ETag: '"tgt-v1"', ContentLength: 10})
+      .resolves({VersionId: 'app-2', ETag: '"app"', ContentLength: 12})
     s3Mock.on(HeadObjectCommand, {Bucket: shared}).resolves({VersionId: 'sv2', ETag: '"src-v2"', ContentLength: 10})
     s3Mock.on(CopyObjectCommand).rejects(s3Error('PreconditionFailed', 412))
 
@@ -101,7 +112,10 @@ describe('a late-pass copy whose target condition fails', () => {
     listSource('"late-1"', 4)
     s3Mock.on(HeadObjectCommand, {Bucket: target}).rejects(s3Error('NotFound', 404))
     s3Mock.on(HeadObjectCommand, {Bucket: shared}).resolves({VersionId: 'sv3', ETag: '"late-2"', ContentLength: 5})
-    s3Mock.on(CopyObjectCommand).rejectsOnce(s3Error('PreconditionFailed', 412)).resolves({VersionId: 'tv-late', CopyObjectResult: {ETag: '"late-2"'}})
+    s3Mock
+      .on(CopyObjectCommand)
+      .rejectsOnce(s3Error('PreconditionFailed', 412))
+      .resolves({VersionId: 'tv-late', CopyObjectResult: {ETag: '"late-2"'}})
 
     const {totals, copies, recorded} = await runLatePass(lines())
     expect(copies.map((input) => [input.CopySourceIfMatch, input.IfNoneMatch])).toEqual([

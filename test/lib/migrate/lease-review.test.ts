@@ -29,12 +29,23 @@ async function exists(s3: S3Client, bucket: string, key: string): Promise<boolea
 }
 
 /** Runs `hook` once, before the first DeleteObject of exactly this bucket and key goes out. */
-function beforeDelete(s3: S3Client, bucket: string, key: string | undefined, hook: () => Promise<void>, command = 'DeleteObjectCommand'): void {
+function beforeDelete(
+  s3: S3Client,
+  bucket: string,
+  key: string | undefined,
+  hook: () => Promise<void>,
+  command = 'DeleteObjectCommand',
+): void {
   let done = false
   s3.middlewareStack.add(
     (next, context) => async (args) => {
       const input = args.input as {Bucket?: string; Key?: string}
-      if (!done && context.commandName === command && input.Bucket === bucket && (key === undefined || input.Key === key)) {
+      if (
+        !done &&
+        context.commandName === command &&
+        input.Bucket === bucket &&
+        (key === undefined || input.Key === key)
+      ) {
         done = true
         await hook()
       }
@@ -47,7 +58,10 @@ function beforeDelete(s3: S3Client, bucket: string, key: string | undefined, hoo
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** An engagement in the shared bucket with two objects. */
-async function seedEngagement(s3: S3Client, stem: string): Promise<{shared: string; id: string; findings: string; note: string}> {
+async function seedEngagement(
+  s3: S3Client,
+  stem: string,
+): Promise<{shared: string; id: string; findings: string; note: string}> {
   const shared = await createSharedBucket(s3, stem)
   const id = randomEngagementId()
   await putIndex(s3, shared, {engagements: [seedRecord(id)]})
@@ -100,17 +114,30 @@ describe('review 11: the migration lease', () => {
     const plan = await planMigration(context, shared, {engagementId: id})
     // While this run lists the target (before it decides on the removal), another run takes the
     // lease over and this run's renewal sees it.
-    beforeDelete(s3, bucket, undefined, async () => {
-      const at = new Date().toISOString()
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: shared,
-          Key: leaseKey(id),
-          Body: JSON.stringify({run_id: 'other-run', operator: 'someone', host: 'another-host', pid: 1, acquired_at: at, renewed_at: at}),
-        }),
-      )
-      await sleep(400)
-    }, 'ListObjectsV2Command')
+    beforeDelete(
+      s3,
+      bucket,
+      undefined,
+      async () => {
+        const at = new Date().toISOString()
+        await s3.send(
+          new PutObjectCommand({
+            Bucket: shared,
+            Key: leaseKey(id),
+            Body: JSON.stringify({
+              run_id: 'other-run',
+              operator: 'someone',
+              host: 'another-host',
+              pid: 1,
+              acquired_at: at,
+              renewed_at: at,
+            }),
+          }),
+        )
+        await sleep(400)
+      },
+      'ListObjectsV2Command',
+    )
     const [second] = await executeMigration(context, plan, {lease: {renewEveryMs: 20}})
     expect(second).toMatchObject({status: 'failed', error_code: 'migration_lease_lost'})
     expect(await exists(s3, bucket, note)).toBe(true)
@@ -127,7 +154,14 @@ describe('review 11: the migration lease', () => {
         new PutObjectCommand({
           Bucket: shared,
           Key: leaseKey(id),
-          Body: JSON.stringify({run_id: 'taker', operator: 'y', host: 'another-host', pid: 1, acquired_at: at, renewed_at: at}),
+          Body: JSON.stringify({
+            run_id: 'taker',
+            operator: 'y',
+            host: 'another-host',
+            pid: 1,
+            acquired_at: at,
+            renewed_at: at,
+          }),
         }),
       )
     })
@@ -140,7 +174,13 @@ describe('review 11: the migration lease', () => {
     const shared = await createSharedBucket(s3, 'rev11-assert')
     const id = randomEngagementId()
     let clock = Date.now()
-    const lease = await MigrationLease.acquire(s3, shared, id, {runId: 'slow', operator: 'x'}, {now: () => new Date(clock), renewEveryMs: 3_600_000})
+    const lease = await MigrationLease.acquire(
+      s3,
+      shared,
+      id,
+      {runId: 'slow', operator: 'x'},
+      {now: () => new Date(clock), renewEveryMs: 3_600_000},
+    )
     try {
       // No renewal got through for longer than the lease stays valid (process paused, renewals hanging).
       clock += 6 * 60_000
@@ -150,7 +190,7 @@ describe('review 11: the migration lease', () => {
     }
   })
 
-  it('a lease written seconds ago is not taken over by a host whose clock runs 6 minutes ahead (renewed_at is the writer\'s clock)', async () => {
+  it("a lease written seconds ago is not taken over by a host whose clock runs 6 minutes ahead (renewed_at is the writer's clock)", async () => {
     const s3 = testS3()
     const shared = await createSharedBucket(s3, 'rev11-skew')
     const id = randomEngagementId()
@@ -160,7 +200,14 @@ describe('review 11: the migration lease', () => {
       new PutObjectCommand({
         Bucket: shared,
         Key: leaseKey(id),
-        Body: JSON.stringify({run_id: 'live', operator: 'x', host: `not-${hostname()}`, pid: 1, acquired_at: at, renewed_at: at}),
+        Body: JSON.stringify({
+          run_id: 'live',
+          operator: 'x',
+          host: `not-${hostname()}`,
+          pid: 1,
+          acquired_at: at,
+          renewed_at: at,
+        }),
       }),
     )
     const ahead = () => new Date(Date.now() + 6 * 60_000)

@@ -23,12 +23,22 @@ describe('the migration lease', () => {
     const s3 = testS3()
     const shared = await createSharedBucket(s3, 'lease')
     const id = randomEngagementId()
-    const first = await MigrationLease.acquire(s3, shared, id, {runId: 'run-a', operator: 'arn:aws:iam::123456789012:user/alice'})
-    expect(await leaseOn(s3, shared, id)).toMatchObject({run_id: 'run-a', operator: 'arn:aws:iam::123456789012:user/alice', host: hostname(), pid: process.pid})
+    const first = await MigrationLease.acquire(s3, shared, id, {
+      runId: 'run-a',
+      operator: 'arn:aws:iam::123456789012:user/alice',
+    })
+    expect(await leaseOn(s3, shared, id)).toMatchObject({
+      run_id: 'run-a',
+      operator: 'arn:aws:iam::123456789012:user/alice',
+      host: hostname(),
+      pid: process.pid,
+    })
 
     const refused = await failure(MigrationLease.acquire(s3, shared, id, {runId: 'run-b', operator: 'bob'}))
     expect(refused).toMatchObject({code: 'migration_in_progress', exit: 6})
-    expect(refused.message).toContain(`Another migrate run (run-a, by arn:aws:iam::123456789012:user/alice on ${hostname()}, pid ${process.pid}) is working on ${id}`)
+    expect(refused.message).toContain(
+      `Another migrate run (run-a, by arn:aws:iam::123456789012:user/alice on ${hostname()}, pid ${process.pid}) is working on ${id}`,
+    )
     expect(refused.suggestion).toContain('expires in about 5 min')
 
     await first.release()
@@ -37,36 +47,61 @@ describe('the migration lease', () => {
     await second.release()
   })
 
-  it('a killed run\'s lease is taken over at once on the same host (its process is gone), and after it goes stale from another host', async () => {
+  it("a killed run's lease is taken over at once on the same host (its process is gone), and after it goes stale from another host", async () => {
     const s3 = testS3()
     const shared = await createSharedBucket(s3, 'lease-dead')
     const id = randomEngagementId()
     const at = new Date().toISOString()
-    const put = (holder: object) => s3.send(new PutObjectCommand({Bucket: shared, Key: leaseKey(id), Body: JSON.stringify(holder)}))
+    const put = (holder: object) =>
+      s3.send(new PutObjectCommand({Bucket: shared, Key: leaseKey(id), Body: JSON.stringify(holder)}))
     await put({run_id: 'killed', operator: 'x', host: hostname(), pid: 999_999, acquired_at: at, renewed_at: at})
-    const mine = await MigrationLease.acquire(s3, shared, id, {runId: 'mine', operator: 'y'}, {isAlive: (pid) => pid !== 999_999})
+    const mine = await MigrationLease.acquire(
+      s3,
+      shared,
+      id,
+      {runId: 'mine', operator: 'y'},
+      {isAlive: (pid) => pid !== 999_999},
+    )
     expect(await leaseOn(s3, shared, id)).toMatchObject({run_id: 'mine'})
     await mine.release()
 
     // Another host's lease goes stale by S3's clock (Last-Modified against the Date of S3's answer), whatever the clocks of the hosts say.
     await put({run_id: 'elsewhere', operator: 'x', host: 'another-task', pid: 1, acquired_at: at, renewed_at: at})
-    await expect(MigrationLease.acquire(s3, shared, id, {runId: 'early', operator: 'y'}, {staleAfterMs: 2000})).rejects.toMatchObject({code: 'migration_in_progress'})
+    await expect(
+      MigrationLease.acquire(s3, shared, id, {runId: 'early', operator: 'y'}, {staleAfterMs: 2000}),
+    ).rejects.toMatchObject({code: 'migration_in_progress'})
     await new Promise((resolve) => setTimeout(resolve, 3100))
     const taken = await MigrationLease.acquire(s3, shared, id, {runId: 'late', operator: 'y'}, {staleAfterMs: 2000})
     expect(await leaseOn(s3, shared, id)).toMatchObject({run_id: 'late'})
     await taken.release()
   })
 
-  it('a run whose lease another run took over stops: renew and every check throw, and its release leaves the other\'s lease', async () => {
+  it("a run whose lease another run took over stops: renew and every check throw, and its release leaves the other's lease", async () => {
     const s3 = testS3()
     const shared = await createSharedBucket(s3, 'lease-lost')
     const id = randomEngagementId()
-    const stalled = await MigrationLease.acquire(s3, shared, id, {runId: 'stalled', operator: 'x'}, {isAlive: () => true, renewEveryMs: 3_600_000})
+    const stalled = await MigrationLease.acquire(
+      s3,
+      shared,
+      id,
+      {runId: 'stalled', operator: 'x'},
+      {isAlive: () => true, renewEveryMs: 3_600_000},
+    )
     await new Promise((resolve) => setTimeout(resolve, 2100))
-    const other = await MigrationLease.acquire(s3, shared, id, {runId: 'other', operator: 'y'}, {isAlive: () => true, staleAfterMs: 1000})
+    const other = await MigrationLease.acquire(
+      s3,
+      shared,
+      id,
+      {runId: 'other', operator: 'y'},
+      {isAlive: () => true, staleAfterMs: 1000},
+    )
 
     const lost = await failure(stalled.renew())
-    expect(lost).toMatchObject({code: 'migration_lease_lost', exit: 6, message: expect.stringContaining('to run other')})
+    expect(lost).toMatchObject({
+      code: 'migration_lease_lost',
+      exit: 6,
+      message: expect.stringContaining('to run other'),
+    })
     expect(() => stalled.assertHeld()).toThrow(expect.objectContaining({code: 'migration_lease_lost'}))
     await stalled.release()
     expect(await leaseOn(s3, shared, id)).toMatchObject({run_id: 'other'})
@@ -85,7 +120,9 @@ describe('the migration lease', () => {
 
     const [refused] = await executeMigration(context, plan)
     expect(refused).toMatchObject({status: 'failed', error_code: 'migration_in_progress'})
-    await expect(s3.send(new HeadBucketCommand({Bucket: expectedBucketName(id)}))).rejects.toMatchObject({$metadata: {httpStatusCode: 404}})
+    await expect(s3.send(new HeadBucketCommand({Bucket: expectedBucketName(id)}))).rejects.toMatchObject({
+      $metadata: {httpStatusCode: 404},
+    })
     expect((await new EngagementIndex(s3, shared).get(id)).source_bucket).toBe('')
 
     await holder.release()

@@ -16,22 +16,33 @@ import {
 } from '@aws-sdk/client-s3'
 import {describe, expect, it} from 'vitest'
 
-import {executeMigration, inspectPurge, planMigration, purgeSource, reconcileMigration, verifyMigrations} from '../../../src/lib/migrate/index.js'
+import {
+  executeMigration,
+  inspectPurge,
+  planMigration,
+  purgeSource,
+  reconcileMigration,
+  verifyMigrations,
+} from '../../../src/lib/migrate/index.js'
 import {EngagementIndex} from '../../../src/lib/engagement-index.js'
 import {expectedBucketName, putIndex, randomEngagementId, seedRecord} from '../../helpers/commands.js'
 import {beforeCall, motoContext} from '../../helpers/library.js'
 import {createSharedBucket, testS3, uniqueName} from '../../helpers/s3.js'
 
-
-
 const key = (id: string, name: string) => `auditforge/engagements/${id}/${name}`
-const put = (s3: S3Client, bucket: string, name: string, body: string) => s3.send(new PutObjectCommand({Bucket: bucket, Key: name, Body: body}))
-const read = async (s3: S3Client, bucket: string, name: string) => (await s3.send(new GetObjectCommand({Bucket: bucket, Key: name}))).Body!.transformToString()
+const put = (s3: S3Client, bucket: string, name: string, body: string) =>
+  s3.send(new PutObjectCommand({Bucket: bucket, Key: name, Body: body}))
+const read = async (s3: S3Client, bucket: string, name: string) =>
+  (await s3.send(new GetObjectCommand({Bucket: bucket, Key: name}))).Body!.transformToString()
 const options = {minAge: '0', minAgeMs: 0}
 
 async function versionsOf(s3: S3Client, bucket: string, prefix: string) {
   const page = await s3.send(new ListObjectVersionsCommand({Bucket: bucket, Prefix: prefix}))
-  return [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].map((version) => ({key: version.Key!, versionId: version.VersionId!, latest: version.IsLatest === true}))
+  return [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].map((version) => ({
+    key: version.Key!,
+    versionId: version.VersionId!,
+    latest: version.IsLatest === true,
+  }))
 }
 
 async function migrate(s3: S3Client, shared: string, id: string) {
@@ -102,7 +113,12 @@ describe('purge-source and versions written after the switch', () => {
     await put(s3, shared, key(id, 'findings.json'), 'findings v1')
     const target = await migrate(s3, shared, id)
 
-    await put(s3, shared, key(id, 'audit_log/shard-00007.jsonl'), '{"event":"written to the shared bucket after the switch"}\n')
+    await put(
+      s3,
+      shared,
+      key(id, 'audit_log/shard-00007.jsonl'),
+      '{"event":"written to the shared bucket after the switch"}\n',
+    )
     await s3.send(new DeleteObjectCommand({Bucket: shared, Key: key(id, 'audit_log/shard-00007.jsonl')}))
     const lateVersions = await versionsOf(s3, shared, key(id, 'audit_log/'))
     expect(lateVersions).toHaveLength(2) // the late version and the delete marker
@@ -112,7 +128,9 @@ describe('purge-source and versions written after the switch', () => {
     expect(inspection.status).toBe('refused')
     expect(inspection.refusal).toMatchObject({code: 'written_after_switch', exit: 4})
     expect(inspection.removal?.written_after_switch).toBe(1)
-    await expect(purgeSource(motoContext(shared), inspection, options)).rejects.toThrow(/written to the shared bucket after the switch/)
+    await expect(purgeSource(motoContext(shared), inspection, options)).rejects.toThrow(
+      /written to the shared bucket after the switch/,
+    )
     expect(await versionsOf(s3, shared, key(id, 'audit_log/'))).toHaveLength(2)
   })
 })
@@ -200,7 +218,18 @@ describe('keys proven by MD5 carry the target version they were proven on', () =
     const target = expectedBucketName(id)
     await s3.send(new CreateBucketCommand({Bucket: target}))
     await s3.send(new PutBucketVersioningCommand({Bucket: target, VersioningConfiguration: {Status: 'Enabled'}}))
-    await s3.send(new PutBucketTaggingCommand({Bucket: target, Tagging: {TagSet: [{Key: 'auditforge:managed-by', Value: 'auditforge'}, {Key: 'auditforge:engagement-id', Value: id}, {Key: 'auditforge:index', Value: shared}]}}))
+    await s3.send(
+      new PutBucketTaggingCommand({
+        Bucket: target,
+        Tagging: {
+          TagSet: [
+            {Key: 'auditforge:managed-by', Value: 'auditforge'},
+            {Key: 'auditforge:engagement-id', Value: id},
+            {Key: 'auditforge:index', Value: shared},
+          ],
+        },
+      }),
+    )
     await put(s3, target, shard, '{"event":"engagement.created"}\n')
 
     const context = motoContext(shared)
@@ -210,6 +239,10 @@ describe('keys proven by MD5 carry the target version they were proven on', () =
     // The application appends to its audit log in the engagement's bucket.
     await put(s3, target, shard, '{"event":"engagement.created"}\n{"event":"finding.added"}\n')
     const [verified] = await verifyMigrations(motoContext(shared), shared, id)
-    expect({status: verified.status, differences: verified.differences, changed: verified.changed_since_migration}).toEqual({status: 'verified', differences: [], changed: 1})
+    expect({
+      status: verified.status,
+      differences: verified.differences,
+      changed: verified.changed_since_migration,
+    }).toEqual({status: 'verified', differences: [], changed: 1})
   })
 })

@@ -19,8 +19,22 @@ import {
 import {describe, expect, it} from 'vitest'
 
 import {AuditforgeError} from '../../../src/lib/errors.js'
-import {executeMigration, inspectPurge, parseDuration, planMigration, purgeSource, rollbackMigration, rollbackRisk} from '../../../src/lib/migrate/index.js'
-import {expectedBucketName, makeManagedBucket, putIndex, randomEngagementId, seedRecord} from '../../helpers/commands.js'
+import {
+  executeMigration,
+  inspectPurge,
+  parseDuration,
+  planMigration,
+  purgeSource,
+  rollbackMigration,
+  rollbackRisk,
+} from '../../../src/lib/migrate/index.js'
+import {
+  expectedBucketName,
+  makeManagedBucket,
+  putIndex,
+  randomEngagementId,
+  seedRecord,
+} from '../../helpers/commands.js'
 import {beforeCall, motoContext} from '../../helpers/library.js'
 import {createSharedBucket, testS3} from '../../helpers/s3.js'
 
@@ -47,10 +61,9 @@ describe('parseDuration', () => {
   })
 })
 
-
-
 const key = (id: string, name: string) => `auditforge/engagements/${id}/${name}`
-const put = (s3: S3Client, bucket: string, name: string, body: string) => s3.send(new PutObjectCommand({Bucket: bucket, Key: name, Body: body}))
+const put = (s3: S3Client, bucket: string, name: string, body: string) =>
+  s3.send(new PutObjectCommand({Bucket: bucket, Key: name, Body: body}))
 const options = {minAge: '0', minAgeMs: 0}
 
 /** A shared bucket with one engagement (history included), migrated with the library. */
@@ -59,7 +72,8 @@ async function migrated() {
   const shared = await createSharedBucket(s3, 'purge-lib')
   const id = randomEngagementId()
   await putIndex(s3, shared, {engagements: [seedRecord(id)]})
-  for (const name of ['findings.json', 'source/a.pdf', 'source/b.pdf']) await put(s3, shared, key(id, name), `${name} v1`)
+  for (const name of ['findings.json', 'source/a.pdf', 'source/b.pdf'])
+    await put(s3, shared, key(id, name), `${name} v1`)
   await put(s3, shared, key(id, 'source/a.pdf'), 'a v2')
   await put(s3, shared, key(id, 'source/b.pdf'), 'b v2')
   const context = motoContext(shared)
@@ -71,7 +85,10 @@ async function migrated() {
 
 async function versionsOf(s3: S3Client, bucket: string, prefix: string): Promise<{key: string; latest: boolean}[]> {
   const page = await s3.send(new ListObjectVersionsCommand({Bucket: bucket, Prefix: prefix}))
-  return [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].map((version) => ({key: version.Key!, latest: version.IsLatest === true}))
+  return [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].map((version) => ({
+    key: version.Key!,
+    latest: version.IsLatest === true,
+  }))
 }
 
 async function readJson(s3: S3Client, bucket: string, name: string): Promise<unknown> {
@@ -96,21 +113,40 @@ describe('purgeSource on moto', () => {
 
     // Only the current versions are left: the verification of a re-run still holds.
     const left = await versionsOf(s3, shared, `auditforge/engagements/${id}/`)
-    expect(left.map((version) => version.key).sort()).toEqual(['findings.json', 'source/a.pdf', 'source/b.pdf'].map((name) => key(id, name)))
+    expect(left.map((version) => version.key).sort()).toEqual(
+      ['findings.json', 'source/a.pdf', 'source/b.pdf'].map((name) => key(id, name)),
+    )
     expect(left.every((version) => version.latest)).toBe(true)
-    const first = (await versionsOf(s3, target, `auditforge/migrations/${id}/purges/`)).find((version) => version.key.endsWith('purge.json'))!
-    expect(await readJson(s3, target, first.key)).toMatchObject({status: 'incomplete', completed_at: null, intent: {versions: 5}})
+    const first = (await versionsOf(s3, target, `auditforge/migrations/${id}/purges/`)).find((version) =>
+      version.key.endsWith('purge.json'),
+    )!
+    expect(await readJson(s3, target, first.key)).toMatchObject({
+      status: 'incomplete',
+      completed_at: null,
+      intent: {versions: 5},
+    })
 
     // Rollback is already refused: the history is gone from the shared bucket.
-    await expect(rollbackMigration(motoContext(shared), shared, id)).rejects.toMatchObject({exit: 5, code: 'source_purged', message: expect.stringContaining('not completed')})
+    await expect(rollbackMigration(motoContext(shared), shared, id)).rejects.toMatchObject({
+      exit: 5,
+      code: 'source_purged',
+      message: expect.stringContaining('not completed'),
+    })
 
     const again = await inspectPurge(motoContext(shared), shared, id, options)
-    expect(again).toMatchObject({status: 'would_purge', verification: {result: 'passed'}, removal: {versions: 3, delete_markers: 0}})
+    expect(again).toMatchObject({
+      status: 'would_purge',
+      verification: {result: 'passed'},
+      removal: {versions: 3, delete_markers: 0},
+    })
     expect(again.unfinished_purges).toHaveLength(1)
     const done = await purgeSource(motoContext(shared), again, options)
     expect(done).toMatchObject({removed: {versions: 3}, left: {versions: 0}, resumes: again.unfinished_purges})
     expect(await versionsOf(s3, shared, `auditforge/engagements/${id}/`)).toEqual([])
-    expect(await readJson(s3, target, done.evidence_key)).toMatchObject({status: 'completed', resumes: again.unfinished_purges})
+    expect(await readJson(s3, target, done.evidence_key)).toMatchObject({
+      status: 'completed',
+      resumes: again.unfinished_purges,
+    })
   })
 
   it('leaves and reports a version written to the shared bucket while it deletes', async () => {
@@ -124,7 +160,9 @@ describe('purgeSource on moto', () => {
     expect(outcome.left).toEqual({versions: 1, first_keys: [key(id, 'source/a.pdf')]})
     const [survivor] = await versionsOf(s3, shared, `auditforge/engagements/${id}/`)
     expect(survivor).toEqual({key: key(id, 'source/a.pdf'), latest: true})
-    expect(await (await s3.send(new GetObjectCommand({Bucket: shared, Key: survivor.key}))).Body!.transformToString()).toBe('a v3, written during the purge')
+    expect(
+      await (await s3.send(new GetObjectCommand({Bucket: shared, Key: survivor.key}))).Body!.transformToString(),
+    ).toBe('a v3, written during the purge')
     expect(await readJson(s3, target, outcome.evidence_key)).toMatchObject({status: 'completed', left: {versions: 1}})
   })
 
@@ -137,10 +175,18 @@ describe('purgeSource on moto', () => {
     beforeCall(racing, 'PutObjectCommand', 1, async () => {
       await put(s3, shared, key(id, 'source/c.pdf'), 'late')
     })
-    await expect(purgeSource(context, inspection, options)).rejects.toMatchObject({exit: 4, code: 'verification_failed'})
+    await expect(purgeSource(context, inspection, options)).rejects.toMatchObject({
+      exit: 4,
+      code: 'verification_failed',
+    })
     expect(await versionsOf(s3, shared, `auditforge/engagements/${id}/`)).toHaveLength(6)
-    const record = (await versionsOf(s3, target, `auditforge/migrations/${id}/purges/`)).find((version) => version.key.endsWith('purge.json'))!
-    expect(await readJson(s3, target, record.key)).toMatchObject({status: 'aborted', verification: {result: 'failed', late_writes: 1}})
+    const record = (await versionsOf(s3, target, `auditforge/migrations/${id}/purges/`)).find((version) =>
+      version.key.endsWith('purge.json'),
+    )!
+    expect(await readJson(s3, target, record.key)).toMatchObject({
+      status: 'aborted',
+      verification: {result: 'failed', late_writes: 1},
+    })
     // An aborted purge deleted nothing: rollback is still possible.
     await expect(rollbackMigration(motoContext(shared), shared, id)).resolves.toMatchObject({source_bucket: ''})
   })
@@ -149,7 +195,14 @@ describe('purgeSource on moto', () => {
 async function putMultipart(s3: S3Client, bucket: string, name: string, body: string): Promise<void> {
   const {UploadId} = await s3.send(new CreateMultipartUploadCommand({Bucket: bucket, Key: name}))
   const {ETag} = await s3.send(new UploadPartCommand({Bucket: bucket, Key: name, UploadId, PartNumber: 1, Body: body}))
-  await s3.send(new CompleteMultipartUploadCommand({Bucket: bucket, Key: name, UploadId, MultipartUpload: {Parts: [{ETag, PartNumber: 1}]}}))
+  await s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket: bucket,
+      Key: name,
+      UploadId,
+      MultipartUpload: {Parts: [{ETag, PartNumber: 1}]},
+    }),
+  )
 }
 
 describe('rollbackRisk', () => {
@@ -159,7 +212,9 @@ describe('rollbackRisk', () => {
     await put(s3, target, key(id, 'source/a.pdf'), 'a, edited in the app')
     await s3.send(new DeleteObjectCommand({Bucket: shared, Key: key(id, 'source/b.pdf')}))
     const record = seedRecord(id, {source_bucket: target}) as never
-    expect(await rollbackRisk(motoContext(shared), shared, record)).toEqual(['source/a.pdf', 'source/b.pdf', 'source/new.pdf'].map((name) => key(id, name)))
+    expect(await rollbackRisk(motoContext(shared), shared, record)).toEqual(
+      ['source/a.pdf', 'source/b.pdf', 'source/new.pdf'].map((name) => key(id, name)),
+    )
   })
 
   it('without evidence: only equal single-part MD5 ETags are safe; a same-size multipart object is at risk', async () => {
@@ -178,6 +233,8 @@ describe('rollbackRisk', () => {
     await putMultipart(s3, target, key(id, 'multipart-same.bin'), 'same bytes')
     await put(s3, target, key(id, 'only-here.txt'), 'new')
     const record = seedRecord(id, {source_bucket: target}) as never
-    expect(await rollbackRisk(motoContext(shared), shared, record)).toEqual(['edited.txt', 'multipart-same.bin', 'multipart.bin', 'only-here.txt'].map((name) => key(id, name)))
+    expect(await rollbackRisk(motoContext(shared), shared, record)).toEqual(
+      ['edited.txt', 'multipart-same.bin', 'multipart.bin', 'only-here.txt'].map((name) => key(id, name)),
+    )
   })
 })

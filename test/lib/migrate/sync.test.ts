@@ -3,7 +3,13 @@
  * check mode (the verification before the flip) passes only when every key is proven by its
  * identity, never by size. A simple pinned CopyObject stands in for the copy engine.
  */
-import {CopyObjectCommand, CreateBucketCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client} from '@aws-sdk/client-s3'
+import {
+  CopyObjectCommand,
+  CreateBucketCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3'
 import {describe, expect, it} from 'vitest'
 
 import {migrationKeys} from '../../../src/lib/layout.js'
@@ -23,7 +29,8 @@ function pinnedCopy(s3: S3Client, source: string, target: string): CopyEngine & 
     copies,
     async copy({source: object}) {
       copies.push(object.key)
-      const version = object.versionId && object.versionId !== 'null' ? `?versionId=${encodeURIComponent(object.versionId)}` : ''
+      const version =
+        object.versionId && object.versionId !== 'null' ? `?versionId=${encodeURIComponent(object.versionId)}` : ''
       const reply = await s3.send(
         new CopyObjectCommand({
           Bucket: target,
@@ -32,7 +39,14 @@ function pinnedCopy(s3: S3Client, source: string, target: string): CopyEngine & 
           ChecksumAlgorithm: 'CRC64NVME',
         }),
       )
-      return {source: object, target: {etag: reply.CopyObjectResult?.ETag ?? null, versionId: reply.VersionId ?? null, checksum: checksumOf(reply.CopyObjectResult)}}
+      return {
+        source: object,
+        target: {
+          etag: reply.CopyObjectResult?.ETag ?? null,
+          versionId: reply.VersionId ?? null,
+          checksum: checksumOf(reply.CopyObjectResult),
+        },
+      }
     },
   }
 }
@@ -44,19 +58,39 @@ async function setUp() {
   await s3.send(new CreateBucketCommand({Bucket: target}))
   await s3.send(new PutBucketVersioningCommand({Bucket: target, VersioningConfiguration: {Status: 'Enabled'}}))
   const location = {bucket: target, expectedOwner: motoAccountId, engagementId: id}
-  const sides = (): SyncSides => ({s3, sourceBucket: source, targetBucket: target, engagementId: id, owner: motoAccountId, evidence: readEvidence(s3, location)})
+  const sides = (): SyncSides => ({
+    s3,
+    sourceBucket: source,
+    targetBucket: target,
+    engagementId: id,
+    owner: motoAccountId,
+    evidence: readEvidence(s3, location),
+  })
   let runs = 0
   /** One copy pass as a run of its own, its evidence written as it goes. */
   const copy = async (engine: CopyEngine) => {
-    const writer = new EvidenceWriter(s3, location, migrationKeys.newRunId(new Date(Date.UTC(2026, 0, 1, 0, 0, ++runs))), segmentName(1, 'copy'), 3)
-    const totals = await copyPass(sides(), {engine, record: (line) => writer.append(line), recordProven: true, limit: (task) => task(), window: 4})
+    const writer = new EvidenceWriter(
+      s3,
+      location,
+      migrationKeys.newRunId(new Date(Date.UTC(2026, 0, 1, 0, 0, ++runs))),
+      segmentName(1, 'copy'),
+      3,
+    )
+    const totals = await copyPass(sides(), {
+      engine,
+      record: (line) => writer.append(line),
+      recordProven: true,
+      limit: (task) => task(),
+      window: 4,
+    })
     await writer.finish()
     return totals
   }
   return {s3, source, target, sides, copy, engine: () => pinnedCopy(s3, source, target)}
 }
 
-const put = (s3: S3Client, bucket: string, name: string, body: string) => s3.send(new PutObjectCommand({Bucket: bucket, Key: key(name), Body: body}))
+const put = (s3: S3Client, bucket: string, name: string, body: string) =>
+  s3.send(new PutObjectCommand({Bucket: bucket, Key: key(name), Body: body}))
 
 describe('copy and check passes', () => {
   it('copies everything once, records it, verifies it, and proves it on a re-run without copying', async () => {

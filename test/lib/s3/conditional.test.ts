@@ -25,7 +25,12 @@ describe('writeConditionally', () => {
   it('writes with If-Match the ETag read, or If-None-Match: * for a new object', async () => {
     s3Mock.on(PutObjectCommand).resolves({})
     const s3 = testContext().s3
-    await writeConditionally(s3, options, async () => ({key: 'k', body: 'x', contentType: 'text/plain', ifMatch: '"7"'}))
+    await writeConditionally(s3, options, async () => ({
+      key: 'k',
+      body: 'x',
+      contentType: 'text/plain',
+      ifMatch: '"7"',
+    }))
     await writeConditionally(s3, options, async () => ({key: 'k', body: 'x', contentType: 'text/plain'}))
     const inputs = s3Mock.commandCalls(PutObjectCommand).map((call) => call.args[0].input)
     expect(inputs[0]).toMatchObject({IfMatch: '"7"'})
@@ -83,7 +88,9 @@ describe('writeConditionally', () => {
   })
 
   it('nothing to write is no write at all', async () => {
-    await expect(writeConditionally(testContext().s3, options, async () => undefined)).resolves.toEqual({outcome: 'in_place'})
+    await expect(writeConditionally(testContext().s3, options, async () => undefined)).resolves.toEqual({
+      outcome: 'in_place',
+    })
     expect(s3Mock).not.toHaveReceivedCommand(PutObjectCommand)
   })
 })

@@ -1,4 +1,10 @@
-import {DeleteObjectsCommand, ListObjectVersionsCommand, ListObjectsV2Command, NoSuchBucket, S3Client} from '@aws-sdk/client-s3'
+import {
+  DeleteObjectsCommand,
+  ListObjectVersionsCommand,
+  ListObjectsV2Command,
+  NoSuchBucket,
+  S3Client,
+} from '@aws-sdk/client-s3'
 import {mockClient} from 'aws-sdk-client-mock'
 import 'aws-sdk-client-mock-vitest/extend'
 import {beforeEach, describe, expect, it} from 'vitest'
@@ -11,7 +17,11 @@ const s3Mock = mockClient(S3Client)
 const bucket = `metis-af-abc-${accountId}`
 
 function versions(from: number, count: number) {
-  return Array.from({length: count}, (_, i) => ({Key: `k/${String(from + i).padStart(5, '0')}`, VersionId: `v${from + i}`, Size: 10}))
+  return Array.from({length: count}, (_, i) => ({
+    Key: `k/${String(from + i).padStart(5, '0')}`,
+    VersionId: `v${from + i}`,
+    Size: 10,
+  }))
 }
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
@@ -28,7 +38,12 @@ function deleteCalls() {
 function threePages() {
   s3Mock
     .on(ListObjectVersionsCommand)
-    .resolvesOnce({Versions: versions(0, 900), IsTruncated: true, NextKeyMarker: 'k/00899', NextVersionIdMarker: 'v899'})
+    .resolvesOnce({
+      Versions: versions(0, 900),
+      IsTruncated: true,
+      NextKeyMarker: 'k/00899',
+      NextVersionIdMarker: 'v899',
+    })
     .resolvesOnce({
       Versions: versions(900, 800),
       DeleteMarkers: versions(1700, 100).map(({Key, VersionId}) => ({Key, VersionId})),
@@ -53,7 +68,12 @@ describe('listObjectVersions', () => {
     expect(listed[0]).toEqual({Key: 'k/00000', VersionId: 'v0', isDeleteMarker: false, size: 10})
     const inputs = s3Mock.commandCalls(ListObjectVersionsCommand).map((call) => call.args[0].input)
     expect(inputs).toHaveLength(3)
-    expect(inputs[0]).toMatchObject({Bucket: bucket, Prefix: 'k/', ExpectedBucketOwner: accountId, KeyMarker: undefined})
+    expect(inputs[0]).toMatchObject({
+      Bucket: bucket,
+      Prefix: 'k/',
+      ExpectedBucketOwner: accountId,
+      KeyMarker: undefined,
+    })
     expect(inputs[1]).toMatchObject({KeyMarker: 'k/00899', VersionIdMarker: 'v899', ExpectedBucketOwner: accountId})
     expect(inputs[2]).toMatchObject({KeyMarker: 'k/01799', VersionIdMarker: 'v1799'})
   })
@@ -109,7 +129,9 @@ describe('deleteObjectVersions', () => {
     for (const input of calls) {
       expect(input).toMatchObject({Bucket: bucket, ExpectedBucketOwner: accountId, Delete: {Quiet: true}})
     }
-    const deleted = calls.flatMap((input) => input.Delete!.Objects!.map((object) => `${object.Key}@${object.VersionId}`))
+    const deleted = calls.flatMap((input) =>
+      input.Delete!.Objects!.map((object) => `${object.Key}@${object.VersionId}`),
+    )
     expect(new Set(deleted).size).toBe(2500)
     expect(deleted).toContain('k/01750@v1750')
     expect(progress.at(-1)).toBe(2500)
@@ -135,7 +157,9 @@ describe('deleteObjectVersions', () => {
     await expect(failure).rejects.toMatchObject({
       code: 'delete_failed',
       exit: 1,
-      message: expect.stringMatching(/s3:\/\/metis-af-abc-123456789012: 1 could not be deleted, e\.g\. b \(2\): AccessDenied/),
+      message: expect.stringMatching(
+        /s3:\/\/metis-af-abc-123456789012: 1 could not be deleted, e\.g\. b \(2\): AccessDenied/,
+      ),
     })
   })
 
@@ -147,7 +171,9 @@ describe('deleteObjectVersions', () => {
     const entries = (async function* () {
       yield* versions(0, 2100)
     })()
-    await expect(deleteObjectVersions(testContext().s3, entries, {bucket, concurrency: 1})).rejects.toMatchObject({code: 'delete_failed'})
+    await expect(deleteObjectVersions(testContext().s3, entries, {bucket, concurrency: 1})).rejects.toMatchObject({
+      code: 'delete_failed',
+    })
     expect(s3Mock).toHaveReceivedCommandTimes(DeleteObjectsCommand, 3)
   })
 
@@ -184,7 +210,9 @@ describe('URL-encoded listings (EncodingType=url)', () => {
     expect(inputs.every((input) => input.EncodingType === 'url')).toBe(true)
     expect(inputs[1].KeyMarker).toBe('k/a b+c\rd%e\u0001f')
 
-    s3Mock.on(ListObjectsV2Command).resolves({EncodingType: 'url', Contents: [{Key: 'p/x%0Dy', Size: 1}], IsTruncated: false})
+    s3Mock
+      .on(ListObjectsV2Command)
+      .resolves({EncodingType: 'url', Contents: [{Key: 'p/x%0Dy', Size: 1}], IsTruncated: false})
     const objects = await collect(listObjects(testContext().s3, {bucket, prefix: 'p/'}))
     expect(objects.map((object) => object.Key)).toEqual(['p/x\ry'])
     expect(s3Mock.commandCalls(ListObjectsV2Command)[0].args[0].input.EncodingType).toBe('url')

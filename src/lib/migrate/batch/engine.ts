@@ -15,9 +15,26 @@ import type {JobDescriptor, S3ControlClient} from '@aws-sdk/client-s3-control'
 import {type AwsContext, createS3ControlClient} from '../../aws.js'
 import {AuditforgeError, ExitCode} from '../../errors.js'
 import {batchKeys} from '../../layout.js'
-import {type CurrentVersion, type StoredChecksum, checksumOf, compareKeys, deleteCurrentObject, headObject, listLatestVersions, pinnableVersion} from '../../s3/index.js'
+import {
+  type CurrentVersion,
+  type StoredChecksum,
+  checksumOf,
+  compareKeys,
+  deleteCurrentObject,
+  headObject,
+  listLatestVersions,
+  pinnableVersion,
+} from '../../s3/index.js'
 import {maxSingleCopyBytes} from '../copy.js'
-import type {BulkCopyEngine, BulkOutcome, BulkPassContext, BulkSink, CopiedObject, CopyRequest, SourceObject} from '../engine.js'
+import type {
+  BulkCopyEngine,
+  BulkOutcome,
+  BulkPassContext,
+  BulkSink,
+  CopiedObject,
+  CopyRequest,
+  SourceObject,
+} from '../engine.js'
 import type {EvidenceLine} from '../evidence.js'
 import {Cursor, orderedMap} from '../streams.js'
 import {type Difference, type PassTotals, copyPass, md5Proves} from '../sync.js'
@@ -52,7 +69,11 @@ export interface BatchEngineOptions {
 const defaultPollIntervals = [500, 1000, 2000, 4000, 8000, 15_000]
 
 /** The batch engine for a run: see the module comment. */
-export function createBatchEngine(context: AwsContext, sharedBucket: string, options: BatchEngineOptions): BulkCopyEngine {
+export function createBatchEngine(
+  context: AwsContext,
+  sharedBucket: string,
+  options: BatchEngineOptions,
+): BulkCopyEngine {
   return new BatchCopyEngine(context, sharedBucket, options)
 }
 
@@ -74,21 +95,55 @@ class BatchCopyEngine implements BulkCopyEngine {
   async firstPass(pass: BulkPassContext): Promise<PassTotals & {bulk: BulkOutcome}> {
     const jobs = await this.jobContext()
     const id = pass.sides.engagementId
-    const outcome: BulkOutcome = {engine: 'batch', job_id: null, reattached: false, tasks: 0, succeeded: 0, failed: 0, retried_locally: 0, copied_locally: 0}
+    const outcome: BulkOutcome = {
+      engine: 'batch',
+      job_id: null,
+      reattached: false,
+      tasks: 0,
+      succeeded: 0,
+      failed: 0,
+      retried_locally: 0,
+      copied_locally: 0,
+    }
 
     // A job an interrupted run left: watched to its end and recorded; then verification decides
     // what is left, exactly as after this run's own job.
     const pending = await findPendingJob(jobs, id)
     if (pending) {
       const recorded = await this.finishJob(jobs, pass, pending, outcome)
-      return {objects: 0, bytes: 0, copied: recorded.copied, proven: 0, removed: recorded.removed, differences: recorded.differences, differenceCount: recorded.differences.length, bulk: {...outcome, reattached: true}}
+      return {
+        objects: 0,
+        bytes: 0,
+        copied: recorded.copied,
+        proven: 0,
+        removed: recorded.removed,
+        differences: recorded.differences,
+        differenceCount: recorded.differences.length,
+        bulk: {...outcome, reattached: true},
+      }
     }
 
     const writer = new ManifestWriter(this.context.s3, this.sharedBucket, id, pass.runId)
-    const sink = new ManifestSink(this.context.s3, this.sharedBucket, {bucket: pass.sides.targetBucket, owner: pass.sides.owner}, id, writer, this.options.maxObjectBytes ?? maxSingleCopyBytes)
+    const sink = new ManifestSink(
+      this.context.s3,
+      this.sharedBucket,
+      {bucket: pass.sides.targetBucket, owner: pass.sides.owner},
+      id,
+      writer,
+      this.options.maxObjectBytes ?? maxSingleCopyBytes,
+    )
     let totals: PassTotals
     try {
-      totals = await pass.withSegment((record) => copyPass(pass.sides, {engine: pass.engine, record, recordProven: true, limit: pass.limit, onObject: pass.onObject, bulk: sink}))
+      totals = await pass.withSegment((record) =>
+        copyPass(pass.sides, {
+          engine: pass.engine,
+          record,
+          recordProven: true,
+          limit: pass.limit,
+          onObject: pass.onObject,
+          bulk: sink,
+        }),
+      )
     } catch (error) {
       await writer.abort()
       throw error
@@ -126,7 +181,12 @@ class BatchCopyEngine implements BulkCopyEngine {
    * is marked abandoned with the reason, so the next run starts afresh instead of re-attaching to
    * it forever; its objects are then proven or copied again by identity, never assumed.
    */
-  private async finishJob(jobs: JobContext, pass: BulkPassContext, state: JobState, outcome: BulkOutcome): Promise<Recorded> {
+  private async finishJob(
+    jobs: JobContext,
+    pass: BulkPassContext,
+    state: JobState,
+    outcome: BulkOutcome,
+  ): Promise<Recorded> {
     outcome.job_id = state.job_id
     outcome.tasks = state.tasks
     let job: JobDescriptor
@@ -134,7 +194,11 @@ class BatchCopyEngine implements BulkCopyEngine {
       job = await waitForJob(jobs, state, pass.onJob)
     } catch (error) {
       // A job that ended without finishing is not re-attached to: the next run starts a new one.
-      if (error instanceof AuditforgeError && (error.code === 'batch_job_failed' || error.code === 'batch_job_cancelled')) await settleJob(jobs, state, 'abandoned', error.message)
+      if (
+        error instanceof AuditforgeError &&
+        (error.code === 'batch_job_failed' || error.code === 'batch_job_cancelled')
+      )
+        await settleJob(jobs, state, 'abandoned', error.message)
       throw error
     }
     outcome.succeeded = job.ProgressSummary?.NumberOfTasksSucceeded ?? 0
@@ -144,21 +208,35 @@ class BatchCopyEngine implements BulkCopyEngine {
       if (outcome.succeeded + outcome.failed !== state.tasks) {
         throw new AuditforgeError(
           `S3 Batch Operations job ${state.job_id} is complete but accounts for ${outcome.succeeded + outcome.failed} of its ${state.tasks} tasks`,
-          {code: 'batch_job_incomplete', exit: ExitCode.failed, suggestion: 'Nothing was switched. Run the migration again; it verifies what the job copied and copies the rest.'},
+          {
+            code: 'batch_job_incomplete',
+            exit: ExitCode.failed,
+            suggestion:
+              'Nothing was switched. Run the migration again; it verifies what the job copied and copies the rest.',
+          },
         )
       }
       recorded = await pass.withSegment((record) => this.recordJob(pass, state, job, outcome.failed, record))
     } catch (error) {
-      if (error instanceof AuditforgeError && unusableJob.has(error.code)) await settleJob(jobs, state, 'abandoned', error.message)
+      if (error instanceof AuditforgeError && unusableJob.has(error.code))
+        await settleJob(jobs, state, 'abandoned', error.message)
       throw error
     }
     outcome.retried_locally += recorded.retried
     if (recorded.failures.count > 0) {
       const listed = recorded.failures.listed.join('; ')
-      const more = recorded.failures.count > recorded.failures.listed.length ? `; … and ${recorded.failures.count - recorded.failures.listed.length} more` : ''
+      const more =
+        recorded.failures.count > recorded.failures.listed.length
+          ? `; … and ${recorded.failures.count - recorded.failures.listed.length} more`
+          : ''
       throw new AuditforgeError(
         `${plural(recorded.failures.count, 'object')} of ${state.engagement_id} ${agree(recorded.failures.count, 'was', 'were')} copied neither by S3 Batch Operations job ${state.job_id} nor by the local retry: ${listed}${more}`,
-        {code: 'batch_tasks_failed', exit: ExitCode.failed, suggestion: 'Nothing was switched. Fix the cause (the error codes above) and run the migration again; it retries only these objects.'},
+        {
+          code: 'batch_tasks_failed',
+          exit: ExitCode.failed,
+          suggestion:
+            'Nothing was switched. Fix the cause (the error codes above) and run the migration again; it retries only these objects.',
+        },
       )
     }
     await settleJob(jobs, state, 'consumed')
@@ -175,7 +253,13 @@ class BatchCopyEngine implements BulkCopyEngine {
    * target, is copied by the local engine instead (and so is every unproven object when the
    * report does not account for the failed tasks DescribeJob counts).
    */
-  private async recordJob(pass: BulkPassContext, state: JobState, job: JobDescriptor, failedTasks: number, record: (line: EvidenceLine) => Promise<void>): Promise<Recorded> {
+  private async recordJob(
+    pass: BulkPassContext,
+    state: JobState,
+    job: JobDescriptor,
+    failedTasks: number,
+    record: (line: EvidenceLine) => Promise<void>,
+  ): Promise<Recorded> {
     const {s3} = this.context
     const {targetBucket, owner, engagementId} = pass.sides
     const failures = await readFailures(s3, state.report, state.job_id!)
@@ -187,11 +271,21 @@ class BatchCopyEngine implements BulkCopyEngine {
     const items = async function* (): AsyncGenerator<Item> {
       for await (const entry of readSidecar(s3, state.manifest.bucket, engagementId, state.run_id)) {
         const next = await targets.skipWhile((version) => compareKeys(version.key, entry.key) < 0)
-        yield {entry, target: next?.key === entry.key ? await targets.take() : undefined, failure: failures.byKey.get(entry.key)}
+        yield {
+          entry,
+          target: next?.key === entry.key ? await targets.take() : undefined,
+          failure: failures.byKey.get(entry.key),
+        }
       }
     }
     const work = async ({entry, target, failure}: Item): Promise<EvidenceLine | undefined> => {
-      const source: SourceObject = {key: entry.key, size: entry.size, etag: entry.etag, versionId: entry.version_id, storageClass: entry.storage_class ?? undefined}
+      const source: SourceObject = {
+        key: entry.key,
+        size: entry.size,
+        etag: entry.etag,
+        versionId: entry.version_id,
+        storageClass: entry.storage_class ?? undefined,
+      }
       let current = target
       if (!failure) {
         // A key the version listing gives differently (some servers mangle control characters)
@@ -201,11 +295,27 @@ class BatchCopyEngine implements BulkCopyEngine {
           const found = current
           const proof = writtenByJob(entry, found, jobCreated)
             ? {checksum: null}
-            : await pass.limit(() => provenByIdentity(s3, {bucket: pass.sides.sourceBucket, key: entry.key, versionId: entry.version_id, etag: entry.etag, size: entry.size}, {bucket: targetBucket, owner, version: found}))
+            : await pass.limit(() =>
+                provenByIdentity(
+                  s3,
+                  {
+                    bucket: pass.sides.sourceBucket,
+                    key: entry.key,
+                    versionId: entry.version_id,
+                    etag: entry.etag,
+                    size: entry.size,
+                  },
+                  {bucket: targetBucket, owner, version: found},
+                ),
+              )
           if (proof) {
             recorded.copied++
             pass.onObject({key: entry.key, size: entry.size, action: 'copied'})
-            return evidenceLine(source, {etag: found.etag || null, versionId: nullVersion(found.versionId), checksum: proof.checksum})
+            return evidenceLine(source, {
+              etag: found.etag || null,
+              versionId: nullVersion(found.versionId),
+              checksum: proof.checksum,
+            })
           }
         }
       }
@@ -215,9 +325,14 @@ class BatchCopyEngine implements BulkCopyEngine {
       return pass.limit(() => this.retryLocally(pass, source, current !== undefined, why, recorded))
     }
     try {
-      await orderedMap(items(), work, async (line) => {
-        if (line) await record(line)
-      }, {window: 512, limit: (task) => task()})
+      await orderedMap(
+        items(),
+        work,
+        async (line) => {
+          if (line) await record(line)
+        },
+        {window: 512, limit: (task) => task()},
+      )
     } finally {
       await targets.close()
     }
@@ -225,7 +340,13 @@ class BatchCopyEngine implements BulkCopyEngine {
   }
 
   /** One failed task, copied by the local engine; a second failure is collected, not thrown (the others still run). */
-  private async retryLocally(pass: BulkPassContext, source: SourceObject, targetHasKey: boolean, why: string, recorded: Recorded): Promise<EvidenceLine | undefined> {
+  private async retryLocally(
+    pass: BulkPassContext,
+    source: SourceObject,
+    targetHasKey: boolean,
+    why: string,
+    recorded: Recorded,
+  ): Promise<EvidenceLine | undefined> {
     try {
       const copied = await pass.engine.copy({source, targetHasKey})
       recorded.copied++
@@ -234,7 +355,13 @@ class BatchCopyEngine implements BulkCopyEngine {
       return evidenceLine(copied.source, copied.target)
     } catch (error) {
       if (error instanceof AuditforgeError && error.code === 'archived') {
-        recorded.differences.push({key: source.key, kind: 'archived', source: source.storageClass ?? null, target: null, detail: error.message})
+        recorded.differences.push({
+          key: source.key,
+          kind: 'archived',
+          source: source.storageClass ?? null,
+          target: null,
+          detail: error.message,
+        })
         pass.onObject({key: source.key, size: source.size, action: 'archived'})
         return undefined
       }
@@ -243,12 +370,22 @@ class BatchCopyEngine implements BulkCopyEngine {
         if (!targetHasKey) return undefined
         const {s3} = this.context
         pass.sides.mayWrite?.()
-        const marker = await deleteCurrentObject(s3, {bucket: pass.sides.targetBucket, key: source.key, expectedOwner: pass.sides.owner})
+        const marker = await deleteCurrentObject(s3, {
+          bucket: pass.sides.targetBucket,
+          key: source.key,
+          expectedOwner: pass.sides.owner,
+        })
         recorded.removed++
-        return {...evidenceLine({key: source.key, size: 0, etag: ''}, {etag: null, versionId: marker, checksum: null}), action: 'removed'}
+        return {
+          ...evidenceLine({key: source.key, size: 0, etag: ''}, {etag: null, versionId: marker, checksum: null}),
+          action: 'removed',
+        }
       }
       recorded.failures.count++
-      if (recorded.failures.listed.length < 20) recorded.failures.listed.push(`${source.key} (job: ${why}; local: ${error instanceof Error ? error.message : String(error)})`)
+      if (recorded.failures.listed.length < 20)
+        recorded.failures.listed.push(
+          `${source.key} (job: ${why}; local: ${error instanceof Error ? error.message : String(error)})`,
+        )
       return undefined
     }
   }
@@ -306,9 +443,11 @@ class ManifestSink implements BulkSink {
   }
 
   async take({source, targetHasKey}: CopyRequest): Promise<boolean> {
-    if (source.size > this.maxObjectBytes || (source.storageClass !== undefined && source.storageClass !== 'STANDARD')) return false
+    if (source.size > this.maxObjectBytes || (source.storageClass !== undefined && source.storageClass !== 'STANDARD'))
+      return false
     const version = await this.versions.skipWhile((candidate) => compareKeys(candidate.key, source.key) < 0)
-    if (!version || version.key !== source.key || version.etag !== source.etag || version.size !== source.size) return false
+    if (!version || version.key !== source.key || version.etag !== source.etag || version.size !== source.size)
+      return false
     const versionId = pinnableVersion(version.versionId)
     if (versionId === undefined) return false
     await this.writer.add({...source, versionId}, targetHasKey ? await this.targetVersionBefore(source.key) : null)
@@ -330,7 +469,8 @@ class ManifestSink implements BulkSink {
   }
 }
 
-const nullVersion = (versionId: string | null | undefined) => (versionId === undefined || versionId === null || versionId === 'null' ? null : versionId)
+const nullVersion = (versionId: string | null | undefined) =>
+  versionId === undefined || versionId === null || versionId === 'null' ? null : versionId
 
 function evidenceLine(source: SourceObject, target: CopiedObject['target']): EvidenceLine {
   return {
@@ -347,10 +487,22 @@ function evidenceLine(source: SourceObject, target: CopiedObject['target']): Evi
   }
 }
 
-async function currentVersion(s3: S3Client, bucket: string, key: string, owner: string): Promise<CurrentVersion | undefined> {
+async function currentVersion(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  owner: string,
+): Promise<CurrentVersion | undefined> {
   const head = await headObject(s3, {bucket, key, expectedOwner: owner})
   if (!head) return undefined
-  return {key, size: head.ContentLength ?? 0, etag: head.ETag ?? '', versionId: head.VersionId, storageClass: head.StorageClass, lastModified: head.LastModified}
+  return {
+    key,
+    size: head.ContentLength ?? 0,
+    etag: head.ETag ?? '',
+    versionId: head.VersionId,
+    storageClass: head.StorageClass,
+    lastModified: head.LastModified,
+  }
 }
 
 /**
@@ -359,7 +511,8 @@ async function currentVersion(s3: S3Client, bucket: string, key: string, owner: 
  * earlier than the job was created (both by AWS's clocks; to the second, as listings give it).
  */
 export function writtenByJob(entry: SidecarEntry, current: CurrentVersion, jobCreated: Date | undefined): boolean {
-  if (entry.target_version_before === undefined || jobCreated === undefined || current.lastModified === undefined) return false
+  if (entry.target_version_before === undefined || jobCreated === undefined || current.lastModified === undefined)
+    return false
   const version = nullVersion(current.versionId)
   if (version === null || version === nullVersion(entry.target_version_before ?? undefined)) return false
   return current.lastModified.getTime() >= Math.floor(jobCreated.getTime() / 1000) * 1000
@@ -377,11 +530,21 @@ async function provenByIdentity(
 ): Promise<{checksum: StoredChecksum | null} | undefined> {
   const [s, t] = await Promise.all([
     headObject(s3, {bucket: source.bucket, key: source.key, versionId: source.versionId}, {checksums: true}),
-    headObject(s3, {bucket: target.bucket, key: target.version.key, versionId: target.version.versionId, expectedOwner: target.owner}, {checksums: true}),
+    headObject(
+      s3,
+      {
+        bucket: target.bucket,
+        key: target.version.key,
+        versionId: target.version.versionId,
+        expectedOwner: target.owner,
+      },
+      {checksums: true},
+    ),
   ])
   if (!s || !t || (s.ContentLength ?? -1) !== source.size || (t.ContentLength ?? -2) !== source.size) return undefined
   const [sourceSum, targetSum] = [checksumOf(s), checksumOf(t)]
-  const fullCrc = (sum: StoredChecksum | null) => sum?.algorithm === 'CRC64NVME' && (sum.type === null || sum.type === 'FULL_OBJECT')
+  const fullCrc = (sum: StoredChecksum | null) =>
+    sum?.algorithm === 'CRC64NVME' && (sum.type === null || sum.type === 'FULL_OBJECT')
   if (fullCrc(sourceSum) && fullCrc(targetSum) && sourceSum!.value === targetSum!.value) return {checksum: targetSum}
   const listed = {key: source.key, size: source.size, etag: source.etag}
   if (md5Proves(listed, {...listed, etag: t.ETag ?? ''}, s, t) && s.ETag === source.etag) return {checksum: targetSum}

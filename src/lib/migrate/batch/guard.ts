@@ -36,21 +36,44 @@ export function createJobGuard(context: AwsContext, sharedBucket: string, contro
         if (!state.job_id) {
           // Interrupted around CreateJob: the job exists if the request got through, and ListJobs shows it while active.
           const [active] = await listActiveJobs(jobs, engagementId, state.run_id)
-          if (active) return activeJob(jobs, state.target_bucket, engagementId, active, (await describeJob(jobs, active)).Status ?? 'New')
-          await settleJob(jobs, state, 'abandoned', 'no active job was found for this run (CreateJob may never have gone through); a later run proved or copied the objects itself')
+          if (active)
+            return activeJob(
+              jobs,
+              state.target_bucket,
+              engagementId,
+              active,
+              (await describeJob(jobs, active)).Status ?? 'New',
+            )
+          await settleJob(
+            jobs,
+            state,
+            'abandoned',
+            'no active job was found for this run (CreateJob may never have gone through); a later run proved or copied the objects itself',
+          )
           continue
         }
         const status = (await describeJob(jobs, state.job_id)).Status ?? 'unknown'
         if (!finished.has(status)) return activeJob(jobs, state.target_bucket, engagementId, state.job_id, status)
         // Finished, its report not turned into evidence: what it wrote is proven (or copied again) by identity like anything else in the target.
-        await settleJob(jobs, state, 'abandoned', `the job was ${status} when a run that does not use Batch Operations found it; that run proved or copied the engagement's objects itself`)
+        await settleJob(
+          jobs,
+          state,
+          'abandoned',
+          `the job was ${status} when a run that does not use Batch Operations found it; that run proved or copied the engagement's objects itself`,
+        )
       }
       return undefined
     },
   }
 }
 
-function activeJob(jobs: JobContext, targetBucket: string, engagementId: string, jobId: string, status: string): EarlierBulkJob {
+function activeJob(
+  jobs: JobContext,
+  targetBucket: string,
+  engagementId: string,
+  jobId: string,
+  status: string,
+): EarlierBulkJob {
   const what = `run the migration again with --engine batch (and its role) to wait for the job and adopt what it copied, or cancel it (aws s3control update-job-status --account-id ${jobs.accountId} --job-id ${jobId} --requested-job-status Cancelled) and run again once it shows Cancelled`
   return {
     jobId,

@@ -66,7 +66,18 @@ export interface JobContext {
 export const defaultStallAfterMs = 60 * 60 * 1000
 
 /** Statuses in which a job is still going somewhere (ListJobs' active ones). */
-export const activeStatuses: JobStatus[] = ['New', 'Preparing', 'Ready', 'Active', 'Pausing', 'Paused', 'Suspended', 'Completing', 'Cancelling', 'Failing']
+export const activeStatuses: JobStatus[] = [
+  'New',
+  'Preparing',
+  'Ready',
+  'Active',
+  'Pausing',
+  'Paused',
+  'Suspended',
+  'Completing',
+  'Cancelling',
+  'Failing',
+]
 
 /** The ClientRequestToken of an engagement's run: the same on every attempt, so S3 makes one job. */
 export function jobToken(engagementId: string, runId: string): string {
@@ -82,19 +93,37 @@ const arn = (bucket: string, key?: string) => `arn:aws:s3:::${bucket}${key === u
 
 /** Writes (or rewrites) a run's job state in the shared bucket. */
 async function writeState(context: Pick<JobContext, 's3' | 'sharedBucket'>, state: JobState): Promise<void> {
-  await putObject(context.s3, {bucket: context.sharedBucket, key: batchKeys.state(state.engagement_id, state.run_id)}, `${JSON.stringify(state, null, 2)}\n`, {
-    contentType: 'application/json',
-    action: 'Recording the Batch Operations job',
-  })
+  await putObject(
+    context.s3,
+    {bucket: context.sharedBucket, key: batchKeys.state(state.engagement_id, state.run_id)},
+    `${JSON.stringify(state, null, 2)}\n`,
+    {
+      contentType: 'application/json',
+      action: 'Recording the Batch Operations job',
+    },
+  )
 }
 
-async function readState(context: Pick<JobContext, 's3' | 'sharedBucket'>, engagementId: string, runId: string): Promise<JobState | undefined> {
-  const stored = await readText(context.s3, {bucket: context.sharedBucket, key: batchKeys.state(engagementId, runId)}, 'Reading the Batch Operations job record')
+async function readState(
+  context: Pick<JobContext, 's3' | 'sharedBucket'>,
+  engagementId: string,
+  runId: string,
+): Promise<JobState | undefined> {
+  const stored = await readText(
+    context.s3,
+    {bucket: context.sharedBucket, key: batchKeys.state(engagementId, runId)},
+    'Reading the Batch Operations job record',
+  )
   return stored ? (JSON.parse(stored.text) as JobState) : undefined
 }
 
 /** Marks a job's report as turned into evidence, or the job as abandoned (ended without usable results), with the reason. */
-export async function settleJob(context: Pick<JobContext, 's3' | 'sharedBucket'>, state: JobState, outcome: 'consumed' | 'abandoned', reason?: string): Promise<void> {
+export async function settleJob(
+  context: Pick<JobContext, 's3' | 'sharedBucket'>,
+  state: JobState,
+  outcome: 'consumed' | 'abandoned',
+  reason?: string,
+): Promise<void> {
   await writeState(context, {...state, state: outcome, ...(reason === undefined ? {} : {reason})})
 }
 
@@ -105,7 +134,14 @@ export async function settleJob(context: Pick<JobContext, 's3' | 'sharedBucket'>
  */
 export async function startJob(
   context: JobContext,
-  request: {engagementId: string; runId: string; roleArn: string; targetBucket: string; report: ReportLocation; manifest: WrittenManifest},
+  request: {
+    engagementId: string
+    runId: string
+    roleArn: string
+    targetBucket: string
+    report: ReportLocation
+    manifest: WrittenManifest
+  },
 ): Promise<JobState> {
   const {engagementId, runId, manifest} = request
   const state: JobState = {
@@ -155,10 +191,18 @@ async function createJob(context: JobContext, state: JobState): Promise<JobState
           Location: {
             ObjectArn: arn(state.manifest.bucket, state.manifest.key),
             ETag: state.manifest.etag.replace(/"/g, ''),
-            ...(state.manifest.version_id && state.manifest.version_id !== 'null' ? {ObjectVersionId: state.manifest.version_id} : {}),
+            ...(state.manifest.version_id && state.manifest.version_id !== 'null'
+              ? {ObjectVersionId: state.manifest.version_id}
+              : {}),
           },
         },
-        Report: {Enabled: true, Bucket: arn(state.report.bucket), Format: 'Report_CSV_20180820', Prefix: state.report.prefix, ReportScope: 'AllTasks'},
+        Report: {
+          Enabled: true,
+          Bucket: arn(state.report.bucket),
+          Format: 'Report_CSV_20180820',
+          Prefix: state.report.prefix,
+          ReportScope: 'AllTasks',
+        },
         Tags: [
           {Key: 'auditforge:engagement-id', Value: engagementId},
           {Key: 'auditforge:migration-run', Value: runId},
@@ -174,7 +218,11 @@ async function createJob(context: JobContext, state: JobState): Promise<JobState
     if (refusedOutright(error)) await writeState(context, {...state, state: 'abandoned'})
     throw described
   }
-  if (!jobId) throw new AuditforgeError('Creating the S3 Batch Operations job: S3 Control answered without a job id', {code: 'batch_job', exit: ExitCode.failed})
+  if (!jobId)
+    throw new AuditforgeError('Creating the S3 Batch Operations job: S3 Control answered without a job id', {
+      code: 'batch_job',
+      exit: ExitCode.failed,
+    })
   const created: JobState = {...state, job_id: jobId, state: 'created'}
   await writeState(context, created)
   return created
@@ -206,9 +254,19 @@ export async function findPendingJob(context: JobContext, engagementId: string):
       state: 'created',
       role_arn: described.RoleArn ?? state?.role_arn ?? '',
       source_bucket: context.sharedBucket,
-      target_bucket: state?.target_bucket ?? (described.Operation?.S3PutObjectCopy?.TargetResource ?? '').replace('arn:aws:s3:::', ''),
-      manifest: state?.manifest ?? {bucket: context.sharedBucket, key: manifestKey!, etag: described.Manifest?.Location?.ETag ?? '', version_id: null},
-      report: state?.report ?? {bucket: (described.Report?.Bucket ?? '').replace('arn:aws:s3:::', ''), prefix: described.Report?.Prefix ?? ''},
+      target_bucket:
+        state?.target_bucket ??
+        (described.Operation?.S3PutObjectCopy?.TargetResource ?? '').replace('arn:aws:s3:::', ''),
+      manifest: state?.manifest ?? {
+        bucket: context.sharedBucket,
+        key: manifestKey!,
+        etag: described.Manifest?.Location?.ETag ?? '',
+        version_id: null,
+      },
+      report: state?.report ?? {
+        bucket: (described.Report?.Bucket ?? '').replace('arn:aws:s3:::', ''),
+        prefix: described.Report?.Prefix ?? '',
+      },
       tasks: state?.tasks ?? described.ProgressSummary?.TotalNumberOfTasks ?? 0,
       bytes: state?.bytes ?? 0,
       created_at: state?.created_at ?? described.CreationTime?.toISOString() ?? context.now().toISOString(),
@@ -222,9 +280,15 @@ export async function findPendingJob(context: JobContext, engagementId: string):
  * abandoned), newest run first: one listing of the engagement's batch prefix (nothing there, as
  * for an engagement never run with Batch Operations, costs that one request).
  */
-export async function unsettledStates(context: Pick<JobContext, 's3' | 'sharedBucket'>, engagementId: string): Promise<JobState[]> {
+export async function unsettledStates(
+  context: Pick<JobContext, 's3' | 'sharedBucket'>,
+  engagementId: string,
+): Promise<JobState[]> {
   const runs: string[] = []
-  for await (const object of listObjects(context.s3, {bucket: context.sharedBucket, prefix: batchKeys.prefix(engagementId)})) {
+  for await (const object of listObjects(context.s3, {
+    bucket: context.sharedBucket,
+    prefix: batchKeys.prefix(engagementId),
+  })) {
     const runId = parseBatchStateKey(engagementId, object.Key)
     if (runId) runs.push(runId)
   }
@@ -244,11 +308,20 @@ export async function listActiveJobs(context: JobContext, engagementId: string, 
   do {
     let reply
     try {
-      reply = await context.control.send(new ListJobsCommand({AccountId: context.accountId, JobStatuses: activeStatuses, NextToken: nextToken, MaxResults: 1000}))
+      reply = await context.control.send(
+        new ListJobsCommand({
+          AccountId: context.accountId,
+          JobStatuses: activeStatuses,
+          NextToken: nextToken,
+          MaxResults: 1000,
+        }),
+      )
     } catch (error) {
       throw describeJobError(error, 'Listing S3 Batch Operations jobs')
     }
-    for (const job of reply.Jobs ?? []) if (job.JobId && (runId === undefined ? job.Description?.startsWith(prefix) : job.Description === prefix)) ids.push(job.JobId)
+    for (const job of reply.Jobs ?? [])
+      if (job.JobId && (runId === undefined ? job.Description?.startsWith(prefix) : job.Description === prefix))
+        ids.push(job.JobId)
     nextToken = reply.NextToken
   } while (nextToken)
   return ids
@@ -272,7 +345,11 @@ const maxPollFailures = 8
  * status and task counts have not changed for `stallAfterMs` (the wait is bounded too). Throttling
  * and passing failures of DescribeJob are waited out (a few in a row).
  */
-export async function waitForJob(context: JobContext, state: JobState, onJob: (job: BulkJobProgress) => void): Promise<JobDescriptor> {
+export async function waitForJob(
+  context: JobContext,
+  state: JobState,
+  onJob: (job: BulkJobProgress) => void,
+): Promise<JobDescriptor> {
   const jobId = state.job_id!
   const stallAfterMs = context.stallAfterMs ?? defaultStallAfterMs
   let failures = 0
@@ -339,12 +416,25 @@ export async function waitForJob(context: JobContext, state: JobState, onJob: (j
   }
 }
 
-function jobStopped(context: JobContext, state: JobState, job: JobDescriptor, what: string, suggestion: string[]): AuditforgeError {
-  const reasons = (job.FailureReasons ?? []).map((reason) => [reason.FailureCode, reason.FailureReason].filter(Boolean).join(': ')).filter(Boolean)
+function jobStopped(
+  context: JobContext,
+  state: JobState,
+  job: JobDescriptor,
+  what: string,
+  suggestion: string[],
+): AuditforgeError {
+  const reasons = (job.FailureReasons ?? [])
+    .map((reason) => [reason.FailureCode, reason.FailureReason].filter(Boolean).join(': '))
+    .filter(Boolean)
   const why = [...reasons, ...(job.StatusUpdateReason ? [job.StatusUpdateReason] : [])]
   const message = `S3 Batch Operations job ${state.job_id} for ${state.engagement_id} ${what}${why.length > 0 ? `: ${why.join('; ')}` : ''}`
   return new AuditforgeError(message, {
-    code: job.Status === 'Suspended' ? 'batch_job_suspended' : job.Status === 'Cancelled' ? 'batch_job_cancelled' : 'batch_job_failed',
+    code:
+      job.Status === 'Suspended'
+        ? 'batch_job_suspended'
+        : job.Status === 'Cancelled'
+          ? 'batch_job_cancelled'
+          : 'batch_job_failed',
     exit: ExitCode.failed,
     ...(suggestion.length > 0 ? {suggestion: suggestion.join(' ')} : {}),
   })
@@ -354,7 +444,13 @@ function jobStopped(context: JobContext, state: JobState, job: JobDescriptor, wh
 function refusedOutright(error: unknown): boolean {
   const status = httpStatus(error)
   const code = awsErrorCode(error)
-  return status !== undefined && status >= 400 && status < 500 && status !== 429 && !/TooManyRequests|Throttl|SlowDown|Idempotency/.test(code ?? '')
+  return (
+    status !== undefined &&
+    status >= 400 &&
+    status < 500 &&
+    status !== 429 &&
+    !/TooManyRequests|Throttl|SlowDown|Idempotency/.test(code ?? '')
+  )
 }
 
 /** Throttling, a server error or the network: worth another DescribeJob after a wait. */
@@ -380,11 +476,17 @@ export function describeJobError(error: unknown, action: string, roleArn?: strin
       cause: error,
     })
   }
-  if (code === 'TooManyRequestsException' || code === 'TooManyRequests' || code === 'SlowDown' || code === 'ThrottlingException') {
+  if (
+    code === 'TooManyRequestsException' ||
+    code === 'TooManyRequests' ||
+    code === 'SlowDown' ||
+    code === 'ThrottlingException'
+  ) {
     return new AuditforgeError(`${action}: S3 Batch Operations is throttling requests (${code}) and retries ran out`, {
       code: 'throttled',
       exit: ExitCode.failed,
-      suggestion: 'Run the migration again in a little while; a job already created is re-attached, never created twice.',
+      suggestion:
+        'Run the migration again in a little while; a job already created is re-attached, never created twice.',
       cause: error,
     })
   }
@@ -392,20 +494,28 @@ export function describeJobError(error: unknown, action: string, roleArn?: strin
     return new AuditforgeError(`${action}: S3 Batch Operations cannot use the role${role} (${detail})`, {
       code: 'batch_role_invalid',
       exit: ExitCode.failed,
-      suggestion: 'Check --role-arn / AUDITFORGE_BATCH_ROLE_ARN: the role must exist, trust batchoperations.s3.amazonaws.com and carry the permissions `auditforge migrate batch-role` prints.',
+      suggestion:
+        'Check --role-arn / AUDITFORGE_BATCH_ROLE_ARN: the role must exist, trust batchoperations.s3.amazonaws.com and carry the permissions `auditforge migrate batch-role` prints.',
       cause: error,
     })
   }
   if (code === 'IdempotencyException') {
-    return new AuditforgeError(`${action}: a job with this run's request token exists with other settings (${detail})`, {
-      code: 'batch_job_conflict',
-      exit: ExitCode.conflict,
-      suggestion: 'Another run of the same migration made it; run the migration again to re-attach to it.',
-      cause: error,
-    })
+    return new AuditforgeError(
+      `${action}: a job with this run's request token exists with other settings (${detail})`,
+      {
+        code: 'batch_job_conflict',
+        exit: ExitCode.conflict,
+        suggestion: 'Another run of the same migration made it; run the migration again to re-attach to it.',
+        cause: error,
+      },
+    )
   }
   if (code === 'InternalServiceException' || code === 'InternalError' || code === 'ServiceUnavailable') {
-    return new AuditforgeError(`${action}: S3 Batch Operations failed (${code}: ${detail})`, {code: 'batch_service_error', exit: ExitCode.failed, cause: error})
+    return new AuditforgeError(`${action}: S3 Batch Operations failed (${code}: ${detail})`, {
+      code: 'batch_service_error',
+      exit: ExitCode.failed,
+      cause: error,
+    })
   }
   return describeAwsError(error, {action})
 }

@@ -82,13 +82,35 @@ export class ManifestWriter {
   async add(source: SourceObject & {versionId: string}, targetVersionBefore?: string | null): Promise<void> {
     // The sidecar is read back in a merge-join by key: it must be in key order.
     if (this.lastKey !== undefined && compareKeys(source.key, this.lastKey) <= 0) {
-      throw new Error(`manifest lines out of order: ${JSON.stringify(source.key)} after ${JSON.stringify(this.lastKey)}`)
+      throw new Error(
+        `manifest lines out of order: ${JSON.stringify(source.key)} after ${JSON.stringify(this.lastKey)}`,
+      )
     }
     this.lastKey = source.key
-    this.manifest ??= new StreamingUpload(this.s3, {bucket: this.bucket, key: batchKeys.manifest(this.engagementId, this.runId)}, 'text/csv', 'Writing the Batch Operations manifest')
-    this.sidecar ??= new StreamingUpload(this.s3, {bucket: this.bucket, key: batchKeys.sidecar(this.engagementId, this.runId)}, 'application/x-ndjson', 'Writing the Batch Operations manifest')
-    const entry: SidecarEntry = {key: source.key, size: source.size, etag: source.etag, version_id: source.versionId, storage_class: source.storageClass ?? null, ...(targetVersionBefore === undefined ? {} : {target_version_before: targetVersionBefore})}
-    await Promise.all([this.manifest.write(manifestLine(this.bucket, source.key, source.versionId)), this.sidecar.write(`${JSON.stringify(entry)}\n`)])
+    this.manifest ??= new StreamingUpload(
+      this.s3,
+      {bucket: this.bucket, key: batchKeys.manifest(this.engagementId, this.runId)},
+      'text/csv',
+      'Writing the Batch Operations manifest',
+    )
+    this.sidecar ??= new StreamingUpload(
+      this.s3,
+      {bucket: this.bucket, key: batchKeys.sidecar(this.engagementId, this.runId)},
+      'application/x-ndjson',
+      'Writing the Batch Operations manifest',
+    )
+    const entry: SidecarEntry = {
+      key: source.key,
+      size: source.size,
+      etag: source.etag,
+      version_id: source.versionId,
+      storage_class: source.storageClass ?? null,
+      ...(targetVersionBefore === undefined ? {} : {target_version_before: targetVersionBefore}),
+    }
+    await Promise.all([
+      this.manifest.write(manifestLine(this.bucket, source.key, source.versionId)),
+      this.sidecar.write(`${JSON.stringify(entry)}\n`),
+    ])
     this.tasks++
     this.bytes += source.size
   }
@@ -113,8 +135,17 @@ export class ManifestWriter {
 }
 
 /** A run's sidecar, entry by entry, in key order; streamed. */
-export async function* readSidecar(s3: S3Client, bucket: string, engagementId: string, runId: string): AsyncGenerator<SidecarEntry> {
-  for await (const text of readLines(s3, {bucket, key: batchKeys.sidecar(engagementId, runId)}, 'Reading the Batch Operations manifest')) {
+export async function* readSidecar(
+  s3: S3Client,
+  bucket: string,
+  engagementId: string,
+  runId: string,
+): AsyncGenerator<SidecarEntry> {
+  for await (const text of readLines(
+    s3,
+    {bucket, key: batchKeys.sidecar(engagementId, runId)},
+    'Reading the Batch Operations manifest',
+  )) {
     if (text.trim() !== '') yield JSON.parse(text) as SidecarEntry
   }
 }

@@ -59,10 +59,15 @@ export function batchRolePolicies(request: BatchRoleRequest): BatchRolePolicies 
   // Each engagement's keys (its list prefixes, some wider than it, as listing is), or every engagement's.
   const sources = engagementId
     ? engagementListPrefixes(engagementId).map((prefix) => s3(`${sharedBucket}/${prefix}*`))
-    : ['auditforge/engagements/', 'auditforge/audit_logs/', 'auditforge/deliverables/', 'auditforge/exports/'].map((prefix) => s3(`${sharedBucket}/${prefix}*`))
+    : ['auditforge/engagements/', 'auditforge/audit_logs/', 'auditforge/deliverables/', 'auditforge/exports/'].map(
+        (prefix) => s3(`${sharedBucket}/${prefix}*`),
+      )
   const work = engagementId ? batchKeys.prefix(engagementId) : 'auditforge/batch-operations/'
   const targets = engagementId
-    ? [`${bucketPrefix}${engagementId.slice('eng-'.length)}-${accountId}`, `${bucketPrefix}${engagementId.slice('eng-'.length)}-${accountId}-*-an`]
+    ? [
+        `${bucketPrefix}${engagementId.slice('eng-'.length)}-${accountId}`,
+        `${bucketPrefix}${engagementId.slice('eng-'.length)}-${accountId}-*-an`,
+      ]
     : [`${bucketPrefix}*-${accountId}`, `${bucketPrefix}*-${accountId}-*-an`]
   return {
     trust_policy: {
@@ -86,24 +91,48 @@ export function batchRolePolicies(request: BatchRoleRequest): BatchRolePolicies 
           Action: ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectTagging', 's3:GetObjectVersionTagging'],
           Resource: sources,
         },
-        {Sid: 'ReadManifests', Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion'], Resource: [s3(`${sharedBucket}/${work}*`)]},
-        {Sid: 'WriteEngagementBuckets', Effect: 'Allow', Action: ['s3:PutObject', 's3:PutObjectTagging'], Resource: targets.map((bucket) => s3(`${bucket}/*`))},
+        {
+          Sid: 'ReadManifests',
+          Effect: 'Allow',
+          Action: ['s3:GetObject', 's3:GetObjectVersion'],
+          Resource: [s3(`${sharedBucket}/${work}*`)],
+        },
+        {
+          Sid: 'WriteEngagementBuckets',
+          Effect: 'Allow',
+          Action: ['s3:PutObject', 's3:PutObjectTagging'],
+          Resource: targets.map((bucket) => s3(`${bucket}/*`)),
+        },
         {Sid: 'WriteReports', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [s3(`${reportBucket}/${work}*`)]},
         ...((request.kmsKeyArns ?? []).length > 0
-          ? [{Sid: 'UseEncryptionKeys', Effect: 'Allow', Action: ['kms:Decrypt', 'kms:GenerateDataKey'], Resource: [...new Set(request.kmsKeyArns)]}]
+          ? [
+              {
+                Sid: 'UseEncryptionKeys',
+                Effect: 'Allow',
+                Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+                Resource: [...new Set(request.kmsKeyArns)],
+              },
+            ]
           : []),
         {
           Sid: 'LocateBuckets',
           Effect: 'Allow',
           Action: ['s3:GetBucketLocation'],
-          Resource: [...new Set([sharedBucket, reportBucket])].map((bucket) => s3(bucket)).concat(targets.map((bucket) => s3(bucket))),
+          Resource: [...new Set([sharedBucket, reportBucket])]
+            .map((bucket) => s3(bucket))
+            .concat(targets.map((bucket) => s3(bucket))),
         },
       ],
     },
     caller_policy: {
       Version: '2012-10-17',
       Statement: [
-        {Sid: 'RunBatchJobs', Effect: 'Allow', Action: ['s3:CreateJob', 's3:DescribeJob', 's3:ListJobs', 's3:PutJobTagging'], Resource: '*'},
+        {
+          Sid: 'RunBatchJobs',
+          Effect: 'Allow',
+          Action: ['s3:CreateJob', 's3:DescribeJob', 's3:ListJobs', 's3:PutJobTagging'],
+          Resource: '*',
+        },
         {
           Sid: 'PassTheBatchRole',
           Effect: 'Allow',

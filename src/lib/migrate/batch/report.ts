@@ -37,7 +37,11 @@ interface ReportManifest {
  * (the user guide's examples); `report.json` is the name the API reference (JobReport.Prefix)
  * gives, read when there is no manifest.json.
  */
-export function reportManifestKey(location: ReportLocation, jobId: string, name: 'manifest.json' | 'report.json' = 'manifest.json'): string {
+export function reportManifestKey(
+  location: ReportLocation,
+  jobId: string,
+  name: 'manifest.json' | 'report.json' = 'manifest.json',
+): string {
   return `${location.prefix.replace(/\/+$/, '')}/job-${jobId}/${name}`
 }
 
@@ -56,32 +60,53 @@ export interface ReportFailures {
  * a report carries keys unencoded). Throws when the report is missing or holds more than
  * `limit` failures: the report's own location is in the message.
  */
-export async function readFailures(s3: S3Client, location: ReportLocation, jobId: string, limit = maxFailures): Promise<ReportFailures> {
+export async function readFailures(
+  s3: S3Client,
+  location: ReportLocation,
+  jobId: string,
+  limit = maxFailures,
+): Promise<ReportFailures> {
   const key = reportManifestKey(location, jobId)
   const stored =
     (await readText(s3, {bucket: location.bucket, key}, 'Reading the Batch Operations completion report')) ??
-    (await readText(s3, {bucket: location.bucket, key: reportManifestKey(location, jobId, 'report.json')}, 'Reading the Batch Operations completion report'))
+    (await readText(
+      s3,
+      {bucket: location.bucket, key: reportManifestKey(location, jobId, 'report.json')},
+      'Reading the Batch Operations completion report',
+    ))
   if (!stored) {
-    throw new AuditforgeError(`Batch Operations job ${jobId} finished without a completion report at s3://${location.bucket}/${key}`, {
-      code: 'batch_report_missing',
-      exit: ExitCode.failed,
-      suggestion: 'Check that the role can write to the report bucket (auditforge migrate batch-role), then run the migration again.',
-    })
+    throw new AuditforgeError(
+      `Batch Operations job ${jobId} finished without a completion report at s3://${location.bucket}/${key}`,
+      {
+        code: 'batch_report_missing',
+        exit: ExitCode.failed,
+        suggestion:
+          'Check that the role can write to the report bucket (auditforge migrate batch-role), then run the migration again.',
+      },
+    )
   }
   const manifest = JSON.parse(stored.text) as ReportManifest
   const failures = new Map<string, TaskFailure>()
   let count = 0
   for (const result of manifest.Results ?? []) {
     if (result.TaskExecutionStatus !== 'failed' || !result.Key) continue
-    const lines = readLines(s3, {bucket: result.Bucket ?? location.bucket, key: result.Key}, 'Reading the Batch Operations completion report')
+    const lines = readLines(
+      s3,
+      {bucket: result.Bucket ?? location.bucket, key: result.Key},
+      'Reading the Batch Operations completion report',
+    )
     for await (const row of csvRows(lines)) {
       if (row.length < 4 || row[3] !== 'failed') continue
       if (++count > limit) {
-        throw new AuditforgeError(`Batch Operations job ${jobId} failed more than ${limit} tasks (report: s3://${location.bucket}/${key})`, {
-          code: 'batch_tasks_failed',
-          exit: ExitCode.failed,
-          suggestion: 'Read the failed tasks in the report, fix their cause (often the role\'s permissions), and run the migration again.',
-        })
+        throw new AuditforgeError(
+          `Batch Operations job ${jobId} failed more than ${limit} tasks (report: s3://${location.bucket}/${key})`,
+          {
+            code: 'batch_tasks_failed',
+            exit: ExitCode.failed,
+            suggestion:
+              "Read the failed tasks in the report, fix their cause (often the role's permissions), and run the migration again.",
+          },
+        )
       }
       const failure = taskFailure(row)
       const decoded = safeDecode(row[1])
@@ -97,7 +122,11 @@ export function taskFailure(row: string[]): TaskFailure {
   const [fifth = '', sixth = '', message = ''] = row.slice(4)
   const numeric = (text: string) => /^\d{3}$/.test(text.trim())
   const [status, code] = numeric(fifth) ? [fifth, sixth] : numeric(sixth) ? [sixth, fifth] : ['', fifth || sixth]
-  return {code: code.trim() || (status ? `HTTP ${status.trim()}` : 'unknown'), status: status ? Number(status) : null, message: message.trim()}
+  return {
+    code: code.trim() || (status ? `HTTP ${status.trim()}` : 'unknown'),
+    status: status ? Number(status) : null,
+    message: message.trim(),
+  }
 }
 
 function safeDecode(key: string): string {

@@ -31,20 +31,29 @@ export interface ResolvedEngine {
 const roleArnPattern = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/
 
 /** The engine a `migrate` run copies with; see the module comment. */
-export function resolveEngine(flags: EngineFlags, env: Record<string, string | undefined> = process.env): ResolvedEngine {
+export function resolveEngine(
+  flags: EngineFlags,
+  env: Record<string, string | undefined> = process.env,
+): ResolvedEngine {
   const engine = (flags.engine ?? 'local') as EngineChoice
-  if (!engineChoices.includes(engine)) throw invalidInput(`Invalid --engine ${JSON.stringify(flags.engine)}: expected local, batch or auto`)
+  if (!engineChoices.includes(engine))
+    throw invalidInput(`Invalid --engine ${JSON.stringify(flags.engine)}: expected local, batch or auto`)
   const roleFlag = flags['role-arn']?.trim() || undefined
   const reportBucket = flags['report-bucket']?.trim() || undefined
   if (!flags.execute && (flags.engine !== undefined || roleFlag || reportBucket)) {
     throw invalidInput('--engine, --role-arn and --report-bucket choose how --execute copies: use them with --execute')
   }
   if (engine === 'local' && (roleFlag || reportBucket)) {
-    throw invalidInput('--role-arn and --report-bucket are for --engine batch or auto', 'Add --engine batch (or auto), or leave them out.')
+    throw invalidInput(
+      '--role-arn and --report-bucket are for --engine batch or auto',
+      'Add --engine batch (or auto), or leave them out.',
+    )
   }
   const roleArn = roleFlag ?? (env.AUDITFORGE_BATCH_ROLE_ARN?.trim() || undefined)
   if (roleArn !== undefined && !roleArnPattern.test(roleArn)) {
-    throw invalidInput(`Invalid Batch Operations role ${JSON.stringify(roleArn)} (${roleFlag ? '--role-arn' : 'AUDITFORGE_BATCH_ROLE_ARN'}): expected an IAM role ARN, arn:aws:iam::<account>:role/<name>`)
+    throw invalidInput(
+      `Invalid Batch Operations role ${JSON.stringify(roleArn)} (${roleFlag ? '--role-arn' : 'AUDITFORGE_BATCH_ROLE_ARN'}): expected an IAM role ARN, arn:aws:iam::<account>:role/<name>`,
+    )
   }
   if (reportBucket !== undefined) validateBucketName(reportBucket, '--report-bucket')
   const autoObjects = autoObjectsFrom(env)
@@ -56,7 +65,10 @@ export function resolveEngine(flags: EngineFlags, env: Record<string, string | u
     )
   }
   if (engine === 'auto' && roleArn === undefined) {
-    return {engine, note: '--engine auto: no Batch Operations role is configured (--role-arn, AUDITFORGE_BATCH_ROLE_ARN), so every engagement is copied by the local engine.'}
+    return {
+      engine,
+      note: '--engine auto: no Batch Operations role is configured (--role-arn, AUDITFORGE_BATCH_ROLE_ARN), so every engagement is copied by the local engine.',
+    }
   }
   return {engine, roleArn, reportBucket, ...(autoObjects === undefined ? {} : {autoObjects})}
 }
@@ -66,7 +78,9 @@ function autoObjectsFrom(env: Record<string, string | undefined>): number | unde
   const value = env.AUDITFORGE_BATCH_AUTO_OBJECTS?.trim()
   if (!value) return undefined
   if (!/^\d{1,12}$/.test(value) || Number(value) < 1) {
-    throw invalidInput(`Invalid AUDITFORGE_BATCH_AUTO_OBJECTS ${JSON.stringify(value)}: expected a whole number of objects, at least 1`)
+    throw invalidInput(
+      `Invalid AUDITFORGE_BATCH_AUTO_OBJECTS ${JSON.stringify(value)}: expected a whole number of objects, at least 1`,
+    )
   }
   return Number(value)
 }
