@@ -86,7 +86,7 @@ describe('hostile text reaches the terminal escaped', () => {
     const rollback = await runCli(['migrate', 'rollback', '--engagement-id', id, '--yes', '--shared-bucket', bucket])
     expect(rollback.code, rollback.stderr).toBe(0)
     expectNoRawControls(rollback.stdout + rollback.stderr)
-    expect(rollback.stderr).toMatch(/^Warning: 1 object\(s\) in metis-af-.* will not see them:\n {2}(.*)\n/m)
+    expect(rollback.stderr).toMatch(/^Warning: 1 object in metis-af-.* will not see them:\n {2}(.*)\n/m)
     expect(rollback.stderr).toContain(`\n  ${newerShown}\n`)
   })
 
