@@ -27,9 +27,9 @@ import type {CloudTrailClient} from '@aws-sdk/client-cloudtrail'
 
 import {type AwsContext, createCloudTrailClient} from '../aws.js'
 import {type ControlSettings, requireSharedBucket} from '../config.js'
-import {attempt, awsErrorCode, describeAwsError} from '../errors.js'
+import {attempt} from '../errors.js'
 import {accessLogPrefix} from '../layout.js'
-import {readBucketTags, writeBucketTags} from '../s3/index.js'
+import {readBucketSetting, readBucketTags, writeBucketTags} from '../s3/index.js'
 import {regionOf} from './names.js'
 import {lifecycleDrift, readLifecycle, wantedRules, writeLifecycle} from './lifecycle.js'
 import {
@@ -132,21 +132,6 @@ function control<T>(definition: BucketControl<T>): BucketControl {
   return definition as BucketControl
 }
 
-/** Reads a bucket setting, treating "not configured" errors as an absent value. */
-async function readSetting<T>(
-  bucket: string,
-  action: string,
-  absentCodes: string[],
-  call: () => Promise<T>,
-): Promise<T | undefined> {
-  try {
-    return await call()
-  } catch (error) {
-    if (absentCodes.includes(awsErrorCode(error) ?? '')) return undefined
-    throw describeAwsError(error, {action, bucket})
-  }
-}
-
 const bucketTags = (target: ControlTarget) =>
   target.once('tags', () => readBucketTags(target.s3, target.bucket, target.owner))
 
@@ -187,7 +172,7 @@ const publicAccessBlock = control({
   standards: {fsbp: ['S3.8'], cis: ['2.1.4'], prowler: ['s3_bucket_level_public_access_block']},
   step: 'Blocking public access',
   read: (target) =>
-    readSetting(target.bucket, 'Reading the public access block', ['NoSuchPublicAccessBlockConfiguration'], () =>
+    readBucketSetting(target.bucket, 'Reading the public access block', ['NoSuchPublicAccessBlockConfiguration'], () =>
       target.s3.send(new GetPublicAccessBlockCommand({Bucket: target.bucket, ExpectedBucketOwner: target.owner})),
     ).then((reply) => reply?.PublicAccessBlockConfiguration),
   evaluate(block) {
@@ -222,7 +207,7 @@ const objectOwnership = control({
   standards: {fsbp: ['S3.12'], prowler: ['s3_bucket_acl_prohibited']},
   step: 'Enforcing bucket-owner object ownership',
   read: (target) =>
-    readSetting(target.bucket, 'Reading object ownership', ['OwnershipControlsNotFoundError'], () =>
+    readBucketSetting(target.bucket, 'Reading object ownership', ['OwnershipControlsNotFoundError'], () =>
       target.s3.send(new GetBucketOwnershipControlsCommand({Bucket: target.bucket, ExpectedBucketOwner: target.owner})),
     ).then((reply) => reply?.OwnershipControls?.Rules?.[0]?.ObjectOwnership),
   evaluate: (ownership) => ({
@@ -257,7 +242,7 @@ function sameKey(found: string | undefined, wanted: string): boolean {
 
 const readEncryption = (target: ControlTarget): Promise<EncryptionSetting> =>
   target.once('encryption', async () => {
-    const reply = await readSetting(
+    const reply = await readBucketSetting(
       target.bucket,
       'Reading default encryption',
       ['ServerSideEncryptionConfigurationNotFoundError'],
@@ -323,7 +308,7 @@ const versioning = control({
   standards: {fsbp: ['S3.14'], prowler: ['s3_bucket_object_versioning']},
   step: 'Enabling versioning',
   read: (target) =>
-    readSetting(target.bucket, 'Reading versioning', [], () =>
+    readBucketSetting(target.bucket, 'Reading versioning', [], () =>
       target.s3.send(new GetBucketVersioningCommand({Bucket: target.bucket, ExpectedBucketOwner: target.owner})),
     ).then((reply) => reply?.Status),
   evaluate: (status) => ({ok: status === 'Enabled', expected: 'Enabled', actual: status ?? 'never enabled'}),
@@ -484,7 +469,7 @@ const accessLogging = control({
   notConfigured: (target) => (target.controls.accessLogBucket === undefined ? '--access-log-bucket' : undefined),
   step: 'Turning on server access logging',
   read: (target) =>
-    readSetting(target.bucket, 'Reading server access logging', [], () =>
+    readBucketSetting(target.bucket, 'Reading server access logging', [], () =>
       target.s3.send(new GetBucketLoggingCommand({Bucket: target.bucket, ExpectedBucketOwner: target.owner})),
     ).then((reply) => reply?.LoggingEnabled),
   evaluate(logging, target) {

@@ -19,6 +19,7 @@ import {
   deleteObjectVersions,
   headObject,
   listObjectVersions,
+  readBucketSetting,
   readBucketTags,
 } from '../s3/index.js'
 import {parsePerEngagementBucket} from './names.js'
@@ -220,10 +221,10 @@ async function retentionChecks(context: AwsContext, bucket: string, owner: strin
   const {s3} = context
   const location = {Bucket: bucket, ExpectedBucketOwner: owner}
   const [lock, versioning] = await Promise.all([
-    unlessAbsent(bucket, 'Reading the Object Lock configuration', ['ObjectLockConfigurationNotFoundError'], () =>
+    readBucketSetting(bucket, 'Reading the Object Lock configuration', ['ObjectLockConfigurationNotFoundError'], () =>
       s3.send(new GetObjectLockConfigurationCommand(location)),
     ),
-    unlessAbsent(bucket, 'Reading versioning', [], () => s3.send(new GetBucketVersioningCommand(location))),
+    readBucketSetting(bucket, 'Reading versioning', [], () => s3.send(new GetBucketVersioningCommand(location))),
   ])
   const configuration = lock?.ObjectLockConfiguration
   const locked = configuration?.ObjectLockEnabled === 'Enabled'
@@ -275,21 +276,6 @@ async function retentionChecks(context: AwsContext, bucket: string, owner: strin
     },
   )
   return checks
-}
-
-/** A read whose "not configured" errors mean no value. */
-async function unlessAbsent<T>(
-  bucket: string,
-  action: string,
-  absentCodes: string[],
-  call: () => Promise<T>,
-): Promise<T | undefined> {
-  try {
-    return await call()
-  } catch (error) {
-    if (absentCodes.includes(awsErrorCode(error) ?? '')) return undefined
-    throw describeAwsError(error, {action, bucket})
-  }
 }
 
 /**
