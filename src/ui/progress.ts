@@ -112,12 +112,20 @@ function amounts(snapshot: ProgressSnapshot): string {
  * One line of progress: phase, objects, bytes, and the rate and time left when they mean
  * something. The label is sanitised (newlines too), so the line stays one line.
  */
-export function describeProgress(snapshot: ProgressSnapshot, rate?: Rate): string {
-  const parts = [`${heading(snapshot)}: ${amounts(snapshot)}`]
-  if (rate) parts.push(objectRate(rate.objectsPerSecond), `${formatBytes(rate.bytesPerSecond)}/s`)
+export function describeProgress(snapshot: ProgressSnapshot, rate?: Rate, width?: number): string {
   const remaining = estimateRemaining(snapshot, rate)
-  if (remaining !== undefined) parts.push(`ETA ${formatDuration(remaining)}`)
-  return sanitize(parts.join(', '))
+  // In the order they go when the line is too wide: the byte rate, then the object rate; the ETA stays.
+  const parts = [
+    `${heading(snapshot)}: ${amounts(snapshot)}`,
+    ...(rate ? [objectRate(rate.objectsPerSecond), `${formatBytes(rate.bytesPerSecond)}/s`] : []),
+    ...(remaining === undefined ? [] : [`ETA ${formatDuration(remaining)}`]),
+  ]
+  const line = () => sanitize(parts.join(', '))
+  for (const drop of rate ? [2, 1] : []) {
+    if (width === undefined || [...line()].length <= width) break
+    parts.splice(drop, 1)
+  }
+  return line()
 }
 
 /** The closing line: how much was done, in how long, at what average rate. */
@@ -186,8 +194,15 @@ export function createProgressDisplay(enabled: boolean, options: ProgressOptions
   if (options.format === 'ndjson') {
     let lastAt = Number.NEGATIVE_INFINITY
     let lastPhase: string | undefined
+    // The closing event carries the run's average rate, as the closing line does.
+    const average = (snapshot: ProgressSnapshot): Rate | undefined =>
+      elapsed() > 0
+        ? {objectsPerSecond: snapshot.objectsDone / elapsed(), bytesPerSecond: snapshot.bytesDone / elapsed()}
+        : undefined
     const emit = (event: 'progress' | 'done', snapshot: ProgressSnapshot) =>
-      stream.write(`${JSON.stringify(progressEvent(event, snapshot, rate(), elapsed()))}\n`)
+      stream.write(
+        `${JSON.stringify(progressEvent(event, snapshot, event === 'done' ? average(snapshot) : rate(), elapsed()))}\n`,
+      )
     return {
       get last() {
         return last
@@ -235,7 +250,7 @@ export function createProgressDisplay(enabled: boolean, options: ProgressOptions
         drawnAt = now()
         const width = (stream.columns || 80) - 1
         // The CR and erase-line are ours, to redraw; the text after them is sanitised.
-        stream.write(`\r\u001b[K${[...describeProgress(snapshot, rate())].slice(0, width).join('')}`)
+        stream.write(`\r\u001b[K${[...describeProgress(snapshot, rate(), width)].slice(0, width).join('')}`)
         drawn = true
       },
       done() {

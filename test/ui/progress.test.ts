@@ -52,6 +52,24 @@ describe('describeProgress', () => {
     )
   })
 
+  it('too wide for the terminal, drops the byte rate, then the object rate, and keeps the ETA whole', () => {
+    const rate = {objectsPerSecond: 177, bytesPerSecond: 17_715.2}
+    const long = {...snapshot(751, 75_264), objectsTotal: 1501, bytesTotal: 150_221}
+    const full = describeProgress(long, rate)
+    expect(full).toBe('Migrating (copy): 751/1501 objects, 73.5 KiB/146.7 KiB, 177 obj/s, 17.3 KiB/s, ETA 4.2s')
+    expect(describeProgress(long, rate, full.length)).toBe(full)
+    expect(describeProgress(long, rate, 79)).toBe(
+      'Migrating (copy): 751/1501 objects, 73.5 KiB/146.7 KiB, 177 obj/s, ETA 4.2s',
+    )
+    expect(describeProgress(long, rate, 60)).toBe('Migrating (copy): 751/1501 objects, 73.5 KiB/146.7 KiB, ETA 4.2s')
+  })
+
+  it('rounds a rate under 1 KiB/s to whole bytes', () => {
+    expect(describeSummary({...snapshot(200, 1016), objectsTotal: 200}, 2.338)).toBe(
+      'Migrating done in 2.3s: 200/200 objects, 1016 B/1.95 KiB, average 86 obj/s, 435 B/s',
+    )
+  })
+
   it('uses singular nouns for one', () => {
     expect(describeProgress({...snapshot(1), objectsTotal: 1})).toContain('1/1 object,')
   })
@@ -151,6 +169,9 @@ describe('createProgressDisplay', () => {
       objects_total: 200,
       bytes_done: 2000,
       bytes_total: 2000,
+      // The run's average, as the closing line says it: 200 objects in 4 s.
+      rate: 50,
+      bytes_rate: 500,
     })
     expect(Object.keys(events[0])).toEqual(
       expect.arrayContaining([
