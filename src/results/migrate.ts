@@ -86,7 +86,11 @@ export interface VerifyOutcome {
   target_bucket: string
   objects: number
   bytes: number
-  status: 'verified' | 'verification_failed'
+  /**
+   * `no_migration`: nothing was ever migrated (no evidence, and the shared bucket holds none of
+   * the engagement's keys: created in its own bucket), so there is nothing to verify.
+   */
+  status: 'verified' | 'verification_failed' | 'no_migration'
   /** The differences (at most 1000 listed, and those of the deep checks). */
   differences: VerificationDifference[]
   /** Differences found beyond those listed. */

@@ -83,7 +83,9 @@ export function renderVerification(outcomes: VerifyOutcome[]): Rendered | string
       mib(outcome.bytes),
       outcome.status === 'verified'
         ? 'ok'
-        : plural(outcome.differences.length + outcome.unlisted_differences, 'difference'),
+        : outcome.status === 'no_migration'
+          ? 'no migration'
+          : plural(outcome.differences.length + outcome.unlisted_differences, 'difference'),
     ]),
   )
 }

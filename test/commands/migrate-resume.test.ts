@@ -296,6 +296,43 @@ describe('migrate: one run per engagement', () => {
 })
 
 describe('migrate --verify-only', () => {
+  it('an engagement created in its own bucket is "no migration", never "ok": nothing was ever copied to verify', async () => {
+    const bucket = await createSharedBucket(s3, 'mig-nomig')
+    const created = await runJson<{engagement_id: string; source_bucket: string}>([
+      'engagement',
+      'create',
+      '--name',
+      'Born isolated',
+      '--client-id',
+      'c',
+      '--isolated',
+      '--shared-bucket',
+      bucket,
+    ])
+    expect(created.code, created.stderr).toBe(0)
+    await putText(
+      s3,
+      created.json.source_bucket,
+      `auditforge/engagements/${created.json.engagement_id}/source/new.txt`,
+      'written by the application',
+    )
+
+    const json = await runJson<MigrateJson>(
+      migrate(bucket, '--verify-only', '--engagement-id', created.json.engagement_id),
+    )
+    expect(json.code, json.stderr).toBe(0)
+    expect(json.json.engagements[0]).toMatchObject({
+      engagement_id: created.json.engagement_id,
+      status: 'no_migration',
+      evidence_run: null,
+      objects: 0,
+    })
+    const table = await runCli(migrate(bucket, '--verify-only', '--engagement-id', created.json.engagement_id))
+    expect(table.code).toBe(0)
+    expect(table.stdout).toMatch(new RegExp(`${created.json.engagement_id}.*no migration`))
+    expect(table.stdout).not.toMatch(/\bok\b/)
+  })
+
   it('passes after a migration and exits 4 listing the difference once a migrated version is deleted from the target', async () => {
     const bucket = await createSharedBucket(s3, 'mig-verify')
     const id = newId()

@@ -66,7 +66,7 @@ export async function reconcileMigration(
     proven: 0,
     removed: 0,
     verification: {
-      result: verified.status === 'verified' ? 'passed' : 'failed',
+      result: verified.status === 'verification_failed' ? 'failed' : 'passed',
       checked_at: now().toISOString(),
       differences: verified.differences.length,
     },

@@ -94,6 +94,9 @@ export async function verifyMigratedEngagement(
     verification_record: null,
     ...outcome,
   }
+  // No evidence and nothing of the engagement in the shared bucket: it was created in its own
+  // bucket (or never had data); "verified" would suggest a copy that never happened.
+  if (runs.length === 0 && outcome.objects === 0 && differenceCount === 0) result.status = 'no_migration'
   if (outcome.deep_checks) {
     const checkedAt = now()
     result.verification_record = await writeVerificationRecord(context.s3, location, {
@@ -105,7 +108,7 @@ export async function verifyMigratedEngagement(
       target_bucket: record.source_bucket,
       checked_at: checkedAt.toISOString(),
       evidence_run: result.evidence_run,
-      result: result.status === 'verified' ? 'passed' : 'failed',
+      result: result.status === 'verification_failed' ? 'failed' : 'passed',
       differences: differenceCount,
       unproven: result.unproven,
       late_writes: result.late_writes,
