@@ -29,7 +29,10 @@ export function renderEngagementList(records: EngagementRecord[]): Rendered | st
 /** The fields whose values are copied into other commands: never cut, never wrapped. */
 const identifiers = new Set(['engagement_id', 'client_id', 'firm_id', 'source_bucket', 'findings_key', 'audit_log_key'])
 
-/** One record, field by field, unknown fields included, numbers with every digit they were stored with. */
+/**
+ * One record, field by field, unknown fields included, numbers with every digit they were stored
+ * with; an empty source_bucket says `shared`, as `engagement list` does (--json keeps it as stored).
+ */
 export function renderEngagement(record: EngagementRecord): Rendered {
   return renderTable(
     [
@@ -37,7 +40,8 @@ export function renderEngagement(record: EngagementRecord): Rendered {
       {title: 'Value', fit: 'wrap'},
     ],
     Object.entries(record).map(([field, value]) => {
-      const text = typeof value === 'string' ? value : stringifyJson(value)
+      const text =
+        field === 'source_bucket' && value === '' ? 'shared' : typeof value === 'string' ? value : stringifyJson(value)
       return [field, identifiers.has(field) ? {value: text, fit: 'whole'} : text]
     }),
   )

@@ -49,6 +49,21 @@ describe('engagement show', () => {
     expect(json.json.source_bucket).toBe('')
     expect(other.stdout).toMatch(new RegExp(`source_bucket.*${expectedBucketName(migrated)}`))
     expect(other.stdout).not.toMatch(/\bshared\b/)
+
+    // engagement create says it the same way.
+    const created = await runCli([
+      'engagement',
+      'create',
+      '--name',
+      'In the shared bucket',
+      '--client-id',
+      'c',
+      '--no-isolated',
+      '--shared-bucket',
+      shared,
+    ])
+    expect(created.code, created.stderr).toBe(0)
+    expect(created.stdout).toMatch(/source_bucket\s+\S?\s*shared\b/)
   })
 })
 

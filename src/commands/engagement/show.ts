@@ -24,9 +24,7 @@ export default class EngagementShow extends AuditforgeCommand<typeof EngagementS
     const id = validateEngagementId(this.args['engagement-id'])
     const sharedBucket = this.sharedBucket
     const record = await new EngagementIndex((await this.aws()).s3, sharedBucket).get(id)
-    // As in `engagement list`: an empty source_bucket is the shared bucket. --json keeps the record as stored.
-    if (!this.jsonEnabled())
-      this.log(renderEngagement(record.source_bucket ? record : {...record, source_bucket: 'shared'}))
+    if (!this.jsonEnabled()) this.log(renderEngagement(record))
     return record
   }
 }
