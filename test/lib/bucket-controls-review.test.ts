@@ -18,12 +18,9 @@ import {
   DeleteBucketCommand,
   GetBucketEncryptionCommand,
   GetBucketLifecycleConfigurationCommand,
-  GetBucketOwnershipControlsCommand,
   GetBucketPolicyCommand,
   GetBucketTaggingCommand,
-  GetBucketVersioningCommand,
   GetObjectCommand,
-  GetPublicAccessBlockCommand,
   HeadBucketCommand,
   ListObjectVersionsCommand,
   NoSuchKey,
@@ -41,7 +38,7 @@ import {validatePrincipal} from '../../src/lib/buckets/principals.js'
 import {removeTrailSelector} from '../../src/lib/buckets/trail.js'
 import type {EngagementRecord} from '../../src/lib/engagement-index.js'
 import {deleteEngagement} from '../../src/lib/engagements.js'
-import {dataEventsSelectorFor, defaultRulesFor, tlsStatementFor} from './bucket-fixtures.js'
+import {dataEventsSelectorFor, defaultRulesFor, serveBaselineControls, tlsStatementFor} from './bucket-fixtures.js'
 import {accountId, recordOf, s3Error, serveIndex, sharedBucket, testContext} from './fixtures.js'
 
 const s3Mock = mockClient(S3Client)
@@ -63,19 +60,7 @@ function compliantButTags() {
   s3Mock
     .on(GetObjectCommand, {Key: tombstonesKey})
     .rejects(new NoSuchKey({$metadata: {httpStatusCode: 404}, message: 'no'}))
-  s3Mock.on(HeadBucketCommand).resolves({})
-  s3Mock.on(GetPublicAccessBlockCommand).resolves({
-    PublicAccessBlockConfiguration: {
-      BlockPublicAcls: true,
-      IgnorePublicAcls: true,
-      BlockPublicPolicy: true,
-      RestrictPublicBuckets: true,
-    },
-  })
-  s3Mock
-    .on(GetBucketOwnershipControlsCommand)
-    .resolves({OwnershipControls: {Rules: [{ObjectOwnership: 'BucketOwnerEnforced'}]}})
-  s3Mock.on(GetBucketVersioningCommand).resolves({Status: 'Enabled'})
+  serveBaselineControls(s3Mock)
   s3Mock.on(GetBucketEncryptionCommand).resolves({
     ServerSideEncryptionConfiguration: {Rules: [{ApplyServerSideEncryptionByDefault: {SSEAlgorithm: 'AES256'}}]},
   })

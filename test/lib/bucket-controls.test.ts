@@ -11,11 +11,8 @@ import {
   ListObjectVersionsCommand,
   GetBucketEncryptionCommand,
   GetBucketLifecycleConfigurationCommand,
-  GetBucketOwnershipControlsCommand,
   GetBucketPolicyCommand,
   GetBucketTaggingCommand,
-  GetBucketVersioningCommand,
-  GetPublicAccessBlockCommand,
   HeadBucketCommand,
   NotFound,
   PutBucketEncryptionCommand,
@@ -38,7 +35,14 @@ import {
   provisionEngagementBucket,
   repairBucketControls,
 } from '../../src/lib/buckets.js'
-import {abortRule, archiveRuleFor, leastPrivilegeStatementFor, markersRule, tlsStatementFor} from './bucket-fixtures.js'
+import {
+  abortRule,
+  archiveRuleFor,
+  leastPrivilegeStatementFor,
+  markersRule,
+  serveBaselineControls,
+  tlsStatementFor,
+} from './bucket-fixtures.js'
 import {accountId, s3Error, sharedBucket, testContext} from './fixtures.js'
 
 const s3Mock = mockClient(S3Client)
@@ -64,19 +68,7 @@ function compliantBucket(
   overrides: {encryption?: object | null; statements?: object[] | null; rules?: object[] | null} = {},
 ) {
   noTombstones()
-  s3Mock.on(HeadBucketCommand).resolves({})
-  s3Mock.on(GetPublicAccessBlockCommand).resolves({
-    PublicAccessBlockConfiguration: {
-      BlockPublicAcls: true,
-      IgnorePublicAcls: true,
-      BlockPublicPolicy: true,
-      RestrictPublicBuckets: true,
-    },
-  })
-  s3Mock
-    .on(GetBucketOwnershipControlsCommand)
-    .resolves({OwnershipControls: {Rules: [{ObjectOwnership: 'BucketOwnerEnforced'}]}})
-  s3Mock.on(GetBucketVersioningCommand).resolves({Status: 'Enabled'})
+  serveBaselineControls(s3Mock)
   if (overrides.encryption === null)
     s3Mock.on(GetBucketEncryptionCommand).rejects(s3Error('ServerSideEncryptionConfigurationNotFoundError', 404))
   else {

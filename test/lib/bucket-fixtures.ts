@@ -1,3 +1,11 @@
+import {
+  GetBucketOwnershipControlsCommand,
+  GetBucketVersioningCommand,
+  GetPublicAccessBlockCommand,
+  HeadBucketCommand,
+} from '@aws-sdk/client-s3'
+import type {AwsStub} from 'aws-sdk-client-mock'
+
 /**
  * auditforge's own bucket-control documents as the library writes them, for the unit tests to
  * serve from mocks and to expect in what is sent: the TLS-only and least-privilege statements,
@@ -63,4 +71,25 @@ export function dataEventsSelectorFor(bucket: string) {
       {Field: 'resources.ARN', StartsWith: [`arn:aws:s3:::${bucket}/`]},
     ],
   }
+}
+
+/**
+ * The settings every compliant bucket shares, served by the mock: the bucket is there, all four
+ * public-access blocks on, BucketOwnerEnforced, versioning enabled. Tests add what they vary.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the S3 client's mock, whatever its generic parameters
+export function serveBaselineControls(s3Mock: AwsStub<any, any, any>): void {
+  s3Mock.on(HeadBucketCommand).resolves({})
+  s3Mock.on(GetPublicAccessBlockCommand).resolves({
+    PublicAccessBlockConfiguration: {
+      BlockPublicAcls: true,
+      IgnorePublicAcls: true,
+      BlockPublicPolicy: true,
+      RestrictPublicBuckets: true,
+    },
+  })
+  s3Mock
+    .on(GetBucketOwnershipControlsCommand)
+    .resolves({OwnershipControls: {Rules: [{ObjectOwnership: 'BucketOwnerEnforced'}]}})
+  s3Mock.on(GetBucketVersioningCommand).resolves({Status: 'Enabled'})
 }
