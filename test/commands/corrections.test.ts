@@ -115,9 +115,20 @@ describe('migrate --strict', () => {
       new RegExp(`^Error: .*${missing}.*does not exist.*nothing was changed\\n  Check the shared bucket name`),
     )
 
-    const strictJson = await runJson<JsonError>(['migrate', '--strict', '--shared-bucket', missing])
+    // Said once, as the error: no warning of the same words before it.
+    expect(strict.stderr).not.toContain('Warning:')
+
+    // Under --json the migrate document itself fails: its status is the cause, its error says what to check.
+    const strictJson = await runJson<MigrateJson>(['migrate', '--strict', '--shared-bucket', missing])
     expect(strictJson.code).toBe(1)
+    expect(strictJson.json).toMatchObject({
+      source_bucket: missing,
+      status: 'no_such_bucket',
+      mode: 'plan',
+      engagements: [],
+    })
     expect(strictJson.json.error).toMatchObject({code: 'no_such_bucket', exit: 1})
+    expect(strictJson.json.error?.suggestion).toMatch(/Check the shared bucket name/)
     expect(await bucketExists(testS3(), missing)).toBe(false)
   })
 

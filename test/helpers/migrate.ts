@@ -37,6 +37,7 @@ export interface MigrateJson {
   mode: string
   engagements: Outcome[]
   totals: {engagements: number; objects: number; bytes: number; copied: number; skipped_existing: number}
+  error: {code: string; message: string; exit: number; suggestion: string | null} | null
 }
 
 /** An evidence line for tests: source version sv (ETag "s") copied to target version tv (ETag "t"). */

@@ -163,11 +163,15 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
     const plan = await planMigration(context, sharedBucket, {engagementId, concurrency: flags.concurrency})
     this.spinner.stop()
     if (plan.status !== 'ok') {
-      if (flags.strict) throw noPlan(plan.status, `${plan.message}. No plan was made and nothing was changed`)
+      const report = migrationReport(sharedBucket, plan.status, flags.execute ? 'execute' : 'plan', [])
+      // --strict: the same document, failing (exit 1) with what to check; otherwise seed 001's warning and exit 0.
+      if (flags.strict)
+        return this.finish<MigrateResult>(
+          report,
+          noPlan(plan.status, `${plan.message}. No plan was made and nothing was changed`),
+        )
       this.warning(`${plan.message}. No plan was made and nothing was changed.`)
-      return this.finish<MigrateResult>(
-        migrationReport(sharedBucket, plan.status, flags.execute ? 'execute' : 'plan', []),
-      )
+      return this.finish<MigrateResult>(report)
     }
     if (plan.invalidIds.length > 0) {
       this.warning(
