@@ -1,4 +1,5 @@
 import Table from 'cli-table3'
+import stringWidth from 'string-width'
 
 import {Rendered, sanitize, useColor} from './terminal.js'
 
@@ -64,17 +65,41 @@ const minWrap = 10
 const readableWrap = 20
 const minCut = 6
 
-/** The characters a value takes on screen (code points; the values we print are mostly ASCII). */
-export const textWidth = (text: string): number => [...text].length
+/** The columns a value takes on screen: East Asian wide characters count two, combining marks none (as cli-table3 pads). */
+export const textWidth = (text: string): number => stringWidth(text)
 
-/** `text` cut to `width` characters, the last one `…` when anything was cut. */
+/** `text` cut to `width` columns on screen, the last one `…` when anything was cut. */
 export function cutText(text: string, width: number): string {
-  const chars = [...text]
-  if (chars.length <= width) return text
-  return `${chars.slice(0, Math.max(0, width - 1)).join('')}…`
+  if (textWidth(text) <= width) return text
+  return `${takeColumns(text, Math.max(0, width - 1))[0]}…`
 }
 
-/** `text` broken into lines of at most `width` characters, at spaces where it can, inside a word where it must. */
+/** The longest start of `text` that takes at most `width` columns, and the rest. */
+function takeColumns(text: string, width: number): [string, string] {
+  let used = 0
+  let taken = ''
+  for (const char of text) {
+    const w = textWidth(char)
+    if (used + w > width) break
+    used += w
+    taken += char
+  }
+  return [taken, text.slice(taken.length)]
+}
+
+/**
+ * Where a word too long for its column may break without losing its sense: after `/`, `:`, `=` or
+ * `,` (an ARN's parts, `key=value`, a list). A word is split into these pieces; a bucket name or an
+ * id has none, so it is one piece.
+ */
+export function wordPieces(word: string): string[] {
+  return word.match(/[^/:=,]*[/:=,]+|[^/:=,]+$/g) ?? [word]
+}
+
+/**
+ * `text` broken into lines of at most `width` columns: at spaces where it can, else a long word
+ * after one of its punctuation marks ({@link wordPieces}), and inside a piece only where nothing else fits.
+ */
 export function wrapText(text: string, width: number): string[] {
   // An indented value (a row set in under its heading) keeps its indent on every line.
   const indent = /^ */.exec(text)![0]
@@ -83,20 +108,27 @@ export function wrapText(text: string, width: number): string[] {
   const lines: string[] = []
   let line = ''
   for (const word of text.split(' ')) {
-    let rest = word
-    const candidate = line === '' ? rest : `${line} ${rest}`
+    const candidate = line === '' ? word : `${line} ${word}`
     if (textWidth(candidate) <= width) {
       line = candidate
       continue
     }
     if (line !== '') lines.push(line)
     line = ''
-    while (textWidth(rest) > width) {
-      const chars = [...rest]
-      lines.push(chars.slice(0, width).join(''))
-      rest = chars.slice(width).join('')
+    for (const piece of wordPieces(word)) {
+      if (textWidth(line + piece) <= width) {
+        line += piece
+        continue
+      }
+      if (line !== '') lines.push(line)
+      let rest = piece
+      while (textWidth(rest) > width) {
+        const [head, tail] = takeColumns(rest, Math.max(1, width))
+        lines.push(head)
+        rest = tail
+      }
+      line = rest
     }
-    line = rest
   }
   if (line !== '' || lines.length === 0) lines.push(line)
   return lines
@@ -144,26 +176,23 @@ export function renderTable(head: (Column | string)[], rows: unknown[][], option
     )
     return draw(columns, cells, widths, undefined, options)
   }
-  // The longest word of each column, with the indent a value keeps on every wrapped line.
-  const longestWord = columns.map((_, index) =>
-    Math.max(
-      0,
-      ...cells.map((row) => {
-        const value = row[index].value as string
-        return (
-          /^ */.exec(value)![0].length +
-          Math.max(
-            ...value
-              .trim()
-              .split(' ')
-              .map((word) => textWidth(word)),
-          )
-        )
-      }),
-    ),
-  )
-  const layout = fit(columns, natural, whole, longestWord, width)
-  if (!layout) return stacked(columns, cells, width)
+  // The longest word of each column, and the longest piece of a word it may break into, with
+  // the indent a value keeps on every wrapped line.
+  const longest = (measure: (word: string) => number) =>
+    columns.map((_, index) =>
+      Math.max(
+        0,
+        ...cells.map((row) => {
+          const value = row[index].value as string
+          const words = value.trim().split(' ')
+          return /^ */.exec(value)![0].length + Math.max(...words.map(measure))
+        }),
+      ),
+    )
+  const longestWord = longest(textWidth)
+  const longestPiece = longest((word) => Math.max(...wordPieces(word).map(textWidth)))
+  const layout = fit(columns, {natural, whole, longestWord, longestPiece}, width)
+  if (layout === 'stacked') return stacked(columns, cells, width)
   const kept = layout.map((_, index) => index).filter((index) => layout[index] > 0)
   return draw(
     kept.map((index) => columns[index]),
@@ -174,34 +203,58 @@ export function renderTable(head: (Column | string)[], rows: unknown[][], option
   )
 }
 
+/** What each column needs, in columns on screen. */
+interface Measures {
+  natural: number[]
+  /** The widest identifier (a `whole` cell): the column's least width. */
+  whole: number[]
+  longestWord: number[]
+  /** The longest piece of a word broken only after its punctuation ({@link wordPieces}). */
+  longestPiece: number[]
+}
+
 /**
- * Each column's width on a terminal (0: dropped), or undefined when even the identifiers do not
- * fit side by side. Columns with a drop rank go before free text narrows below a readable width;
- * only with all of them gone may it narrow further.
+ * Each column's width on a terminal (0: dropped), or `stacked` when the table should become
+ * blocks of `Title: value` lines. In order, the first that fits:
+ * 1. every word whole and free text at least readable, with columns dropped one by one (lowest
+ *    rank first); then, with all of them gone, free text as narrow as its longest word;
+ * 2. the same, long words broken only after `/`, `:`, `=` or `,` (`key=value`, an ARN's parts);
+ * 3. blocks, when their values fit there with every word whole;
+ * 4. with every droppable column gone, free text narrowed to its shortest and short values cut;
+ * 5. blocks (the identifiers alone do not fit side by side).
+ * Dates, counts and labels (`cut`) keep their width until step 4: a column is dropped before one is cut.
  */
-function fit(
-  columns: Column[],
-  natural: number[],
-  whole: number[],
-  longestWord: number[],
-  width: number,
-): number[] | undefined {
-  // Free text of short words (a list of control ids) may narrow to its longest word.
-  const minimum = (wrap: number, words = false) =>
+function fit(columns: Column[], measures: Measures, width: number): number[] | 'stacked' {
+  const {natural, whole, longestWord, longestPiece} = measures
+  // A wrap column may narrow to a readable width, never below `word` (what must stay in one piece);
+  // dates, counts and labels keep their width until nothing else gives.
+  const keeping = (word: number[], readable = readableWrap) =>
     columns.map((column, index) =>
       Math.max(
         whole[index],
-        Math.min(natural[index], column.fit === 'wrap' ? (words ? Math.min(wrap, longestWord[index]) : wrap) : minCut),
+        column.fit === 'wrap' ? Math.min(natural[index], Math.max(readable, word[index])) : natural[index],
       ),
     )
+  const lastResort = columns.map((column, index) =>
+    Math.max(
+      whole[index],
+      Math.min(natural[index], column.fit === 'wrap' ? Math.min(minWrap, longestWord[index]) : minCut),
+    ),
+  )
   const droppable = columns.map((column, index) => ({column, index})).filter(({column}) => column.drop !== undefined)
   droppable.sort((a, b) => a.column.drop! - b.column.drop!)
-  const attempts = [
-    ...droppable.map((_, dropped) => ({least: minimum(readableWrap), dropped})),
-    {least: minimum(readableWrap), dropped: droppable.length},
-    {least: minimum(minWrap, true), dropped: droppable.length},
+  const levels = Array.from({length: droppable.length + 1}, (_, dropped) => dropped)
+  const attempts: ({least: number[]; dropped: number} | 'stacked')[] = [
+    ...levels.map((dropped) => ({least: keeping(longestWord), dropped})),
+    {least: keeping(longestWord, 0), dropped: droppable.length},
+    ...levels.map((dropped) => ({least: keeping(longestPiece), dropped})),
+    {least: keeping(longestPiece, 0), dropped: droppable.length},
+    ...(stackedFits(columns, measures, width) ? ['stacked' as const] : []),
+    {least: lastResort, dropped: droppable.length},
   ]
-  for (const {least, dropped} of attempts) {
+  for (const attempt of attempts) {
+    if (attempt === 'stacked') return attempt
+    const {least, dropped} = attempt
     const active = columns.map(
       (_, index) => !droppable.slice(0, dropped).some((candidate) => candidate.index === index),
     )
@@ -226,8 +279,17 @@ function fit(
     }
     return widths
   }
-  return undefined
+  return 'stacked'
 }
+
+/** Whether blocks of `Title: value` lines hold every value with its words whole. */
+function stackedFits(columns: Column[], {natural, longestWord}: Measures, width: number): boolean {
+  const room = width - stackedLabelWidth(columns)
+  return columns.every((column, index) => (column.fit === 'wrap' ? longestWord[index] : natural[index]) <= room)
+}
+
+const stackedLabelWidth = (columns: Column[]) =>
+  Math.max(...columns.map((column) => textWidth(column.title.trim()))) + 2
 
 /** The table as lines; `width` undefined when piped (free text cut, never wrapped). */
 function draw(
@@ -272,7 +334,7 @@ function draw(
 /** Too narrow for columns: each row a block of `Title: value` lines, free text wrapped, identifiers whole. */
 function stacked(columns: Column[], cells: Cell[][], width: number): Rendered {
   const titles = columns.map((column) => column.title.trim())
-  const label = Math.max(...titles.map((title) => textWidth(title))) + 2
+  const label = stackedLabelWidth(columns)
   const blocks = cells.map((row) =>
     row.flatMap(({value, fit: cellFit}, index) => {
       const cell = value as string

@@ -93,6 +93,9 @@ describe('tables fit the terminal and never cut an identifier', () => {
       expect(lines.filter((line) => /\b(pass|FAIL|skipped)\b/.test(line)).length).toBeGreaterThanOrEqual(8)
       expect(result.screen).toMatch(/S3\.\d+/)
       expect(result.screen).not.toContain('…')
+      // What was found keeps its words whole: a value, or the index's name after `auditforge:index=`.
+      expect(lines.some((line) => line.includes('BucketOwnerEnforced'))).toBe(true)
+      expect(lines.some((line) => line.endsWith(shared))).toBe(true)
     })
 
     it(`doctor at ${cols} columns`, async () => {
