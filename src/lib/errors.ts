@@ -7,6 +7,8 @@ export const ExitCode = {
   verificationFailed: 4,
   refused: 5,
   conflict: 6,
+  /** Ctrl-C (SIGINT), the shell's code for it. */
+  interrupted: 130,
 } as const
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]

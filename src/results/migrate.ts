@@ -134,13 +134,21 @@ export interface MigrationReport {
 
 /**
  * `migrate`: `status` is `ok`, `access_denied` or `no_such_bucket` (no plan, exit 0) when it
- * succeeds, else the failure's code: `verification_failed` (exit 4), `migration_failed` (1),
- * `migration_refused` (5), `migration_conflict` (6).
+ * succeeds, else the failure's code: `access_denied` or `no_such_bucket` with --strict (exit 1),
+ * `verification_failed` (exit 4), `migration_failed` (1), `migration_refused` (5),
+ * `migration_conflict` (6), `interrupted` (130: Ctrl-C; `engagements` holds those settled before it).
  */
 export interface MigrateResult
   extends
     Omit<MigrationReport, 'status'>,
-    Reported<SourceStatus | 'verification_failed' | 'migration_failed' | 'migration_refused' | 'migration_conflict'> {}
+    Reported<
+      | SourceStatus
+      | 'verification_failed'
+      | 'migration_failed'
+      | 'migration_refused'
+      | 'migration_conflict'
+      | 'interrupted'
+    > {}
 
 /** `migrate purge-source`: `status` is `refused` when a dry run finds that --execute would refuse (exit 3, 4 or 5), the failure's code when --execute leaves late writes (exit 4). */
 export type MigratePurgeSourceResult = Omit<PurgeReport, 'status'> &

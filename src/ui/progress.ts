@@ -285,14 +285,39 @@ export function shellCommand(words: string[]): string {
   return words.map((word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)).join(' ')
 }
 
-/** The line printed on Ctrl-C: what is complete, and the command that resumes. */
-export function describeInterruption(snapshot: ProgressSnapshot | undefined, resume: string): string {
+/** Where a multi-engagement run stands when it is interrupted. */
+export interface RunState {
+  engagements: number
+  /** Finished and switched to their own buckets. */
+  switched: string[]
+  /** Finished without switching (a failure or a difference). */
+  notSwitched: string[]
+  /** Were writing their record when interrupted: the switch may or may not have landed. */
+  switching: string[]
+}
+
+const someIds = (ids: string[]) =>
+  ids.length > 5 ? `${ids.slice(0, 5).join(', ')} and ${ids.length - 5} more` : ids.join(', ')
+
+/** The line printed on Ctrl-C: what is complete (engagements switched included), and the command that resumes. */
+export function describeInterruption(snapshot: ProgressSnapshot | undefined, resume: string, state?: RunState): string {
   const done = snapshot
     ? `${snapshot.phase ? `in ${snapshot.phase}, ` : ''}${snapshot.objectsDone}/${plural(snapshot.objectsTotal, 'object')} (${formatBytes(snapshot.bytesDone)}/${formatBytes(snapshot.bytesTotal)}) done`
     : 'before any object was done'
-  return sanitize(
-    `Interrupted ${done}; copies made so far are kept and no record was switched for an unfinished engagement. Resume with: ${resume}`,
-  )
+  const parts = [`Interrupted ${done}`]
+  if (state && state.switched.length > 0)
+    parts.push(
+      `${state.switched.length} of ${plural(state.engagements, 'engagement')} switched to ${state.switched.length === 1 ? 'its own bucket' : 'their own buckets'}: ${someIds(state.switched)}`,
+    )
+  if (state && state.notSwitched.length > 0)
+    parts.push(`finished without switching (see the re-run): ${someIds(state.notSwitched)}`)
+  if (state && state.switching.length > 0)
+    parts.push(
+      `${someIds(state.switching)} ${state.switching.length === 1 ? 'was' : 'were'} writing the record: the re-run finds whether the switch landed`,
+    )
+  const other = state && (state.switched.length > 0 || state.switching.length > 0) ? 'no other record' : 'no record'
+  parts.push(`copies made so far are kept and ${other} was switched for an unfinished engagement`)
+  return sanitize(`${parts.join('; ')}. Resume with: ${resume}`)
 }
 
 /**
@@ -303,17 +328,35 @@ export function describeInterruption(snapshot: ProgressSnapshot | undefined, res
 export function exitOnInterrupt(
   progress: ProgressDisplay,
   resume: string,
-  options: {ndjson?: boolean; stream?: NodeJS.WriteStream} = {},
+  options: {
+    ndjson?: boolean
+    stream?: NodeJS.WriteStream
+    state?: () => RunState
+    /** Called with the line before the process exits (a command under --json prints its document). */
+    report?: (line: string) => void
+  } = {},
 ): () => void {
   const stream = options.stream ?? process.stderr
   const started = Date.now()
   const onSignal = () => {
     progress.clear()
+    const state = options.state?.()
     if (options.ndjson && progress.last)
       stream.write(
-        `${JSON.stringify(progressEvent('interrupted', progress.last, undefined, (Date.now() - started) / 1000))}\n`,
+        `${JSON.stringify({
+          ...progressEvent('interrupted', progress.last, undefined, (Date.now() - started) / 1000),
+          ...(state
+            ? {
+                engagements_switched: state.switched,
+                engagements_not_switched: state.notSwitched,
+                engagements_switching: state.switching,
+              }
+            : {}),
+        })}\n`,
       )
-    stream.write(`${describeInterruption(progress.last, resume)}\n`)
+    const line = describeInterruption(progress.last, resume, state)
+    stream.write(`${line}\n`)
+    options.report?.(line)
     process.exit(130)
   }
   process.once('SIGINT', onSignal)

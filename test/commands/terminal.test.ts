@@ -2,6 +2,8 @@
  * Behaviour in a real terminal (a pseudo-terminal through `script`) against behaviour without
  * one: prompts, spinners and progress, and Ctrl-C in the middle of a migration.
  */
+import {spawn} from 'node:child_process'
+
 import {PutObjectCommand} from '@aws-sdk/client-s3'
 import {describe, expect, it} from 'vitest'
 
@@ -16,30 +18,35 @@ import {
   seedRecord,
   seedS3,
 } from '../helpers/commands.js'
-import {runCli, runJson} from '../helpers/cli.js'
+import {baseEnv, binPath, runCli, runJson} from '../helpers/cli.js'
+import type {MigrateJson} from '../helpers/migrate.js'
 import {runInPty} from '../helpers/pty.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
 
 const escape = '\u001b['
 
 async function sharedWithEngagement(objects = 3): Promise<{bucket: string; id: string}> {
+  const {bucket, ids} = await sharedWithEngagements([objects])
+  return {bucket, id: ids[0]}
+}
+
+/** A shared bucket with one engagement per count, each with that many objects. */
+async function sharedWithEngagements(counts: number[]): Promise<{bucket: string; ids: string[]}> {
   const s3 = seedS3()
   const bucket = await createSharedBucket(s3, 'tty')
-  const id = randomEngagementId()
-  await putIndex(s3, bucket, {engagements: [seedRecord(id)]})
-  await mapLimit(
-    Array.from({length: objects}, (_, n) => n),
-    16,
-    (n) =>
-      s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: `auditforge/engagements/${id}/source/doc-${n}.txt`,
-          Body: `document ${n} `.repeat(200),
-        }),
-      ),
+  const ids = counts.map(() => randomEngagementId())
+  await putIndex(s3, bucket, {engagements: ids.map((id) => seedRecord(id))})
+  const objects = ids.flatMap((id, index) => Array.from({length: counts[index]}, (_, n) => ({id, n})))
+  await mapLimit(objects, 16, ({id, n}) =>
+    s3.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: `auditforge/engagements/${id}/source/doc-${n}.txt`,
+        Body: `document ${n} `.repeat(200),
+      }),
+    ),
   )
-  return {bucket, id}
+  return {bucket, ids}
 }
 
 describe('in a terminal', () => {
@@ -170,6 +177,63 @@ describe('in a terminal', () => {
     expect(Object.keys(versions)).toHaveLength(400)
     expect(Math.max(...Object.values(versions))).toBe(1)
     expect(recordsOf((await readIndex(testS3(), bucket)).json)[0].source_bucket).toBe(outcome.target_bucket)
+  })
+
+  it('Ctrl-C after one of two engagements switched: the line names it, and only its record moved', async () => {
+    // The copy pool takes at most 512 of an engagement's objects at a time, so the small one's
+    // copies are never queued behind all of the large one's: it switches while the large one copies.
+    const {bucket, ids} = await sharedWithEngagements([2, 1200])
+    const [small, large] = ids
+    const interrupted = await runInPty(
+      ['migrate', '--execute', '--yes', '--concurrency', '4', '--shared-bucket', bucket],
+      {steps: [{waitFor: /1\/2 engagements done\): [1-9]\d*\//, send: '\u0003'}]},
+    )
+    expect(interrupted.code).toBe(130)
+    expect(interrupted.screen).toMatch(
+      new RegExp(
+        `Interrupted in copy, \\d+/1,?202 objects \\(.*\\) done; 1 of 2 engagements switched to its own bucket: ${small}; copies made so far are kept and no other record was switched for an unfinished engagement\\. Resume with: auditforge migrate --execute --yes --concurrency 4 --shared-bucket ${bucket}`,
+      ),
+    )
+    const records = recordsOf((await readIndex(testS3(), bucket)).json)
+    const record = (id: string) => records.find((candidate) => candidate.engagement_id === id)!
+    expect(record(small).source_bucket).toMatch(/^metis-af-/)
+    expect(record(large).source_bucket).toBe('')
+  })
+})
+
+describe('Ctrl-C under --json', () => {
+  it('stdout still gets one document: status interrupted, exit 130, the resume command as its suggestion', async () => {
+    const {bucket, id} = await sharedWithEngagement(400)
+    const args = ['migrate', '--execute', '--yes', '--json', '--progress', 'ndjson', '--concurrency', '2']
+    const child = spawn(process.execPath, [binPath, ...args, '--shared-bucket', bucket], {
+      env: baseEnv() as NodeJS.ProcessEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    let sent = false
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+      // The first copy done: interrupt, once (a second Ctrl-C is the shell's own).
+      if (!sent && /"objects_done":[1-9]/.test(stderr)) sent = child.kill('SIGINT')
+    })
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
+    expect(code).toBe(130)
+    const document = JSON.parse(stdout) as MigrateJson
+    expect(document).toMatchObject({source_bucket: bucket, status: 'interrupted', mode: 'execute', engagements: []})
+    expect(document.error).toMatchObject({code: 'interrupted', exit: 130})
+    expect(document.error?.message).toMatch(/^Interrupted in copy, \d+\/400 objects/)
+    expect(document.error?.suggestion).toBe(`Resume with: auditforge ${args.join(' ')} --shared-bucket ${bucket}`)
+    // The ndjson stream ends with the interrupted event, naming what switched (nothing yet).
+    const events = stderr
+      .trim()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as {event: string; engagements_switched?: string[]})
+    expect(events.at(-1)).toMatchObject({event: 'interrupted', engagements_switched: []})
+    expect(recordsOf((await readIndex(testS3(), bucket)).json)[0].source_bucket).toBe('')
+    expect(id).toMatch(/^eng-/)
   })
 })
 

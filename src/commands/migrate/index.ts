@@ -32,6 +32,7 @@ import {
   renderVerification,
 } from '../../ui/migration.js'
 import {plural} from '../../ui/format.js'
+import {MigrationRun} from '../../ui/migration-run.js'
 import {createProgressDisplay, exitOnInterrupt, shellCommand} from '../../ui/progress.js'
 
 export default class Migrate extends AuditforgeCommand<typeof Migrate, MigrateResult> {
@@ -205,11 +206,24 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
     )
     const progress = createProgressDisplay(!this.jsonEnabled(), {format: flags.progress})
     // Re-running the same command resumes: it copies only what is missing.
-    const stopHandlingInterrupt = exitOnInterrupt(
-      progress,
-      shellCommand([this.config.bin, ...(this.id ?? 'migrate').split(':'), ...this.argv]),
-      {ndjson: flags.progress === 'ndjson'},
-    )
+    const run = new MigrationRun(plan.engagements.length)
+    const resume = shellCommand([this.config.bin, ...(this.id ?? 'migrate').split(':'), ...this.argv])
+    const stopHandlingInterrupt = exitOnInterrupt(progress, resume, {
+      ndjson: flags.progress === 'ndjson',
+      state: () => run.state(),
+      // Under --json stdout still gets its one document: what settled before Ctrl-C, status `interrupted`.
+      report: (line) => {
+        if (!this.jsonEnabled()) return
+        const interrupted = new AuditforgeError(line, {
+          code: 'interrupted',
+          exit: ExitCode.interrupted,
+          suggestion: `Resume with: ${resume}`,
+        })
+        this.logJson(
+          this.finish<MigrateResult>(migrationReport(sharedBucket, 'ok', 'execute', run.outcomes), interrupted),
+        )
+      },
+    })
     if (engine.note) this.note(engine.note)
     const bulk = engine.roleArn
       ? createBatchEngine(context, sharedBucket, {
@@ -224,14 +238,18 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
       toolVersion: this.config.version,
       ...deepChecks,
       bulk,
-      onProgress: ({job, ...snapshot}) =>
+      onProgress: ({job, ...snapshot}) => {
+        run.seen(snapshot.engagementId, snapshot.phase)
+        const detail = [run.detail, job && `S3 Batch Operations job ${job.jobId}: ${job.status}`].filter(Boolean)
         progress.update({
           ...snapshot,
           label: 'Migrating',
-          detail: job ? `S3 Batch Operations job ${job.jobId}: ${job.status}` : undefined,
+          detail: detail.length > 0 ? detail.join(', ') : undefined,
           failed: job?.failed,
           remainingSeconds: job?.remainingSeconds,
-        }),
+        })
+      },
+      onEngagementDone: (outcome) => run.done(outcome),
     })
     stopHandlingInterrupt()
     progress.done()

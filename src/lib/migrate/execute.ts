@@ -57,6 +57,8 @@ export interface ExecuteOptions {
   /** Engagements migrated at once (each provisions, lists and verifies on its own). */
   engagementConcurrency?: number
   onProgress?: (progress: MigrationProgress) => void
+  /** Each engagement's outcome as soon as it is settled (switched, failed, or a difference). */
+  onEngagementDone?: (outcome: EngagementOutcome) => void
   /** Objects larger than this are copied part by part (UploadPartCopy). Injectable for tests. */
   multipartThreshold?: number
   partSize?: number
@@ -414,12 +416,20 @@ export async function executeMigration(
   const migrated = await Promise.all(
     plan.engagements.map((engagement) =>
       engagementLimit(async (): Promise<EngagementOutcome> => {
+        let outcome: EngagementOutcome
         try {
-          return await migrateEngagement(context, plan.sourceBucket, engagement, {...options, onProgress}, copyLimit)
+          outcome = await migrateEngagement(context, plan.sourceBucket, engagement, {...options, onProgress}, copyLimit)
         } catch (error) {
           const described = describeAwsError(error, {action: `Migrating ${engagement.engagementId}`})
-          return {...plannedOutcome(engagement), status: 'failed', error: described.message, error_code: described.code}
+          outcome = {
+            ...plannedOutcome(engagement),
+            status: 'failed',
+            error: described.message,
+            error_code: described.code,
+          }
         }
+        options.onEngagementDone?.(outcome)
+        return outcome
       }),
     ),
   )
