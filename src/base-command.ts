@@ -134,8 +134,7 @@ export abstract class AuditforgeCommand<T extends typeof Command, R> extends Com
 
   /** A warning on stderr (also under --json, where stdout is the document). */
   protected warning(message: string, details: string[] = []): void {
-    const label = useColor(process.stderr) ? '\u001b[33mWarning:\u001b[39m' : 'Warning:'
-    process.stderr.write(`${label} ${lines(message, details)}`)
+    reportWarning(message, details)
   }
 
   /** oclif's own warnings (deprecations) take the same way. */
@@ -217,6 +216,12 @@ export function reportError(failure: AuditforgeError, json: boolean): void {
   }
   const label = useColor(process.stderr) ? '\u001b[31mError:\u001b[39m' : 'Error:'
   process.stderr.write(`${label} ${lines(failure.message, failure.suggestion ? [failure.suggestion] : [])}`)
+}
+
+/** The one way a warning is shown: `Warning: <message>` on stderr, details indented under it. */
+export function reportWarning(message: string, details: string[] = []): void {
+  const label = useColor(process.stderr) ? '\u001b[33mWarning:\u001b[39m' : 'Warning:'
+  process.stderr.write(`${label} ${lines(message, details)}`)
 }
 
 /** A Rendered block as it is; anything else sanitised, keeping only the layout's newlines. */
