@@ -81,3 +81,17 @@ describe('flags', () => {
     expect(result.json.error).toMatchObject({message: 'Unknown flag --jsn; did you mean --json?', exit: 2})
   })
 })
+
+describe('an engagement id where a bucket name belongs', () => {
+  it('bucket verify eng-… says it is an engagement id and how to find its bucket, before any AWS call', async () => {
+    // No endpoint at all: the answer cannot have come from S3.
+    const result = await runCli(['bucket', 'verify', 'eng-6715f196fa40', '--shared-bucket', 'any'], {
+      env: {AWS_ENDPOINT_URL: 'http://127.0.0.1:9'},
+    })
+    expect(result.code).toBe(5)
+    expect(result.stderr).toContain('Error: eng-6715f196fa40 is not a per-engagement bucket name')
+    expect(result.stderr).toContain(
+      "  eng-6715f196fa40 is an engagement id; this takes its bucket's name, which `auditforge engagement show eng-6715f196fa40` prints.",
+    )
+  })
+})

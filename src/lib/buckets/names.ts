@@ -6,6 +6,7 @@ import {
   type ParsedBucketName,
   bucketNamespaces,
   engagementBucketName,
+  isEngagementId,
   parseEngagementBucketName,
   validateBucketName,
 } from '../layout.js'
@@ -61,7 +62,9 @@ export function parsePerEngagementBucket(context: AwsContext, bucket: string): P
     const prefix = context.settings.bucketPrefix
     throw refused(
       `${bucket} is not a per-engagement bucket name (${prefix}<id>-<account id>, or ${prefix}<id>-<account id>-<region>-an)`,
-      'Per-engagement buckets are named like metis-af-6715f196fa40-741783034843; check AUDITFORGE_BUCKET_PREFIX.',
+      isEngagementId(bucket)
+        ? `${bucket} is an engagement id; this takes its bucket's name, which \`auditforge engagement show ${bucket}\` prints.`
+        : 'Per-engagement buckets are named like metis-af-6715f196fa40-741783034843; check AUDITFORGE_BUCKET_PREFIX.',
     )
   }
   return parsed
