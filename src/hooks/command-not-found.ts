@@ -2,7 +2,8 @@
  * A mistyped command. At a terminal, @oclif/plugin-not-found answers: it asks "Did you mean
  * engagement list?" and runs it on yes. Without a person to answer (CI, no TTY) that plugin
  * would only say "Run auditforge help" and exit 127; here the suggestion is printed instead,
- * as a usage error (exit 2), never a prompt, and under --json as the error document.
+ * as a usage error (exit 2), never a prompt, and under --json (even at a terminal: the plugin asks
+ * on stdout) as the error document.
  */
 import {Errors, type Hook, toConfiguredId} from '@oclif/core'
 import notFound from '@oclif/plugin-not-found'
@@ -15,7 +16,9 @@ import {canPrompt} from '../ui/terminal.js'
 const hook: Hook.CommandNotFound = async function (options) {
   const {config, id} = options
   const typed = toConfiguredId(id, config)
-  if (canPrompt()) {
+  const json = [...(options.argv ?? []), ...id.split(':')].includes('--json')
+  // Under --json stdout is one document: the plugin's question (drawn on stdout) would break it.
+  if (canPrompt() && !json) {
     // The plugin's own line reads "is not a auditforge command": the same warning, in our words and our style.
     const context = Object.create(this) as typeof this
     context.warn = (input) => {
@@ -36,10 +39,7 @@ const hook: Hook.CommandNotFound = async function (options) {
   const topicIds = config.topics.filter((topic) => !topic.hidden).map((topic) => topic.name)
   const meant = closestCommand(id, commandIds, topicIds)
   const message = `${typed} is not an ${config.bin} command${meant ? `; did you mean ${toConfiguredId(meant, config)}?` : ''}`
-  reportError(
-    invalidInput(message, `Run ${config.bin} help for a list of commands.`),
-    [...(options.argv ?? []), ...id.split(':')].includes('--json'),
-  )
+  reportError(invalidInput(message, `Run ${config.bin} help for a list of commands.`), json)
   this.exit(ExitCode.invalidInput)
 }
 

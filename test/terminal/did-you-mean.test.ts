@@ -45,4 +45,12 @@ describe('did you mean, in a terminal', () => {
     expect(result.screen).not.toMatch(/\(Y\/n\)/)
     expect(Date.now() - started).toBeLessThan(8_000)
   })
+
+  it('with --json on a terminal: no question (it would be drawn into the document), the error document, exit 2', async () => {
+    const result = await runInPty(['engagment', 'list', '--json'], {timeout: 20_000})
+    expect(result.code).toBe(2)
+    expect(result.screen).not.toMatch(/\(Y\/n\)/)
+    const document = JSON.parse(result.screen.slice(result.screen.indexOf('{'))) as {error: {message: string}}
+    expect(document.error.message).toBe('engagment list is not an auditforge command; did you mean engagement list?')
+  })
 })
