@@ -55,7 +55,9 @@ export function createSpinner(enabled: boolean, stream: NodeJS.WritableStream = 
   let spinner: Ora | undefined
   return {
     start(text) {
-      spinner = ora({text: sanitize(text), stream: process.stderr, discardStdin: false}).start()
+      // One spinner at a time: a command that checks several buckets moves the one it has on.
+      if (spinner) spinner.text = sanitize(text)
+      else spinner = ora({text: sanitize(text), stream: process.stderr, discardStdin: false}).start()
     },
     update(text) {
       if (spinner) spinner.text = sanitize(text)

@@ -124,6 +124,13 @@ describe('tables fit the terminal and never cut an identifier', () => {
     })
   }
 
+  it('bucket verify of two buckets on a colour terminal draws one spinner at a time', async () => {
+    const result = await runInPty(['bucket', 'verify', ...buckets, '--shared-bucket', shared], {cols: 80})
+    expect(result.code).toBe(0)
+    for (const bucket of buckets) expect(result.screen).toContain(bucket)
+    expect(result.screen).not.toContain('Multiple concurrent spinners')
+  })
+
   it('piped: a long name is cut with … and does not widen every row; --json keeps it whole', async () => {
     const s3 = seedS3()
     const bucket = await createSharedBucket(s3, 'pipe')
