@@ -7,8 +7,10 @@ export const ExitCode = {
   verificationFailed: 4,
   refused: 5,
   conflict: 6,
-  /** Ctrl-C (SIGINT), the shell's code for it. */
+  /** Stopped by a signal, the shell's code for it: Ctrl-C (SIGINT) 130, SIGTERM 143, SIGHUP 129. */
   interrupted: 130,
+  terminated: 143,
+  hungUp: 129,
 } as const
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]

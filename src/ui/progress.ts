@@ -299,12 +299,29 @@ export interface RunState {
 const someIds = (ids: string[]) =>
   ids.length > 5 ? `${ids.slice(0, 5).join(', ')} and ${ids.length - 5} more` : ids.join(', ')
 
-/** The line printed on Ctrl-C: what is complete (engagements switched included), and the command that resumes. */
-export function describeInterruption(snapshot: ProgressSnapshot | undefined, resume: string, state?: RunState): string {
+/** The signals a run stops on: Ctrl-C, `kill`/`timeout`/a cancelled CI job, a dropped session (ECS Exec, ssh). */
+export const stopSignals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+export type StopSignal = (typeof stopSignals)[number]
+
+/** The shell's code for a process ended by a signal: 128 + its number (130, 143, 129). */
+const signalExitCodes = {SIGINT: 130, SIGTERM: 143, SIGHUP: 129} as const satisfies Record<StopSignal, number>
+export const signalExitCode = (signal: StopSignal): 130 | 143 | 129 => signalExitCodes[signal]
+
+/**
+ * What is printed when a run is stopped: a line saying what is complete (the engagements
+ * switched included), then the command that resumes on a line of its own, so a terminal never
+ * wraps it in the middle of a word after the sentence.
+ */
+export function describeInterruption(
+  snapshot: ProgressSnapshot | undefined,
+  resume: string,
+  state?: RunState,
+  signal: StopSignal = 'SIGINT',
+): {line: string; resume: string} {
   const done = snapshot
     ? `${snapshot.phase ? `in ${snapshot.phase}, ` : ''}${snapshot.objectsDone}/${plural(snapshot.objectsTotal, 'object')} (${formatBytes(snapshot.bytesDone)}/${formatBytes(snapshot.bytesTotal)}) done`
     : 'before any object was done'
-  const parts = [`Interrupted ${done}`]
+  const parts = [`${signal === 'SIGINT' ? 'Interrupted' : `Stopped by ${signal}`} ${done}`]
   if (state && state.switched.length > 0)
     parts.push(
       `${state.switched.length} of ${plural(state.engagements, 'engagement')} switched to ${state.switched.length === 1 ? 'its own bucket' : 'their own buckets'}: ${someIds(state.switched)}`,
@@ -317,13 +334,14 @@ export function describeInterruption(snapshot: ProgressSnapshot | undefined, res
     )
   const other = state && (state.switched.length > 0 || state.switching.length > 0) ? 'no other record' : 'no record'
   parts.push(`copies made so far are kept and ${other} was switched for an unfinished engagement`)
-  return sanitize(`${parts.join('; ')}. Resume with: ${resume}`)
+  return {line: sanitize(`${parts.join('; ')}.`), resume: sanitize(`Resume with: ${resume}`)}
 }
 
 /**
- * Until the returned function is called, Ctrl-C (SIGINT) takes the progress line off the
- * terminal, prints one line saying what is complete and how to resume, and exits 130 (the
- * shell's code for a SIGINT). With ndjson progress an `interrupted` event is written as well.
+ * Until the returned function is called, Ctrl-C (SIGINT), SIGTERM and SIGHUP take the progress
+ * line off the terminal, print what is complete and the command that resumes, and exit with the
+ * shell's code for the signal (130, 143, 129). With ndjson progress an `interrupted` event is
+ * written as well. After a SIGHUP the terminal may be gone: what cannot be written is dropped.
  */
 export function exitOnInterrupt(
   progress: ProgressDisplay,
@@ -332,19 +350,27 @@ export function exitOnInterrupt(
     ndjson?: boolean
     stream?: NodeJS.WriteStream
     state?: () => RunState
-    /** Called with the line before the process exits (a command under --json prints its document). */
-    report?: (line: string) => void
+    /** Called before the process exits (a command under --json prints its document on stdout). */
+    report?: (stopped: {line: string; resume: string; signal: StopSignal; exit: 130 | 143 | 129}) => void
   } = {},
 ): () => void {
   const stream = options.stream ?? process.stderr
   const started = Date.now()
-  const onSignal = () => {
+  const write = (text: string) => {
+    try {
+      stream.write(text)
+    } catch {
+      // The session that would read it is gone.
+    }
+  }
+  const onSignal = (signal: StopSignal) => {
     progress.clear()
     const state = options.state?.()
     if (options.ndjson && progress.last)
-      stream.write(
+      write(
         `${JSON.stringify({
           ...progressEvent('interrupted', progress.last, undefined, (Date.now() - started) / 1000),
+          signal,
           ...(state
             ? {
                 engagements_switched: state.switched,
@@ -354,11 +380,14 @@ export function exitOnInterrupt(
             : {}),
         })}\n`,
       )
-    const line = describeInterruption(progress.last, resume, state)
-    stream.write(`${line}\n`)
-    options.report?.(line)
-    process.exit(130)
+    const stopped = describeInterruption(progress.last, resume, state, signal)
+    write(`${stopped.line}\n${stopped.resume}\n`)
+    const exit = signalExitCode(signal)
+    options.report?.({...stopped, signal, exit})
+    process.exit(exit)
   }
-  process.once('SIGINT', onSignal)
-  return () => process.off('SIGINT', onSignal)
+  for (const signal of stopSignals) process.once(signal, onSignal)
+  return () => {
+    for (const signal of stopSignals) process.off(signal, onSignal)
+  }
 }

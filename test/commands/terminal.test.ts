@@ -155,7 +155,7 @@ describe('in a terminal', () => {
     // One line: what is done, and the very command that resumes; the shell's code for SIGINT.
     expect(interrupted.code).toBe(130)
     expect(interrupted.screen).toMatch(
-      /Interrupted in copy, \d+\/400 objects \(.*\) done; .*\. Resume with: auditforge migrate --execute --yes --concurrency 2 --shared-bucket \S+/,
+      /Interrupted in copy, \d+\/400 objects \(.*\) done; .*\.\r?\nResume with: auditforge migrate --execute --yes --concurrency 2 --shared-bucket \S+/,
     )
     expect(interrupted.screen).toContain(`--shared-bucket ${bucket}`)
     expect(recordsOf((await readIndex(testS3(), bucket)).json)[0].source_bucket).toBe('')
@@ -191,13 +191,51 @@ describe('in a terminal', () => {
     expect(interrupted.code).toBe(130)
     expect(interrupted.screen).toMatch(
       new RegExp(
-        `Interrupted in copy, \\d+/1,?202 objects \\(.*\\) done; 1 of 2 engagements switched to its own bucket: ${small}; copies made so far are kept and no other record was switched for an unfinished engagement\\. Resume with: auditforge migrate --execute --yes --concurrency 4 --shared-bucket ${bucket}`,
+        `Interrupted in copy, \\d+/1,?202 objects \\(.*\\) done; 1 of 2 engagements switched to its own bucket: ${small}; copies made so far are kept and no other record was switched for an unfinished engagement\\.\\r?\\nResume with: auditforge migrate --execute --yes --concurrency 4 --shared-bucket ${bucket}`,
       ),
     )
     const records = recordsOf((await readIndex(testS3(), bucket)).json)
     const record = (id: string) => records.find((candidate) => candidate.engagement_id === id)!
     expect(record(small).source_bucket).toMatch(/^metis-af-/)
     expect(record(large).source_bucket).toBe('')
+  })
+})
+
+describe('stopped by SIGTERM (a cancelled CI job, timeout, kill)', () => {
+  it('says what is done and how to resume, and exits 143', async () => {
+    const {bucket} = await sharedWithEngagement(400)
+    const child = spawn(
+      process.execPath,
+      [
+        binPath,
+        'migrate',
+        '--execute',
+        '--yes',
+        '--concurrency',
+        '2',
+        '--progress',
+        'ndjson',
+        '--shared-bucket',
+        bucket,
+      ],
+      {env: baseEnv() as NodeJS.ProcessEnv, stdio: ['ignore', 'pipe', 'pipe']},
+    )
+    let stderr = ''
+    let sent = false
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+      if (!sent && /"objects_done":[1-9]/.test(stderr)) sent = child.kill('SIGTERM')
+    })
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
+    expect(code).toBe(143)
+    expect(stderr).toMatch(/"event":"interrupted".*"signal":"SIGTERM"/)
+    expect(stderr).toMatch(
+      new RegExp(
+        `^Stopped by SIGTERM in copy, \\d+/400 objects .*\\.\\nResume with: auditforge migrate --execute --yes --concurrency 2 --progress ndjson --shared-bucket ${bucket}$`,
+        'm',
+      ),
+    )
+    expect(recordsOf((await readIndex(testS3(), bucket)).json)[0].source_bucket).toBe('')
   })
 })
 

@@ -208,14 +208,19 @@ describe('summary and interruption lines', () => {
   })
 
   it('the interruption line says what is done and the exact command to resume', () => {
-    const line = describeInterruption(
+    const stopped = describeInterruption(
       snapshot(50, 500),
       shellCommand(['auditforge', 'migrate', '--execute', '--yes', '--shared-bucket', "it's odd"]),
     )
-    expect(line).toBe(
-      "Interrupted in copy, 50/200 objects (500 B/1.95 KiB) done; copies made so far are kept and no record was switched for an unfinished engagement. Resume with: auditforge migrate --execute --yes --shared-bucket 'it'\\''s odd'",
+    expect(stopped).toEqual({
+      line: 'Interrupted in copy, 50/200 objects (500 B/1.95 KiB) done; copies made so far are kept and no record was switched for an unfinished engagement.',
+      resume: "Resume with: auditforge migrate --execute --yes --shared-bucket 'it'\\''s odd'",
+    })
+    expect(describeInterruption(undefined, 'auditforge migrate').line).toContain('before any object was done')
+    // Stopped by another signal: named.
+    expect(describeInterruption(snapshot(50, 500), 'auditforge migrate', undefined, 'SIGTERM').line).toMatch(
+      /^Stopped by SIGTERM in copy, 50\/200 objects/,
     )
-    expect(describeInterruption(undefined, 'auditforge migrate')).toContain('before any object was done')
     // Several engagements: which switched, which ended without switching, which was writing its record.
     expect(
       describeInterruption(snapshot(50, 500), 'auditforge migrate --execute --yes', {
@@ -223,9 +228,9 @@ describe('summary and interruption lines', () => {
         switched: ['eng-000000000001', 'eng-000000000002'],
         notSwitched: ['eng-000000000003'],
         switching: ['eng-000000000004'],
-      }),
+      }).line,
     ).toBe(
-      'Interrupted in copy, 50/200 objects (500 B/1.95 KiB) done; 2 of 9 engagements switched to their own buckets: eng-000000000001, eng-000000000002; finished without switching (see the re-run): eng-000000000003; eng-000000000004 was writing the record: the re-run finds whether the switch landed; copies made so far are kept and no other record was switched for an unfinished engagement. Resume with: auditforge migrate --execute --yes',
+      'Interrupted in copy, 50/200 objects (500 B/1.95 KiB) done; 2 of 9 engagements switched to their own buckets: eng-000000000001, eng-000000000002; finished without switching (see the re-run): eng-000000000003; eng-000000000004 was writing the record: the re-run finds whether the switch landed; copies made so far are kept and no other record was switched for an unfinished engagement.',
     )
   })
 })

@@ -212,13 +212,9 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
       ndjson: flags.progress === 'ndjson',
       state: () => run.state(),
       // Under --json stdout still gets its one document: what settled before Ctrl-C, status `interrupted`.
-      report: (line) => {
+      report: ({line, resume: again, exit}) => {
         if (!this.jsonEnabled()) return
-        const interrupted = new AuditforgeError(line, {
-          code: 'interrupted',
-          exit: ExitCode.interrupted,
-          suggestion: `Resume with: ${resume}`,
-        })
+        const interrupted = new AuditforgeError(line, {code: 'interrupted', exit, suggestion: again})
         this.logJson(
           this.finish<MigrateResult>(migrationReport(sharedBucket, 'ok', 'execute', run.outcomes), interrupted),
         )
