@@ -7,6 +7,7 @@
  */
 import {formatBytes, plural} from './format.js'
 import {canAnimate, sanitize} from './terminal.js'
+import {cutText, textWidth} from './table.js'
 
 export interface ProgressSnapshot {
   label: string
@@ -98,32 +99,51 @@ export function estimateRemaining(snapshot: ProgressSnapshot, rate: Rate | undef
 /** Objects a second: one decimal below 10, whole above. */
 const objectRate = (perSecond: number) => `${perSecond.toFixed(perSecond < 10 ? 1 : 0)} obj/s`
 
-function heading(snapshot: ProgressSnapshot): string {
-  const context = [snapshot.phase, snapshot.detail].filter(Boolean).join(', ')
-  return `${snapshot.label}${context ? ` (${context})` : ''}`
+function heading(
+  snapshot: ProgressSnapshot,
+  context: (string | undefined)[] = [snapshot.phase, snapshot.detail],
+): string {
+  const shown = context.filter(Boolean).join(', ')
+  return `${snapshot.label}${shown ? ` (${shown})` : ''}`
 }
 
-function amounts(snapshot: ProgressSnapshot): string {
-  const failed = snapshot.failed ? ` (${snapshot.failed} failed)` : ''
-  return `${snapshot.objectsDone}/${plural(snapshot.objectsTotal, 'object')}${failed}, ${formatBytes(snapshot.bytesDone)}/${formatBytes(snapshot.bytesTotal)}`
-}
+const objectAmount = (snapshot: ProgressSnapshot) =>
+  `${snapshot.objectsDone}/${plural(snapshot.objectsTotal, 'object')}${snapshot.failed ? ` (${snapshot.failed} failed)` : ''}`
+
+const byteAmount = (snapshot: ProgressSnapshot) =>
+  `${formatBytes(snapshot.bytesDone)}/${formatBytes(snapshot.bytesTotal)}`
 
 /**
  * One line of progress: phase, objects, bytes, and the rate and time left when they mean
- * something. The label is sanitised (newlines too), so the line stays one line.
+ * something. Given a width, parts go whole until it fits, in this order: the byte rate, the
+ * object rate, the bytes, the detail (engagements done, a Batch Operations job), the phase; the
+ * objects and the ETA stay, so nothing is ever cut mid-word. The label is sanitised (newlines
+ * too), so the line stays one line.
  */
 export function describeProgress(snapshot: ProgressSnapshot, rate?: Rate, width?: number): string {
   const remaining = estimateRemaining(snapshot, rate)
-  // In the order they go when the line is too wide: the byte rate, then the object rate; the ETA stays.
-  const parts = [
-    `${heading(snapshot)}: ${amounts(snapshot)}`,
-    ...(rate ? [objectRate(rate.objectsPerSecond), `${formatBytes(rate.bytesPerSecond)}/s`] : []),
-    ...(remaining === undefined ? [] : [`ETA ${formatDuration(remaining)}`]),
-  ]
-  const line = () => sanitize(parts.join(', '))
-  for (const drop of rate ? [2, 1] : []) {
-    if (width === undefined || [...line()].length <= width) break
-    parts.splice(drop, 1)
+  const parts: Record<'byteRate' | 'objectRate' | 'bytes' | 'detail' | 'phase', string | undefined> = {
+    byteRate: rate ? `${formatBytes(rate.bytesPerSecond)}/s` : undefined,
+    objectRate: rate ? objectRate(rate.objectsPerSecond) : undefined,
+    bytes: byteAmount(snapshot),
+    detail: snapshot.detail,
+    phase: snapshot.phase,
+  }
+  const line = () =>
+    sanitize(
+      `${heading(snapshot, [parts.phase, parts.detail])}: ${[
+        objectAmount(snapshot),
+        parts.bytes,
+        parts.objectRate,
+        parts.byteRate,
+        remaining === undefined ? undefined : `ETA ${formatDuration(remaining)}`,
+      ]
+        .filter(Boolean)
+        .join(', ')}`,
+    )
+  for (const part of Object.keys(parts) as (keyof typeof parts)[]) {
+    if (width === undefined || textWidth(line()) <= width) break
+    parts[part] = undefined
   }
   return line()
 }
@@ -136,7 +156,9 @@ export function describeSummary(snapshot: ProgressSnapshot, elapsedSeconds: numb
       ? `, average ${objectRate(snapshot.objectsDone / elapsedSeconds)}, ${formatBytes(snapshot.bytesDone / elapsedSeconds)}/s`
       : ''
   const state = complete ? 'done' : `stopped${snapshot.phase ? ` in ${snapshot.phase}` : ''}`
-  return sanitize(`${snapshot.label} ${state} in ${formatDuration(elapsedSeconds)}: ${amounts(snapshot)}${average}`)
+  return sanitize(
+    `${snapshot.label} ${state} in ${formatDuration(elapsedSeconds)}: ${objectAmount(snapshot)}, ${byteAmount(snapshot)}${average}`,
+  )
 }
 
 /** One progress event as a JSON object (snake_case, null for what is not known yet). */
@@ -250,7 +272,8 @@ export function createProgressDisplay(enabled: boolean, options: ProgressOptions
         drawnAt = now()
         const width = (stream.columns || 80) - 1
         // The CR and erase-line are ours, to redraw; the text after them is sanitised.
-        stream.write(`\r\u001b[K${[...describeProgress(snapshot, rate(), width)].slice(0, width).join('')}`)
+        // A line still too wide after every part that may go is gone is cut at the edge (the label alone is wider).
+        stream.write(`\r\u001b[K${cutText(describeProgress(snapshot, rate(), width), width)}`)
         drawn = true
       },
       done() {

@@ -61,7 +61,13 @@ describe('describeProgress', () => {
     expect(describeProgress(long, rate, 79)).toBe(
       'Migrating (copy): 751/1501 objects, 73.5 KiB/146.7 KiB, 177 obj/s, ETA 4.2s',
     )
-    expect(describeProgress(long, rate, 60)).toBe('Migrating (copy): 751/1501 objects, 73.5 KiB/146.7 KiB, ETA 4.2s')
+    expect(describeProgress(long, rate, 64)).toBe('Migrating (copy): 751/1501 objects, 73.5 KiB/146.7 KiB, ETA 4.2s')
+    expect(describeProgress(long, rate, 60)).toBe('Migrating (copy): 751/1501 objects, ETA 4.2s')
+    // Narrower still: the bytes go, then the detail, then the phase; objects and the ETA stay whole.
+    const batch = {...long, detail: '1/2 engagements done'}
+    expect(describeProgress(batch, rate, 66)).toBe('Migrating (copy, 1/2 engagements done): 751/1501 objects, ETA 4.2s')
+    expect(describeProgress(batch, rate, 50)).toBe('Migrating (copy): 751/1501 objects, ETA 4.2s')
+    expect(describeProgress(batch, rate, 40)).toBe('Migrating: 751/1501 objects, ETA 4.2s')
   })
 
   it('rounds a rate under 1 KiB/s to whole bytes', () => {
