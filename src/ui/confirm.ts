@@ -1,7 +1,7 @@
 import {confirm} from '@inquirer/prompts'
 
 import {AuditforgeError, ExitCode, refused} from '../lib/errors.js'
-import {canPrompt, sanitize} from './terminal.js'
+import {canPrompt, isCI, sanitize} from './terminal.js'
 
 /**
  * The gate in front of every destructive action: `--yes` passes; a person at a terminal is
@@ -33,9 +33,9 @@ export async function confirmDestructive(question: string, yes: boolean): Promis
  */
 export function assertCanConfirm(yes: boolean): void {
   if (!yes && !canPrompt()) {
-    throw refused(
-      'Refusing to run a destructive command without confirmation: no terminal to ask on',
-      'Pass --yes to confirm.',
-    )
+    // Say the real reason: CI=true at a terminal is no terminal to ask on either, on purpose.
+    const terminal = Boolean(process.stdin.isTTY) && Boolean(process.stderr.isTTY)
+    const why = terminal && isCI() ? 'CI is set, so nobody is asked' : 'no terminal to ask on'
+    throw refused(`Refusing to run a destructive command without confirmation: ${why}`, 'Pass --yes to confirm.')
   }
 }

@@ -82,6 +82,18 @@ describe('in a terminal', () => {
     expect(recordsOf((await readIndex(testS3(), bucket)).json)).toHaveLength(1)
   })
 
+  it('with CI=true at a terminal the refusal names CI as the reason; one engagement is asked about in the singular', async () => {
+    const {bucket} = await sharedWithEngagement()
+    const ci = await runInPty(['migrate', '--execute', '--shared-bucket', bucket], {env: {CI: 'true'}})
+    expect(ci.code).toBe(5)
+    expect(ci.screen).toContain('without confirmation: CI is set, so nobody is asked')
+    const asked = await runInPty(['migrate', '--execute', '--shared-bucket', bucket], {
+      steps: [{waitFor: /\(y\/N\)/, send: 'n\r'}],
+    })
+    expect(asked.code).toBe(5)
+    expect(asked.screen).toContain('Copy 1 engagement into its own bucket and point its record there?')
+  })
+
   it('without a terminal and without --yes, destructive commands refuse before any AWS call', async () => {
     // Nothing listens on port 9: any AWS call would fail with exit 1, not 5.
     const env = {AWS_ENDPOINT_URL: 'http://127.0.0.1:9', AUDITFORGE_BUCKET: 'some-shared-bucket'}

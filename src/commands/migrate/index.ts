@@ -201,7 +201,9 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
     }
 
     await this.confirm(
-      `Copy ${plural(plan.engagements.length, 'engagement')} into their own buckets and point their records there?`,
+      plan.engagements.length === 1
+        ? `Copy 1 engagement into its own bucket and point its record there?`
+        : `Copy ${plural(plan.engagements.length, 'engagement')} into their own buckets and point their records there?`,
       flags.yes,
     )
     const progress = createProgressDisplay(!this.jsonEnabled(), {format: flags.progress})
