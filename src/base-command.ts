@@ -259,7 +259,13 @@ export function toAuditforgeError(error: unknown): AuditforgeError {
     const message = stripVTControlCharacters(error.message)
       .replace(/^Error: /, '')
       .split('\n')
-      .map((line) => line.trim().replace(/\s{2,}/g, ' '))
+      // A missing argument comes as "engagement-id  Engagement id, e.g. …": its name, then its description.
+      .map((line) =>
+        line
+          .trim()
+          .replace(/^([a-z][\w-]*)\s{2,}(.+?)\.?$/, '$1 ($2)')
+          .replace(/\s{2,}/g, ' '),
+      )
       .filter(
         (line) =>
           line !== '' && line !== 'See more help with --help' && !/^The following errors? occurred:$/.test(line),

@@ -68,6 +68,7 @@ describe('flags', () => {
     ],
     [['engagement', 'create'], 'Missing required flag --name'],
     [['migrate', 'rollback'], 'Missing required flag --engagement-id'],
+    [['engagement', 'show'], 'Missing 1 required arg: engagement-id (Engagement id, e.g. eng-6715f196fa40)'],
   ])('%j: one line naming the flag with its dashes, exit 2', async (args, message) => {
     const result = await runCli(args)
     expect(result.code).toBe(2)
