@@ -24,7 +24,8 @@ export function renderBucketCheck(check: BucketCheck, standard?: StandardName, w
     ...(standard ? [`  ${control.standards[standard]?.join(', ') || '—'}`] : []),
     standard ? control.control : `  ${control.control}`,
     results[control.status],
-    control.actual,
+    // The result column already says skipped: the reason alone.
+    control.status === 'skipped' ? control.actual.replace(/^skipped: /, '') : control.actual,
   ])
   return renderTable(head, rows, {width})
 }

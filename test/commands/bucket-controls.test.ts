@@ -211,7 +211,7 @@ describe('tls-only on a plain-http endpoint', () => {
 
     const table = await runCli(['bucket', 'verify', bucket], {env})
     expect(table.code, table.stderr).toBe(0)
-    expect(table.stdout).toMatch(/tls-only\s+skipped\s+skipped: plain-http endpoint/)
+    expect(table.stdout).toMatch(/tls-only\s+skipped\s+plain-http endpoint/)
     expect(table.stdout).not.toMatch(/tls-only\s+pass/)
     const json = await runJson<VerifyOutput>(['bucket', 'verify', bucket], {env})
     expect(rowOf(json.json, 'tls-only')).toMatchObject({status: 'skipped', actual: expect.stringMatching(/^skipped: /)})
