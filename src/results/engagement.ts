@@ -4,15 +4,34 @@ import type {TrailSelectorOutcome} from './bucket.js'
 
 export type {EngagementRecord} from '../lib/index-document.js'
 
-/** `engagement create`: the record as written to the index. */
+/**
+ * A record as the index stores it, printed as it is: the platform writes the index too, and the
+ * tool accepts a record that has only its `engagement_id` (a record without one is refused as
+ * corrupt), so every other field may be missing. The known fields are strings when present
+ * (`firm_id` may be null); fields the tool does not know are kept as they are.
+ */
+export interface StoredEngagementRecord {
+  engagement_id: string
+  name?: string
+  client_id?: string
+  firm_id?: string | null
+  created_at?: string
+  /** `""` (or no field at all) means the shared platform bucket. */
+  source_bucket?: string
+  findings_key?: string
+  audit_log_key?: string
+  [field: string]: unknown
+}
+
+/** `engagement create`: the record as written to the index (the tool writes every known field). */
 export type EngagementCreateResult = EngagementRecord
 
 /** `engagement show`: the record as stored (`source_bucket` "" is the shared bucket). */
-export type EngagementShowResult = EngagementRecord
+export type EngagementShowResult = StoredEngagementRecord
 
-/** `engagement list`. */
+/** `engagement list`: the records as stored. */
 export interface EngagementListResult {
-  engagements: EngagementRecord[]
+  engagements: StoredEngagementRecord[]
 }
 
 /** `engagement delete`. */

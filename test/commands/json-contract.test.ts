@@ -196,6 +196,22 @@ describe('the --json contract', () => {
     for (const key of keysOf(verify.json)) expect(key).toMatch(snakeCase)
   })
 
+  it('records are printed as the index stores them, and a sparse one (only engagement_id and name) matches the schema', async () => {
+    const s3 = testS3()
+    const shared = await createSharedBucket(s3, 'contract')
+    const [full, sparse] = [randomEngagementId(), randomEngagementId()]
+    await putIndex(s3, shared, {engagements: [seedRecord(full), {engagement_id: sparse, name: 'Platform-made'}]})
+    const env = {AUDITFORGE_BUCKET: shared}
+    const listed = await runJson<{engagements: unknown[]}>(['engagement', 'list'], {env})
+    expect(listed.code, listed.stderr).toBe(0)
+    expectValid('engagement list', listed.json)
+    expect(listed.json.engagements).toEqual([seedRecord(full), {engagement_id: sparse, name: 'Platform-made'}])
+    const shown = await runJson(['engagement', 'show', sparse], {env})
+    expect(shown.code, shown.stderr).toBe(0)
+    expectValid('engagement show', shown.json)
+    expect(shown.json).toEqual({engagement_id: sparse, name: 'Platform-made'})
+  })
+
   it('an error document matches error.json and carries the suggestion', async () => {
     const shared = await createSharedBucket(testS3(), 'contract')
     const result = await runJson<{error: {suggestion: string | null}}>(['bucket', 'verify'], {
