@@ -129,6 +129,10 @@ export interface MigrationReport {
   status: SourceStatus
   mode: 'plan' | 'execute' | 'verify' | 'reconcile'
   engagements: (ReportedEngagementOutcome | VerifyOutcome | ReconcileOutcome)[]
+  /**
+   * Over the engagements listed, those already migrated left out. `copied`: what this run copied
+   * (objects with --execute, the late writes copied with --reconcile; 0 for a plan or --verify-only).
+   */
   totals: {engagements: number; objects: number; bytes: number; copied: number; skipped_existing: number}
 }
 
