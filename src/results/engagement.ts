@@ -46,11 +46,13 @@ export interface EngagementDeleteResult {
    */
   bucket_name: string | null
   /**
-   * What happened to it; null when there is no such bucket. `left_in_place` when it exists but
-   * nothing proves it is this engagement's of this index (tags, binding), `cleanup_failed` when
-   * removing it failed.
+   * What happened to it; null when the engagement has none (`bucket_name` null). `kept` with
+   * --keep-data; `decommissioned`; `gone` when the record names a bucket that no longer exists
+   * (nothing to clean up, no retry); `left_in_place` when it exists but nothing proves it is this
+   * engagement's of this index (tags, binding); `cleanup_failed` when removing it failed
+   * (`retry_command` retries it).
    */
-  bucket: 'kept' | 'decommissioned' | 'cleanup_failed' | 'left_in_place' | null
+  bucket: 'kept' | 'decommissioned' | 'gone' | 'cleanup_failed' | 'left_in_place' | null
   bucket_objects_deleted: number
   /** With a trail configured, what became of the bucket's data-events selector on it; null otherwise. */
   trail_selector: TrailSelectorOutcome | null
