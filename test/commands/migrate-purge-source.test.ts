@@ -126,6 +126,10 @@ async function migrated() {
     'auditforge/firms.json',
   ]
   for (const name of others) await put(bucket, name, `${name} v1`)
+  // Listings give whole seconds, and a non-current version from the switch's own second counts as
+  // written after it (gone.pdf's, whose key the evidence does not name): seeding and switching in
+  // one second would make every purge refuse written_after_switch. Switch in the next second.
+  await new Promise((resolve) => setTimeout(resolve, 1050 - (Date.now() % 1000)))
 
   const result = await runJson<MigrateJson>([
     'migrate',
