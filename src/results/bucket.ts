@@ -23,8 +23,8 @@ export interface BucketProvisionResult {
   skipped: SkippedControl[]
 }
 
-/** A real `bucket decommission`: what was removed. */
-export interface BucketDecommissioned {
+/** A real `bucket decommission`: what was removed (nothing, 0 and 0, when the preflight blocked it). */
+export interface BucketDecommissioned extends Reported<'ok' | 'refused'> {
   bucket: string
   dry_run: false
   /** Object versions and delete markers deleted. */
@@ -32,18 +32,26 @@ export interface BucketDecommissioned {
   uploads_aborted: number
   /** With --cloudtrail-trail, what became of the bucket's selector on it; null without a trail. */
   trail_selector: TrailSelectorOutcome | null
+  /** The checks made, in order; a failing identity check ends them (it is the last). */
   preflight: PreflightCheck[]
 }
 
 /** `bucket decommission --dry-run`: the preflight and what would be deleted. */
-export interface BucketDecommissionDryRun {
+export interface BucketDecommissionDryRun extends Reported<'ok' | 'refused'> {
   bucket: string
   dry_run: true
+  /** The checks made, in order; a failing identity check ends them (it is the last). */
   preflight: PreflightCheck[]
-  object_versions: number
+  /** Object versions and delete markers that would be deleted; null when the preflight blocks it (not counted). */
+  object_versions: number | null
 }
 
-/** `bucket decommission`. */
+/**
+ * `bucket decommission`: `status` is `ok`, or `refused` (exit 5, `error` naming what blocks it)
+ * when the preflight blocks the bucket, in the dry run and for real alike; the preflight is in the
+ * document either way. Refused before any check (the shared bucket, a name not of the
+ * per-engagement form), not found (exit 3) or bad input: the error document alone.
+ */
 export type BucketDecommissionResult = BucketDecommissioned | BucketDecommissionDryRun
 
 /** One control on one bucket. */
