@@ -12,7 +12,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {PutBucketVersioningCommand} from '@aws-sdk/client-s3'
+import {DeleteBucketCommand, PutBucketVersioningCommand} from '@aws-sdk/client-s3'
 import {Ajv, type ValidateFunction} from 'ajv'
 import {describe, expect, it} from 'vitest'
 
@@ -341,6 +341,8 @@ describe.concurrent('every command prints documents that match its schema', () =
       expectStatusMatchesExit(blocked, 5, 'refused')
       expect(blocked.json.preflight.at(-1)).toMatchObject({check: 'index-binding', ok: false})
     }
+    // Left behind, an unbound managed bucket would show in doctor's report of every later test.
+    await s3.send(new DeleteBucketCommand({Bucket: bucket}))
 
     const output = join(mkdtempSync(join(tmpdir(), 'contract-')), 'audit-log.jsonl')
     const toFile = await run<{output: string; event_count: number}>('audit-log export', [logged, '--output', output])

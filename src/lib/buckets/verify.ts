@@ -130,6 +130,7 @@ export interface UncheckedBucket {
 /** One bucket's verdict: its controls checked, or why it could not be checked. */
 export type BucketVerification = BucketCheck | UncheckedBucket
 
+/** Whether the bucket could not be checked (its verdict is the error, not controls). */
 export function isUnchecked(result: BucketVerification): result is UncheckedBucket {
   return 'error' in result
 }
