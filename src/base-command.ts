@@ -156,20 +156,20 @@ export abstract class AuditforgeCommand<T extends typeof Command, R> extends Com
   /**
    * The one way a command reports a result and then fails: the result is the data (the JSON
    * document, or what the command already printed for a person), and a failure sets the exit code
-   * after it. Under --json the document carries `status` (the failure's code, or `failedStatus` when
-   * the command has a failing status of its own; the command's own status when it succeeds) and
-   * `error` (null on success), so `status` never says "ok" beside a non-zero exit; for a person the failure is the usual `Error:` line and its suggestion on stderr.
+   * after it. Under --json the document carries `status` (the failure's code; the command's own
+   * status when it succeeds, else `ok`) and `error` (null on success), so `status` never says "ok"
+   * beside a non-zero exit and always agrees with `error.code`; for a person the failure is the
+   * usual `Error:` line and its suggestion on stderr.
    */
   protected finish<R extends Reported<string>>(
     result: Omit<R, 'error' | 'status'> & {status?: string},
     failure?: AuditforgeError,
-    failedStatus?: R['status'],
   ): R {
     if (failure) {
       if (!this.jsonEnabled()) reportError(failure, false)
       process.exitCode = failure.exit
     }
-    const status = failure ? (failedStatus ?? failure.code) : ((result as {status?: string}).status ?? 'ok')
+    const status = failure ? failure.code : ((result as {status?: string}).status ?? 'ok')
     return {...result, status, error: failure ? errorBody(failure) : null} as unknown as R
   }
 

@@ -337,6 +337,9 @@ export async function exportSignedUrl(
     expiresAt = credentials.expiration
     warning = `The credentials in use expire at ${isoSeconds(expiresAt)}, before the ${expiresIn} s asked for; the URL stops working then`
   }
+  // What the URL is good for: the credentials that signed it may end first. The event and the
+  // output say it the same way, beside what was asked for.
+  const effectiveExpiresIn = Math.max(0, Math.floor((expiresAt.getTime() - signedAt.getTime()) / 1000))
 
   await new AuditLogStore(context, sharedBucket).append(
     {
@@ -352,7 +355,8 @@ export async function exportSignedUrl(
       size_bytes: counters.bytes,
       event_count: counters.events,
       format,
-      expires_in: expiresIn,
+      expires_in: effectiveExpiresIn,
+      requested_expires_in: expiresIn,
       expires_at: isoSeconds(expiresAt),
     },
     source.engagement.source_bucket || undefined,
@@ -367,8 +371,7 @@ export async function exportSignedUrl(
     s3_bucket: source.bucket,
     s3_key: key,
     version_id: versionId ?? null,
-    // What the URL is good for: the credentials that signed it may end first.
-    expires_in: Math.max(0, Math.floor((expiresAt.getTime() - signedAt.getTime()) / 1000)),
+    expires_in: effectiveExpiresIn,
     empty: false,
     warning,
   }

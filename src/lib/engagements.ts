@@ -164,7 +164,8 @@ export interface DeleteEngagementOptions {
  * the record's `source_bucket`, or, when that is empty, the bucket named after the engagement if
  * it exists and is provably this engagement's of this index (a rollback or an interrupted
  * migration leaves a full copy of the data there). The bucket goes only when its preflight
- * clears it (no Object Lock, legal hold, retention or MFA delete), and its name is tombstoned.
+ * clears it (no Object Lock, legal hold, retention or MFA delete), and its name is tombstoned. A
+ * bucket the record names that no longer exists is reported `gone`: nothing to clean up.
  */
 export async function deleteEngagement(
   context: AwsContext,
@@ -216,6 +217,8 @@ export async function deleteEngagement(
     preflight = await assertDecommissionable(context, bucket, sharedBucket, pointing, {engagementId})
   } catch (error) {
     const refusal = describeAwsError(error, {action: 'Checking the bucket', bucket})
+    // A bucket that does not exist is nothing to clean up, and a retry could only fail (exit 3).
+    if (refusal.exit === ExitCode.notFound) return {...result, bucket: 'gone'}
     if (bucket === sourceBucket || refusal.exit !== ExitCode.refused) {
       return {
         ...result,
@@ -237,10 +240,13 @@ export async function deleteEngagement(
       trail_selector: decommissioned.trail_selector,
     }
   } catch (error) {
+    const failure = describeAwsError(error, {action: 'Decommissioning the bucket', bucket})
+    // Deleted meanwhile by someone else: nothing is left to retry.
+    if (failure.exit === ExitCode.notFound) return {...result, bucket: 'gone'}
     return {
       ...result,
       bucket: 'cleanup_failed',
-      cleanup_error: describeAwsError(error, {action: 'Decommissioning the bucket', bucket}).message,
+      cleanup_error: failure.message,
       retry_command: decommissionCommand(context, bucket),
     }
   }

@@ -249,16 +249,16 @@ export function describeAwsError(error: unknown, context: OperationContext): Aud
       suggestion: 'Check the credentials in use (`aws sts get-caller-identity`) and their IAM permissions.',
     })
   }
-  if (code === 'NoSuchBucket') {
-    return new AuditforgeError(`${target}: the bucket does not exist`, {
-      ...options,
-      code: 'no_such_bucket',
-      exit: ExitCode.notFound,
-      suggestion: 'Check --shared-bucket / AUDITFORGE_BUCKET and --region.',
-    })
-  }
+  if (code === 'NoSuchBucket') return noSuchBucket(target, options)
   if (code === 'NoSuchKey') {
     return new AuditforgeError(`${target}: no such key`, {...options, code: 'no_such_key', exit: ExitCode.notFound})
+  }
+  // A HEAD's 404 has no body to name the error, so the SDK calls it NotFound: on HeadBucket it is
+  // the bucket that is missing; on HeadObject the key (or its bucket).
+  if (code === 'NotFound' && httpStatus(error) === 404) {
+    if (context.key)
+      return new AuditforgeError(`${target}: not found`, {...options, code: 'not_found', exit: ExitCode.notFound})
+    return noSuchBucket(target, options)
   }
   if (isPreconditionFailure(error)) {
     return new AuditforgeError(`${target}: the object changed while it was being written`, {
@@ -341,6 +341,15 @@ export function describeAwsError(error: unknown, context: OperationContext): Aud
     ...options,
     code: 'aws_error',
     exit: ExitCode.failed,
+  })
+}
+
+function noSuchBucket(target: string, options: {cause: unknown}): AuditforgeError {
+  return new AuditforgeError(`${target}: the bucket does not exist`, {
+    ...options,
+    code: 'no_such_bucket',
+    exit: ExitCode.notFound,
+    suggestion: 'Check --shared-bucket / AUDITFORGE_BUCKET and --region.',
   })
 }
 

@@ -1,7 +1,7 @@
 /** The `--json` results of the `bucket` commands. */
 import type {ControlId, ControlStatus, SkippedControl, StandardName, Standards} from '../lib/buckets/controls.js'
 import type {PreflightCheck} from '../lib/buckets/decommission.js'
-import type {Reported} from './common.js'
+import type {JsonErrorBody, Reported} from './common.js'
 
 export type {PreflightCheck} from '../lib/buckets/decommission.js'
 export type {SkippedControl, StandardName, Standards} from '../lib/buckets/controls.js'
@@ -23,8 +23,8 @@ export interface BucketProvisionResult {
   skipped: SkippedControl[]
 }
 
-/** A real `bucket decommission`: what was removed. */
-export interface BucketDecommissioned {
+/** A real `bucket decommission`: what was removed (nothing, 0 and 0, when the preflight blocked it). */
+export interface BucketDecommissioned extends Reported<'ok' | 'refused'> {
   bucket: string
   dry_run: false
   /** Object versions and delete markers deleted. */
@@ -32,18 +32,26 @@ export interface BucketDecommissioned {
   uploads_aborted: number
   /** With --cloudtrail-trail, what became of the bucket's selector on it; null without a trail. */
   trail_selector: TrailSelectorOutcome | null
+  /** The checks made, in order; a failing identity check ends them (it is the last). */
   preflight: PreflightCheck[]
 }
 
 /** `bucket decommission --dry-run`: the preflight and what would be deleted. */
-export interface BucketDecommissionDryRun {
+export interface BucketDecommissionDryRun extends Reported<'ok' | 'refused'> {
   bucket: string
   dry_run: true
+  /** The checks made, in order; a failing identity check ends them (it is the last). */
   preflight: PreflightCheck[]
-  object_versions: number
+  /** Object versions and delete markers that would be deleted; null when the preflight blocks it (not counted). */
+  object_versions: number | null
 }
 
-/** `bucket decommission`. */
+/**
+ * `bucket decommission`: `status` is `ok`, or `refused` (exit 5, `error` naming what blocks it)
+ * when the preflight blocks the bucket, in the dry run and for real alike; the preflight is in the
+ * document either way. Refused before any check (the shared bucket, a name not of the
+ * per-engagement form), not found (exit 3) or bad input: the error document alone.
+ */
 export type BucketDecommissionResult = BucketDecommissioned | BucketDecommissionDryRun
 
 /** One control on one bucket. */
@@ -62,16 +70,29 @@ export interface BucketControlRow {
 /** One bucket checked by `bucket verify`. */
 export interface BucketReport {
   bucket: string
-  engagement_id: string
-  /** Every control passed or was skipped. */
+  /** The engagement its name says; null for a name not of the per-engagement form (then `error` says so). */
+  engagement_id: string | null
+  /** Every control passed or was skipped (false when the bucket could not be checked). */
   ok: boolean
+  /** Every control; empty when the bucket could not be checked. */
   controls: BucketControlRow[]
   /** Why `--fix` wrote nothing to this bucket (it belongs to another index, or to none); null otherwise. */
   fix_refused: string | null
+  /**
+   * Why this bucket could not be checked: it does not exist (`not_found`, exit 3), it was refused
+   * (exit 5: not a per-engagement bucket), access to it was denied (exit 1); null when it was
+   * checked. The other buckets are checked all the same.
+   */
+  error: JsonErrorBody | null
 }
 
-/** `bucket verify`: exit 4 (`status` "drift") when a control has drifted, 5 ("refused") when --fix may not touch a bucket. */
-export interface BucketVerifyResult extends Reported<'ok' | 'drift' | 'refused'> {
+/**
+ * `bucket verify`: one exit code for all the buckets, the most pressing first: 5 (`status`
+ * "refused") when --fix may not touch a bucket or a bucket was refused; else 4 ("drift") when a
+ * control has drifted; else 1 ("check_failed") when a bucket could not be read; else 3
+ * ("not_found") when a bucket does not exist; else 0.
+ */
+export interface BucketVerifyResult extends Reported<'ok' | 'drift' | 'refused' | 'check_failed' | 'not_found'> {
   ok: boolean
   /** The standard the rows are labelled with (`--standard`), or null. */
   standard: StandardName | null

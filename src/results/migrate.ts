@@ -3,7 +3,7 @@ import type {BatchRolePolicies} from '../lib/migrate/batch/policy.js'
 import type {DeepChecks} from '../lib/migrate/deep-check.js'
 import type {BulkOutcome} from '../lib/migrate/engine.js'
 import type {EvidenceReport} from '../lib/migrate/evidence-report.js'
-import type {PurgeReport} from '../lib/migrate/purge.js'
+import type {PurgeRefusal, PurgeReport} from '../lib/migrate/purge.js'
 import type {Reported} from './common.js'
 
 /** What kind of difference verification found. */
@@ -129,6 +129,10 @@ export interface MigrationReport {
   status: SourceStatus
   mode: 'plan' | 'execute' | 'verify' | 'reconcile'
   engagements: (ReportedEngagementOutcome | VerifyOutcome | ReconcileOutcome)[]
+  /**
+   * Over the engagements listed, those already migrated left out. `copied`: what this run copied
+   * (objects with --execute, the late writes copied with --reconcile; 0 for a plan or --verify-only).
+   */
   totals: {engagements: number; objects: number; bytes: number; copied: number; skipped_existing: number}
 }
 
@@ -150,9 +154,16 @@ export interface MigrateResult
       | 'interrupted'
     > {}
 
-/** `migrate purge-source`: `status` is `refused` when a dry run finds that --execute would refuse (exit 3, 4 or 5), the failure's code when --execute leaves late writes (exit 4). */
+/**
+ * `migrate purge-source`: `status` is `would_purge` or `nothing_to_purge` (exit 0), or `purged`
+ * after --execute (exit 0); otherwise the failure's code, which `error.code` repeats: a refusal,
+ * of --execute or the one a dry run finds --execute would make (`not_migrated`,
+ * `unversioned_source`, `no_evidence`, `evidence_mismatch`, `too_young`, `record_changed`: exit 5;
+ * `verification_failed`, `written_after_switch`: exit 4), or `late_writes_left` when --execute
+ * left versions written during the purge (exit 4). Every check stays in the document beside it.
+ */
 export type MigratePurgeSourceResult = Omit<PurgeReport, 'status'> &
-  Reported<PurgeReport['status'] | 'late_writes_left'>
+  Reported<Exclude<PurgeReport['status'], 'refused'> | PurgeRefusal['code'] | 'late_writes_left'>
 
 /** `migrate rollback`. */
 export interface MigrateRollbackResult {

@@ -67,6 +67,8 @@ describe('bucket decommission of a large bucket', () => {
       trail_selector: null,
       dry_run: false,
       preflight: expect.arrayContaining([{check: 'object-lock', ok: true, detail: 'not enabled'}]),
+      status: 'ok',
+      error: null,
     })
     expect(elapsed).toBeLessThan(20_000)
     expect(await bucketExists(s3, bucket)).toBe(false)

@@ -124,6 +124,55 @@ describe('bucket decommission: preflight', () => {
     expect(dryRun.stdout).toMatch(/object-lock\s+BLOCKS/)
     expect(dryRun.stdout).toMatch(/legal-hold\s+BLOCKS/)
     expect(dryRun.stdout).toMatch(/mfa-delete\s+ok/)
+
+    // Under --json the blocked preflight is the document, beside the error, dry run or not.
+    type Blocked = {
+      status: string
+      error: {code: string; exit: number; message: string} | null
+      preflight: {check: string; ok: boolean; detail: string}[]
+    }
+    const [dryJson, realJson] = await Promise.all([
+      runJson<Blocked & {dry_run: true; object_versions: number | null}>([
+        'bucket',
+        'decommission',
+        bucket,
+        '--dry-run',
+        '--shared-bucket',
+        shared,
+      ]),
+      runJson<Blocked & {dry_run: false; deleted: number}>([
+        'bucket',
+        'decommission',
+        bucket,
+        '--yes',
+        '--shared-bucket',
+        shared,
+      ]),
+    ])
+    for (const [result, shape] of [
+      [dryJson, {dry_run: true, object_versions: null}],
+      [realJson, {dry_run: false, deleted: 0, uploads_aborted: 0, trail_selector: null}],
+    ] as const) {
+      expect(result.code).toBe(5)
+      expect(result.json).toMatchObject({bucket, status: 'refused', error: {code: 'refused', exit: 5}, ...shape})
+      expect(result.json.error!.message).toContain(`legal-hold: 1 version under legal hold: ${held}`)
+      expect(result.json.preflight.map((check) => check.check)).toEqual([
+        'owner',
+        'records',
+        'managed-by',
+        'engagement-tag',
+        'index-binding',
+        'object-lock',
+        'legal-hold',
+        'retention',
+        'mfa-delete',
+      ])
+      expect(result.json.preflight.filter((check) => !check.ok).map((check) => check.check)).toEqual([
+        'object-lock',
+        'legal-hold',
+        'retention',
+      ])
+    }
     expect(await listAllVersions(s3, bucket)).toHaveLength(3)
     expect(await tombstonesIn(shared)).toEqual([])
   })

@@ -1,7 +1,7 @@
 import {CreateBucketCommand} from '@aws-sdk/client-s3'
 import {describe, expect, it} from 'vitest'
 
-import {runCli} from '../helpers/cli.js'
+import {runCli, runJson} from '../helpers/cli.js'
 import {
   awsS3api,
   bucketExists,
@@ -129,6 +129,36 @@ describe('bucket decommission', () => {
     expect(refused.code).toBe(5)
     expect(refused.stderr).toContain('not bound to any engagement index')
     expect(refused.stderr).toContain(`bucket provision ${id} --shared-bucket ${shared} --force`)
+    // The dry run shows the checks made up to the one that refuses it, then the error; --json the same as a document.
+    const [dryText, dryJson] = await Promise.all([
+      runCli(['bucket', 'decommission', bucket, '--dry-run', '--shared-bucket', shared]),
+      runJson<{
+        status: string
+        error: {code: string; exit: number} | null
+        object_versions: number | null
+        preflight: {check: string; ok: boolean; detail: string}[]
+      }>(['bucket', 'decommission', bucket, '--dry-run', '--shared-bucket', shared]),
+    ])
+    expect(dryText.code).toBe(5)
+    expect(dryText.stdout).toMatch(/owner\s+ok[\s\S]*engagement-tag\s+ok[\s\S]*index-binding\s+BLOCKS/)
+    expect(dryText.stdout).not.toContain('object-lock')
+    expect(dryText.stderr).toMatch(/^Error: .*not bound to any engagement index/)
+    expect(dryJson.code).toBe(5)
+    expect(dryJson.json).toMatchObject({
+      bucket,
+      dry_run: true,
+      object_versions: null,
+      status: 'refused',
+      error: {code: 'refused', exit: 5},
+    })
+    expect(dryJson.json.preflight.map((check) => [check.check, check.ok])).toEqual([
+      ['owner', true],
+      ['records', true],
+      ['managed-by', true],
+      ['engagement-tag', true],
+      ['index-binding', false],
+    ])
+    expect(dryJson.json.preflight.at(-1)!.detail).toContain('not bound to any engagement index')
     expect(await listAllVersions(s3, bucket)).toHaveLength(1)
 
     const withoutRecord = await runCli(['bucket', 'provision', id, '--shared-bucket', shared])

@@ -271,6 +271,63 @@ describe('bucket verify', () => {
     expect((await s3.send(new GetBucketVersioningCommand({Bucket: badBucket}))).Status).toBe('Enabled')
   })
 
+  it('a bucket that is gone is its own entry and the others are still checked: exit 3 alone, 4 beside drift (--all, and named buckets)', async () => {
+    const s3 = testS3()
+    const shared = await createSharedBucket(s3)
+    const [good, drifting, gone] = [randomEngagementId(), randomEngagementId(), randomEngagementId()]
+    const [goodBucket, driftingBucket, goneBucket] = [good, drifting, gone].map((id) => expectedBucketName(id))
+    await putIndex(s3, shared, {
+      engagements: [seedRecord(good, {source_bucket: goodBucket}), seedRecord(gone, {source_bucket: goneBucket})],
+    })
+    const env = {AUDITFORGE_BUCKET: shared}
+    const provisioned = await Promise.all([
+      runCli(['bucket', 'provision', good], {env}),
+      runCli(['bucket', 'provision', drifting, '--force'], {env}),
+    ])
+    expect(provisioned.map((result) => result.code)).toEqual([0, 0])
+
+    type Verified = VerifyOutput & {
+      status: string
+      error: {code: string; exit: number; message: string} | null
+      buckets: {bucket: string; engagement_id: string | null; error: {code: string; exit: number} | null}[]
+    }
+    // --all: the record pointing at the missing bucket does not stop the others being checked.
+    const all = await runJson<Verified>(['bucket', 'verify', '--all'], {env})
+    expect(all.code, all.stderr).toBe(3)
+    expect(all.json).toMatchObject({ok: false, status: 'not_found', error: {code: 'not_found', exit: 3}})
+    expect(all.json.error!.message).toContain(`does not exist (${goneBucket})`)
+    const entry = (result: Verified, bucket: string) => result.buckets.find((check) => check.bucket === bucket)
+    expect(entry(all.json, goneBucket)).toMatchObject({
+      engagement_id: gone,
+      ok: false,
+      controls: [],
+      fix_refused: null,
+      error: {code: 'not_found', exit: 3},
+    })
+    expect(entry(all.json, goodBucket)).toMatchObject({ok: true, error: null})
+    expect(failing(all.json, goodBucket)).toEqual([])
+
+    // Named buckets, one of them drifted: drift (4) outranks a missing bucket (3); every bucket is reported.
+    await s3.send(
+      new PutBucketVersioningCommand({Bucket: driftingBucket, VersioningConfiguration: {Status: 'Suspended'}}),
+    )
+    const named = await runJson<Verified>(['bucket', 'verify', goodBucket, goneBucket, driftingBucket], {env})
+    expect(named.code).toBe(4)
+    expect(named.json).toMatchObject({status: 'drift', error: {code: 'drift', exit: 4}})
+    expect(named.json.error!.message).toBe(`1 of 3 buckets has drifted controls; 1 does not exist (${goneBucket})`)
+    expect(named.json.buckets.map((check) => check.bucket)).toEqual([goodBucket, goneBucket, driftingBucket])
+    expect(failing(named.json, driftingBucket)).toEqual(['versioning'])
+
+    // The text view prints every table, and a line for the missing bucket.
+    const text = await runCli(['bucket', 'verify', goodBucket, goneBucket, driftingBucket], {env})
+    expect(text.code).toBe(4)
+    expect(text.stdout).toContain(`${goodBucket}  ok\n`)
+    expect(text.stdout).toContain(`${goneBucket}  NOT CHECKED: The bucket ${goneBucket} does not exist\n`)
+    expect(text.stdout).toContain(`${driftingBucket}  DRIFTED\n`)
+    expect(text.stdout).toMatch(/versioning\s.*FAIL/)
+    expect(text.stderr).toMatch(/^Error: 1 of 3 buckets has drifted controls; 1 does not exist/)
+  })
+
   it('without a bucket and without --all is a usage error (exit 2); a missing bucket is exit 3', async () => {
     const missing = expectedBucketName(randomEngagementId())
     const {env} = await indexFor(testS3())

@@ -72,5 +72,19 @@ describe('auditforge doctor', () => {
     const result = await runJson<DoctorOutput>(['doctor', '--shared-bucket', bucket])
     expect(result.code).toBe(4)
     expect(statusOf(result.json, 'shared bucket')?.status).toBe('fail')
+    // moto answers the HEAD with an empty text/html 404: that is a missing bucket, not a non-S3 answer.
+    expect(result.json.checks.find((check) => check.check === 'shared bucket')?.detail).toBe(
+      `Checking the shared bucket s3://${bucket}: the bucket does not exist`,
+    )
+    // Every command that reads the index says the same, with exit 3.
+    for (const args of [
+      ['engagement', 'list'],
+      ['migrate', '--verify-only'],
+      ['bucket', 'verify', '--all'],
+    ]) {
+      const read = await runCli([...args, '--shared-bucket', bucket])
+      expect(read.code, read.stderr).toBe(3)
+      expect(read.stderr).toMatch(new RegExp(`^Error: .*s3://${bucket}.*: the bucket does not exist\\n`))
+    }
   })
 })

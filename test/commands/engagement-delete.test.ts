@@ -21,10 +21,11 @@ interface DeleteResult {
   engagement_id: string
   source_bucket: string
   shared_objects_deleted: number
-  bucket: 'kept' | 'decommissioned' | 'cleanup_failed' | null
+  bucket: 'kept' | 'decommissioned' | 'cleanup_failed' | 'left_in_place' | 'gone' | null
+  bucket_name: string | null
   bucket_objects_deleted: number
-  cleanup_error?: string
-  retry_command?: string
+  cleanup_error?: string | null
+  retry_command?: string | null
 }
 
 /** Every kind of key an engagement owns in the shared bucket (DESIGN.md, "Storage layout"). */
@@ -212,6 +213,40 @@ describe('engagement delete', () => {
     expect(result.code, result.stderr).toBe(0)
     expect(result.json.bucket).toBe('kept')
     expect(await listAllVersions(s3, bucket)).toEqual(before)
+    expect(recordsOf((await readIndex(s3, shared)).json)).toEqual([])
+  })
+
+  it('a bucket that is already gone is nothing to clean up: bucket "gone", no error, no retry command', async () => {
+    const s3 = testS3()
+    const shared = await createSharedBucket(s3)
+    const [id, other] = [randomEngagementId(), randomEngagementId()]
+    // The record names its bucket, which no longer exists (deleted by hand, or in another run).
+    const gone = expectedBucketName(id)
+    await putIndex(s3, shared, {
+      engagements: [
+        seedRecord(id, {source_bucket: gone}),
+        seedRecord(other, {source_bucket: expectedBucketName(other)}),
+      ],
+    })
+
+    const [json, text] = await Promise.all([
+      runJson<DeleteResult>(['engagement', 'delete', id, '--yes', '--shared-bucket', shared]),
+      runCli(['engagement', 'delete', other, '--yes', '--shared-bucket', shared]),
+    ])
+    expect(json.code, json.stderr).toBe(0)
+    expect(json.json).toMatchObject({
+      engagement_id: id,
+      source_bucket: gone,
+      bucket_name: gone,
+      bucket: 'gone',
+      bucket_objects_deleted: 0,
+      cleanup_error: null,
+      retry_command: null,
+    })
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stderr).toContain(`Its bucket ${expectedBucketName(other)} no longer exists; nothing to clean up.`)
+    expect(text.stderr).not.toContain('bucket decommission')
+    expect(text.stderr).not.toContain('Warning')
     expect(recordsOf((await readIndex(s3, shared)).json)).toEqual([])
   })
 

@@ -1,24 +1,44 @@
 /**
- * The --json contract, checked against the built CLI: real documents of several commands are
- * validated against their checked-in JSON Schemas (schemas/, generated from src/results), so the
- * schema and the behaviour cannot drift; `status` agrees with the exit code, `error` is null
- * exactly when it is 0, an error document carries the suggestion, and keys are snake_case.
+ * The --json contract, checked against the built CLI: a document of every command (and the error
+ * document, for exit 2, 3 and 5) is validated against its checked-in JSON Schema (schemas/,
+ * generated from src/results), so the schema and the behaviour cannot drift: the documents of
+ * success and of "reported, then failed" alike (a drifted or missing bucket, a blocked
+ * decommission, a refused purge, a failed verification). `status` agrees with the exit code,
+ * `error` is null exactly when it is 0, an error document carries the suggestion, and keys are
+ * snake_case. The flows run side by side, each on a shared bucket of its own, to stay fast.
  */
-import {readFileSync, readdirSync} from 'node:fs'
+import {mkdtempSync, readFileSync, readdirSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {PutBucketVersioningCommand} from '@aws-sdk/client-s3'
+import {DeleteBucketCommand, PutBucketVersioningCommand} from '@aws-sdk/client-s3'
 import {Ajv, type ValidateFunction} from 'ajv'
 import {describe, expect, it} from 'vitest'
 
 import {runJson} from '../helpers/cli.js'
-import {putIndex, randomEngagementId, seedRecord} from '../helpers/commands.js'
+import {
+  auditShardKey,
+  expectedBucketName,
+  makeManagedBucket,
+  putIndex,
+  putRaw,
+  randomEngagementId,
+  seedRecord,
+} from '../helpers/commands.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
 
 const schemasDir = fileURLToPath(new URL('../../schemas/', import.meta.url))
 const manifest = JSON.parse(
   readFileSync(fileURLToPath(new URL('../../oclif.manifest.json', import.meta.url)), 'utf8'),
 ) as {commands: Record<string, {pluginName?: string}>}
+
+/** The commands of auditforge itself (not the plugins'), as typed: `migrate purge-source`. */
+const ownCommands = Object.keys(manifest.commands)
+  .filter(
+    (id) => manifest.commands[id].pluginName === undefined || manifest.commands[id].pluginName === 'auditforge-cli',
+  )
+  .map((id) => id.replace(/:/g, ' '))
 
 const ajv = new Ajv({allErrors: true, strict: true})
 const validators = new Map<string, ValidateFunction>()
@@ -33,6 +53,9 @@ function schemaOf(command: string): ValidateFunction {
   return validate
 }
 
+/** Every document validated, by the schema it was validated against; every key is checked for snake_case at the end. */
+const validated = new Map<string, unknown[]>()
+
 /** Asserts the document is valid against the command's schema, naming what is not. */
 function expectValid(command: string, document: unknown): void {
   const validate = schemaOf(command)
@@ -41,6 +64,7 @@ function expectValid(command: string, document: unknown): void {
     valid,
     `${command}: ${ajv.errorsText(validate.errors, {separator: '\n'})}\n${JSON.stringify(document, null, 2)}`,
   ).toBe(true)
+  validated.set(command, [...(validated.get(command) ?? []), document])
 }
 
 /** Every key of every object in the document, at any depth. */
@@ -70,32 +94,45 @@ function expectStatusMatchesExit(result: {code: number | null; json: Reported}, 
   else expect(result.json.error).toMatchObject({code: status, exit})
 }
 
+/**
+ * A runner for one flow: runs `command args --json` with the flow's environment, checks the exit
+ * code and validates the document against the command's schema.
+ */
+function runnerFor(env: Record<string, string>) {
+  return async <T>(command: string, args: string[], exit = 0) => {
+    const result = await runJson<T>([...command.split(' '), ...args], {env})
+    expect(result.code, `${command} ${args.join(' ')}: ${result.stderr}`).toBe(exit)
+    expectValid(command, result.json)
+    return result
+  }
+}
+
+/** Runs a command that fails before it has a result: its document is the error document alone. */
+async function expectErrorDocument(args: string[], env: Record<string, string>, exit: number) {
+  const result = await runJson<{error: {code: string; exit: number; suggestion: string | null}}>(args, {env})
+  expect(result.code, result.stderr).toBe(exit)
+  expectValid('error', result.json)
+  expect(result.json.error.exit).toBe(exit)
+  return result
+}
+
 describe('the --json contract', () => {
   it('has a schema for every command, and nothing else but the error document', () => {
-    const commands = Object.keys(manifest.commands)
-      .filter(
-        (id) => manifest.commands[id].pluginName === undefined || manifest.commands[id].pluginName === 'auditforge-cli',
-      )
-      .map((id) => `${id.replace(/:/g, '-')}.json`)
+    const commands = ownCommands.map((id) => `${id.replace(/ /g, '-')}.json`)
     expect(commands.length).toBeGreaterThan(10)
     expect(readdirSync(schemasDir).sort()).toEqual([...commands, 'error.json'].sort())
     const strict = new Ajv({allErrors: true, strict: true})
     for (const file of readdirSync(schemasDir))
       expect(() => strict.compile(JSON.parse(readFileSync(`${schemasDir}${file}`, 'utf8'))), file).not.toThrow()
   })
+})
 
-  it('engagement, bucket, audit-log and doctor documents match their schemas; keys are snake_case', async () => {
+describe.concurrent('every command prints documents that match its schema', () => {
+  it('engagement, bucket verify, audit-log, doctor and engagement delete documents', async () => {
     const s3 = testS3()
     const shared = await createSharedBucket(s3, 'contract')
     const env = {AUDITFORGE_BUCKET: shared}
-    const documents: unknown[] = []
-    const run = async <T>(command: string, args: string[], exit = 0) => {
-      const result = await runJson<T>([...command.split(' '), ...args], {env})
-      expect(result.code, `${command}: ${result.stderr}`).toBe(exit)
-      expectValid(command, result.json)
-      documents.push(result.json)
-      return result
-    }
+    const run = runnerFor(env)
 
     const isolated = await run<{engagement_id: string; source_bucket: string}>('engagement create', [
       '--name',
@@ -126,6 +163,12 @@ describe('the --json contract', () => {
     expectStatusMatchesExit(drifted, 4, 'drift')
     expect(drifted.json.error!.suggestion).toContain('--fix')
 
+    // A bucket that does not exist is an entry of its own, and the exit code is 3.
+    const missing = expectedBucketName(randomEngagementId())
+    const notFound = await run<Reported & {buckets: {bucket: string; error: unknown}[]}>('bucket verify', [missing], 3)
+    expectStatusMatchesExit(notFound, 3, 'not_found')
+    expect(notFound.json.buckets).toMatchObject([{bucket: missing, controls: [], error: {code: 'not_found'}}])
+
     const doctor = await run<Reported & {ok: boolean}>('doctor', [], 4)
     expectStatusMatchesExit(doctor, 4, 'checks_failed')
     expect(doctor.json.ok).toBe(false)
@@ -154,22 +197,28 @@ describe('the --json contract', () => {
       '--yes',
     ])
     expect(deletedIsolated.json.bucket).toBe('decommissioned')
+  })
 
-    // A bucket no record points at any more (--keep-data), decommissioned: dry run, then for real.
+  it('bucket decommission of a bucket no record points at any more (--keep-data): dry run, then for real', async () => {
+    const shared = await createSharedBucket(testS3(), 'contract')
+    const run = runnerFor({AUDITFORGE_BUCKET: shared})
     const kept = await run<{engagement_id: string; source_bucket: string}>('engagement create', [
       '--name',
       'Kept',
       '--isolated',
     ])
     await run('engagement delete', [kept.json.engagement_id, '--yes', '--keep-data'])
-    await run('bucket decommission', [kept.json.source_bucket, '--dry-run'])
+    const clear = await run<Reported & {object_versions: number | null}>('bucket decommission', [
+      kept.json.source_bucket,
+      '--dry-run',
+    ])
+    expectStatusMatchesExit(clear, 0, 'ok')
+    expect(clear.json.object_versions).toBe(1)
     const decommissioned = await run<{uploads_aborted: number; trail_selector: unknown}>('bucket decommission', [
       kept.json.source_bucket,
       '--yes',
     ])
     expect(decommissioned.json).toMatchObject({dry_run: false, uploads_aborted: 0, trail_selector: null})
-
-    for (const key of keysOf(documents)) expect(key, 'a --json key').toMatch(snakeCase)
   })
 
   it('migrate: a plan and a failed verification match the schema, with structured differences and status beside exit 4', async () => {
@@ -196,21 +245,150 @@ describe('the --json contract', () => {
     for (const key of keysOf(verify.json)) expect(key).toMatch(snakeCase)
   })
 
-  it('an error document matches error.json and carries the suggestion', async () => {
-    const shared = await createSharedBucket(testS3(), 'contract')
-    const result = await runJson<{error: {suggestion: string | null}}>(['bucket', 'verify'], {
-      env: {AUDITFORGE_BUCKET: shared},
-    })
-    expect(result.code).toBe(2)
-    const validate = schemaOf('error')
-    expect(validate(result.json), ajv.errorsText(validate.errors)).toBe(true)
-
-    const refused = await runJson<{error: {code: string; suggestion: string | null}}>(
-      ['engagement', 'delete', 'eng-abc'],
-      {env: {AUDITFORGE_BUCKET: shared}},
+  it('migrate --execute, --verify-only, --reconcile, evidence, purge-source (dry run, refusal, --execute), rollback and batch-role', async () => {
+    const s3 = testS3()
+    const shared = await createSharedBucket(s3, 'contract')
+    const [purged, rolledBack] = [randomEngagementId(), randomEngagementId()]
+    await putIndex(s3, shared, {engagements: [seedRecord(purged), seedRecord(rolledBack)]})
+    // One version a key: no history for purge-source to weigh against the switch's second.
+    const key = (id: string, name: string) => `auditforge/engagements/${id}/${name}`
+    await Promise.all(
+      [purged, rolledBack].flatMap((id) => [
+        putRaw(s3, shared, key(id, 'findings.json'), '{}'),
+        putRaw(s3, shared, key(id, 'source/a.pdf'), 'a'),
+      ]),
     )
-    expect(refused.code).toBe(5)
-    expect(validate(refused.json), ajv.errorsText(validate.errors)).toBe(true)
+    const run = runnerFor({AUDITFORGE_BUCKET: shared})
+
+    const executed = await run<Reported & {mode: string; totals: {copied: number}}>('migrate', ['--execute', '--yes'])
+    expectStatusMatchesExit(executed, 0, 'ok')
+    expect(executed.json).toMatchObject({mode: 'execute', totals: {copied: 4}})
+
+    const verified = await run<Reported & {engagements: {status: string}[]}>('migrate', [
+      '--verify-only',
+      '--engagement-id',
+      purged,
+    ])
+    expectStatusMatchesExit(verified, 0, 'ok')
+    expect(verified.json.engagements[0].status).toBe('verified')
+
+    await putRaw(s3, shared, key(purged, 'source/late.pdf'), 'written after the switch')
+    const reconciled = await run<Reported & {engagements: {reconciled: number}[]; totals: {copied: number}}>(
+      'migrate',
+      ['--reconcile', '--engagement-id', purged, '--yes'],
+    )
+    expectStatusMatchesExit(reconciled, 0, 'ok')
+    expect(reconciled.json.engagements[0].reconciled).toBe(1)
+    expect(reconciled.json.totals.copied).toBe(1)
+
+    await run('migrate evidence', [purged])
+
+    // Refused (too young: --min-age is 30 days by default), in the dry run and with --execute: the full document.
+    const dry = await run<Reported & {mode: string}>('migrate purge-source', ['--engagement-id', purged], 5)
+    expectStatusMatchesExit(dry, 5, 'too_young')
+    const refused = await run<Reported & {mode: string}>(
+      'migrate purge-source',
+      ['--engagement-id', purged, '--execute', '--yes'],
+      5,
+    )
+    expectStatusMatchesExit(refused, 5, 'too_young')
+    expect(refused.json.mode).toBe('execute')
+    const done = await run<Reported & {purge: unknown}>('migrate purge-source', [
+      '--engagement-id',
+      purged,
+      '--min-age',
+      '0',
+      '--execute',
+      '--yes',
+    ])
+    expectStatusMatchesExit(done, 0, 'purged')
+    expect(done.json.purge).not.toBeNull()
+
+    const rollback = await run<{previous_source_bucket: string | null}>('migrate rollback', [
+      '--engagement-id',
+      rolledBack,
+      '--yes',
+    ])
+    expect(rollback.json.previous_source_bucket).toBe(expectedBucketName(rolledBack))
+
+    await run('migrate batch-role', [])
+  })
+
+  it('bucket provision, a blocked decommission (dry run and real), audit-log export --output and the empty export', async () => {
+    const s3 = testS3()
+    const shared = await createSharedBucket(s3, 'contract')
+    const [provisioned, logged, silent, unbound] = [
+      randomEngagementId(),
+      randomEngagementId(),
+      randomEngagementId(),
+      randomEngagementId(),
+    ]
+    await putIndex(s3, shared, {engagements: [provisioned, logged, silent].map((id) => seedRecord(id))})
+    await putRaw(s3, shared, auditShardKey(logged), '{"event":"engagement.created","seq":1}\n')
+    const run = runnerFor({AUDITFORGE_BUCKET: shared})
+
+    const provision = await run<{bucket: string; created: boolean}>('bucket provision', [provisioned])
+    expect(provision.json).toMatchObject({bucket: expectedBucketName(provisioned), created: true})
+
+    // Bound to no index: the preflight stops at index-binding, and the document says so, dry run or not.
+    const bucket = await makeManagedBucket(s3, unbound)
+    for (const flag of ['--dry-run', '--yes']) {
+      const blocked = await run<Reported & {preflight: {check: string; ok: boolean}[]}>(
+        'bucket decommission',
+        [bucket, flag],
+        5,
+      )
+      expectStatusMatchesExit(blocked, 5, 'refused')
+      expect(blocked.json.preflight.at(-1)).toMatchObject({check: 'index-binding', ok: false})
+    }
+    // Left behind, an unbound managed bucket would show in doctor's report of every later test.
+    await s3.send(new DeleteBucketCommand({Bucket: bucket}))
+
+    const output = join(mkdtempSync(join(tmpdir(), 'contract-')), 'audit-log.jsonl')
+    const toFile = await run<{output: string; event_count: number}>('audit-log export', [logged, '--output', output])
+    expect(toFile.json).toMatchObject({output, event_count: 1})
+    const empty = await run<{empty: boolean; signed_url: string | null}>('audit-log export', [
+      silent,
+      '--delivery',
+      'signed_url',
+    ])
+    expect(empty.json).toMatchObject({empty: true, signed_url: null})
+  })
+
+  it('records are printed as the index stores them, and a sparse one (only engagement_id and name) matches the schema', async () => {
+    const s3 = testS3()
+    const shared = await createSharedBucket(s3, 'contract')
+    const [full, sparse] = [randomEngagementId(), randomEngagementId()]
+    await putIndex(s3, shared, {engagements: [seedRecord(full), {engagement_id: sparse, name: 'Platform-made'}]})
+    const run = runnerFor({AUDITFORGE_BUCKET: shared})
+    const listed = await run<{engagements: unknown[]}>('engagement list', [])
+    expect(listed.json.engagements).toEqual([seedRecord(full), {engagement_id: sparse, name: 'Platform-made'}])
+    const shown = await run('engagement show', [sparse])
+    expect(shown.json).toEqual({engagement_id: sparse, name: 'Platform-made'})
+  })
+
+  it('an error document (exit 2, 3, 5) matches error.json and carries the suggestion', async () => {
+    const shared = await createSharedBucket(testS3(), 'contract')
+    const env = {AUDITFORGE_BUCKET: shared}
+    const [usage, unknown, refused] = await Promise.all([
+      expectErrorDocument(['bucket', 'verify'], env, 2),
+      expectErrorDocument(['engagement', 'show', randomEngagementId()], env, 3),
+      expectErrorDocument(['engagement', 'delete', 'eng-abc'], env, 5),
+    ])
+    expect(usage.json.error.code).toBe('invalid_input')
+    expect(unknown.json.error.code).toBe('not_found')
     expect(refused.json.error.suggestion).toEqual(expect.stringContaining('--yes'))
+  })
+})
+
+describe('the documents, all together', () => {
+  it('cover every command and the error document, and every key is snake_case', () => {
+    expect([...validated.keys()].sort()).toEqual([...ownCommands, 'error'].sort())
+    // The IAM policy documents of `migrate batch-role` keep AWS's own keys (Version, Statement, ...).
+    const policies = validated.get('migrate batch-role')!
+    for (const key of keysOf([...validated].filter(([command]) => command !== 'migrate batch-role')))
+      expect(key, 'a --json key').toMatch(snakeCase)
+    for (const key of policies.flatMap((document) => Object.keys(document as object)))
+      expect(key, 'a --json key').toMatch(snakeCase)
   })
 })

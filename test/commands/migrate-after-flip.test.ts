@@ -35,6 +35,7 @@ interface VerifyJson {
     reconciled?: number
     conflicts?: string[]
   }[]
+  totals: {engagements: number; copied: number}
 }
 
 async function migrated() {
@@ -148,6 +149,8 @@ describe('after the switch', () => {
       bucket,
     ])
     expect(reconciled.json.engagements[0]).toMatchObject({reconciled: 2, conflicts: [key(id, 'findings.json')]})
+    // The late writes copied now are the run's copies.
+    expect(reconciled.json.totals).toMatchObject({engagements: 1, copied: 2})
     expect(await getText(s3, target, key(id, 'source/a.pdf'))).toBe('source/a.pdf v2 (late)')
     expect(await getText(s3, target, key(id, 'source/c.pdf'))).toBe('source/c.pdf (new, late)')
     expect(await getText(s3, target, key(id, 'findings.json'))).toBe('findings, edited in the app')

@@ -14,7 +14,14 @@ import {
   writeSummary,
 } from '../../src/lib/migrate/evidence.js'
 import {runCli, runJson} from '../helpers/cli.js'
-import {expectedBucketName, makeManagedBucket, putIndex, randomEngagementId, seedRecord} from '../helpers/commands.js'
+import {
+  expectedBucketName,
+  makeManagedBucket,
+  putIndex,
+  putRaw,
+  randomEngagementId,
+  seedRecord,
+} from '../helpers/commands.js'
 import {createSharedBucket, motoAccountId, testS3} from '../helpers/s3.js'
 import {evidenceLine} from '../helpers/migrate.js'
 
@@ -295,32 +302,52 @@ describe('migrate evidence', () => {
     expect(result.stderr).toContain(`${older.run_id}, ${latest.run_id}`)
   })
 
-  it('no evidence is exit 3 with one line, whether the bucket exists or not', async () => {
+  it('no evidence is exit 3 with one line saying why, and a suggestion with the real id only where there is a migration to make', async () => {
     const s3 = testS3()
     const shared = await createSharedBucket(s3)
     const neverMigrated = randomEngagementId()
-    const emptyBucket = randomEngagementId()
-    await makeManagedBucket(s3, emptyBucket, shared)
+    const bornIsolated = randomEngagementId()
+    const preEvidence = randomEngagementId()
+    await makeManagedBucket(s3, bornIsolated, shared)
+    await makeManagedBucket(s3, preEvidence, shared)
     await putIndex(s3, shared, {
       engagements: [
         seedRecord(neverMigrated),
-        seedRecord(emptyBucket, {source_bucket: expectedBucketName(emptyBucket)}),
+        seedRecord(bornIsolated, {source_bucket: expectedBucketName(bornIsolated)}),
+        seedRecord(preEvidence, {source_bucket: expectedBucketName(preEvidence)}),
       ],
     })
-    for (const id of [neverMigrated, emptyBucket]) {
-      const result = await runCli(['migrate', 'evidence', id], {env: {AUDITFORGE_BUCKET: shared}})
+    // Migrated by hand, before evidence existed: the shared bucket still holds its keys.
+    await putRaw(s3, shared, `auditforge/engagements/${preEvidence}/findings.json`, '{}')
+    const env = {AUDITFORGE_BUCKET: shared}
+    const lines = {
+      [neverMigrated]: `No migration evidence for ${neverMigrated} in ${expectedBucketName(neverMigrated)}; it has not been migrated with evidence yet`,
+      [bornIsolated]: `No migration evidence for ${bornIsolated} in ${expectedBucketName(bornIsolated)}: it was created in that bucket and has no migration`,
+      [preEvidence]: `No migration evidence for ${preEvidence} in ${expectedBucketName(preEvidence)}; it was migrated before evidence existed`,
+    }
+    for (const [id, line] of Object.entries(lines)) {
+      const result = await runCli(['migrate', 'evidence', id], {env})
       expect(result.code, result.stderr).toBe(3)
       expect(result.stdout).toBe('')
       const [first] = result.stderr.split('\n')
-      expect(first).toBe(
-        `Error: No migration evidence for ${id} in ${expectedBucketName(id)}; it has not been migrated with evidence yet`,
-      )
+      expect(first).toBe(`Error: ${line}`)
+      expect(result.stderr).not.toContain('<id>')
     }
-    const json = await runJson<{error: {code: string; exit: number}}>(['migrate', 'evidence', neverMigrated], {
-      env: {AUDITFORGE_BUCKET: shared},
-    })
+    const json = await runJson<{error: {code: string; exit: number; suggestion: string | null}}>(
+      ['migrate', 'evidence', neverMigrated],
+      {env},
+    )
     expect(json.code).toBe(3)
-    expect(json.json.error).toMatchObject({code: 'not_found', exit: 3})
+    expect(json.json.error).toMatchObject({
+      code: 'not_found',
+      exit: 3,
+      suggestion: `Migrate it with \`auditforge migrate --engagement-id ${neverMigrated} --execute\`.`,
+    })
+    const born = await runJson<{error: {suggestion: string | null}}>(['migrate', 'evidence', bornIsolated], {env})
+    expect(born.json.error.suggestion).toBeNull()
+    const pre = await runJson<{error: {suggestion: string | null}}>(['migrate', 'evidence', preEvidence], {env})
+    expect(pre.json.error.suggestion).toContain(`auditforge migrate --verify-only --engagement-id ${preEvidence}`)
+    expect(pre.json.error.suggestion).toContain(`auditforge migrate rollback --engagement-id ${preEvidence}`)
   })
 
   it('a missing engagement is exit 3', async () => {

@@ -28,7 +28,7 @@ describe('migrate purge-source: an engagement migrated before evidence', () => {
         new PutObjectCommand({Bucket: target, Key: key(id, 'findings.json'), Body: 'same bytes on both sides'}),
       )
 
-    const first = await runJson<{refusal: {code: string; suggestion: string} | null}>([
+    const first = await runJson<{status: string; error: {code: string; suggestion: string} | null}>([
       'migrate',
       'purge-source',
       '--engagement-id',
@@ -39,9 +39,10 @@ describe('migrate purge-source: an engagement migrated before evidence', () => {
       '0',
     ])
     expect(first.code).toBe(5)
-    expect(first.json.refusal?.code).toBe('no_evidence')
-    expect(first.json.refusal?.suggestion).toContain(`auditforge migrate rollback --engagement-id ${id}`)
-    expect(first.json.refusal?.suggestion).toContain(`migrate --engagement-id ${id} --execute`)
+    expect(first.json.status).toBe('no_evidence')
+    expect(first.json.error?.code).toBe('no_evidence')
+    expect(first.json.error?.suggestion).toContain(`auditforge migrate rollback --engagement-id ${id}`)
+    expect(first.json.error?.suggestion).toContain(`migrate --engagement-id ${id} --execute`)
 
     const rollback = await runCli(['migrate', 'rollback', '--engagement-id', id, '--shared-bucket', bucket, '--yes'])
     expect(rollback.code, rollback.stderr).toBe(0)
@@ -58,7 +59,7 @@ describe('migrate purge-source: an engagement migrated before evidence', () => {
     // What was already in the bucket is proven by its MD5, not copied again.
     expect(migrated.json.engagements[0]).toMatchObject({status: 'migrated', skipped_existing: 1})
 
-    const again = await runJson<{status: string; refusal: {code: string} | null}>([
+    const again = await runJson<{status: string; error: {code: string} | null}>([
       'migrate',
       'purge-source',
       '--engagement-id',
@@ -69,6 +70,7 @@ describe('migrate purge-source: an engagement migrated before evidence', () => {
       '0',
     ])
     expect(again.code, again.stderr).toBe(0)
-    expect(again.json).toMatchObject({status: 'would_purge', refusal: null})
+    expect(again.json).toMatchObject({status: 'would_purge', error: null})
+    expect(again.json).not.toHaveProperty('refusal')
   })
 })

@@ -51,7 +51,7 @@ interface PurgeJson {
   min_age_met: boolean | null
   verification: {result: string; missing: number; late_writes: number; differences: VerificationDifference[]}
   removal: {keys: number; versions: number; delete_markers: number; bytes: number; first_keys: string[]} | null
-  refusal: {code: string; message: string; exit: number} | null
+  error: {code: string; message: string; exit: number; suggestion: string | null} | null
   purge: {
     purge_id: string
     evidence_bucket: string
@@ -126,6 +126,10 @@ async function migrated() {
     'auditforge/firms.json',
   ]
   for (const name of others) await put(bucket, name, `${name} v1`)
+  // Listings give whole seconds, and a non-current version from the switch's own second counts as
+  // written after it (gone.pdf's, whose key the evidence does not name): seeding and switching in
+  // one second would make every purge refuse written_after_switch. Switch in the next second.
+  await new Promise((resolve) => setTimeout(resolve, 1050 - (Date.now() % 1000)))
 
   const result = await runJson<MigrateJson>([
     'migrate',
@@ -161,9 +165,10 @@ describe('migrate purge-source', () => {
       mode: 'dry_run',
       min_age_met: true,
       verification: {result: 'passed'},
-      refusal: null,
+      error: null,
       purge: null,
     })
+    expect(dry.json).not.toHaveProperty('refusal')
     expect(dry.json.removal).toMatchObject({keys: 6, versions: 7, delete_markers: 1})
     expect([...dry.json.removal!.first_keys].sort()).toEqual([...own].sort())
     const text0 = await runCli([
@@ -297,11 +302,28 @@ describe('migrate purge-source', () => {
     const before = await allVersions(bucket)
 
     const dry = await purge(bucket, id)
-    expect(dry.code).toBe(5)
-    expect(dry.json).toMatchObject({status: 'refused', min_age_met: false, refusal: {code: 'too_young', exit: 5}})
-    expect(dry.json.refusal!.message).toContain('--min-age is 30d')
+    expect(dry.code, JSON.stringify(dry.json.error)).toBe(5)
+    // status is the failure's code, as everywhere; the refusal is the error (no second copy of it).
+    expect(dry.json).toMatchObject({status: 'too_young', min_age_met: false, error: {code: 'too_young', exit: 5}})
+    expect(dry.json).not.toHaveProperty('refusal')
+    expect(dry.json.error!.message).toMatch(/^--execute would refuse: .*--min-age is 30d$/)
     // The dry run still made every check: it says what else would stand in the way.
     expect(dry.json.verification.result).toBe('passed')
+
+    // --execute --json refuses with the same full document, not just an error.
+    const refused = await purge(bucket, id, '--execute', '--yes')
+    expect(refused.code, JSON.stringify(refused.json.error)).toBe(5)
+    expect(refused.json).toMatchObject({
+      engagement_id: id,
+      mode: 'execute',
+      status: 'too_young',
+      min_age_met: false,
+      bucket: target,
+      purge: null,
+      error: {code: 'too_young', exit: 5},
+    })
+    expect(refused.json.error!.message).toContain('--min-age is 30d')
+    expect(refused.json.removal).toMatchObject({keys: 6})
 
     const executed = await runCli([
       'migrate',
@@ -346,6 +368,19 @@ describe('migrate purge-source', () => {
       `Error: ${id} does not verify against its migration evidence now: 1 late write in the shared bucket; nothing was deleted`,
     )
     expect(late.stderr).toContain(`auditforge migrate --reconcile --engagement-id ${id}`)
+    // Under --json the refusal is the full document, with the structured differences.
+    const lateJson = await purge(bucket, id, '--min-age', '0', '--execute', '--yes')
+    expect(lateJson.code).toBe(4)
+    expect(lateJson.json).toMatchObject({
+      mode: 'execute',
+      status: 'verification_failed',
+      verification: {result: 'failed', late_writes: 1},
+      purge: null,
+      error: {code: 'verification_failed', exit: 4},
+    })
+    expect(lateJson.json.verification.differences).toEqual([
+      expect.objectContaining({key: key(id, 'source/late.pdf'), kind: 'late_write'}),
+    ])
     expect(await allVersions(bucket)).toEqual(before)
     expect(await keysUnder(target, `auditforge/migrations/${id}/purges/`)).toEqual([])
 
@@ -366,9 +401,9 @@ describe('migrate purge-source', () => {
     const missing = await purge(bucket, id, '--min-age', '0')
     expect(missing.code).toBe(4)
     expect(missing.json).toMatchObject({
-      status: 'refused',
+      status: 'verification_failed',
       verification: {result: 'failed', missing: 1, late_writes: 0},
-      refusal: {code: 'verification_failed', exit: 4},
+      error: {code: 'verification_failed', exit: 4},
     })
     expect(missing.json.verification.differences).toEqual([
       expect.objectContaining({key: key(id, 'findings.json'), kind: 'migrated_version_missing'}),
@@ -405,7 +440,7 @@ describe('migrate purge-source', () => {
     )
     const noEvidence = await purge(bucket, unproven, '--min-age', '0')
     expect(noEvidence.code).toBe(5)
-    expect(noEvidence.json.refusal).toMatchObject({code: 'no_evidence', exit: 5})
+    expect(noEvidence.json).toMatchObject({status: 'no_evidence', error: {code: 'no_evidence', exit: 5}})
     expect(await allVersions(bucket, 'auditforge/engagements/')).toHaveLength(2)
 
     const unknown = await runCli([

@@ -22,6 +22,8 @@ import {beforeEach, describe, expect, it} from 'vitest'
 
 import {
   assertDecommissionable,
+  clearanceFailure,
+  inspectDecommission,
   preflightDecommission,
   provisionEngagementBucket,
   readTombstones,
@@ -164,6 +166,53 @@ describe('decommission preflight', () => {
     })
     s3Mock.on(HeadBucketCommand).rejects(new NotFound({$metadata: {httpStatusCode: 404}, message: 'Not Found'}))
     await expect(preflightDecommission(testContext(), bucket, sharedBucket, [])).rejects.toMatchObject({exit: 3})
+  })
+})
+
+describe('decommission inspection', () => {
+  it('ends at the identity check that refuses the bucket, as the last check, with the refusal; nothing further is read', async () => {
+    decommissionable()
+    s3Mock.on(GetBucketTaggingCommand).resolves({
+      TagSet: [
+        {Key: 'auditforge:engagement-id', Value: engagementId},
+        {Key: 'auditforge:managed-by', Value: 'auditforge'},
+        {Key: 'auditforge:index', Value: 'another-index'},
+      ],
+    })
+    const preflight = await inspectDecommission(testContext(), bucket, sharedBucket, [])
+    expect(preflight.ok).toBe(false)
+    expect(preflight.checks.map((check) => [check.check, check.ok])).toEqual([
+      ['owner', true],
+      ['records', true],
+      ['managed-by', true],
+      ['engagement-tag', true],
+      ['index-binding', false],
+    ])
+    expect(preflight.checks.at(-1)!.detail).toContain('bound to the engagement index in another-index')
+    expect(preflight.refusal).toMatchObject({exit: 5, message: preflight.checks.at(-1)!.detail})
+    expect(clearanceFailure(preflight)).toBe(preflight.refusal)
+    expect(s3Mock).not.toHaveReceivedCommand(GetObjectLockConfigurationCommand)
+    // preflightDecommission refuses the same at once, as engagement delete relies on.
+    await expect(preflightDecommission(testContext(), bucket, sharedBucket, [])).rejects.toMatchObject({
+      exit: 5,
+      message: expect.stringContaining('bound to the engagement index in another-index'),
+    })
+
+    // A record pointing at it: refused before the bucket is even looked at.
+    s3Mock.resetHistory()
+    const pointed = await inspectDecommission(testContext(), bucket, sharedBucket, ['eng-other'])
+    expect(pointed.checks).toEqual([
+      {check: 'records', ok: false, detail: `${bucket} is still the bucket of eng-other`},
+    ])
+    expect(s3Mock).not.toHaveReceivedCommand(HeadBucketCommand)
+  })
+
+  it('a blocking retention check is no identity refusal: the failure names every blocking check', async () => {
+    decommissionable({mfaDelete: true})
+    const preflight = await inspectDecommission(testContext(), bucket, sharedBucket, [])
+    expect(preflight.refusal).toBeNull()
+    expect(preflight.checks).toHaveLength(9)
+    expect(clearanceFailure(preflight)?.message).toContain('mfa-delete: MFA delete is enabled')
   })
 })
 

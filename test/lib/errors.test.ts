@@ -271,6 +271,34 @@ describe('describeAwsError: precise classes', () => {
   })
 })
 
+describe('describeAwsError: a HEAD that finds nothing', () => {
+  // A HEAD's 404 has no body: the SDK names it NotFound, and some servers (moto) label it text/html.
+  const headNotFound = () =>
+    Object.assign(
+      new S3ServiceException({
+        name: 'NotFound',
+        $fault: 'client',
+        $metadata: {httpStatusCode: 404},
+        message: 'UnknownError',
+      }),
+      {$response: {statusCode: 404, headers: {'content-type': 'text/html; charset=utf-8', 'content-length': '0'}}},
+    )
+
+  it('HeadBucket: the bucket does not exist (exit 3), not "not an S3 response"', () => {
+    const error = describeAwsError(headNotFound(), {action: 'Checking the shared bucket', bucket: 'platform-shared'})
+    expect(error.code).toBe('no_such_bucket')
+    expect(error.exit).toBe(ExitCode.notFound)
+    expect(error.message).toBe('Checking the shared bucket s3://platform-shared: the bucket does not exist')
+  })
+
+  it('HeadObject: not found (exit 3)', () => {
+    const error = describeAwsError(headNotFound(), context)
+    expect(error.code).toBe('not_found')
+    expect(error.exit).toBe(ExitCode.notFound)
+    expect(error.message).toBe(`Reading findings s3://platform-shared/${context.key}: not found`)
+  })
+})
+
 describe('describeAwsError: timeouts and the endpoint', () => {
   const timeout = (message: string) => Object.assign(new Error(message), {name: 'TimeoutError'})
 

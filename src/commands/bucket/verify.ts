@@ -1,24 +1,26 @@
 import {Args, Flags} from '@oclif/core'
 
-import {AuditforgeCommand} from '../../base-command.js'
+import {AuditforgeCommand, errorBody} from '../../base-command.js'
 import {bucketControlFlags} from '../../flags/bucket-controls.js'
 import {
-  type BucketCheck,
+  type BucketVerification,
   type StandardName,
   bucketsToVerify,
-  checkBucketControls,
-  repairBucketControls,
+  isUnchecked,
   standardNames,
+  verificationFailure,
+  verifyBuckets,
 } from '../../lib/buckets.js'
-import {AuditforgeError, ExitCode, invalidInput, refused} from '../../lib/errors.js'
+import {invalidInput} from '../../lib/errors.js'
 import {validateBucketName} from '../../lib/layout.js'
 import type {BucketReport, BucketVerifyResult} from '../../results/bucket.js'
 import {renderBucketCheck} from '../../ui/controls.js'
-import {plural} from '../../ui/format.js'
 
 export default class BucketVerify extends AuditforgeCommand<typeof BucketVerify, BucketVerifyResult> {
   static override summary = 'Check (and with --fix repair) the controls on per-engagement buckets.'
-  static override description = `Checks every control of the controls table (README, "Bucket controls"): owned by this account, public access blocked, Object Ownership BucketOwnerEnforced, default encryption (AES256, or SSE-KMS, which is never downgraded; with --kms-key-id, SSE-KMS with that key), versioning, the TLS-only bucket policy, the least-privilege statement (with --allow-principal), the lifecycle rules, server access logging and CloudTrail data events (each when configured), the auditforge tags, and the binding to this engagement index (tag auditforge:index; --fix binds an unbound bucket only when a record of this index points at it, and never rebinds one bound elsewhere). A control that does not apply here is "skipped", never "pass": the TLS-only policy on a plain-http endpoint, an opt-in control that is not configured. The controls are checked against the same choices provisioning uses (the BUCKET CONTROLS flags or their environment variables). Prints a table per bucket (--standard fsbp|cis|prowler labels each row with that standard's control ids, for an auditor); exits 4 when any control has drifted. --fix re-applies the failing controls and checks again; it never touches objects.`
+  static override description = `Checks every control of the controls table (README, "Bucket controls"): owned by this account, public access blocked, Object Ownership BucketOwnerEnforced, default encryption (AES256, or SSE-KMS, which is never downgraded; with --kms-key-id, SSE-KMS with that key), versioning, the TLS-only bucket policy, the least-privilege statement (with --allow-principal), the lifecycle rules, server access logging and CloudTrail data events (each when configured), the auditforge tags, and the binding to this engagement index (tag auditforge:index; --fix binds an unbound bucket only when a record of this index points at it, and never rebinds one bound elsewhere). A control that does not apply here is "skipped", never "pass": the TLS-only policy on a plain-http endpoint, an opt-in control that is not configured. The controls are checked against the same choices provisioning uses (the BUCKET CONTROLS flags or their environment variables). Prints a table per bucket (--standard fsbp|cis|prowler labels each row with that standard's control ids, for an auditor); exits 4 when any control has drifted. --fix re-applies the failing controls and checks again; it never touches objects.
+
+A bucket that cannot be checked (it does not exist, it is not a per-engagement bucket, access to it is denied) gets a NOT CHECKED line (under --json, an entry with its error) and the others are still checked. One exit code for the run, the first that applies: 5 when --fix may not touch a bucket or a bucket was refused, 4 when a control drifted, 1 when a bucket could not be read, 3 when a bucket does not exist.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> metis-af-6715f196fa40-741783034843',
@@ -53,56 +55,53 @@ export default class BucketVerify extends AuditforgeCommand<typeof BucketVerify,
       for (const bucket of await bucketsToVerify(context, this.sharedBucket))
         if (!buckets.includes(bucket)) buckets.push(bucket)
 
-    const checks: BucketCheck[] = []
-    for (const [i, bucket] of buckets.entries()) {
-      this.spinner.start(
-        `${this.flags.fix ? 'Checking and repairing' : 'Checking'} ${bucket} (${i + 1}/${buckets.length})`,
-      )
-      checks.push(await (this.flags.fix ? repairBucketControls(context, bucket) : checkBucketControls(context, bucket)))
-    }
+    const results = await verifyBuckets(context, buckets, {
+      fix: this.flags.fix,
+      onBucket: (bucket, i) =>
+        this.spinner.start(
+          `${this.flags.fix ? 'Checking and repairing' : 'Checking'} ${bucket} (${i + 1}/${buckets.length})`,
+        ),
+    })
     this.spinner.stop()
 
-    const ok = checks.every((check) => check.ok)
     if (!this.jsonEnabled()) {
-      if (checks.length === 0) this.log('No per-engagement buckets to check.')
-      for (const check of checks) {
-        this.log(`${check.bucket}  ${check.ok ? 'ok' : 'DRIFTED'}`)
-        this.log(renderBucketCheck(check, standard ?? undefined))
-        if (check.fix_refused) this.warning(`--fix wrote nothing to ${check.bucket}: ${check.fix_refused}`)
+      if (results.length === 0) this.log('No per-engagement buckets to check.')
+      for (const result of results) {
+        if (isUnchecked(result)) {
+          this.log(`${result.bucket}  NOT CHECKED: ${result.error.message}`)
+          continue
+        }
+        this.log(`${result.bucket}  ${result.ok ? 'ok' : 'DRIFTED'}`)
+        this.log(renderBucketCheck(result, standard ?? undefined))
+        if (result.fix_refused) this.warning(`--fix wrote nothing to ${result.bucket}: ${result.fix_refused}`)
       }
     }
-    const result = {ok, standard, buckets: checks.map((check) => bucketReport(check, standard))}
-    return this.finish<BucketVerifyResult>(result, ok ? undefined : this.failure(checks))
-  }
-
-  /** Why the run fails: a bucket --fix may not touch (exit 5), else drift (exit 4). */
-  private failure(checks: BucketCheck[]): AuditforgeError {
-    const untouched = checks.filter((check) => check.fix_refused).length
-    if (untouched > 0) {
-      return refused(
-        `${untouched} of ${plural(checks.length, 'bucket')} ${untouched === 1 ? 'belongs' : 'belong'} to another engagement index or to none; --fix wrote nothing to ${untouched === 1 ? 'it' : 'them'}`,
-        `Run --fix against the index that owns a bucket (--shared-bucket), or bind an unbound one with \`auditforge bucket provision <engagement id> --force\`.`,
-      )
+    const failure = verificationFailure(results, {fix: this.flags.fix})
+    const report = {
+      ok: failure === undefined,
+      standard,
+      buckets: results.map((result) => bucketReport(result, standard)),
     }
-    const drifted = checks.filter((check) => !check.ok).length
-    return new AuditforgeError(
-      `${drifted} of ${plural(checks.length, 'bucket')} ${drifted === 1 ? 'has' : 'have'} drifted controls`,
-      {
-        code: 'drift',
-        exit: ExitCode.verificationFailed,
-        suggestion: this.flags.fix ? undefined : 'Run again with --fix to re-apply them.',
-      },
-    )
+    return this.finish<BucketVerifyResult>(report, failure)
   }
 }
 
-/** A bucket's check as the result reports it: a skipped control is neither ok nor failed (null). */
-function bucketReport(check: BucketCheck, standard: StandardName | null): BucketReport {
+/** A bucket's verdict as the result reports it: a skipped control is neither ok nor failed (null); an unchecked bucket has no controls and its error. */
+function bucketReport(result: BucketVerification, standard: StandardName | null): BucketReport {
+  if (isUnchecked(result))
+    return {
+      bucket: result.bucket,
+      engagement_id: result.engagementId,
+      ok: false,
+      controls: [],
+      fix_refused: null,
+      error: errorBody(result.error),
+    }
   return {
-    bucket: check.bucket,
-    engagement_id: check.engagementId,
-    ok: check.ok,
-    controls: check.controls.map(({actual, control, expected, ok, standards, status}) => ({
+    bucket: result.bucket,
+    engagement_id: result.engagementId,
+    ok: result.ok,
+    controls: result.controls.map(({actual, control, expected, ok, standards, status}) => ({
       control,
       status,
       ok: status === 'skipped' ? null : ok,
@@ -111,6 +110,7 @@ function bucketReport(check: BucketCheck, standard: StandardName | null): Bucket
       standards,
       standard_ids: standard ? (standards[standard] ?? []) : null,
     })),
-    fix_refused: check.fix_refused ?? null,
+    fix_refused: result.fix_refused ?? null,
+    error: null,
   }
 }

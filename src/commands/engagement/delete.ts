@@ -14,7 +14,7 @@ export default class EngagementDelete extends AuditforgeCommand<typeof Engagemen
   static override summary = 'Delete an engagement and, unless --keep-data, its data.'
   static override description = `Destructive: asks y/N on a terminal; --yes skips the question; without a terminal and without --yes it refuses (exit 5).
 
-Without --keep-data, every version of the engagement's own keys is deleted from the shared bucket (nobody else's: matching is exact), then the record is removed, then the engagement's own bucket is decommissioned (and, with --cloudtrail-trail, its data-events selector taken off that trail): the one the record points at, or, for an engagement in the shared bucket, the bucket named after it if one exists (a rollback or an interrupted migration leaves a full copy there) and it is provably this engagement's (tagged auditforge:managed-by, its engagement id, and bound to this index by auditforge:index); otherwise it is left in place and said so. A bucket another record points at, or bound to another index, is never touched. Decommissioning is best-effort: the deletion stands even if it fails, and the command to retry it is printed. With --keep-data only the record is removed.`
+Without --keep-data, every version of the engagement's own keys is deleted from the shared bucket (nobody else's: matching is exact), then the record is removed, then the engagement's own bucket is decommissioned (and, with --cloudtrail-trail, its data-events selector taken off that trail): the one the record points at, or, for an engagement in the shared bucket, the bucket named after it if one exists (a rollback or an interrupted migration leaves a full copy there) and it is provably this engagement's (tagged auditforge:managed-by, its engagement id, and bound to this index by auditforge:index); otherwise it is left in place and said so. A bucket another record points at, or bound to another index, is never touched. A bucket the record names that no longer exists is nothing to clean up, and said so. Decommissioning is best-effort: the deletion stands even if it fails, and the command to retry it is printed. With --keep-data only the record is removed.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> eng-6715f196fa40',
@@ -73,6 +73,7 @@ Without --keep-data, every version of the engagement's own keys is deleted from 
             ],
       )
     if (result.bucket === 'kept') this.note(`Kept the bucket ${result.bucket_name}.`)
+    if (result.bucket === 'gone') this.note(`Its bucket ${result.bucket_name} no longer exists; nothing to clean up.`)
     if (result.bucket === 'left_in_place') this.warning(`Left ${result.bucket_name} in place: ${result.cleanup_error}`)
     if (result.bucket === 'cleanup_failed') {
       this.warning(`The engagement is deleted, but its bucket was not: ${result.cleanup_error}`, [

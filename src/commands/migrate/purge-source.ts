@@ -6,7 +6,9 @@ import {validateEngagementId} from '../../lib/layout.js'
 import type {MigratePurgeSourceResult} from '../../results/migrate.js'
 import {
   type PurgeInspection,
+  type PurgeOutcome,
   type PurgeProgress,
+  PurgeStopped,
   defaultMinAge,
   inspectPurge,
   parseDuration,
@@ -65,19 +67,20 @@ Exit codes: 0 done, or nothing left to purge, or a dry run that would go ahead; 
     this.spinner.start(`Checking ${id}`)
     const inspection = await inspectPurge(context, sharedBucket, id, options)
     this.spinner.stop()
-    if (flags.execute && inspection.status === 'refused') {
-      this.showDifferences(inspection)
-      throw refusalError(inspection)
-    }
+    const mode = flags.execute ? 'execute' : 'dry_run'
+    if (inspection.status === 'refused') return this.refused(inspection, mode)
     if (!this.jsonEnabled()) this.log(renderPurgeInspection(inspection))
     if (inspection.status === 'nothing_to_purge') {
       const last = inspection.last_purge
       this.note(
         `Nothing of ${id} is left in ${sharedBucket}${last ? `; it was purged at ${last.completed_at} (purge ${last.purge_id})` : ''}. Nothing was changed.`,
       )
-      return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, flags.execute ? 'execute' : 'dry_run'))
+      return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, mode))
     }
-    if (!flags.execute) return this.dryRun(inspection)
+    if (!flags.execute) {
+      this.note('Dry run: nothing was changed. Run again with --execute to remove these versions.')
+      return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, 'dry_run'))
+    }
 
     const removal = inspection.removal!
     await this.confirm(
@@ -85,7 +88,15 @@ Exit codes: 0 done, or nothing left to purge, or a dry run that would go ahead; 
       flags.yes,
     )
     this.spinner.start(`Purging ${id}`)
-    const outcome = await purgeSource(context, inspection, {...options, toolVersion: this.config.version})
+    let outcome: PurgeOutcome
+    try {
+      outcome = await purgeSource(context, inspection, {...options, toolVersion: this.config.version})
+    } catch (error) {
+      if (!(error instanceof PurgeStopped)) throw error
+      this.spinner.stop()
+      const {refusal, verification} = error
+      return this.refused({...inspection, status: 'refused', refusal, verification}, 'execute')
+    }
     this.spinner.stop()
     this.note(describePurgeOutcome(id, sharedBucket, outcome))
     if (outcome.resumes.length > 0)
@@ -111,21 +122,24 @@ Exit codes: 0 done, or nothing left to purge, or a dry run that would go ahead; 
     return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, 'execute', outcome))
   }
 
-  /** The dry run says whether --execute would go ahead, and exits with the code it would refuse with. */
-  private dryRun(inspection: PurgeInspection): MigratePurgeSourceResult {
-    const {refusal} = inspection
-    if (!refusal) {
-      this.note('Dry run: nothing was changed. Run again with --execute to remove these versions.')
-      return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, 'dry_run'))
-    }
+  /**
+   * A refusal, of --execute or the one a dry run finds --execute would make: the checks are the
+   * document (a dry run prints them for a person too), the refusal its error, and the exit code
+   * the refusal's.
+   */
+  private refused(inspection: PurgeInspection, mode: 'dry_run' | 'execute'): MigratePurgeSourceResult {
+    if (mode === 'dry_run' && !this.jsonEnabled()) this.log(renderPurgeInspection(inspection))
     this.showDifferences(inspection)
     const failure = refusalError(inspection)
-    const wouldRefuse = new AuditforgeError(`--execute would refuse: ${failure.message}`, {
-      code: failure.code,
-      exit: failure.exit,
-      suggestion: failure.suggestion,
-    })
-    return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, 'dry_run'), wouldRefuse, 'refused')
+    const error =
+      mode === 'execute'
+        ? failure
+        : new AuditforgeError(`--execute would refuse: ${failure.message}`, {
+            code: failure.code,
+            exit: failure.exit,
+            suggestion: failure.suggestion,
+          })
+    return this.finish<MigratePurgeSourceResult>(purgeReport(inspection, mode), error)
   }
 
   private showDifferences(inspection: PurgeInspection): void {

@@ -30,7 +30,7 @@ import {takeOffTrail} from './trail.js'
 import {plural} from '../wording.js'
 
 /** What a decommission removed (the `bucket decommission` result without its preflight). */
-export type DecommissionResult = Omit<BucketDecommissioned, 'dry_run' | 'preflight'>
+export type DecommissionResult = Omit<BucketDecommissioned, 'dry_run' | 'preflight' | 'status' | 'error'>
 
 /**
  * Empties and deletes a per-engagement bucket: every object version and delete marker
@@ -99,23 +99,27 @@ export interface DecommissionPreflight {
   bucket: string
   engagementId: string
   ok: boolean
+  /** The checks made, in order; an identity check that refuses the bucket is the last. */
   checks: PreflightCheck[]
+  /** Why a check of the bucket's identity refuses it (it is then the failing last check); null when none does. */
+  refusal: AuditforgeError | null
 }
 
 /** How many versions of a locked bucket are looked at for legal holds and retention. */
 const lockScanLimit = 1000
 
 /**
- * Everything that must hold before a single object of the bucket is removed. The bucket's
- * identity is checked first, and a failure there throws at once (exit 5; exit 3 when it does
- * not exist): the shared bucket, a name not of the per-engagement form, a bucket of another
- * account, a bucket a record still points at, one auditforge did not tag as its own, one whose
- * name and engagement tag disagree, one bound to another index or (unless the caller says
- * otherwise) to none. Then what would make S3 refuse to delete its versions is looked at and
- * reported, check by check: Object Lock enabled, versions under legal hold or unexpired
- * retention, MFA delete. {@link assertDecommissionable} refuses when any of those is found.
+ * Everything that must hold before a single object of the bucket is removed, check by check,
+ * changing nothing. Refused at once (exit 5), before any check: the shared bucket and a name not
+ * of the per-engagement form; a bucket that does not exist is exit 3. Then the bucket's identity,
+ * where the first check that fails ends the preflight (it is the last of `checks`, and `refusal`
+ * says why): a bucket of another account, one a record still points at, one auditforge did not
+ * tag as its own, one whose name and engagement tag disagree, one bound to another index or
+ * (unless the caller says otherwise) to none. Then what would make S3 refuse to delete its
+ * versions, each reported: Object Lock enabled, versions under legal hold or unexpired
+ * retention, MFA delete. {@link clearanceFailure} says whether anything blocks it.
  */
-export async function preflightDecommission(
+export async function inspectDecommission(
   context: AwsContext,
   bucket: string,
   sharedBucket: string,
@@ -126,14 +130,31 @@ export async function preflightDecommission(
   if (bucket === sharedBucket) throw refused(`${bucket} is the shared platform bucket; it is never decommissioned`)
   const parsed = parsePerEngagementBucket(context, bucket)
   const owner = await context.accountId()
-  if (parsed.accountId !== owner) throw refused(`${bucket} belongs to account ${parsed.accountId}, not ${owner}`)
+  const found: PreflightCheck[] = []
+  const blocked = (check: PreflightCheck['check'], refusal: AuditforgeError): DecommissionPreflight => ({
+    bucket,
+    engagementId: parsed.engagementId,
+    ok: false,
+    checks: [...found, {check, ok: false, detail: refusal.message}],
+    refusal,
+  })
+  if (parsed.accountId !== owner)
+    return blocked('owner', refused(`${bucket} belongs to account ${parsed.accountId}, not ${owner}`))
   if (pointingRecords.length > 0) {
-    throw refused(
-      `${bucket} is still the bucket of ${pointingRecords.join(', ')}`,
-      `Delete the engagement (\`auditforge engagement delete ${pointingRecords[0]}\`) or roll it back first.`,
+    return blocked(
+      'records',
+      refused(
+        `${bucket} is still the bucket of ${pointingRecords.join(', ')}`,
+        `Delete the engagement (\`auditforge engagement delete ${pointingRecords[0]}\`) or roll it back first.`,
+      ),
     )
   }
-  await assertOwned(context, bucket, owner)
+  const notOwned = await ownershipRefusal(context, bucket, owner)
+  if (notOwned) return blocked('owner', notOwned)
+  found.push(
+    {check: 'owner', ok: true, detail: `account ${owner}`},
+    {check: 'records', ok: true, detail: 'no engagement record points at it'},
+  )
   let tags: Map<string, string>
   try {
     tags = await readBucketTags(context.s3, bucket, owner)
@@ -143,37 +164,67 @@ export async function preflightDecommission(
     throw error
   }
   if (tags.get(managedByTag.Key!) !== managedByTag.Value) {
-    throw refused(
-      `${bucket} is not tagged ${managedByTag.Key}=${managedByTag.Value}; auditforge only removes buckets it manages`,
-      `If it is an auditforge bucket, run \`auditforge bucket verify ${bucket} --fix\` first.`,
+    return blocked(
+      'managed-by',
+      refused(
+        `${bucket} is not tagged ${managedByTag.Key}=${managedByTag.Value}; auditforge only removes buckets it manages`,
+        `If it is an auditforge bucket, run \`auditforge bucket verify ${bucket} --fix\` first.`,
+      ),
     )
   }
+  found.push({check: 'managed-by', ok: true, detail: `${managedByTag.Key}=${managedByTag.Value}`})
   // The bucket's name and its engagement tag must agree (and with the engagement being deleted).
   const expected = checks.engagementId ?? parsed.engagementId
   if (tags.get(engagementIdTagKey) !== expected || parsed.engagementId !== expected) {
-    throw refused(
-      `${bucket} is not tagged ${engagementIdTagKey}=${expected}; nothing proves whose bucket it is, so it was left untouched`,
+    return blocked(
+      'engagement-tag',
+      refused(
+        `${bucket} is not tagged ${engagementIdTagKey}=${expected}; nothing proves whose bucket it is, so it was left untouched`,
+      ),
     )
   }
+  found.push({check: 'engagement-tag', ok: true, detail: `${engagementIdTagKey}=${expected}, as its name says`})
   const binding = tags.get(indexTagKey)
-  assertBoundTo(bucket, binding, sharedBucket, {
-    unboundOk: checks.unboundOk ?? false,
-    engagementId: parsed.engagementId,
-  })
-
-  const found: PreflightCheck[] = [
-    {check: 'owner', ok: true, detail: `account ${owner}`},
-    {check: 'records', ok: true, detail: 'no engagement record points at it'},
-    {check: 'managed-by', ok: true, detail: `${managedByTag.Key}=${managedByTag.Value}`},
-    {check: 'engagement-tag', ok: true, detail: `${engagementIdTagKey}=${expected}, as its name says`},
+  try {
+    assertBoundTo(bucket, binding, sharedBucket, {
+      unboundOk: checks.unboundOk ?? false,
+      engagementId: parsed.engagementId,
+    })
+  } catch (error) {
+    if (!(error instanceof AuditforgeError)) throw error
+    return blocked('index-binding', error)
+  }
+  found.push(
     {
       check: 'index-binding',
       ok: true,
       detail: binding === undefined ? 'not bound; a record of this index pointed at it' : `${indexTagKey}=${binding}`,
     },
     ...(await retentionChecks(context, bucket, owner)),
-  ]
-  return {bucket, engagementId: parsed.engagementId, ok: found.every((check) => check.ok), checks: found}
+  )
+  return {
+    bucket,
+    engagementId: parsed.engagementId,
+    ok: found.every((check) => check.ok),
+    checks: found,
+    refusal: null,
+  }
+}
+
+/**
+ * {@link inspectDecommission}, refusing at once (exit 5) a bucket whose identity check fails; the
+ * preflight otherwise, blocked or not.
+ */
+export async function preflightDecommission(
+  context: AwsContext,
+  bucket: string,
+  sharedBucket: string,
+  pointingRecords: string[],
+  checks: DecommissionChecks = {},
+): Promise<DecommissionPreflight> {
+  const preflight = await inspectDecommission(context, bucket, sharedBucket, pointingRecords, checks)
+  if (preflight.refusal) throw preflight.refusal
+  return preflight
 }
 
 /**
@@ -192,26 +243,40 @@ export async function assertDecommissionable(
   return preflight
 }
 
-/** Refuses (exit 5) a preflight with any blocking check, naming each. */
-export function assertCleared(preflight: DecommissionPreflight): void {
+/**
+ * Why the preflight does not clear the bucket (exit 5): the identity check that refused it, or
+ * every blocking check named; undefined when nothing blocks it.
+ */
+export function clearanceFailure(preflight: DecommissionPreflight): AuditforgeError | undefined {
+  if (preflight.refusal) return preflight.refusal
   const blocking = preflight.checks.filter((check) => !check.ok)
-  if (blocking.length > 0) {
-    throw refused(
-      `${preflight.bucket} cannot be emptied: ${blocking.map((check) => `${check.check}: ${check.detail}`).join('; ')}; nothing was deleted`,
-      'Objects under Object Lock, legal hold or MFA delete are removed only by someone who may lift those; auditforge does not.',
-    )
-  }
+  if (blocking.length === 0) return undefined
+  return refused(
+    `${preflight.bucket} cannot be emptied: ${blocking.map((check) => `${check.check}: ${check.detail}`).join('; ')}; nothing was deleted`,
+    'Objects under Object Lock, legal hold or MFA delete are removed only by someone who may lift those; auditforge does not.',
+  )
 }
 
-/** HeadBucket with the expected owner: 404 is exit 3, 403 (another account's, or not readable) a refusal. */
-async function assertOwned(context: AwsContext, bucket: string, owner: string): Promise<void> {
+/** Refuses (exit 5) a preflight with any blocking check, naming each. */
+export function assertCleared(preflight: DecommissionPreflight): void {
+  const failure = clearanceFailure(preflight)
+  if (failure) throw failure
+}
+
+/** HeadBucket with the expected owner: 404 is exit 3, 403 (another account's, or not readable) the refusal returned. */
+async function ownershipRefusal(
+  context: AwsContext,
+  bucket: string,
+  owner: string,
+): Promise<AuditforgeError | undefined> {
   try {
     await context.s3.send(new HeadBucketCommand({Bucket: bucket, ExpectedBucketOwner: owner}))
+    return undefined
   } catch (error) {
     const status = httpStatus(error)
     if (status === 404) throw notFound(`The bucket ${bucket} does not exist`)
     if (status === 403)
-      throw refused(`${bucket} is not a bucket of account ${owner} (or it cannot be read); it was left untouched`)
+      return refused(`${bucket} is not a bucket of account ${owner} (or it cannot be read); it was left untouched`)
     throw describeAwsError(error, {action: 'Checking the bucket', bucket})
   }
 }
@@ -340,6 +405,7 @@ export async function retireBucket(
   sharedBucket: string,
   options: {onProgress?: (progress: DeleteProgress) => void; concurrency?: number} = {},
 ): Promise<DecommissionResult> {
+  assertCleared(preflight)
   await recordTombstone(context.s3, sharedBucket, {
     bucket: preflight.bucket,
     engagement_id: preflight.engagementId,

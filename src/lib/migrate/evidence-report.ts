@@ -4,9 +4,10 @@
  */
 import type {AwsContext} from '../aws.js'
 import {bucketNameFor, engagementBucketOf} from '../buckets.js'
-import {EngagementIndex} from '../engagement-index.js'
+import {EngagementIndex, type EngagementRecord} from '../engagement-index.js'
 import {AuditforgeError, ExitCode, notFound} from '../errors.js'
 import {migrationKeys, validateEngagementId} from '../layout.js'
+import {listCurrentVersions} from '../s3/index.js'
 import {
   type EvidenceLine,
   type EvidenceLocation,
@@ -60,11 +61,11 @@ export async function loadEvidence(
   if (options.runId !== undefined) migrationKeys.run(id, options.runId)
   const record = await new EngagementIndex(context.s3, sharedBucket).get(id)
   const bucket = await engagementBucketOf(context, record)
-  if (bucket === undefined) throw noEvidence(id, await bucketNameFor(context, id))
+  if (bucket === undefined) throw notMigrated(id, await bucketNameFor(context, id))
   const location: EvidenceLocation = {bucket, expectedOwner: await context.accountId(), engagementId: id}
 
   const summaries = await readSummaries(context.s3, location)
-  if (summaries.length === 0) throw noEvidence(id, bucket)
+  if (summaries.length === 0) throw await noEvidence(context, sharedBucket, record, bucket)
   for (const summary of summaries) assertRunId(location, summary)
   const runs = summaries.map((summary) => summary.run_id)
   const summary =
@@ -127,10 +128,37 @@ function withNulls(summary: EvidenceSummary): EvidenceSummary {
   }
 }
 
-function noEvidence(id: string, bucket: string): AuditforgeError {
+function notMigrated(id: string, bucket: string): AuditforgeError {
   return notFound(
     `No migration evidence for ${id} in ${bucket}; it has not been migrated with evidence yet`,
-    'Migrate it with `auditforge migrate --engagement-id <id> --execute`.',
+    `Migrate it with \`auditforge migrate --engagement-id ${id} --execute\`.`,
+  )
+}
+
+/**
+ * Why a bucket holds no evidence (exit 3 each way): the record still points at the shared bucket
+ * (not migrated yet); or it points at this bucket and the shared bucket holds none of the
+ * engagement's keys, so it was created there and has no migration at all (nothing to suggest);
+ * or it does hold some, so it was migrated before evidence existed.
+ */
+async function noEvidence(
+  context: AwsContext,
+  sharedBucket: string,
+  record: EngagementRecord,
+  bucket: string,
+): Promise<AuditforgeError> {
+  const id = record.engagement_id
+  if (record.source_bucket !== bucket) return notMigrated(id, bucket)
+  let inShared = false
+  for await (const _object of listCurrentVersions(context.s3, sharedBucket, id)) {
+    inShared = true
+    break
+  }
+  if (!inShared)
+    return notFound(`No migration evidence for ${id} in ${bucket}: it was created in that bucket and has no migration`)
+  return notFound(
+    `No migration evidence for ${id} in ${bucket}; it was migrated before evidence existed`,
+    `Verify it as both buckets stand with \`auditforge migrate --verify-only --engagement-id ${id}\`; to record evidence, roll back and migrate again (\`auditforge migrate rollback --engagement-id ${id}\`, then \`auditforge migrate --engagement-id ${id} --execute\`).`,
   )
 }
 

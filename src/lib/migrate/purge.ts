@@ -198,8 +198,12 @@ export interface PurgeOutcome {
   audit_event_error: string | null
 }
 
-/** The `--json` document of `purge-source`: the inspection, the mode, and what `--execute` did. */
-export interface PurgeReport extends Omit<PurgeInspection, 'status'> {
+/**
+ * The `--json` document of `purge-source`: the inspection, the mode, and what `--execute` did. A
+ * refusal is not in it: the command reports it as the document's `error` (and `status`), so
+ * `refused` here only ever stands for "the error says why".
+ */
+export interface PurgeReport extends Omit<PurgeInspection, 'status' | 'refusal'> {
   mode: 'dry_run' | 'execute'
   status: PurgeInspection['status'] | 'purged'
   purge: PurgeOutcome | null
@@ -210,7 +214,22 @@ export function purgeReport(
   mode: PurgeReport['mode'],
   outcome: PurgeOutcome | null = null,
 ): PurgeReport {
-  return {...inspection, mode, status: outcome ? 'purged' : inspection.status, purge: outcome}
+  const {refusal: _refusal, ...checks} = inspection
+  return {...checks, mode, status: outcome ? 'purged' : inspection.status, purge: outcome}
+}
+
+/**
+ * `--execute` stopped after its listing (the verification after it failed, a version was written
+ * after the switch, or the record changed): nothing was deleted and the purge record says
+ * `aborted`. Carries the verification that stopped it, so the command's document shows it.
+ */
+export class PurgeStopped extends AuditforgeError {
+  constructor(
+    readonly refusal: PurgeRefusal,
+    readonly verification: PurgeVerification,
+  ) {
+    super(refusal.message, {code: refusal.code, exit: refusal.exit, suggestion: refusal.suggestion ?? undefined})
+  }
 }
 
 export interface PurgeProgress {
@@ -467,7 +486,7 @@ export async function purgeSource(
       completed_at: iso(now()),
       error: stopped.message,
     })
-    throw refusalError({...inspection, refusal: stopped})
+    throw new PurgeStopped(stopped, record.verification)
   }
 
   let deleted = 0

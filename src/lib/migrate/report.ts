@@ -4,6 +4,7 @@ import {ExitCode} from '../errors.js'
 import type {
   EngagementOutcome,
   MigrationReport,
+  ReconcileOutcome,
   ReportedEngagementOutcome,
   SourceStatus,
   VerifyOutcome,
@@ -36,15 +37,18 @@ export function alreadyMigrated(record: EngagementRecord): EngagementOutcome {
   }
 }
 
-/** The report with its totals; engagements already migrated are listed but not counted. */
+/**
+ * The report with its totals; engagements already migrated are listed but not counted. `copied`
+ * counts what this run copied: objects of `--execute`, late writes of `--reconcile`.
+ */
 export function migrationReport(
   sourceBucket: string,
   status: SourceStatus,
   mode: MigrationReport['mode'],
-  engagements: (EngagementOutcome | VerifyOutcome)[],
+  engagements: (EngagementOutcome | VerifyOutcome | ReconcileOutcome)[],
 ): MigrationReport {
   const counted = engagements.filter((outcome) => outcome.status !== 'already_migrated')
-  const add = (value: (outcome: EngagementOutcome | VerifyOutcome) => number) =>
+  const add = (value: (outcome: EngagementOutcome | VerifyOutcome | ReconcileOutcome) => number) =>
     counted.reduce((total, outcome) => total + value(outcome), 0)
   return {
     source_bucket: sourceBucket,
@@ -55,7 +59,10 @@ export function migrationReport(
       engagements: counted.length,
       objects: add((outcome) => outcome.objects),
       bytes: add((outcome) => outcome.bytes),
-      copied: add((outcome) => ('copied' in outcome ? outcome.copied : 0)),
+      // --reconcile's copies are the late writes it copied.
+      copied: add((outcome) =>
+        'copied' in outcome ? outcome.copied : 'reconciled' in outcome ? outcome.reconciled : 0,
+      ),
       skipped_existing: add((outcome) => ('skipped_existing' in outcome ? outcome.skipped_existing : 0)),
     },
   }

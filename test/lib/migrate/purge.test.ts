@@ -175,9 +175,11 @@ describe('purgeSource on moto', () => {
     beforeCall(racing, 'PutObjectCommand', 1, async () => {
       await put(s3, shared, key(id, 'source/c.pdf'), 'late')
     })
+    // The refusal carries the verification that stopped it, for the command's --json document.
     await expect(purgeSource(context, inspection, options)).rejects.toMatchObject({
       exit: 4,
       code: 'verification_failed',
+      verification: {result: 'failed', late_writes: 1},
     })
     expect(await versionsOf(s3, shared, `auditforge/engagements/${id}/`)).toHaveLength(6)
     const record = (await versionsOf(s3, target, `auditforge/migrations/${id}/purges/`)).find((version) =>
