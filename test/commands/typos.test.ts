@@ -90,7 +90,11 @@ describe('an engagement id where a bucket name belongs', () => {
       env: {AWS_ENDPOINT_URL: 'http://127.0.0.1:9'},
     })
     expect(result.code).toBe(5)
-    expect(result.stderr).toContain('Error: eng-6715f196fa40 is not a per-engagement bucket name')
+    // The bucket's own line says why it was not checked; the error line carries what to do.
+    expect(result.stdout).toContain(
+      'eng-6715f196fa40  NOT CHECKED: eng-6715f196fa40 is not a per-engagement bucket name',
+    )
+    expect(result.stderr).toContain('Error: 1 of 1 bucket was refused (eng-6715f196fa40)')
     expect(result.stderr).toContain(
       "  eng-6715f196fa40 is an engagement id; this takes its bucket's name, which `auditforge engagement show eng-6715f196fa40` prints.",
     )

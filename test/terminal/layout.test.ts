@@ -102,9 +102,14 @@ describe('tables fit the terminal and never cut an identifier', () => {
       const result = await runInPty(['doctor', '--shared-bucket', shared], {cols, env: {NO_COLOR: '1'}})
       const lines = screenLines(result.screen)
       for (const line of lines) expect([...line].length, line).toBeLessThanOrEqual(cols)
-      expect(lines.some((line) => /^credentials\s+PASS/.test(line))).toBe(true)
+      // A row, or (when a bucket name in a detail is wider than the Detail column could be) a block.
+      const row = lines.some((line) => /^credentials\s+PASS/.test(line))
+      const block = lines.some((line, index) => line === 'Check:  credentials' && lines[index + 1] === 'Status: PASS')
+      expect(row || block).toBe(true)
       expect(result.screen).toContain(shared)
-      expect(result.screen).not.toContain('…')
+      // Nothing cut: a list of more than three buckets ends ", …" (other tests' buckets share this
+      // server), which is the list's own "and more", never a cut name.
+      expect(result.screen.replace(/,\s+…/g, '')).not.toContain('…')
     })
 
     it(`the migrate plan at ${cols} columns`, async () => {
