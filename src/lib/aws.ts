@@ -149,17 +149,27 @@ function originOf(request: HandledRequest): string {
 /**
  * The SDK's default credential chain (environment, SSO, web identity, profiles, process,
  * container and instance roles), with the calls it makes itself (SSO, SSO-OIDC, STS for assumed
- * roles, the container and instance metadata endpoints) under the same time bounds as every
- * other call: left to itself it would build clients with no bounds.
+ * roles) under the same time bounds as every other call: left to itself it would build clients
+ * with no bounds.
+ *
+ * The container and instance metadata endpoints are local to the machine: they answer at once or
+ * not at all, so they get the connect bound per attempt and at most one retry (the SDK's
+ * container provider also waits `timeout` between its tries). The whole lookup then ends within
+ * 5 × the connect timeout (25 s) where the endpoint cannot be reached, instead of minutes.
  */
 export function createCredentials(settings: Settings): AwsCredentialIdentityProvider {
   return defaultProvider({
     profile: settings.profile,
     clientConfig: {requestHandler: new BoundedHttpHandler(settings.timeBounds), maxAttempts: settings.maxAttempts},
-    // The metadata endpoints' own options: milliseconds per attempt, and retries.
-    timeout: settings.timeBounds.attempt,
-    maxRetries: Math.max(0, settings.maxAttempts - 1),
+    // The metadata providers' own options: milliseconds to connect (and to wait between tries), and retries.
+    timeout: settings.timeBounds.connect,
+    maxRetries: metadataRetries(settings),
   })
+}
+
+/** Retries of the metadata endpoints: one, or none when AWS_MAX_ATTEMPTS is 1. */
+export function metadataRetries(settings: Settings): number {
+  return Math.min(1, settings.maxAttempts - 1)
 }
 
 /** The configuration every client shares, with `service`'s own endpoint. */
