@@ -14,7 +14,8 @@ import {defaultProvider} from '@aws-sdk/credential-provider-node'
 import {NodeHttpHandler} from '@smithy/node-http-handler'
 
 import type {Service, Settings, TimeBounds} from './config.js'
-import {type TimeoutPhase, attempt, markTransportFailure} from './errors.js'
+import {CredentialTrail} from './credentials.js'
+import {type TimeoutPhase, attempt, markCredentialFailure, markTransportFailure} from './errors.js'
 import {validateAccountId} from './layout.js'
 import {isStreamedRead} from './s3/streaming.js'
 
@@ -158,13 +159,23 @@ function originOf(request: HandledRequest): string {
  * 5 × the connect timeout (25 s) where the endpoint cannot be reached, instead of minutes.
  */
 export function createCredentials(settings: Settings): AwsCredentialIdentityProvider {
-  return defaultProvider({
+  const trail = new CredentialTrail(settings.profile)
+  const chain = defaultProvider({
     profile: settings.profile,
     clientConfig: {requestHandler: new BoundedHttpHandler(settings.timeBounds), maxAttempts: settings.maxAttempts},
     // The metadata providers' own options: milliseconds to connect (and to wait between tries), and retries.
     timeout: settings.timeBounds.connect,
     maxRetries: metadataRetries(settings),
+    // Why each source gave nothing is said only to the logger: a failure keeps it (describeAwsError).
+    logger: trail.logger,
   })
+  return async (options) => {
+    try {
+      return await chain(options)
+    } catch (error) {
+      throw markCredentialFailure(error, trail.snapshot())
+    }
+  }
 }
 
 /** Retries of the metadata endpoints: one, or none when AWS_MAX_ATTEMPTS is 1. */
