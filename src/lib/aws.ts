@@ -15,7 +15,7 @@ import {NodeHttpHandler} from '@smithy/node-http-handler'
 
 import type {Service, Settings, TimeBounds} from './config.js'
 import {CredentialTrail} from './credentials.js'
-import {type TimeoutPhase, attempt, markCredentialFailure, markTransportFailure} from './errors.js'
+import {AuditforgeError, type TimeoutPhase, attempt, markCredentialFailure, markTransportFailure} from './errors.js'
 import {validateAccountId} from './layout.js'
 import {isStreamedRead} from './s3/streaming.js'
 
@@ -294,7 +294,7 @@ export function createAwsContext(settings: Settings): AwsContext {
   const s3 = createS3Client(settings, credentials)
   let identity: Promise<CallerIdentity> | undefined
 
-  const lookUpCaller = (): Promise<CallerIdentity> => {
+  const lookUpCaller = (purpose: 'account' | 'actor'): Promise<CallerIdentity> => {
     identity ??= attempt({action: 'Looking up the caller identity (sts:GetCallerIdentity)'}, async () => {
       // Its own client, so its own connection pool: destroying it must not cut S3 requests.
       const sts = new STSClient(createClientConfig(settings, 'sts', credentials))
@@ -304,6 +304,8 @@ export function createAwsContext(settings: Settings): AwsContext {
       } finally {
         sts.destroy()
       }
+    }).catch((error: unknown) => {
+      throw unreachableSts(error, purpose)
     })
     return identity
   }
@@ -314,10 +316,29 @@ export function createAwsContext(settings: Settings): AwsContext {
     credentials,
     async accountId() {
       if (settings.accountId) return settings.accountId
-      return validateAccountId((await lookUpCaller()).accountId)
+      return validateAccountId((await lookUpCaller('account')).accountId)
     },
     async callerArn() {
-      return (await lookUpCaller()).arn
+      return (await lookUpCaller('actor')).arn
     },
   }
+}
+
+/**
+ * A caller lookup that never reached STS says why STS is asked at all: an S3-only endpoint
+ * (--endpoint-url, AWS_ENDPOINT_URL_S3) never sends STS there, and --account-id replaces the
+ * lookup only for the account, never for the actor recorded in what a command writes.
+ */
+function unreachableSts(error: unknown, purpose: 'account' | 'actor'): unknown {
+  if (!(error instanceof AuditforgeError) || !['network', 'timeout', 'not_s3'].includes(error.code)) return error
+  const why =
+    purpose === 'actor'
+      ? "This command records the caller's ARN as the actor of what it writes, so it needs STS even with --account-id."
+      : 'The account id comes from STS unless --account-id or AUDITFORGE_ACCOUNT_ID gives it.'
+  return new AuditforgeError(error.message, {
+    code: error.code,
+    exit: error.exit,
+    cause: error.cause,
+    suggestion: `${why} Point AWS_ENDPOINT_URL_STS at an STS endpoint that answers here (an STS VPC endpoint, for one), or run where STS is reachable.`,
+  })
 }

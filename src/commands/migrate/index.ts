@@ -200,6 +200,9 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
       return this.finish<MigrateResult>(migrationReport(sharedBucket, 'ok', 'execute', planned))
     }
 
+    // Every engagement's lease and evidence name the operator: an STS that cannot be reached
+    // fails the run here, before the question and before anything is touched.
+    await context.callerArn()
     await this.confirm(
       `Copy ${plural(plan.engagements.length, 'engagement')} into their own buckets and point their records there?`,
       flags.yes,
