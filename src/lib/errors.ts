@@ -49,6 +49,18 @@ export function refused(message: string, suggestion?: string): AuditforgeError {
   return new AuditforgeError(message, {code: 'refused', exit: ExitCode.refused, suggestion})
 }
 
+/**
+ * The codes of failures that a later run gets past with nothing changed in between: a time-out,
+ * throttling, an operation still in progress, a lost race. Anything else (access denied, an
+ * endpoint that cannot be reached, missing credentials, ...) needs its cause fixed first.
+ */
+export const passingFailureCodes: ReadonlySet<string> = new Set([
+  'timeout',
+  'throttled',
+  'operation_aborted',
+  'conflict',
+])
+
 /** Where an AWS call was aimed, so a failure can name the action, bucket and key. */
 export interface OperationContext {
   action: string
