@@ -59,18 +59,41 @@ const actorSuggestion =
   "This command records the caller's ARN as the actor of what it writes, so it needs STS even with --account-id. Point AWS_ENDPOINT_URL_STS at an STS endpoint that answers here (an STS VPC endpoint, for one), or run where STS is reachable."
 
 describe('S3 reachable, STS not, --account-id given', () => {
-  it('reading commands work: engagement list and show, migrate plan, bucket verify', async () => {
-    const {bucket, shared, own} = await seeded('sts-read')
+  it('reading commands work: engagement list and show, migrate plan, --verify-only and evidence, bucket verify', async () => {
+    const {bucket, shared, isolated, own} = await seeded('sts-read')
     for (const args of [
       ['engagement', 'list'],
       ['engagement', 'show', shared],
       ['migrate'],
+      ['migrate', '--verify-only'],
+      ['migrate', 'evidence', isolated],
       ['bucket', 'verify', own],
     ]) {
       const result = await runCli([...args, '--shared-bucket', bucket], {env})
-      expect([0, 4], `${args.join(' ')}: ${result.stderr}`).toContain(result.code)
+      // bucket verify: drift (4) on a bucket made without the controls; migrate evidence: none (3).
+      expect([0, 3, 4], `${args.join(' ')}: ${result.stderr}`).toContain(result.code)
       expect(result.stderr).not.toMatch(/sts|GetCallerIdentity/i)
     }
+  })
+
+  it('commands that write without recording an actor work: bucket provision, migrate rollback, audit-log export to stdout', async () => {
+    const {bucket, shared, isolated} = await seeded('sts-write')
+    const provisioned = await runCli(['bucket', 'provision', shared, '--shared-bucket', bucket], {env})
+    expect(provisioned.code, provisioned.stderr).toBe(0)
+    expect(await bucketExists(s3, expectedBucketName(shared))).toBe(true)
+    const exported = await runCli(['audit-log', 'export', shared, '--shared-bucket', bucket], {env})
+    expect(exported.code, exported.stderr).toBe(0)
+    expect(exported.stdout).toBe(`${JSON.stringify({event: 'engagement.created'})}\n`)
+    const rolledBack = await runCli(
+      ['migrate', 'rollback', '--engagement-id', isolated, '--yes', '--shared-bucket', bucket],
+      {
+        env,
+      },
+    )
+    expect(rolledBack.code, rolledBack.stderr).toBe(0)
+    expect(
+      recordsOf((await readIndex(s3, bucket)).json).find((record) => record.engagement_id === isolated)?.source_bucket,
+    ).toBe('')
   })
 
   it('engagement create fails before anything is written, naming STS and AWS_ENDPOINT_URL_STS', async () => {
