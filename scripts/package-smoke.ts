@@ -3,7 +3,8 @@
  * `npm test`): the file is copied alone into an empty folder and run from there with a PATH
  * that holds nothing, so neither node_modules nor a Node installation can be found; it answers
  * `--help`, then creates, lists and deletes an engagement against moto_server on a free
- * loopback port. An inherited NODE_OPTIONS preload breaks it, and the README's way round that
+ * loopback port. With DEBUG=auditforge its stack traces name functions and lines of the bundle
+ * kept beside it (dist/auditforge-<platform>-<arch>.cjs). An inherited NODE_OPTIONS preload breaks it, and the README's way round that
  * (`NODE_OPTIONS=` or `env -u NODE_OPTIONS`) runs it. With strace on the machine, `--help` and
  * `engagement list` are also checked to open no file of the project, of node_modules or of a
  * Node installation.
@@ -134,6 +135,15 @@ try {
     const shown = run(['engagement', 'show', 'eng-000000000000', '--json', ...shared])
     assert.equal(shown.code, 3, shown.stderr)
     assert.equal((JSON.parse(shown.stdout) as {error: {exit: number}}).error.exit, 3)
+  })
+
+  await check('DEBUG=auditforge stack traces name functions and lines of the bundle kept beside the file', () => {
+    const shown = run(['engagement', 'show', 'eng-000000000000', ...shared], [], {DEBUG: 'auditforge'})
+    assert.equal(shown.code, 3, shown.stderr)
+    const frame = /at (?:async )?EngagementShow\.run \((.+\.cjs):(\d+):\d+\)/.exec(shown.stderr)
+    assert.ok(frame, `no readable frame in:\n${shown.stderr}`)
+    assert.equal(frame[1], `${built}.cjs`)
+    assert.match(readFileSync(frame[1], 'utf8').split('\n')[Number(frame[2]) - 1], /index|get|record/i)
   })
 
   // Node 20's single executable reads NODE_OPTIONS like node does (its sea-config has no
