@@ -3,8 +3,11 @@
  * `npm test`): the file is copied alone into an empty folder and run from there with a PATH
  * that holds nothing, so neither node_modules nor a Node installation can be found; it answers
  * `--help`, then creates, lists and deletes an engagement against moto_server on a free
- * loopback port. With strace on the machine, `--help` and `engagement list` are also checked
- * to open no file of the project, of node_modules or of a Node installation.
+ * loopback port. With DEBUG=auditforge its stack traces name functions and lines of the bundle
+ * kept beside it (dist/auditforge-<platform>-<arch>.cjs). An inherited NODE_OPTIONS preload breaks it, and the README's way round that
+ * (`NODE_OPTIONS=` or `env -u NODE_OPTIONS`) runs it. With strace on the machine, `--help` and
+ * `engagement list` are also checked to open no file of the project, of node_modules or of a
+ * Node installation.
  *
  *   npm run package && tsx scripts/package-smoke.ts
  */
@@ -41,7 +44,11 @@ const binary = join(folder, 'auditforge')
 copyFileSync(built, binary)
 const moto = await startMoto()
 
-function run(args: string[], wrapper: string[] = []): {code: number | null; stdout: string; stderr: string} {
+function run(
+  args: string[],
+  wrapper: string[] = [],
+  env: Record<string, string> = {},
+): {code: number | null; stdout: string; stderr: string} {
   const [command, ...rest] = wrapper.length > 0 ? [...wrapper, binary, ...args] : [binary, ...args]
   const result = spawnSync(command, rest, {
     cwd: folder,
@@ -54,6 +61,7 @@ function run(args: string[], wrapper: string[] = []): {code: number | null; stdo
       CI: 'true',
       HOME: folder,
       PATH: emptyPath,
+      ...env,
     },
     timeout: 30_000,
   })
@@ -128,6 +136,39 @@ try {
     assert.equal(shown.code, 3, shown.stderr)
     assert.equal((JSON.parse(shown.stdout) as {error: {exit: number}}).error.exit, 3)
   })
+
+  await check('DEBUG=auditforge stack traces name functions and lines of the bundle kept beside the file', () => {
+    const shown = run(['engagement', 'show', 'eng-000000000000', ...shared], [], {DEBUG: 'auditforge'})
+    assert.equal(shown.code, 3, shown.stderr)
+    const frame = /at (?:async )?EngagementShow\.run \((.+\.cjs):(\d+):\d+\)/.exec(shown.stderr)
+    assert.ok(frame, `no readable frame in:\n${shown.stderr}`)
+    assert.equal(frame[1], `${built}.cjs`)
+    assert.match(readFileSync(frame[1], 'utf8').split('\n')[Number(frame[2]) - 1], /index|get|record/i)
+  })
+
+  // Node 20's single executable reads NODE_OPTIONS like node does (its sea-config has no
+  // execArgvExtension to turn that off), so an APM preload inherited from the application's
+  // container kills it before its first line runs. The README's way round it must keep working.
+  const inherited = {NODE_OPTIONS: `--require=${join(folder, 'node_modules', 'dd-trace', 'init')}`}
+  await check(
+    'an inherited NODE_OPTIONS preload breaks it; NODE_OPTIONS= and env -u NODE_OPTIONS (the README) run it',
+    () => {
+      const broken = run(['--help'], [], inherited)
+      assert.notEqual(
+        broken.code,
+        0,
+        'the preload did not break the file: NODE_OPTIONS is ignored now, update the README',
+      )
+      assert.match(broken.stderr, /Cannot find module .*dd-trace/)
+      const emptied = run(['engagement', 'list', '--json', ...shared], [], {...inherited, NODE_OPTIONS: ''})
+      assert.equal(emptied.code, 0, emptied.stderr)
+      assert.deepEqual((JSON.parse(emptied.stdout) as {engagements: unknown[]}).engagements, [])
+      const env = spawnSync('sh', ['-c', 'command -v env'], {encoding: 'utf8'}).stdout.trim()
+      const unset = run(['engagement', 'list', '--json', ...shared], [env, '-u', 'NODE_OPTIONS'], inherited)
+      assert.equal(unset.code, 0, unset.stderr)
+      assert.deepEqual((JSON.parse(unset.stdout) as {engagements: unknown[]}).engagements, [])
+    },
+  )
 
   // Looked up on this process's PATH: the binary's own PATH holds nothing.
   const strace = spawnSync('sh', ['-c', 'command -v strace'], {encoding: 'utf8'}).stdout.trim() || undefined

@@ -8,7 +8,8 @@
  *    hook module;
  * 2. esbuild bundles scripts/package/entry.ts with that module and every dependency into one
  *    CommonJS script (the form Node 20's single executable applications run), with oclif's
- *    module loader answered from the bundle (scripts/package/module-loader.ts);
+ *    module loader answered from the bundle (scripts/package/module-loader.ts); the script is
+ *    unminified and kept as `dist/auditforge-<platform>-<arch>.cjs`, the file stack traces name;
  * 3. Node's single executable application support (`node --experimental-sea-config`) turns the
  *    script into a blob, and postject injects it into a copy of this Node binary
  *    (process.execPath), which then needs neither node_modules nor a Node installation.
@@ -29,6 +30,8 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const started = process.hrtime.bigint()
 const target = `${process.platform}-${process.arch}`
 const output = join(root, 'dist', `auditforge-${target}`)
+// The script inside it, kept beside it: stack traces (DEBUG=auditforge) name this file and its lines.
+const script = `${output}.cjs`
 // Node's own fuse: the binary looks for its blob only when this string has been flipped.
 const seaFuse = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
 
@@ -103,8 +106,7 @@ function bundlePlugin(contents: string, redirected: Set<string>): EsbuildPlugin 
   }
 }
 
-async function bundle(workdir: string): Promise<string> {
-  const script = join(workdir, 'auditforge.cjs')
+async function bundle(): Promise<void> {
   const redirected = new Set<string>()
   const result = await build({
     bundle: true,
@@ -117,7 +119,9 @@ async function bundle(workdir: string): Promise<string> {
     format: 'cjs',
     legalComments: 'none',
     logLevel: 'warning',
-    minify: true,
+    // Readable stack traces: names and lines as written, each module under a comment naming its
+    // file. 4.7 MiB instead of 2.4 MiB minified, next to Node's 94 MiB.
+    minify: false,
     keepNames: true,
     outfile: script,
     platform: 'node',
@@ -130,7 +134,6 @@ async function bundle(workdir: string): Promise<string> {
   const missing = expected.filter((file) => ![...redirected].some((importer) => importer.endsWith(file)))
   if (missing.length > 0)
     throw new Error(`oclif's module loader was not replaced in ${missing.join(', ')}: has @oclif/core changed?`)
-  return script
 }
 
 async function singleExecutable(script: string, workdir: string): Promise<void> {
@@ -149,7 +152,7 @@ async function singleExecutable(script: string, workdir: string): Promise<void> 
 
 const workdir = mkdtempSync(join(tmpdir(), 'auditforge-package-'))
 try {
-  const script = await bundle(workdir)
+  await bundle()
   const scriptBytes = statSync(script).size
   await singleExecutable(script, workdir)
   const seconds = Number(process.hrtime.bigint() - started) / 1e9

@@ -294,6 +294,9 @@ export async function exportSignedUrl(
     }
   }
 
+  // The export is recorded with who asked for it: a caller that cannot be looked up fails the
+  // export here, before anything is uploaded.
+  const actor = await context.callerArn()
   const key = engagementKeys.export(id, now(), format)
   const counters = {bytes: 0, events: 0}
   const upload = new Upload({
@@ -346,7 +349,7 @@ export async function exportSignedUrl(
       event: 'audit_log.exported',
       timestamp: isoSeconds(signedAt),
       engagement_id: id,
-      actor: await context.callerArn(),
+      actor,
       s3_bucket: source.bucket,
       s3_key: key,
       version_id: versionId ?? null,

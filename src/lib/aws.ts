@@ -14,7 +14,8 @@ import {defaultProvider} from '@aws-sdk/credential-provider-node'
 import {NodeHttpHandler} from '@smithy/node-http-handler'
 
 import type {Service, Settings, TimeBounds} from './config.js'
-import {type TimeoutPhase, attempt, markTransportFailure} from './errors.js'
+import {CredentialTrail} from './credentials.js'
+import {AuditforgeError, type TimeoutPhase, attempt, markCredentialFailure, markTransportFailure} from './errors.js'
 import {validateAccountId} from './layout.js'
 import {isStreamedRead} from './s3/streaming.js'
 
@@ -149,17 +150,37 @@ function originOf(request: HandledRequest): string {
 /**
  * The SDK's default credential chain (environment, SSO, web identity, profiles, process,
  * container and instance roles), with the calls it makes itself (SSO, SSO-OIDC, STS for assumed
- * roles, the container and instance metadata endpoints) under the same time bounds as every
- * other call: left to itself it would build clients with no bounds.
+ * roles) under the same time bounds as every other call: left to itself it would build clients
+ * with no bounds.
+ *
+ * The container and instance metadata endpoints are local to the machine: they answer at once or
+ * not at all, so they get the connect bound per attempt and at most one retry (the SDK's
+ * container provider also waits `timeout` between its tries). The whole lookup then ends within
+ * 5 × the connect timeout (25 s) where the endpoint cannot be reached, instead of minutes.
  */
 export function createCredentials(settings: Settings): AwsCredentialIdentityProvider {
-  return defaultProvider({
+  const trail = new CredentialTrail(settings.profile)
+  const chain = defaultProvider({
     profile: settings.profile,
     clientConfig: {requestHandler: new BoundedHttpHandler(settings.timeBounds), maxAttempts: settings.maxAttempts},
-    // The metadata endpoints' own options: milliseconds per attempt, and retries.
-    timeout: settings.timeBounds.attempt,
-    maxRetries: Math.max(0, settings.maxAttempts - 1),
+    // The metadata providers' own options: milliseconds to connect (and to wait between tries), and retries.
+    timeout: settings.timeBounds.connect,
+    maxRetries: metadataRetries(settings),
+    // Why each source gave nothing is said only to the logger: a failure keeps it (describeAwsError).
+    logger: trail.logger,
   })
+  return async (options) => {
+    try {
+      return await chain(options)
+    } catch (error) {
+      throw markCredentialFailure(error, trail.snapshot())
+    }
+  }
+}
+
+/** Retries of the metadata endpoints: one, or none when AWS_MAX_ATTEMPTS is 1. */
+export function metadataRetries(settings: Settings): number {
+  return Math.min(1, settings.maxAttempts - 1)
 }
 
 /** The configuration every client shares, with `service`'s own endpoint. */
@@ -273,7 +294,7 @@ export function createAwsContext(settings: Settings): AwsContext {
   const s3 = createS3Client(settings, credentials)
   let identity: Promise<CallerIdentity> | undefined
 
-  const lookUpCaller = (): Promise<CallerIdentity> => {
+  const lookUpCaller = (purpose: 'account' | 'actor'): Promise<CallerIdentity> => {
     identity ??= attempt({action: 'Looking up the caller identity (sts:GetCallerIdentity)'}, async () => {
       // Its own client, so its own connection pool: destroying it must not cut S3 requests.
       const sts = new STSClient(createClientConfig(settings, 'sts', credentials))
@@ -283,6 +304,8 @@ export function createAwsContext(settings: Settings): AwsContext {
       } finally {
         sts.destroy()
       }
+    }).catch((error: unknown) => {
+      throw unreachableSts(error, purpose)
     })
     return identity
   }
@@ -293,10 +316,29 @@ export function createAwsContext(settings: Settings): AwsContext {
     credentials,
     async accountId() {
       if (settings.accountId) return settings.accountId
-      return validateAccountId((await lookUpCaller()).accountId)
+      return validateAccountId((await lookUpCaller('account')).accountId)
     },
     async callerArn() {
-      return (await lookUpCaller()).arn
+      return (await lookUpCaller('actor')).arn
     },
   }
+}
+
+/**
+ * A caller lookup that never reached STS says why STS is asked at all: an S3-only endpoint
+ * (--endpoint-url, AWS_ENDPOINT_URL_S3) never sends STS there, and --account-id replaces the
+ * lookup only for the account, never for the actor recorded in what a command writes.
+ */
+function unreachableSts(error: unknown, purpose: 'account' | 'actor'): unknown {
+  if (!(error instanceof AuditforgeError) || !['network', 'timeout', 'not_s3'].includes(error.code)) return error
+  const why =
+    purpose === 'actor'
+      ? "This command records the caller's ARN as the actor of what it writes, so it needs STS even with --account-id."
+      : 'The account id comes from STS unless --account-id or AUDITFORGE_ACCOUNT_ID gives it.'
+  return new AuditforgeError(error.message, {
+    code: error.code,
+    exit: error.exit,
+    cause: error.cause,
+    suggestion: `${why} Point AWS_ENDPOINT_URL_STS at an STS endpoint that answers here (an STS VPC endpoint, for one), or run where STS is reachable.`,
+  })
 }

@@ -177,6 +177,9 @@ export async function deleteEngagement(
   const index = new EngagementIndex(context.s3, sharedBucket)
   const record = await index.get(engagementId)
   const sourceBucket = record.source_bucket ?? ''
+  // Decommissioning the engagement's bucket records who did it (the tombstone): a caller that
+  // cannot be looked up fails the deletion here, before anything is removed.
+  if (!options.keepData && sourceBucket) await context.callerArn()
 
   let sharedDeleted = 0
   if (!options.keepData) {

@@ -51,6 +51,18 @@ export function refused(message: string, suggestion?: string): AuditforgeError {
   return new AuditforgeError(message, {code: 'refused', exit: ExitCode.refused, suggestion})
 }
 
+/**
+ * The codes of failures that a later run gets past with nothing changed in between: a time-out,
+ * throttling, an operation still in progress, a lost race. Anything else (access denied, an
+ * endpoint that cannot be reached, missing credentials, ...) needs its cause fixed first.
+ */
+export const passingFailureCodes: ReadonlySet<string> = new Set([
+  'timeout',
+  'throttled',
+  'operation_aborted',
+  'conflict',
+])
+
 /** Where an AWS call was aimed, so a failure can name the action, bucket and key. */
 export interface OperationContext {
   action: string
@@ -136,6 +148,92 @@ export function transportFailure(error: unknown): TransportFailure | undefined {
   return (error as {[transportKey]?: TransportFailure})[transportKey]
 }
 
+/** What the credential lookup knew when it failed (`CredentialTrail` in credentials.ts). */
+export interface CredentialLookup {
+  /** The profile named for this run, and where: the chain uses it instead of environment keys. */
+  profile?: {name: string; from: '--profile' | 'AWS_PROFILE'}
+  /** The shared config and credentials files the SDK reads profiles from. */
+  files: {config: string; credentials: string}
+  /** The container credential endpoint (its origin) and the variable that names it. */
+  container?: {variable: string; origin: string}
+  /** Each source's last reason for giving nothing, as the SDK said it, by the chain's name for it. */
+  reasons: Partial<Record<string, string>>
+}
+
+const credentialKey = Symbol.for('auditforge.credentialLookup')
+
+/** Records on an error thrown by the credential lookup what the lookup knew. */
+export function markCredentialFailure(error: unknown, lookup: CredentialLookup): unknown {
+  if (typeof error === 'object' && error !== null && !(credentialKey in error)) {
+    Object.defineProperty(error, credentialKey, {value: lookup, enumerable: false})
+  }
+  return error
+}
+
+export function credentialFailure(error: unknown): CredentialLookup | undefined {
+  if (typeof error !== 'object' || error === null) return undefined
+  return (error as {[credentialKey]?: CredentialLookup})[credentialKey]
+}
+
+/** What the SDK names its credential providers' own errors: their message is the whole story. */
+const providerNames = new Set(['CredentialsProviderError', 'ProviderError', 'TokenProviderError', 'Error'])
+
+/** The SDK chain's own message when no source gave credentials. */
+const noSourceLeft = /Could not load credentials from any providers/
+
+/**
+ * A failed credential lookup, with the SDK's reason kept and a suggestion that fits: the profile
+ * that was named, the container endpoint that was asked, or, with neither, where credentials come
+ * from.
+ */
+function credentialsError(target: string, detail: string, lookup: CredentialLookup | undefined, cause: unknown) {
+  const options = {cause, code: 'no_credentials', exit: ExitCode.failed} as const
+  const profile = lookup?.profile
+  const files = [
+    ...new Set([lookup?.files.config ?? '~/.aws/config', lookup?.files.credentials ?? '~/.aws/credentials']),
+  ].join(' or ')
+  const login = `aws sso login${profile ? ` --profile ${profile.name}` : ''}`
+  if (!noSourceLeft.test(detail)) {
+    // One source failed outright (an expired SSO session, a role that cannot be assumed, a
+    // credential_process that failed): its own message says what.
+    return new AuditforgeError(
+      `${target}: could not get AWS credentials${profile ? ` from the profile "${profile.name}"` : ''}: ${firstLine(detail)}`,
+      {
+        ...options,
+        suggestion: /\bSSO\b/i.test(detail)
+          ? `Run \`${login}\`, then run the command again.`
+          : profile
+            ? `Check the profile "${profile.name}" (${profile.from}) in ${files}: \`aws configure list --profile ${profile.name}\` shows what it resolves to.`
+            : 'Check the credentials this machine provides: `aws configure list` shows where they come from.',
+      },
+    )
+  }
+  if (profile) {
+    const reason = lookup.reasons.fromIni
+    return new AuditforgeError(
+      `${target}: no AWS credentials from the profile "${profile.name}"${reason ? ` (${firstLine(reason)})` : ''}`,
+      {
+        ...options,
+        suggestion: `The profile is named by ${profile.from}: check that "${profile.name}" is in ${files} and has credentials (\`aws configure list-profiles\` lists the profiles), or name another one.`,
+      },
+    )
+  }
+  if (lookup?.container) {
+    const reason = lookup.reasons.remoteProvider
+    return new AuditforgeError(
+      `${target}: no AWS credentials from the container credential endpoint ${lookup.container.origin}${reason ? ` (${firstLine(reason)})` : ''}`,
+      {
+        ...options,
+        suggestion: `${lookup.container.variable} names the ECS or EKS credential endpoint: check that the task or pod has a role and that the endpoint answers from here; outside a container, unset it and use a profile or environment credentials.`,
+      },
+    )
+  }
+  return new AuditforgeError(`${target}: no AWS credentials were found`, {
+    ...options,
+    suggestion: `Set AWS_PROFILE (a profile in ${files}), run \`${login}\`, or run where a task or instance role is available.`,
+  })
+}
+
 /**
  * The endpoint answered, but not as S3 would: an HTML or JSON page from a proxy, a captive
  * portal or the wrong service, which the SDK could not parse.
@@ -219,6 +317,7 @@ export function describeAwsError(error: unknown, context: OperationContext): Aud
   const options = {cause: error}
   const transport = transportFailure(error)
 
+  const lookup = credentialFailure(error)
   if (transport?.timeout) {
     return new AuditforgeError(`${target}: ${timedOut(transport.endpoint, transport.timeout)} (timed out)`, {
       ...options,
@@ -227,6 +326,11 @@ export function describeAwsError(error: unknown, context: OperationContext): Aud
       suggestion:
         'Check the endpoint and the network. AUDITFORGE_CONNECT_TIMEOUT and AUDITFORGE_READ_TIMEOUT (seconds) set the limits.',
     })
+  }
+  // Thrown by the credential lookup, except a call it made that never got an answer (an SSO portal
+  // or STS that cannot be reached), which is described below with its endpoint like any other.
+  if ((lookup && !transport) || /Could not load credentials|CredentialsProviderError/i.test(`${code} ${detail}`)) {
+    return credentialsError(target, providerNames.has(code) ? detail : `${code}: ${detail}`, lookup, error)
   }
   if (code === 'InvalidObjectState') {
     const storageClass = (error as {StorageClass?: string}).StorageClass
@@ -327,14 +431,6 @@ export function describeAwsError(error: unknown, context: OperationContext): Aud
       code: 'invalid_input',
       exit: ExitCode.invalidInput,
       suggestion: 'Pass --region or set AWS_REGION.',
-    })
-  }
-  if (/Could not load credentials|CredentialsProviderError/i.test(`${code} ${detail}`)) {
-    return new AuditforgeError(`${target}: no AWS credentials were found`, {
-      ...options,
-      code: 'no_credentials',
-      exit: ExitCode.failed,
-      suggestion: 'Set AWS_PROFILE, run `aws sso login`, or run where a task or instance role is available.',
     })
   }
   return new AuditforgeError(`${target}: ${code}: ${firstLine(detail)}`, {

@@ -3,7 +3,7 @@
  * throttling and 500s on the copies are absorbed; a lost answer to a copy or to the record's flip
  * neither fails nor flips twice; a half-open copy fails in bounded time with one `Error:` line,
  * the record untouched, and a plain re-run (straight to moto) copies only what is missing (one
- * version per key) and flips the record once. Then: `engagement delete` after `migrate
+ * version per key) and flips the record once; a copy denied says to fix that first. Then: `engagement delete` after `migrate
  * rollback` and after a migration that left a partial copy removes the per-engagement bucket;
  * keys with CR and other control characters migrate exactly and pass `--verify-only`.
  * State is read with the SDK (and the aws CLI) straight from moto.
@@ -137,6 +137,26 @@ describe('migrate --execute under faults', () => {
     ])
     expect(verify.code, verify.stderr).toBe(0)
     expect(verify.json.engagements[0]).toMatchObject({status: 'verified', objects: setup.keys.length})
+  })
+
+  it('a copy refused for a cause a re-run does not fix (access denied) says to fix it first, not that a re-run finishes it', async () => {
+    const setup = await unmigrated('fm-denied')
+    const denied = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`
+    const result = await proxied.run(migrateArgs(setup.id, setup.bucket), {
+      mode: 'answer',
+      match: {method: 'PUT', path: new RegExp(`^/${setup.target}/auditforge/engagements/`)},
+      answer: {status: 403, contentType: 'application/xml', body: denied},
+    })
+    expect(expectOneErrorLine({...result, stdout: ''})).toBe(
+      'Error: 1 engagement failed to migrate; its record was not changed. Its error says what to fix first; running the command again then finishes it.',
+    )
+    expect(result.stderr).toMatch(
+      new RegExp(`^Warning: ${setup.id}: Copying s3://${setup.target}/.*: access denied$`, 'm'),
+    )
+    expect(
+      recordsOf((await readIndex(s3, setup.bucket)).json).find((record) => record.engagement_id === setup.id)
+        ?.source_bucket,
+    ).toBe('')
   })
 
   it('a half-open copy fails with one line in bounded time, the record untouched; a re-run copies what is missing and flips once', async () => {

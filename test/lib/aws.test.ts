@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {BoundedHttpHandler, createClientConfig, createS3Client} from '../../src/lib/aws.js'
+import {BoundedHttpHandler, createClientConfig, createS3Client, metadataRetries} from '../../src/lib/aws.js'
 import {resolveSettings} from '../../src/lib/config.js'
 
 describe('client configuration', () => {
@@ -52,5 +52,13 @@ describe('client configuration', () => {
     expect(await aws.config.responseChecksumValidation()).toBe('WHEN_SUPPORTED')
     expect(aws.config.forcePathStyle).toBe(false)
     aws.destroy()
+  })
+})
+
+describe('credential lookup', () => {
+  it('the metadata endpoints are retried at most once, and not at all with AWS_MAX_ATTEMPTS=1', () => {
+    expect(metadataRetries(resolveSettings({}, {}))).toBe(1)
+    expect(metadataRetries(resolveSettings({}, {AWS_MAX_ATTEMPTS: '20'}))).toBe(1)
+    expect(metadataRetries(resolveSettings({}, {AWS_MAX_ATTEMPTS: '1'}))).toBe(0)
   })
 })

@@ -10,6 +10,7 @@ import {
   isAccessDenied,
   isNotFound,
   isPreconditionFailure,
+  markCredentialFailure,
   markTransportFailure,
   transportFailure,
 } from '../../src/lib/errors.js'
@@ -336,6 +337,100 @@ describe('describeAwsError: timeouts and the endpoint', () => {
     const error = markTransportFailure(timeout('x'), 'http://a:1', {phase: 'idle', ms: 1000})
     markTransportFailure(error, 'http://b:2')
     expect(transportFailure(error)).toEqual({endpoint: 'http://a:1', timeout: {phase: 'idle', ms: 1000}})
+  })
+})
+
+describe('describeAwsError: credentials', () => {
+  const context = {action: 'Reading the engagement index', bucket: 'b', key: 'auditforge/engagements.json'}
+  const target = 'Reading the engagement index s3://b/auditforge/engagements.json'
+  const files = {config: '/home/op/.aws/config', credentials: '/home/op/.aws/credentials'}
+  const providerError = (message: string) => Object.assign(new Error(message), {name: 'CredentialsProviderError'})
+  const noSourceLeft = () => providerError('Could not load credentials from any providers')
+
+  it('no source left, a profile named: the profile and the reason the profile gave', () => {
+    const error = describeAwsError(
+      markCredentialFailure(noSourceLeft(), {
+        profile: {name: 'audit', from: 'AWS_PROFILE'},
+        files,
+        reasons: {
+          fromIni: 'Could not resolve credentials using profile: [audit] in configuration/credentials file(s).',
+        },
+      }),
+      context,
+    )
+    expect(error.code).toBe('no_credentials')
+    expect(error.exit).toBe(ExitCode.failed)
+    expect(error.message).toBe(
+      `${target}: no AWS credentials from the profile "audit" (Could not resolve credentials using profile: [audit] in configuration/credentials file(s).)`,
+    )
+    expect(error.suggestion).toBe(
+      'The profile is named by AWS_PROFILE: check that "audit" is in /home/op/.aws/config or /home/op/.aws/credentials and has credentials (`aws configure list-profiles` lists the profiles), or name another one.',
+    )
+  })
+
+  it('no source left, a container endpoint in play: the endpoint and why it gave nothing', () => {
+    const error = describeAwsError(
+      markCredentialFailure(noSourceLeft(), {
+        files,
+        container: {variable: 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI', origin: 'http://169.254.170.2'},
+        reasons: {remoteProvider: 'Error: connect EHOSTUNREACH 169.254.170.2:80'},
+      }),
+      context,
+    )
+    expect(error.message).toBe(
+      `${target}: no AWS credentials from the container credential endpoint http://169.254.170.2 (Error: connect EHOSTUNREACH 169.254.170.2:80)`,
+    )
+    expect(error.suggestion).toMatch(/^AWS_CONTAINER_CREDENTIALS_RELATIVE_URI names the ECS or EKS credential endpoint/)
+  })
+
+  it('a source that failed outright keeps its message; an SSO session suggests logging in to that profile', () => {
+    const expired = providerError(
+      'The SSO session associated with this profile has expired. To refresh this SSO session run aws sso login with the corresponding profile.',
+    )
+    const error = describeAwsError(
+      markCredentialFailure(expired, {profile: {name: 'audit', from: '--profile'}, files, reasons: {}}),
+      context,
+    )
+    expect(error.message).toBe(
+      `${target}: could not get AWS credentials from the profile "audit": The SSO session associated with this profile has expired. To refresh this SSO session run aws sso login with the corresponding profile.`,
+    )
+    expect(error.suggestion).toBe('Run `aws sso login --profile audit`, then run the command again.')
+  })
+
+  it("an AWS error inside the lookup (a role that cannot be assumed) is the lookup's, not the object's access denied", () => {
+    const denied = s3Error(
+      'AccessDenied',
+      403,
+      'User: arn:aws:iam::123456789012:user/op is not authorized to perform: sts:AssumeRole',
+    )
+    const error = describeAwsError(
+      markCredentialFailure(denied, {profile: {name: 'audit', from: 'AWS_PROFILE'}, files, reasons: {}}),
+      context,
+    )
+    expect(error.code).toBe('no_credentials')
+    expect(error.message).toBe(
+      `${target}: could not get AWS credentials from the profile "audit": AccessDenied: User: arn:aws:iam::123456789012:user/op is not authorized to perform: sts:AssumeRole`,
+    )
+    expect(error.suggestion).toMatch(/^Check the profile "audit" \(AWS_PROFILE\)/)
+  })
+
+  it('a call of the lookup that timed out is described as a timeout at its endpoint', () => {
+    const timedOut = markTransportFailure(
+      Object.assign(new Error('x'), {name: 'TimeoutError'}),
+      'https://portal.sso.us-east-1.amazonaws.com',
+      {
+        phase: 'idle',
+        ms: 30_000,
+      },
+    )
+    const error = describeAwsError(markCredentialFailure(timedOut, {files, reasons: {}}), context)
+    expect(error.code).toBe('timeout')
+  })
+
+  it('an unmarked provider error is still a credentials error', () => {
+    const error = describeAwsError(noSourceLeft(), context)
+    expect(error.code).toBe('no_credentials')
+    expect(error.message).toBe(`${target}: no AWS credentials were found`)
   })
 })
 

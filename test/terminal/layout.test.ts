@@ -5,6 +5,7 @@
  * cursor movement away and nothing else.
  */
 import {PutObjectCommand} from '@aws-sdk/client-s3'
+import {randomBytes} from 'node:crypto'
 import {beforeAll, describe, expect, it} from 'vitest'
 
 import {runCli} from '../helpers/cli.js'
@@ -24,6 +25,11 @@ const widths = [60, 80, 120]
 const longName = 'Quarterly statutory audit of the group holding company and every subsidiary in scope this year'
 
 describe('tables fit the terminal and never cut an identifier', () => {
+  // A bucket prefix of this file's own, as long as the default: doctor lists every managed bucket
+  // of its prefix, and other test files leave unbound ones under the default (more than three
+  // make doctor's list end in its own "…").
+  const prefix = `m${randomBytes(2).toString('hex')}-af-`
+  const env = {AUDITFORGE_BUCKET_PREFIX: prefix, NO_COLOR: '1'}
   let shared: string
   let ids: string[]
   let buckets: string[]
@@ -36,7 +42,7 @@ describe('tables fit the terminal and never cut an identifier', () => {
     // Two of them get their own buckets; the third stays in the shared bucket, with objects to plan.
     buckets = []
     for (const id of ids.slice(0, 2)) {
-      const provisioned = await runCli(['bucket', 'provision', id, '--shared-bucket', shared])
+      const provisioned = await runCli(['bucket', 'provision', id, '--shared-bucket', shared], {env})
       expect(provisioned.code, provisioned.stderr).toBe(0)
       buckets.push(provisioned.stdout.trim())
     }
@@ -55,13 +61,13 @@ describe('tables fit the terminal and never cut an identifier', () => {
 
   for (const cols of widths) {
     it(`engagement list at ${cols} columns`, async () => {
-      const result = await runInPty(['engagement', 'list', '--shared-bucket', shared], {cols, env: {NO_COLOR: '1'}})
+      const result = await runInPty(['engagement', 'list', '--shared-bucket', shared], {cols, env})
       expect(result.code).toBe(0)
       const lines = screenLines(result.screen)
       for (const line of lines) expect([...line].length, line).toBeLessThanOrEqual(cols)
       for (const id of ids) expect(lines.some((line) => line.includes(id))).toBe(true)
       for (const bucket of buckets) expect(lines.some((line) => line.includes(bucket))).toBe(true)
-      expect(result.screen).not.toMatch(/metis-af-[0-9a-f]*…/)
+      expect(result.screen).not.toMatch(new RegExp(`${prefix}[0-9a-f]*…`))
       // Wide enough for everything: one row per engagement, date kept. At 80 the date goes first
       // and the name wraps; at 60 not even the ids and buckets fit side by side, so each
       // engagement becomes a block of labelled lines, with nothing cut.
@@ -84,7 +90,7 @@ describe('tables fit the terminal and never cut an identifier', () => {
     it(`bucket verify --standard fsbp at ${cols} columns`, async () => {
       const result = await runInPty(['bucket', 'verify', buckets[0], '--standard', 'fsbp', '--shared-bucket', shared], {
         cols,
-        env: {NO_COLOR: '1'},
+        env,
       })
       const lines = screenLines(result.screen)
       for (const line of lines) expect([...line].length, line).toBeLessThanOrEqual(cols)
@@ -99,7 +105,7 @@ describe('tables fit the terminal and never cut an identifier', () => {
     })
 
     it(`doctor at ${cols} columns`, async () => {
-      const result = await runInPty(['doctor', '--shared-bucket', shared], {cols, env: {NO_COLOR: '1'}})
+      const result = await runInPty(['doctor', '--shared-bucket', shared], {cols, env})
       const lines = screenLines(result.screen)
       for (const line of lines) expect([...line].length, line).toBeLessThanOrEqual(cols)
       // A row, or (when a bucket name in a detail is wider than the Detail column could be) a block.
@@ -113,14 +119,14 @@ describe('tables fit the terminal and never cut an identifier', () => {
     })
 
     it(`the migrate plan at ${cols} columns`, async () => {
-      const result = await runInPty(['migrate', '--shared-bucket', shared], {cols, env: {NO_COLOR: '1'}})
+      const result = await runInPty(['migrate', '--shared-bucket', shared], {cols, env})
       expect(result.code).toBe(0)
       // The dry-run notice is prose on stderr, wrapped by the terminal; the plan is laid out.
       const lines = screenLines(result.screen).filter((line) => !line.startsWith('Dry run'))
       for (const line of lines) expect([...line].length, line).toBeLessThanOrEqual(cols)
       expect(lines).toContain(`Source bucket: ${shared}`)
       expect(lines.some((line) => line.includes(ids[2]))).toBe(true)
-      expect(result.screen).toMatch(new RegExp(`metis-af-${ids[2].slice(4)}-\\d{12}`))
+      expect(result.screen).toMatch(new RegExp(`${prefix}${ids[2].slice(4)}-\\d{12}`))
       expect(lines).toContain('Total: 1 engagement, 3 objects, 0.00 MiB')
       // The rules are as wide as the table, never wider than the terminal.
       const rules = lines.filter((line) => /^=+$/.test(line))

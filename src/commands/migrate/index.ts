@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
-import {AuditforgeError, ExitCode, invalidInput} from '../../lib/errors.js'
+import {AuditforgeError, ExitCode, invalidInput, passingFailureCodes} from '../../lib/errors.js'
 import {bucketProvisionFlags} from '../../flags/bucket-controls.js'
 import {validateEngagementId} from '../../lib/layout.js'
 import {
@@ -200,6 +200,9 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
       return this.finish<MigrateResult>(migrationReport(sharedBucket, 'ok', 'execute', planned))
     }
 
+    // Every engagement's lease and evidence name the operator: an STS that cannot be reached
+    // fails the run here, before the question and before anything is touched.
+    await context.callerArn()
     await this.confirm(
       plan.engagements.length === 1
         ? `Copy 1 engagement into its own bucket and point its record there?`
@@ -303,7 +306,13 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
       'error_code' in outcome &&
       (outcome.error_code === 'migration_in_progress' || outcome.error_code === 'migration_lease_lost')
     const held = outcomes.filter((outcome) => outcome.status === 'failed' && heldElsewhere(outcome)).length
-    const broken = outcomes.filter((outcome) => outcome.status === 'failed' && !heldElsewhere(outcome)).length
+    const brokenOutcomes = outcomes.filter((outcome) => outcome.status === 'failed' && !heldElsewhere(outcome))
+    const broken = brokenOutcomes.length
+    // A re-run alone finishes only what failed in passing; a cause like access denied or an
+    // unreachable endpoint stays until it is fixed.
+    const passing = brokenOutcomes.every(
+      (outcome) => 'error_code' in outcome && passingFailureCodes.has(outcome.error_code ?? ''),
+    )
     const problems = [
       ...(failed.length > 0 ? [`${plural(failed.length, 'engagement')} failed verification`] : []),
       ...(held > 0
@@ -313,7 +322,9 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
         : []),
       ...(broken > 0
         ? [
-            `${plural(broken, 'engagement')} failed to migrate; ${broken === 1 ? 'its record was' : 'their records were'} not changed and running the command again finishes ${broken === 1 ? 'it' : 'them'}`,
+            passing
+              ? `${plural(broken, 'engagement')} failed to migrate; ${broken === 1 ? 'its record was' : 'their records were'} not changed and running the command again finishes ${broken === 1 ? 'it' : 'them'}`
+              : `${plural(broken, 'engagement')} failed to migrate; ${broken === 1 ? 'its record was' : 'their records were'} not changed. ${broken === 1 ? 'Its error says' : 'Their errors say'} what to fix first; running the command again then finishes ${broken === 1 ? 'it' : 'them'}`,
           ]
         : []),
     ]

@@ -419,6 +419,8 @@ export async function purgeSource(
   const sharedBucket = inspection.shared_bucket
   const bucket = inspection.bucket!
   const location: EvidenceLocation = {bucket, expectedOwner: await context.accountId(), engagementId: id}
+  // The purge record names its operator: looked up before the first chunk is written.
+  const operator = await context.callerArn()
   const startedAt = now()
   const purgeId = migrationKeys.newRunId(startedAt)
   const progress = (phase: PurgeProgress['phase'], done: number, total = 0) =>
@@ -442,7 +444,7 @@ export async function purgeSource(
     engagement_id: id,
     purge_id: purgeId,
     tool_version: options.toolVersion ?? 'unknown',
-    operator_arn: await context.callerArn(),
+    operator_arn: operator,
     shared_bucket: sharedBucket,
     bucket,
     status: 'listed',

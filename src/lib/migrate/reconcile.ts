@@ -32,6 +32,8 @@ export async function reconcileMigration(
     throw notFound(`${engagementId} is not migrated (it uses the shared bucket); there is nothing to reconcile`)
   const {s3} = context
   const owner = await context.accountId()
+  // The new summary names its operator: looked up before anything is copied.
+  const operator = await context.callerArn()
   const bucket = record.source_bucket
   const location = {bucket, expectedOwner: owner, engagementId}
   const previous = await readSummaries(s3, location)
@@ -59,7 +61,7 @@ export async function reconcileMigration(
     ...last,
     run_id: runId,
     tool_version: options.toolVersion ?? 'unknown',
-    operator_arn: await context.callerArn(),
+    operator_arn: operator,
     started_at: startedAt.toISOString(),
     finished_at: now().toISOString(),
     copied: 0,

@@ -78,6 +78,8 @@ export async function verifyMigratedEngagement(
   if (options.contentSample !== undefined) validateContentSample(options.contentSample)
   const id = record.engagement_id
   const owner = await context.accountId()
+  // Deep checks end in a verification record that names its operator: looked up before the work.
+  if (wantsDeepChecks(options)) await context.callerArn()
   const now = options.now ?? (() => new Date())
   const location: EvidenceLocation = {bucket: record.source_bucket, expectedOwner: owner, engagementId: id}
   const sides: DeepCheckSides = {s3: context.s3, sourceBucket: sharedBucket, targetBucket: record.source_bucket, owner}
