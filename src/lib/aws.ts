@@ -15,7 +15,14 @@ import {NodeHttpHandler} from '@smithy/node-http-handler'
 
 import type {Service, Settings, TimeBounds} from './config.js'
 import {CredentialTrail} from './credentials.js'
-import {AuditforgeError, type TimeoutPhase, attempt, markCredentialFailure, markTransportFailure} from './errors.js'
+import {
+  AuditforgeError,
+  ExitCode,
+  type TimeoutPhase,
+  attempt,
+  markCredentialFailure,
+  markTransportFailure,
+} from './errors.js'
 import {validateAccountId} from './layout.js'
 import {isStreamedRead} from './s3/streaming.js'
 
@@ -169,11 +176,34 @@ export function createCredentials(settings: Settings): AwsCredentialIdentityProv
     // Why each source gave nothing is said only to the logger: a failure keeps it (describeAwsError).
     logger: trail.logger,
   })
+  // The one bound the SDK has no option for: an endpoint that accepts and never answers (its
+  // HTTP provider sets a connect timeout, no read timeout). The whole lookup gets one attempt's bound.
+  const deadline = settings.timeBounds.attempt
   return async (options) => {
+    let timer: NodeJS.Timeout | undefined
+    const silent = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new AuditforgeError(
+              `Looking up AWS credentials: no answer within ${deadline / 1000} s (4 × AUDITFORGE_READ_TIMEOUT)`,
+              {
+                code: 'timeout',
+                exit: ExitCode.failed,
+                suggestion:
+                  'A credential source accepted the connection and never answered: check the container credential endpoint (AWS_CONTAINER_CREDENTIALS_FULL_URI or _RELATIVE_URI), or the credential_process or SSO settings of the profile.',
+              },
+            ),
+          ),
+        deadline,
+      )
+    })
     try {
-      return await chain(options)
+      return await Promise.race([chain(options), silent])
     } catch (error) {
       throw markCredentialFailure(error, trail.snapshot())
+    } finally {
+      clearTimeout(timer)
     }
   }
 }

@@ -8,6 +8,7 @@
 import {createHash} from 'node:crypto'
 import {mkdir, mkdtemp, rm, writeFile} from 'node:fs/promises'
 import {createServer} from 'node:http'
+import {type AddressInfo, type Socket, createServer as createNetServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -71,6 +72,37 @@ describe('container credentials', () => {
       expect(elapsed).toBeLessThan(9_000)
     } finally {
       listener.close()
+    }
+  })
+
+  it('an endpoint that accepts and never answers fails within one attempt bound (4 × the read timeout)', async () => {
+    const sockets: Socket[] = []
+    const silent = createNetServer((socket) => sockets.push(socket))
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    const {port} = silent.address() as AddressInfo
+    try {
+      const started = Date.now()
+      const result = await runJson<{error: {code: string; exit: number; message: string; suggestion: string}}>(
+        ['engagement', 'list', '--shared-bucket', bucket],
+        {
+          env: containerOnly(`http://127.0.0.1:${port}/v2/credentials/abc`, {AUDITFORGE_READ_TIMEOUT: '1'}),
+          timeout: 30_000,
+        },
+      )
+      const elapsed = Date.now() - started
+      expect(result.code).toBe(1)
+      expect(result.json.error).toMatchObject({
+        code: 'timeout',
+        exit: 1,
+        message: 'Looking up AWS credentials: no answer within 4 s (4 × AUDITFORGE_READ_TIMEOUT)',
+      })
+      expect(result.json.error.suggestion).toMatch(/AWS_CONTAINER_CREDENTIALS_FULL_URI/)
+      expect(sockets.length).toBeGreaterThan(0)
+      // 4 s plus the CLI's start-up; without the bound it waits until it is killed (30 s here).
+      expect(elapsed).toBeLessThan(12_000)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      silent.close()
     }
   })
 
