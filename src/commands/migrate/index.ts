@@ -1,7 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {AuditforgeCommand} from '../../base-command.js'
-import {AuditforgeError, ExitCode, invalidInput, passingFailureCodes} from '../../lib/errors.js'
+import {AuditforgeError, invalidInput} from '../../lib/errors.js'
 import {bucketProvisionFlags} from '../../flags/bucket-controls.js'
 import {validateEngagementId} from '../../lib/layout.js'
 import {
@@ -13,8 +13,9 @@ import {
   engineChoices,
   executeMigration,
   maxContentSample,
-  migrationExitCode,
+  migrationFailure,
   migrationReport,
+  noPlanFailure,
   planMigration,
   reconcileMigration,
   resolveEngine,
@@ -169,7 +170,7 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
       if (flags.strict)
         return this.finish<MigrateResult>(
           report,
-          noPlan(plan.status, `${plan.message}. No plan was made and nothing was changed`),
+          noPlanFailure(plan.status, `${plan.message}. No plan was made and nothing was changed`),
         )
       this.warning(`${plan.message}. No plan was made and nothing was changed.`)
       return this.finish<MigrateResult>(report)
@@ -302,51 +303,6 @@ Engines, with --execute: --engine local (default) copies in this process. --engi
       )
     for (const outcome of outcomes)
       if ('suggestion' in outcome && outcome.suggestion) this.note(`${outcome.engagement_id}: ${outcome.suggestion}`)
-    const heldElsewhere = (outcome: EngagementOutcome | VerifyOutcome) =>
-      'error_code' in outcome &&
-      (outcome.error_code === 'migration_in_progress' || outcome.error_code === 'migration_lease_lost')
-    const held = outcomes.filter((outcome) => outcome.status === 'failed' && heldElsewhere(outcome)).length
-    const brokenOutcomes = outcomes.filter((outcome) => outcome.status === 'failed' && !heldElsewhere(outcome))
-    const broken = brokenOutcomes.length
-    // A re-run alone finishes only what failed in passing; a cause like access denied or an
-    // unreachable endpoint stays until it is fixed.
-    const passing = brokenOutcomes.every(
-      (outcome) => 'error_code' in outcome && passingFailureCodes.has(outcome.error_code ?? ''),
-    )
-    const problems = [
-      ...(failed.length > 0 ? [`${plural(failed.length, 'engagement')} failed verification`] : []),
-      ...(held > 0
-        ? [
-            `${plural(held, 'engagement')} ${held === 1 ? 'is' : 'are'} being migrated by another run; run the command again once it has finished`,
-          ]
-        : []),
-      ...(broken > 0
-        ? [
-            passing
-              ? `${plural(broken, 'engagement')} failed to migrate; ${broken === 1 ? 'its record was' : 'their records were'} not changed and running the command again finishes ${broken === 1 ? 'it' : 'them'}`
-              : `${plural(broken, 'engagement')} failed to migrate; ${broken === 1 ? 'its record was' : 'their records were'} not changed. ${broken === 1 ? 'Its error says' : 'Their errors say'} what to fix first; running the command again then finishes ${broken === 1 ? 'it' : 'them'}`,
-          ]
-        : []),
-    ]
-    const exit = migrationExitCode(outcomes)
-    if (problems.length === 0 || exit === ExitCode.ok) return undefined
-    return new AuditforgeError(`${problems.join('; ')}.`, {code: migrationFailureCodes[exit], exit})
+    return migrationFailure(outcomes)
   }
-}
-
-/** The `status` of a migration that exits non-zero, by its exit code. */
-const migrationFailureCodes = {
-  [ExitCode.failed]: 'migration_failed',
-  [ExitCode.verificationFailed]: 'verification_failed',
-  [ExitCode.refused]: 'migration_refused',
-  [ExitCode.conflict]: 'migration_conflict',
-} as const
-
-/** --strict: the no-plan outcome as a failure (exit 1), with what to check for each cause. */
-function noPlan(status: 'access_denied' | 'no_such_bucket', message: string): AuditforgeError {
-  const suggestion =
-    status === 'no_such_bucket'
-      ? 'Check the shared bucket name (--shared-bucket or AUDITFORGE_BUCKET), the region and the endpoint.'
-      : 'The credentials need s3:ListBucket and s3:GetObject on the shared bucket; `auditforge doctor` shows what is missing.'
-  return new AuditforgeError(message, {code: status, exit: ExitCode.failed, suggestion})
 }
