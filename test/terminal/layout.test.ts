@@ -136,7 +136,11 @@ describe('tables fit the terminal and never cut an identifier', () => {
   }
 
   it('bucket verify of two buckets on a colour terminal draws one spinner at a time', async () => {
-    const result = await runInPty(['bucket', 'verify', ...buckets, '--shared-bucket', shared], {cols: 80})
+    // Colour on (no NO_COLOR), so the spinner animates.
+    const result = await runInPty(['bucket', 'verify', ...buckets, '--shared-bucket', shared], {
+      cols: 80,
+      env: {AUDITFORGE_BUCKET_PREFIX: prefix},
+    })
     expect(result.code).toBe(0)
     for (const bucket of buckets) expect(result.screen).toContain(bucket)
     expect(result.screen).not.toContain('Multiple concurrent spinners')
