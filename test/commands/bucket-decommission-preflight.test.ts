@@ -21,6 +21,19 @@ import {
 } from '../helpers/commands.js'
 import {createSharedBucket, testS3} from '../helpers/s3.js'
 
+/** Every preflight check, in the order a decommission makes them. */
+const allChecks = [
+  'owner',
+  'records',
+  'managed-by',
+  'engagement-tag',
+  'index-binding',
+  'object-lock',
+  'legal-hold',
+  'retention',
+  'mfa-delete',
+]
+
 const tombstonesKey = 'auditforge/decommissioned-buckets.json'
 const caller = 'arn:aws:sts::123456789012:user/moto'
 
@@ -47,17 +60,7 @@ describe('bucket decommission: preflight', () => {
 
     const table = await runCli(['bucket', 'decommission', bucket, '--dry-run', '--shared-bucket', shared])
     expect(table.code, table.stderr).toBe(0)
-    for (const check of [
-      'owner',
-      'records',
-      'managed-by',
-      'engagement-tag',
-      'index-binding',
-      'object-lock',
-      'legal-hold',
-      'retention',
-      'mfa-delete',
-    ]) {
+    for (const check of allChecks) {
       expect(table.stdout).toMatch(new RegExp(`${check}\\s+ok\\s`))
     }
     expect(table.stderr).toContain('Dry run: would record')
@@ -156,17 +159,7 @@ describe('bucket decommission: preflight', () => {
       expect(result.code).toBe(5)
       expect(result.json).toMatchObject({bucket, status: 'refused', error: {code: 'refused', exit: 5}, ...shape})
       expect(result.json.error!.message).toContain(`legal-hold: 1 version under legal hold: ${held}`)
-      expect(result.json.preflight.map((check) => check.check)).toEqual([
-        'owner',
-        'records',
-        'managed-by',
-        'engagement-tag',
-        'index-binding',
-        'object-lock',
-        'legal-hold',
-        'retention',
-        'mfa-delete',
-      ])
+      expect(result.json.preflight.map((check) => check.check)).toEqual(allChecks)
       expect(result.json.preflight.filter((check) => !check.ok).map((check) => check.check)).toEqual([
         'object-lock',
         'legal-hold',
