@@ -22,7 +22,7 @@ import {
   putIfMatch,
   readVersioning,
 } from './s3/index.js'
-import {plural} from './wording.js'
+import {agree, plural} from './wording.js'
 
 export type {CheckStatus, DoctorCheck} from '../results/doctor.js'
 
@@ -100,7 +100,11 @@ async function checkIndex(s3: S3Client, bucket: string): Promise<{check: DoctorC
       return {check: {check, status: 'warn', detail: 'no index yet: it is created with the first engagement'}, buckets}
     const isolated = buckets.size
     return {
-      check: {check, status: 'pass', detail: `${snapshot.records.length} engagements, ${isolated} in their own bucket`},
+      check: {
+        check,
+        status: 'pass',
+        detail: `${plural(snapshot.records.length, 'engagement')}, ${isolated} in ${agree(isolated, 'its', 'their')} own ${agree(isolated, 'bucket', 'buckets')}`,
+      },
       buckets,
     }
   } catch (error) {

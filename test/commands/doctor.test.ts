@@ -35,6 +35,8 @@ describe('auditforge doctor', () => {
     // Other test files leave managed buckets behind in the same moto: at worst a warning here.
     expect(statusOf(result.json, 'engagement buckets')?.status).not.toBe('fail')
     expect(statusOf(result.json, 'credentials')?.detail).toContain(motoAccountId)
+    // One engagement, said in the singular.
+    expect(statusOf(result.json, 'engagement index')?.detail).toBe('1 engagement, 1 in its own bucket')
     expect(await listAllVersions(s3, bucket, 'auditforge/doctor/')).toEqual([])
   })
 
